@@ -1,0 +1,230 @@
+// Package npzio reads and writes NumPy .npy and .npz files of float32 and
+// int64 arrays through codeberg.org/sbinet/npyio, with the checks the toolkit
+// needs: dtype and shape are reported in errors that name the file and the
+// array, and files are written atomically.
+package npzio
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"unsafe"
+
+	"codeberg.org/sbinet/npyio/npy"
+	"codeberg.org/sbinet/npyio/npz"
+)
+
+// Array is one named numeric array: exactly one of F32 and I64 is set.
+type Array struct {
+	Shape []int
+	F32   []float32
+	I64   []int64
+}
+
+// Float32 returns a float32 array of the given shape over data.
+func Float32(data []float32, shape ...int) Array { return Array{Shape: shape, F32: data} }
+
+// Int64 returns an int64 array of the given shape over data.
+func Int64(data []int64, shape ...int) Array { return Array{Shape: shape, I64: data} }
+
+// Len returns the number of elements the shape holds.
+func (a Array) Len() int {
+	n := 1
+	for _, d := range a.Shape {
+		n *= d
+	}
+	return n
+}
+
+// Dtype returns "float32" or "int64".
+func (a Array) Dtype() string {
+	if a.I64 != nil {
+		return "int64"
+	}
+	return "float32"
+}
+
+// Read reads every array of an .npz file. Arrays of other dtypes than
+// float32, int32 and int64 are an error; int32 is widened to int64.
+func Read(path string) (map[string]Array, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	r, err := npz.NewReader(f, st.Size())
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a readable .npz file: %w", path, err)
+	}
+	out := map[string]Array{}
+	for _, key := range r.Keys() {
+		name := strings.TrimSuffix(key, ".npy")
+		rc, err := r.Open(key)
+		if err != nil {
+			return nil, fmt.Errorf("%s: array %q: %w", path, name, err)
+		}
+		a, err := readNpy(rc)
+		rc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: array %q: %w", path, name, err)
+		}
+		out[name] = a
+	}
+	return out, nil
+}
+
+// ReadNpy reads a single .npy file.
+func ReadNpy(path string) (Array, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Array{}, err
+	}
+	defer f.Close()
+	a, err := readNpy(f)
+	if err != nil {
+		return Array{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return a, nil
+}
+
+func readNpy(rd io.Reader) (a Array, err error) {
+	defer func() {
+		// npyio panics on some malformed headers; report them as errors.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed npy data: %v", r)
+		}
+	}()
+	r, err := npy.NewReader(rd)
+	if err != nil {
+		return Array{}, fmt.Errorf("malformed npy header: %w", err)
+	}
+	h := r.Header.Descr
+	if h.Fortran {
+		return Array{}, fmt.Errorf("Fortran-ordered arrays are not supported")
+	}
+	a.Shape = slices.Clone(h.Shape)
+	n := a.Len()
+	if n < 0 || n > 1<<33 {
+		return Array{}, fmt.Errorf("implausible shape %v", h.Shape)
+	}
+	switch strings.Trim(h.Type, `'" `) {
+	case "<f4", "|f4":
+		a.F32 = make([]float32, 0, n)
+		err = r.Read(&a.F32)
+	case "<i8", "|i8":
+		a.I64 = make([]int64, 0, n)
+		err = r.Read(&a.I64)
+	case "<i4", "|i4":
+		var v []int32
+		if err = r.Read(&v); err == nil {
+			a.I64 = make([]int64, len(v))
+			for i, x := range v {
+				a.I64[i] = int64(x)
+			}
+		}
+	default:
+		return Array{}, fmt.Errorf("dtype %q is not supported (want float32 or int64)", h.Type)
+	}
+	if err != nil {
+		return Array{}, fmt.Errorf("truncated or malformed data: %w", err)
+	}
+	if got := max(len(a.F32), len(a.I64)); got != n {
+		return Array{}, fmt.Errorf("holds %d values, shape %v needs %d", got, a.Shape, n)
+	}
+	return a, nil
+}
+
+// nd returns data viewed as a nested Go array of the given shape, which npyio
+// writes with that shape.
+func nd[T float32 | int64](data []T, shape []int) any {
+	if len(shape) == 0 {
+		return data[0]
+	}
+	if len(data) == 0 {
+		return data
+	}
+	t := reflect.TypeFor[T]()
+	for i := len(shape) - 1; i >= 0; i-- {
+		t = reflect.ArrayOf(shape[i], t)
+	}
+	return reflect.NewAt(t, unsafe.Pointer(&data[0])).Elem().Interface()
+}
+
+// Write writes the arrays to an .npz file in the given key order (every key
+// of arrays must be listed). The file is written to a temporary name in the
+// same directory, synced, then renamed over path, so a reader never sees a
+// partial file and an interrupted write leaves any old file intact.
+func Write(path string, order []string, arrays map[string]Array) error {
+	if len(order) != len(arrays) {
+		return fmt.Errorf("write %s: %d names for %d arrays", path, len(order), len(arrays))
+	}
+	for _, k := range order {
+		a, ok := arrays[k]
+		if !ok {
+			return fmt.Errorf("write %s: no array %q", path, k)
+		}
+		if max(len(a.F32), len(a.I64)) != a.Len() {
+			return fmt.Errorf("write %s: array %q has %d values for shape %v", path, k, max(len(a.F32), len(a.I64)), a.Shape)
+		}
+	}
+	return WriteAtomic(path, func(w io.Writer) error {
+		zw := npz.NewWriter(w)
+		for _, k := range order {
+			a := arrays[k]
+			var v any
+			if a.I64 != nil {
+				v = nd(a.I64, a.Shape)
+			} else {
+				v = nd(a.F32, a.Shape)
+			}
+			if err := zw.Write(k, v); err != nil {
+				return err
+			}
+		}
+		return zw.Close()
+	})
+}
+
+// WriteAtomic writes a file through fill into a temporary file next to path,
+// syncs it and renames it over path.
+func WriteAtomic(path string, fill func(w io.Writer) error) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	name := tmp.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(name)
+		}
+	}()
+	if err := fill(tmp); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(name, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	ok = true
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}

@@ -1,0 +1,127 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/clockwork-go/clockwork/internal/gemm"
+)
+
+// MultiHeadAttention returns softmax(scale·Q·Kᵀ)·V computed per sample and
+// head (Vaswani et al., "Attention Is All You Need", 2017). q, k and v are
+// token matrices (batch·L, heads·d) holding batch sequences of L tokens; head
+// h uses columns [h·d, (h+1)·d). The result has the same layout.
+func MultiHeadAttention(q, k, v *G.Node, batch, heads int, scale float32) *G.Node {
+	name := fmt.Sprintf("MultiHeadAttention(b=%d,h=%d,scale=%g)", batch, heads, scale)
+	check := func(s []tensor.Shape) (tensor.Shape, error) {
+		for i := 1; i < 3; i++ {
+			if !s[i].Eq(s[0]) {
+				return nil, fmt.Errorf("attention: q %v, k %v and v %v differ", s[0], s[1], s[2])
+			}
+		}
+		if len(s[0]) != 2 || batch <= 0 || s[0][0]%batch != 0 || heads <= 0 || s[0][1]%heads != 0 {
+			return nil, fmt.Errorf("attention: %v does not split into %d sequences of %d heads", s[0], batch, heads)
+		}
+		return s[0].Clone(), nil
+	}
+	var p []float32
+	kr := kernel{
+		name:  name,
+		in:    []int{2, 2, 2},
+		out:   2,
+		shape: check,
+		do: func(out []float32, in [][]float32, s []tensor.Shape) error {
+			l, ld := s[0][0]/batch, s[0][1]
+			d := ld / heads
+			if len(p) < l*l {
+				p = make([]float32, l*l)
+			}
+			for b := 0; b < batch; b++ {
+				for h := 0; h < heads; h++ {
+					off := b*l*ld + h*d
+					attnProbs(in[0][off:], in[1][off:], l, d, ld, scale, p)
+					gemm.Sgemm(false, false, l, d, l, 1, p, l, in[2][off:], ld, 0, out[off:], ld)
+				}
+			}
+			return nil
+		},
+	}
+	kr.diff = func(ins G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		s := ins[0].Shape().Clone()
+		total := s.TotalSize()
+		var p, dp []float32
+		packed := apply(kernel{
+			name: "MultiHeadAttentionBackward" + name[len("MultiHeadAttention"):],
+			in:   []int{2, 2, 2, 2},
+			out:  1,
+			shape: func(sh []tensor.Shape) (tensor.Shape, error) {
+				return tensor.Shape{3 * total}, nil
+			},
+			do: func(out []float32, in [][]float32, sh []tensor.Shape) error {
+				q, k, v, g := in[0], in[1], in[2], in[3]
+				dq, dk, dv := out[:total], out[total:2*total], out[2*total:]
+				l, ld := s[0]/batch, s[1]
+				d := ld / heads
+				if len(p) < l*l {
+					p, dp = make([]float32, l*l), make([]float32, l*l)
+				}
+				for b := 0; b < batch; b++ {
+					for h := 0; h < heads; h++ {
+						off := b*l*ld + h*d
+						attnProbs(q[off:], k[off:], l, d, ld, scale, p)
+						// dV = Pᵀ·dO; dP = dO·Vᵀ.
+						gemm.Sgemm(true, false, l, d, l, 1, p, l, g[off:], ld, 0, dv[off:], ld)
+						gemm.Sgemm(false, true, l, l, d, 1, g[off:], ld, v[off:], ld, 0, dp, l)
+						// dS = P ⊙ (dP − rowsum(dP ⊙ P)), folded with the scale.
+						for i := 0; i < l; i++ {
+							pr, dr := p[i*l:(i+1)*l], dp[i*l:(i+1)*l]
+							var dot float64
+							for j, pv := range pr {
+								dot += float64(pv) * float64(dr[j])
+							}
+							for j, pv := range pr {
+								dr[j] = scale * pv * (dr[j] - float32(dot))
+							}
+						}
+						// dQ = dS·K; dK = dSᵀ·Q.
+						gemm.Sgemm(false, false, l, d, l, 1, dp, l, k[off:], ld, 0, dq[off:], ld)
+						gemm.Sgemm(true, false, l, d, l, 1, dp, l, q[off:], ld, 0, dk[off:], ld)
+					}
+				}
+				return nil
+			},
+		}, ins[0], ins[1], ins[2], grad)
+		return G.Nodes{unpack(packed, 0, s), unpack(packed, total, s), unpack(packed, 2*total, s)}, nil
+	}
+	return apply(kr, q, k, v)
+}
+
+// attnProbs writes the l×l row-softmax of scale·Q·Kᵀ into p, for a head whose
+// rows are d wide with leading dimension ld in q and k.
+func attnProbs(q, k []float32, l, d, ld int, scale float32, p []float32) {
+	gemm.Sgemm(false, true, l, l, d, scale, q, ld, k, ld, 0, p, l)
+	for i := 0; i < l; i++ {
+		softmaxRow(p[i*l : (i+1)*l])
+	}
+}
+
+// softmaxRow replaces a row by its softmax, in float64 like upcast_softmax.
+func softmaxRow(r []float32) {
+	m := r[0]
+	for _, v := range r {
+		m = max(m, v)
+	}
+	var s float64
+	for j, v := range r {
+		e := math.Exp(float64(v - m))
+		r[j] = float32(e)
+		s += e
+	}
+	inv := float32(1 / s)
+	for j := range r {
+		r[j] *= inv
+	}
+}

@@ -1,0 +1,102 @@
+package unet
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"gorgonia.org/tensor"
+
+	"github.com/clockwork-go/clockwork/internal/npzio"
+)
+
+// File names inside a model directory.
+const (
+	ConfigFile  = "config.json"
+	WeightsFile = "model.npz"
+)
+
+// Load reads a model directory: config.json (diffusers' UNet2DModel config)
+// and model.npz (float32 arrays keyed by diffusers' parameter names, in
+// PyTorch layouts). Every parameter must be present with its exact shape and
+// no other array may appear; the error names the directory, the file and the
+// first offending key.
+func Load(dir string) (*Model, error) {
+	c, err := LoadConfig(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		return nil, fmt.Errorf("load model %s: %w", dir, err)
+	}
+	m, err := New(c, 0)
+	if err != nil {
+		return nil, fmt.Errorf("load model %s: %w", dir, err)
+	}
+	if err := m.LoadWeights(filepath.Join(dir, WeightsFile)); err != nil {
+		return nil, fmt.Errorf("load model %s: %w", dir, err)
+	}
+	return m, nil
+}
+
+// LoadWeights replaces the model's parameters with those of an .npz file.
+// Nothing changes unless every weight checks out.
+func (m *Model) LoadWeights(path string) error {
+	arrays, err := npzio.Read(path)
+	if err != nil {
+		return err
+	}
+	ts := make(map[string]*tensor.Dense, len(arrays))
+	for k, a := range arrays {
+		if a.F32 == nil {
+			return fmt.Errorf("%s: weight %q has dtype %s, want float32", path, k, a.Dtype())
+		}
+		ts[k] = tensor.New(tensor.WithShape(a.Shape...), tensor.WithBacking(a.F32))
+	}
+	if err := m.Params.Set(ts); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// SaveWeights writes the model's parameters to an .npz file atomically.
+func (m *Model) SaveWeights(path string) error {
+	names := m.Params.Names()
+	arrays := make(map[string]npzio.Array, len(names))
+	for _, n := range names {
+		t := m.Params.Get(n)
+		arrays[n] = npzio.Float32(t.Data().([]float32), t.Shape().Clone()...)
+	}
+	return npzio.Write(path, names, arrays)
+}
+
+// Save writes the model directory (creating it if needed): model.npz, then
+// config.json, each atomically, so an interrupted save never leaves a
+// truncated file in place of a good one.
+func (m *Model) Save(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("save model: %w", err)
+	}
+	if err := m.SaveWeights(filepath.Join(dir, WeightsFile)); err != nil {
+		return fmt.Errorf("save model: %w", err)
+	}
+	b, err := json.MarshalIndent(m.Config, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save model: %w", err)
+	}
+	err = npzio.WriteAtomic(filepath.Join(dir, ConfigFile), func(w io.Writer) error {
+		_, err := w.Write(append(b, '\n'))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("save model: %w", err)
+	}
+	return nil
+}
+
+// IsModelDir reports whether dir holds a config.json.
+func IsModelDir(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, ConfigFile))
+	return !errors.Is(err, fs.ErrNotExist)
+}

@@ -1,0 +1,222 @@
+package unet
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/clockwork-go/clockwork/internal/npzio"
+	"github.com/clockwork-go/clockwork/nn"
+)
+
+// The fixtures in testdata come from scripts/reference/make_unet_fixtures.py:
+// an independent PyTorch implementation of UNet2DModel, evaluated in float64
+// on random float32 weights.
+var fixtures = []string{"attn", "classcond", "layers2", "nomid"}
+
+const parityTol = 1e-4
+
+type fixture struct {
+	dir    string
+	model  *Model
+	sample *tensor.Dense
+	t      []float64
+	labels []int64
+	want   map[string]npzio.Array
+}
+
+func loadFixture(t *testing.T, name string) *fixture {
+	t.Helper()
+	dir := filepath.Join("testdata", name)
+	m, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := npzio.Read(filepath.Join(dir, "input.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := npzio.Read(filepath.Join(dir, "output.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{dir: dir, model: m, want: want}
+	s := in["sample"]
+	f.sample = tensor.New(tensor.WithShape(s.Shape...), tensor.WithBacking(s.F32))
+	for _, v := range in["timestep"].I64 {
+		f.t = append(f.t, float64(v))
+	}
+	if l, ok := in["class_labels"]; ok {
+		f.labels = l.I64
+	}
+	return f
+}
+
+func maxAbsDiff(t *testing.T, what string, got *tensor.Dense, want npzio.Array) float64 {
+	t.Helper()
+	if !got.Shape().Eq(tensor.Shape(want.Shape)) {
+		t.Fatalf("%s: shape %v, want %v", what, got.Shape(), want.Shape)
+	}
+	var d float64
+	for i, v := range got.Data().([]float32) {
+		d = math.Max(d, math.Abs(float64(v)-float64(want.F32[i])))
+	}
+	return d
+}
+
+func TestParityForward(t *testing.T) {
+	for _, name := range fixtures {
+		t.Run(name, func(t *testing.T) {
+			f := loadFixture(t, name)
+			taps := map[string]*tensor.Dense{}
+			out, err := f.model.Forward(f.sample, f.t, f.labels, func(tap string, x *tensor.Dense) (*tensor.Dense, error) {
+				taps[tap] = x.Clone().(*tensor.Dense)
+				return nil, nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := maxAbsDiff(t, "output", out, f.want["output"])
+			t.Logf("%s: output max abs diff %.3g", name, d)
+			if d > parityTol {
+				t.Errorf("output differs from the reference by %.3g > %g", d, parityTol)
+			}
+			if len(taps) != len(f.model.Taps()) {
+				t.Errorf("hook saw %d taps, want %d (%v)", len(taps), len(f.model.Taps()), f.model.Taps())
+			}
+			for _, tap := range f.model.Taps() {
+				w, ok := f.want["tap."+tap]
+				if !ok {
+					t.Fatalf("fixture has no tap %s", tap)
+				}
+				if d := maxAbsDiff(t, tap, taps[tap], w); d > parityTol {
+					t.Errorf("tap %s differs from the reference by %.3g", tap, d)
+				}
+			}
+			// A second call reuses the compiled graphs and must agree exactly.
+			again, err := f.model.Forward(f.sample, f.t, f.labels, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxAbsDiff(t, "again", again, npzio.Float32(out.Data().([]float32), out.Shape()...)); d != 0 {
+				t.Errorf("second forward differs by %g", d)
+			}
+		})
+	}
+}
+
+func TestParityShellCore(t *testing.T) {
+	for _, name := range fixtures {
+		t.Run(name, func(t *testing.T) {
+			f := loadFixture(t, name)
+			m := f.model
+			sh, err := m.ShellIn(f.sample, f.t, f.labels, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxAbsDiff(t, "r_in", sh.RIn, f.want["tap.down_blocks.0"]); d > parityTol {
+				t.Errorf("r_in differs from down_blocks.0 by %.3g", d)
+			}
+			rOut, err := m.Core(sh, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last := fmt.Sprintf("tap.up_blocks.%d", len(m.Config.BlockOutChannels)-2)
+			if d := maxAbsDiff(t, "r_out", rOut, f.want[last]); d > parityTol {
+				t.Errorf("r_out differs from %s by %.3g", last, d)
+			}
+			out, err := m.ShellOut(sh, rOut, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxAbsDiff(t, "output", out, f.want["output"]); d > parityTol {
+				t.Errorf("shell+core output differs by %.3g", d)
+			}
+			// Substituting r_out changes the output; the cached r_out restores it.
+			zero := tensor.New(tensor.WithShape(sh.ROutShape()...), tensor.Of(tensor.Float32))
+			other, err := m.ShellOut(sh, zero, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxAbsDiff(t, "substituted", other, f.want["output"]); d < 1e-3 {
+				t.Errorf("zero r_out left the output unchanged (diff %.3g)", d)
+			}
+			again, err := m.ShellOut(sh, rOut, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxAbsDiff(t, "again", again, f.want["output"]); d > parityTol {
+				t.Errorf("cached r_out gives output differing by %.3g", d)
+			}
+		})
+	}
+}
+
+// TestParityGradients compares the gradient of sum(output ⊙ r) with respect to
+// every parameter with PyTorch's autograd on the same model.
+func TestParityGradients(t *testing.T) {
+	f := loadFixture(t, "attn")
+	m := f.model
+	gr, err := npzio.Read(filepath.Join(f.dir, "grad.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := nn.NewGraph(m.Params)
+	s := f.sample.Shape()
+	var x, tp, rIn, out *G.Node
+	err = nn.Build(func() error {
+		x = g.Input("x", s...)
+		tp = g.Input("tproj", s[0], m.Config.BlockOutChannels[0])
+		out = m.Graph(g, x, tp, nil)
+		rIn = g.Input("r", out.Shape()...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss := nn.Dot(out, rIn)
+	names, grads, err := g.Grad(loss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := gr["r"]
+	for _, b := range []struct {
+		n *G.Node
+		t *tensor.Dense
+	}{{x, f.sample}, {tp, m.TimeProj(f.t)}, {rIn, tensor.New(tensor.WithShape(r.Shape...), tensor.WithBacking(r.F32))}} {
+		if err := nn.Let(b.n, b.t); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mc, err := g.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mc.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbsDiff(t, "output", nn.Value(out), f.want["output"]); d > parityTol {
+		t.Errorf("training graph output differs by %.3g", d)
+	}
+	if len(names) != m.Params.Len() {
+		t.Errorf("gradients for %d parameters, model has %d", len(names), m.Params.Len())
+	}
+	for i, n := range names {
+		want, ok := gr["grad."+n]
+		if !ok {
+			t.Fatalf("fixture has no gradient for %s", n)
+		}
+		got := nn.Value(grads[i])
+		var scale float64
+		for _, v := range want.F32 {
+			scale = math.Max(scale, math.Abs(float64(v)))
+		}
+		if d := maxAbsDiff(t, n, got, want); d > 1e-4*math.Max(scale, 1) {
+			t.Errorf("gradient of %s differs by %.3g (scale %.3g)", n, d, scale)
+		}
+	}
+}
