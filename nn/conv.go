@@ -13,8 +13,8 @@ import (
 // padding (top, left, bottom, right), as in PyTorch's Conv2d (a
 // cross-correlation over NCHW data with filters laid out (out, in, kh, kw)).
 type ConvGeom struct {
-	KH, KW                     int
-	Stride                     int
+	KH, KW                 int
+	Stride                 int
 	PadT, PadL, PadB, PadR int
 }
 

@@ -152,9 +152,13 @@ func TestOpGradients(t *testing.T) {
 		{name: "conv1x1", inputs: map[string][]int{"x": {2, 3, 4, 4}, "w": {5, 3, 1, 1}, "b": {5}},
 			f: func(g *Graph) *G.Node { return Conv2d(g.Param("x"), g.Param("w"), g.Param("b"), Same(1, 1, 0)) }},
 		{name: "groupnorm", inputs: map[string][]int{"x": {2, 6, 3, 3}, "gamma": {6}, "beta": {6}},
-			f: func(g *Graph) *G.Node { return GroupNormOp(g.Param("x"), g.Param("gamma"), g.Param("beta"), 3, 1e-5, false) }},
+			f: func(g *Graph) *G.Node {
+				return GroupNormOp(g.Param("x"), g.Param("gamma"), g.Param("beta"), 3, 1e-5, false)
+			}},
 		{name: "groupnorm-silu", inputs: map[string][]int{"x": {2, 6, 3, 3}, "gamma": {6}, "beta": {6}},
-			f: func(g *Graph) *G.Node { return GroupNormOp(g.Param("x"), g.Param("gamma"), g.Param("beta"), 2, 1e-6, true) }},
+			f: func(g *Graph) *G.Node {
+				return GroupNormOp(g.Param("x"), g.Param("gamma"), g.Param("beta"), 2, 1e-6, true)
+			}},
 		{name: "silu", inputs: map[string][]int{"x": {3, 7}},
 			f: func(g *Graph) *G.Node { return SiLU(g.Param("x")) }},
 		{name: "upsample", inputs: map[string][]int{"x": {2, 3, 3, 4}},

@@ -18,7 +18,7 @@ import (
 // Graphs built from a store share its tensors: an optimiser step that updates
 // a tensor in place is seen by every graph at its next run.
 type Params struct {
-	names []string
+	names  []string
 	byName map[string]*tensor.Dense
 }
 
