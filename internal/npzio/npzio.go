@@ -5,6 +5,8 @@
 package npzio
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -71,8 +73,12 @@ func Read(path string) (map[string]Array, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: array %q: %w", path, name, err)
 		}
-		a, err := readNpy(rc)
+		data, err := io.ReadAll(rc)
 		rc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: array %q: corrupt archive member: %w", path, name, err)
+		}
+		a, err := readNpy(data)
 		if err != nil {
 			return nil, fmt.Errorf("%s: array %q: %w", path, name, err)
 		}
@@ -83,26 +89,40 @@ func Read(path string) (map[string]Array, error) {
 
 // ReadNpy reads a single .npy file.
 func ReadNpy(path string) (Array, error) {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return Array{}, err
 	}
-	defer f.Close()
-	a, err := readNpy(f)
+	a, err := readNpy(data)
 	if err != nil {
 		return Array{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return a, nil
 }
 
-func readNpy(rd io.Reader) (a Array, err error) {
+// readNpy decodes one .npy image. Sizes declared in the header are checked
+// against the bytes present before anything is allocated for them.
+func readNpy(data []byte) (a Array, err error) {
 	defer func() {
 		// npyio panics on some malformed headers; report them as errors.
 		if r := recover(); r != nil {
 			err = fmt.Errorf("malformed npy data: %v", r)
 		}
 	}()
-	r, err := npy.NewReader(rd)
+	if len(data) < 10 || string(data[:6]) != "\x93NUMPY" {
+		return Array{}, fmt.Errorf("not npy data (bad magic)")
+	}
+	hdrLen, start := int(binary.LittleEndian.Uint16(data[8:10])), 10
+	if data[6] >= 2 {
+		if len(data) < 12 {
+			return Array{}, fmt.Errorf("truncated npy header")
+		}
+		hdrLen, start = int(binary.LittleEndian.Uint32(data[8:12])), 12
+	}
+	if hdrLen > len(data)-start {
+		return Array{}, fmt.Errorf("npy header of %d bytes in %d bytes of data", hdrLen, len(data))
+	}
+	r, err := npy.NewReader(bytes.NewReader(data))
 	if err != nil {
 		return Array{}, fmt.Errorf("malformed npy header: %w", err)
 	}
@@ -111,16 +131,22 @@ func readNpy(rd io.Reader) (a Array, err error) {
 		return Array{}, fmt.Errorf("Fortran-ordered arrays are not supported")
 	}
 	a.Shape = slices.Clone(h.Shape)
-	n := a.Len()
-	if n < 0 || n > 1<<33 {
-		return Array{}, fmt.Errorf("implausible shape %v", h.Shape)
+	n := 1
+	for _, d := range a.Shape {
+		if d < 0 || (d > 0 && n > (len(data)+1)/d) {
+			return Array{}, fmt.Errorf("shape %v does not fit in %d bytes of data", h.Shape, len(data))
+		}
+		n *= d
 	}
-	switch strings.Trim(h.Type, `'" `) {
+	if body := len(data) - start - hdrLen; n*4 > body {
+		// Every supported dtype has at least 4 bytes per element.
+		return Array{}, fmt.Errorf("shape %v needs more than the %d bytes of data present", h.Shape, body)
+	}
+	dtype := strings.Trim(h.Type, `'" `)
+	switch dtype {
 	case "<f4", "|f4":
-		a.F32 = make([]float32, 0, n)
 		err = r.Read(&a.F32)
 	case "<i8", "|i8":
-		a.I64 = make([]int64, 0, n)
 		err = r.Read(&a.I64)
 	case "<i4", "|i4":
 		var v []int32
@@ -131,7 +157,7 @@ func readNpy(rd io.Reader) (a Array, err error) {
 			}
 		}
 	default:
-		return Array{}, fmt.Errorf("dtype %q is not supported (want float32 or int64)", h.Type)
+		return Array{}, fmt.Errorf("dtype %q is not supported (want float32 or int64)", dtype)
 	}
 	if err != nil {
 		return Array{}, fmt.Errorf("truncated or malformed data: %w", err)

@@ -1,0 +1,3 @@
+// Package datasets will provide MNIST, seeded synthetic image sets and
+// image arrays from .npy/.npz files.
+package datasets

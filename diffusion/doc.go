@@ -1,0 +1,3 @@
+// Package diffusion will hold noise schedules, training losses, samplers and
+// the trainer.
+package diffusion

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/clockwork-go/clockwork/internal/npzio"
+)
+
+func TestPredictParity(t *testing.T) {
+	for _, name := range []string{"attn", "classcond", "layers2", "nomid"} {
+		dir := filepath.Join("..", "..", "unet", "testdata", name)
+		out := filepath.Join(t.TempDir(), "out.npz")
+		var so, se bytes.Buffer
+		if code := run([]string{"-model", dir, "-input", filepath.Join(dir, "input.npz"), "-output", out}, &so, &se); code != 0 {
+			t.Fatalf("%s: exit %d: %s", name, code, se.String())
+		}
+		got, err := npzio.Read(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := npzio.Read(filepath.Join(dir, "output.npz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d float64
+		for i, v := range got["output"].F32 {
+			d = math.Max(d, math.Abs(float64(v)-float64(want["output"].F32[i])))
+		}
+		t.Logf("%s: max abs diff %.3g", name, d)
+		if d > 1e-4 || len(got["output"].F32) != len(want["output"].F32) {
+			t.Errorf("%s: output differs from the reference by %.3g", name, d)
+		}
+	}
+}
+
+func TestPredictErrors(t *testing.T) {
+	fix := filepath.Join("..", "..", "unet", "testdata")
+	tmp := t.TempDir()
+	noLabels := filepath.Join(tmp, "nolabels.npz")
+	in, _ := npzio.Read(filepath.Join(fix, "classcond", "input.npz"))
+	npzio.Write(noLabels, []string{"sample", "timestep"}, map[string]npzio.Array{"sample": in["sample"], "timestep": in["timestep"]})
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{}, 2, "required"},
+		{[]string{"-model", filepath.Join(tmp, "none"), "-input", "x", "-output", "y"}, 1, "config.json"},
+		{[]string{"-model", filepath.Join(fix, "classcond"), "-input", filepath.Join(tmp, "missing.npz"), "-output", filepath.Join(tmp, "o.npz")}, 1, "missing.npz"},
+		{[]string{"-model", filepath.Join(fix, "classcond"), "-input", noLabels, "-output", filepath.Join(tmp, "o.npz")}, 1, "class labels are required"},
+		{[]string{"-model", filepath.Join(fix, "attn"), "-input", filepath.Join(fix, "classcond", "input.npz"), "-output", filepath.Join(tmp, "o.npz")}, 1, "want (N,3,H,W)"},
+	}
+	for _, c := range cases {
+		var so, se bytes.Buffer
+		code := run(c.args, &so, &se)
+		if code != c.code || !strings.Contains(se.String(), c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d mentioning %q", c.args, code, se.String(), c.code, c.want)
+		}
+	}
+}

@@ -1,0 +1,27 @@
+// Package nn holds the layers, ops and optimisers the toolkit builds its
+// models from, over gorgonia's expression graphs and symbolic
+// differentiation (gorgonia.org/gorgonia).
+//
+// Every op here is our own float32 kernel wrapped as a gorgonia Op with a
+// symbolic gradient (Conv2d, GroupNormOp with fused SiLU, Upsample2x,
+// MatMul/Linear, MultiHeadAttention, elementwise ops and losses), because
+// gorgonia's own GroupNorm logs on every backward pass and its upsampling is
+// slow, and so that every op owns its output buffer and a compiled graph
+// allocates no tensors from one run to the next. Each op's gradient is
+// checked against finite differences (package nntest).
+//
+// Parameters live in a Params store under PyTorch state_dict names and are
+// initialised from explicit seeds, never from gorgonia's clock-seeded
+// initialisers. Graph binds them into an expression graph; Adam (and AdamW),
+// EMA and ClipGradNorm update them.
+//
+// A typical training graph:
+//
+//	g := nn.NewGraph(params)
+//	x := g.Input("x", n, c, h, w)
+//	y := g.Conv("conv", x, nn.Same(3, 1, 1))
+//	loss := nn.MSE(y, target)
+//	names, grads, _ := g.Grad(loss)
+//	m, _ := g.Compile()
+//	// per step: nn.Let inputs, m.Run(), then opt.Update(params, names, values of grads)
+package nn

@@ -1,0 +1,64 @@
+package unet
+
+import (
+	"fmt"
+	"slices"
+
+	"gorgonia.org/tensor"
+
+	"github.com/clockwork-go/clockwork/internal/npzio"
+)
+
+// PredictNPZ runs the model on the arrays of an .npz file and writes the
+// result to another, the interface a NumPy or PyTorch user checks parity
+// through. The input holds "sample" (N,C,H,W) float32, "timestep" (N) or a
+// single timestep, int64 or float32, and for class-conditional models
+// "class_labels" (N) int64. The output holds "output" (N,C_out,H,W) float32
+// and is written atomically.
+func (m *Model) PredictNPZ(inPath, outPath string) error {
+	in, err := npzio.Read(inPath)
+	if err != nil {
+		return err
+	}
+	for k := range in {
+		if !slices.Contains([]string{"sample", "timestep", "class_labels"}, k) {
+			return fmt.Errorf("%s: unexpected array %q (want sample, timestep, class_labels)", inPath, k)
+		}
+	}
+	s, ok := in["sample"]
+	if !ok {
+		return fmt.Errorf("%s: no array \"sample\"", inPath)
+	}
+	if s.F32 == nil || len(s.Shape) != 4 {
+		return fmt.Errorf("%s: \"sample\" is %s %v, want float32 (N,C,H,W)", inPath, s.Dtype(), s.Shape)
+	}
+	ts, ok := in["timestep"]
+	if !ok {
+		return fmt.Errorf("%s: no array \"timestep\"", inPath)
+	}
+	if len(ts.Shape) > 1 {
+		return fmt.Errorf("%s: \"timestep\" has shape %v, want (N) or a scalar", inPath, ts.Shape)
+	}
+	var t []float64
+	for _, v := range ts.I64 {
+		t = append(t, float64(v))
+	}
+	for _, v := range ts.F32 {
+		t = append(t, float64(v))
+	}
+	var labels []int64
+	if l, ok := in["class_labels"]; ok {
+		if l.I64 == nil || len(l.Shape) != 1 {
+			return fmt.Errorf("%s: \"class_labels\" is %s %v, want int64 (N)", inPath, l.Dtype(), l.Shape)
+		}
+		labels = l.I64
+	}
+	x := tensor.New(tensor.WithShape(s.Shape...), tensor.WithBacking(s.F32))
+	out, err := m.Forward(x, t, labels, nil)
+	if err != nil {
+		return fmt.Errorf("%s: %w", inPath, err)
+	}
+	return npzio.Write(outPath, []string{"output"}, map[string]npzio.Array{
+		"output": npzio.Float32(out.Data().([]float32), out.Shape().Clone()...),
+	})
+}
