@@ -7,7 +7,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"github.com/clockwork-go/clockwork/internal/gemm"
+	"github.com/clockwork-go/clockwork/internal/simd"
 )
 
 // MultiHeadAttention returns softmax(scale·Q·Kᵀ)·V computed per sample and
@@ -43,7 +43,7 @@ func MultiHeadAttention(q, k, v *G.Node, batch, heads int, scale float32) *G.Nod
 				for h := 0; h < heads; h++ {
 					off := b*l*ld + h*d
 					attnProbs(in[0][off:], in[1][off:], l, d, ld, scale, p)
-					gemm.Sgemm(false, false, l, d, l, 1, p, l, in[2][off:], ld, 0, out[off:], ld)
+					simd.Sgemm(false, false, l, d, l, 1, p, l, in[2][off:], ld, 0, out[off:], ld)
 				}
 			}
 			return nil
@@ -73,8 +73,8 @@ func MultiHeadAttention(q, k, v *G.Node, batch, heads int, scale float32) *G.Nod
 						off := b*l*ld + h*d
 						attnProbs(q[off:], k[off:], l, d, ld, scale, p)
 						// dV = Pᵀ·dO; dP = dO·Vᵀ.
-						gemm.Sgemm(true, false, l, d, l, 1, p, l, g[off:], ld, 0, dv[off:], ld)
-						gemm.Sgemm(false, true, l, l, d, 1, g[off:], ld, v[off:], ld, 0, dp, l)
+						simd.Sgemm(true, false, l, d, l, 1, p, l, g[off:], ld, 0, dv[off:], ld)
+						simd.Sgemm(false, true, l, l, d, 1, g[off:], ld, v[off:], ld, 0, dp, l)
 						// dS = P ⊙ (dP − rowsum(dP ⊙ P)), folded with the scale.
 						for i := 0; i < l; i++ {
 							pr, dr := p[i*l:(i+1)*l], dp[i*l:(i+1)*l]
@@ -87,8 +87,8 @@ func MultiHeadAttention(q, k, v *G.Node, batch, heads int, scale float32) *G.Nod
 							}
 						}
 						// dQ = dS·K; dK = dSᵀ·Q.
-						gemm.Sgemm(false, false, l, d, l, 1, dp, l, k[off:], ld, 0, dq[off:], ld)
-						gemm.Sgemm(true, false, l, d, l, 1, dp, l, q[off:], ld, 0, dk[off:], ld)
+						simd.Sgemm(false, false, l, d, l, 1, dp, l, k[off:], ld, 0, dq[off:], ld)
+						simd.Sgemm(true, false, l, d, l, 1, dp, l, q[off:], ld, 0, dk[off:], ld)
 					}
 				}
 				return nil
@@ -102,7 +102,7 @@ func MultiHeadAttention(q, k, v *G.Node, batch, heads int, scale float32) *G.Nod
 // attnProbs writes the l×l row-softmax of scale·Q·Kᵀ into p, for a head whose
 // rows are d wide with leading dimension ld in q and k.
 func attnProbs(q, k []float32, l, d, ld int, scale float32, p []float32) {
-	gemm.Sgemm(false, true, l, l, d, scale, q, ld, k, ld, 0, p, l)
+	simd.Sgemm(false, true, l, l, d, scale, q, ld, k, ld, 0, p, l)
 	for i := 0; i < l; i++ {
 		softmaxRow(p[i*l : (i+1)*l])
 	}

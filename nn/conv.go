@@ -6,7 +6,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"github.com/clockwork-go/clockwork/internal/gemm"
+	"github.com/clockwork-go/clockwork/internal/simd"
 )
 
 // ConvGeom is the geometry of a 2-D convolution: kernel size, stride and
@@ -33,14 +33,359 @@ func (c ConvGeom) String() string {
 	return fmt.Sprintf("k%dx%d s%d p%d,%d,%d,%d", c.KH, c.KW, c.Stride, c.PadT, c.PadL, c.PadB, c.PadR)
 }
 
-// pointwise reports whether the convolution is a 1×1, stride-1, unpadded one,
-// whose im2col matrix is the input itself.
-func (c ConvGeom) pointwise() bool {
-	return c.KH == 1 && c.KW == 1 && c.Stride == 1 && c.PadT == 0 && c.PadL == 0 && c.PadB == 0 && c.PadR == 0
+// transposed returns the geometry of the stride-1 convolution that computes
+// the gradient with respect to the input (a "full" convolution with the
+// flipped kernel).
+func (c ConvGeom) transposed() ConvGeom {
+	return ConvGeom{KH: c.KH, KW: c.KW, Stride: 1,
+		PadT: c.KH - 1 - c.PadT, PadL: c.KW - 1 - c.PadL, PadB: c.KH - 1 - c.PadB, PadR: c.KW - 1 - c.PadR}
+}
+
+func (c ConvGeom) unpadded() bool { return c.PadT == 0 && c.PadL == 0 && c.PadB == 0 && c.PadR == 0 }
+
+// scratch is per-worker memory that an op keeps from run to run. reserve
+// must be called before a parallel region; get then only touches the
+// worker's own slot.
+type scratch [][]float32
+
+func (s *scratch) reserve() {
+	for len(*s) < simd.Workers() {
+		*s = append(*s, nil)
+	}
+}
+
+func (s *scratch) get(worker, n int) []float32 {
+	if len((*s)[worker]) < n {
+		(*s)[worker] = make([]float32, n)
+	}
+	return (*s)[worker][:n]
+}
+
+// wide is the layout of a stride-1 convolution computed as one GEMM over a
+// zero-padded image: the input padded to hp×wp, the output on the padded
+// width (Ho rows of wp, the last wp−Wo of each garbage), truncated after the
+// last valid column.
+type wide struct {
+	geom         ConvGeom
+	h, w, ho, wo int
+	hp, wp       int
+	cols         int   // output columns of the GEMM
+	off          []int // offset of each kernel tap in the padded image
+	direct       bool  // 1×1 unpadded: the image itself is the operand
+}
+
+func newWide(geom ConvGeom, h, w int) wide {
+	l := wide{geom: geom, h: h, w: w}
+	l.ho, l.wo = geom.Out(h, w)
+	l.hp, l.wp = h+geom.PadT+geom.PadB, w+geom.PadL+geom.PadR
+	l.cols = l.ho*l.wp - (geom.KW - 1)
+	for ky := 0; ky < geom.KH; ky++ {
+		for kx := 0; kx < geom.KW; kx++ {
+			l.off = append(l.off, ky*l.wp+kx)
+		}
+	}
+	l.direct = geom.KH == 1 && geom.KW == 1 && geom.unpadded()
+	return l
+}
+
+// pad copies c channels of h×w into the zero-padded hp×wp layout.
+func (l wide) pad(dst, x []float32, c int) {
+	clear(dst[:c*l.hp*l.wp])
+	for ci := 0; ci < c; ci++ {
+		for y := 0; y < l.h; y++ {
+			copy(dst[(ci*l.hp+y+l.geom.PadT)*l.wp+l.geom.PadL:], x[(ci*l.h+y)*l.w:(ci*l.h+y+1)*l.w])
+		}
+	}
+}
+
+// image returns the operand for one sample's c channels: the sample itself
+// when direct, else its padded copy in buf.
+func (l wide) image(x, buf []float32, c int) simd.Shifted {
+	base := x
+	if !l.direct {
+		l.pad(buf, x, c)
+		base = buf
+	}
+	return simd.Shifted{Base: base, Plane: l.hp * l.wp, Ch: c, Off: l.off}
+}
+
+// tapMajor reorders filters (O,C,KH,KW) into an O×(taps·C) matrix with
+// column tap·C + c, flipping the kernel and swapping O and C when flip is
+// set (the filters of the input-gradient convolution).
+func tapMajor(dst, w []float32, o, c, kh, kw int, flip bool) {
+	taps := kh * kw
+	for oi := 0; oi < o; oi++ {
+		for ci := 0; ci < c; ci++ {
+			for t := 0; t < taps; t++ {
+				v := w[(oi*c+ci)*taps+t]
+				if flip {
+					dst[ci*taps*o+(taps-1-t)*o+oi] = v
+				} else {
+					dst[oi*taps*c+t*c+ci] = v
+				}
+			}
+		}
+	}
+}
+
+// conv1 computes a stride-1 convolution y = conv(x) + bias for n samples of
+// cin×h×w, given tap-major filters wt (cout × taps·cin). bias may be nil.
+func conv1(y, x, wt, bias []float32, n, cin, cout int, l wide, buf *scratch) {
+	k := len(l.off) * cin
+	inSize, outSize := cin*l.h*l.w, cout*l.ho*l.wo
+	buf.reserve()
+	simd.ParallelW(n, cout*k*l.cols, func(worker, lo, hi int) {
+		padLen, wideLen := 0, 0
+		if !l.direct {
+			padLen, wideLen = cin*l.hp*l.wp, cout*l.cols
+		}
+		s := buf.get(worker, padLen+wideLen)
+		for i := lo; i < hi; i++ {
+			img := l.image(x[i*inSize:(i+1)*inSize], s[:padLen], cin)
+			yi := y[i*outSize : (i+1)*outSize]
+			if l.direct {
+				beta := float32(0)
+				if bias != nil {
+					for oc := 0; oc < cout; oc++ {
+						fill(yi[oc*l.cols:(oc+1)*l.cols], bias[oc])
+					}
+					beta = 1
+				}
+				simd.GemmPacked(cout, l.cols, k, simd.DenseA(wt, k, false, 1), img.PackB, beta, yi, l.cols)
+				continue
+			}
+			yw := s[padLen:]
+			simd.GemmPacked(cout, l.cols, k, simd.DenseA(wt, k, false, 1), img.PackB, 0, yw, l.cols)
+			for oc := 0; oc < cout; oc++ {
+				var b float32
+				if bias != nil {
+					b = bias[oc]
+				}
+				for oy := 0; oy < l.ho; oy++ {
+					src := yw[oc*l.cols+oy*l.wp:][:l.wo]
+					dst := yi[(oc*l.ho+oy)*l.wo:][:l.wo]
+					for j, v := range src {
+						dst[j] = v + b
+					}
+				}
+			}
+		}
+	})
+}
+
+// Conv2d returns the convolution of x (N,C,H,W) with filters w (O,C,KH,KW)
+// plus bias b (O), or without bias when b is nil.
+//
+// Stride-1 convolutions run as one GEMM per sample whose B operand is packed
+// straight from the zero-padded image (simd.Shifted); their input gradient is
+// the stride-1 convolution of the output gradient with the flipped filters,
+// and their filter gradient one GEMM per sample over the same shifted views.
+// Strided convolutions use an explicit im2col matrix.
+func Conv2d(x, w, b *G.Node, geom ConvGeom) *G.Node {
+	children := G.Nodes{x, w}
+	in := []int{4, 4}
+	if b != nil {
+		children = append(children, b)
+		in = append(in, 1)
+	}
+	var buf scratch
+	var wt []float32
+	k := kernel{
+		name: "Conv2d(" + geom.String() + fmt.Sprintf(",bias=%t)", b != nil),
+		in:   in,
+		out:  4,
+		shape: func(s []tensor.Shape) (tensor.Shape, error) {
+			xs, ws := s[0], s[1]
+			if len(xs) != 4 || len(ws) != 4 {
+				return nil, fmt.Errorf("conv2d: x %v and w %v must both be 4-D", xs, ws)
+			}
+			if xs[1] != ws[1] || ws[2] != geom.KH || ws[3] != geom.KW {
+				return nil, fmt.Errorf("conv2d: x %v does not fit filters %v (%v)", xs, ws, geom)
+			}
+			if len(s) == 3 && (len(s[2]) != 1 || s[2][0] != ws[0]) {
+				return nil, fmt.Errorf("conv2d: bias %v does not fit filters %v", s[2], ws)
+			}
+			ho, wo := geom.Out(xs[2], xs[3])
+			if ho <= 0 || wo <= 0 {
+				return nil, fmt.Errorf("conv2d: input %v too small for %v", xs, geom)
+			}
+			return tensor.Shape{xs[0], ws[0], ho, wo}, nil
+		},
+		do: func(out []float32, in [][]float32, s []tensor.Shape) error {
+			xs, ws := s[0], s[1]
+			n, c, h, wd, o := xs[0], xs[1], xs[2], xs[3], ws[0]
+			var bias []float32
+			if len(in) == 3 {
+				bias = in[2]
+			}
+			if geom.Stride != 1 {
+				im2colForward(out, in[0], in[1], bias, n, c, h, wd, o, geom, &buf)
+				return nil
+			}
+			taps := geom.KH * geom.KW
+			if len(wt) < o*taps*c {
+				wt = make([]float32, o*taps*c)
+			}
+			tapMajor(wt, in[1], o, c, geom.KH, geom.KW, false)
+			conv1(out, in[0], wt, bias, n, c, o, newWide(geom, h, wd), &buf)
+			return nil
+		},
+	}
+	k.diff = func(ins G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+		dx := convBackwardData(ins[1], grad, ins[0].Shape(), geom)
+		dw := convBackwardFilter(ins[0], grad, ins[1].Shape(), geom)
+		if len(ins) == 3 {
+			return G.Nodes{dx, dw, SumNHW(grad)}, nil
+		}
+		return G.Nodes{dx, dw}, nil
+	}
+	return apply(k, children...)
+}
+
+// convBackwardData computes the gradient of a convolution with respect to
+// its input x of shape xs, from the filters w and the output gradient gy.
+func convBackwardData(w, gy *G.Node, xs tensor.Shape, geom ConvGeom) *G.Node {
+	xs = xs.Clone()
+	var buf scratch
+	var wt []float32
+	return apply(kernel{
+		name: fmt.Sprintf("Conv2dBackwardData(%v,%v)", geom, xs),
+		in:   []int{4, 4},
+		out:  4,
+		shape: func(s []tensor.Shape) (tensor.Shape, error) {
+			return xs, nil
+		},
+		do: func(dx []float32, in [][]float32, s []tensor.Shape) error {
+			ws, ys := s[0], s[1]
+			n, c, h, wd := xs[0], xs[1], xs[2], xs[3]
+			o, ho, wo := ws[0], ys[2], ys[3]
+			if geom.Stride != 1 {
+				im2colBackwardData(dx, in[0], in[1], n, c, h, wd, o, geom, &buf)
+				return nil
+			}
+			taps := geom.KH * geom.KW
+			if len(wt) < o*taps*c {
+				wt = make([]float32, o*taps*c)
+			}
+			tapMajor(wt, in[0], o, c, geom.KH, geom.KW, true)
+			conv1(dx, in[1], wt, nil, n, o, c, newWide(geom.transposed(), ho, wo), &buf)
+			return nil
+		},
+	}, w, gy)
+}
+
+// convBackwardFilter computes the gradient of a convolution with respect to
+// its filters (of shape ws) from the input x and the output gradient gy, as
+// dWᵀ = Σₙ Xₙ·dYₙᵀ with the rows of dWᵀ split across cores (so the sum over
+// samples runs in the same order whatever the number of cores).
+func convBackwardFilter(x, gy *G.Node, ws tensor.Shape, geom ConvGeom) *G.Node {
+	ws = ws.Clone()
+	var imgs, grads, dwt []float32
+	return apply(kernel{
+		name: fmt.Sprintf("Conv2dBackwardFilter(%v,%v)", geom, ws),
+		in:   []int{4, 4},
+		out:  4,
+		shape: func(s []tensor.Shape) (tensor.Shape, error) {
+			return ws, nil
+		},
+		do: func(dw []float32, in [][]float32, s []tensor.Shape) error {
+			xs, ys := s[0], s[1]
+			n, c, h, wd := xs[0], xs[1], xs[2], xs[3]
+			o := ws[0]
+			taps := geom.KH * geom.KW
+			k := taps * c
+			if len(dwt) < k*o {
+				dwt = make([]float32, k*o)
+			}
+			// Per sample: the A operand (k rows) and dY laid out to match it.
+			var packA func(i int) simd.Packer
+			var gradOf func(i int) []float32
+			var cols int
+			if geom.Stride != 1 {
+				ho, wo := ys[2], ys[3]
+				cols = ho * wo
+				if len(imgs) < n*k*cols {
+					imgs = make([]float32, n*k*cols)
+				}
+				simd.Parallel(n, k*cols, func(lo, hi int) {
+					for i := lo; i < hi; i++ {
+						im2col(in[0][i*c*h*wd:(i+1)*c*h*wd], c, h, wd, geom, imgs[i*k*cols:(i+1)*k*cols])
+					}
+				})
+				packA = func(i int) simd.Packer { return simd.DenseA(imgs[i*k*cols:(i+1)*k*cols], cols, false, 1) }
+				gradOf = func(i int) []float32 { return in[1][i*o*cols : (i+1)*o*cols] }
+			} else {
+				l := newWide(geom, h, wd)
+				cols = l.cols
+				plane := l.hp * l.wp
+				if !l.direct {
+					if len(imgs) < n*c*plane {
+						imgs = make([]float32, n*c*plane)
+					}
+					if len(grads) < n*o*cols {
+						grads = make([]float32, n*o*cols)
+					}
+					simd.Parallel(n, c*plane+o*cols, func(lo, hi int) {
+						for i := lo; i < hi; i++ {
+							l.pad(imgs[i*c*plane:], in[0][i*c*h*wd:(i+1)*c*h*wd], c)
+							// dY on the padded width, zero in the garbage columns.
+							g := grads[i*o*cols : (i+1)*o*cols]
+							clear(g)
+							for oc := 0; oc < o; oc++ {
+								for oy := 0; oy < l.ho; oy++ {
+									copy(g[oc*cols+oy*l.wp:], in[1][((i*o+oc)*l.ho+oy)*l.wo:][:l.wo])
+								}
+							}
+						}
+					})
+				}
+				packA = func(i int) simd.Packer {
+					var base []float32
+					if l.direct {
+						base = in[0][i*c*plane : (i+1)*c*plane]
+					} else {
+						base = imgs[i*c*plane : (i+1)*c*plane]
+					}
+					return simd.Shifted{Base: base, Plane: plane, Ch: c, Off: l.off}.PackA
+				}
+				gradOf = func(i int) []float32 {
+					if l.direct {
+						return in[1][i*o*cols : (i+1)*o*cols]
+					}
+					return grads[i*o*cols : (i+1)*o*cols]
+				}
+			}
+			simd.Parallel((k+7)/8, 8*o*cols*n, func(lo, hi int) {
+				r0, r1 := lo*8, min(hi*8, k)
+				for i := 0; i < n; i++ {
+					pa := packA(i)
+					sub := func(dst []float32, o0, on, p0, kk, w int) { pa(dst, r0+o0, on, p0, kk, w) }
+					beta := float32(1)
+					if i == 0 {
+						beta = 0
+					}
+					simd.GemmPacked(r1-r0, o, cols, sub, simd.DenseB(gradOf(i), cols, true), beta, dwt[r0*o:], o)
+				}
+			})
+			// dWᵀ rows are tap·C + c (stride 1) or c·taps + tap (im2col).
+			for oi := 0; oi < o; oi++ {
+				for ci := 0; ci < c; ci++ {
+					for t := 0; t < taps; t++ {
+						r := t*c + ci
+						if geom.Stride != 1 {
+							r = ci*taps + t
+						}
+						dw[(oi*c+ci)*taps+t] = dwt[r*o+oi]
+					}
+				}
+			}
+			return nil
+		},
+	}, x, gy)
 }
 
 // im2col writes the (C·KH·KW)×(Ho·Wo) patch matrix of one C×H×W image.
-func (c ConvGeom) im2col(x []float32, ch, h, w int, col []float32) {
+func im2col(x []float32, ch, h, w int, c ConvGeom, col []float32) {
 	ho, wo := c.Out(h, w)
 	n := ho * wo
 	for ci := 0; ci < ch; ci++ {
@@ -56,19 +401,6 @@ func (c ConvGeom) im2col(x []float32, ch, h, w int, col []float32) {
 						continue
 					}
 					src := xc[iy*w : (iy+1)*w]
-					if c.Stride == 1 {
-						// Valid output columns are those with 0 <= ox+kx-PadL < w.
-						lo, hi := c.PadL-kx, w+c.PadL-kx
-						lo, hi = max(lo, 0), min(hi, wo)
-						if lo >= hi {
-							clear(dst)
-							continue
-						}
-						clear(dst[:lo])
-						copy(dst[lo:hi], src[lo+kx-c.PadL:])
-						clear(dst[hi:])
-						continue
-					}
 					for ox := range dst {
 						ix := ox*c.Stride + kx - c.PadL
 						if ix < 0 || ix >= w {
@@ -85,7 +417,7 @@ func (c ConvGeom) im2col(x []float32, ch, h, w int, col []float32) {
 
 // col2im adds a patch matrix back into one C×H×W image gradient (which it
 // zeroes first).
-func (c ConvGeom) col2im(col []float32, ch, h, w int, dx []float32) {
+func col2im(col []float32, ch, h, w int, c ConvGeom, dx []float32) {
 	clear(dx[:ch*h*w])
 	ho, wo := c.Out(h, w)
 	n := ho * wo
@@ -113,150 +445,42 @@ func (c ConvGeom) col2im(col []float32, ch, h, w int, dx []float32) {
 	}
 }
 
-// Conv2d returns the convolution of x (N,C,H,W) with filters w (O,C,KH,KW)
-// plus bias b (O), or without bias when b is nil.
-func Conv2d(x, w, b *G.Node, geom ConvGeom) *G.Node {
-	return applyConv(x, w, b, geom)
-}
-
-func applyConv(x, w, b *G.Node, geom ConvGeom) *G.Node {
-	children := G.Nodes{x, w}
-	in := []int{4, 4}
-	if b != nil {
-		children = append(children, b)
-		in = append(in, 1)
-	}
-	var col []float32
-	k := kernel{
-		name: "Conv2d(" + geom.String() + fmt.Sprintf(",bias=%t)", b != nil),
-		in:   in,
-		out:  4,
-		shape: func(s []tensor.Shape) (tensor.Shape, error) {
-			xs, ws := s[0], s[1]
-			if len(xs) != 4 || len(ws) != 4 {
-				return nil, fmt.Errorf("conv2d: x %v and w %v must both be 4-D", xs, ws)
-			}
-			if xs[1] != ws[1] || ws[2] != geom.KH || ws[3] != geom.KW {
-				return nil, fmt.Errorf("conv2d: x %v does not fit filters %v (%v)", xs, ws, geom)
-			}
-			if len(s) == 3 && (len(s[2]) != 1 || s[2][0] != ws[0]) {
-				return nil, fmt.Errorf("conv2d: bias %v does not fit filters %v", s[2], ws)
-			}
-			ho, wo := geom.Out(xs[2], xs[3])
-			if ho <= 0 || wo <= 0 {
-				return nil, fmt.Errorf("conv2d: input %v too small for %v", xs, geom)
-			}
-			return tensor.Shape{xs[0], ws[0], ho, wo}, nil
-		},
-		do: func(out []float32, in [][]float32, s []tensor.Shape) error {
-			xs, ws := s[0], s[1]
-			n, ch, h, wd := xs[0], xs[1], xs[2], xs[3]
-			o := ws[0]
-			ho, wo := geom.Out(h, wd)
-			kk := ch * geom.KH * geom.KW
-			if !geom.pointwise() && len(col) < kk*ho*wo {
-				col = make([]float32, kk*ho*wo)
-			}
-			for i := 0; i < n; i++ {
-				xi := in[0][i*ch*h*wd : (i+1)*ch*h*wd]
-				yi := out[i*o*ho*wo : (i+1)*o*ho*wo]
-				src := xi
-				if !geom.pointwise() {
-					geom.im2col(xi, ch, h, wd, col)
-					src = col
+// im2colForward is the strided convolution: per sample an im2col matrix and
+// a GEMM, samples spread across cores.
+func im2colForward(y, x, w, bias []float32, n, c, h, wd, o int, geom ConvGeom, buf *scratch) {
+	ho, wo := geom.Out(h, wd)
+	k, p := c*geom.KH*geom.KW, ho*wo
+	buf.reserve()
+	simd.ParallelW(n, o*k*p, func(worker, lo, hi int) {
+		col := buf.get(worker, k*p)
+		for i := lo; i < hi; i++ {
+			im2col(x[i*c*h*wd:(i+1)*c*h*wd], c, h, wd, geom, col)
+			yi := y[i*o*p : (i+1)*o*p]
+			beta := float32(0)
+			if bias != nil {
+				for oc := 0; oc < o; oc++ {
+					fill(yi[oc*p:(oc+1)*p], bias[oc])
 				}
-				beta := float32(0)
-				if len(in) == 3 {
-					for oc := 0; oc < o; oc++ {
-						fill(yi[oc*ho*wo:(oc+1)*ho*wo], in[2][oc])
-					}
-					beta = 1
-				}
-				gemm.Sgemm(false, false, o, ho*wo, kk, 1, in[1], kk, src, ho*wo, beta, yi, ho*wo)
+				beta = 1
 			}
-			return nil
-		},
-	}
-	k.diff = func(ins G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-		dx := convBackwardData(ins[1], grad, ins[0].Shape(), geom)
-		dw := convBackwardFilter(ins[0], grad, ins[1].Shape(), geom)
-		if len(ins) == 3 {
-			return G.Nodes{dx, dw, SumNHW(grad)}, nil
+			simd.GemmPacked(o, p, k, simd.DenseA(w, k, false, 1), simd.DenseB(col, p, false), beta, yi, p)
 		}
-		return G.Nodes{dx, dw}, nil
-	}
-	return apply(k, children...)
+	})
 }
 
-// convBackwardData computes the gradient of a convolution with respect to
-// its input x of shape xs, from the filters w and the output gradient gy.
-func convBackwardData(w, gy *G.Node, xs tensor.Shape, geom ConvGeom) *G.Node {
-	xs = xs.Clone()
-	var col []float32
-	return apply(kernel{
-		name: fmt.Sprintf("Conv2dBackwardData(%v,%v)", geom, xs),
-		in:   []int{4, 4},
-		out:  4,
-		shape: func(s []tensor.Shape) (tensor.Shape, error) {
-			return xs, nil
-		},
-		do: func(dx []float32, in [][]float32, s []tensor.Shape) error {
-			ws, ys := s[0], s[1]
-			n, ch, h, wd := xs[0], xs[1], xs[2], xs[3]
-			o, ho, wo := ws[0], ys[2], ys[3]
-			kk := ch * geom.KH * geom.KW
-			if len(col) < kk*ho*wo {
-				col = make([]float32, kk*ho*wo)
-			}
-			for i := 0; i < n; i++ {
-				gyi := in[1][i*o*ho*wo : (i+1)*o*ho*wo]
-				dxi := dx[i*ch*h*wd : (i+1)*ch*h*wd]
-				if geom.pointwise() {
-					gemm.Sgemm(true, false, kk, ho*wo, o, 1, in[0], kk, gyi, ho*wo, 0, dxi, ho*wo)
-					continue
-				}
-				gemm.Sgemm(true, false, kk, ho*wo, o, 1, in[0], kk, gyi, ho*wo, 0, col, ho*wo)
-				geom.col2im(col, ch, h, wd, dxi)
-			}
-			return nil
-		},
-	}, w, gy)
-}
-
-// convBackwardFilter computes the gradient of a convolution with respect to
-// its filters (of shape ws) from the input x and the output gradient gy.
-func convBackwardFilter(x, gy *G.Node, ws tensor.Shape, geom ConvGeom) *G.Node {
-	ws = ws.Clone()
-	var col []float32
-	return apply(kernel{
-		name: fmt.Sprintf("Conv2dBackwardFilter(%v,%v)", geom, ws),
-		in:   []int{4, 4},
-		out:  4,
-		shape: func(s []tensor.Shape) (tensor.Shape, error) {
-			return ws, nil
-		},
-		do: func(dw []float32, in [][]float32, s []tensor.Shape) error {
-			xs, ys := s[0], s[1]
-			n, ch, h, wd := xs[0], xs[1], xs[2], xs[3]
-			o, ho, wo := ws[0], ys[2], ys[3]
-			kk := ch * geom.KH * geom.KW
-			if !geom.pointwise() && len(col) < kk*ho*wo {
-				col = make([]float32, kk*ho*wo)
-			}
-			clear(dw)
-			for i := 0; i < n; i++ {
-				xi := in[0][i*ch*h*wd : (i+1)*ch*h*wd]
-				gyi := in[1][i*o*ho*wo : (i+1)*o*ho*wo]
-				src := xi
-				if !geom.pointwise() {
-					geom.im2col(xi, ch, h, wd, col)
-					src = col
-				}
-				gemm.Sgemm(false, true, o, kk, ho*wo, 1, gyi, ho*wo, src, ho*wo, 1, dw, kk)
-			}
-			return nil
-		},
-	}, x, gy)
+// im2colBackwardData is the input gradient of a strided convolution: per
+// sample Wᵀ·dY into a patch matrix, added back with col2im.
+func im2colBackwardData(dx, w, gy []float32, n, c, h, wd, o int, geom ConvGeom, buf *scratch) {
+	ho, wo := geom.Out(h, wd)
+	k, p := c*geom.KH*geom.KW, ho*wo
+	buf.reserve()
+	simd.ParallelW(n, o*k*p, func(worker, lo, hi int) {
+		col := buf.get(worker, k*p)
+		for i := lo; i < hi; i++ {
+			simd.GemmPacked(k, p, o, simd.DenseA(w, k, true, 1), simd.DenseB(gy[i*o*p:(i+1)*o*p], p, false), 0, col, p)
+			col2im(col, c, h, wd, geom, dx[i*c*h*wd:(i+1)*c*h*wd])
+		}
+	})
 }
 
 // SumNHW sums a (N,C,H,W) tensor over all axes but the channel axis, giving (C).

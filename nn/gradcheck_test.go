@@ -74,6 +74,17 @@ func TestOpGradients(t *testing.T) {
 				}
 				return nn.MSE(g.Param("p"), y)
 			}},
+		{Name: "weighted-mse", Inputs: map[string][]int{"p": {3, 2, 2}},
+			F: func(g *nn.Graph) *G.Node {
+				y, w := g.Input("y", 3, 2, 2), g.Input("w", 3)
+				if err := nn.Let(y, tensor.New(tensor.WithShape(3, 2, 2), tensor.WithBacking([]float32{1, -1, 2, 0, 1, 1, -2, 0, 3, 1, 0, -1}))); err != nil {
+					panic(err)
+				}
+				if err := nn.Let(w, tensor.New(tensor.WithShape(3), tensor.WithBacking([]float32{0.5, 2, 1}))); err != nil {
+					panic(err)
+				}
+				return nn.WeightedMSE(g.Param("p"), y, w)
+			}},
 		{Name: "affine", Inputs: map[string][]int{"x": {2, 3}},
 			F: func(g *nn.Graph) *G.Node { return nn.Affine(g.Param("x"), 2, -1) }},
 	}

@@ -2,10 +2,11 @@ package nn
 
 import (
 	"fmt"
-	"math"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/clockwork-go/clockwork/internal/simd"
 )
 
 // GroupNormOp returns GroupNorm(x)·gamma + beta over (N,C,H,W) data with the
@@ -72,27 +73,14 @@ func checkGroupNorm(xs, gs, bs tensor.Shape, groups int) error {
 	return nil
 }
 
-// groupStats returns the mean and 1/sqrt(var+eps) of one group's values.
-func groupStats(x []float32, eps float64) (mean, rstd float64) {
-	mean = sum32(x) / float64(len(x))
-	var v float64
-	for _, a := range x {
-		d := float64(a) - mean
-		v += d * d
-	}
-	v /= float64(len(x))
-	return mean, 1 / math.Sqrt(v+eps)
-}
-
-func sigmoid(x float32) float32 { return float32(1 / (1 + math.Exp(-float64(x)))) }
-
 func groupNormForward(x, gamma, beta, y []float32, s tensor.Shape, groups int, eps float64, silu bool) {
 	n, c, hw := s[0], s[1], s[2]*s[3]
 	cg := c / groups
-	for i := 0; i < n; i++ {
-		for g := 0; g < groups; g++ {
+	simd.Parallel(n*groups, cg*hw*8, func(lo, hi int) {
+		for u := lo; u < hi; u++ {
+			i, g := u/groups, u%groups
 			off := (i*c + g*cg) * hw
-			mean, rstd := groupStats(x[off:off+cg*hw], eps)
+			mean, rstd := simd.MeanRstd(x[off:off+cg*hw], eps)
 			for cc := 0; cc < cg; cc++ {
 				ch := g*cg + cc
 				a := float32(rstd) * gamma[ch]
@@ -100,77 +88,61 @@ func groupNormForward(x, gamma, beta, y []float32, s tensor.Shape, groups int, e
 				xs := x[off+cc*hw : off+(cc+1)*hw]
 				ys := y[off+cc*hw : off+(cc+1)*hw]
 				if silu {
-					for j, v := range xs {
-						t := v*a + b
-						ys[j] = t * sigmoid(t)
-					}
+					simd.AffineSiLU(ys, xs, a, b)
 				} else {
-					for j, v := range xs {
-						ys[j] = v*a + b
-					}
+					simd.Affine(ys, xs, a, b)
 				}
 			}
 		}
-	}
+	})
 }
 
 // groupNormBackward writes the gradients with respect to x, gamma and beta
-// given the output gradient gz.
+// given the output gradient gz. Per-sample partial sums of the gamma and
+// beta gradients are reduced in sample order, so the result does not depend
+// on how the work is split across cores.
 func groupNormBackward(x, gamma, beta, gz, dx, dgamma, dbeta []float32, s tensor.Shape, groups int, eps float64, silu bool) {
 	n, c, hw := s[0], s[1], s[2]*s[3]
 	cg := c / groups
 	m := float64(cg * hw)
-	dg := make([]float64, c)
-	db := make([]float64, c)
-	for i := 0; i < n; i++ {
-		for g := 0; g < groups; g++ {
+	dg := make([]float64, n*c)
+	db := make([]float64, n*c)
+	simd.Parallel(n*groups, cg*hw*16, func(lo, hi int) {
+		for u := lo; u < hi; u++ {
+			i, g := u/groups, u%groups
 			off := (i*c + g*cg) * hw
-			mean, rstd := groupStats(x[off:off+cg*hw], eps)
-			// First pass: dy (gradient at the affine output), stored in dx;
-			// accumulate dgamma, dbeta and the two group sums of dxhat.
+			mean, rstd := simd.MeanRstd(x[off:off+cg*hw], eps)
+			// First pass: the gradient at the affine output, stored in dx,
+			// and the per-channel sums for gamma, beta and the group.
 			var sumD, sumDX float64
 			for cc := 0; cc < cg; cc++ {
 				ch := g*cg + cc
-				xs := x[off+cc*hw : off+(cc+1)*hw]
-				gs := gz[off+cc*hw : off+(cc+1)*hw]
-				ds := dx[off+cc*hw : off+(cc+1)*hw]
-				var sg, sb, sd, sdx float64
-				for j, v := range xs {
-					xh := (float64(v) - mean) * rstd
-					dy := gs[j]
-					if silu {
-						t := float32(xh)*gamma[ch] + beta[ch]
-						sig := sigmoid(t)
-						dy *= sig * (1 + t*(1-sig))
-					}
-					ds[j] = dy
-					sg += float64(dy) * xh
-					sb += float64(dy)
-					d := float64(dy) * float64(gamma[ch])
-					sd += d
-					sdx += d * xh
-				}
-				dg[ch] += sg
-				db[ch] += sb
-				sumD += sd
-				sumDX += sdx
+				sl := off + cc*hw
+				sdx, sd := simd.GNBackward(dx[sl:sl+hw], gz[sl:sl+hw], x[sl:sl+hw], float32(mean), float32(rstd), gamma[ch], beta[ch], silu)
+				dg[i*c+ch], db[i*c+ch] = sdx, sd
+				sumD += sd * float64(gamma[ch])
+				sumDX += sdx * float64(gamma[ch])
 			}
+			// dx = rstd·(γ·dy − mean(γ·dy) − x̂·mean(γ·dy·x̂)), affine in dy and x.
 			meanD, meanDX := sumD/m, sumDX/m
 			for cc := 0; cc < cg; cc++ {
 				ch := g*cg + cc
-				xs := x[off+cc*hw : off+(cc+1)*hw]
-				ds := dx[off+cc*hw : off+(cc+1)*hw]
-				for j, v := range xs {
-					xh := (float64(v) - mean) * rstd
-					d := float64(ds[j]) * float64(gamma[ch])
-					ds[j] = float32(rstd * (d - meanD - xh*meanDX))
-				}
+				sl := off + cc*hw
+				a := float32(rstd) * gamma[ch]
+				b := float32(-rstd * rstd * meanDX)
+				c0 := float32(rstd * (rstd*meanDX*mean - meanD))
+				simd.AXPBYC(dx[sl:sl+hw], dx[sl:sl+hw], x[sl:sl+hw], a, b, c0)
 			}
 		}
-	}
+	})
 	for ch := 0; ch < c; ch++ {
-		dgamma[ch] = float32(dg[ch])
-		dbeta[ch] = float32(db[ch])
+		var sg, sb float64
+		for i := 0; i < n; i++ {
+			sg += dg[i*c+ch]
+			sb += db[i*c+ch]
+		}
+		dgamma[ch] = float32(sg)
+		dbeta[ch] = float32(sb)
 	}
 }
 

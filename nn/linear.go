@@ -6,7 +6,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
-	"github.com/clockwork-go/clockwork/internal/gemm"
+	"github.com/clockwork-go/clockwork/internal/simd"
 )
 
 // MatMul returns op(a)·op(b) for matrices, where op transposes when ta or tb
@@ -36,7 +36,7 @@ func MatMul(a, b *G.Node, ta, tb bool) *G.Node {
 		do: func(out []float32, in [][]float32, s []tensor.Shape) error {
 			m, kk := dims(s[0], ta)
 			_, n := dims(s[1], tb)
-			gemm.Sgemm(ta, tb, m, n, kk, 1, in[0], s[0][1], in[1], s[1][1], 0, out, n)
+			simd.Sgemm(ta, tb, m, n, kk, 1, in[0], s[0][1], in[1], s[1][1], 0, out, n)
 			return nil
 		},
 	}

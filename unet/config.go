@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/clockwork-go/clockwork/configs"
 )
 
 // Config is the configuration of a UNet2DModel with diffusers' config.json
@@ -272,4 +275,25 @@ func (c Config) Validate() error {
 		return err
 	}
 	return nil
+}
+
+// ConfigFrom reads a config from a config.json path or a model directory, or
+// else takes the embedded reference config of that name (package configs:
+// "mnist", "mnist_attn32").
+func ConfigFrom(nameOrPath string) (Config, error) {
+	if st, err := os.Stat(nameOrPath); err == nil {
+		if st.IsDir() {
+			nameOrPath = filepath.Join(nameOrPath, ConfigFile)
+		}
+		return LoadConfig(nameOrPath)
+	}
+	b, err := configs.Get(nameOrPath)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %q is neither a file nor an embedded config: %w", nameOrPath, err)
+	}
+	c, err := ParseConfig(b)
+	if err != nil {
+		return Config{}, fmt.Errorf("embedded config %q: %w", nameOrPath, err)
+	}
+	return c, nil
 }

@@ -1,0 +1,366 @@
+// Package simd holds the toolkit's CPU kernels: a single-precision matrix
+// multiply (the one
+// routine that convolutions, linear layers and attention spend their time in)
+// and vector routines for normalisation and activations.
+//
+// It is a cache-blocked GEMM in the manner of BLIS (Van Zee & van de Geijn,
+// "BLIS: A Framework for Rapidly Instantiating BLAS Functionality", ACM TOMS
+// 2015, and Goto & van de Geijn, "Anatomy of High-Performance Matrix
+// Multiplication", ACM TOMS 2008): operands are packed into panels that stay
+// in cache, and an assembly micro-kernel computes an MR×NR tile of C with
+// vector FMAs (8×32 with AVX-512, 6×16 with AVX2+FMA), chosen at run time from
+// the CPU's features. Without either, gonum's pure-Go Sgemm does the work.
+package simd
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+// Path names an implementation of the multiply.
+type Path string
+
+// The implementations, fastest first.
+const (
+	AVX512 Path = "avx512"
+	AVX2   Path = "avx2"
+	PureGo Path = "go"
+)
+
+// kernel is an MR×NR micro-kernel: C[0:mr,0:nr] = (acc ? C : 0) + Ap·Bp for
+// packed panels Ap (k×mr, k-major) and Bp (k×nr, k-major).
+type kernel struct {
+	mr, nr int
+	fn     func(k int, a, b, c *float32, ldc int, acc bool)
+}
+
+var (
+	path    Path
+	kern    kernel
+	threads = runtime.GOMAXPROCS(0)
+	impl    gonum.Implementation
+)
+
+func init() {
+	best := Available()[0]
+	if p := Path(os.Getenv("CLOCKWORK_GEMM")); p != "" {
+		if err := Use(p); err == nil {
+			return
+		}
+	}
+	Use(best)
+}
+
+// Available returns the paths this CPU supports, fastest first; PureGo is
+// always among them.
+func Available() []Path { return available() }
+
+// Current returns the path in use.
+func Current() Path { return path }
+
+// Use selects a path (for tests and benchmarks; the default is the fastest
+// the CPU supports, or the one named by the CLOCKWORK_GEMM environment
+// variable). It is not safe to call while multiplies run.
+func Use(p Path) error {
+	for _, a := range available() {
+		if a == p {
+			path = p
+			kern = kernels[p]
+			return nil
+		}
+	}
+	return fmt.Errorf("gemm: path %q is not available on this CPU (have %v)", p, available())
+}
+
+// Blocking sizes: a KC×NR panel of B stays in L1 while the MC×KC block of A
+// streams from L2.
+const (
+	kc = 256
+	mc = 96
+)
+
+// Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices, where
+// op(A) is m×k, op(B) is k×n and C is m×n; transA and transB select the
+// transposes. Large products are split across GOMAXPROCS goroutines. It
+// panics, as BLAS does, when a slice is too short for its dimensions.
+func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	check(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	w := threads
+	if int64(m)*int64(n)*int64(k) < 1<<17 {
+		w = 1
+	}
+	if w <= 1 {
+		serial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	// Split the larger of m and n into one strip per worker.
+	var wg sync.WaitGroup
+	if n >= m {
+		step := roundUp((n+w-1)/w, max(kern.nr, 16))
+		for j := 0; j < n; j += step {
+			nn := min(step, n-j)
+			bj := b[offset(transB, 0, j, ldb):]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				serial(transA, transB, m, nn, k, alpha, a, lda, bj, ldb, beta, c[j:], ldc)
+			}()
+		}
+	} else {
+		step := roundUp((m+w-1)/w, max(kern.mr, 8))
+		for i := 0; i < m; i += step {
+			mm := min(step, m-i)
+			ai := a[offset(transA, i, 0, lda):]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				serial(transA, transB, mm, n, k, alpha, ai, lda, b, ldb, beta, c[i*ldc:], ldc)
+			}()
+		}
+	}
+	wg.Wait()
+}
+
+// SgemmSerial is Sgemm on the calling goroutine only, for callers that
+// already run one multiply per core.
+func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	check(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	serial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// offset returns the index of element (row r, column c) of op(X) in a
+// row-major X with leading dimension ld.
+func offset(trans bool, r, c, ld int) int {
+	if trans {
+		return c*ld + r
+	}
+	return r*ld + c
+}
+
+func roundUp(x, m int) int { return (x + m - 1) / m * m }
+
+func check(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("gemm: negative dimension %d×%d×%d", m, n, k))
+	}
+	need := func(name string, s []float32, rows, cols, ld int) {
+		if rows == 0 || cols == 0 {
+			return
+		}
+		if ld < cols {
+			panic(fmt.Sprintf("gemm: leading dimension %d of %s below %d", ld, name, cols))
+		}
+		if len(s) < (rows-1)*ld+cols {
+			panic(fmt.Sprintf("gemm: %s has %d elements, %d×%d with ld %d needs %d", name, len(s), rows, cols, ld, (rows-1)*ld+cols))
+		}
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	need("A", a, ar, ac, lda)
+	need("B", b, br, bc, ldb)
+	need("C", c, m, n, ldc)
+}
+
+// buffers are the packing buffers of one goroutine.
+type buffers struct {
+	a, b []float32
+	tmp  []float32
+}
+
+var pool = sync.Pool{New: func() any { return new(buffers) }}
+
+// A Packer packs a block of an operand into panels of width w (MR for an A
+// operand, NR for a B operand): for the outer indices [o0, o0+on) (rows of
+// A, columns of B) and the inner (k) indices [p0, p0+kk) it writes
+// X(o0+o, p0+p) to dst[(o/w)·w·kk + p·w + o%w], zero-padding the last panel.
+// Custom packers let an operand be computed while packing, as a convolution
+// reads shifted views of an image instead of an im2col matrix.
+type Packer func(dst []float32, o0, on, p0, kk, w int)
+
+// DenseA returns the packer of alpha·op(A) for a row-major A (m×k after the
+// transpose).
+func DenseA(a []float32, lda int, trans bool, alpha float32) Packer {
+	return func(dst []float32, o0, on, p0, kk, w int) { packA(dst, a, lda, trans, o0, p0, on, kk, w, alpha) }
+}
+
+// DenseB returns the packer of op(B) for a row-major B (k×n after the
+// transpose).
+func DenseB(b []float32, ldb int, trans bool) Packer {
+	return func(dst []float32, o0, on, p0, kk, w int) { packB(dst, b, ldb, trans, o0, on, p0, kk, w) }
+}
+
+func serial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if path == PureGo {
+		ta, tb := blas.NoTrans, blas.NoTrans
+		if transA {
+			ta = blas.Trans
+		}
+		if transB {
+			tb = blas.Trans
+		}
+		impl.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	GemmPacked(m, n, k, DenseA(a, lda, transA, alpha), DenseB(b, ldb, transB), beta, c, ldc)
+}
+
+// GemmPacked computes C = A·B + beta·C on the calling goroutine for an m×k
+// operand A and a k×n operand B given by packers; C is row-major m×n.
+func GemmPacked(m, n, k int, packA, packB Packer, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if len(c) < (m-1)*ldc+n {
+		panic(fmt.Sprintf("gemm: C has %d elements, %d×%d with ld %d needs %d", len(c), m, n, ldc, (m-1)*ldc+n))
+	}
+	if beta != 0 && beta != 1 || k == 0 {
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+n]
+			if beta == 0 {
+				clear(row)
+				continue
+			}
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+		if k == 0 {
+			return
+		}
+		beta = 1
+	}
+	kn := kern
+	if path == PureGo {
+		kn = goKernel
+	}
+	mr, nr := kn.mr, kn.nr
+	buf := pool.Get().(*buffers)
+	defer pool.Put(buf)
+	nPanels := (n + nr - 1) / nr
+	if need := nPanels * nr * kc; len(buf.b) < need {
+		buf.b = make([]float32, need)
+	}
+	if need := roundUp(mc, mr) * kc; len(buf.a) < need {
+		buf.a = make([]float32, need)
+	}
+	if len(buf.tmp) < mr*nr {
+		buf.tmp = make([]float32, mr*nr)
+	}
+	for p0 := 0; p0 < k; p0 += kc {
+		kk := min(kc, k-p0)
+		acc := beta == 1 || p0 > 0
+		packB(buf.b, 0, n, p0, kk, nr)
+		for i0 := 0; i0 < m; i0 += mc {
+			mm := min(mc, m-i0)
+			packA(buf.a, i0, mm, p0, kk, mr)
+			for jp := 0; jp < nPanels; jp++ {
+				j := jp * nr
+				nn := min(nr, n-j)
+				bp := buf.b[jp*nr*kk:]
+				for ip := 0; ip*mr < mm; ip++ {
+					i := i0 + ip*mr
+					rows := min(mr, m-i)
+					ap := buf.a[ip*mr*kk:]
+					if rows == mr && nn == nr {
+						kn.fn(kk, &ap[0], &bp[0], &c[i*ldc+j], ldc, acc)
+						continue
+					}
+					kn.fn(kk, &ap[0], &bp[0], &buf.tmp[0], nr, false)
+					for r := 0; r < rows; r++ {
+						dst := c[(i+r)*ldc+j : (i+r)*ldc+j+nn]
+						src := buf.tmp[r*nr : r*nr+nn]
+						if acc {
+							for q, v := range src {
+								dst[q] += v
+							}
+						} else {
+							copy(dst, src)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// packA packs rows [i0, i0+mm) and columns [p0, p0+kk) of alpha·op(A) into
+// mr-row panels, k-major, zero-padding the last panel.
+func packA(dst, a []float32, lda int, trans bool, i0, p0, mm, kk, mr int, alpha float32) {
+	for ip := 0; ip*mr < mm; ip++ {
+		panel := dst[ip*mr*kk : (ip+1)*mr*kk]
+		rows := min(mr, mm-ip*mr)
+		base := i0 + ip*mr
+		if trans {
+			// op(A)[i][p] = a[p*lda+i]: each k step is a contiguous run of rows.
+			for p := 0; p < kk; p++ {
+				src := a[(p0+p)*lda+base : (p0+p)*lda+base+rows]
+				out := panel[p*mr : p*mr+mr]
+				for r, v := range src {
+					out[r] = alpha * v
+				}
+				clear(out[rows:])
+			}
+			continue
+		}
+		if rows == 8 && mr == 8 && alpha == 1 {
+			r := func(i int) []float32 { return a[(base+i)*lda+p0 : (base+i)*lda+p0+kk] }
+			packRowsFrom8(panel, r(0), r(1), r(2), r(3), r(4), r(5), r(6), r(7))
+			continue
+		}
+		if rows < mr {
+			clear(panel)
+		}
+		for r := 0; r < rows; r++ {
+			src := a[(base+r)*lda+p0 : (base+r)*lda+p0+kk]
+			out := panel[r:]
+			for p, v := range src {
+				out[p*mr] = alpha * v
+			}
+		}
+	}
+}
+
+// packB packs columns [j0, j0+nn) and rows [p0, p0+kk) of op(B) into
+// nr-column panels, k-major, zero-padding the last panel.
+func packB(dst, b []float32, ldb int, trans bool, j0, nn, p0, kk, nr int) {
+	for jp := 0; jp*nr < nn; jp++ {
+		panel := dst[jp*nr*kk : (jp+1)*nr*kk]
+		c0 := j0 + jp*nr
+		cols := min(nr, nn-jp*nr)
+		if trans {
+			// op(B)[p][j] = b[j*ldb+p]
+			if cols < nr {
+				clear(panel)
+			}
+			for q := 0; q < cols; q++ {
+				src := b[(c0+q)*ldb+p0 : (c0+q)*ldb+p0+kk]
+				for p, v := range src {
+					panel[p*nr+q] = v
+				}
+			}
+			continue
+		}
+		for p := 0; p < kk; p++ {
+			row := panel[p*nr : (p+1)*nr]
+			n := copy(row[:cols], b[(p0+p)*ldb+c0:])
+			clear(row[n:])
+		}
+	}
+}

@@ -1,0 +1,7 @@
+//go:build !amd64
+
+package simd
+
+var kernels = map[Path]kernel{PureGo: {}}
+
+func available() []Path { return []Path{PureGo} }

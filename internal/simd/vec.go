@@ -1,0 +1,122 @@
+package simd
+
+import "math"
+
+// The vector routines below run with the vector instructions of the current
+// path on whole vectors and finish the remainder in Go; on the pure-Go path
+// they run in Go throughout.
+
+func sigmoid(t float32) float32 { return float32(1 / (1 + math.Exp(-float64(t)))) }
+
+// split returns how many leading elements of n the vector kernels handle.
+func split(n int) int {
+	l := vecLanes()
+	if l == 0 {
+		return 0
+	}
+	return n / l * l
+}
+
+// AffineSiLU sets dst[i] = t·sigmoid(t) with t = a·src[i] + b: a GroupNorm's
+// per-channel affine map fused with the SiLU that follows it.
+func AffineSiLU(dst, src []float32, a, b float32) {
+	src = src[:len(dst)]
+	v := split(len(dst))
+	if v > 0 {
+		affineSiLUAsm(dst, src, v, a, b)
+	}
+	for i := v; i < len(dst); i++ {
+		t := a*src[i] + b
+		dst[i] = t * sigmoid(t)
+	}
+}
+
+// Affine sets dst[i] = a·src[i] + b.
+func Affine(dst, src []float32, a, b float32) {
+	src = src[:len(dst)]
+	v := split(len(dst))
+	if v > 0 {
+		affineAsm(dst, src, v, a, b)
+	}
+	for i := v; i < len(dst); i++ {
+		dst[i] = a*src[i] + b
+	}
+}
+
+// MeanRstd returns the mean of x and 1/√(var+eps) with the biased variance,
+// in two passes (the second about a first estimate of the mean) so that a
+// large mean does not cost precision.
+func MeanRstd(x []float32, eps float64) (mean, rstd float64) {
+	s, _ := SumDev(x, 0)
+	m0 := s / float64(len(x))
+	d, q := SumDev(x, float32(m0))
+	d /= float64(len(x))
+	v := q/float64(len(x)) - d*d
+	return m0 + d, 1 / math.Sqrt(math.Max(v, 0)+eps)
+}
+
+// SumDev returns Σ(x−m) and Σ(x−m)².
+func SumDev(x []float32, m float32) (float64, float64) {
+	var acc [32]float32
+	v := split(len(x))
+	var s, q float64
+	if v > 0 {
+		sumDevAsm(x, v, m, &acc)
+		l := vecLanes()
+		for i := 0; i < l; i++ {
+			s += float64(acc[i])
+			q += float64(acc[l+i])
+		}
+	}
+	for _, a := range x[v:] {
+		d := float64(a - m)
+		s += d
+		q += d * d
+	}
+	return s, q
+}
+
+// GNBackward is the first pass of a GroupNorm(+SiLU) backward over one
+// channel's values: with x̂ = (x−mean)·rstd, it stores in dy the gradient d at
+// the GroupNorm output (gz, through SiLU's derivative at t = γ·x̂+β when silu
+// is set) and returns Σ d·x̂ and Σ d.
+func GNBackward(dy, gz, x []float32, mean, rstd, gamma, beta float32, silu bool) (sdx, sd float64) {
+	gz, x = gz[:len(dy)], x[:len(dy)]
+	v := split(len(dy))
+	if v > 0 {
+		var acc [32]float32
+		p := [4]float32{mean, rstd, gamma, beta}
+		gnBackwardAsm(dy, gz, x, v, &p, silu, &acc)
+		l := vecLanes()
+		for i := 0; i < l; i++ {
+			sdx += float64(acc[i])
+			sd += float64(acc[l+i])
+		}
+	}
+	for i := v; i < len(dy); i++ {
+		xh := (x[i] - mean) * rstd
+		d := gz[i]
+		if silu {
+			t := gamma*xh + beta
+			s := sigmoid(t)
+			d *= s * (1 + t*(1-s))
+		}
+		dy[i] = d
+		sdx += float64(d) * float64(xh)
+		sd += float64(d)
+	}
+	return sdx, sd
+}
+
+// AXPBYC sets dst[i] = a·y[i] + b·x[i] + c (dst may be y).
+func AXPBYC(dst, y, x []float32, a, b, c float32) {
+	y, x = y[:len(dst)], x[:len(dst)]
+	v := split(len(dst))
+	if v > 0 {
+		p := [3]float32{a, b, c}
+		axpbycAsm(dst, y, x, v, &p)
+	}
+	for i := v; i < len(dst); i++ {
+		dst[i] = a*y[i] + b*x[i] + c
+	}
+}

@@ -1,0 +1,84 @@
+//go:build amd64
+
+package simd
+
+//go:noescape
+func affineSiLU512(dst, src *float32, n int, a, b float32)
+
+//go:noescape
+func affineSiLU256(dst, src *float32, n int, a, b float32)
+
+//go:noescape
+func affine512(dst, src *float32, n int, a, b float32)
+
+//go:noescape
+func affine256(dst, src *float32, n int, a, b float32)
+
+//go:noescape
+func sumDev512(x *float32, n int, m float32, acc *float32)
+
+//go:noescape
+func sumDev256(x *float32, n int, m float32, acc *float32)
+
+//go:noescape
+func gnBackward512(dy, gz, x *float32, n int, p *[4]float32, silu bool, acc *float32)
+
+//go:noescape
+func gnBackward256(dy, gz, x *float32, n int, p *[4]float32, silu bool, acc *float32)
+
+//go:noescape
+func axpbyc512(dst, y, x *float32, n int, p *[3]float32)
+
+//go:noescape
+func axpbyc256(dst, y, x *float32, n int, p *[3]float32)
+
+// vecLanes returns the vector width of the current path (0 for pure Go).
+func vecLanes() int {
+	switch path {
+	case AVX512:
+		return 16
+	case AVX2:
+		return 8
+	}
+	return 0
+}
+
+func affineSiLUAsm(dst, src []float32, n int, a, b float32) {
+	if path == AVX512 {
+		affineSiLU512(&dst[0], &src[0], n, a, b)
+	} else {
+		affineSiLU256(&dst[0], &src[0], n, a, b)
+	}
+}
+
+func affineAsm(dst, src []float32, n int, a, b float32) {
+	if path == AVX512 {
+		affine512(&dst[0], &src[0], n, a, b)
+	} else {
+		affine256(&dst[0], &src[0], n, a, b)
+	}
+}
+
+func sumDevAsm(x []float32, n int, m float32, acc *[32]float32) {
+	if path == AVX512 {
+		sumDev512(&x[0], n, m, &acc[0])
+	} else {
+		sumDev256(&x[0], n, m, &acc[0])
+	}
+}
+
+func gnBackwardAsm(dy, gz, x []float32, n int, p *[4]float32, silu bool, acc *[32]float32) {
+	if path == AVX512 {
+		gnBackward512(&dy[0], &gz[0], &x[0], n, p, silu, &acc[0])
+	} else {
+		gnBackward256(&dy[0], &gz[0], &x[0], n, p, silu, &acc[0])
+	}
+}
+
+func axpbycAsm(dst, y, x []float32, n int, p *[3]float32) {
+	if path == AVX512 {
+		axpbyc512(&dst[0], &y[0], &x[0], n, p)
+	} else {
+		axpbyc256(&dst[0], &y[0], &x[0], n, p)
+	}
+}

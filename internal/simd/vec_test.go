@@ -1,0 +1,88 @@
+package simd
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func sig64(t float64) float64 { return 1 / (1 + math.Exp(-t)) }
+
+func close32(t *testing.T, what string, got float32, want, tol float64) {
+	t.Helper()
+	if math.IsNaN(float64(got)) || math.Abs(float64(got)-want) > tol*(1+math.Abs(want)) {
+		t.Fatalf("%s = %.8g, want %.8g", what, got, want)
+	}
+}
+
+// TestVectorRoutines checks every vector routine on every path against a
+// float64 reference, at lengths that leave tails, including inputs where exp
+// saturates.
+func TestVectorRoutines(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, p := range Available() {
+		if err := Use(p); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{1, 7, 8, 16, 33, 100, 1031} {
+			x := randSlice(r, n)
+			y := randSlice(r, n)
+			for i := range x {
+				x[i] *= 3
+			}
+			if n > 2 {
+				x[0], x[1] = 120, -120 // exp overflow and underflow must saturate
+			}
+			dst := make([]float32, n)
+			const a, b = 1.7, -0.3
+			AffineSiLU(dst, x, a, b)
+			for i := range x {
+				tt := a*float64(x[i]) + b
+				close32(t, string(p)+" AffineSiLU", dst[i], tt*sig64(tt), 2e-6)
+			}
+			Affine(dst, x, a, b)
+			for i := range x {
+				close32(t, string(p)+" Affine", dst[i], a*float64(x[i])+b, 1e-6)
+			}
+			if n > 2 {
+				x[0], x[1] = 0.5, -0.25
+			}
+			mean, rstd := MeanRstd(x, 1e-5)
+			var m, v float64
+			for _, e := range x {
+				m += float64(e)
+			}
+			m /= float64(n)
+			for _, e := range x {
+				v += (float64(e) - m) * (float64(e) - m)
+			}
+			v /= float64(n)
+			close32(t, string(p)+" mean", float32(mean), m, 1e-6)
+			close32(t, string(p)+" rstd", float32(rstd), 1/math.Sqrt(v+1e-5), 1e-5)
+			for _, silu := range []bool{false, true} {
+				const mu, rs, ga, be = 0.1, 1.3, 0.8, 0.2
+				sdx, sd := GNBackward(dst, y, x, mu, rs, ga, be, silu)
+				var wsdx, wsd float64
+				for i := range x {
+					xh := (float64(x[i]) - float64(float32(mu))) * float64(float32(rs))
+					d := float64(y[i])
+					if silu {
+						tt := float64(float32(ga))*xh + float64(float32(be))
+						s := sig64(tt)
+						d *= s * (1 + tt*(1-s))
+					}
+					close32(t, string(p)+" GNBackward d", dst[i], d, 1e-5)
+					wsdx += d * xh
+					wsd += d
+				}
+				close32(t, string(p)+" GNBackward Σd·x̂", float32(sdx), wsdx, 1e-4)
+				close32(t, string(p)+" GNBackward Σd", float32(sd), wsd, 1e-4)
+			}
+			AXPBYC(dst, y, x, 0.5, -2, 0.25)
+			for i := range x {
+				close32(t, string(p)+" AXPBYC", dst[i], 0.5*float64(y[i])-2*float64(x[i])+0.25, 1e-6)
+			}
+		}
+	}
+	Use(Available()[0])
+}

@@ -1,0 +1,129 @@
+// Package speed times U-Net training and sampling steps, for the benchmark
+// command and its PyTorch peer comparison.
+package speed
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"gorgonia.org/tensor"
+
+	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/nn"
+	"github.com/clockwork-go/clockwork/unet"
+)
+
+// Mode is what a benchmark step does.
+type Mode string
+
+// The benchmark modes.
+const (
+	Train  Mode = "train"  // forward, backward and an Adam update
+	Sample Mode = "sample" // one forward pass without gradients
+)
+
+// Options describe a benchmark run.
+type Options struct {
+	Config unet.Config
+	Batch  int
+	Steps  int
+	Warmup int
+	Mode   Mode
+	Seed   uint64
+}
+
+// Run times opts.Steps steps after opts.Warmup untimed ones, writes one line
+// per step to w, and returns the per-step durations in seconds.
+func Run(opts Options, w io.Writer) ([]float64, error) {
+	if opts.Batch <= 0 || opts.Steps <= 0 {
+		return nil, fmt.Errorf("batch %d and steps %d must be positive", opts.Batch, opts.Steps)
+	}
+	if opts.Mode != Train && opts.Mode != Sample {
+		return nil, fmt.Errorf("mode %q: want train or sample", opts.Mode)
+	}
+	m, err := unet.New(opts.Config, opts.Seed)
+	if err != nil {
+		return nil, err
+	}
+	c := opts.Config
+	size := 32
+	switch s := c.SampleSize.(type) {
+	case float64:
+		size = int(s)
+	case []any:
+		if len(s) > 0 {
+			if f, ok := s[0].(float64); ok {
+				size = int(f)
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(opts.Seed, 1))
+	randn := func(shape ...int) *tensor.Dense {
+		d := make([]float32, tensor.Shape(shape).TotalSize())
+		for i := range d {
+			d[i] = float32(rng.NormFloat64())
+		}
+		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(d))
+	}
+	n := opts.Batch
+	x := randn(n, c.InChannels, size, size)
+	target := randn(n, c.OutChannels, size, size)
+	t := make([]float64, n)
+	var labels []int64
+	for i := range t {
+		t[i] = float64(rng.IntN(1000))
+		if k := c.NumClasses(); k > 0 {
+			labels = append(labels, int64(rng.IntN(k)))
+		}
+	}
+	var step func() error
+	switch opts.Mode {
+	case Train:
+		tg, err := diffusion.NewTrainGraph(m, n, size, size)
+		if err != nil {
+			return nil, err
+		}
+		opt := nn.NewAdam(1e-4)
+		step = func() error {
+			if _, err := tg.Run(x, t, labels, target, nil); err != nil {
+				return err
+			}
+			names, grads := tg.Gradients()
+			return opt.Update(m.Params, names, grads)
+		}
+	case Sample:
+		step = func() error {
+			_, err := m.Forward(x, t, labels, nil)
+			return err
+		}
+	}
+	for i := 0; i < opts.Warmup; i++ {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	var times []float64
+	for i := 0; i < opts.Steps; i++ {
+		start := time.Now()
+		if err := step(); err != nil {
+			return nil, err
+		}
+		d := time.Since(start).Seconds()
+		times = append(times, d)
+		fmt.Fprintf(w, "step %d %.6f s\n", i, d)
+	}
+	return times, nil
+}
+
+// Median returns the median of xs.
+func Median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}

@@ -1,0 +1,71 @@
+"""PyTorch peer of experiments/benchmark: the same U-Net (the independent
+reference of diffusers' UNet2DModel in scripts/reference/unet2d.py), the same
+step (train: eps-MSE loss, backward, Adam; sample: one forward pass without
+gradients), the same output format.
+
+    /usr/bin/python3 scripts/bench/torch_peer.py --config configs/mnist.json --batch 16 --steps 20 --mode train --threads 1
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reference"))
+from unet2d import UNet2D  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--mode", choices=["train", "sample"], default="train")
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    cfg = {k: v for k, v in json.load(open(a.config)).items() if not k.startswith("_")}
+    model = UNet2D(**cfg)
+    size = cfg.get("sample_size") or 32
+    n = a.batch
+    x = torch.randn(n, cfg["in_channels"], size, size)
+    target = torch.randn(n, cfg["out_channels"], size, size)
+    t = torch.randint(0, 1000, (n,))
+    labels = torch.randint(0, cfg["num_class_embeds"], (n,)) if cfg.get("num_class_embeds") else None
+    if a.mode == "train":
+        opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            F.mse_loss(model(x, t, labels), target).backward()
+            opt.step()
+    else:
+        model.eval()
+
+        def step():
+            with torch.inference_mode():
+                model(x, t, labels)
+    print(f"config {a.config}, batch {n}, mode {a.mode}, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    for _ in range(a.warmup):
+        step()
+    times = []
+    for i in range(a.steps):
+        start = time.perf_counter()
+        step()
+        d = time.perf_counter() - start
+        times.append(d)
+        print(f"step {i} {d:.6f} s")
+    times.sort()
+    m = len(times)
+    med = times[m // 2] if m % 2 else (times[m // 2 - 1] + times[m // 2]) / 2
+    print(f"RESULT {a.mode}_step_median_s {med:.6f}")
+
+
+if __name__ == "__main__":
+    main()
