@@ -2,7 +2,6 @@ package nn
 
 import (
 	"fmt"
-	"math"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -27,7 +26,7 @@ func MultiHeadAttention(q, k, v *G.Node, batch, heads int, scale float32) *G.Nod
 		}
 		return s[0].Clone(), nil
 	}
-	var p []float32
+	var buf scratch
 	kr := kernel{
 		name:  name,
 		in:    []int{2, 2, 2},
@@ -36,23 +35,22 @@ func MultiHeadAttention(q, k, v *G.Node, batch, heads int, scale float32) *G.Nod
 		do: func(out []float32, in [][]float32, s []tensor.Shape) error {
 			l, ld := s[0][0]/batch, s[0][1]
 			d := ld / heads
-			if len(p) < l*l {
-				p = make([]float32, l*l)
-			}
-			for b := 0; b < batch; b++ {
-				for h := 0; h < heads; h++ {
-					off := b*l*ld + h*d
+			buf.reserve()
+			simd.ParallelW(batch*heads, 2*l*l*d, func(worker, lo, hi int) {
+				p := buf.get(worker, l*l)
+				for u := lo; u < hi; u++ {
+					off := (u/heads)*l*ld + (u%heads)*d
 					attnProbs(in[0][off:], in[1][off:], l, d, ld, scale, p)
-					simd.Sgemm(false, false, l, d, l, 1, p, l, in[2][off:], ld, 0, out[off:], ld)
+					simd.SgemmSerial(false, false, l, d, l, 1, p, l, in[2][off:], ld, 0, out[off:], ld)
 				}
-			}
+			})
 			return nil
 		},
 	}
 	kr.diff = func(ins G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		s := ins[0].Shape().Clone()
 		total := s.TotalSize()
-		var p, dp []float32
+		var buf scratch
 		packed := apply(kernel{
 			name: "MultiHeadAttentionBackward" + name[len("MultiHeadAttention"):],
 			in:   []int{2, 2, 2, 2},
@@ -65,16 +63,16 @@ func MultiHeadAttention(q, k, v *G.Node, batch, heads int, scale float32) *G.Nod
 				dq, dk, dv := out[:total], out[total:2*total], out[2*total:]
 				l, ld := s[0]/batch, s[1]
 				d := ld / heads
-				if len(p) < l*l {
-					p, dp = make([]float32, l*l), make([]float32, l*l)
-				}
-				for b := 0; b < batch; b++ {
-					for h := 0; h < heads; h++ {
-						off := b*l*ld + h*d
+				buf.reserve()
+				simd.ParallelW(batch*heads, 4*l*l*d, func(worker, lo, hi int) {
+					sc := buf.get(worker, 2*l*l)
+					p, dp := sc[:l*l], sc[l*l:]
+					for u := lo; u < hi; u++ {
+						off := (u/heads)*l*ld + (u%heads)*d
 						attnProbs(q[off:], k[off:], l, d, ld, scale, p)
 						// dV = Pᵀ·dO; dP = dO·Vᵀ.
-						simd.Sgemm(true, false, l, d, l, 1, p, l, g[off:], ld, 0, dv[off:], ld)
-						simd.Sgemm(false, true, l, l, d, 1, g[off:], ld, v[off:], ld, 0, dp, l)
+						simd.SgemmSerial(true, false, l, d, l, 1, p, l, g[off:], ld, 0, dv[off:], ld)
+						simd.SgemmSerial(false, true, l, l, d, 1, g[off:], ld, v[off:], ld, 0, dp, l)
 						// dS = P ⊙ (dP − rowsum(dP ⊙ P)), folded with the scale.
 						for i := 0; i < l; i++ {
 							pr, dr := p[i*l:(i+1)*l], dp[i*l:(i+1)*l]
@@ -87,10 +85,10 @@ func MultiHeadAttention(q, k, v *G.Node, batch, heads int, scale float32) *G.Nod
 							}
 						}
 						// dQ = dS·K; dK = dSᵀ·Q.
-						simd.Sgemm(false, false, l, d, l, 1, dp, l, k[off:], ld, 0, dq[off:], ld)
-						simd.Sgemm(true, false, l, d, l, 1, dp, l, q[off:], ld, 0, dk[off:], ld)
+						simd.SgemmSerial(false, false, l, d, l, 1, dp, l, k[off:], ld, 0, dq[off:], ld)
+						simd.SgemmSerial(true, false, l, d, l, 1, dp, l, q[off:], ld, 0, dk[off:], ld)
 					}
-				}
+				})
 				return nil
 			},
 		}, ins[0], ins[1], ins[2], grad)
@@ -102,26 +100,9 @@ func MultiHeadAttention(q, k, v *G.Node, batch, heads int, scale float32) *G.Nod
 // attnProbs writes the l×l row-softmax of scale·Q·Kᵀ into p, for a head whose
 // rows are d wide with leading dimension ld in q and k.
 func attnProbs(q, k []float32, l, d, ld int, scale float32, p []float32) {
-	simd.Sgemm(false, true, l, l, d, scale, q, ld, k, ld, 0, p, l)
+	simd.SgemmSerial(false, true, l, l, d, scale, q, ld, k, ld, 0, p, l)
 	for i := 0; i < l; i++ {
-		softmaxRow(p[i*l : (i+1)*l])
+		simd.Softmax(p[i*l : (i+1)*l])
 	}
 }
 
-// softmaxRow replaces a row by its softmax, in float64 like upcast_softmax.
-func softmaxRow(r []float32) {
-	m := r[0]
-	for _, v := range r {
-		m = max(m, v)
-	}
-	var s float64
-	for j, v := range r {
-		e := math.Exp(float64(v - m))
-		r[j] = float32(e)
-		s += e
-	}
-	inv := float32(1 / s)
-	for j := range r {
-		r[j] *= inv
-	}
-}

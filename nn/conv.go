@@ -90,23 +90,34 @@ func newWide(geom ConvGeom, h, w int) wide {
 
 // pad copies c channels of h×w into the zero-padded hp×wp layout.
 func (l wide) pad(dst, x []float32, c int) {
-	clear(dst[:c*l.hp*l.wp])
+	g := l.geom
 	for ci := 0; ci < c; ci++ {
+		plane := dst[ci*l.hp*l.wp : (ci+1)*l.hp*l.wp]
+		clear(plane[:g.PadT*l.wp+g.PadL])
 		for y := 0; y < l.h; y++ {
-			copy(dst[(ci*l.hp+y+l.geom.PadT)*l.wp+l.geom.PadL:], x[(ci*l.h+y)*l.w:(ci*l.h+y+1)*l.w])
+			row := plane[(y+g.PadT)*l.wp+g.PadL:]
+			src := x[(ci*l.h+y)*l.w : (ci*l.h+y+1)*l.w]
+			row = row[:min(len(row), len(src)+g.PadR+g.PadL)]
+			for i, v := range src {
+				row[i] = v
+			}
+			clear(row[len(src):]) // right pad, then the next row's left pad
 		}
+		clear(plane[(l.h+g.PadT)*l.wp:])
 	}
 }
 
-// image returns the operand for one sample's c channels: the sample itself
-// when direct, else its padded copy in buf.
-func (l wide) image(x, buf []float32, c int) simd.Shifted {
-	base := x
-	if !l.direct {
-		l.pad(buf, x, c)
-		base = buf
+// rowOffsets returns, for c channels, the offset of row tap·c + ci of the
+// shifted operand: channel ci's plane, moved by the tap's offset.
+func (l wide) rowOffsets(c int) []int {
+	plane := l.hp * l.wp
+	off := make([]int, len(l.off)*c)
+	for t, o := range l.off {
+		for ci := 0; ci < c; ci++ {
+			off[t*c+ci] = ci*plane + o
+		}
 	}
-	return simd.Shifted{Base: base, Plane: l.hp * l.wp, Ch: c, Off: l.off}
+	return off
 }
 
 // tapMajor reorders filters (O,C,KH,KW) into an O×(taps·C) matrix with
@@ -129,10 +140,12 @@ func tapMajor(dst, w []float32, o, c, kh, kw int, flip bool) {
 }
 
 // conv1 computes a stride-1 convolution y = conv(x) + bias for n samples of
-// cin×h×w, given tap-major filters wt (cout × taps·cin). bias may be nil.
-func conv1(y, x, wt, bias []float32, n, cin, cout int, l wide, buf *scratch) {
+// cin×h×w, given the packed tap-major filters (cout × taps·cin): per sample
+// one GEMM that reads the (padded) image in place. bias may be nil.
+func conv1(y, x []float32, wt *simd.PackedA, bias []float32, n, cin, cout int, l wide, buf *scratch) {
 	k := len(l.off) * cin
 	inSize, outSize := cin*l.h*l.w, cout*l.ho*l.wo
+	boff := l.rowOffsets(cin)
 	buf.reserve()
 	simd.ParallelW(n, cout*k*l.cols, func(worker, lo, hi int) {
 		padLen, wideLen := 0, 0
@@ -141,7 +154,7 @@ func conv1(y, x, wt, bias []float32, n, cin, cout int, l wide, buf *scratch) {
 		}
 		s := buf.get(worker, padLen+wideLen)
 		for i := lo; i < hi; i++ {
-			img := l.image(x[i*inSize:(i+1)*inSize], s[:padLen], cin)
+			xi := x[i*inSize : (i+1)*inSize]
 			yi := y[i*outSize : (i+1)*outSize]
 			if l.direct {
 				beta := float32(0)
@@ -151,11 +164,12 @@ func conv1(y, x, wt, bias []float32, n, cin, cout int, l wide, buf *scratch) {
 					}
 					beta = 1
 				}
-				simd.GemmPacked(cout, l.cols, k, simd.DenseA(wt, k, false, 1), img.PackB, beta, yi, l.cols)
+				simd.GemmIndirect(wt, xi, boff, l.cols, beta, yi, l.cols)
 				continue
 			}
-			yw := s[padLen:]
-			simd.GemmPacked(cout, l.cols, k, simd.DenseA(wt, k, false, 1), img.PackB, 0, yw, l.cols)
+			img, yw := s[:padLen], s[padLen:]
+			l.pad(img, xi, cin)
+			simd.GemmIndirect(wt, img, boff, l.cols, 0, yw, l.cols)
 			for oc := 0; oc < cout; oc++ {
 				var b float32
 				if bias != nil {
@@ -190,6 +204,7 @@ func Conv2d(x, w, b *G.Node, geom ConvGeom) *G.Node {
 	}
 	var buf scratch
 	var wt []float32
+	var packed simd.PackedA
 	k := kernel{
 		name: "Conv2d(" + geom.String() + fmt.Sprintf(",bias=%t)", b != nil),
 		in:   in,
@@ -227,7 +242,8 @@ func Conv2d(x, w, b *G.Node, geom ConvGeom) *G.Node {
 				wt = make([]float32, o*taps*c)
 			}
 			tapMajor(wt, in[1], o, c, geom.KH, geom.KW, false)
-			conv1(out, in[0], wt, bias, n, c, o, newWide(geom, h, wd), &buf)
+			packed.Pack(wt, taps*c, false, o, taps*c, 1)
+			conv1(out, in[0], &packed, bias, n, c, o, newWide(geom, h, wd), &buf)
 			return nil
 		},
 	}
@@ -248,6 +264,7 @@ func convBackwardData(w, gy *G.Node, xs tensor.Shape, geom ConvGeom) *G.Node {
 	xs = xs.Clone()
 	var buf scratch
 	var wt []float32
+	var packed simd.PackedA
 	return apply(kernel{
 		name: fmt.Sprintf("Conv2dBackwardData(%v,%v)", geom, xs),
 		in:   []int{4, 4},
@@ -268,16 +285,20 @@ func convBackwardData(w, gy *G.Node, xs tensor.Shape, geom ConvGeom) *G.Node {
 				wt = make([]float32, o*taps*c)
 			}
 			tapMajor(wt, in[0], o, c, geom.KH, geom.KW, true)
-			conv1(dx, in[1], wt, nil, n, o, c, newWide(geom.transposed(), ho, wo), &buf)
+			packed.Pack(wt, taps*o, false, c, taps*o, 1)
+			conv1(dx, in[1], &packed, nil, n, o, c, newWide(geom.transposed(), ho, wo), &buf)
 			return nil
 		},
 	}, w, gy)
 }
 
 // convBackwardFilter computes the gradient of a convolution with respect to
-// its filters (of shape ws) from the input x and the output gradient gy, as
-// dWᵀ = Σₙ Xₙ·dYₙᵀ with the rows of dWᵀ split across cores (so the sum over
-// samples runs in the same order whatever the number of cores).
+// its filters (of shape ws) from the input x and the output gradient gy:
+// dW[o][k] = Σₙ Σⱼ dYₙ[o][j]·Xₙ[k][j], where X is the shifted view of the
+// padded image (stride 1) or the im2col matrix (strided), computed as
+// dWᵀ = Σₙ Xₙ·dYₙᵀ with the rows of X read in place (simd.GemmIndirectA).
+// The rows of dWᵀ are split across cores and every core sums over the
+// samples in order, so the result does not depend on the number of cores.
 func convBackwardFilter(x, gy *G.Node, ws tensor.Shape, geom ConvGeom) *G.Node {
 	ws = ws.Clone()
 	var imgs, grads, dwt []float32
@@ -294,86 +315,91 @@ func convBackwardFilter(x, gy *G.Node, ws tensor.Shape, geom ConvGeom) *G.Node {
 			o := ws[0]
 			taps := geom.KH * geom.KW
 			k := taps * c
-			if len(dwt) < k*o {
-				dwt = make([]float32, k*o)
-			}
-			// Per sample: the A operand (k rows) and dY laid out to match it.
-			var packA func(i int) simd.Packer
-			var gradOf func(i int) []float32
-			var cols int
-			if geom.Stride != 1 {
-				ho, wo := ys[2], ys[3]
-				cols = ho * wo
-				if len(imgs) < n*k*cols {
-					imgs = make([]float32, n*k*cols)
+			// The sums over space run over cols values padded to whole
+			// vectors: dY is copied with zeros after each row, and the image
+			// gets slack so that the padded reads stay inside it (their
+			// products with those zeros vanish).
+			var cols, colsP, imgLen int
+			var boff []int
+			var fillImg func(i int, dst []float32)
+			tapFirst := geom.Stride == 1
+			if !tapFirst {
+				cols = ys[2] * ys[3]
+				colsP = roundUp(cols, 16)
+				imgLen = k * colsP
+				boff = make([]int, k)
+				for r := range boff {
+					boff[r] = r * colsP
 				}
-				simd.Parallel(n, k*cols, func(lo, hi int) {
-					for i := lo; i < hi; i++ {
-						im2col(in[0][i*c*h*wd:(i+1)*c*h*wd], c, h, wd, geom, imgs[i*k*cols:(i+1)*k*cols])
+				fillImg = func(i int, dst []float32) {
+					x := in[0][i*c*h*wd : (i+1)*c*h*wd]
+					if colsP == cols {
+						im2col(x, c, h, wd, geom, dst)
+						return
 					}
-				})
-				packA = func(i int) simd.Packer { return simd.DenseA(imgs[i*k*cols:(i+1)*k*cols], cols, false, 1) }
-				gradOf = func(i int) []float32 { return in[1][i*o*cols : (i+1)*o*cols] }
+					tmp := make([]float32, k*cols)
+					im2col(x, c, h, wd, geom, tmp)
+					clear(dst)
+					for r := 0; r < k; r++ {
+						copy(dst[r*colsP:], tmp[r*cols:(r+1)*cols])
+					}
+				}
 			} else {
 				l := newWide(geom, h, wd)
 				cols = l.cols
-				plane := l.hp * l.wp
-				if !l.direct {
-					if len(imgs) < n*c*plane {
-						imgs = make([]float32, n*c*plane)
-					}
-					if len(grads) < n*o*cols {
-						grads = make([]float32, n*o*cols)
-					}
-					simd.Parallel(n, c*plane+o*cols, func(lo, hi int) {
-						for i := lo; i < hi; i++ {
-							l.pad(imgs[i*c*plane:], in[0][i*c*h*wd:(i+1)*c*h*wd], c)
-							// dY on the padded width, zero in the garbage columns.
-							g := grads[i*o*cols : (i+1)*o*cols]
-							clear(g)
-							for oc := 0; oc < o; oc++ {
-								for oy := 0; oy < l.ho; oy++ {
-									copy(g[oc*cols+oy*l.wp:], in[1][((i*o+oc)*l.ho+oy)*l.wo:][:l.wo])
-								}
-							}
-						}
-					})
-				}
-				packA = func(i int) simd.Packer {
-					var base []float32
-					if l.direct {
-						base = in[0][i*c*plane : (i+1)*c*plane]
-					} else {
-						base = imgs[i*c*plane : (i+1)*c*plane]
-					}
-					return simd.Shifted{Base: base, Plane: plane, Ch: c, Off: l.off}.PackA
-				}
-				gradOf = func(i int) []float32 {
-					if l.direct {
-						return in[1][i*o*cols : (i+1)*o*cols]
-					}
-					return grads[i*o*cols : (i+1)*o*cols]
+				colsP = roundUp(cols, 16)
+				imgLen = c*l.hp*l.wp + (colsP - cols)
+				boff = l.rowOffsets(c)
+				fillImg = func(i int, dst []float32) {
+					l.pad(dst, in[0][i*c*h*wd:(i+1)*c*h*wd], c)
+					clear(dst[c*l.hp*l.wp:])
 				}
 			}
+			ho, wo := ys[2], ys[3]
+			wpitch := wo // distance between output rows in the dot layout
+			if tapFirst {
+				wpitch = newWide(geom, h, wd).wp
+			}
+			if len(imgs) < n*imgLen {
+				imgs = make([]float32, n*imgLen)
+			}
+			if len(grads) < n*o*colsP {
+				grads = make([]float32, n*o*colsP)
+			}
+			simd.Parallel(n, imgLen+o*colsP, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					fillImg(i, imgs[i*imgLen:(i+1)*imgLen])
+					g := grads[i*o*colsP : (i+1)*o*colsP]
+					clear(g)
+					for oc := 0; oc < o; oc++ {
+						for oy := 0; oy < ho; oy++ {
+							copy(g[oc*colsP+oy*wpitch:], in[1][((i*o+oc)*ho+oy)*wo:][:wo])
+						}
+					}
+				}
+			})
+			imgOf := func(i int) []float32 { return imgs[i*imgLen : (i+1)*imgLen] }
+			gradOf := func(i int) []float32 { return grads[i*o*colsP : (i+1)*o*colsP] }
+			if len(dwt) < o*k {
+				dwt = make([]float32, o*k)
+			}
+			// dWᵀ (k×o) = Σₙ Xₙ·dYₙᵀ: rows of X read in place, dYₙᵀ packed.
 			simd.Parallel((k+7)/8, 8*o*cols*n, func(lo, hi int) {
 				r0, r1 := lo*8, min(hi*8, k)
 				for i := 0; i < n; i++ {
-					pa := packA(i)
-					sub := func(dst []float32, o0, on, p0, kk, w int) { pa(dst, r0+o0, on, p0, kk, w) }
 					beta := float32(1)
 					if i == 0 {
 						beta = 0
 					}
-					simd.GemmPacked(r1-r0, o, cols, sub, simd.DenseB(gradOf(i), cols, true), beta, dwt[r0*o:], o)
+					simd.GemmIndirectA(r1-r0, o, cols, imgOf(i), boff[r0:r1], simd.DenseB(gradOf(i), colsP, true), beta, dwt[r0*o:], o)
 				}
 			})
-			// dWᵀ rows are tap·C + c (stride 1) or c·taps + tap (im2col).
 			for oi := 0; oi < o; oi++ {
 				for ci := 0; ci < c; ci++ {
 					for t := 0; t < taps; t++ {
-						r := t*c + ci
-						if geom.Stride != 1 {
-							r = ci*taps + t
+						r := ci*taps + t // im2col rows are (c, tap)
+						if tapFirst {
+							r = t*c + ci
 						}
 						dw[(oi*c+ci)*taps+t] = dwt[r*o+oi]
 					}
@@ -498,13 +524,15 @@ func SumNHW(x *G.Node) *G.Node {
 		},
 		do: func(out []float32, in [][]float32, s []tensor.Shape) error {
 			n, c, hw := s[0][0], s[0][1], s[0][2]*s[0][3]
-			for ci := 0; ci < c; ci++ {
-				var acc float64
-				for i := 0; i < n; i++ {
-					acc += sum32(in[0][(i*c+ci)*hw : (i*c+ci+1)*hw])
+			simd.Parallel(c, n*hw, func(lo, hi int) {
+				for ci := lo; ci < hi; ci++ {
+					var acc float64
+					for i := 0; i < n; i++ {
+						acc += sum32(in[0][(i*c+ci)*hw : (i*c+ci+1)*hw])
+					}
+					out[ci] = float32(acc)
 				}
-				out[ci] = float32(acc)
-			}
+			})
 			return nil
 		},
 	}, x)
@@ -537,3 +565,5 @@ func sum32(x []float32) float64 {
 	}
 	return s
 }
+
+func roundUp(x, m int) int { return (x + m - 1) / m * m }

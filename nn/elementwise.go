@@ -62,15 +62,17 @@ func AddScaled(a, b *G.Node, s float32) *G.Node {
 		shape: sameShape("add"),
 		do: func(out []float32, in [][]float32, _ []tensor.Shape) error {
 			x, y := in[0], in[1]
-			if s == 1 {
-				for i := range out {
-					out[i] = x[i] + y[i]
+			chunks(len(out), func(lo, hi int) {
+				if s == 1 {
+					for i := lo; i < hi; i++ {
+						out[i] = x[i] + y[i]
+					}
+					return
 				}
-				return nil
-			}
-			for i := range out {
-				out[i] = (x[i] + y[i]) * s
-			}
+				for i := lo; i < hi; i++ {
+					out[i] = (x[i] + y[i]) * s
+				}
+			})
 			return nil
 		},
 	}
@@ -93,9 +95,7 @@ func Scale(x *G.Node, s float32) *G.Node {
 		out:   dims,
 		shape: sameShape("scale"),
 		do: func(out []float32, in [][]float32, _ []tensor.Shape) error {
-			for i, v := range in[0] {
-				out[i] = v * s
-			}
+			chunks(len(out), func(lo, hi int) { simd.Affine(out[lo:hi], in[0][lo:hi], s, 0) })
 			return nil
 		},
 	}
@@ -120,13 +120,11 @@ func AddChannel(x, e *G.Node) *G.Node {
 		},
 		do: func(out []float32, in [][]float32, s []tensor.Shape) error {
 			nc, hw := s[0][0]*s[0][1], s[0][2]*s[0][3]
-			for i := 0; i < nc; i++ {
-				e := in[1][i]
-				src, dst := in[0][i*hw:(i+1)*hw], out[i*hw:(i+1)*hw]
-				for j, v := range src {
-					dst[j] = v + e
+			simd.Parallel(nc, hw, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					simd.Affine(out[i*hw:(i+1)*hw], in[0][i*hw:(i+1)*hw], 1, in[1][i])
 				}
-			}
+			})
 			return nil
 		},
 	}
@@ -150,9 +148,11 @@ func SumHW(x *G.Node) *G.Node {
 		},
 		do: func(out []float32, in [][]float32, s []tensor.Shape) error {
 			hw := s[0][2] * s[0][3]
-			for i := range out {
-				out[i] = float32(sum32(in[0][i*hw : (i+1)*hw]))
-			}
+			simd.Parallel(len(out), hw, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					out[i] = float32(sum32(in[0][i*hw : (i+1)*hw]))
+				}
+			})
 			return nil
 		},
 	}, x)
@@ -175,10 +175,12 @@ func ConcatChannels(a, b *G.Node) *G.Node {
 		do: func(out []float32, in [][]float32, s []tensor.Shape) error {
 			n := s[0][0]
 			sa, sb := s[0][1]*s[0][2]*s[0][3], s[1][1]*s[1][2]*s[1][3]
-			for i := 0; i < n; i++ {
-				copy(out[i*(sa+sb):], in[0][i*sa:(i+1)*sa])
-				copy(out[i*(sa+sb)+sa:], in[1][i*sb:(i+1)*sb])
-			}
+			simd.Parallel(n, sa+sb, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					copy(out[i*(sa+sb):], in[0][i*sa:(i+1)*sa])
+					copy(out[i*(sa+sb)+sa:], in[1][i*sb:(i+1)*sb])
+				}
+			})
 			return nil
 		},
 	}
@@ -205,9 +207,11 @@ func SliceChannels(x *G.Node, from, to int) *G.Node {
 		do: func(out []float32, in [][]float32, s []tensor.Shape) error {
 			n, c, hw := s[0][0], s[0][1], s[0][2]*s[0][3]
 			w := (to - from) * hw
-			for i := 0; i < n; i++ {
-				copy(out[i*w:(i+1)*w], in[0][(i*c+from)*hw:])
-			}
+			simd.Parallel(n, w, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					copy(out[i*w:(i+1)*w], in[0][(i*c+from)*hw:])
+				}
+			})
 			return nil
 		},
 	}, x)
@@ -229,18 +233,20 @@ func Upsample2x(x *G.Node) *G.Node {
 		},
 		do: func(out []float32, in [][]float32, s []tensor.Shape) error {
 			nc, h, w := s[0][0]*s[0][1], s[0][2], s[0][3]
-			for p := 0; p < nc; p++ {
-				src := in[0][p*h*w : (p+1)*h*w]
-				dst := out[p*4*h*w : (p+1)*4*h*w]
-				for y := 0; y < h; y++ {
-					r0 := dst[2*y*2*w : (2*y+1)*2*w]
-					for x, v := range src[y*w : (y+1)*w] {
-						r0[2*x] = v
-						r0[2*x+1] = v
+			simd.Parallel(nc, 4*h*w, func(lo, hi int) {
+				for p := lo; p < hi; p++ {
+					src := in[0][p*h*w : (p+1)*h*w]
+					dst := out[p*4*h*w : (p+1)*4*h*w]
+					for y := 0; y < h; y++ {
+						r0 := dst[2*y*2*w : (2*y+1)*2*w]
+						for x, v := range src[y*w : (y+1)*w] {
+							r0[2*x] = v
+							r0[2*x+1] = v
+						}
+						copy(dst[(2*y+1)*2*w:(2*y+2)*2*w], r0)
 					}
-					copy(dst[(2*y+1)*2*w:(2*y+2)*2*w], r0)
 				}
-			}
+			})
 			return nil
 		},
 	}
@@ -265,17 +271,19 @@ func sumPool2x(x *G.Node) *G.Node {
 		},
 		do: func(out []float32, in [][]float32, s []tensor.Shape) error {
 			nc, h, w := s[0][0]*s[0][1], s[0][2]/2, s[0][3]/2
-			for p := 0; p < nc; p++ {
-				src := in[0][p*4*h*w : (p+1)*4*h*w]
-				dst := out[p*h*w : (p+1)*h*w]
-				for y := 0; y < h; y++ {
-					r0 := src[2*y*2*w:]
-					r1 := src[(2*y+1)*2*w:]
-					for x := 0; x < w; x++ {
-						dst[y*w+x] = r0[2*x] + r0[2*x+1] + r1[2*x] + r1[2*x+1]
+			simd.Parallel(nc, 4*h*w, func(lo, hi int) {
+				for p := lo; p < hi; p++ {
+					src := in[0][p*4*h*w : (p+1)*4*h*w]
+					dst := out[p*h*w : (p+1)*h*w]
+					for y := 0; y < h; y++ {
+						r0 := src[2*y*2*w:]
+						r1 := src[(2*y+1)*2*w:]
+						for x := 0; x < w; x++ {
+							dst[y*w+x] = r0[2*x] + r0[2*x+1] + r1[2*x] + r1[2*x+1]
+						}
 					}
 				}
-			}
+			})
 			return nil
 		},
 	}, x)
@@ -442,4 +450,10 @@ func WeightedMSE(pred, target, w *G.Node) *G.Node {
 		}, ins[0], ins[1], ins[2], grad), nil, nil}, nil
 	}
 	return apply(k, pred, target, w)
+}
+
+// chunks runs f over [0, n) in parallel pieces, for elementwise ops.
+func chunks(n int, f func(lo, hi int)) {
+	const grain = 4096
+	simd.Parallel((n+grain-1)/grain, grain, func(lo, hi int) { f(lo*grain, min(hi*grain, n)) })
 }

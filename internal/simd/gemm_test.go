@@ -159,3 +159,81 @@ func TestGemmPacked(t *testing.T) {
 	}
 	Use(Available()[0])
 }
+
+func TestGemmIndirectAndDot(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, p := range Available() {
+		Use(p)
+		for _, s := range [][3]int{{1, 1, 1}, {8, 32, 5}, {13, 70, 300}, {64, 1086, 288}, {7, 17, 600}} {
+			m, n, k := s[0], s[1], s[2]
+			base := randSlice(r, 3*n+k*5+40)
+			boff := make([]int, k)
+			for i := range boff {
+				boff[i] = r.IntN(len(base) - n)
+			}
+			a := randSlice(r, m*k)
+			var pa PackedA
+			pa.Pack(a, k, false, m, k, 1)
+			for _, beta := range []float32{0, 1} {
+				c := randSlice(r, m*n)
+				b := make([]float32, k*n)
+				for i := range boff {
+					copy(b[i*n:], base[boff[i]:boff[i]+n])
+				}
+				want := ref(false, false, m, n, k, 1, a, k, b, n, beta, c, n)
+				GemmIndirect(&pa, base, boff, n, beta, c, n)
+				for i := range c {
+					if math.Abs(float64(c[i])-want[i]) > 1e-4*(1+math.Abs(want[i]))*math.Sqrt(float64(k)) {
+						t.Fatalf("%s %v indirect beta %g: C[%d] = %g, want %g", p, s, beta, i, c[i], want[i])
+					}
+				}
+			}
+			// Indirect A: rows of base at offsets, B dense (k×n).
+			aoffA := make([]int, m)
+			for i := range aoffA {
+				aoffA[i] = r.IntN(len(base) - k)
+			}
+			bd := randSlice(r, k*n)
+			for _, beta := range []float32{0, 1} {
+				c := randSlice(r, m*n)
+				ad := make([]float32, m*k)
+				for i := range aoffA {
+					copy(ad[i*k:], base[aoffA[i]:aoffA[i]+k])
+				}
+				want := ref(false, false, m, n, k, 1, ad, k, bd, n, beta, c, n)
+				GemmIndirectA(m, n, k, base, aoffA, DenseB(bd, n, false), beta, c, n)
+				for i := range c {
+					if math.Abs(float64(c[i])-want[i]) > 1e-4*(1+math.Abs(want[i]))*math.Sqrt(float64(k)) {
+						t.Fatalf("%s %v indirect A beta %g: C[%d] = %g, want %g", p, s, beta, i, c[i], want[i])
+					}
+				}
+			}
+			// Dot: D (m×n) over length k, rows of a and of base at offsets.
+			length := k
+			aoff := make([]int, m)
+			for i := range aoff {
+				aoff[i] = r.IntN(len(base) - length)
+			}
+			boff2 := make([]int, n)
+			for i := range boff2 {
+				boff2[i] = r.IntN(len(base) - length)
+			}
+			c := randSlice(r, m*n)
+			old := append([]float32(nil), c...)
+			GemmDot(m, n, length, base, aoff, base, boff2, 1, c, n)
+			for i := 0; i < m; i++ {
+				for j := 0; j < n; j++ {
+					var w float64
+					for q := 0; q < length; q++ {
+						w += float64(base[aoff[i]+q]) * float64(base[boff2[j]+q])
+					}
+					w += float64(old[i*n+j])
+					if got := float64(c[i*n+j]); math.Abs(got-w) > 1e-4*(1+math.Abs(w))*math.Sqrt(float64(length)) {
+						t.Fatalf("%s %v dot: C[%d][%d] = %g, want %g", p, s, i, j, got, w)
+					}
+				}
+			}
+		}
+	}
+	Use(Available()[0])
+}

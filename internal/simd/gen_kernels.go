@@ -26,6 +26,12 @@ type spec struct {
 	bcst   bool // use embedded-broadcast FMAs (AVX-512 only)
 	// prefetchA is how far ahead (bytes) to prefetch the A panel; 0: not.
 	prefetchA int
+	// indirect kernels read row k of B at b + boff[k] (elements) instead of
+	// from a packed panel.
+	indirect bool
+	// indirectA kernels read row r of A at a + aoff[r] (elements), element
+	// k of it at step k, instead of from a packed panel.
+	indirectA bool
 }
 
 func main() {
@@ -38,9 +44,15 @@ func main() {
 	for _, s := range []spec{
 		{name: "kernelAVX512", mr: MR512, nr: 32, width: 16, reg: "Z", nregs: 32, unroll: 2, prefetchA: 512},
 		{name: "kernelAVX2", mr: 6, nr: 16, width: 8, reg: "Y", nregs: 16, unroll: 2},
+		{name: "indirectAVX512", mr: MR512, nr: 32, width: 16, reg: "Z", nregs: 32, unroll: 2, prefetchA: 512, indirect: true},
+		{name: "indirectAVX2", mr: 6, nr: 16, width: 8, reg: "Y", nregs: 16, unroll: 2, indirect: true},
+		{name: "indirectAAVX512", mr: MR512, nr: 32, width: 16, reg: "Z", nregs: 32, unroll: 2, indirectA: true},
+		{name: "indirectAAVX2", mr: 6, nr: 16, width: 8, reg: "Y", nregs: 16, unroll: 2, indirectA: true},
 	} {
 		gen(&b, s)
 	}
+	genDot(&b, dotSpec{name: "dotAVX512", mr: 4, nr: 6, width: 16, reg: "Z", avx512: true})
+	genDot(&b, dotSpec{name: "dotAVX2", mr: 3, nr: 4, width: 8, reg: "Y"})
 	if err := os.WriteFile("kernels_amd64.s", b.Bytes(), 0o644); err != nil {
 		panic(err)
 	}
@@ -64,19 +76,59 @@ func gen(b *bytes.Buffer, s spec) {
 	}
 	label := func(l string) string { return s.name + "_" + l }
 	w("")
-	w("// func %s(k int, a, b, c *float32, ldc int, acc bool)", s.name)
-	w("TEXT ·%s(SB), NOSPLIT, $0-41", s.name)
-	w("\tMOVQ k+0(FP), CX")
-	w("\tMOVQ a+8(FP), SI")
-	w("\tMOVQ b+16(FP), DI")
-	w("\tMOVQ c+24(FP), DX")
-	w("\tMOVQ ldc+32(FP), R8")
-	w("\tSHLQ $2, R8")
-	w("\tMOVBLZX acc+40(FP), R9")
+	aRows := []string{"R8", "R9", "R10", "R11", "R12", "R13", "AX", "BX"}
+	if s.indirectA {
+		w("// func %s(k int, aoff *int, a, b, c *float32, ldc int, acc bool)", s.name)
+		w("TEXT ·%s(SB), NOSPLIT, $0-49", s.name)
+		// Prefetch the C tile first, while registers are free.
+		w("\tMOVQ c+32(FP), SI")
+		w("\tMOVQ ldc+40(FP), DX")
+		w("\tSHLQ $2, DX")
+		for r := 0; r < s.mr; r++ {
+			for off := 0; off < 4*s.nr; off += 64 {
+				w("\tPREFETCHT0 %d(SI)", off)
+			}
+			if r < s.mr-1 {
+				w("\tADDQ DX, SI")
+			}
+		}
+		w("\tMOVQ aoff+8(FP), DX")
+		w("\tMOVQ a+16(FP), SI")
+		for r := 0; r < s.mr; r++ {
+			w("\tMOVQ %d(DX), %s", 8*r, aRows[r])
+			w("\tLEAQ (SI)(%s*4), %s", aRows[r], aRows[r])
+		}
+		w("\tMOVQ k+0(FP), CX")
+		w("\tMOVQ b+24(FP), DI")
+		w("\tXORQ DX, DX")
+	} else if s.indirect {
+		w("// func %s(k int, a *float32, boff *int, b, c *float32, ldc int, acc bool)", s.name)
+		w("TEXT ·%s(SB), NOSPLIT, $0-49", s.name)
+		w("\tMOVQ k+0(FP), CX")
+		w("\tMOVQ a+8(FP), SI")
+		w("\tMOVQ boff+16(FP), BX")
+		w("\tMOVQ b+24(FP), DI")
+		w("\tMOVQ c+32(FP), DX")
+		w("\tMOVQ ldc+40(FP), R8")
+		w("\tSHLQ $2, R8")
+		w("\tMOVBLZX acc+48(FP), R9")
+	} else {
+		w("// func %s(k int, a, b, c *float32, ldc int, acc bool)", s.name)
+		w("TEXT ·%s(SB), NOSPLIT, $0-41", s.name)
+		w("\tMOVQ k+0(FP), CX")
+		w("\tMOVQ a+8(FP), SI")
+		w("\tMOVQ b+16(FP), DI")
+		w("\tMOVQ c+24(FP), DX")
+		w("\tMOVQ ldc+32(FP), R8")
+		w("\tSHLQ $2, R8")
+		w("\tMOVBLZX acc+40(FP), R9")
+	}
 	// Prefetch the C tile so that its (likely L2 or memory) latency overlaps
 	// the k loop.
-	w("\tMOVQ DX, R11")
-	for r := 0; r < s.mr; r++ {
+	if !s.indirectA {
+		w("\tMOVQ DX, R11")
+	}
+	for r := 0; r < s.mr && !s.indirectA; r++ {
 		for off := 0; off < 4*s.nr; off += 64 {
 			w("\tPREFETCHT0 %d(R11)", off)
 		}
@@ -88,8 +140,14 @@ func gen(b *bytes.Buffer, s spec) {
 		w("\tVXORPS %s%d, %s%d, %s%d", s.reg, i, s.reg, i, s.reg, i)
 	}
 	step := func() {
+		src := "DI"
+		if s.indirect {
+			w("\tMOVQ (BX), R12")
+			w("\tLEAQ (DI)(R12*4), R13")
+			src = "R13"
+		}
 		for j := 0; j < v; j++ {
-			w("\tVMOVUPS %d(DI), %s", 4*s.width*j, bReg(j))
+			w("\tVMOVUPS %d(%s), %s", 4*s.width*j, src, bReg(j))
 		}
 		for r := 0; r < s.mr; r++ {
 			if s.bcst {
@@ -99,27 +157,43 @@ func gen(b *bytes.Buffer, s spec) {
 				}
 				continue
 			}
-			w("\tVBROADCASTSS %d(SI), %s", 4*r, aReg(r))
+			if s.indirectA {
+				w("\tVBROADCASTSS (%s)(DX*1), %s", aRows[r], aReg(r))
+			} else {
+				w("\tVBROADCASTSS %d(SI), %s", 4*r, aReg(r))
+			}
 			for j := 0; j < v; j++ {
 				w("\tVFMADD231PS %s, %s, %s", bReg(j), aReg(r), acc(r, j))
 			}
 		}
-		w("\tADDQ $%d, SI", 4*s.mr)
-		w("\tADDQ $%d, DI", 4*s.nr)
+		if s.indirectA {
+			w("\tADDQ $4, DX")
+		} else {
+			w("\tADDQ $%d, SI", 4*s.mr)
+		}
+		if s.indirect {
+			w("\tADDQ $8, BX")
+		} else {
+			w("\tADDQ $%d, DI", 4*s.nr)
+		}
 	}
 	// Unrolled main loop, then the remainder one step at a time.
-	w("\tMOVQ CX, R10")
-	w("\tSHRQ $%d, R10", log2(s.unroll))
+	cnt := "R10"
+	if s.indirectA {
+		cnt = "SI" // R10 holds an A row
+	}
+	w("\tMOVQ CX, %s", cnt)
+	w("\tSHRQ $%d, %s", log2(s.unroll), cnt)
 	w("\tJEQ %s", label("tail"))
 	w("%s:", label("loop"))
-	if s.prefetchA > 0 {
+	if s.prefetchA > 0 && !s.indirectA {
 		// One cache line of the A panel per iteration, ahead of use.
 		w("\tPREFETCHT0 %d(SI)", s.prefetchA)
 	}
 	for u := 0; u < s.unroll; u++ {
 		step()
 	}
-	w("\tDECQ R10")
+	w("\tDECQ %s", cnt)
 	w("\tJNZ %s", label("loop"))
 	w("%s:", label("tail"))
 	w("\tANDQ $%d, CX", s.unroll-1)
@@ -129,6 +203,12 @@ func gen(b *bytes.Buffer, s spec) {
 	w("\tDECQ CX")
 	w("\tJNZ %s", label("tailloop"))
 	w("%s:", label("store"))
+	if s.indirectA {
+		w("\tMOVQ c+32(FP), DX")
+		w("\tMOVQ ldc+40(FP), R8")
+		w("\tSHLQ $2, R8")
+		w("\tMOVBLZX acc+48(FP), R9")
+	}
 	w("\tTESTQ R9, R9")
 	w("\tJEQ %s", label("overwrite"))
 	for r := 0; r < s.mr; r++ {
@@ -149,6 +229,99 @@ func gen(b *bytes.Buffer, s spec) {
 		}
 		if r < s.mr-1 {
 			w("\tADDQ R8, DX")
+		}
+	}
+	w("\tVZEROUPPER")
+	w("\tRET")
+}
+
+type dotSpec struct {
+	name   string
+	mr, nr int
+	width  int
+	reg    string
+	avx512 bool
+}
+
+// genDot writes a dot-product kernel:
+//
+//	func name(n int, aoff, boff *int, a, b, out *float32)
+//
+// out[r·nr+q] = Σ_{j<n} A_r[j]·B_q[j] with A_r = a + aoff[r] and B_q = b +
+// boff[q] (offsets in elements), n a multiple of the lane count: the shape of
+// a convolution's filter gradient, whose inner dimension (space) is
+// contiguous in both operands, so that neither needs packing.
+func genDot(b *bytes.Buffer, s dotSpec) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	gpr := []string{"R8", "R9", "R10", "R11", "R12", "R13", "AX", "BX", "SI", "DI"}
+	aPtr := func(r int) string { return gpr[r] }
+	bPtr := func(q int) string { return gpr[s.mr+q] }
+	acc := func(r, q int) string { return fmt.Sprintf("%s%d", s.reg, r*s.nr+q) }
+	nAcc := s.mr * s.nr
+	aReg := func(r int) string { return fmt.Sprintf("%s%d", s.reg, nAcc+r) }
+	bReg := fmt.Sprintf("%s%d", s.reg, nAcc+s.mr)
+	if nAcc+s.mr+1 > map[bool]int{true: 32, false: 16}[s.avx512] || s.mr+s.nr > len(gpr) {
+		panic(s.name + ": too many registers")
+	}
+	L := 4 * s.width
+	w("")
+	w("// func %s(n int, aoff, boff *int, a, b, out *float32)", s.name)
+	w("TEXT ·%s(SB), NOSPLIT, $0-48", s.name)
+	w("\tMOVQ aoff+8(FP), DX")
+	w("\tMOVQ a+24(FP), CX")
+	for r := 0; r < s.mr; r++ {
+		w("\tMOVQ %d(DX), %s", 8*r, aPtr(r))
+		w("\tLEAQ (CX)(%s*4), %s", aPtr(r), aPtr(r))
+	}
+	w("\tMOVQ boff+16(FP), DX")
+	w("\tMOVQ b+32(FP), CX")
+	for q := 0; q < s.nr; q++ {
+		w("\tMOVQ %d(DX), %s", 8*q, bPtr(q))
+		w("\tLEAQ (CX)(%s*4), %s", bPtr(q), bPtr(q))
+	}
+	w("\tMOVQ n+0(FP), CX")
+	for i := 0; i < nAcc; i++ {
+		w("\tVXORPS %s%d, %s%d, %s%d", s.reg, i, s.reg, i, s.reg, i)
+	}
+	w("\tXORQ DX, DX")
+	w("\tSHRQ $%d, CX", log2(s.width))
+	w("\tJEQ %s_reduce", s.name)
+	w("%s_loop:", s.name)
+	for r := 0; r < s.mr; r++ {
+		w("\tVMOVUPS (%s)(DX*1), %s", aPtr(r), aReg(r))
+	}
+	for q := 0; q < s.nr; q++ {
+		w("\tVMOVUPS (%s)(DX*1), %s", bPtr(q), bReg)
+		for r := 0; r < s.mr; r++ {
+			w("\tVFMADD231PS %s, %s, %s", aReg(r), bReg, acc(r, q))
+		}
+	}
+	w("\tADDQ $%d, DX", L)
+	w("\tDECQ CX")
+	w("\tJNZ %s_loop", s.name)
+	w("%s_reduce:", s.name)
+	w("\tMOVQ out+40(FP), DX")
+	tx := fmt.Sprintf("X%d", nAcc+s.mr)
+	for r := 0; r < s.mr; r++ {
+		for q := 0; q < s.nr; q++ {
+			i := r*s.nr + q
+			y, x := fmt.Sprintf("Y%d", i), fmt.Sprintf("X%d", i)
+			if s.avx512 {
+				ty := fmt.Sprintf("Y%d", nAcc+s.mr)
+				w("\tVEXTRACTF64X4 $1, %s, %s", acc(r, q), ty)
+				w("\tVADDPS %s, %s, %s", ty, y, y)
+			}
+			if s.avx512 {
+				w("\tVEXTRACTF32X4 $1, %s, %s", y, tx)
+			} else {
+				w("\tVEXTRACTF128 $1, %s, %s", y, tx)
+			}
+			w("\tVADDPS %s, %s, %s", tx, x, x)
+			w("\tVPERMILPS $0x4E, %s, %s", x, tx)
+			w("\tVADDPS %s, %s, %s", tx, x, x)
+			w("\tVPERMILPS $0xB1, %s, %s", x, tx)
+			w("\tVADDPS %s, %s, %s", tx, x, x)
+			w("\tVMOVSS %s, %d(DX)", x, 4*i)
 		}
 	}
 	w("\tVZEROUPPER")

@@ -26,3 +26,57 @@ func available() []Path {
 	}
 	return append(ps, PureGo)
 }
+
+//go:noescape
+func indirectAVX512(k int, a *float32, boff *int, b, c *float32, ldc int, acc bool)
+
+//go:noescape
+func indirectAVX2(k int, a *float32, boff *int, b, c *float32, ldc int, acc bool)
+
+//go:noescape
+func dotAVX512(n int, aoff, boff *int, a, b, out *float32)
+
+//go:noescape
+func dotAVX2(n int, aoff, boff *int, a, b, out *float32)
+
+// indirectKernel returns the micro-kernel reading B rows through offsets,
+// or nil on the pure-Go path.
+func indirectKernel() func(k int, a *float32, boff *int, b, c *float32, ldc int, acc bool) {
+	switch path {
+	case AVX512:
+		return indirectAVX512
+	case AVX2:
+		return indirectAVX2
+	}
+	return nil
+}
+
+// dotKernel returns the dot-product kernel, its tile and its lane count, or
+// nil on the pure-Go path.
+func dotKernel() (fn func(n int, aoff, boff *int, a, b, out *float32), mr, nr, lanes int) {
+	switch path {
+	case AVX512:
+		return dotAVX512, 4, 6, 16
+	case AVX2:
+		return dotAVX2, 3, 4, 8
+	}
+	return nil, 0, 0, 0
+}
+
+//go:noescape
+func indirectAAVX512(k int, aoff *int, a, b, c *float32, ldc int, acc bool)
+
+//go:noescape
+func indirectAAVX2(k int, aoff *int, a, b, c *float32, ldc int, acc bool)
+
+// indirectAKernel returns the micro-kernel reading A rows through offsets,
+// or nil on the pure-Go path.
+func indirectAKernel() func(k int, aoff *int, a, b, c *float32, ldc int, acc bool) {
+	switch path {
+	case AVX512:
+		return indirectAAVX512
+	case AVX2:
+		return indirectAAVX2
+	}
+	return nil
+}

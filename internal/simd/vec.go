@@ -120,3 +120,30 @@ func AXPBYC(dst, y, x []float32, a, b, c float32) {
 		dst[i] = a*y[i] + b*x[i] + c
 	}
 }
+
+// Softmax replaces x by its softmax, exp(x − max x) / Σ exp(x − max x), with
+// the sum accumulated in float64.
+func Softmax(x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	m := x[0]
+	for _, v := range x {
+		m = max(m, v)
+	}
+	v := split(len(x))
+	var s float64
+	if v > 0 {
+		var acc [32]float32
+		expShiftAsm(x, x, v, m, &acc)
+		for _, a := range acc[:vecLanes()] {
+			s += float64(a)
+		}
+	}
+	for i := v; i < len(x); i++ {
+		e := math.Exp(float64(x[i] - m))
+		x[i] = float32(e)
+		s += e
+	}
+	Affine(x, x, float32(1/s), 0)
+}

@@ -82,3 +82,17 @@ func axpbycAsm(dst, y, x []float32, n int, p *[3]float32) {
 		axpbyc256(&dst[0], &y[0], &x[0], n, p)
 	}
 }
+
+//go:noescape
+func expShift512(dst, src *float32, n int, m float32, acc *float32)
+
+//go:noescape
+func expShift256(dst, src *float32, n int, m float32, acc *float32)
+
+func expShiftAsm(dst, src []float32, n int, m float32, acc *[32]float32) {
+	if path == AVX512 {
+		expShift512(&dst[0], &src[0], n, m, &acc[0])
+	} else {
+		expShift256(&dst[0], &src[0], n, m, &acc[0])
+	}
+}

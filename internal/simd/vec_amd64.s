@@ -377,6 +377,46 @@ gnBackwarddone512:
 	VZEROUPPER
 	RET
 
+// func expShift512(dst, src *float32, n int, m float32, acc *float32)
+TEXT ·expShift512(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS m+24(FP), Z0
+	MOVQ acc+32(FP), DX
+	VXORPS Z1, Z1, Z1
+	SHRQ $4, CX
+	JEQ expShiftdone512
+expShiftloop512:
+	VMOVUPS (SI), Z2
+	VSUBPS Z0, Z2, Z2
+	VMINPS vc_hi<>(SB), Z2, Z2
+	VMAXPS vc_lo<>(SB), Z2, Z2
+	VMULPS vc_log2e<>(SB), Z2, Z4
+	VRNDSCALEPS $0, Z4, Z4
+	VFNMADD231PS vc_ln2hi<>(SB), Z4, Z2
+	VFNMADD231PS vc_ln2lo<>(SB), Z4, Z2
+	VMOVUPS vc_p0<>(SB), Z3
+	VFMADD213PS vc_p1<>(SB), Z2, Z3
+	VFMADD213PS vc_p2<>(SB), Z2, Z3
+	VFMADD213PS vc_p3<>(SB), Z2, Z3
+	VFMADD213PS vc_p4<>(SB), Z2, Z3
+	VFMADD213PS vc_p5<>(SB), Z2, Z3
+	VMULPS Z2, Z2, Z5
+	VFMADD213PS Z2, Z5, Z3
+	VADDPS vc_one<>(SB), Z3, Z3
+	VSCALEFPS Z4, Z3, Z3
+	VMOVUPS Z3, (DI)
+	VADDPS Z3, Z1, Z1
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ expShiftloop512
+expShiftdone512:
+	VMOVUPS Z1, (DX)
+	VZEROUPPER
+	RET
+
 // func axpbyc512(dst, y, x *float32, n int, p *[3]float32)
 TEXT ·axpbyc512(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
@@ -555,6 +595,48 @@ gnBackwardplain256:
 gnBackwarddone256:
 	VMOVUPS Y4, (R8)
 	VMOVUPS Y5, 32(R8)
+	VZEROUPPER
+	RET
+
+// func expShift256(dst, src *float32, n int, m float32, acc *float32)
+TEXT ·expShift256(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS m+24(FP), Y0
+	MOVQ acc+32(FP), DX
+	VXORPS Y1, Y1, Y1
+	SHRQ $3, CX
+	JEQ expShiftdone256
+expShiftloop256:
+	VMOVUPS (SI), Y2
+	VSUBPS Y0, Y2, Y2
+	VMINPS vc_hi<>(SB), Y2, Y2
+	VMAXPS vc_lo<>(SB), Y2, Y2
+	VMULPS vc_log2e<>(SB), Y2, Y4
+	VROUNDPS $0, Y4, Y4
+	VFNMADD231PS vc_ln2hi<>(SB), Y4, Y2
+	VFNMADD231PS vc_ln2lo<>(SB), Y4, Y2
+	VMOVUPS vc_p0<>(SB), Y3
+	VFMADD213PS vc_p1<>(SB), Y2, Y3
+	VFMADD213PS vc_p2<>(SB), Y2, Y3
+	VFMADD213PS vc_p3<>(SB), Y2, Y3
+	VFMADD213PS vc_p4<>(SB), Y2, Y3
+	VFMADD213PS vc_p5<>(SB), Y2, Y3
+	VMULPS Y2, Y2, Y5
+	VFMADD213PS Y2, Y5, Y3
+	VADDPS vc_one<>(SB), Y3, Y3
+	VCVTPS2DQ Y4, Y4
+	VPSLLD $23, Y4, Y4
+	VPADDD Y4, Y3, Y3
+	VMOVUPS Y3, (DI)
+	VADDPS Y3, Y1, Y1
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ expShiftloop256
+expShiftdone256:
+	VMOVUPS Y1, (DX)
 	VZEROUPPER
 	RET
 

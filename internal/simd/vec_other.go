@@ -9,3 +9,5 @@ func affineAsm(dst, src []float32, n int, a, b float32)                         
 func sumDevAsm(x []float32, n int, m float32, acc *[32]float32)                            {}
 func gnBackwardAsm(dy, gz, x []float32, n int, p *[4]float32, silu bool, acc *[32]float32) {}
 func axpbycAsm(dst, y, x []float32, n int, p *[3]float32)                                  {}
+
+func expShiftAsm(dst, src []float32, n int, m float32, acc *[32]float32) {}

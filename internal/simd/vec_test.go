@@ -78,6 +78,18 @@ func TestVectorRoutines(t *testing.T) {
 				close32(t, string(p)+" GNBackward Σd·x̂", float32(sdx), wsdx, 1e-4)
 				close32(t, string(p)+" GNBackward Σd", float32(sd), wsd, 1e-4)
 			}
+			sm := append([]float32(nil), x...)
+			Softmax(sm)
+			var mx, den float64 = math.Inf(-1), 0
+			for _, e := range x {
+				mx = math.Max(mx, float64(e))
+			}
+			for _, e := range x {
+				den += math.Exp(float64(e) - mx)
+			}
+			for i := range x {
+				close32(t, string(p)+" Softmax", sm[i], math.Exp(float64(x[i])-mx)/den, 1e-6)
+			}
 			AXPBYC(dst, y, x, 0.5, -2, 0.25)
 			for i := range x {
 				close32(t, string(p)+" AXPBYC", dst[i], 0.5*float64(y[i])-2*float64(x[i])+0.25, 1e-6)

@@ -1,0 +1,287 @@
+package simd
+
+import "fmt"
+
+// PackedA is an m×k A operand packed once in the micro-kernel's layout, for
+// products repeated with many B operands (a convolution's filters, applied to
+// every sample of a batch).
+type PackedA struct {
+	m, k, mr int
+	data     []float32
+}
+
+// Pack packs alpha·op(A) (m×k after the transpose) for the current path,
+// reusing the buffer of an earlier Pack.
+func (pa *PackedA) Pack(a []float32, lda int, trans bool, m, k int, alpha float32) {
+	mr := kern.mr
+	if path == PureGo {
+		mr = goKernel.mr
+	}
+	pa.m, pa.k, pa.mr = m, k, mr
+	mp := roundUp(m, mr)
+	if len(pa.data) < mp*k {
+		pa.data = make([]float32, mp*k)
+	}
+	// Block p of kc columns holds the panels of rows [0, m) for those columns.
+	for p0 := 0; p0 < k; p0 += kc {
+		kk := min(kc, k-p0)
+		packA(pa.data[mp*p0:], a, lda, trans, 0, p0, m, kk, mr, alpha)
+	}
+}
+
+// panel returns the packed panel of rows [i, i+mr) for the k block at p0.
+func (pa *PackedA) panel(i, p0, kk int) []float32 {
+	mp := roundUp(pa.m, pa.mr)
+	return pa.data[mp*p0+i*kk:]
+}
+
+// GemmIndirect computes C = A·B + beta·C (beta 0 or 1) on the calling
+// goroutine, where A is packed and row p of the k×n operand B is
+// base[boff[p] : boff[p]+n]: B is read in place, with no packing, which is
+// what a convolution over a padded image needs (its rows are the image's
+// channels shifted by each kernel tap). base must hold boff[p]+n elements for
+// every p.
+func GemmIndirect(pa *PackedA, base []float32, boff []int, n int, beta float32, c []float32, ldc int) {
+	m, k := pa.m, pa.k
+	if len(boff) != k {
+		panic(fmt.Sprintf("gemm: %d B row offsets for k = %d", len(boff), k))
+	}
+	for _, o := range boff {
+		if o < 0 || o+n > len(base) {
+			panic(fmt.Sprintf("gemm: B row at %d with %d columns overruns %d elements", o, n, len(base)))
+		}
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if len(c) < (m-1)*ldc+n {
+		panic(fmt.Sprintf("gemm: C has %d elements, %d×%d with ld %d needs %d", len(c), m, n, ldc, (m-1)*ldc+n))
+	}
+	if beta != 0 && beta != 1 {
+		panic("gemm: GemmIndirect takes beta 0 or 1")
+	}
+	kn, ind := kern, indirectKernel()
+	if path == PureGo {
+		kn = goKernel
+	}
+	mr, nr := kn.mr, kn.nr
+	if pa.mr != mr {
+		panic("gemm: PackedA was packed for another path")
+	}
+	buf := pool.Get().(*buffers)
+	defer pool.Put(buf)
+	if need := nr * kc; len(buf.b) < need {
+		buf.b = make([]float32, need)
+	}
+	if len(buf.tmp) < mr*nr {
+		buf.tmp = make([]float32, mr*nr)
+	}
+	for j := 0; j < n; j += nr {
+		nn := min(nr, n-j)
+		for p0 := 0; p0 < k; p0 += kc {
+			kk := min(kc, k-p0)
+			acc := beta == 1 || p0 > 0
+			packed := ind == nil || nn < nr
+			if packed {
+				for p := 0; p < kk; p++ {
+					row := buf.b[p*nr : (p+1)*nr]
+					copy(row[:nn], base[boff[p0+p]+j:])
+					clear(row[nn:])
+				}
+			}
+			for i := 0; i < m; i += mr {
+				rows := min(mr, m-i)
+				ap := pa.panel(i, p0, kk)
+				full := rows == mr && nn == nr
+				dst, ld, a := buf.tmp, nr, acc
+				if full {
+					dst, ld = c[i*ldc+j:], ldc
+				} else {
+					a = false
+				}
+				if packed {
+					kn.fn(kk, &ap[0], &buf.b[0], &dst[0], ld, a)
+				} else {
+					ind(kk, &ap[0], &boff[p0], &base[j], &dst[0], ld, a)
+				}
+				if !full {
+					for r := 0; r < rows; r++ {
+						d := c[(i+r)*ldc+j : (i+r)*ldc+j+nn]
+						s := buf.tmp[r*nr : r*nr+nn]
+						if acc {
+							for q, v := range s {
+								d[q] += v
+							}
+						} else {
+							copy(d, s)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// GemmDot computes C = beta·C + D for the m×n matrix D[r][q] = Σ_{j<length}
+// a[aoff[r]+j]·b[boff[q]+j], on the calling goroutine: a product whose inner
+// dimension is contiguous in both operands (a convolution's filter gradient,
+// which sums over space), computed with no packing. beta is 0 or 1.
+func GemmDot(m, n, length int, a []float32, aoff []int, b []float32, boff []int, beta float32, c []float32, ldc int) {
+	if len(aoff) != m || len(boff) != n {
+		panic(fmt.Sprintf("gemm: %d and %d offsets for %d×%d", len(aoff), len(boff), m, n))
+	}
+	for _, o := range aoff {
+		if o < 0 || o+length > len(a) {
+			panic(fmt.Sprintf("gemm: A row at %d of length %d overruns %d elements", o, length, len(a)))
+		}
+	}
+	for _, o := range boff {
+		if o < 0 || o+length > len(b) {
+			panic(fmt.Sprintf("gemm: B row at %d of length %d overruns %d elements", o, length, len(b)))
+		}
+	}
+	if m > 0 && n > 0 && len(c) < (m-1)*ldc+n {
+		panic(fmt.Sprintf("gemm: C has %d elements, %d×%d with ld %d needs %d", len(c), m, n, ldc, (m-1)*ldc+n))
+	}
+	fn, mr, nr, lanes := dotKernel()
+	v := 0
+	if fn != nil {
+		v = length / lanes * lanes
+	}
+	var out [32]float32
+	var ao [8]int
+	var bo [8]int
+	for i := 0; i < m; i += max(mr, 1) {
+		for j := 0; j < n; j += max(nr, 1) {
+			rows, cols := 1, 1
+			if fn != nil {
+				rows, cols = min(mr, m-i), min(nr, n-j)
+				for r := 0; r < mr; r++ {
+					ao[r] = aoff[i+min(r, rows-1)]
+				}
+				for q := 0; q < nr; q++ {
+					bo[q] = boff[j+min(q, cols-1)]
+				}
+				if v > 0 {
+					fn(v, &ao[0], &bo[0], &a[0], &b[0], &out[0])
+				} else {
+					clear(out[:mr*nr])
+				}
+			}
+			for r := 0; r < rows; r++ {
+				for q := 0; q < cols; q++ {
+					x, y := a[aoff[i+r]:][:length], b[boff[j+q]:][:length]
+					var s float32
+					if fn != nil {
+						s = out[r*nr+q]
+					}
+					for t := v; t < length; t++ {
+						s += x[t] * y[t]
+					}
+					d := &c[(i+r)*ldc+j+q]
+					if beta == 0 {
+						*d = s
+					} else {
+						*d += s
+					}
+				}
+			}
+		}
+	}
+}
+
+// GemmIndirectA computes C = A·B + beta·C (beta 0 or 1) on the calling
+// goroutine, where row r of the m×k operand A is a[aoff[r] : aoff[r]+k], read
+// in place, and the k×n operand B is given by a packer: the shape of a
+// convolution's filter gradient dWᵀ = X·dYᵀ, whose A rows are the image's
+// channels shifted by each kernel tap.
+func GemmIndirectA(m, n, k int, a []float32, aoff []int, packB Packer, beta float32, c []float32, ldc int) {
+	if len(aoff) != m {
+		panic(fmt.Sprintf("gemm: %d A row offsets for m = %d", len(aoff), m))
+	}
+	for _, o := range aoff {
+		if o < 0 || o+k > len(a) {
+			panic(fmt.Sprintf("gemm: A row at %d of length %d overruns %d elements", o, k, len(a)))
+		}
+	}
+	if m == 0 || n == 0 || k == 0 {
+		if k == 0 && beta == 0 {
+			for i := 0; i < m; i++ {
+				clear(c[i*ldc : i*ldc+n])
+			}
+		}
+		return
+	}
+	if len(c) < (m-1)*ldc+n {
+		panic(fmt.Sprintf("gemm: C has %d elements, %d×%d with ld %d needs %d", len(c), m, n, ldc, (m-1)*ldc+n))
+	}
+	if beta != 0 && beta != 1 {
+		panic("gemm: GemmIndirectA takes beta 0 or 1")
+	}
+	kn, ind := kern, indirectAKernel()
+	if path == PureGo {
+		kn = goKernel
+	}
+	mr, nr := kn.mr, kn.nr
+	buf := pool.Get().(*buffers)
+	defer pool.Put(buf)
+	nPanels := (n + nr - 1) / nr
+	if need := nPanels * nr * kc; len(buf.b) < need {
+		buf.b = make([]float32, need)
+	}
+	if need := mr * kc; len(buf.a) < need {
+		buf.a = make([]float32, need)
+	}
+	if len(buf.tmp) < mr*nr {
+		buf.tmp = make([]float32, mr*nr)
+	}
+	var offs [8]int
+	for p0 := 0; p0 < k; p0 += kc {
+		kk := min(kc, k-p0)
+		acc := beta == 1 || p0 > 0
+		packB(buf.b, 0, n, p0, kk, nr)
+		for i := 0; i < m; i += mr {
+			rows := min(mr, m-i)
+			for r := 0; r < mr; r++ {
+				offs[r] = aoff[i+min(r, rows-1)] + p0
+			}
+			if ind == nil {
+				panel := buf.a[:mr*kk]
+				for r := 0; r < mr; r++ {
+					for p, v := range a[offs[r] : offs[r]+kk] {
+						panel[p*mr+r] = v
+					}
+				}
+			}
+			for jp := 0; jp < nPanels; jp++ {
+				j := jp * nr
+				nn := min(nr, n-j)
+				bp := buf.b[jp*nr*kk:]
+				full := rows == mr && nn == nr
+				dst, ld, ac := buf.tmp, nr, false
+				if full {
+					dst, ld, ac = c[i*ldc+j:], ldc, acc
+				}
+				if ind != nil {
+					ind(kk, &offs[0], &a[0], &bp[0], &dst[0], ld, ac)
+				} else {
+					kn.fn(kk, &buf.a[0], &bp[0], &dst[0], ld, ac)
+				}
+				if full {
+					continue
+				}
+				for r := 0; r < rows; r++ {
+					d := c[(i+r)*ldc+j : (i+r)*ldc+j+nn]
+					s := buf.tmp[r*nr : r*nr+nn]
+					if acc {
+						for q, v := range s {
+							d[q] += v
+						}
+					} else {
+						copy(d, s)
+					}
+				}
+			}
+		}
+	}
+}
