@@ -51,8 +51,6 @@ func main() {
 	} {
 		gen(&b, s)
 	}
-	genDot(&b, dotSpec{name: "dotAVX512", mr: 4, nr: 6, width: 16, reg: "Z", avx512: true})
-	genDot(&b, dotSpec{name: "dotAVX2", mr: 3, nr: 4, width: 8, reg: "Y"})
 	if err := os.WriteFile("kernels_amd64.s", b.Bytes(), 0o644); err != nil {
 		panic(err)
 	}
@@ -229,99 +227,6 @@ func gen(b *bytes.Buffer, s spec) {
 		}
 		if r < s.mr-1 {
 			w("\tADDQ R8, DX")
-		}
-	}
-	w("\tVZEROUPPER")
-	w("\tRET")
-}
-
-type dotSpec struct {
-	name   string
-	mr, nr int
-	width  int
-	reg    string
-	avx512 bool
-}
-
-// genDot writes a dot-product kernel:
-//
-//	func name(n int, aoff, boff *int, a, b, out *float32)
-//
-// out[r·nr+q] = Σ_{j<n} A_r[j]·B_q[j] with A_r = a + aoff[r] and B_q = b +
-// boff[q] (offsets in elements), n a multiple of the lane count: the shape of
-// a convolution's filter gradient, whose inner dimension (space) is
-// contiguous in both operands, so that neither needs packing.
-func genDot(b *bytes.Buffer, s dotSpec) {
-	w := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
-	gpr := []string{"R8", "R9", "R10", "R11", "R12", "R13", "AX", "BX", "SI", "DI"}
-	aPtr := func(r int) string { return gpr[r] }
-	bPtr := func(q int) string { return gpr[s.mr+q] }
-	acc := func(r, q int) string { return fmt.Sprintf("%s%d", s.reg, r*s.nr+q) }
-	nAcc := s.mr * s.nr
-	aReg := func(r int) string { return fmt.Sprintf("%s%d", s.reg, nAcc+r) }
-	bReg := fmt.Sprintf("%s%d", s.reg, nAcc+s.mr)
-	if nAcc+s.mr+1 > map[bool]int{true: 32, false: 16}[s.avx512] || s.mr+s.nr > len(gpr) {
-		panic(s.name + ": too many registers")
-	}
-	L := 4 * s.width
-	w("")
-	w("// func %s(n int, aoff, boff *int, a, b, out *float32)", s.name)
-	w("TEXT ·%s(SB), NOSPLIT, $0-48", s.name)
-	w("\tMOVQ aoff+8(FP), DX")
-	w("\tMOVQ a+24(FP), CX")
-	for r := 0; r < s.mr; r++ {
-		w("\tMOVQ %d(DX), %s", 8*r, aPtr(r))
-		w("\tLEAQ (CX)(%s*4), %s", aPtr(r), aPtr(r))
-	}
-	w("\tMOVQ boff+16(FP), DX")
-	w("\tMOVQ b+32(FP), CX")
-	for q := 0; q < s.nr; q++ {
-		w("\tMOVQ %d(DX), %s", 8*q, bPtr(q))
-		w("\tLEAQ (CX)(%s*4), %s", bPtr(q), bPtr(q))
-	}
-	w("\tMOVQ n+0(FP), CX")
-	for i := 0; i < nAcc; i++ {
-		w("\tVXORPS %s%d, %s%d, %s%d", s.reg, i, s.reg, i, s.reg, i)
-	}
-	w("\tXORQ DX, DX")
-	w("\tSHRQ $%d, CX", log2(s.width))
-	w("\tJEQ %s_reduce", s.name)
-	w("%s_loop:", s.name)
-	for r := 0; r < s.mr; r++ {
-		w("\tVMOVUPS (%s)(DX*1), %s", aPtr(r), aReg(r))
-	}
-	for q := 0; q < s.nr; q++ {
-		w("\tVMOVUPS (%s)(DX*1), %s", bPtr(q), bReg)
-		for r := 0; r < s.mr; r++ {
-			w("\tVFMADD231PS %s, %s, %s", aReg(r), bReg, acc(r, q))
-		}
-	}
-	w("\tADDQ $%d, DX", L)
-	w("\tDECQ CX")
-	w("\tJNZ %s_loop", s.name)
-	w("%s_reduce:", s.name)
-	w("\tMOVQ out+40(FP), DX")
-	tx := fmt.Sprintf("X%d", nAcc+s.mr)
-	for r := 0; r < s.mr; r++ {
-		for q := 0; q < s.nr; q++ {
-			i := r*s.nr + q
-			y, x := fmt.Sprintf("Y%d", i), fmt.Sprintf("X%d", i)
-			if s.avx512 {
-				ty := fmt.Sprintf("Y%d", nAcc+s.mr)
-				w("\tVEXTRACTF64X4 $1, %s, %s", acc(r, q), ty)
-				w("\tVADDPS %s, %s, %s", ty, y, y)
-			}
-			if s.avx512 {
-				w("\tVEXTRACTF32X4 $1, %s, %s", y, tx)
-			} else {
-				w("\tVEXTRACTF128 $1, %s, %s", y, tx)
-			}
-			w("\tVADDPS %s, %s, %s", tx, x, x)
-			w("\tVPERMILPS $0x4E, %s, %s", x, tx)
-			w("\tVADDPS %s, %s, %s", tx, x, x)
-			w("\tVPERMILPS $0xB1, %s, %s", x, tx)
-			w("\tVADDPS %s, %s, %s", tx, x, x)
-			w("\tVMOVSS %s, %d(DX)", x, 4*i)
 		}
 	}
 	w("\tVZEROUPPER")

@@ -1,9 +1,6 @@
 package simd
 
-import (
-	"fmt"
-	"testing"
-)
+import "testing"
 
 func BenchmarkKernel(b *testing.B) {
 	for _, p := range Available()[:len(Available())-1] {
@@ -19,30 +16,4 @@ func BenchmarkKernel(b *testing.B) {
 			}
 		})
 	}
-}
-
-func BenchmarkDot(b *testing.B) {
-	for _, p := range Available()[:len(Available())-1] {
-		for _, misalign := range []int{0, 1} {
-			b.Run(fmt.Sprintf("%s/misalign=%d", p, misalign), func(b *testing.B) {
-				Use(p)
-				fn, mr, nr, _ := dotKernel()
-				n := 1024
-				data := make([]float32, 16*(n+64))
-				var ao, bo [8]int
-				for r := 0; r < mr; r++ {
-					ao[r] = r*(n+64) + misalign
-				}
-				for q := 0; q < nr; q++ {
-					bo[q] = (8+q)*(n+64) + misalign
-				}
-				var out [32]float32
-				b.SetBytes(int64(2 * n * mr * nr))
-				for b.Loop() {
-					fn(n, &ao[0], &bo[0], &data[0], &data[0], &out[0])
-				}
-			})
-		}
-	}
-	Use(Available()[0])
 }

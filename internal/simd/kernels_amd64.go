@@ -33,12 +33,6 @@ func indirectAVX512(k int, a *float32, boff *int, b, c *float32, ldc int, acc bo
 //go:noescape
 func indirectAVX2(k int, a *float32, boff *int, b, c *float32, ldc int, acc bool)
 
-//go:noescape
-func dotAVX512(n int, aoff, boff *int, a, b, out *float32)
-
-//go:noescape
-func dotAVX2(n int, aoff, boff *int, a, b, out *float32)
-
 // indirectKernel returns the micro-kernel reading B rows through offsets,
 // or nil on the pure-Go path.
 func indirectKernel() func(k int, a *float32, boff *int, b, c *float32, ldc int, acc bool) {
@@ -49,18 +43,6 @@ func indirectKernel() func(k int, a *float32, boff *int, b, c *float32, ldc int,
 		return indirectAVX2
 	}
 	return nil
-}
-
-// dotKernel returns the dot-product kernel, its tile and its lane count, or
-// nil on the pure-Go path.
-func dotKernel() (fn func(n int, aoff, boff *int, a, b, out *float32), mr, nr, lanes int) {
-	switch path {
-	case AVX512:
-		return dotAVX512, 4, 6, 16
-	case AVX2:
-		return dotAVX2, 3, 4, 8
-	}
-	return nil, 0, 0, 0
 }
 
 //go:noescape

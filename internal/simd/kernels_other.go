@@ -10,8 +10,4 @@ func indirectKernel() func(k int, a *float32, boff *int, b, c *float32, ldc int,
 	return nil
 }
 
-func dotKernel() (fn func(n int, aoff, boff *int, a, b, out *float32), mr, nr, lanes int) {
-	return nil, 0, 0, 0
-}
-
 func indirectAKernel() func(k int, aoff *int, a, b, c *float32, ldc int, acc bool) { return nil }

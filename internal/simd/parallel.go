@@ -23,7 +23,7 @@ func Parallel(n, cost int, f func(lo, hi int)) {
 		return
 	}
 	var wg sync.WaitGroup
-	for i := 0; i < w; i++ {
+	for i := 1; i < w; i++ {
 		lo, hi := i*n/w, (i+1)*n/w
 		if lo == hi {
 			continue
@@ -34,6 +34,7 @@ func Parallel(n, cost int, f func(lo, hi int)) {
 			f(lo, hi)
 		}()
 	}
+	f(0, n/w) // the caller takes the first chunk instead of waiting idle
 	wg.Wait()
 }
 
@@ -55,7 +56,7 @@ func ParallelW(n, cost int, f func(worker, lo, hi int)) {
 		return
 	}
 	var wg sync.WaitGroup
-	for i := 0; i < w; i++ {
+	for i := 1; i < w; i++ {
 		lo, hi := i*n/w, (i+1)*n/w
 		if lo == hi {
 			continue
@@ -66,6 +67,7 @@ func ParallelW(n, cost int, f func(worker, lo, hi int)) {
 			f(i, lo, hi)
 		}()
 	}
+	f(0, 0, n/w)
 	wg.Wait()
 }
 
