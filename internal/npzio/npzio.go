@@ -20,15 +20,19 @@ import (
 	"codeberg.org/sbinet/npyio/npz"
 )
 
-// Array is one named numeric array: exactly one of F32 and I64 is set.
+// Array is one named numeric array: exactly one of F32, F64 and I64 is set.
 type Array struct {
 	Shape []int
 	F32   []float32
+	F64   []float64
 	I64   []int64
 }
 
 // Float32 returns a float32 array of the given shape over data.
 func Float32(data []float32, shape ...int) Array { return Array{Shape: shape, F32: data} }
+
+// Float64 returns a float64 array of the given shape over data.
+func Float64(data []float64, shape ...int) Array { return Array{Shape: shape, F64: data} }
 
 // Int64 returns an int64 array of the given shape over data.
 func Int64(data []int64, shape ...int) Array { return Array{Shape: shape, I64: data} }
@@ -42,16 +46,22 @@ func (a Array) Len() int {
 	return n
 }
 
-// Dtype returns "float32" or "int64".
+// Dtype returns "float32", "float64" or "int64".
 func (a Array) Dtype() string {
-	if a.I64 != nil {
+	switch {
+	case a.I64 != nil:
 		return "int64"
+	case a.F64 != nil:
+		return "float64"
 	}
 	return "float32"
 }
 
+// values returns the number of elements the array holds.
+func (a Array) values() int { return max(len(a.F32), len(a.F64), len(a.I64)) }
+
 // Read reads every array of an .npz file. Arrays of other dtypes than
-// float32, int32 and int64 are an error; int32 is widened to int64.
+// float32, float64, int32 and int64 are an error; int32 is widened to int64.
 func Read(path string) (map[string]Array, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -146,6 +156,8 @@ func readNpy(data []byte) (a Array, err error) {
 	switch dtype {
 	case "<f4", "|f4":
 		err = r.Read(&a.F32)
+	case "<f8", "|f8":
+		err = r.Read(&a.F64)
 	case "<i8", "|i8":
 		err = r.Read(&a.I64)
 	case "<i4", "|i4":
@@ -157,12 +169,12 @@ func readNpy(data []byte) (a Array, err error) {
 			}
 		}
 	default:
-		return Array{}, fmt.Errorf("dtype %q is not supported (want float32 or int64)", dtype)
+		return Array{}, fmt.Errorf("dtype %q is not supported (want float32, float64 or int64)", dtype)
 	}
 	if err != nil {
 		return Array{}, fmt.Errorf("truncated or malformed data: %w", err)
 	}
-	if got := max(len(a.F32), len(a.I64)); got != n {
+	if got := a.values(); got != n {
 		return Array{}, fmt.Errorf("holds %d values, shape %v needs %d", got, a.Shape, n)
 	}
 	return a, nil
@@ -170,7 +182,7 @@ func readNpy(data []byte) (a Array, err error) {
 
 // nd returns data viewed as a nested Go array of the given shape, which npyio
 // writes with that shape.
-func nd[T float32 | int64](data []T, shape []int) any {
+func nd[T float32 | float64 | int64](data []T, shape []int) any {
 	if len(shape) == 0 {
 		return data[0]
 	}
@@ -197,8 +209,8 @@ func Write(path string, order []string, arrays map[string]Array) error {
 		if !ok {
 			return fmt.Errorf("write %s: no array %q", path, k)
 		}
-		if max(len(a.F32), len(a.I64)) != a.Len() {
-			return fmt.Errorf("write %s: array %q has %d values for shape %v", path, k, max(len(a.F32), len(a.I64)), a.Shape)
+		if a.values() != a.Len() {
+			return fmt.Errorf("write %s: array %q has %d values for shape %v", path, k, a.values(), a.Shape)
 		}
 	}
 	return WriteAtomic(path, func(w io.Writer) error {
@@ -206,9 +218,12 @@ func Write(path string, order []string, arrays map[string]Array) error {
 		for _, k := range order {
 			a := arrays[k]
 			var v any
-			if a.I64 != nil {
+			switch {
+			case a.I64 != nil:
 				v = nd(a.I64, a.Shape)
-			} else {
+			case a.F64 != nil:
+				v = nd(a.F64, a.Shape)
+			default:
 				v = nd(a.F32, a.Shape)
 			}
 			if err := zw.Write(k, v); err != nil {

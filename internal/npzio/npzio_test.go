@@ -14,8 +14,9 @@ func TestRoundTrip(t *testing.T) {
 		"x": Float32([]float32{1, 2, 3, 4, 5, 6}, 2, 1, 3),
 		"t": Int64([]int64{7, -8}, 2),
 		"s": Float32([]float32{0.5}),
+		"d": Float64([]float64{1e-300, -2.5}, 2),
 	}
-	if err := Write(path, []string{"x", "t", "s"}, in); err != nil {
+	if err := Write(path, []string{"x", "t", "s", "d"}, in); err != nil {
 		t.Fatal(err)
 	}
 	out, err := Read(path)
@@ -30,6 +31,11 @@ func TestRoundTrip(t *testing.T) {
 		for i := range a.F32 {
 			if a.F32[i] != b.F32[i] {
 				t.Errorf("%s[%d] = %g, want %g", k, i, b.F32[i], a.F32[i])
+			}
+		}
+		for i := range a.F64 {
+			if a.F64[i] != b.F64[i] {
+				t.Errorf("%s[%d] = %g, want %g", k, i, b.F64[i], a.F64[i])
 			}
 		}
 		for i := range a.I64 {
@@ -100,8 +106,8 @@ func FuzzReadNpy(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if max(len(a.F32), len(a.I64)) != a.Len() {
-			t.Fatalf("shape %v with %d values", a.Shape, max(len(a.F32), len(a.I64)))
+		if a.values() != a.Len() {
+			t.Fatalf("shape %v with %d values", a.Shape, a.values())
 		}
 	})
 }

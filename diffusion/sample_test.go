@@ -1,0 +1,302 @@
+package diffusion
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"gorgonia.org/tensor"
+
+	"github.com/clockwork-go/clockwork/internal/npzio"
+)
+
+// The fixture comes from scripts/reference/make_diffusion_fixtures.py, an
+// independent numpy implementation of diffusers' schedulers.
+func fixture(t *testing.T) map[string]npzio.Array {
+	t.Helper()
+	f, err := npzio.Read("testdata/schedulers.npz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestScheduleMatchesDiffusers(t *testing.T) {
+	f := fixture(t)
+	for _, sched := range []string{"linear", "scaled_linear", "squaredcos_cap_v2", "sigmoid"} {
+		for _, rescale := range []bool{false, true} {
+			c := DefaultScheduleConfig()
+			c.BetaSchedule, c.RescaleBetasZeroSNR = sched, rescale
+			if sched == "scaled_linear" {
+				c.BetaStart, c.BetaEnd = 0.00085, 0.012
+			}
+			s, err := NewSchedule(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := fmt.Sprintf("%s.%d", sched, map[bool]int{false: 0, true: 1}[rescale])
+			for i, b := range f["betas."+key].F64 {
+				// Both are float32 values, built in float32 (PyTorch's linspace rounds
+				// differently in a few ulps): agree to float32 precision, and
+				// where rescaling computes 1 − ᾱ_t/ᾱ_{t−1} in float32, to
+				// that subtraction's rounding.
+				tol := 1e-6*math.Abs(b) + 1e-12
+				if rescale {
+					tol += 3e-5*math.Abs(b) + 5e-7
+				}
+				if math.Abs(s.Betas[i]-b) > tol {
+					t.Fatalf("%s: beta[%d] = %.10g, want %.10g", key, i, s.Betas[i], b)
+				}
+			}
+			for i, a := range f["acp."+key].F64 {
+				if math.Abs(s.AlphasCumprod[i]-a) > 1e-5*a+1e-9 {
+					t.Fatalf("%s: alphas_cumprod[%d] = %.10g, want %.10g", key, i, s.AlphasCumprod[i], a)
+				}
+			}
+			if rescale && s.AlphasCumprod[s.T()-1] > 1e-12 {
+				t.Errorf("%s: terminal alphas_cumprod %g, want 0", key, s.AlphasCumprod[s.T()-1])
+			}
+		}
+	}
+}
+
+func TestTimestepsMatchDiffusers(t *testing.T) {
+	f := fixture(t)
+	for _, sampler := range Samplers {
+		for _, sp := range []string{SpacingLeading, SpacingTrailing, SpacingLinspace} {
+			for _, n := range []int{1000, 50, 20, 8, 4} {
+				want := f[fmt.Sprintf("ts.%s.%s.%d", sampler, sp, n)].F64
+				got, err := Timesteps(sampler, n, 1000, sp)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != len(want) {
+					t.Fatalf("%s %s %d: %d timesteps, want %d", sampler, sp, n, len(got), len(want))
+				}
+				for i := range got {
+					if got[i] != want[i] {
+						t.Fatalf("%s %s %d: timestep %d = %g, want %g", sampler, sp, n, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// toy is the deterministic stand-in denoiser shared with the fixture script.
+type toy struct{}
+
+func (toy) Predict(x *tensor.Dense, t float64, _ []int64) (*tensor.Dense, error) {
+	out := tensor.New(tensor.WithShape(x.Shape().Clone()...), tensor.Of(tensor.Float32))
+	o := out.Data().([]float32)
+	for i, v := range x.Data().([]float32) {
+		o[i] = float32(math.Tanh(0.5*float64(v))*(t/1000+0.1) + 0.05*math.Cos(0.01*t))
+	}
+	return out, nil
+}
+
+// TestSamplersMatchDiffusers runs every sampler with the toy denoiser from
+// the fixture's initial noise (and per-step noise) and compares the whole
+// trajectory with the reference.
+func TestSamplersMatchDiffusers(t *testing.T) {
+	f := fixture(t)
+	init := f["traj.init"]
+	for _, n := range []int{20, 8, 4} {
+		noise := f[fmt.Sprintf("traj.noise.%d", n)]
+		for _, pred := range []string{PredictEpsilon, PredictV, PredictSample} {
+			c := DefaultScheduleConfig()
+			c.PredictionType = pred
+			s, _ := NewSchedule(c)
+			for _, tc := range []struct {
+				name string
+				o    Options
+			}{
+				{"ddpm_small", Options{Sampler: "ddpm"}},
+				{"ddpm_large", Options{Sampler: "ddpm", Variance: "fixed_large"}},
+				{"ddim", Options{Sampler: "ddim"}},
+				{"ddim_eta", Options{Sampler: "ddim", Eta: 0.7, NoClip: true, Spacing: SpacingTrailing}},
+				{"dpmpp2m", Options{Sampler: "dpmpp2m"}},
+				{"euler", Options{Sampler: "euler"}},
+			} {
+				want := f[fmt.Sprintf("traj.%s.%s.%d", tc.name, pred, n)].F64
+				per := 9
+				o := tc.o
+				o.Steps = n
+				o.noise = func(step, sample int, dst []float32) {
+					var src []float64
+					if step < 0 {
+						src = init.F64[sample*per:]
+					} else {
+						src = noise.F64[(step*2+sample)*per:]
+					}
+					for i := range dst {
+						dst[i] = float32(src[i])
+					}
+				}
+				step := 0
+				o.Hook = func(info StepInfo) error {
+					step = info.Index
+					return nil
+				}
+				got, err := Sample(toy{}, s, []int{2, 1, 3, 3}, o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				final := want[n*2*per:]
+				for i, v := range got.Data().([]float32) {
+					if math.Abs(float64(v)-final[i]) > 2e-4*(1+math.Abs(final[i])) {
+						t.Fatalf("%s %s %d steps: x[%d] = %.7g, want %.7g", tc.name, pred, n, i, v, final[i])
+					}
+				}
+				if step != n-1 {
+					t.Errorf("%s: hook saw last step %d, want %d", tc.name, step, n-1)
+				}
+			}
+		}
+	}
+}
+
+// gaussian is the exact ε-denoiser of data x₀ ~ N(mu, sd²) per dimension:
+// E[ε | x_t] for x_t = √ᾱ·x₀ + √(1−ᾱ)·ε.
+type gaussian struct {
+	s      *Schedule
+	mu, sd float64
+}
+
+func (g gaussian) Predict(x *tensor.Dense, t float64, _ []int64) (*tensor.Dense, error) {
+	// Interpolate ᾱ at fractional t like the samplers' σ(t).
+	lo := int(math.Floor(t))
+	hi := min(lo+1, g.s.T()-1)
+	sl := math.Sqrt((1 - g.s.AlphasCumprod[lo]) / g.s.AlphasCumprod[lo])
+	sh := math.Sqrt((1 - g.s.AlphasCumprod[hi]) / g.s.AlphasCumprod[hi])
+	sig := sl + (t-float64(lo))*(sh-sl)
+	ab := 1 / (1 + sig*sig)
+	a, s := math.Sqrt(ab), math.Sqrt(1-ab)
+	v := ab*g.sd*g.sd + 1 - ab
+	out := tensor.New(tensor.WithShape(x.Shape().Clone()...), tensor.Of(tensor.Float32))
+	o := out.Data().([]float32)
+	for i, xv := range x.Data().([]float32) {
+		x0 := g.mu + a*g.sd*g.sd/v*(float64(xv)-a*g.mu)
+		o[i] = float32((float64(xv) - a*x0) / s)
+	}
+	return out, nil
+}
+
+// TestSamplersGaussian checks that every sampler, with the exact denoiser of
+// a Gaussian, reproduces its mean at 1000 to 4 steps and its variance at
+// many steps, with an error that shrinks as steps grow. (At few steps the
+// samplers' last model call is at a timestep well above 0, where the
+// denoiser's posterior mean has less spread than the data: the variance
+// deficit there is the samplers' discretisation error, not noise.)
+func TestSamplersGaussian(t *testing.T) {
+	s, _ := NewSchedule(DefaultScheduleConfig())
+	g := gaussian{s: s, mu: 0.3, sd: 0.5}
+	const n = 4000
+	// Tolerance on the standard deviation by step count; the mean's
+	// sampling error is sd/√n ≈ 0.008.
+	tolS := map[int]float64{1000: 0.025, 50: 0.07, 20: 0.13, 8: 0.22, 4: 0.36}
+	for _, sampler := range Samplers {
+		errs := map[int]float64{}
+		for _, steps := range []int{1000, 50, 20, 8, 4} {
+			o := Options{Sampler: sampler, Steps: steps, Seed: 9, NoClip: true}
+			x, err := Sample(g, s, []int{n, 1, 1, 1}, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m, v float64
+			for _, e := range x.Data().([]float32) {
+				m += float64(e)
+			}
+			m /= n
+			for _, e := range x.Data().([]float32) {
+				v += (float64(e) - m) * (float64(e) - m)
+			}
+			sd := math.Sqrt(v / n)
+			errs[steps] = math.Abs(sd - g.sd)
+			t.Logf("%-7s %4d steps: mean %.4f (want %.2f), std %.4f (want %.2f)", sampler, steps, m, g.mu, sd, g.sd)
+			if math.Abs(m-g.mu) > 0.03 || errs[steps] > tolS[steps] {
+				t.Errorf("%s %d steps: mean %.4f, std %.4f; want %.2f±0.03, %.2f±%.3f", sampler, steps, m, sd, g.mu, g.sd, tolS[steps])
+			}
+		}
+		if !(errs[1000] < errs[50] && errs[50] < errs[8] && errs[8] < errs[4]) {
+			t.Errorf("%s: variance error does not shrink with steps: %v", sampler, errs)
+		}
+	}
+}
+
+// TestNoiseIndependentOfBatch draws 6 samples in one batch and in batches of
+// 1, 2 and 3, with stochastic samplers too: every sample must be identical.
+func TestNoiseIndependentOfBatch(t *testing.T) {
+	s, _ := NewSchedule(DefaultScheduleConfig())
+	for _, o := range []Options{{Sampler: "ddpm", Steps: 8}, {Sampler: "ddim", Steps: 8, Eta: 1}, {Sampler: "dpmpp2m", Steps: 8}, {Sampler: "euler", Steps: 8}} {
+		o.Seed = 42
+		all, err := Sample(toy{}, s, []int{6, 1, 2, 2}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range []int{1, 2, 3} {
+			for first := 0; first < 6; first += b {
+				o.FirstIndex = first
+				part, err := Sample(toy{}, s, []int{b, 1, 2, 2}, o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, v := range part.Data().([]float32) {
+					if w := all.Data().([]float32)[first*4+i]; v != w {
+						t.Fatalf("%s: sample %d differs in a batch of %d: %g vs %g", o.Sampler, first+i/4, b, v, w)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestDDIMDeterministic(t *testing.T) {
+	s, _ := NewSchedule(DefaultScheduleConfig())
+	o := Options{Sampler: "ddim", Steps: 10, Seed: 3}
+	a, _ := Sample(toy{}, s, []int{2, 1, 2, 2}, o)
+	b, _ := Sample(toy{}, s, []int{2, 1, 2, 2}, o)
+	o.Seed = 4
+	c, _ := Sample(toy{}, s, []int{2, 1, 2, 2}, o)
+	same, differ := true, false
+	for i, v := range a.Data().([]float32) {
+		same = same && v == b.Data().([]float32)[i]
+		differ = differ || v != c.Data().([]float32)[i]
+	}
+	if !same || !differ {
+		t.Errorf("DDIM eta 0: same seed equal %t, other seed differs %t", same, differ)
+	}
+}
+
+func TestSampleBadOptions(t *testing.T) {
+	s, _ := NewSchedule(DefaultScheduleConfig())
+	for _, c := range []struct {
+		o    Options
+		want string
+	}{
+		{Options{Sampler: "heun", Steps: 4}, "unknown sampler"},
+		{Options{Sampler: "ddim", Steps: 0}, "0 steps"},
+		{Options{Sampler: "ddim", Steps: 2000}, "2000 steps"},
+		{Options{Sampler: "ddim", Steps: 4, Spacing: "even"}, "spacing"},
+		{Options{Sampler: "ddpm", Steps: 4, Variance: "learned"}, "variance"},
+		{Options{Sampler: "ddim", Steps: 4, Labels: []int64{1}}, "labels"},
+	} {
+		if _, err := Sample(toy{}, s, []int{2, 1, 2, 2}, c.o); err == nil || !contains(err.Error(), c.want) {
+			t.Errorf("%+v: error %v, want one mentioning %q", c.o, err, c.want)
+		}
+	}
+	for _, c := range []ScheduleConfig{
+		{NumTrainTimesteps: 1000, BetaStart: 1e-4, BetaEnd: 0.02, BetaSchedule: "quadratic", PredictionType: PredictEpsilon},
+		{NumTrainTimesteps: 1000, BetaStart: 1e-4, BetaEnd: 0.02, BetaSchedule: "linear", PredictionType: "score"},
+		{NumTrainTimesteps: 1, BetaStart: 1e-4, BetaEnd: 0.02, BetaSchedule: "linear", PredictionType: PredictEpsilon},
+		{NumTrainTimesteps: 10, BetaStart: 1e-4, BetaEnd: 2, BetaSchedule: "linear", PredictionType: PredictEpsilon},
+	} {
+		if _, err := NewSchedule(c); err == nil {
+			t.Errorf("schedule %+v accepted", c)
+		}
+	}
+}
+
+func contains(s, sub string) bool {
+	return len(sub) == 0 || (len(s) >= len(sub) && (s[:len(sub)] == sub || contains(s[1:], sub)))
+}

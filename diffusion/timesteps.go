@@ -1,0 +1,131 @@
+package diffusion
+
+import (
+	"fmt"
+	"math"
+)
+
+// Timestep spacings (Lin et al. 2024, Table 2), as diffusers names them.
+const (
+	SpacingLeading  = "leading"
+	SpacingTrailing = "trailing"
+	SpacingLinspace = "linspace"
+)
+
+// Timesteps returns the descending timesteps a sampler visits in n steps of
+// a schedule of T training steps, as diffusers' set_timesteps computes them
+// for that sampler ("ddpm", "ddim", "dpmpp2m", "euler") and spacing (empty:
+// the sampler's default, leading for DDPM and DDIM, linspace for DPM-Solver++
+// and Euler). Euler's linspace timesteps are fractional.
+func Timesteps(sampler string, n, T int, spacing string) ([]float64, error) {
+	if n < 1 || n > T {
+		return nil, fmt.Errorf("%d steps: want 1 to %d", n, T)
+	}
+	if spacing == "" {
+		spacing = SpacingLeading
+		if sampler == "dpmpp2m" || sampler == "euler" {
+			spacing = SpacingLinspace
+		}
+	}
+	out := make([]float64, 0, n)
+	// Integer timesteps are rounded half to even, like numpy.
+	rnd := math.RoundToEven
+	switch sampler {
+	case "ddpm", "ddim":
+		switch spacing {
+		case SpacingLinspace:
+			for i := n - 1; i >= 0; i-- {
+				out = append(out, rnd(linspaceAt(0, float64(T-1), n, i)))
+			}
+		case SpacingLeading:
+			r := T / n
+			for i := n - 1; i >= 0; i-- {
+				out = append(out, float64(i*r))
+			}
+		case SpacingTrailing:
+			out = trailing(T, n)
+		default:
+			return nil, fmt.Errorf("timestep spacing %q is not one of leading, trailing, linspace", spacing)
+		}
+	case "dpmpp2m":
+		switch spacing {
+		case SpacingLinspace:
+			for i := n; i >= 1; i-- {
+				out = append(out, rnd(linspaceAt(0, float64(T-1), n+1, i)))
+			}
+		case SpacingLeading:
+			r := T / (n + 1)
+			for i := n; i >= 1; i-- {
+				out = append(out, float64(i*r))
+			}
+		case SpacingTrailing:
+			out = trailing(T, n)
+		default:
+			return nil, fmt.Errorf("timestep spacing %q is not one of leading, trailing, linspace", spacing)
+		}
+	case "euler":
+		switch spacing {
+		case SpacingLinspace:
+			// np.linspace(..., dtype=float32): computed in float64, stored in float32.
+			for i := n - 1; i >= 0; i-- {
+				out = append(out, float64(float32(linspaceAt(0, float64(T-1), n, i))))
+			}
+		case SpacingLeading:
+			r := T / n
+			for i := n - 1; i >= 0; i-- {
+				out = append(out, float64(i*r))
+			}
+		case SpacingTrailing:
+			out = trailing(T, n)
+		default:
+			return nil, fmt.Errorf("timestep spacing %q is not one of leading, trailing, linspace", spacing)
+		}
+	default:
+		return nil, fmt.Errorf("sampler %q is not one of %v", sampler, Samplers)
+	}
+	return out, nil
+}
+
+// linspaceAt returns element i of numpy.linspace(a, b, n).
+func linspaceAt(a, b float64, n, i int) float64 {
+	if n == 1 {
+		return a
+	}
+	step := (b - a) / float64(n-1)
+	if i == n-1 {
+		return b
+	}
+	return a + float64(i)*step
+}
+
+// sigmasAt returns σ(t) = √((1−ᾱ)/ᾱ) interpolated linearly at each timestep
+// (numpy.interp over integer timesteps), followed by a final 0, rounded to
+// float32 as diffusers stores them.
+func (s *Schedule) sigmasAt(ts []float64) []float64 {
+	sig := make([]float64, len(s.AlphasCumprod))
+	for i, a := range s.AlphasCumprod {
+		sig[i] = math.Sqrt((1 - a) / a)
+	}
+	out := make([]float64, len(ts)+1)
+	for i, t := range ts {
+		lo := int(math.Floor(t))
+		lo = max(0, min(lo, len(sig)-1))
+		hi := min(lo+1, len(sig)-1)
+		f := t - float64(lo)
+		out[i] = float64(float32(sig[lo] + f*(sig[hi]-sig[lo])))
+	}
+	return out
+}
+
+// trailing returns round(numpy.arange(T, 0, −T/n)) − 1.
+func trailing(T, n int) []float64 {
+	r := float64(T) / float64(n)
+	var out []float64
+	for i := 0; ; i++ {
+		v := float64(T) + float64(i)*-r
+		if v <= 0 {
+			return out
+		}
+		out = append(out, math.RoundToEven(v)-1)
+	}
+}
