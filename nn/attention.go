@@ -105,4 +105,3 @@ func attnProbs(q, k []float32, l, d, ld int, scale float32, p []float32) {
 		simd.Softmax(p[i*l : (i+1)*l])
 	}
 }
-
