@@ -365,3 +365,41 @@ func (r *run) euler() error {
 	}
 	return nil
 }
+
+// SampleMany draws n samples of shape (C,H,W) in batches of at most batch,
+// sample j with noise stream FirstIndex+j (so the result does not depend on
+// the batch size) and label labels[j] (labels nil for unconditional
+// models). progress, when set, is called after each batch with the number of
+// samples done.
+func SampleMany(d Denoiser, s *Schedule, chw []int, n, batch int, labels []int64, o Options, progress func(done int)) (*tensor.Dense, error) {
+	if len(chw) != 3 {
+		return nil, fmt.Errorf("sample shape %v: want (C,H,W)", chw)
+	}
+	if n <= 0 || batch <= 0 {
+		return nil, fmt.Errorf("want a positive number of samples and batch size, got %d and %d", n, batch)
+	}
+	if labels != nil && len(labels) != n {
+		return nil, fmt.Errorf("%d labels for %d samples", len(labels), n)
+	}
+	per := chw[0] * chw[1] * chw[2]
+	out := tensor.New(tensor.WithShape(n, chw[0], chw[1], chw[2]), tensor.Of(tensor.Float32))
+	od := out.Data().([]float32)
+	first := o.FirstIndex
+	for i := 0; i < n; i += batch {
+		b := min(batch, n-i)
+		oo := o
+		oo.FirstIndex = first + i
+		if labels != nil {
+			oo.Labels = labels[i : i+b]
+		}
+		x, err := Sample(d, s, []int{b, chw[0], chw[1], chw[2]}, oo)
+		if err != nil {
+			return nil, fmt.Errorf("samples %d–%d: %w", i, i+b-1, err)
+		}
+		copy(od[i*per:], x.Data().([]float32))
+		if progress != nil {
+			progress(i + b)
+		}
+	}
+	return out, nil
+}

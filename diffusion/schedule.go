@@ -1,8 +1,16 @@
 package diffusion
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/clockwork-go/clockwork/internal/fsutil"
 )
 
 // ScheduleConfig describes a noise schedule and the model's prediction type
@@ -217,4 +225,42 @@ func toEps(pred string, out, x, a, sigma float64) float64 {
 		return (x - a*out) / sigma
 	}
 	return a*out + sigma*x
+}
+
+// ScheduleFile is the name of a model directory's noise-schedule config, as
+// in diffusers pipelines.
+const ScheduleFile = "scheduler_config.json"
+
+// SaveScheduleConfig writes c to dir/scheduler_config.json.
+func SaveScheduleConfig(dir string, c ScheduleConfig) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	return fsutil.WriteAtomic(filepath.Join(dir, ScheduleFile), func(w io.Writer) error {
+		_, err := w.Write(append(b, '\n'))
+		return err
+	})
+}
+
+// LoadScheduleConfig reads dir/scheduler_config.json, or returns the default
+// schedule when the file does not exist. Keys it does not know (diffusers
+// writes many sampler settings there) are ignored; a malformed file is an
+// error.
+func LoadScheduleConfig(dir string) (ScheduleConfig, error) {
+	c := DefaultScheduleConfig()
+	b, err := os.ReadFile(filepath.Join(dir, ScheduleFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("%s: %w", filepath.Join(dir, ScheduleFile), err)
+	}
+	if _, err := NewSchedule(c); err != nil {
+		return c, fmt.Errorf("%s: %w", filepath.Join(dir, ScheduleFile), err)
+	}
+	return c, nil
 }

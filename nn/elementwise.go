@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"math"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -136,7 +137,8 @@ func AddChannel(x, e *G.Node) *G.Node {
 
 // SumHW sums a (N,C,H,W) tensor over its spatial axes, giving (N,C).
 func SumHW(x *G.Node) *G.Node {
-	return apply(kernel{
+	xs := x.Shape().Clone()
+	k := kernel{
 		name: "SumHW",
 		in:   []int{4},
 		out:  2,
@@ -155,7 +157,33 @@ func SumHW(x *G.Node) *G.Node {
 			})
 			return nil
 		},
-	}, x)
+	}
+	k.diff = func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		return G.Nodes{expandHW(grad, xs)}, nil
+	}
+	return apply(k, x)
+}
+
+// expandHW broadcasts (N,C) values over the spatial axes of shape s.
+func expandHW(g *G.Node, s tensor.Shape) *G.Node {
+	return apply(kernel{
+		name: fmt.Sprintf("ExpandHW(%v)", s),
+		in:   []int{2},
+		out:  4,
+		shape: func(in []tensor.Shape) (tensor.Shape, error) {
+			if len(in[0]) != 2 || in[0][0] != s[0] || in[0][1] != s[1] {
+				return nil, fmt.Errorf("expandhw: %v does not fit %v", in[0], s)
+			}
+			return s, nil
+		},
+		do: func(out []float32, in [][]float32, _ []tensor.Shape) error {
+			hw := s[2] * s[3]
+			for i, v := range in[0] {
+				fill(out[i*hw:(i+1)*hw], v)
+			}
+			return nil
+		},
+	}, g)
 }
 
 // ConcatChannels concatenates (N,Ca,H,W) and (N,Cb,H,W) along the channel
@@ -456,4 +484,78 @@ func WeightedMSE(pred, target, w *G.Node) *G.Node {
 func chunks(n int, f func(lo, hi int)) {
 	const grain = 4096
 	simd.Parallel((n+grain-1)/grain, grain, func(lo, hi int) { f(lo*grain, min(hi*grain, n)) })
+}
+
+// SoftmaxCrossEntropy returns the mean over rows of −Σ_k y_k·log softmax(z)_k
+// for logits z (N,K) and target distributions y (N,K) (one-hot labels),
+// computed stably in float64. It is differentiable with respect to z only;
+// the gradient is (softmax(z) − y)/N.
+func SoftmaxCrossEntropy(z, y *G.Node) *G.Node {
+	k := kernel{
+		name: "SoftmaxCrossEntropy",
+		in:   []int{2, 2},
+		out:  0,
+		shape: func(s []tensor.Shape) (tensor.Shape, error) {
+			if !s[0].Eq(s[1]) || len(s[0]) != 2 {
+				return nil, fmt.Errorf("cross-entropy: logits %v and targets %v differ", s[0], s[1])
+			}
+			return tensor.ScalarShape(), nil
+		},
+		do: func(out []float32, in [][]float32, s []tensor.Shape) error {
+			n, kk := s[0][0], s[0][1]
+			var total float64
+			for i := 0; i < n; i++ {
+				zr, yr := in[0][i*kk:(i+1)*kk], in[1][i*kk:(i+1)*kk]
+				lse := logSumExp(zr)
+				for j, yv := range yr {
+					if yv != 0 {
+						total -= float64(yv) * (float64(zr[j]) - lse)
+					}
+				}
+			}
+			out[0] = float32(total / float64(n))
+			return nil
+		},
+		wrt: []bool{true, false},
+	}
+	k.diff = func(ins G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		return G.Nodes{apply(kernel{
+			name:  "SoftmaxCrossEntropyBackward",
+			in:    []int{2, 2, 0},
+			out:   2,
+			shape: func(s []tensor.Shape) (tensor.Shape, error) { return s[0].Clone(), nil },
+			do: func(out []float32, in [][]float32, s []tensor.Shape) error {
+				n, kk := s[0][0], s[0][1]
+				g := float64(in[2][0]) / float64(n)
+				for i := 0; i < n; i++ {
+					zr, yr, or := in[0][i*kk:(i+1)*kk], in[1][i*kk:(i+1)*kk], out[i*kk:(i+1)*kk]
+					lse := logSumExp(zr)
+					for j := range zr {
+						or[j] = float32(g * (math.Exp(float64(zr[j])-lse) - float64(yr[j])))
+					}
+				}
+				return nil
+			},
+		}, ins[0], ins[1], grad), nil}, nil
+	}
+	return apply(k, z, y)
+}
+
+func logSumExp(z []float32) float64 {
+	m := math.Inf(-1)
+	for _, v := range z {
+		m = math.Max(m, float64(v))
+	}
+	var s float64
+	for _, v := range z {
+		s += math.Exp(float64(v) - m)
+	}
+	return m + math.Log(s)
+}
+
+// MeanHW averages a (N,C,H,W) tensor over its spatial axes, giving (N,C):
+// global average pooling.
+func MeanHW(x *G.Node) *G.Node {
+	s := x.Shape()
+	return Scale(SumHW(x), 1/float32(s[2]*s[3]))
 }

@@ -85,6 +85,16 @@ func TestOpGradients(t *testing.T) {
 				}
 				return nn.WeightedMSE(g.Param("p"), y, w)
 			}},
+		{Name: "cross-entropy", Inputs: map[string][]int{"z": {3, 4}},
+			F: func(g *nn.Graph) *G.Node {
+				y := g.Input("y", 3, 4)
+				if err := nn.Let(y, tensor.New(tensor.WithShape(3, 4), tensor.WithBacking(nn.OneHot([]int64{2, 0, 3}, 4)))); err != nil {
+					panic(err)
+				}
+				return nn.SoftmaxCrossEntropy(g.Param("z"), y)
+			}},
+		{Name: "meanhw", Inputs: map[string][]int{"x": {2, 3, 2, 3}},
+			F: func(g *nn.Graph) *G.Node { return nn.MeanHW(g.Param("x")) }},
 		{Name: "affine", Inputs: map[string][]int{"x": {2, 3}},
 			F: func(g *nn.Graph) *G.Node { return nn.Affine(g.Param("x"), 2, -1) }},
 	}

@@ -11,6 +11,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/clockwork-go/clockwork/internal/fsutil"
 	"github.com/clockwork-go/clockwork/internal/npzio"
 )
 
@@ -85,7 +86,7 @@ func (m *Model) Save(dir string) error {
 	if err != nil {
 		return fmt.Errorf("save model: %w", err)
 	}
-	err = npzio.WriteAtomic(filepath.Join(dir, ConfigFile), func(w io.Writer) error {
+	err = fsutil.WriteAtomic(filepath.Join(dir, ConfigFile), func(w io.Writer) error {
 		_, err := w.Write(append(b, '\n'))
 		return err
 	})

@@ -187,3 +187,12 @@ func (m *Model) OneHot(labels []int64) (*tensor.Dense, error) {
 	}
 	return tensor.New(tensor.WithShape(len(labels), k), tensor.WithBacking(nn.OneHot(labels, k))), nil
 }
+
+// WithParams returns a model with the same configuration over another
+// parameter store of the same layout (an EMA copy of the weights, say).
+func (m *Model) WithParams(p *nn.Params) (*Model, error) {
+	if err := m.Params.SameLayout(p); err != nil {
+		return nil, err
+	}
+	return &Model{Config: m.Config, Params: p, plan: m.plan}, nil
+}

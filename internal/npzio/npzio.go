@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -18,6 +17,8 @@ import (
 
 	"codeberg.org/sbinet/npyio/npy"
 	"codeberg.org/sbinet/npyio/npz"
+
+	"github.com/clockwork-go/clockwork/internal/fsutil"
 )
 
 // Array is one named numeric array: exactly one of F32, F64, I64 and U8 is
@@ -76,25 +77,34 @@ func Read(path string) (map[string]Array, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := npz.NewReader(f, st.Size())
+	out, err := ReadBytes(f, st.Size())
 	if err != nil {
-		return nil, fmt.Errorf("%s: not a readable .npz file: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return out, nil
+}
+
+// ReadBytes reads every array of an .npz archive of the given size.
+func ReadBytes(ra io.ReaderAt, size int64) (map[string]Array, error) {
+	r, err := npz.NewReader(ra, size)
+	if err != nil {
+		return nil, fmt.Errorf("not a readable .npz file: %w", err)
 	}
 	out := map[string]Array{}
 	for _, key := range r.Keys() {
 		name := strings.TrimSuffix(key, ".npy")
 		rc, err := r.Open(key)
 		if err != nil {
-			return nil, fmt.Errorf("%s: array %q: %w", path, name, err)
+			return nil, fmt.Errorf("array %q: %w", name, err)
 		}
 		data, err := io.ReadAll(rc)
 		rc.Close()
 		if err != nil {
-			return nil, fmt.Errorf("%s: array %q: corrupt archive member: %w", path, name, err)
+			return nil, fmt.Errorf("array %q: corrupt archive member: %w", name, err)
 		}
 		a, err := readNpy(data)
 		if err != nil {
-			return nil, fmt.Errorf("%s: array %q: %w", path, name, err)
+			return nil, fmt.Errorf("array %q: %w", name, err)
 		}
 		out[name] = a
 	}
@@ -219,7 +229,7 @@ func Write(path string, order []string, arrays map[string]Array) error {
 			return fmt.Errorf("write %s: array %q has %d values for shape %v", path, k, a.values(), a.Shape)
 		}
 	}
-	return WriteAtomic(path, func(w io.Writer) error {
+	return fsutil.WriteAtomic(path, func(w io.Writer) error {
 		zw := npz.NewWriter(w)
 		for _, k := range order {
 			a := arrays[k]
@@ -240,40 +250,4 @@ func Write(path string, order []string, arrays map[string]Array) error {
 		}
 		return zw.Close()
 	})
-}
-
-// WriteAtomic writes a file through fill into a temporary file next to path,
-// syncs it and renames it over path.
-func WriteAtomic(path string, fill func(w io.Writer) error) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	name := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(name)
-		}
-	}()
-	if err := fill(tmp); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(name, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	ok = true
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }

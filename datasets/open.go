@@ -1,0 +1,61 @@
+package datasets
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Open resolves a data specification, as commands take it:
+//
+//	mnist               MNIST from the GoMNIST module, padded to 32×32
+//	mnist:DIR           MNIST from IDX files in DIR
+//	shapes[:N]          N (default 10000) synthetic 32×32 shapes
+//	npz:PATH[:X[:Y[:K]]] images X (default "images") and int64 labels Y
+//	                    (default "labels"; "-" for none) with K classes
+//	                    (default 10) from an .npz file
+//
+// split ("train" or "test") picks MNIST's split and the seed of shapes.
+func Open(spec, split string) (*Images, error) {
+	kind, arg, _ := strings.Cut(spec, ":")
+	switch kind {
+	case "mnist":
+		return MNIST(split, arg, true)
+	case "shapes":
+		n := 10000
+		if arg != "" {
+			var err error
+			if n, err = strconv.Atoi(arg); err != nil || n <= 0 {
+				return nil, fmt.Errorf("data %q: bad count %q", spec, arg)
+			}
+		}
+		seed := uint64(1)
+		if split == "test" {
+			seed = 2
+		}
+		return Shapes(n, 32, seed)
+	case "npz":
+		parts := strings.Split(arg, ":")
+		if parts[0] == "" {
+			return nil, fmt.Errorf("data %q: no file", spec)
+		}
+		x, y, k := "images", "labels", 10
+		if len(parts) > 1 && parts[1] != "" {
+			x = parts[1]
+		}
+		if len(parts) > 2 {
+			y = parts[2]
+			if y == "-" {
+				y = ""
+			}
+		}
+		if len(parts) > 3 {
+			var err error
+			if k, err = strconv.Atoi(parts[3]); err != nil || k <= 0 {
+				return nil, fmt.Errorf("data %q: bad class count %q", spec, parts[3])
+			}
+		}
+		return FromNPZ(parts[0], x, y, k)
+	}
+	return nil, fmt.Errorf("data %q: want mnist, mnist:DIR, shapes[:N] or npz:PATH[:images[:labels[:classes]]]", spec)
+}

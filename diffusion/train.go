@@ -1,0 +1,397 @@
+package diffusion
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"gorgonia.org/tensor"
+
+	"github.com/clockwork-go/clockwork/datasets"
+	"github.com/clockwork-go/clockwork/nn"
+	"github.com/clockwork-go/clockwork/plots"
+	"github.com/clockwork-go/clockwork/unet"
+)
+
+// TrainConfig holds the hyperparameters of a training run. It is saved in
+// every checkpoint, so a resumed run continues with the same settings.
+type TrainConfig struct {
+	Steps       int     `json:"steps"`
+	BatchSize   int     `json:"batch_size"`
+	LR          float64 `json:"learning_rate"`
+	Warmup      int     `json:"warmup_steps"`
+	Decay       string  `json:"lr_decay"`  // "constant" or "cosine" (to 0 at Steps)
+	Optimizer   string  `json:"optimizer"` // "adam" or "adamw"
+	WeightDecay float64 `json:"weight_decay"`
+	EMADecay    float64 `json:"ema_decay"`
+	GradClip    float64 `json:"grad_clip"`    // global-norm clip; 0: none
+	CondDropout float64 `json:"cond_dropout"` // probability of training on the null class
+	MinSNRGamma float64 `json:"min_snr_gamma"`
+	Seed        uint64  `json:"seed"`
+
+	CheckpointEvery int `json:"checkpoint_every"`
+	SampleEvery     int `json:"sample_every"` // write a sample grid every so many steps; 0: never
+	LogEvery        int `json:"log_every"`
+
+	Schedule ScheduleConfig `json:"schedule"`
+}
+
+// DefaultTrainConfig returns the settings of the reference MNIST run.
+func DefaultTrainConfig() TrainConfig {
+	return TrainConfig{
+		Steps: 3000, BatchSize: 64, LR: 1e-3, Warmup: 200, Decay: "cosine", Optimizer: "adamw",
+		WeightDecay: 0, EMADecay: 0.999, GradClip: 1, CondDropout: 0.1, Seed: 0,
+		CheckpointEvery: 250, SampleEvery: 500, LogEvery: 10, Schedule: DefaultScheduleConfig(),
+	}
+}
+
+// Validate reports the first invalid setting.
+func (c TrainConfig) Validate() error {
+	switch {
+	case c.Steps <= 0:
+		return fmt.Errorf("steps %d must be positive", c.Steps)
+	case c.BatchSize <= 0:
+		return fmt.Errorf("batch size %d must be positive", c.BatchSize)
+	case !(c.LR > 0) || math.IsInf(c.LR, 0):
+		return fmt.Errorf("learning rate %g must be positive", c.LR)
+	case c.Warmup < 0:
+		return fmt.Errorf("warm-up %d must not be negative", c.Warmup)
+	case c.Decay != "constant" && c.Decay != "cosine":
+		return fmt.Errorf("lr decay %q is not constant or cosine", c.Decay)
+	case c.Optimizer != "adam" && c.Optimizer != "adamw":
+		return fmt.Errorf("optimizer %q is not adam or adamw", c.Optimizer)
+	case c.EMADecay < 0 || c.EMADecay >= 1:
+		return fmt.Errorf("ema decay %g must lie in [0, 1)", c.EMADecay)
+	case c.CondDropout < 0 || c.CondDropout >= 1:
+		return fmt.Errorf("conditioning dropout %g must lie in [0, 1)", c.CondDropout)
+	case c.GradClip < 0 || c.WeightDecay < 0 || c.MinSNRGamma < 0:
+		return fmt.Errorf("grad clip, weight decay and min-SNR gamma must not be negative")
+	case c.CheckpointEvery <= 0 || c.LogEvery <= 0 || c.SampleEvery < 0:
+		return fmt.Errorf("checkpoint and log intervals must be positive")
+	}
+	return nil
+}
+
+// lrAt returns the learning rate at a step: linear warm-up, then constant
+// or cosine decay.
+func (c TrainConfig) lrAt(step int) float64 {
+	lr := c.LR
+	if c.Warmup > 0 && step < c.Warmup {
+		return lr * float64(step+1) / float64(c.Warmup)
+	}
+	if c.Decay == "cosine" && c.Steps > c.Warmup {
+		p := float64(step-c.Warmup) / float64(c.Steps-c.Warmup)
+		lr *= 0.5 * (1 + math.Cos(math.Pi*math.Min(p, 1)))
+	}
+	return lr
+}
+
+// Trainer trains a U-Net's denoiser on an image set: it holds the model, its
+// EMA, the optimiser, the data order and the random state, all of which a
+// checkpoint saves.
+type Trainer struct {
+	Dir      string // run directory
+	Config   TrainConfig
+	Model    *unet.Model
+	EMA      *nn.EMA
+	Opt      *nn.Adam
+	Schedule *Schedule
+	Data     *datasets.Images
+	Loader   *datasets.Loader
+	Step     int
+
+	// Log receives progress lines (the progress bar); nil: none.
+	Log io.Writer
+
+	rngSrc   *rand.PCG
+	rng      *rand.Rand
+	graph    *TrainGraph
+	null     int64
+	emaModel *unet.Model
+}
+
+// ErrInterrupted is returned by Run when its context is cancelled; the run
+// has been checkpointed and can be resumed.
+var ErrInterrupted = errors.New("training interrupted; checkpoint written")
+
+// NewTrainer prepares a new run in dir (which must hold no checkpoint).
+// Class-conditional models (num_class_embeds = K) are trained on labels in
+// [0, K−1) with class K−1 as the null class of classifier-free guidance.
+func NewTrainer(dir string, m *unet.Model, data *datasets.Images, c TrainConfig) (*Trainer, error) {
+	if hasCheckpoint(dir) {
+		return nil, fmt.Errorf("run %s already has a checkpoint: resume it or choose another directory", dir)
+	}
+	return newTrainer(dir, m, data, c)
+}
+
+func newTrainer(dir string, m *unet.Model, data *datasets.Images, c TrainConfig) (*Trainer, error) {
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("training config: %w", err)
+	}
+	s, err := NewSchedule(c.Schedule)
+	if err != nil {
+		return nil, err
+	}
+	mc := m.Config
+	ch, h, w := data.Shape()
+	if ch != mc.InChannels || ch != mc.OutChannels {
+		return nil, fmt.Errorf("%s has %d channels, the model takes %d and gives %d", data.Name, ch, mc.InChannels, mc.OutChannels)
+	}
+	tr := &Trainer{Dir: dir, Config: c, Model: m, Schedule: s, Data: data, null: -1}
+	if k := mc.NumClasses(); k > 0 {
+		if data.Labels == nil {
+			return nil, fmt.Errorf("class-conditional model but %s has no labels", data.Name)
+		}
+		if data.Classes > k-1 {
+			return nil, fmt.Errorf("%s has %d classes; the model's %d class embeddings leave room for %d and a null class", data.Name, data.Classes, k, k-1)
+		}
+		tr.null = int64(k - 1)
+	}
+	if tr.Loader, err = datasets.NewLoader(data, c.BatchSize, c.Seed); err != nil {
+		return nil, err
+	}
+	if tr.graph, err = NewTrainGraph(m, c.BatchSize, h, w); err != nil {
+		return nil, err
+	}
+	tr.Opt = nn.NewAdam(c.LR)
+	if c.Optimizer == "adamw" {
+		tr.Opt.Decoupled = true
+	}
+	tr.Opt.WeightDecay = c.WeightDecay
+	tr.EMA = nn.NewEMA(m.Params, c.EMADecay)
+	tr.EMA.Warmup = true
+	tr.rngSrc = rand.NewPCG(c.Seed, 0x7a1)
+	tr.rng = rand.New(tr.rngSrc)
+	return tr, nil
+}
+
+// ResumeTrainer restores a run from its latest checkpoint: the model
+// configuration and training settings come from the checkpoint.
+func ResumeTrainer(dir string, data *datasets.Images) (*Trainer, error) {
+	ck, err := LatestCheckpoint(dir)
+	if err != nil {
+		return nil, err
+	}
+	c, err := readCheckpointConfig(ck)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := unet.LoadConfig(filepath.Join(ck, "model", unet.ConfigFile))
+	if err != nil {
+		return nil, err
+	}
+	m, err := unet.New(cfg, 0)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := newTrainer(dir, m, data, c)
+	if err != nil {
+		return nil, err
+	}
+	if err := tr.loadCheckpoint(ck); err != nil {
+		return nil, fmt.Errorf("resume %s: %w", dir, err)
+	}
+	return tr, nil
+}
+
+// Metrics is one line of a run's metrics.jsonl.
+type Metrics struct {
+	Step     int     `json:"step"`
+	Loss     float64 `json:"loss"`
+	LR       float64 `json:"lr"`
+	GradNorm float64 `json:"grad_norm"`
+	StepsPS  float64 `json:"steps_per_s"`
+	Epoch    int     `json:"epoch"`
+}
+
+// batch draws the next training batch: noised samples, timesteps, labels,
+// targets and loss weights.
+type batch struct {
+	x0, noise, xt, target []float32
+	t                     []float64
+	labels                []int64
+	weights               []float32
+}
+
+func (tr *Trainer) nextBatch(b *batch) {
+	c := tr.Config
+	ch, h, w := tr.Data.Shape()
+	per := ch * h * w
+	n := c.BatchSize
+	if b.x0 == nil {
+		b.x0, b.noise, b.xt, b.target = make([]float32, n*per), make([]float32, n*per), make([]float32, n*per), make([]float32, n*per)
+		b.t, b.weights = make([]float64, n), make([]float32, n)
+		if tr.null >= 0 {
+			b.labels = make([]int64, n)
+		}
+	}
+	tr.Loader.Next(b.x0, b.labels)
+	for i := 0; i < n; i++ {
+		t := tr.rng.IntN(tr.Schedule.T())
+		b.t[i] = float64(t)
+		e := b.noise[i*per : (i+1)*per]
+		for k := range e {
+			e[k] = float32(tr.rng.NormFloat64())
+		}
+		if tr.null >= 0 && tr.rng.Float64() < c.CondDropout {
+			b.labels[i] = tr.null
+		}
+		tr.Schedule.AddNoise(b.xt[i*per:(i+1)*per], b.x0[i*per:(i+1)*per], e, t)
+		tr.Schedule.Target(b.target[i*per:(i+1)*per], b.x0[i*per:(i+1)*per], e, t)
+		b.weights[i] = float32(tr.Schedule.MinSNRWeight(t, c.MinSNRGamma))
+	}
+}
+
+// Run trains until Config.Steps, writing checkpoints, metrics
+// (metrics.jsonl), sample grids (samples/) and, at the end, the EMA model
+// directory (model/). When ctx is cancelled it checkpoints and returns
+// ErrInterrupted. A NaN or infinite loss or gradient stops the run with an
+// error and leaves the last checkpoint as it was.
+func (tr *Trainer) Run(ctx context.Context) error {
+	c := tr.Config
+	if err := os.MkdirAll(tr.Dir, 0o755); err != nil {
+		return err
+	}
+	mf, err := os.OpenFile(filepath.Join(tr.Dir, "metrics.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer mf.Close()
+	var bar *progressbar.ProgressBar
+	if tr.Log != nil {
+		bar = progressbar.NewOptions(c.Steps, progressbar.OptionSetWriter(tr.Log), progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(), progressbar.OptionSetItsString("steps"), progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(500*time.Millisecond), progressbar.OptionSetWidth(30), progressbar.OptionSetDescription("train"))
+		bar.Set(tr.Step)
+	}
+	ch, h, w := tr.Data.Shape()
+	shape := []int{c.BatchSize, ch, h, w}
+	var b batch
+	mkT := func(d []float32) *tensor.Dense { return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(d)) }
+	last := time.Now()
+	lastStep := tr.Step
+	for tr.Step < c.Steps {
+		select {
+		case <-ctx.Done():
+			if err := tr.saveCheckpoint(); err != nil {
+				return fmt.Errorf("interrupted, and the checkpoint failed: %w", err)
+			}
+			return ErrInterrupted
+		default:
+		}
+		tr.nextBatch(&b)
+		loss, err := tr.graph.Run(mkT(b.xt), b.t, b.labels, mkT(b.target), b.weights)
+		if err != nil {
+			return fmt.Errorf("step %d: %w", tr.Step, err)
+		}
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			return fmt.Errorf("step %d: loss is %v; stopped with the last checkpoint kept", tr.Step, loss)
+		}
+		names, grads := tr.graph.Gradients()
+		norm := nn.GradNorm(grads)
+		if math.IsNaN(norm) || math.IsInf(norm, 0) {
+			return fmt.Errorf("step %d: gradient norm is %v; stopped with the last checkpoint kept", tr.Step, norm)
+		}
+		if c.GradClip > 0 {
+			nn.ClipGradNorm(grads, c.GradClip)
+		}
+		tr.Opt.LR = c.lrAt(tr.Step)
+		if err := tr.Opt.Update(tr.Model.Params, names, grads); err != nil {
+			return fmt.Errorf("step %d: %w", tr.Step, err)
+		}
+		tr.EMA.Update(tr.Model.Params)
+		tr.Step++
+		if bar != nil {
+			bar.Describe(fmt.Sprintf("train loss %.4f", loss))
+			bar.Set(tr.Step)
+		}
+		if tr.Step%c.LogEvery == 0 || tr.Step == c.Steps {
+			now := time.Now()
+			m := Metrics{Step: tr.Step, Loss: loss, LR: tr.Opt.LR, GradNorm: norm, Epoch: tr.Loader.Epoch,
+				StepsPS: float64(tr.Step-lastStep) / now.Sub(last).Seconds()}
+			last, lastStep = now, tr.Step
+			line, _ := json.Marshal(m)
+			if _, err := mf.Write(append(line, '\n')); err != nil {
+				return err
+			}
+		}
+		if c.SampleEvery > 0 && tr.Step%c.SampleEvery == 0 {
+			if err := tr.SampleGrid(filepath.Join(tr.Dir, "samples", fmt.Sprintf("step-%08d.png", tr.Step))); err != nil {
+				return err
+			}
+		}
+		if tr.Step%c.CheckpointEvery == 0 || tr.Step == c.Steps {
+			if err := tr.saveCheckpoint(); err != nil {
+				return fmt.Errorf("checkpoint at step %d: %w", tr.Step, err)
+			}
+		}
+	}
+	if bar != nil {
+		bar.Finish()
+		fmt.Fprintln(tr.Log)
+	}
+	return tr.ExportEMA(filepath.Join(tr.Dir, "model"))
+}
+
+// EMAModel returns the model with the EMA weights (which sampling uses). It
+// shares the EMA's tensors, so it follows later updates.
+func (tr *Trainer) EMAModel() (*unet.Model, error) {
+	if tr.emaModel == nil {
+		m, err := tr.Model.WithParams(tr.EMA.Shadow)
+		if err != nil {
+			return nil, err
+		}
+		tr.emaModel = m
+	}
+	return tr.emaModel, nil
+}
+
+// ExportEMA writes the EMA weights as a model directory, with the noise
+// schedule in scheduler_config.json beside config.json.
+func (tr *Trainer) ExportEMA(dir string) error {
+	m, err := tr.EMAModel()
+	if err != nil {
+		return err
+	}
+	if err := m.Save(dir); err != nil {
+		return err
+	}
+	return SaveScheduleConfig(dir, tr.Config.Schedule)
+}
+
+// SampleGrid draws a grid from the EMA weights with 20 DPM-Solver++ steps:
+// for a class-conditional model one row per class, eight samples each, with
+// guidance scale 2; else 64 samples.
+func (tr *Trainer) SampleGrid(path string) error {
+	m, err := tr.EMAModel()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	ch, h, w := tr.Data.Shape()
+	var d Denoiser = &ModelDenoiser{Model: m}
+	n, cols := 64, 8
+	var labels []int64
+	if tr.null >= 0 {
+		n = 8 * tr.Data.Classes
+		for i := 0; i < n; i++ {
+			labels = append(labels, int64(i/8))
+		}
+		d = &Guided{D: d, Scale: 2, Null: tr.null}
+	}
+	x, err := Sample(d, tr.Schedule, []int{n, ch, h, w}, Options{Sampler: "dpmpp2m", Steps: 20, Seed: 1, Labels: labels})
+	if err != nil {
+		return err
+	}
+	return plots.SaveGridPNG(path, x.Data().([]float32), n, ch, h, w, cols, 2)
+}

@@ -1,0 +1,215 @@
+package diffusion
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/clockwork-go/clockwork/datasets"
+	"github.com/clockwork-go/clockwork/unet"
+)
+
+func tinyModel(t *testing.T) *unet.Model {
+	t.Helper()
+	c := unet.DefaultConfig()
+	c.BlockOutChannels = []int{8, 16}
+	c.DownBlockTypes = []string{"DownBlock2D", "AttnDownBlock2D"}
+	c.UpBlockTypes = []string{"AttnUpBlock2D", "UpBlock2D"}
+	c.LayersPerBlock = 1
+	four, eight, five := 4, 8, 5
+	c.NormNumGroups, c.AttentionHeadDim, c.NumClassEmbeds = &four, &eight, &five
+	m, err := unet.New(c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func tinyConfig() TrainConfig {
+	c := DefaultTrainConfig()
+	c.Steps, c.BatchSize, c.Warmup, c.CheckpointEvery, c.SampleEvery, c.LogEvery = 6, 4, 2, 3, 0, 1
+	c.MinSNRGamma = 5
+	return c
+}
+
+func shapes(t *testing.T) *datasets.Images {
+	d, err := datasets.Shapes(40, 16, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func sameParams(t *testing.T, what string, a, b *unet.Model) {
+	t.Helper()
+	for _, n := range a.Params.Names() {
+		x, y := a.Params.Data(n), b.Params.Data(n)
+		for i := range x {
+			if x[i] != y[i] {
+				t.Fatalf("%s: %s[%d] = %g vs %g", what, n, i, x[i], y[i])
+			}
+		}
+	}
+}
+
+// TestResumeExact: N steps in one run equal N/2 steps, a resume from the
+// checkpoint, and N/2 more — weights, EMA and optimiser state bit for bit.
+func TestResumeExact(t *testing.T) {
+	data := shapes(t)
+	one := filepath.Join(t.TempDir(), "one")
+	tr, err := NewTrainer(one, tinyModel(t), data, tinyConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	two := filepath.Join(t.TempDir(), "two")
+	c := tinyConfig()
+	c.Steps = 3
+	tr2, err := NewTrainer(two, tinyModel(t), data, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr2.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Continue the same run to 6 steps.
+	tr3, err := ResumeTrainer(two, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr3.Step != 3 {
+		t.Fatalf("resumed at step %d, want 3", tr3.Step)
+	}
+	tr3.Config.Steps = 6
+	if err := tr3.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sameParams(t, "weights", tr.Model, tr3.Model)
+	e1, _ := tr.EMAModel()
+	e3, _ := tr3.EMAModel()
+	sameParams(t, "ema", e1, e3)
+	for n, m := range tr.Opt.V {
+		for i, v := range m {
+			if tr3.Opt.V[n][i] != v {
+				t.Fatalf("adam second moment of %s differs", n)
+			}
+		}
+	}
+	// The run exported its EMA model.
+	if _, err := unet.Load(filepath.Join(one, "model")); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(one, "metrics.jsonl"))
+	if strings.Count(string(b), "\n") != 6 || !strings.Contains(string(b), `"loss"`) {
+		t.Errorf("metrics.jsonl: %q", b)
+	}
+}
+
+// TestCheckpointKilledMidway: a checkpoint write that fails part-way leaves
+// the previous checkpoint loadable as the latest.
+func TestCheckpointKilledMidway(t *testing.T) {
+	data := shapes(t)
+	dir := filepath.Join(t.TempDir(), "run")
+	c := tinyConfig()
+	c.Steps = 3
+	tr, err := NewTrainer(dir, tinyModel(t), data, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, after := range []string{"model", "ema", "state"} {
+		tr, err := ResumeTrainer(dir, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.Config.Steps = 6
+		checkpointFail = after
+		err = tr.Run(context.Background())
+		checkpointFail = ""
+		if err == nil || !strings.Contains(err.Error(), "simulated failure") {
+			t.Fatalf("failure after %s: error %v", after, err)
+		}
+		back, err := ResumeTrainer(dir, data)
+		if err != nil {
+			t.Fatalf("after a failed write (%s) the previous checkpoint does not load: %v", after, err)
+		}
+		if back.Step != 3 {
+			t.Errorf("after a failed write (%s) the latest checkpoint is at step %d, want 3", after, back.Step)
+		}
+	}
+}
+
+func TestInterruptCheckpoints(t *testing.T) {
+	data := shapes(t)
+	dir := filepath.Join(t.TempDir(), "run")
+	tr, err := NewTrainer(dir, tinyModel(t), data, tinyConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := tr.Run(ctx); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("cancelled run: %v", err)
+	}
+	back, err := ResumeTrainer(dir, data)
+	if err != nil || back.Step != 0 {
+		t.Fatalf("resume after interrupt: step %v, %v", back, err)
+	}
+	if _, err := NewTrainer(dir, tinyModel(t), data, tinyConfig()); err == nil {
+		t.Error("a new run over an existing checkpoint was allowed")
+	}
+}
+
+func TestNaNStopsRun(t *testing.T) {
+	data := shapes(t)
+	dir := filepath.Join(t.TempDir(), "run")
+	c := tinyConfig()
+	tr, _ := NewTrainer(dir, tinyModel(t), data, c)
+	c.Steps = 3
+	tr.Config.Steps = 3
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tr, _ = ResumeTrainer(dir, data)
+	tr.Config.Steps = 6
+	tr.Model.Params.Data("conv_out.bias")[0] = float32(math.NaN())
+	err := tr.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "NaN") {
+		t.Fatalf("NaN weights: error %v", err)
+	}
+	back, err := ResumeTrainer(dir, data)
+	if err != nil || back.Step != 3 || math.IsNaN(float64(back.Model.Params.Data("conv_out.bias")[0])) {
+		t.Fatalf("after a NaN the last good checkpoint must remain: %v %v", back, err)
+	}
+}
+
+func TestTrainConfigErrors(t *testing.T) {
+	data := shapes(t)
+	for _, edit := range []func(*TrainConfig){
+		func(c *TrainConfig) { c.Steps = 0 },
+		func(c *TrainConfig) { c.LR = math.NaN() },
+		func(c *TrainConfig) { c.Decay = "step" },
+		func(c *TrainConfig) { c.Optimizer = "sgd" },
+		func(c *TrainConfig) { c.EMADecay = 1 },
+		func(c *TrainConfig) { c.BatchSize = 100 },
+		func(c *TrainConfig) { c.Schedule.BetaSchedule = "quadratic" },
+	} {
+		c := tinyConfig()
+		edit(&c)
+		if _, err := NewTrainer(t.TempDir(), tinyModel(t), data, c); err == nil {
+			t.Errorf("config %+v accepted", c)
+		}
+	}
+	gray, _ := datasets.MNIST("test", "", false)
+	if _, err := NewTrainer(t.TempDir(), tinyModel(t), gray.Subset(100), tinyConfig()); err == nil {
+		t.Error("one-channel data accepted by a three-channel model")
+	}
+}

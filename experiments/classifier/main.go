@@ -1,0 +1,64 @@
+// Command classifier trains the MNIST classifier of package metrics and
+// writes its weights, reproducing the shipped ones:
+//
+//	go run ./experiments/classifier
+//
+// It reports the test accuracy at the end.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/clockwork-go/clockwork/datasets"
+	"github.com/clockwork-go/clockwork/metrics"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("classifier", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	d := metrics.DefaultClassifierTrainConfig()
+	out := fs.String("out", metrics.ShippedClassifierFile, "weights file to write")
+	data := fs.String("data", "mnist", "MNIST source: mnist or mnist:DIR")
+	fs.IntVar(&d.Epochs, "epochs", d.Epochs, "epochs")
+	fs.IntVar(&d.Batch, "batch", d.Batch, "batch size")
+	fs.Float64Var(&d.LR, "lr", d.LR, "peak learning rate")
+	fs.Uint64Var(&d.Seed, "seed", d.Seed, "seed")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	fail := func(err error) int { fmt.Fprintln(stderr, "classifier:", err); return 1 }
+	train, err := datasets.Open(*data, "train")
+	if err != nil {
+		return fail(err)
+	}
+	test, err := datasets.Open(*data, "test")
+	if err != nil {
+		return fail(err)
+	}
+	start := time.Now()
+	c, err := metrics.TrainClassifier(train, d, stdout)
+	if err != nil {
+		return fail(err)
+	}
+	x := make([]float32, test.Len()*32*32)
+	idx := make([]int, test.Len())
+	for i := range idx {
+		idx[i] = i
+	}
+	test.Batch(idx, x, nil)
+	acc, err := c.Accuracy(x, test.Labels)
+	if err != nil {
+		return fail(err)
+	}
+	if err := c.Save(*out); err != nil {
+		return fail(err)
+	}
+	fmt.Fprintf(stdout, "test accuracy %.4f (%d images); trained in %s; wrote %s\n", acc, test.Len(), time.Since(start).Round(time.Second), *out)
+	return 0
+}

@@ -1,0 +1,282 @@
+package metrics
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"io"
+	"math"
+	"os"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/clockwork-go/clockwork/datasets"
+	"github.com/clockwork-go/clockwork/internal/npzio"
+	"github.com/clockwork-go/clockwork/nn"
+)
+
+// Classifier is a small convolutional MNIST classifier on 32×32 images in
+// [−1, 1] (the diffusion models' space): four 3×3 convolutions with SiLU
+// (the last three of stride 2), global average pooling to a FeatureDim-wide
+// feature, and a linear layer to the ten digits. Its penultimate features
+// play the role Inception features play in FID and KID.
+type Classifier struct {
+	Params  *nn.Params
+	classes int
+	graphs  map[int]*clfGraph
+}
+
+// FeatureDim is the width of the classifier's penultimate features.
+const FeatureDim = 128
+
+var clfLayers = []struct {
+	name          string
+	in, out, strd int
+}{{"conv1", 1, 32, 1}, {"conv2", 32, 64, 2}, {"conv3", 64, 64, 2}, {"conv4", 64, FeatureDim, 2}}
+
+// NewClassifier returns a classifier with PyTorch's default initialisation
+// from seed.
+func NewClassifier(seed uint64) *Classifier {
+	p := nn.NewParams()
+	for _, l := range clfLayers {
+		nn.DeclareConv(p, seed, l.name, l.in, l.out, 3)
+	}
+	nn.DeclareLinear(p, seed, "fc", FeatureDim, 10)
+	return &Classifier{Params: p, classes: 10}
+}
+
+// build adds the network to g: it returns the features and the logits.
+func (c *Classifier) build(g *nn.Graph, x *G.Node) (feat, logits *G.Node) {
+	h := x
+	for _, l := range clfLayers {
+		h = nn.SiLU(g.Conv(l.name, h, nn.Same(3, l.strd, 1)))
+	}
+	feat = nn.MeanHW(h)
+	return feat, g.Linear("fc", feat)
+}
+
+// clfGraph is an inference graph for one batch size.
+type clfGraph struct {
+	m            *nn.Machine
+	x            *G.Node
+	feat, logits *G.Node
+}
+
+// Features returns the penultimate features (n×FeatureDim) and the logits
+// (n×10) of n images x (n·32·32 values), in batches of at most batch.
+func (c *Classifier) Features(x []float32, n, batch int) (feat, logits []float32, err error) {
+	const per = 32 * 32
+	if len(x) != n*per {
+		return nil, nil, fmt.Errorf("classifier: %d values for %d 32×32 images", len(x), n)
+	}
+	if c.graphs == nil {
+		c.graphs = map[int]*clfGraph{}
+	}
+	feat = make([]float32, n*FeatureDim)
+	logits = make([]float32, n*c.classes)
+	for i := 0; i < n; i += batch {
+		b := min(batch, n-i)
+		cg, ok := c.graphs[b]
+		if !ok {
+			g := nn.NewGraph(c.Params)
+			cg = &clfGraph{}
+			if err := nn.Build(func() error {
+				cg.x = g.Input("x", b, 1, 32, 32)
+				cg.feat, cg.logits = c.build(g, cg.x)
+				return nil
+			}); err != nil {
+				return nil, nil, err
+			}
+			if cg.m, err = g.Compile(); err != nil {
+				return nil, nil, err
+			}
+			c.graphs[b] = cg
+		}
+		xb := tensor.New(tensor.WithShape(b, 1, 32, 32), tensor.WithBacking(x[i*per:(i+b)*per]))
+		if err := nn.Let(cg.x, xb); err != nil {
+			return nil, nil, err
+		}
+		if err := cg.m.Run(); err != nil {
+			return nil, nil, err
+		}
+		copy(feat[i*FeatureDim:], nn.Value(cg.feat).Data().([]float32))
+		copy(logits[i*c.classes:], nn.Value(cg.logits).Data().([]float32))
+	}
+	return feat, logits, nil
+}
+
+// Predict returns the most likely digit of each of n images.
+func (c *Classifier) Predict(x []float32, n int) ([]int64, error) {
+	_, logits, err := c.Features(x, n, 256)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int64, n)
+	for i := range out {
+		best := 0
+		for k := 1; k < c.classes; k++ {
+			if logits[i*c.classes+k] > logits[i*c.classes+best] {
+				best = k
+			}
+		}
+		out[i] = int64(best)
+	}
+	return out, nil
+}
+
+// Accuracy returns the fraction of n images whose predicted digit is the
+// label.
+func (c *Classifier) Accuracy(x []float32, labels []int64) (float64, error) {
+	pred, err := c.Predict(x, len(labels))
+	if err != nil {
+		return 0, err
+	}
+	ok := 0
+	for i, p := range pred {
+		if p == labels[i] {
+			ok++
+		}
+	}
+	return float64(ok) / float64(len(labels)), nil
+}
+
+// ClassifierTrainConfig is the recipe of the shipped classifier.
+type ClassifierTrainConfig struct {
+	Epochs, Batch int
+	LR            float64
+	Seed          uint64
+}
+
+// DefaultClassifierTrainConfig returns the recipe the shipped weights were
+// trained with.
+func DefaultClassifierTrainConfig() ClassifierTrainConfig {
+	return ClassifierTrainConfig{Epochs: 3, Batch: 128, LR: 2e-3, Seed: 0}
+}
+
+// TrainClassifier trains a classifier on MNIST's training images with Adam
+// and a cosine learning-rate decay; progress, when set, gets one line per
+// epoch.
+func TrainClassifier(train *datasets.Images, cfg ClassifierTrainConfig, progress io.Writer) (*Classifier, error) {
+	if ch, h, w := train.Shape(); ch != 1 || h != 32 || w != 32 {
+		return nil, fmt.Errorf("classifier: %s images are %d×%d×%d, want 1×32×32", train.Name, ch, h, w)
+	}
+	c := NewClassifier(cfg.Seed)
+	g := nn.NewGraph(c.Params)
+	var x, y, loss *G.Node
+	if err := nn.Build(func() error {
+		x = g.Input("x", cfg.Batch, 1, 32, 32)
+		y = g.Input("y", cfg.Batch, 10)
+		_, logits := c.build(g, x)
+		loss = nn.SoftmaxCrossEntropy(logits, y)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	names, grads, err := g.Grad(loss)
+	if err != nil {
+		return nil, err
+	}
+	m, err := g.Compile()
+	if err != nil {
+		return nil, err
+	}
+	loader, err := datasets.NewLoader(train, cfg.Batch, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	opt := nn.NewAdam(cfg.LR)
+	xb := make([]float32, cfg.Batch*32*32)
+	lb := make([]int64, cfg.Batch)
+	steps := cfg.Epochs * (train.Len() / cfg.Batch)
+	gv := make([]*tensor.Dense, len(grads))
+	var sum float64
+	for step := 0; step < steps; step++ {
+		loader.Next(xb, lb)
+		nn.Let(x, tensor.New(tensor.WithShape(cfg.Batch, 1, 32, 32), tensor.WithBacking(xb)))
+		nn.Let(y, tensor.New(tensor.WithShape(cfg.Batch, 10), tensor.WithBacking(nn.OneHot(lb, 10))))
+		if err := m.Run(); err != nil {
+			return nil, err
+		}
+		l := nn.Scalar(loss)
+		if math.IsNaN(l) {
+			return nil, fmt.Errorf("classifier: loss is NaN at step %d", step)
+		}
+		sum += l
+		for i, gn := range grads {
+			gv[i] = nn.Value(gn)
+		}
+		opt.LR = cfg.LR * 0.5 * (1 + math.Cos(math.Pi*float64(step)/float64(steps)))
+		if err := opt.Update(c.Params, names, gv); err != nil {
+			return nil, err
+		}
+		if per := train.Len() / cfg.Batch; progress != nil && (step+1)%per == 0 {
+			fmt.Fprintf(progress, "epoch %d: mean loss %.4f\n", (step+1)/per, sum/float64(per))
+			sum = 0
+		}
+	}
+	return c, nil
+}
+
+// Save writes the classifier's weights to an .npz file.
+func (c *Classifier) Save(path string) error {
+	names := c.Params.Names()
+	arrays := map[string]npzio.Array{}
+	for _, n := range names {
+		arrays[n] = npzio.Float32(c.Params.Data(n), c.Params.Get(n).Shape().Clone()...)
+	}
+	return npzio.Write(path, names, arrays)
+}
+
+// LoadClassifier reads classifier weights from an .npz file.
+func LoadClassifier(path string) (*Classifier, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := classifierFrom(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+func classifierFrom(b []byte) (*Classifier, error) {
+	arrays, err := npzio.ReadBytes(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		return nil, err
+	}
+	c := NewClassifier(0)
+	ts := map[string]*tensor.Dense{}
+	for k, a := range arrays {
+		if a.F32 == nil {
+			return nil, fmt.Errorf("weight %q is %s, want float32", k, a.Dtype())
+		}
+		ts[k] = tensor.New(tensor.WithShape(a.Shape...), tensor.WithBacking(a.F32))
+	}
+	if err := c.Params.Set(ts); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+//go:embed weights
+var weights embed.FS
+
+// ShippedClassifierFile is where the shipped classifier's weights live in
+// the repository.
+const ShippedClassifierFile = "metrics/weights/mnist_classifier.npz"
+
+// MNISTClassifier returns the shipped classifier, trained by
+// `go run ./experiments/classifier` (see DefaultClassifierTrainConfig).
+func MNISTClassifier() (*Classifier, error) {
+	b, err := weights.ReadFile("weights/mnist_classifier.npz")
+	if err != nil {
+		return nil, fmt.Errorf("no shipped classifier weights (train them with go run ./experiments/classifier): %w", err)
+	}
+	c, err := classifierFrom(b)
+	if err != nil {
+		return nil, fmt.Errorf("shipped classifier: %w", err)
+	}
+	return c, nil
+}
