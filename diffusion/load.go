@@ -1,0 +1,62 @@
+package diffusion
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/clockwork-go/clockwork/unet"
+)
+
+// LoadModel reads a model directory and its noise schedule
+// (scheduler_config.json, or the default when absent).
+func LoadModel(dir string) (*unet.Model, *Schedule, error) {
+	m, err := unet.Load(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := LoadScheduleConfig(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := NewSchedule(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, s, nil
+}
+
+// ParseLabels turns a label specification into n class labels for a model
+// with num_class_embeds k (classes 0..k−2, k−1 being the null class):
+// "cycle" repeats 0, 1, …, k−2; "N" gives class N to all; "a,b,c" repeats
+// that list. An unconditional model (k = 0) takes "" or "none" and gets nil.
+func ParseLabels(spec string, n, k int) ([]int64, error) {
+	if k == 0 {
+		if spec != "" && spec != "none" {
+			return nil, fmt.Errorf("labels %q given for an unconditional model", spec)
+		}
+		return nil, nil
+	}
+	if spec == "" || spec == "none" {
+		return nil, fmt.Errorf("the model is class-conditional: give labels (cycle, a class, or a list)")
+	}
+	var list []int64
+	if spec == "cycle" {
+		for c := 0; c < k-1; c++ {
+			list = append(list, int64(c))
+		}
+	} else {
+		for _, f := range strings.Split(spec, ",") {
+			v, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || v < 0 || v >= k {
+				return nil, fmt.Errorf("label %q is not a class in [0,%d)", f, k)
+			}
+			list = append(list, int64(v))
+		}
+	}
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = list[i%len(list)]
+	}
+	return out, nil
+}

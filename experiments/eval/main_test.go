@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/metrics"
+	"github.com/clockwork-go/clockwork/unet"
+)
+
+// tinyMNISTModel writes a small random class-conditional 32×32 model.
+func tinyMNISTModel(t *testing.T) string {
+	t.Helper()
+	c, _ := unet.ConfigFrom("mnist")
+	c.BlockOutChannels = []int{8, 16, 16}
+	four, eight := 4, 8
+	c.NormNumGroups, c.AttentionHeadDim = &four, &eight
+	m, err := unet.New(c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "model")
+	if err := m.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := diffusion.SaveScheduleConfig(dir, diffusion.DefaultScheduleConfig()); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestEvalModel(t *testing.T) {
+	dir := tinyMNISTModel(t)
+	out := filepath.Join(t.TempDir(), "r.json")
+	var so, se bytes.Buffer
+	code := run([]string{"-model", dir, "-n", "30", "-steps", "2", "-batch", "16", "-guidance", "2", "-bootstrap", "20", "-out", out, "-grid", ""}, &so, &se)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, se.String())
+	}
+	var rep metrics.EvalReport
+	b, _ := os.ReadFile(out)
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	// An untrained model draws noise: a large FID, chance accuracy.
+	if rep.N != 30 || rep.FID.Value < 10 || rep.Accuracy == nil || rep.Accuracy.Value > 0.5 || rep.GFLOPsPerSample <= 0 || rep.MsPerSample <= 0 {
+		t.Errorf("report %+v", rep)
+	}
+	if !(rep.FID.Lo <= rep.FID.Value && rep.FID.Value <= rep.FID.Hi) {
+		t.Errorf("FID %v outside its interval", rep.FID)
+	}
+	if !strings.Contains(so.String(), "FID-MNIST") {
+		t.Errorf("no table: %s", so.String())
+	}
+}
+
+func TestEvalErrors(t *testing.T) {
+	dir := tinyMNISTModel(t)
+	noWeights := t.TempDir()
+	b, _ := os.ReadFile(filepath.Join(dir, unet.ConfigFile))
+	os.WriteFile(filepath.Join(noWeights, unet.ConfigFile), b, 0o644)
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{}, 2, "exactly one"},
+		{[]string{"-model", noWeights, "-out", filepath.Join(t.TempDir(), "x.json")}, 1, "model.npz"},
+		{[]string{"-model", dir, "-sampler", "heun", "-n", "4", "-out", filepath.Join(t.TempDir(), "x.json")}, 1, "unknown sampler"},
+		{[]string{"-real", "test", "-n", "20000"}, 1, "larger than the 10000"},
+		{[]string{"-real", "test", "-reference", "val"}, 2, "reference"},
+	} {
+		var so, se bytes.Buffer
+		if code := run(c.args, &so, &se); code != c.code || !strings.Contains(se.String(), c.want) {
+			t.Errorf("%v: exit %d, %q; want %d mentioning %q", c.args, code, se.String(), c.code, c.want)
+		}
+	}
+}

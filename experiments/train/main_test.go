@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/clockwork-go/clockwork/internal/npzio"
+	"github.com/clockwork-go/clockwork/unet"
+)
+
+func TestTrainCommandRunsAndResumes(t *testing.T) {
+	c, _ := unet.ConfigFrom("mnist")
+	c.InChannels, c.OutChannels = 3, 3
+	c.BlockOutChannels = []int{8, 16, 16}
+	four, eight, five := 4, 8, 5
+	c.NormNumGroups, c.AttentionHeadDim, c.NumClassEmbeds = &four, &eight, &five
+	m, _ := unet.New(c, 0)
+	cfgDir := filepath.Join(t.TempDir(), "cfg")
+	if err := m.Save(cfgDir); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "run")
+	args := []string{"-out", out, "-config", cfgDir, "-data", "shapes:64", "-steps", "2", "-batch", "4", "-sample-every", "2", "-checkpoint-every", "1", "-quiet"}
+	var so, se bytes.Buffer
+	if code := run(context.Background(), args, &so, &se); code != 0 {
+		t.Fatalf("exit %d: %s", code, se.String())
+	}
+	for _, f := range []string{"model/config.json", "model/model.npz", "model/scheduler_config.json", "metrics.jsonl", "samples/step-00000002.png", "checkpoints/latest"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("run directory lacks %s", f)
+		}
+	}
+	// A second run into the same directory must be a resume.
+	if code := run(context.Background(), args, &so, &se); code != 1 || !strings.Contains(se.String(), "already has a checkpoint") {
+		t.Errorf("rerun over a checkpoint: exit %d, %s", code, se.String())
+	}
+	se.Reset()
+	if code := run(context.Background(), []string{"-out", out, "-data", "shapes:64", "-resume", "-steps", "3", "-quiet"}, &so, &se); code != 0 {
+		t.Fatalf("resume: exit %d: %s", code, se.String())
+	}
+	if !strings.Contains(so.String(), "resuming") || !strings.Contains(so.String(), "done: 3 steps") {
+		t.Errorf("resume output: %s", so.String())
+	}
+	// Ctrl-C: a cancelled context checkpoints and exits with 130.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	se.Reset()
+	if code := run(ctx, []string{"-out", out, "-data", "shapes:64", "-resume", "-steps", "5", "-quiet"}, &so, &se); code != 130 || !strings.Contains(se.String(), "interrupted") {
+		t.Errorf("interrupt: exit %d, %s", code, se.String())
+	}
+}
+
+func TestTrainCommandErrors(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.npz")
+	os.WriteFile(bad, []byte("not a zip"), 0o644)
+	nan := filepath.Join(t.TempDir(), "nan.npz")
+	npzio.Write(nan, []string{"images"}, map[string]npzio.Array{"images": npzio.Float32([]float32{0, float32(0) / float32(zero()), 0, 0}, 1, 1, 2, 2)})
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"-bogus"}, 2, "flag provided but not defined"},
+		{[]string{"-steps", "ten"}, 2, "invalid value"},
+		{[]string{"-data", "cifar"}, 1, "want mnist"},
+		{[]string{"-data", "npz:" + bad}, 1, "not a readable .npz"},
+		{[]string{"-data", "npz:" + nan + ":images:-"}, 1, "NaN"},
+		{[]string{"-data", "shapes:10", "-config", "nonesuch"}, 1, "neither a file nor an embedded config"},
+		{[]string{"-data", "shapes:100", "-lr", "-1", "-out", t.TempDir()}, 1, "learning rate"},
+		{[]string{"-resume", "-out", t.TempDir(), "-data", "shapes:10"}, 1, "no checkpoint"},
+	} {
+		var so, se bytes.Buffer
+		if code := run(context.Background(), append(c.args, "-quiet"), &so, &se); code != c.code || !strings.Contains(se.String(), c.want) {
+			t.Errorf("%v: exit %d, %q; want %d mentioning %q", c.args, code, se.String(), c.code, c.want)
+		}
+	}
+}
+
+func zero() int { return 0 }

@@ -1,0 +1,155 @@
+package plots
+
+import (
+	"bytes"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/vg"
+)
+
+func figures(t *testing.T) map[string]*plot.Plot {
+	t.Helper()
+	xs := []float64{0, 1, 2, 3, 5, 10, 15}
+	lo, hi, y := make([]float64, len(xs)), make([]float64, len(xs)), make([]float64, len(xs))
+	for i, x := range xs {
+		y[i] = math.Exp(-x / 4)
+		lo[i], hi[i] = y[i]-0.05, y[i]+0.05
+	}
+	lines, err := Lines("L2 to the clean output", "first perturbed step k", "L2", []Series{
+		{Name: "up_blocks.0", X: xs, Y: y, Lo: lo, Hi: hi},
+		{Name: "up_blocks.2", X: xs, Y: hi, Dashed: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps, loss := make([]float64, 200), make([]float64, 200)
+	for i := range steps {
+		steps[i], loss[i] = float64(i*10), 1/(1+float64(i))+0.01*math.Sin(float64(i))+0.02
+	}
+	curve, err := TrainingCurve("training", steps, loss, 0.9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	heat, err := Heatmap("perturbation", "k", "tap", []string{"0", "1", "5"}, []string{"conv_in", "mid", "up.2"},
+		[][]float64{{1, 0.5, 0.1}, {0.8, 0.2, math.NaN()}, {0.3, 0.2, 0.05}}, "%.2f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	par, err := Pareto("quality vs cost", "GFLOPs per sample", "FID-MNIST", []Point{
+		{Label: "full 20", X: 20, Y: 5, YLo: 4.5, YHi: 5.5}, {Label: "full 8", X: 8, Y: 9},
+		{Label: "clockwork 8", X: 6, Y: 8, Highlight: true}, {Label: "bad", X: 10, Y: 12},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := make([]float32, 6*1*4*4)
+	for i := range img {
+		img[i] = float32(i%7)/3 - 1
+	}
+	grid, err := Grid("samples", img, 6, 1, 4, 4, 3, []string{"a", "b"}, []string{"x", "y", "z"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]*plot.Plot{"lines": lines, "curve": curve, "heatmap": heat, "pareto": par, "grid": grid}
+}
+
+// TestFiguresRender renders every figure type, and a multi-panel figure, to
+// every format, and checks the files.
+func TestFiguresRender(t *testing.T) {
+	dir := t.TempDir()
+	figs := figures(t)
+	figs["panels"] = nil
+	for name, p := range figs {
+		for _, ext := range []string{"pdf", "svg", "png"} {
+			path := filepath.Join(dir, name+"."+ext)
+			var err error
+			if p == nil {
+				f := figures(t)
+				err = SavePanels([][]*plot.Plot{{f["lines"], f["heatmap"]}, {f["pareto"], nil}}, path, PageWidth, 2*FigHeight)
+			} else {
+				err = Save(p, path, ColumnWidth, FigHeight)
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			b, err := os.ReadFile(path)
+			if err != nil || len(b) < 500 {
+				t.Fatalf("%s: %d bytes, %v", path, len(b), err)
+			}
+			switch ext {
+			case "pdf":
+				if !bytes.HasPrefix(b, []byte("%PDF")) {
+					t.Errorf("%s is not a PDF", path)
+				}
+			case "svg":
+				if !strings.Contains(string(b[:min(len(b), 400)]), "<svg") {
+					t.Errorf("%s is not an SVG", path)
+				}
+			case "png":
+				img, err := png.Decode(bytes.NewReader(b))
+				if err != nil {
+					t.Fatalf("%s: %v", path, err)
+				}
+				w, h := ColumnWidth, FigHeight
+				if p == nil {
+					w, h = PageWidth, 2*FigHeight
+				}
+				// gonum's PNG canvas renders at 96 dots per inch.
+				wantW, wantH := int(float64(w/vg.Inch)*96), int(float64(h/vg.Inch)*96)
+				if b := img.Bounds(); b.Dx() != wantW || b.Dy() != wantH {
+					t.Errorf("%s is %d×%d, want %d×%d", path, b.Dx(), b.Dy(), wantW, wantH)
+				}
+			}
+		}
+	}
+}
+
+func TestFigureErrors(t *testing.T) {
+	if _, err := Lines("", "", "", []Series{{X: []float64{1}, Y: []float64{1, 2}}}); err == nil {
+		t.Error("mismatched series accepted")
+	}
+	if _, err := Lines("", "", "", []Series{{X: []float64{1}, Y: []float64{math.NaN()}}}); err == nil {
+		t.Error("NaN accepted")
+	}
+	if _, err := Heatmap("", "", "", []string{"a"}, []string{"r"}, [][]float64{{1, 2}}, ""); err == nil {
+		t.Error("ragged heatmap accepted")
+	}
+	p, _ := Lines("", "", "", []Series{{X: []float64{1}, Y: []float64{1}}})
+	if err := Save(p, filepath.Join(t.TempDir(), "x.gif"), ColumnWidth, FigHeight); err == nil {
+		t.Error("unknown format accepted")
+	}
+}
+
+func TestParetoFront(t *testing.T) {
+	front := ParetoFront([]Point{{X: 1, Y: 5}, {X: 2, Y: 3}, {X: 3, Y: 4}, {X: 4, Y: 1}, {X: 2, Y: 6}})
+	if len(front) != 3 || front[0] != 0 || front[1] != 1 || front[2] != 3 {
+		t.Errorf("front %v, want [0 1 3]", front)
+	}
+}
+
+func TestGridImage(t *testing.T) {
+	x := []float32{-1, 1, 0, 2} // one 2×2 image
+	img, err := GridImage(x, 1, 1, 2, 2, 1, 3, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != 1+2*3+1 || b.Dy() != 8 {
+		t.Fatalf("size %v", b)
+	}
+	// Pixel (0,0) is black, (1,0) white; each a 3×3 block (nearest neighbour).
+	if c := img.RGBAAt(1+2, 1+2); c.R != 0 {
+		t.Errorf("black pixel drawn as %v", c)
+	}
+	if c := img.RGBAAt(1+3, 1); c.R != 255 {
+		t.Errorf("white pixel drawn as %v", c)
+	}
+	if c := img.RGBAAt(1+5, 1+5); c.R != 255 { // 2 is clipped to white
+		t.Errorf("clipped pixel drawn as %v", c)
+	}
+}
