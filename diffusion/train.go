@@ -389,7 +389,8 @@ func (tr *Trainer) SampleGrid(path string) error {
 		}
 		d = &Guided{D: d, Scale: 2, Null: tr.null}
 	}
-	x, err := Sample(d, tr.Schedule, []int{n, ch, h, w}, Options{Sampler: "dpmpp2m", Steps: 20, Seed: 1, Labels: labels})
+	// Batches of 20 bound the memory the grid needs (guidance doubles them).
+	x, err := SampleMany(d, tr.Schedule, []int{ch, h, w}, n, 20, labels, Options{Sampler: "dpmpp2m", Steps: 20, Seed: 1}, nil)
 	if err != nil {
 		return err
 	}

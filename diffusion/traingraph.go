@@ -50,7 +50,7 @@ func NewTrainGraph(m *unet.Model, n, h, w int) (*TrainGraph, error) {
 	if tg.names, tg.grads, err = g.Grad(tg.loss); err != nil {
 		return nil, err
 	}
-	if tg.mc, err = g.Compile(); err != nil {
+	if tg.mc, err = g.CompilePlanned(append(G.Nodes{tg.loss}, tg.grads...)...); err != nil {
 		return nil, err
 	}
 	tg.ones = tensor.New(tensor.WithShape(n), tensor.WithBacking(ones(n)))

@@ -88,7 +88,7 @@ func (c *Classifier) Features(x []float32, n, batch int) (feat, logits []float32
 			}); err != nil {
 				return nil, nil, err
 			}
-			if cg.m, err = g.Compile(); err != nil {
+			if cg.m, err = g.CompilePlanned(cg.feat, cg.logits); err != nil {
 				return nil, nil, err
 			}
 			c.graphs[b] = cg
@@ -177,7 +177,7 @@ func TrainClassifier(train *datasets.Images, cfg ClassifierTrainConfig, progress
 	if err != nil {
 		return nil, err
 	}
-	m, err := g.Compile()
+	m, err := g.CompilePlanned(append(G.Nodes{loss}, grads...)...)
 	if err != nil {
 		return nil, err
 	}

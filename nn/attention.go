@@ -26,7 +26,6 @@ func MultiHeadAttention(q, k, v *G.Node, batch, heads int, scale float32) *G.Nod
 		}
 		return s[0].Clone(), nil
 	}
-	var buf scratch
 	kr := kernel{
 		name:  name,
 		in:    []int{2, 2, 2},
@@ -35,9 +34,9 @@ func MultiHeadAttention(q, k, v *G.Node, batch, heads int, scale float32) *G.Nod
 		do: func(out []float32, in [][]float32, s []tensor.Shape) error {
 			l, ld := s[0][0]/batch, s[0][1]
 			d := ld / heads
-			buf.reserve()
-			simd.ParallelW(batch*heads, 2*l*l*d, func(worker, lo, hi int) {
-				p := buf.get(worker, l*l)
+			simd.Parallel(batch*heads, 2*l*l*d, func(lo, hi int) {
+				p := getScratch(l * l)
+				defer putScratch(p)
 				for u := lo; u < hi; u++ {
 					off := (u/heads)*l*ld + (u%heads)*d
 					attnProbs(in[0][off:], in[1][off:], l, d, ld, scale, p)
@@ -50,7 +49,6 @@ func MultiHeadAttention(q, k, v *G.Node, batch, heads int, scale float32) *G.Nod
 	kr.diff = func(ins G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		s := ins[0].Shape().Clone()
 		total := s.TotalSize()
-		var buf scratch
 		packed := apply(kernel{
 			name: "MultiHeadAttentionBackward" + name[len("MultiHeadAttention"):],
 			in:   []int{2, 2, 2, 2},
@@ -63,9 +61,9 @@ func MultiHeadAttention(q, k, v *G.Node, batch, heads int, scale float32) *G.Nod
 				dq, dk, dv := out[:total], out[total:2*total], out[2*total:]
 				l, ld := s[0]/batch, s[1]
 				d := ld / heads
-				buf.reserve()
-				simd.ParallelW(batch*heads, 4*l*l*d, func(worker, lo, hi int) {
-					sc := buf.get(worker, 2*l*l)
+				simd.Parallel(batch*heads, 4*l*l*d, func(lo, hi int) {
+					sc := getScratch(2 * l * l)
+					defer putScratch(sc)
 					p, dp := sc[:l*l], sc[l*l:]
 					for u := lo; u < hi; u++ {
 						off := (u/heads)*l*ld + (u%heads)*d

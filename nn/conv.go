@@ -43,24 +43,6 @@ func (c ConvGeom) transposed() ConvGeom {
 
 func (c ConvGeom) unpadded() bool { return c.PadT == 0 && c.PadL == 0 && c.PadB == 0 && c.PadR == 0 }
 
-// scratch is per-worker memory that an op keeps from run to run. reserve
-// must be called before a parallel region; get then only touches the
-// worker's own slot.
-type scratch [][]float32
-
-func (s *scratch) reserve() {
-	for len(*s) < simd.Workers() {
-		*s = append(*s, nil)
-	}
-}
-
-func (s *scratch) get(worker, n int) []float32 {
-	if len((*s)[worker]) < n {
-		(*s)[worker] = make([]float32, n)
-	}
-	return (*s)[worker][:n]
-}
-
 // wide is the layout of a stride-1 convolution computed as one GEMM over a
 // zero-padded image: the input padded to hp×wp, the output on the padded
 // width (Ho rows of wp, the last wp−Wo of each garbage), truncated after the
@@ -142,17 +124,17 @@ func tapMajor(dst, w []float32, o, c, kh, kw int, flip bool) {
 // conv1 computes a stride-1 convolution y = conv(x) + bias for n samples of
 // cin×h×w, given the packed tap-major filters (cout × taps·cin): per sample
 // one GEMM that reads the (padded) image in place. bias may be nil.
-func conv1(y, x []float32, wt *simd.PackedA, bias []float32, n, cin, cout int, l wide, buf *scratch) {
+func conv1(y, x []float32, wt *simd.PackedA, bias []float32, n, cin, cout int, l wide) {
 	k := len(l.off) * cin
 	inSize, outSize := cin*l.h*l.w, cout*l.ho*l.wo
 	boff := l.rowOffsets(cin)
-	buf.reserve()
-	simd.ParallelW(n, cout*k*l.cols, func(worker, lo, hi int) {
+	simd.Parallel(n, cout*k*l.cols, func(lo, hi int) {
 		padLen, wideLen := 0, 0
 		if !l.direct {
 			padLen, wideLen = cin*l.hp*l.wp, cout*l.cols
 		}
-		s := buf.get(worker, padLen+wideLen)
+		s := getScratch(padLen + wideLen)
+		defer putScratch(s)
 		for i := lo; i < hi; i++ {
 			xi := x[i*inSize : (i+1)*inSize]
 			yi := y[i*outSize : (i+1)*outSize]
@@ -202,7 +184,6 @@ func Conv2d(x, w, b *G.Node, geom ConvGeom) *G.Node {
 		children = append(children, b)
 		in = append(in, 1)
 	}
-	var buf scratch
 	var wt []float32
 	var packed simd.PackedA
 	k := kernel{
@@ -234,7 +215,7 @@ func Conv2d(x, w, b *G.Node, geom ConvGeom) *G.Node {
 				bias = in[2]
 			}
 			if geom.Stride != 1 {
-				im2colForward(out, in[0], in[1], bias, n, c, h, wd, o, geom, &buf)
+				im2colForward(out, in[0], in[1], bias, n, c, h, wd, o, geom)
 				return nil
 			}
 			taps := geom.KH * geom.KW
@@ -243,7 +224,7 @@ func Conv2d(x, w, b *G.Node, geom ConvGeom) *G.Node {
 			}
 			tapMajor(wt, in[1], o, c, geom.KH, geom.KW, false)
 			packed.Pack(wt, taps*c, false, o, taps*c, 1)
-			conv1(out, in[0], &packed, bias, n, c, o, newWide(geom, h, wd), &buf)
+			conv1(out, in[0], &packed, bias, n, c, o, newWide(geom, h, wd))
 			return nil
 		},
 	}
@@ -262,7 +243,6 @@ func Conv2d(x, w, b *G.Node, geom ConvGeom) *G.Node {
 // its input x of shape xs, from the filters w and the output gradient gy.
 func convBackwardData(w, gy *G.Node, xs tensor.Shape, geom ConvGeom) *G.Node {
 	xs = xs.Clone()
-	var buf scratch
 	var wt []float32
 	var packed simd.PackedA
 	return apply(kernel{
@@ -277,7 +257,7 @@ func convBackwardData(w, gy *G.Node, xs tensor.Shape, geom ConvGeom) *G.Node {
 			n, c, h, wd := xs[0], xs[1], xs[2], xs[3]
 			o, ho, wo := ws[0], ys[2], ys[3]
 			if geom.Stride != 1 {
-				im2colBackwardData(dx, in[0], in[1], n, c, h, wd, o, geom, &buf)
+				im2colBackwardData(dx, in[0], in[1], n, c, h, wd, o, geom)
 				return nil
 			}
 			taps := geom.KH * geom.KW
@@ -286,7 +266,7 @@ func convBackwardData(w, gy *G.Node, xs tensor.Shape, geom ConvGeom) *G.Node {
 			}
 			tapMajor(wt, in[0], o, c, geom.KH, geom.KW, true)
 			packed.Pack(wt, taps*o, false, c, taps*o, 1)
-			conv1(dx, in[1], &packed, nil, n, o, c, newWide(geom.transposed(), ho, wo), &buf)
+			conv1(dx, in[1], &packed, nil, n, o, c, newWide(geom.transposed(), ho, wo))
 			return nil
 		},
 	}, w, gy)
@@ -301,7 +281,7 @@ func convBackwardData(w, gy *G.Node, xs tensor.Shape, geom ConvGeom) *G.Node {
 // samples in order, so the result does not depend on the number of cores.
 func convBackwardFilter(x, gy *G.Node, ws tensor.Shape, geom ConvGeom) *G.Node {
 	ws = ws.Clone()
-	var imgs, grads, dwt []float32
+	var dwt []float32
 	return apply(kernel{
 		name: fmt.Sprintf("Conv2dBackwardFilter(%v,%v)", geom, ws),
 		in:   []int{4, 4},
@@ -360,12 +340,9 @@ func convBackwardFilter(x, gy *G.Node, ws tensor.Shape, geom ConvGeom) *G.Node {
 			if tapFirst {
 				wpitch = newWide(geom, h, wd).wp
 			}
-			if len(imgs) < n*imgLen {
-				imgs = make([]float32, n*imgLen)
-			}
-			if len(grads) < n*o*colsP {
-				grads = make([]float32, n*o*colsP)
-			}
+			imgs, grads := getScratch(n*imgLen), getScratch(n*o*colsP)
+			defer putScratch(imgs)
+			defer putScratch(grads)
 			simd.Parallel(n, imgLen+o*colsP, func(lo, hi int) {
 				for i := lo; i < hi; i++ {
 					fillImg(i, imgs[i*imgLen:(i+1)*imgLen])
@@ -473,12 +450,12 @@ func col2im(col []float32, ch, h, w int, c ConvGeom, dx []float32) {
 
 // im2colForward is the strided convolution: per sample an im2col matrix and
 // a GEMM, samples spread across cores.
-func im2colForward(y, x, w, bias []float32, n, c, h, wd, o int, geom ConvGeom, buf *scratch) {
+func im2colForward(y, x, w, bias []float32, n, c, h, wd, o int, geom ConvGeom) {
 	ho, wo := geom.Out(h, wd)
 	k, p := c*geom.KH*geom.KW, ho*wo
-	buf.reserve()
-	simd.ParallelW(n, o*k*p, func(worker, lo, hi int) {
-		col := buf.get(worker, k*p)
+	simd.Parallel(n, o*k*p, func(lo, hi int) {
+		col := getScratch(k * p)
+		defer putScratch(col)
 		for i := lo; i < hi; i++ {
 			im2col(x[i*c*h*wd:(i+1)*c*h*wd], c, h, wd, geom, col)
 			yi := y[i*o*p : (i+1)*o*p]
@@ -496,12 +473,12 @@ func im2colForward(y, x, w, bias []float32, n, c, h, wd, o int, geom ConvGeom, b
 
 // im2colBackwardData is the input gradient of a strided convolution: per
 // sample Wᵀ·dY into a patch matrix, added back with col2im.
-func im2colBackwardData(dx, w, gy []float32, n, c, h, wd, o int, geom ConvGeom, buf *scratch) {
+func im2colBackwardData(dx, w, gy []float32, n, c, h, wd, o int, geom ConvGeom) {
 	ho, wo := geom.Out(h, wd)
 	k, p := c*geom.KH*geom.KW, ho*wo
-	buf.reserve()
-	simd.ParallelW(n, o*k*p, func(worker, lo, hi int) {
-		col := buf.get(worker, k*p)
+	simd.Parallel(n, o*k*p, func(lo, hi int) {
+		col := getScratch(k * p)
+		defer putScratch(col)
 		for i := lo; i < hi; i++ {
 			simd.GemmPacked(k, p, o, simd.DenseA(w, k, true, 1), simd.DenseB(gy[i*o*p:(i+1)*o*p], p, false), 0, col, p)
 			col2im(col, c, h, wd, geom, dx[i*c*h*wd:(i+1)*c*h*wd])

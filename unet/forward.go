@@ -67,7 +67,7 @@ func (m *Model) compileStage(shapes [][]int, f func(g *nn.Graph, in []*G.Node) [
 		return nil, err
 	}
 	var err error
-	if s.m, err = g.Compile(); err != nil {
+	if s.m, err = g.CompilePlanned(s.outs...); err != nil {
 		return nil, err
 	}
 	return s, nil

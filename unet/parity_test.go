@@ -157,8 +157,15 @@ func TestParityShellCore(t *testing.T) {
 }
 
 // TestParityGradients compares the gradient of sum(output ⊙ r) with respect to
-// every parameter with PyTorch's autograd on the same model.
+// every parameter with PyTorch's autograd on the same model, with and
+// without memory planning.
 func TestParityGradients(t *testing.T) {
+	for _, planned := range []bool{false, true} {
+		t.Run(fmt.Sprintf("planned=%t", planned), func(t *testing.T) { parityGradients(t, planned) })
+	}
+}
+
+func parityGradients(t *testing.T, planned bool) {
 	f := loadFixture(t, "attn")
 	m := f.model
 	gr, err := npzio.Read(filepath.Join(f.dir, "grad.npz"))
@@ -192,12 +199,19 @@ func TestParityGradients(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mc, err := g.Compile()
+	var mc *nn.Machine
+	if planned {
+		mc, err = g.CompilePlanned(append(G.Nodes{out}, grads...)...)
+	} else {
+		mc, err = g.Compile()
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := mc.Run(); err != nil {
-		t.Fatal(err)
+	for run := 0; run < 2; run++ { // a second run must give the same values
+		if err := mc.Run(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if d := maxAbsDiff(t, "output", nn.Value(out), f.want["output"]); d > parityTol {
 		t.Errorf("training graph output differs by %.3g", d)

@@ -41,35 +41,3 @@ func Parallel(n, cost int, f func(lo, hi int)) {
 // minWork is the smallest amount of work (in elementary operations) worth
 // starting goroutines for.
 const minWork = 1 << 15
-
-// ParallelW is Parallel with the index of the worker (below GOMAXPROCS)
-// passed to f, for per-worker scratch space.
-func ParallelW(n, cost int, f func(worker, lo, hi int)) {
-	w := runtime.GOMAXPROCS(0)
-	if w > n {
-		w = n
-	}
-	if w <= 1 || n*cost < minWork {
-		if n > 0 {
-			f(0, 0, n)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	for i := 1; i < w; i++ {
-		lo, hi := i*n/w, (i+1)*n/w
-		if lo == hi {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(i, lo, hi)
-		}()
-	}
-	f(0, 0, n/w)
-	wg.Wait()
-}
-
-// Workers returns the number of workers Parallel and ParallelW use at most.
-func Workers() int { return runtime.GOMAXPROCS(0) }
