@@ -49,7 +49,7 @@ func DefaultTrainConfig() TrainConfig {
 	return TrainConfig{
 		Steps: 3000, BatchSize: 64, LR: 1e-3, Warmup: 200, Decay: "cosine", Optimizer: "adamw",
 		WeightDecay: 0, EMADecay: 0.999, GradClip: 1, CondDropout: 0.1, Seed: 0,
-		CheckpointEvery: 250, SampleEvery: 500, LogEvery: 10, Schedule: DefaultScheduleConfig(),
+		CheckpointEvery: 250, SampleEvery: 1000, LogEvery: 10, Schedule: DefaultScheduleConfig(),
 	}
 }
 

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs the Go benchmark and its PyTorch peer side by side, alternating, and
+# prints each pair's per-step medians and the speed ratio (PyTorch time / Go
+# time: above 1 means Go is faster), then the median ratio.
+#
+#   scripts/bench/compare.sh CONFIG MODE BATCH [ROUNDS] [STEPS]
+#   scripts/bench/compare.sh configs/mnist.json train 16 5 20
+#
+# PyTorch runs with its best thread count (tried 1 and 2 in a first round)
+# and tcmalloc when Debian's libtcmalloc-minimal4 is installed.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+config=${1:?config.json}
+mode=${2:?train or sample}
+batch=${3:?batch size}
+rounds=${4:-5}
+steps=${5:-20}
+
+bin=$(mktemp -d)/benchmark
+go build -o "$bin" ./experiments/benchmark
+tcmalloc=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
+preload=""
+[ -f "$tcmalloc" ] && preload=$tcmalloc
+
+result() { awk '/^RESULT/ {print $3}' | tail -1; }
+go_run() { "$bin" -config "$config" -mode "$mode" -batch "$batch" -steps "$steps" | result; }
+torch_run() {
+	LD_PRELOAD=$preload /usr/bin/python3 scripts/bench/torch_peer.py --config "$config" --mode "$mode" \
+		--batch "$batch" --steps "$steps" --threads "$1" | result
+}
+
+best=1
+t1=$(torch_run 1)
+t2=$(torch_run 2)
+if awk -v a="$t2" -v b="$t1" 'BEGIN {exit !(a < b)}'; then best=2; fi
+echo "config $config, mode $mode, batch $batch: PyTorch threads 1: ${t1}s, 2: ${t2}s; using $best (allocator: ${preload:-default})"
+
+ratios=()
+for r in $(seq "$rounds"); do
+	g=$(go_run)
+	t=$(torch_run "$best")
+	ratio=$(awk -v t="$t" -v g="$g" 'BEGIN {printf "%.3f", t / g}')
+	ratios+=("$ratio")
+	echo "round $r: go ${g}s/step  pytorch ${t}s/step  speedup ${ratio}x"
+done
+median=$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}')
+echo "RESULT ${mode}_speedup_median ${median}"
