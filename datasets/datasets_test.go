@@ -194,3 +194,23 @@ func TestFromNPZ(t *testing.T) {
 		t.Errorf("label out of range: %v", err)
 	}
 }
+
+func TestFromNPY(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "x.npy")
+	if err := npzio.WriteNpy(p, npzio.Array{Shape: []int{2, 3, 3}, U8: make([]uint8, 18)}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open("npy:"+p, "train")
+	if err != nil || d.Len() != 2 || d.C != 1 {
+		t.Fatalf("npy: %v %v", d, err)
+	}
+	flat := filepath.Join(dir, "flat.npy")
+	npzio.WriteNpy(flat, npzio.Float32(make([]float32, 4), 4))
+	if _, err := Open("npy:"+flat, "train"); err == nil || !strings.Contains(err.Error(), "shape") {
+		t.Errorf("1-D array: %v", err)
+	}
+	if _, err := Open("npy:"+filepath.Join(dir, "none.npy"), "train"); err == nil {
+		t.Error("missing file accepted")
+	}
+}

@@ -14,6 +14,7 @@ import (
 //	npz:PATH[:X[:Y[:K]]] images X (default "images") and int64 labels Y
 //	                    (default "labels"; "-" for none) with K classes
 //	                    (default 10) from an .npz file
+//	npy:PATH            unlabelled images from an .npy file
 //
 // split ("train" or "test") picks MNIST's split and the seed of shapes.
 func Open(spec, split string) (*Images, error) {
@@ -34,6 +35,11 @@ func Open(spec, split string) (*Images, error) {
 			seed = 2
 		}
 		return Shapes(n, 32, seed)
+	case "npy":
+		if arg == "" {
+			return nil, fmt.Errorf("data %q: no file", spec)
+		}
+		return FromNPY(arg)
 	case "npz":
 		parts := strings.Split(arg, ":")
 		if parts[0] == "" {
@@ -57,5 +63,5 @@ func Open(spec, split string) (*Images, error) {
 		}
 		return FromNPZ(parts[0], x, y, k)
 	}
-	return nil, fmt.Errorf("data %q: want mnist, mnist:DIR, shapes[:N] or npz:PATH[:images[:labels[:classes]]]", spec)
+	return nil, fmt.Errorf("data %q: want mnist, mnist:DIR, shapes[:N], npy:PATH or npz:PATH[:images[:labels[:classes]]]", spec)
 }

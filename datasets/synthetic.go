@@ -58,6 +58,16 @@ func Shapes(n, size int, seed uint64) (*Images, error) {
 	return d, nil
 }
 
+// FromNPY loads unlabelled images from an .npy file: (N,C,H,W) or (N,H,W),
+// uint8 (0–255) or float32 (in [−1, 1]).
+func FromNPY(path string) (*Images, error) {
+	a, err := npzio.ReadNpy(path)
+	if err != nil {
+		return nil, err
+	}
+	return imagesFrom(path, "array", a, nil, 0)
+}
+
 // FromNPZ loads images from an .npz file: the array named key, (N,C,H,W) or
 // (N,H,W), either uint8 (0–255, scaled to [−1, 1] on read) or float32
 // (already in [−1, 1]), and, when labelsKey is not empty, int64 labels (N)
@@ -71,6 +81,21 @@ func FromNPZ(path, key, labelsKey string, classes int) (*Images, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: no array %q", path, key)
 	}
+	var labels []int64
+	if labelsKey != "" {
+		l, ok := arrays[labelsKey]
+		if !ok {
+			return nil, fmt.Errorf("%s: no array %q", path, labelsKey)
+		}
+		if l.I64 == nil || len(l.Shape) != 1 {
+			return nil, fmt.Errorf("%s: %q is %s %v, want int64 (N)", path, labelsKey, l.Dtype(), l.Shape)
+		}
+		labels = l.I64
+	}
+	return imagesFrom(path, key, a, labels, classes)
+}
+
+func imagesFrom(path, key string, a npzio.Array, labels []int64, classes int) (*Images, error) {
 	shape := a.Shape
 	if len(shape) == 3 {
 		shape = []int{shape[0], 1, shape[1], shape[2]}
@@ -78,7 +103,7 @@ func FromNPZ(path, key, labelsKey string, classes int) (*Images, error) {
 	if len(shape) != 4 {
 		return nil, fmt.Errorf("%s: %q has shape %v, want (N,C,H,W) or (N,H,W)", path, key, a.Shape)
 	}
-	d := &Images{Name: path, C: shape[1], H: shape[2], W: shape[3], Classes: classes}
+	d := &Images{Name: path, C: shape[1], H: shape[2], W: shape[3], Classes: classes, Labels: labels}
 	switch {
 	case a.U8 != nil:
 		d.U8 = a.U8
@@ -91,16 +116,6 @@ func FromNPZ(path, key, labelsKey string, classes int) (*Images, error) {
 		d.F32 = a.F32
 	default:
 		return nil, fmt.Errorf("%s: %q is %s, want uint8 or float32", path, key, a.Dtype())
-	}
-	if labelsKey != "" {
-		l, ok := arrays[labelsKey]
-		if !ok {
-			return nil, fmt.Errorf("%s: no array %q", path, labelsKey)
-		}
-		if l.I64 == nil || len(l.Shape) != 1 {
-			return nil, fmt.Errorf("%s: %q is %s %v, want int64 (N)", path, labelsKey, l.Dtype(), l.Shape)
-		}
-		d.Labels = l.I64
 	}
 	if err := d.check(); err != nil {
 		return nil, err

@@ -183,6 +183,7 @@ type Interval struct {
 	Hi    float64 `json:"hi"`
 }
 
+// String formats the value and its interval.
 func (iv Interval) String() string {
 	return fmt.Sprintf("%.4g [%.4g, %.4g]", iv.Value, iv.Lo, iv.Hi)
 }

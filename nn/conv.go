@@ -29,6 +29,7 @@ func (c ConvGeom) Out(h, w int) (int, int) {
 	return (h+c.PadT+c.PadB-c.KH)/c.Stride + 1, (w+c.PadL+c.PadR-c.KW)/c.Stride + 1
 }
 
+// String describes the geometry, as op names use it.
 func (c ConvGeom) String() string {
 	return fmt.Sprintf("k%dx%d s%d p%d,%d,%d,%d", c.KH, c.KW, c.Stride, c.PadT, c.PadL, c.PadB, c.PadR)
 }

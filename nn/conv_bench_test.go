@@ -55,3 +55,71 @@ func BenchmarkConv(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGroupNormSiLU times the fused GroupNorm+SiLU forward and backward
+// on a (16,64,32,32) activation.
+func BenchmarkGroupNormSiLU(b *testing.B) {
+	p := NewParams()
+	p.Declare("x", 1, Normal(1), 16, 64, 32, 32)
+	DeclareGroupNorm(p, 1, "gn", 64)
+	g := NewGraph(p)
+	y := g.GroupNorm("gn", g.Param("x"), 8, 1e-5, true)
+	r := g.Input("r", y.Shape()...)
+	Let(r, tensor.New(tensor.WithShape(y.Shape()...), tensor.Of(tensor.Float32)))
+	loss := Dot(y, r)
+	if _, _, err := g.Grad(loss); err != nil {
+		b.Fatal(err)
+	}
+	m, err := g.Compile()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(4 * y.Shape().TotalSize()))
+	for b.Loop() {
+		m.Run()
+	}
+}
+
+// BenchmarkAttention times multi-head attention (16 sequences of 64 tokens,
+// 2 heads of 32) forward and backward.
+func BenchmarkAttention(b *testing.B) {
+	p := NewParams()
+	for _, n := range []string{"q", "k", "v"} {
+		p.Declare(n, 1, Normal(1), 16*64, 64)
+	}
+	g := NewGraph(p)
+	y := MultiHeadAttention(g.Param("q"), g.Param("k"), g.Param("v"), 16, 2, 0.17)
+	r := g.Input("r", y.Shape()...)
+	Let(r, tensor.New(tensor.WithShape(y.Shape()...), tensor.Of(tensor.Float32)))
+	if _, _, err := g.Grad(Dot(y, r)); err != nil {
+		b.Fatal(err)
+	}
+	m, err := g.Compile()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		m.Run()
+	}
+}
+
+// BenchmarkUpsample times nearest 2× upsampling forward and backward.
+func BenchmarkUpsample(b *testing.B) {
+	p := NewParams()
+	p.Declare("x", 1, Normal(1), 16, 64, 16, 16)
+	g := NewGraph(p)
+	y := Upsample2x(g.Param("x"))
+	r := g.Input("r", y.Shape()...)
+	Let(r, tensor.New(tensor.WithShape(y.Shape()...), tensor.Of(tensor.Float32)))
+	if _, _, err := g.Grad(Dot(y, r)); err != nil {
+		b.Fatal(err)
+	}
+	m, err := g.Compile()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(4 * y.Shape().TotalSize()))
+	for b.Loop() {
+		m.Run()
+	}
+}

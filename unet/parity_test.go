@@ -10,6 +10,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/clockwork-go/clockwork/internal/npzio"
+	"github.com/clockwork-go/clockwork/internal/simd"
 	"github.com/clockwork-go/clockwork/nn"
 )
 
@@ -232,5 +233,29 @@ func parityGradients(t *testing.T, planned bool) {
 		if d := maxAbsDiff(t, n, got, want); d > 1e-4*math.Max(scale, 1) {
 			t.Errorf("gradient of %s differs by %.3g (scale %.3g)", n, d, scale)
 		}
+	}
+}
+
+// TestParityEveryPath repeats the forward and gradient parity checks with
+// each kernel path this CPU offers forced in turn (AVX-512, AVX2, pure Go).
+func TestParityEveryPath(t *testing.T) {
+	defer simd.Use(simd.Available()[0])
+	for _, p := range simd.Available() {
+		if err := simd.Use(p); err != nil {
+			t.Fatal(err)
+		}
+		t.Run(string(p), func(t *testing.T) {
+			for _, name := range fixtures {
+				f := loadFixture(t, name)
+				out, err := f.model.Forward(f.sample, f.t, f.labels, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := maxAbsDiff(t, "output", out, f.want["output"]); d > parityTol {
+					t.Errorf("%s on %s: output differs by %.3g", name, p, d)
+				}
+			}
+			parityGradients(t, true)
+		})
 	}
 }

@@ -251,3 +251,22 @@ func Write(path string, order []string, arrays map[string]Array) error {
 		return zw.Close()
 	})
 }
+
+// WriteNpy writes one array to an .npy file atomically.
+func WriteNpy(path string, a Array) error {
+	if a.values() != a.Len() {
+		return fmt.Errorf("write %s: %d values for shape %v", path, a.values(), a.Shape)
+	}
+	var v any
+	switch {
+	case a.I64 != nil:
+		v = nd(a.I64, a.Shape)
+	case a.F64 != nil:
+		v = nd(a.F64, a.Shape)
+	case a.U8 != nil:
+		v = nd(a.U8, a.Shape)
+	default:
+		v = nd(a.F32, a.Shape)
+	}
+	return fsutil.WriteAtomic(path, func(w io.Writer) error { return npy.Write(w, v) })
+}

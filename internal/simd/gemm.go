@@ -17,6 +17,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
@@ -38,6 +39,9 @@ type kernel struct {
 	mr, nr int
 	fn     func(k int, a, b, c *float32, ldc int, acc bool)
 }
+
+// sgemmCalls counts the products that came through BLAS.Sgemm (for tests).
+var sgemmCalls atomic.Int64
 
 var (
 	path    Path

@@ -1,0 +1,64 @@
+package diffusion_test
+
+import (
+	"fmt"
+	"log"
+
+	"gorgonia.org/tensor"
+
+	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/unet"
+)
+
+// Draw class-conditional samples with 20 DPM-Solver++ steps and guidance.
+func ExampleSample() {
+	m, err := unet.Load("../unet/testdata/classcond")
+	if err != nil {
+		log.Fatal(err)
+	}
+	s, err := diffusion.NewSchedule(diffusion.DefaultScheduleConfig())
+	if err != nil {
+		log.Fatal(err)
+	}
+	d := &diffusion.Guided{D: &diffusion.ModelDenoiser{Model: m}, Scale: 2, Null: 10}
+	x, err := diffusion.Sample(d, s, []int{2, 1, 16, 16}, diffusion.Options{
+		Sampler: "dpmpp2m", Steps: 20, Seed: 7, Labels: []int64{3, 5},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(x.Shape())
+	// Output: (2, 1, 16, 16)
+}
+
+// A perturbation study plugs in through the step hook and the model's tap
+// hook, not inside the sampler: from step 5 on, the mid block's features are
+// replaced by zeros (any function of the feature map would do).
+func ExampleOptions_hook() {
+	m, err := unet.Load("../unet/testdata/classcond")
+	if err != nil {
+		log.Fatal(err)
+	}
+	s, _ := diffusion.NewSchedule(diffusion.DefaultScheduleConfig())
+	md := &diffusion.ModelDenoiser{Model: m}
+	perturbed := 0
+	o := diffusion.Options{Sampler: "dpmpp2m", Steps: 8, Seed: 1, Labels: []int64{4},
+		Hook: func(info diffusion.StepInfo) error {
+			md.Hook = nil
+			if info.Index >= 5 {
+				md.Hook = func(tap string, x *tensor.Dense) (*tensor.Dense, error) {
+					if tap != unet.TapMid {
+						return nil, nil
+					}
+					perturbed++
+					return tensor.New(tensor.WithShape(x.Shape().Clone()...), tensor.Of(tensor.Float32)), nil
+				}
+			}
+			return nil
+		}}
+	if _, err := diffusion.Sample(md, s, []int{1, 1, 16, 16}, o); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("perturbed steps:", perturbed)
+	// Output: perturbed steps: 3
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Compares the toolkit's GEMM with torch.mm (Debian's python3-torch) on n×n
+# float32 matrices, on one and on two threads, alternating the two in each
+# round, and prints GFLOP/s and the ratio Go/PyTorch (above 1: Go faster).
+#
+#   scripts/bench/gemm_compare.sh [ROUNDS]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+rounds=${1:-3}
+tmp=$(mktemp -d)
+go test -c -o "$tmp/simd.test" ./internal/simd
+for threads in 1 2; do
+	for n in 256 512 1024; do
+		for r in $(seq "$rounds"); do
+			# The first path listed is the fastest the CPU offers.
+			g=$(GOMAXPROCS=$threads "$tmp/simd.test" -test.run XXX -test.bench "Sgemm/.*/n=$n\$" -test.benchtime 40x 2>/dev/null |
+				awk '/^BenchmarkSgemm/ && !done {printf "%.1f", $5 / 1000; done = 1}')
+			p=$(/usr/bin/python3 scripts/bench/torch_gemm.py --threads "$threads" --reps 40 "$n" | sed 's/.*gflops=//')
+			echo "threads $threads n $n round $r: go $g GFLOP/s  pytorch $p GFLOP/s  ratio $(awk -v g="$g" -v p="$p" 'BEGIN {printf "%.3f", g / p}')"
+		done
+	done
+done
