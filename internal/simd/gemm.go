@@ -361,6 +361,19 @@ func packB(dst, b []float32, ldb int, trans bool, j0, nn, p0, kk, nr int) {
 			}
 			continue
 		}
+		if cols == 32 && nr == 32 {
+			// Fixed-size copies compile to vector moves, not memmove calls.
+			for p := 0; p < kk; p++ {
+				*(*[32]float32)(panel[p*32:]) = *(*[32]float32)(b[(p0+p)*ldb+c0:])
+			}
+			continue
+		}
+		if cols == 16 && nr == 16 {
+			for p := 0; p < kk; p++ {
+				*(*[16]float32)(panel[p*16:]) = *(*[16]float32)(b[(p0+p)*ldb+c0:])
+			}
+			continue
+		}
 		for p := 0; p < kk; p++ {
 			row := panel[p*nr : (p+1)*nr]
 			n := copy(row[:cols], b[(p0+p)*ldb+c0:])

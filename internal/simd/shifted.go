@@ -25,6 +25,12 @@ func (x Shifted) PackB(dst []float32, j0, nn, p0, kk, nr int) {
 		panel := dst[jp*nr*kk : (jp+1)*nr*kk]
 		c0 := j0 + jp*nr
 		cols := min(nr, nn-jp*nr)
+		if cols == 32 && nr == 32 {
+			for p := 0; p < kk; p++ {
+				*(*[32]float32)(panel[p*32:]) = *(*[32]float32)(x.row(p0+p, c0, 32))
+			}
+			continue
+		}
 		for p := 0; p < kk; p++ {
 			out := panel[p*nr : (p+1)*nr]
 			copy(out, x.row(p0+p, c0, cols))
