@@ -73,14 +73,7 @@ func MultiHeadAttention(q, k, v *G.Node, batch, heads int, scale float32) *G.Nod
 						simd.SgemmSerial(false, true, l, l, d, 1, g[off:], ld, v[off:], ld, 0, dp, l)
 						// dS = P ⊙ (dP − rowsum(dP ⊙ P)), folded with the scale.
 						for i := 0; i < l; i++ {
-							pr, dr := p[i*l:(i+1)*l], dp[i*l:(i+1)*l]
-							var dot float64
-							for j, pv := range pr {
-								dot += float64(pv) * float64(dr[j])
-							}
-							for j, pv := range pr {
-								dr[j] = scale * pv * (dr[j] - float32(dot))
-							}
+							simd.SoftmaxGrad(dp[i*l:(i+1)*l], p[i*l:(i+1)*l], scale)
 						}
 						// dQ = dS·K; dK = dSᵀ·Q.
 						simd.SgemmSerial(false, false, l, d, l, 1, dp, l, k[off:], ld, 0, dq[off:], ld)

@@ -127,10 +127,7 @@ func Softmax(x []float32) {
 	if len(x) == 0 {
 		return
 	}
-	m := x[0]
-	for _, v := range x {
-		m = max(m, v)
-	}
+	m := Max(x)
 	v := split(len(x))
 	var s float64
 	if v > 0 {
@@ -146,4 +143,57 @@ func Softmax(x []float32) {
 		s += e
 	}
 	Affine(x, x, float32(1/s), 0)
+}
+
+// Max returns the largest value of a non-empty slice (NaN-free input).
+func Max(x []float32) float32 {
+	m := x[0]
+	v := split(len(x))
+	if v > 0 {
+		var acc [32]float32
+		maxAsm(x, v, &acc)
+		for _, a := range acc[:vecLanes()] {
+			if a > m {
+				m = a
+			}
+		}
+	}
+	for _, a := range x[v:] {
+		if a > m {
+			m = a
+		}
+	}
+	return m
+}
+
+// Dot returns Σ a·b, accumulated lane-wise in float32 and summed in float64.
+func Dot(a, b []float32) float64 {
+	b = b[:len(a)]
+	v := split(len(a))
+	var s float64
+	if v > 0 {
+		var acc [32]float32
+		dotAsm(a, b, v, &acc)
+		for _, x := range acc[:vecLanes()] {
+			s += float64(x)
+		}
+	}
+	for i := v; i < len(a); i++ {
+		s += float64(a[i]) * float64(b[i])
+	}
+	return s
+}
+
+// SoftmaxGrad turns dp, the gradient at the output p of a row softmax, into
+// the gradient at its input times scale: scale·p·(dp − Σ p·dp).
+func SoftmaxGrad(dp, p []float32, scale float32) {
+	p = p[:len(dp)]
+	d := float32(Dot(p, dp))
+	v := split(len(dp))
+	if v > 0 {
+		softmaxGradAsm(dp, p, v, d, scale)
+	}
+	for i := v; i < len(dp); i++ {
+		dp[i] = scale * p[i] * (dp[i] - d)
+	}
 }

@@ -96,3 +96,45 @@ func expShiftAsm(dst, src []float32, n int, m float32, acc *[32]float32) {
 		expShift256(&dst[0], &src[0], n, m, &acc[0])
 	}
 }
+
+//go:noescape
+func maxv512(x *float32, n int, acc *float32)
+
+//go:noescape
+func maxv256(x *float32, n int, acc *float32)
+
+//go:noescape
+func dot512(a, b *float32, n int, acc *float32)
+
+//go:noescape
+func dot256(a, b *float32, n int, acc *float32)
+
+//go:noescape
+func softmaxGrad512(dp, p *float32, n int, d, scale float32)
+
+//go:noescape
+func softmaxGrad256(dp, p *float32, n int, d, scale float32)
+
+func maxAsm(x []float32, n int, acc *[32]float32) {
+	if path == AVX512 {
+		maxv512(&x[0], n, &acc[0])
+	} else {
+		maxv256(&x[0], n, &acc[0])
+	}
+}
+
+func dotAsm(a, b []float32, n int, acc *[32]float32) {
+	if path == AVX512 {
+		dot512(&a[0], &b[0], n, &acc[0])
+	} else {
+		dot256(&a[0], &b[0], n, &acc[0])
+	}
+}
+
+func softmaxGradAsm(dp, p []float32, n int, d, scale float32) {
+	if path == AVX512 {
+		softmaxGrad512(&dp[0], &p[0], n, d, scale)
+	} else {
+		softmaxGrad256(&dp[0], &p[0], n, d, scale)
+	}
+}

@@ -417,6 +417,69 @@ expShiftdone512:
 	VZEROUPPER
 	RET
 
+// func maxv512(x *float32, n int, acc *float32)
+TEXT ·maxv512(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ acc+16(FP), DI
+	VMOVUPS (SI), Z0
+	SHRQ $4, CX
+	JEQ maxvdone512
+maxvloop512:
+	VMAXPS (SI), Z0, Z0
+	ADDQ $64, SI
+	DECQ CX
+	JNZ maxvloop512
+maxvdone512:
+	VMOVUPS Z0, (DI)
+	VZEROUPPER
+	RET
+
+// func dot512(a, b *float32, n int, acc *float32)
+TEXT ·dot512(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DX
+	MOVQ n+16(FP), CX
+	MOVQ acc+24(FP), DI
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	SHRQ $4, CX
+	JEQ dotdone512
+dotloop512:
+	VMOVUPS (SI), Z2
+	VFMADD231PS (DX), Z2, Z0
+	ADDQ $64, SI
+	ADDQ $64, DX
+	DECQ CX
+	JNZ dotloop512
+dotdone512:
+	VMOVUPS Z0, (DI)
+	VZEROUPPER
+	RET
+
+// func softmaxGrad512(dp, p *float32, n int, d, scale float32)
+TEXT ·softmaxGrad512(SB), NOSPLIT, $0-32
+	MOVQ dp+0(FP), DI
+	MOVQ p+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS d+24(FP), Z0
+	VBROADCASTSS scale+28(FP), Z1
+	SHRQ $4, CX
+	JEQ softmaxGraddone512
+softmaxGradloop512:
+	VMOVUPS (DI), Z2
+	VSUBPS Z0, Z2, Z2
+	VMULPS (SI), Z2, Z2
+	VMULPS Z1, Z2, Z2
+	VMOVUPS Z2, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ softmaxGradloop512
+softmaxGraddone512:
+	VZEROUPPER
+	RET
+
 // func axpbyc512(dst, y, x *float32, n int, p *[3]float32)
 TEXT ·axpbyc512(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
@@ -637,6 +700,69 @@ expShiftloop256:
 	JNZ expShiftloop256
 expShiftdone256:
 	VMOVUPS Y1, (DX)
+	VZEROUPPER
+	RET
+
+// func maxv256(x *float32, n int, acc *float32)
+TEXT ·maxv256(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ acc+16(FP), DI
+	VMOVUPS (SI), Y0
+	SHRQ $3, CX
+	JEQ maxvdone256
+maxvloop256:
+	VMAXPS (SI), Y0, Y0
+	ADDQ $32, SI
+	DECQ CX
+	JNZ maxvloop256
+maxvdone256:
+	VMOVUPS Y0, (DI)
+	VZEROUPPER
+	RET
+
+// func dot256(a, b *float32, n int, acc *float32)
+TEXT ·dot256(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DX
+	MOVQ n+16(FP), CX
+	MOVQ acc+24(FP), DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	SHRQ $3, CX
+	JEQ dotdone256
+dotloop256:
+	VMOVUPS (SI), Y2
+	VFMADD231PS (DX), Y2, Y0
+	ADDQ $32, SI
+	ADDQ $32, DX
+	DECQ CX
+	JNZ dotloop256
+dotdone256:
+	VMOVUPS Y0, (DI)
+	VZEROUPPER
+	RET
+
+// func softmaxGrad256(dp, p *float32, n int, d, scale float32)
+TEXT ·softmaxGrad256(SB), NOSPLIT, $0-32
+	MOVQ dp+0(FP), DI
+	MOVQ p+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS d+24(FP), Y0
+	VBROADCASTSS scale+28(FP), Y1
+	SHRQ $3, CX
+	JEQ softmaxGraddone256
+softmaxGradloop256:
+	VMOVUPS (DI), Y2
+	VSUBPS Y0, Y2, Y2
+	VMULPS (SI), Y2, Y2
+	VMULPS Y1, Y2, Y2
+	VMOVUPS Y2, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ softmaxGradloop256
+softmaxGraddone256:
 	VZEROUPPER
 	RET
 

@@ -11,3 +11,7 @@ func gnBackwardAsm(dy, gz, x []float32, n int, p *[4]float32, silu bool, acc *[3
 func axpbycAsm(dst, y, x []float32, n int, p *[3]float32)                                  {}
 
 func expShiftAsm(dst, src []float32, n int, m float32, acc *[32]float32) {}
+
+func maxAsm(x []float32, n int, acc *[32]float32)             {}
+func dotAsm(a, b []float32, n int, acc *[32]float32)          {}
+func softmaxGradAsm(dp, p []float32, n int, d, scale float32) {}

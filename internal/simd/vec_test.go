@@ -90,6 +90,25 @@ func TestVectorRoutines(t *testing.T) {
 			for i := range x {
 				close32(t, string(p)+" Softmax", sm[i], math.Exp(float64(x[i])-mx)/den, 1e-6)
 			}
+			var mx32 float32 = x[0]
+			var dt float64
+			for i, e := range x {
+				mx32 = max(mx32, e)
+				dt += float64(e) * float64(y[i])
+			}
+			if got := Max(x); got != mx32 {
+				t.Fatalf("%s Max = %g, want %g", p, got, mx32)
+			}
+			close32(t, string(p)+" Dot", float32(Dot(x, y)), dt, 1e-5)
+			g := append([]float32(nil), y...)
+			SoftmaxGrad(g, sm, 0.3)
+			var pd float64
+			for i := range sm {
+				pd += float64(sm[i]) * float64(y[i])
+			}
+			for i := range g {
+				close32(t, string(p)+" SoftmaxGrad", g[i], 0.3*float64(sm[i])*(float64(y[i])-pd), 1e-5)
+			}
 			AXPBYC(dst, y, x, 0.5, -2, 0.25)
 			for i := range x {
 				close32(t, string(p)+" AXPBYC", dst[i], 0.5*float64(y[i])-2*float64(x[i])+0.25, 1e-6)
