@@ -34,13 +34,15 @@ func MultiHeadAttention(q, k, v *G.Node, batch, heads int, scale float32) *G.Nod
 		do: func(out []float32, in [][]float32, s []tensor.Shape) error {
 			l, ld := s[0][0]/batch, s[0][1]
 			d := ld / heads
+			rows := rowStarts(l, l)
 			simd.Parallel(batch*heads, 2*l*l*d, func(lo, hi int) {
 				p := getScratch(l * l)
 				defer putScratch(p)
 				for u := lo; u < hi; u++ {
 					off := (u/heads)*l*ld + (u%heads)*d
 					attnProbs(in[0][off:], in[1][off:], l, d, ld, scale, p)
-					simd.SgemmSerial(false, false, l, d, l, 1, p, l, in[2][off:], ld, 0, out[off:], ld)
+					// O = P·V, reading the rows of P in place.
+					simd.GemmIndirectA(l, d, l, p, rows, simd.DenseB(in[2][off:], ld, false), 0, out[off:], ld)
 				}
 			})
 			return nil
@@ -61,23 +63,32 @@ func MultiHeadAttention(q, k, v *G.Node, batch, heads int, scale float32) *G.Nod
 				dq, dk, dv := out[:total], out[total:2*total], out[2*total:]
 				l, ld := s[0]/batch, s[1]
 				d := ld / heads
+				rows := rowStarts(l, l)
 				simd.Parallel(batch*heads, 4*l*l*d, func(lo, hi int) {
-					sc := getScratch(2 * l * l)
+					sc := getScratch(2*l*l + d*l)
 					defer putScratch(sc)
-					p, dp := sc[:l*l], sc[l*l:]
+					p, dp, t := sc[:l*l], sc[l*l:2*l*l], sc[2*l*l:]
+					var pa simd.PackedA
 					for u := lo; u < hi; u++ {
 						off := (u/heads)*l*ld + (u%heads)*d
 						attnProbs(q[off:], k[off:], l, d, ld, scale, p)
-						// dV = Pᵀ·dO; dP = dO·Vᵀ.
-						simd.SgemmSerial(true, false, l, d, l, 1, p, l, g[off:], ld, 0, dv[off:], ld)
+						// The l×l matrices P and dS are read in place, never
+						// packed: products with them put them on the side
+						// the kernels read directly.
+						// dVᵀ = dOᵀ·P; dP = dO·Vᵀ.
+						pa.Pack(g[off:], ld, true, d, l, 1)
+						simd.GemmIndirect(&pa, p, rows, l, 0, t, l)
+						transposeInto(dv[off:], ld, t, d, l)
 						simd.SgemmSerial(false, true, l, l, d, 1, g[off:], ld, v[off:], ld, 0, dp, l)
 						// dS = P ⊙ (dP − rowsum(dP ⊙ P)), folded with the scale.
 						for i := 0; i < l; i++ {
 							simd.SoftmaxGrad(dp[i*l:(i+1)*l], p[i*l:(i+1)*l], scale)
 						}
-						// dQ = dS·K; dK = dSᵀ·Q.
-						simd.SgemmSerial(false, false, l, d, l, 1, dp, l, k[off:], ld, 0, dq[off:], ld)
-						simd.SgemmSerial(true, false, l, d, l, 1, dp, l, q[off:], ld, 0, dk[off:], ld)
+						// dQ = dS·K; dKᵀ = Qᵀ·dS.
+						simd.GemmIndirectA(l, d, l, dp, rows, simd.DenseB(k[off:], ld, false), 0, dq[off:], ld)
+						pa.Pack(q[off:], ld, true, d, l, 1)
+						simd.GemmIndirect(&pa, dp, rows, l, 0, t, l)
+						transposeInto(dk[off:], ld, t, d, l)
 					}
 				})
 				return nil
@@ -94,5 +105,26 @@ func attnProbs(q, k []float32, l, d, ld int, scale float32, p []float32) {
 	simd.SgemmSerial(false, true, l, l, d, scale, q, ld, k, ld, 0, p, l)
 	for i := 0; i < l; i++ {
 		simd.Softmax(p[i*l : (i+1)*l])
+	}
+}
+
+// rowStarts returns the offsets of n rows of a row-major matrix with the
+// given stride.
+func rowStarts(n, stride int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i * stride
+	}
+	return out
+}
+
+// transposeInto writes the transpose of the r×c matrix t into dst, whose
+// rows are ld apart (c rows of r values).
+func transposeInto(dst []float32, ld int, t []float32, r, c int) {
+	for j := 0; j < c; j++ {
+		row := dst[j*ld : j*ld+r]
+		for i := range row {
+			row[i] = t[i*c+j]
+		}
 	}
 }
