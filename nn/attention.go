@@ -36,13 +36,15 @@ func MultiHeadAttention(q, k, v *G.Node, batch, heads int, scale float32) *G.Nod
 			d := ld / heads
 			rows := rowStarts(l, l)
 			simd.Parallel(batch*heads, 2*l*l*d, func(lo, hi int) {
-				p := getScratch(l * l)
+				p := getScratch(l*l + simd.PackedBSize(l, d))
 				defer putScratch(p)
+				p, pbuf := p[:l*l], p[l*l:]
 				for u := lo; u < hi; u++ {
 					off := (u/heads)*l*ld + (u%heads)*d
 					attnProbs(in[0][off:], in[1][off:], l, d, ld, scale, p)
 					// O = P·V, reading the rows of P in place.
-					simd.GemmIndirectA(l, d, l, p, rows, simd.DenseB(in[2][off:], ld, false), 0, out[off:], ld)
+					vb := simd.PackB(pbuf, simd.DenseB(in[2][off:], ld, false), l, d)
+					simd.GemmIndirectA(l, p, rows, vb, 0, out[off:], ld)
 				}
 			})
 			return nil
@@ -65,9 +67,9 @@ func MultiHeadAttention(q, k, v *G.Node, batch, heads int, scale float32) *G.Nod
 				d := ld / heads
 				rows := rowStarts(l, l)
 				simd.Parallel(batch*heads, 4*l*l*d, func(lo, hi int) {
-					sc := getScratch(2*l*l + d*l)
+					sc := getScratch(2*l*l + d*l + simd.PackedBSize(l, d))
 					defer putScratch(sc)
-					p, dp, t := sc[:l*l], sc[l*l:2*l*l], sc[2*l*l:]
+					p, dp, t, kbuf := sc[:l*l], sc[l*l:2*l*l], sc[2*l*l:2*l*l+d*l], sc[2*l*l+d*l:]
 					var pa simd.PackedA
 					for u := lo; u < hi; u++ {
 						off := (u/heads)*l*ld + (u%heads)*d
@@ -85,7 +87,8 @@ func MultiHeadAttention(q, k, v *G.Node, batch, heads int, scale float32) *G.Nod
 							simd.SoftmaxGrad(dp[i*l:(i+1)*l], p[i*l:(i+1)*l], scale)
 						}
 						// dQ = dS·K; dKᵀ = Qᵀ·dS.
-						simd.GemmIndirectA(l, d, l, dp, rows, simd.DenseB(k[off:], ld, false), 0, dq[off:], ld)
+						kb := simd.PackB(kbuf, simd.DenseB(k[off:], ld, false), l, d)
+						simd.GemmIndirectA(l, dp, rows, kb, 0, dq[off:], ld)
 						pa.Pack(q[off:], ld, true, d, l, 1)
 						simd.GemmIndirect(&pa, dp, rows, l, 0, t, l)
 						transposeInto(dk[off:], ld, t, d, l)

@@ -341,27 +341,34 @@ func convBackwardFilter(x, gy *G.Node, ws tensor.Shape, geom ConvGeom) *G.Node {
 			if tapFirst {
 				wpitch = newWide(geom, h, wd).wp
 			}
-			imgs, grads := getScratch(n*imgLen), getScratch(n*o*colsP)
+			// Per sample, the image (read in place as the A operand) and
+			// dYᵀ packed as the B operand, prepared once for all cores.
+			pbLen := simd.PackedBSize(cols, o)
+			imgs, packs := getScratch(n*imgLen), getScratch(n*pbLen)
 			defer putScratch(imgs)
-			defer putScratch(grads)
+			defer putScratch(packs)
+			pbs := make([]simd.PackedB, n)
 			simd.Parallel(n, imgLen+o*colsP, func(lo, hi int) {
+				g := getScratch(o * cols)
+				defer putScratch(g)
 				for i := lo; i < hi; i++ {
 					fillImg(i, imgs[i*imgLen:(i+1)*imgLen])
-					g := grads[i*o*colsP : (i+1)*o*colsP]
+					// dY on the layout of the image's rows, zero in the
+					// garbage columns.
 					clear(g)
 					for oc := 0; oc < o; oc++ {
 						for oy := 0; oy < ho; oy++ {
-							copy(g[oc*colsP+oy*wpitch:], in[1][((i*o+oc)*ho+oy)*wo:][:wo])
+							copy(g[oc*cols+oy*wpitch:], in[1][((i*o+oc)*ho+oy)*wo:][:wo])
 						}
 					}
+					pbs[i] = simd.PackB(packs[i*pbLen:(i+1)*pbLen], simd.DenseB(g, cols, true), cols, o)
 				}
 			})
 			imgOf := func(i int) []float32 { return imgs[i*imgLen : (i+1)*imgLen] }
-			gradOf := func(i int) []float32 { return grads[i*o*colsP : (i+1)*o*colsP] }
 			if len(dwt) < o*k {
 				dwt = make([]float32, o*k)
 			}
-			// dWᵀ (k×o) = Σₙ Xₙ·dYₙᵀ: rows of X read in place, dYₙᵀ packed.
+			// dWᵀ (k×o) = Σₙ Xₙ·dYₙᵀ.
 			simd.Parallel((k+7)/8, 8*o*cols*n, func(lo, hi int) {
 				r0, r1 := lo*8, min(hi*8, k)
 				for i := 0; i < n; i++ {
@@ -369,7 +376,7 @@ func convBackwardFilter(x, gy *G.Node, ws tensor.Shape, geom ConvGeom) *G.Node {
 					if i == 0 {
 						beta = 0
 					}
-					simd.GemmIndirectA(r1-r0, o, cols, imgOf(i), boff[r0:r1], simd.DenseB(gradOf(i), colsP, true), beta, dwt[r0*o:], o)
+					simd.GemmIndirectA(r1-r0, imgOf(i), boff[r0:r1], pbs[i], beta, dwt[r0*o:], o)
 				}
 			})
 			for oi := 0; oi < o; oi++ {

@@ -201,7 +201,8 @@ func TestGemmIndirectAndDot(t *testing.T) {
 					copy(ad[i*k:], base[aoffA[i]:aoffA[i]+k])
 				}
 				want := ref(false, false, m, n, k, 1, ad, k, bd, n, beta, c, n)
-				GemmIndirectA(m, n, k, base, aoffA, DenseB(bd, n, false), beta, c, n)
+				pb := PackB(make([]float32, PackedBSize(k, n)), DenseB(bd, n, false), k, n)
+				GemmIndirectA(m, base, aoffA, pb, beta, c, n)
 				for i := range c {
 					if math.Abs(float64(c[i])-want[i]) > 1e-4*(1+math.Abs(want[i]))*math.Sqrt(float64(k)) {
 						t.Fatalf("%s %v indirect A beta %g: C[%d] = %g, want %g", p, s, beta, i, c[i], want[i])

@@ -122,12 +122,46 @@ func GemmIndirect(pa *PackedA, base []float32, boff []int, n int, beta float32, 
 	}
 }
 
+// PackedB is a k×n B operand packed in the micro-kernel's layout, for
+// products that reuse it or that run several times with different A rows.
+type PackedB struct {
+	n, k, nr int
+	data     []float32
+}
+
+// PackedBSize returns how many values a PackedB of k×n needs on the current
+// path.
+func PackedBSize(k, n int) int {
+	nr := kern.nr
+	if path == PureGo {
+		nr = goKernel.nr
+	}
+	return roundUp(n, nr) * k
+}
+
+// PackB packs the k×n operand given by packer into dst (PackedBSize(k, n)
+// values) and returns it.
+func PackB(dst []float32, packer Packer, k, n int) PackedB {
+	nr := kern.nr
+	if path == PureGo {
+		nr = goKernel.nr
+	}
+	np := roundUp(n, nr)
+	pb := PackedB{n: n, k: k, nr: nr, data: dst[:np*k]}
+	for p0 := 0; p0 < k; p0 += kc {
+		kk := min(kc, k-p0)
+		packer(pb.data[np*p0:], 0, n, p0, kk, nr)
+	}
+	return pb
+}
+
 // GemmIndirectA computes C = A·B + beta·C (beta 0 or 1) on the calling
 // goroutine, where row r of the m×k operand A is a[aoff[r] : aoff[r]+k], read
-// in place, and the k×n operand B is given by a packer: the shape of a
-// convolution's filter gradient dWᵀ = X·dYᵀ, whose A rows are the image's
-// channels shifted by each kernel tap.
-func GemmIndirectA(m, n, k int, a []float32, aoff []int, packB Packer, beta float32, c []float32, ldc int) {
+// in place, and the k×n operand B is packed: the shape of a convolution's
+// filter gradient dWᵀ = X·dYᵀ, whose A rows are the image's channels shifted
+// by each kernel tap, and of attention's products with the probabilities.
+func GemmIndirectA(m int, a []float32, aoff []int, b PackedB, beta float32, c []float32, ldc int) {
+	n, k := b.n, b.k
 	if len(aoff) != m {
 		panic(fmt.Sprintf("gemm: %d A row offsets for m = %d", len(aoff), m))
 	}
@@ -155,23 +189,24 @@ func GemmIndirectA(m, n, k int, a []float32, aoff []int, packB Packer, beta floa
 		kn = goKernel
 	}
 	mr, nr := kn.mr, kn.nr
+	if b.nr != nr {
+		panic("gemm: PackedB was packed for another path")
+	}
 	buf := pool.Get().(*buffers)
 	defer pool.Put(buf)
-	nPanels := (n + nr - 1) / nr
-	if need := nPanels * nr * kc; len(buf.b) < need {
-		buf.b = make([]float32, need)
-	}
 	if need := mr * kc; len(buf.a) < need {
 		buf.a = make([]float32, need)
 	}
 	if len(buf.tmp) < mr*nr {
 		buf.tmp = make([]float32, mr*nr)
 	}
+	nPanels := (n + nr - 1) / nr
+	np := nPanels * nr
 	var offs [8]int
 	for p0 := 0; p0 < k; p0 += kc {
 		kk := min(kc, k-p0)
 		acc := beta == 1 || p0 > 0
-		packB(buf.b, 0, n, p0, kk, nr)
+		bb := b.data[np*p0:]
 		for i := 0; i < m; i += mr {
 			rows := min(mr, m-i)
 			for r := 0; r < mr; r++ {
@@ -188,7 +223,7 @@ func GemmIndirectA(m, n, k int, a []float32, aoff []int, packB Packer, beta floa
 			for jp := 0; jp < nPanels; jp++ {
 				j := jp * nr
 				nn := min(nr, n-j)
-				bp := buf.b[jp*nr*kk:]
+				bp := bb[jp*nr*kk:]
 				full := rows == mr && nn == nr
 				dst, ld, ac := buf.tmp, nr, false
 				if full {
