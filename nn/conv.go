@@ -296,48 +296,29 @@ func convBackwardFilter(x, gy *G.Node, ws tensor.Shape, geom ConvGeom) *G.Node {
 			o := ws[0]
 			taps := geom.KH * geom.KW
 			k := taps * c
-			// The sums over space run over cols values padded to whole
-			// vectors: dY is copied with zeros after each row, and the image
-			// gets slack so that the padded reads stay inside it (their
-			// products with those zeros vanish).
-			var cols, colsP, imgLen int
+			// The image operand: the im2col matrix (strided) or the padded
+			// image whose shifted rows are the taps (stride 1), with the
+			// offset of each of its k rows.
+			var cols, imgLen int
 			var boff []int
 			var fillImg func(i int, dst []float32)
 			tapFirst := geom.Stride == 1
 			if !tapFirst {
 				cols = ys[2] * ys[3]
-				colsP = roundUp(cols, 16)
-				imgLen = k * colsP
-				boff = make([]int, k)
-				for r := range boff {
-					boff[r] = r * colsP
-				}
+				imgLen = k * cols
+				boff = rowStarts(k, cols)
 				fillImg = func(i int, dst []float32) {
-					x := in[0][i*c*h*wd : (i+1)*c*h*wd]
-					if colsP == cols {
-						im2col(x, c, h, wd, geom, dst)
-						return
-					}
-					tmp := make([]float32, k*cols)
-					im2col(x, c, h, wd, geom, tmp)
-					clear(dst)
-					for r := 0; r < k; r++ {
-						copy(dst[r*colsP:], tmp[r*cols:(r+1)*cols])
-					}
+					im2col(in[0][i*c*h*wd:(i+1)*c*h*wd], c, h, wd, geom, dst)
 				}
 			} else {
 				l := newWide(geom, h, wd)
 				cols = l.cols
-				colsP = roundUp(cols, 16)
-				imgLen = c*l.hp*l.wp + (colsP - cols)
+				imgLen = c * l.hp * l.wp
 				boff = l.rowOffsets(c)
-				fillImg = func(i int, dst []float32) {
-					l.pad(dst, in[0][i*c*h*wd:(i+1)*c*h*wd], c)
-					clear(dst[c*l.hp*l.wp:])
-				}
+				fillImg = func(i int, dst []float32) { l.pad(dst, in[0][i*c*h*wd:(i+1)*c*h*wd], c) }
 			}
 			ho, wo := ys[2], ys[3]
-			wpitch := wo // distance between output rows in the dot layout
+			wpitch := wo // distance between output rows in the image operand's columns
 			if tapFirst {
 				wpitch = newWide(geom, h, wd).wp
 			}
@@ -348,7 +329,7 @@ func convBackwardFilter(x, gy *G.Node, ws tensor.Shape, geom ConvGeom) *G.Node {
 			defer putScratch(imgs)
 			defer putScratch(packs)
 			pbs := make([]simd.PackedB, n)
-			simd.Parallel(n, imgLen+o*colsP, func(lo, hi int) {
+			simd.Parallel(n, imgLen+o*cols, func(lo, hi int) {
 				g := getScratch(o * cols)
 				defer putScratch(g)
 				for i := lo; i < hi; i++ {
@@ -551,4 +532,3 @@ func sum32(x []float32) float64 {
 	return s
 }
 
-func roundUp(x, m int) int { return (x + m - 1) / m * m }
