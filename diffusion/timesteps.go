@@ -27,61 +27,41 @@ func Timesteps(sampler string, n, T int, spacing string) ([]float64, error) {
 			spacing = SpacingLinspace
 		}
 	}
-	out := make([]float64, 0, n)
-	// Integer timesteps are rounded half to even, like numpy.
-	rnd := math.RoundToEven
 	switch sampler {
-	case "ddpm", "ddim":
-		switch spacing {
-		case SpacingLinspace:
-			for i := n - 1; i >= 0; i-- {
-				out = append(out, rnd(linspaceAt(0, float64(T-1), n, i)))
-			}
-		case SpacingLeading:
-			r := T / n
-			for i := n - 1; i >= 0; i-- {
-				out = append(out, float64(i*r))
-			}
-		case SpacingTrailing:
-			out = trailing(T, n)
-		default:
-			return nil, fmt.Errorf("timestep spacing %q is not one of leading, trailing, linspace", spacing)
-		}
+	case "ddpm", "ddim", "euler":
 	case "dpmpp2m":
-		switch spacing {
-		case SpacingLinspace:
-			for i := n; i >= 1; i-- {
-				out = append(out, rnd(linspaceAt(0, float64(T-1), n+1, i)))
-			}
-		case SpacingLeading:
-			r := T / (n + 1)
-			for i := n; i >= 1; i-- {
-				out = append(out, float64(i*r))
-			}
-		case SpacingTrailing:
-			out = trailing(T, n)
-		default:
-			return nil, fmt.Errorf("timestep spacing %q is not one of leading, trailing, linspace", spacing)
-		}
-	case "euler":
-		switch spacing {
-		case SpacingLinspace:
-			// np.linspace(..., dtype=float32): computed in float64, stored in float32.
-			for i := n - 1; i >= 0; i-- {
-				out = append(out, float64(float32(linspaceAt(0, float64(T-1), n, i))))
-			}
-		case SpacingLeading:
-			r := T / n
-			for i := n - 1; i >= 0; i-- {
-				out = append(out, float64(i*r))
-			}
-		case SpacingTrailing:
-			out = trailing(T, n)
-		default:
-			return nil, fmt.Errorf("timestep spacing %q is not one of leading, trailing, linspace", spacing)
-		}
 	default:
 		return nil, fmt.Errorf("sampler %q is not one of %v", sampler, Samplers)
+	}
+	// The grid has points points of which the n highest are visited:
+	// DPM-Solver++ lays n+1 and drops the last, which its final step
+	// reaches with σ = 0.
+	points := n
+	if sampler == "dpmpp2m" {
+		points = n + 1
+	}
+	out := make([]float64, 0, n)
+	switch spacing {
+	case SpacingLinspace:
+		for i := points - 1; i >= points-n; i-- {
+			v := linspaceAt(0, float64(T-1), points, i)
+			if sampler == "euler" {
+				// numpy.linspace(..., dtype=float32): fractional timesteps.
+				v = float64(float32(v))
+			} else {
+				v = math.RoundToEven(v) // numpy's round
+			}
+			out = append(out, v)
+		}
+	case SpacingLeading:
+		r := T / points
+		for i := points - 1; i >= points-n; i-- {
+			out = append(out, float64(i*r))
+		}
+	case SpacingTrailing:
+		out = trailing(T, n)
+	default:
+		return nil, fmt.Errorf("timestep spacing %q is not one of leading, trailing, linspace", spacing)
 	}
 	return out, nil
 }

@@ -531,4 +531,3 @@ func sum32(x []float32) float64 {
 	}
 	return s
 }
-

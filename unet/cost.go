@@ -135,14 +135,18 @@ func (m *Model) Cost(h, w int) Cost {
 		linear(prefix+".to_out.0", l, inner, a.Channels)
 		add(prefix+".residual", "add", 0, flopsAddition*int64(a.Channels*l))
 	}
-	hh, ww := h, w
-	for _, b := range m.plan.down {
+	// layers adds a block's resnets, each followed by its attention if any.
+	layers := func(b blockPlan, hh, ww int) {
 		for j, r := range b.resnets {
 			resnet(fmt.Sprintf("%s.resnets.%d", b.prefix, j), r, hh, ww)
 			if len(b.attns) > 0 {
 				attention(fmt.Sprintf("%s.attentions.%d", b.prefix, j), b.attns[j], hh, ww)
 			}
 		}
+	}
+	hh, ww := h, w
+	for _, b := range m.plan.down {
+		layers(b, hh, ww)
 		if b.resample {
 			ho, wo := (hh+1)/2, (ww+1)/2
 			conv(b.prefix+".downsamplers.0.conv", b.out, b.out, 3, ho, wo)
@@ -157,12 +161,7 @@ func (m *Model) Cost(h, w int) Cost {
 		resnet("mid_block.resnets.1", mp.resnets[1], hh, ww)
 	}
 	for _, b := range m.plan.up {
-		for j, r := range b.resnets {
-			resnet(fmt.Sprintf("%s.resnets.%d", b.prefix, j), r, hh, ww)
-			if len(b.attns) > 0 {
-				attention(fmt.Sprintf("%s.attentions.%d", b.prefix, j), b.attns[j], hh, ww)
-			}
-		}
+		layers(b, hh, ww)
 		if b.resample {
 			hh, ww = 2*hh, 2*ww
 			conv(b.prefix+".upsamplers.0.conv", b.out, b.out, 3, hh, ww)

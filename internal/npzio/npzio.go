@@ -196,6 +196,19 @@ func readNpy(data []byte) (a Array, err error) {
 	return a, nil
 }
 
+// value returns the array as npyio writes it with its shape.
+func (a Array) value() any {
+	switch {
+	case a.I64 != nil:
+		return nd(a.I64, a.Shape)
+	case a.F64 != nil:
+		return nd(a.F64, a.Shape)
+	case a.U8 != nil:
+		return nd(a.U8, a.Shape)
+	}
+	return nd(a.F32, a.Shape)
+}
+
 // nd returns data viewed as a nested Go array of the given shape, which npyio
 // writes with that shape.
 func nd[T float32 | float64 | int64 | uint8](data []T, shape []int) any {
@@ -233,18 +246,7 @@ func Write(path string, order []string, arrays map[string]Array) error {
 		zw := npz.NewWriter(w)
 		for _, k := range order {
 			a := arrays[k]
-			var v any
-			switch {
-			case a.I64 != nil:
-				v = nd(a.I64, a.Shape)
-			case a.F64 != nil:
-				v = nd(a.F64, a.Shape)
-			case a.U8 != nil:
-				v = nd(a.U8, a.Shape)
-			default:
-				v = nd(a.F32, a.Shape)
-			}
-			if err := zw.Write(k, v); err != nil {
+			if err := zw.Write(k, a.value()); err != nil {
 				return err
 			}
 		}
@@ -257,16 +259,5 @@ func WriteNpy(path string, a Array) error {
 	if a.values() != a.Len() {
 		return fmt.Errorf("write %s: %d values for shape %v", path, a.values(), a.Shape)
 	}
-	var v any
-	switch {
-	case a.I64 != nil:
-		v = nd(a.I64, a.Shape)
-	case a.F64 != nil:
-		v = nd(a.F64, a.Shape)
-	case a.U8 != nil:
-		v = nd(a.U8, a.Shape)
-	default:
-		v = nd(a.F32, a.Shape)
-	}
-	return fsutil.WriteAtomic(path, func(w io.Writer) error { return npy.Write(w, v) })
+	return fsutil.WriteAtomic(path, func(w io.Writer) error { return npy.Write(w, a.value()) })
 }

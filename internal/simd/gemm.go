@@ -287,17 +287,7 @@ func GemmPacked(m, n, k int, packA, packB Packer, beta float32, c []float32, ldc
 						continue
 					}
 					kn.fn(kk, &ap[0], &bp[0], &buf.tmp[0], nr, false)
-					for r := 0; r < rows; r++ {
-						dst := c[(i+r)*ldc+j : (i+r)*ldc+j+nn]
-						src := buf.tmp[r*nr : r*nr+nn]
-						if acc {
-							for q, v := range src {
-								dst[q] += v
-							}
-						} else {
-							copy(dst, src)
-						}
-					}
+					mergeTile(c[i*ldc+j:], ldc, buf.tmp, nr, rows, nn, acc)
 				}
 			}
 		}
@@ -378,6 +368,23 @@ func packB(dst, b []float32, ldb int, trans bool, j0, nn, p0, kk, nr int) {
 			row := panel[p*nr : (p+1)*nr]
 			n := copy(row[:cols], b[(p0+p)*ldb+c0:])
 			clear(row[n:])
+		}
+	}
+}
+
+// mergeTile writes (or with acc adds) the rows×cols corner of a tile
+// computed into tmp (row stride nr) into C at c (row stride ldc): how
+// partial edge tiles, which the micro-kernels compute whole, reach C.
+func mergeTile(c []float32, ldc int, tmp []float32, nr, rows, cols int, acc bool) {
+	for r := 0; r < rows; r++ {
+		dst := c[r*ldc : r*ldc+cols]
+		src := tmp[r*nr : r*nr+cols]
+		if acc {
+			for q, v := range src {
+				dst[q] += v
+			}
+		} else {
+			copy(dst, src)
 		}
 	}
 }

@@ -105,17 +105,7 @@ func GemmIndirect(pa *PackedA, base []float32, boff []int, n int, beta float32, 
 					ind(kk, &ap[0], &boff[p0], &base[j], &dst[0], ld, a)
 				}
 				if !full {
-					for r := 0; r < rows; r++ {
-						d := c[(i+r)*ldc+j : (i+r)*ldc+j+nn]
-						s := buf.tmp[r*nr : r*nr+nn]
-						if acc {
-							for q, v := range s {
-								d[q] += v
-							}
-						} else {
-							copy(d, s)
-						}
-					}
+					mergeTile(c[i*ldc+j:], ldc, buf.tmp, nr, rows, nn, acc)
 				}
 			}
 		}
@@ -234,19 +224,8 @@ func GemmIndirectA(m int, a []float32, aoff []int, b PackedB, beta float32, c []
 				} else {
 					kn.fn(kk, &buf.a[0], &bp[0], &dst[0], ld, ac)
 				}
-				if full {
-					continue
-				}
-				for r := 0; r < rows; r++ {
-					d := c[(i+r)*ldc+j : (i+r)*ldc+j+nn]
-					s := buf.tmp[r*nr : r*nr+nn]
-					if acc {
-						for q, v := range s {
-							d[q] += v
-						}
-					} else {
-						copy(d, s)
-					}
+				if !full {
+					mergeTile(c[i*ldc+j:], ldc, buf.tmp, nr, rows, nn, acc)
 				}
 			}
 		}
