@@ -23,8 +23,8 @@ func (pa *PackedA) Pack(a []float32, lda int, trans bool, m, k int, alpha float3
 		pa.data = make([]float32, mp*k)
 	}
 	// Block p of kc columns holds the panels of rows [0, m) for those columns.
-	for p0 := 0; p0 < k; p0 += kc {
-		kk := min(kc, k-p0)
+	for p0, kb := 0, kBlock(k); p0 < k; p0 += kb {
+		kk := min(kb, k-p0)
 		packA(pa.data[mp*p0:], a, lda, trans, 0, p0, m, kk, mr, alpha)
 	}
 }
@@ -78,8 +78,8 @@ func GemmIndirect(pa *PackedA, base []float32, boff []int, n int, beta float32, 
 	}
 	for j := 0; j < n; j += nr {
 		nn := min(nr, n-j)
-		for p0 := 0; p0 < k; p0 += kc {
-			kk := min(kc, k-p0)
+		for p0, kb := 0, kBlock(k); p0 < k; p0 += kb {
+			kk := min(kb, k-p0)
 			acc := beta == 1 || p0 > 0
 			packed := ind == nil || nn < nr
 			if packed {
@@ -138,8 +138,8 @@ func PackB(dst []float32, packer Packer, k, n int) PackedB {
 	}
 	np := roundUp(n, nr)
 	pb := PackedB{n: n, k: k, nr: nr, data: dst[:np*k]}
-	for p0 := 0; p0 < k; p0 += kc {
-		kk := min(kc, k-p0)
+	for p0, kb := 0, kBlock(k); p0 < k; p0 += kb {
+		kk := min(kb, k-p0)
 		packer(pb.data[np*p0:], 0, n, p0, kk, nr)
 	}
 	return pb
@@ -193,8 +193,8 @@ func GemmIndirectA(m int, a []float32, aoff []int, b PackedB, beta float32, c []
 	nPanels := (n + nr - 1) / nr
 	np := nPanels * nr
 	var offs [8]int
-	for p0 := 0; p0 < k; p0 += kc {
-		kk := min(kc, k-p0)
+	for p0, kb := 0, kBlock(k); p0 < k; p0 += kb {
+		kk := min(kb, k-p0)
 		acc := beta == 1 || p0 > 0
 		bb := b.data[np*p0:]
 		for i := 0; i < m; i += mr {
