@@ -77,14 +77,24 @@ func (l wide) pad(dst, x []float32, c int) {
 	for ci := 0; ci < c; ci++ {
 		plane := dst[ci*l.hp*l.wp : (ci+1)*l.hp*l.wp]
 		clear(plane[:g.PadT*l.wp+g.PadL])
+		pads := g.PadR + g.PadL // the right pad, then the next row's left pad
 		for y := 0; y < l.h; y++ {
 			row := plane[(y+g.PadT)*l.wp+g.PadL:]
 			src := x[(ci*l.h+y)*l.w : (ci*l.h+y+1)*l.w]
-			row = row[:min(len(row), len(src)+g.PadR+g.PadL)]
-			for i, v := range src {
-				row[i] = v
+			switch len(src) {
+			case 32: // fixed-size copies compile to vector moves
+				*(*[32]float32)(row) = *(*[32]float32)(src)
+			case 16:
+				*(*[16]float32)(row) = *(*[16]float32)(src)
+			case 8:
+				*(*[8]float32)(row) = *(*[8]float32)(src)
+			default:
+				copy(row, src)
 			}
-			clear(row[len(src):]) // right pad, then the next row's left pad
+			gap := row[len(src):min(len(row), len(src)+pads)]
+			for i := range gap {
+				gap[i] = 0
+			}
 		}
 		clear(plane[(l.h+g.PadT)*l.wp:])
 	}
