@@ -197,6 +197,7 @@ func Conv2d(x, w, b *G.Node, geom ConvGeom) *G.Node {
 	}
 	var wt []float32
 	var packed simd.PackedA
+	var wino winograd
 	k := kernel{
 		name: "Conv2d(" + geom.String() + fmt.Sprintf(",bias=%t)", b != nil),
 		in:   in,
@@ -229,6 +230,11 @@ func Conv2d(x, w, b *G.Node, geom ConvGeom) *G.Node {
 				im2colForward(out, in[0], in[1], bias, n, c, h, wd, o, geom)
 				return nil
 			}
+			if useWinograd(geom, c, o, h, wd) {
+				wino.prepare(in[1], o, c, false)
+				wino.conv(out, in[0], bias, n, c, o, h, wd)
+				return nil
+			}
 			taps := geom.KH * geom.KW
 			if len(wt) < o*taps*c {
 				wt = make([]float32, o*taps*c)
@@ -256,6 +262,7 @@ func convBackwardData(w, gy *G.Node, xs tensor.Shape, geom ConvGeom) *G.Node {
 	xs = xs.Clone()
 	var wt []float32
 	var packed simd.PackedA
+	var wino winograd
 	return apply(kernel{
 		name: fmt.Sprintf("Conv2dBackwardData(%v,%v)", geom, xs),
 		in:   []int{4, 4},
@@ -269,6 +276,11 @@ func convBackwardData(w, gy *G.Node, xs tensor.Shape, geom ConvGeom) *G.Node {
 			o, ho, wo := ws[0], ys[2], ys[3]
 			if geom.Stride != 1 {
 				im2colBackwardData(dx, in[0], in[1], n, c, h, wd, o, geom)
+				return nil
+			}
+			if useWinograd(geom.transposed(), o, c, ho, wo) {
+				wino.prepare(in[0], o, c, true)
+				wino.conv(dx, in[1], nil, n, o, c, ho, wo)
 				return nil
 			}
 			taps := geom.KH * geom.KW

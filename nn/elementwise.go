@@ -63,17 +63,7 @@ func AddScaled(a, b *G.Node, s float32) *G.Node {
 		shape: sameShape("add"),
 		do: func(out []float32, in [][]float32, _ []tensor.Shape) error {
 			x, y := in[0], in[1]
-			chunks(len(out), func(lo, hi int) {
-				if s == 1 {
-					for i := lo; i < hi; i++ {
-						out[i] = x[i] + y[i]
-					}
-					return
-				}
-				for i := lo; i < hi; i++ {
-					out[i] = (x[i] + y[i]) * s
-				}
-			})
+			chunks(len(out), func(lo, hi int) { simd.AXPBYC(out[lo:hi], x[lo:hi], y[lo:hi], s, s, 0) })
 			return nil
 		},
 	}

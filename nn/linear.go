@@ -72,12 +72,11 @@ func AddBias(x, b *G.Node) *G.Node {
 		},
 		do: func(out []float32, in [][]float32, s []tensor.Shape) error {
 			d := s[0][1]
-			for i := 0; i < s[0][0]; i++ {
-				row, src := out[i*d:(i+1)*d], in[0][i*d:(i+1)*d]
-				for j, v := range src {
-					row[j] = v + in[1][j]
+			simd.Parallel(s[0][0], d, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					simd.AXPBYC(out[i*d:(i+1)*d], in[0][i*d:(i+1)*d], in[1], 1, 1, 0)
 				}
-			}
+			})
 			return nil
 		},
 	}

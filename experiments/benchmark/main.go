@@ -32,6 +32,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	warmup := fs.Int("warmup", 3, "untimed steps first")
 	mode := fs.String("mode", "train", "train or sample")
 	seed := fs.Uint64("seed", 0, "seed of the weights and inputs")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -45,7 +46,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "config %s, batch %d, mode %s, gemm %s\n", *config, *batch, *mode, simd.Current())
-	times, err := speed.Run(speed.Options{Config: c, Batch: *batch, Steps: *steps, Warmup: *warmup, Mode: speed.Mode(*mode), Seed: *seed}, stdout)
+	opts := speed.Options{Config: c, Batch: *batch, Steps: *steps, Warmup: *warmup, Mode: speed.Mode(*mode), Seed: *seed}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(stderr, "benchmark:", err)
+			return 1
+		}
+		defer f.Close()
+		opts.Profile = f
+	}
+	times, err := speed.Run(opts, stdout)
 	if err != nil {
 		fmt.Fprintln(stderr, "benchmark:", err)
 		return 1

@@ -44,10 +44,10 @@ type kernel struct {
 var sgemmCalls atomic.Int64
 
 var (
-	path    Path
-	kern    kernel
-	threads = runtime.GOMAXPROCS(0)
-	impl    gonum.Implementation
+	path Path
+	kern kernel
+
+	impl gonum.Implementation
 )
 
 func init() {
@@ -105,7 +105,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	if m == 0 || n == 0 {
 		return
 	}
-	w := threads
+	w := runtime.GOMAXPROCS(0)
 	if int64(m)*int64(n)*int64(k) < 1<<17 {
 		w = 1
 	}
@@ -114,31 +114,23 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		return
 	}
 	// Split the larger of m and n into one strip per worker.
-	var wg sync.WaitGroup
 	if n >= m {
 		step := roundUp((n+w-1)/w, max(kern.nr, 16))
-		for j := 0; j < n; j += step {
-			nn := min(step, n-j)
-			bj := b[offset(transB, 0, j, ldb):]
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				serial(transA, transB, m, nn, k, alpha, a, lda, bj, ldb, beta, c[j:], ldc)
-			}()
-		}
+		Parallel((n+step-1)/step, 1<<30, func(lo, hi int) {
+			for s := lo; s < hi; s++ {
+				j := s * step
+				serial(transA, transB, m, min(step, n-j), k, alpha, a, lda, b[offset(transB, 0, j, ldb):], ldb, beta, c[j:], ldc)
+			}
+		})
 	} else {
 		step := roundUp((m+w-1)/w, max(kern.mr, 8))
-		for i := 0; i < m; i += step {
-			mm := min(step, m-i)
-			ai := a[offset(transA, i, 0, lda):]
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				serial(transA, transB, mm, n, k, alpha, ai, lda, b, ldb, beta, c[i*ldc:], ldc)
-			}()
-		}
+		Parallel((m+step-1)/step, 1<<30, func(lo, hi int) {
+			for s := lo; s < hi; s++ {
+				i := s * step
+				serial(transA, transB, min(step, m-i), n, k, alpha, a[offset(transA, i, 0, lda):], lda, b, ldb, beta, c[i*ldc:], ldc)
+			}
+		})
 	}
-	wg.Wait()
 }
 
 // SgemmSerial is Sgemm on the calling goroutine only, for callers that

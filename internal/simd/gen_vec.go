@@ -61,6 +61,7 @@ func main() {
 	} {
 		genAll(s)
 	}
+	genWino()
 	if err := os.WriteFile("vec_amd64.s", b.Bytes(), 0o644); err != nil {
 		panic(err)
 	}
@@ -354,4 +355,235 @@ func log2(n int) int {
 		l++
 	}
 	return l
+}
+
+// genWino writes the Winograd F(2×2, 3×3) transforms (see wino.go for the
+// layouts) for rows of a multiple of 8 tiles (AVX2 registers, suffix 256)
+// and of 4 tiles (SSE registers, suffix 128). Both vector paths use them:
+// their rows are short and they are a small share of a convolution's time
+// next to the products.
+func genWino() {
+	genWinoWidth("Y", 8, "256")
+	genWinoWidth("X", 4, "128")
+}
+
+func genWinoWidth(reg string, lanes int, suffix string) {
+	vb := 4 * lanes // bytes per register
+	y := func(i int) string { return fmt.Sprintf("%s%d", reg, i) }
+	lbl := func(n string) string { return n + suffix }
+
+	// winoSplit: one channel of h×w (h even, w a multiple of 2·lanes) into
+	// the parity planes; see WinoSplit.
+	w("")
+	w("// func winoSplit%s(q, src *float32, h, w, l, adv int)", suffix)
+	w("TEXT ·winoSplit%s(SB), NOSPLIT, $0-48", suffix)
+	w("\tMOVQ q+0(FP), DI")
+	w("\tMOVQ src+8(FP), SI")
+	w("\tMOVQ w+24(FP), DX")
+	w("\tSHLQ $2, DX") // row bytes
+	w("\tMOVQ l+32(FP), R8")
+	w("\tSHLQ $2, R8")          // L bytes
+	w("\tLEAQ (R8)(R8*2), R9")  // 3L
+	w("\tLEAQ (R8)(R8*4), R10") // 5L
+	w("\tMOVQ w+24(FP), R11")
+	w("\tSHRQ $%d, R11", log2(2*lanes)) // chunks per row
+	w("\tMOVQ h+16(FP), BX")
+	w("\tSHRQ $1, BX") // row pairs
+	w("\tJEQ %s", lbl("winoSplitdone"))
+	w("%s:", lbl("winoSplitrow"))
+	w("\tMOVQ R11, CX")
+	w("%s:", lbl("winoSplitloop"))
+	for row, src := range [][2]string{{"(SI)", fmt.Sprintf("%d(SI)", vb)}, {"(SI)(DX*1)", fmt.Sprintf("%d(SI)(DX*1)", vb)}} {
+		w("\tVMOVUPS %s, %s", src[0], y(0))
+		w("\tVMOVUPS %s, %s", src[1], y(1))
+		w("\tVSHUFPS $0x88, %s, %s, %s", y(1), y(0), y(2))
+		w("\tVSHUFPS $0xDD, %s, %s, %s", y(1), y(0), y(3))
+		if lanes == 8 {
+			w("\tVPERMPD $0xD8, %s, %s", y(2), y(2))
+			w("\tVPERMPD $0xD8, %s, %s", y(3), y(3))
+		}
+		if row == 0 { // padded row 2i+1: plane 3 (evens), plane 2 (odds, x'+1) of row i
+			w("\tVMOVUPS %s, (DI)(R9*1)", y(2))
+			w("\tVMOVUPS %s, 4(DI)(R8*2)", y(3))
+		} else { // padded row 2i+2: plane 1 (evens), plane 0 (odds) of row i+1
+			w("\tVMOVUPS %s, (DI)(R10*1)", y(2))
+			w("\tVMOVUPS %s, 4(DI)(R8*4)", y(3))
+		}
+	}
+	w("\tADDQ $%d, SI", 2*vb)
+	w("\tADDQ $%d, DI", vb)
+	w("\tDECQ CX")
+	w("\tJNZ %s", lbl("winoSplitloop"))
+	w("\tADDQ DX, SI")
+	w("\tADDQ adv+40(FP), DI")
+	w("\tDECQ BX")
+	w("\tJNZ %s", lbl("winoSplitrow"))
+	w("%s:", lbl("winoSplitdone"))
+	w("\tVZEROUPPER")
+	w("\tRET")
+
+	// winoIn: the input transform V = Bᵀ·d·B of rows×tx tiles of one
+	// channel; see WinoIn.
+	w("")
+	w("// func winoIn%s(v *float32, vs int, q *float32, l, tx, rows, adv int)", suffix)
+	w("TEXT ·winoIn%s(SB), NOSPLIT, $0-56", suffix)
+	w("\tMOVQ v+0(FP), R10")
+	w("\tMOVQ vs+8(FP), DX")
+	w("\tSHLQ $2, DX")
+	w("\tLEAQ (DX)(DX*2), AX")
+	w("\tLEAQ (R10)(DX*4), R11")
+	w("\tLEAQ (R11)(DX*4), R12")
+	w("\tLEAQ (R12)(DX*4), R13")
+	w("\tMOVQ q+16(FP), SI")
+	w("\tMOVQ l+24(FP), R8")
+	w("\tSHLQ $2, R8")
+	w("\tLEAQ (R8)(R8*2), R9")
+	w("\tLEAQ (SI)(R8*4), BX")
+	w("\tMOVQ tx+32(FP), DI")
+	w("\tSHRQ $%d, DI", log2(lanes))
+	w("\tMOVQ rows+40(FP), CX")
+	w("\tTESTQ CX, CX")
+	w("\tJEQ %s", lbl("winoIndone"))
+	w("%s:", lbl("winoInrow"))
+	w("\tMOVQ DI, CX")
+	w("%s:", lbl("winoInloop"))
+	// addr returns the operand of plane (pr, pc) at row y' (next: y'+1)
+	// shifted by s columns.
+	addr := func(pr, pc int, next bool, s int) string {
+		base := "SI"
+		if next {
+			base = "BX"
+		}
+		disp := ""
+		if s == 1 {
+			disp = "4"
+		}
+		switch 2*pr + pc {
+		case 0:
+			return fmt.Sprintf("%s(%s)", disp, base)
+		case 1:
+			return fmt.Sprintf("%s(%s)(R8*1)", disp, base)
+		case 2:
+			return fmt.Sprintf("%s(%s)(R8*2)", disp, base)
+		}
+		return fmt.Sprintf("%s(%s)(R9*1)", disp, base)
+	}
+	outBase := []string{"R10", "R11", "R12", "R13"}
+	outAddr := func(r, c int) string {
+		b := outBase[r]
+		switch c {
+		case 0:
+			return "(" + b + ")"
+		case 1:
+			return "(" + b + ")(DX*1)"
+		case 2:
+			return "(" + b + ")(DX*2)"
+		}
+		return "(" + b + ")(AX*1)"
+	}
+	for r := 0; r < 4; r++ {
+		// W[r][c] for c = pc + 2s into register c.
+		for c := 0; c < 4; c++ {
+			pc, sh := c%2, c/2
+			var first, op, second string
+			switch r {
+			case 0: // d0 − d2
+				first, op, second = addr(0, pc, false, sh), "VSUBPS", addr(0, pc, true, sh)
+			case 1: // d1 + d2
+				first, op, second = addr(1, pc, false, sh), "VADDPS", addr(0, pc, true, sh)
+			case 2: // d2 − d1
+				first, op, second = addr(0, pc, true, sh), "VSUBPS", addr(1, pc, false, sh)
+			case 3: // d1 − d3
+				first, op, second = addr(1, pc, false, sh), "VSUBPS", addr(1, pc, true, sh)
+			}
+			w("\tVMOVUPS %s, %s", first, y(c))
+			w("\t%s %s, %s, %s", op, second, y(c), y(c))
+		}
+		w("\tVSUBPS %s, %s, %s", y(2), y(0), y(4)) // W0 − W2
+		w("\tVADDPS %s, %s, %s", y(2), y(1), y(5)) // W1 + W2
+		w("\tVSUBPS %s, %s, %s", y(1), y(2), y(6)) // W2 − W1
+		w("\tVSUBPS %s, %s, %s", y(3), y(1), y(7)) // W1 − W3
+		for c := 0; c < 4; c++ {
+			w("\tVMOVUPS %s, %s", y(4+c), outAddr(r, c))
+		}
+	}
+	for _, r := range []string{"SI", "BX", "R10", "R11", "R12", "R13"} {
+		w("\tADDQ $%d, %s", vb, r)
+	}
+	w("\tDECQ CX")
+	w("\tJNZ %s", lbl("winoInloop"))
+	w("\tADDQ adv+48(FP), SI")
+	w("\tADDQ adv+48(FP), BX")
+	w("\tDECQ rows+40(FP)")
+	w("\tJNZ %s", lbl("winoInrow"))
+	w("%s:", lbl("winoIndone"))
+	w("\tVZEROUPPER")
+	w("\tRET")
+
+	// winoOut: the output transform Y = Aᵀ·M·A plus bias of rows×tx tiles
+	// of one channel, written to the image rows; see WinoOut.
+	w("")
+	w("// func winoOut%s(y *float32, wo int, m *float32, ms int, tx, rows int, bias float32)", suffix)
+	w("TEXT ·winoOut%s(SB), NOSPLIT, $0-52", suffix)
+	w("\tMOVQ y+0(FP), DI")
+	w("\tMOVQ wo+8(FP), R12")
+	w("\tSHLQ $2, R12")
+	w("\tMOVQ m+16(FP), SI")
+	w("\tMOVQ ms+24(FP), DX")
+	w("\tSHLQ $2, DX")
+	w("\tLEAQ (SI)(DX*1), BX")
+	w("\tLEAQ (BX)(DX*1), R8")
+	w("\tLEAQ (R8)(DX*1), R9")
+	w("\tLEAQ (DX*4), R10")       // 4ms: next tile row of ξ
+	w("\tLEAQ (R10)(R10*2), R11") // 12ms
+	w("\tVBROADCASTSS bias+48(FP), %s", y(9))
+	w("\tMOVQ tx+32(FP), AX")
+	w("\tSHRQ $%d, AX", log2(lanes))
+	w("\tMOVQ rows+40(FP), CX")
+	w("\tTESTQ CX, CX")
+	w("\tJEQ %s", lbl("winoOutdone"))
+	w("%s:", lbl("winoOutrow"))
+	w("\tMOVQ AX, CX")
+	w("%s:", lbl("winoOutloop"))
+	for c, base := range []string{"SI", "BX", "R8", "R9"} {
+		// Z0c = M0c + M1c + M2c into register c; Z1c = M1c − M2c − M3c
+		// into register 4+c.
+		w("\tVMOVUPS (%s)(R10*1), %s", base, y(8))
+		w("\tVADDPS (%s), %s, %s", base, y(8), y(c))
+		w("\tVADDPS (%s)(R10*2), %s, %s", base, y(c), y(c))
+		w("\tVSUBPS (%s)(R10*2), %s, %s", base, y(8), y(4+c))
+		w("\tVSUBPS (%s)(R11*1), %s, %s", base, y(4+c), y(4+c))
+	}
+	for a, dst := range [][2]string{{"(DI)", fmt.Sprintf("%d(DI)", vb)}, {"(DI)(R12*1)", fmt.Sprintf("%d(DI)(R12*1)", vb)}} {
+		z := 4 * a
+		w("\tVADDPS %s, %s, %s", y(z), y(z+1), y(10))   // Z0 + Z1
+		w("\tVADDPS %s, %s, %s", y(z+2), y(10), y(10))  // + Z2
+		w("\tVADDPS %s, %s, %s", y(9), y(10), y(10))    // + bias
+		w("\tVSUBPS %s, %s, %s", y(z+2), y(z+1), y(11)) // Z1 − Z2
+		w("\tVSUBPS %s, %s, %s", y(z+3), y(11), y(11))  // − Z3
+		w("\tVADDPS %s, %s, %s", y(9), y(11), y(11))
+		w("\tVUNPCKLPS %s, %s, %s", y(11), y(10), y(12))
+		w("\tVUNPCKHPS %s, %s, %s", y(11), y(10), y(13))
+		if lanes == 8 {
+			w("\tVPERM2F128 $0x20, %s, %s, %s", y(13), y(12), y(14))
+			w("\tVPERM2F128 $0x31, %s, %s, %s", y(13), y(12), y(15))
+			w("\tVMOVUPS %s, %s", y(14), dst[0])
+			w("\tVMOVUPS %s, %s", y(15), dst[1])
+		} else {
+			w("\tVMOVUPS %s, %s", y(12), dst[0])
+			w("\tVMOVUPS %s, %s", y(13), dst[1])
+		}
+	}
+	for _, r := range []string{"SI", "BX", "R8", "R9"} {
+		w("\tADDQ $%d, %s", vb, r)
+	}
+	w("\tADDQ $%d, DI", 2*vb)
+	w("\tDECQ CX")
+	w("\tJNZ %s", lbl("winoOutloop"))
+	w("\tADDQ R12, DI")
+	w("\tDECQ rows+40(FP)")
+	w("\tJNZ %s", lbl("winoOutrow"))
+	w("%s:", lbl("winoOutdone"))
+	w("\tVZEROUPPER")
+	w("\tRET")
 }

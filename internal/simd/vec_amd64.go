@@ -138,3 +138,21 @@ func softmaxGradAsm(dp, p []float32, n int, d, scale float32) {
 		softmaxGrad256(&dp[0], &p[0], n, d, scale)
 	}
 }
+
+//go:noescape
+func winoSplit256(q, src *float32, h, w, l, adv int)
+
+//go:noescape
+func winoIn256(v *float32, vs int, q *float32, l, tx, rows, adv int)
+
+//go:noescape
+func winoOut256(y *float32, wo int, m *float32, ms int, tx, rows int, bias float32)
+
+//go:noescape
+func winoSplit128(q, src *float32, h, w, l, adv int)
+
+//go:noescape
+func winoIn128(v *float32, vs int, q *float32, l, tx, rows, adv int)
+
+//go:noescape
+func winoOut128(y *float32, wo int, m *float32, ms int, tx, rows int, bias float32)

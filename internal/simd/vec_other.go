@@ -15,3 +15,11 @@ func expShiftAsm(dst, src []float32, n int, m float32, acc *[32]float32) {}
 func maxAsm(x []float32, n int, acc *[32]float32)             {}
 func dotAsm(a, b []float32, n int, acc *[32]float32)          {}
 func softmaxGradAsm(dp, p []float32, n int, d, scale float32) {}
+
+func winoSplit256(q, src *float32, h, w, l, adv int)                             {}
+func winoIn256(v *float32, vs int, q *float32, l, tx, rows, adv int)             {}
+func winoOut256(y *float32, wo int, m *float32, ms int, tx, rows int, b float32) {}
+
+func winoSplit128(q, src *float32, h, w, l, adv int)                             {}
+func winoIn128(v *float32, vs int, q *float32, l, tx, rows, adv int)             {}
+func winoOut128(y *float32, wo int, m *float32, ms int, tx, rows int, b float32) {}

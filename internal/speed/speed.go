@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -33,6 +34,9 @@ type Options struct {
 	Warmup int
 	Mode   Mode
 	Seed   uint64
+	// Profile, when set, receives a CPU profile (runtime/pprof) of the
+	// timed steps.
+	Profile io.Writer
 }
 
 // Run times opts.Steps steps after opts.Warmup untimed ones, writes one line
@@ -104,6 +108,12 @@ func Run(opts Options, w io.Writer) ([]float64, error) {
 		if err := step(); err != nil {
 			return nil, err
 		}
+	}
+	if opts.Profile != nil {
+		if err := pprof.StartCPUProfile(opts.Profile); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	var times []float64
 	for i := 0; i < opts.Steps; i++ {

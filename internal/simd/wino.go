@@ -1,0 +1,163 @@
+package simd
+
+import "fmt"
+
+// Transforms of the Winograd minimal-filtering convolution F(2×2, 3×3)
+// (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks",
+// CVPR 2016): a stride-1 3×3 convolution with padding 1 over an h×w image
+// (h, w even) is computed on (h/2)×(w/2) tiles of 2×2 outputs, each from a
+// 4×4 input tile d: Y = Aᵀ·[(G·g·Gᵀ) ⊙ (Bᵀ·d·B)]·A, where the 16
+// element-wise products, summed over input channels, are 16 independent
+// matrix products. That is 16 multiplies per 4 outputs instead of 36.
+//
+// The padded image is kept as four parity planes: plane p = 2·pr + pc holds
+// the padded pixels (2y'+pr, 2x'+pc), so that the 4×4 tile at (ty, tx)
+// reads plane p at rows ty and ty+1 and columns tx and tx+1 — every operand
+// of the transforms is a contiguous run over tiles. One channel's planes
+// are laid out row-interleaved: row y' of plane p starts at (4y'+p)·L with
+// L = w/2+1, and the channel takes WinoPlaneSize(h, w) values.
+
+// WinoPlaneSize returns the number of values the parity planes of one
+// channel of h×w take.
+func WinoPlaneSize(h, w int) int { return (h/2 + 1) * 4 * (w/2 + 1) }
+
+// WinoFits reports whether the transforms take an h×w image: h even and w
+// a multiple of 8 (rows of a multiple of 4 tiles).
+func WinoFits(h, w int) bool { return h > 0 && h%2 == 0 && w > 0 && w%8 == 0 }
+
+func winoCheck(h, w int) {
+	if !WinoFits(h, w) {
+		panic(fmt.Sprintf("wino: %d×%d image: want even height and width a multiple of 8", h, w))
+	}
+}
+
+// winoWide reports whether rows of tx tiles take the 8-lane transforms
+// (otherwise the 4-lane ones).
+func winoWide(tx int) bool { return tx%8 == 0 }
+
+func winoRowCheck(tx, rows int) {
+	if tx <= 0 || tx%4 != 0 || rows <= 0 {
+		panic(fmt.Sprintf("wino: %d tiles wide, %d rows: want a positive multiple of 4 and rows", tx, rows))
+	}
+}
+
+// WinoSplit writes the parity planes of one h×w channel src into q
+// (WinoPlaneSize(h, w) values), zero padding included.
+func WinoSplit(q, src []float32, h, w int) {
+	winoCheck(h, w)
+	tx, ty, l := w/2, h/2, w/2+1
+	q = q[:WinoPlaneSize(h, w)]
+	src = src[:h*w]
+	// The zero border: padded row 0 (plane 0 and 1 of row 0), padded row
+	// h+1 (planes 2 and 3 of row ty), column 0 (planes 0 and 2) and column
+	// w+1 (planes 1 and 3).
+	clear(q[:2*l])
+	clear(q[(4*ty+2)*l : (4*ty+4)*l])
+	for y := 0; y <= ty; y++ {
+		q[(4*y+0)*l] = 0
+		q[(4*y+2)*l] = 0
+		q[(4*y+1)*l+tx] = 0
+		q[(4*y+3)*l+tx] = 0
+	}
+	if vecLanes() > 0 {
+		if winoWide(tx) {
+			winoSplit256(&q[0], &src[0], h, w, l, (4*l-tx)*4)
+		} else {
+			winoSplit128(&q[0], &src[0], h, w, l, (4*l-tx)*4)
+		}
+		return
+	}
+	for i := 0; i < ty; i++ {
+		r0, r1 := src[2*i*w:(2*i+1)*w], src[(2*i+1)*w:(2*i+2)*w]
+		p3, p2 := q[(4*i+3)*l:], q[(4*i+2)*l+1:]
+		p1, p0 := q[(4*i+5)*l:], q[(4*i+4)*l+1:]
+		for x := 0; x < tx; x++ {
+			p3[x], p2[x] = r0[2*x], r0[2*x+1]
+			p1[x], p0[x] = r1[2*x], r1[2*x+1]
+		}
+	}
+}
+
+// WinoIn writes the input transform of tile rows [ty0, ty0+rows) of one
+// channel's parity planes q (of an image w/2 = tx tiles wide) to the 16
+// arrays v[ξ·vs:], ξ = 4r+c the position in the 4×4 tile, each holding the
+// rows·tx tiles in row-major order.
+func WinoIn(v []float32, vs int, q []float32, tx, ty0, rows int) {
+	winoRowCheck(tx, rows)
+	l := tx + 1
+	q = q[(4*ty0)*l : (4*(ty0+rows)+4)*l]
+	n := rows * tx
+	_ = v[15*vs+n-1]
+	if vs < n {
+		panic(fmt.Sprintf("wino: stride %d below %d tiles", vs, n))
+	}
+	if vecLanes() > 0 {
+		if winoWide(tx) {
+			winoIn256(&v[0], vs, &q[0], l, tx, rows, (4*l-tx)*4)
+		} else {
+			winoIn128(&v[0], vs, &q[0], l, tx, rows, (4*l-tx)*4)
+		}
+		return
+	}
+	var d [4][4]float32
+	for r := 0; r < rows; r++ {
+		for x := 0; x < tx; x++ {
+			for i := 0; i < 4; i++ {
+				for j := 0; j < 4; j++ {
+					d[i][j] = q[(4*(r+i/2)+2*(i%2)+j%2)*l+x+j/2]
+				}
+			}
+			var t [4][4]float32 // Bᵀ·d
+			for j := 0; j < 4; j++ {
+				t[0][j] = d[0][j] - d[2][j]
+				t[1][j] = d[1][j] + d[2][j]
+				t[2][j] = d[2][j] - d[1][j]
+				t[3][j] = d[1][j] - d[3][j]
+			}
+			f := r*tx + x
+			for i := 0; i < 4; i++ { // ·B
+				v[(4*i+0)*vs+f] = t[i][0] - t[i][2]
+				v[(4*i+1)*vs+f] = t[i][1] + t[i][2]
+				v[(4*i+2)*vs+f] = t[i][2] - t[i][1]
+				v[(4*i+3)*vs+f] = t[i][1] - t[i][3]
+			}
+		}
+	}
+}
+
+// WinoOut writes the output transform plus bias of rows×tx tiles of one
+// channel, read from the 16 arrays m[ξ·ms:] (laid out as WinoIn's), to the
+// image rows y[0:2·rows·wo], wo = 2·tx.
+func WinoOut(y []float32, m []float32, ms, tx, rows int, bias float32) {
+	winoRowCheck(tx, rows)
+	wo, n := 2*tx, rows*tx
+	y = y[:2*rows*wo]
+	_ = m[15*ms+n-1]
+	if ms < n {
+		panic(fmt.Sprintf("wino: stride %d below %d tiles", ms, n))
+	}
+	if vecLanes() > 0 {
+		if winoWide(tx) {
+			winoOut256(&y[0], wo, &m[0], ms, tx, rows, bias)
+		} else {
+			winoOut128(&y[0], wo, &m[0], ms, tx, rows, bias)
+		}
+		return
+	}
+	for r := 0; r < rows; r++ {
+		for x := 0; x < tx; x++ {
+			f := r*tx + x
+			var z [2][4]float32 // Aᵀ·M
+			for c := 0; c < 4; c++ {
+				m0, m1, m2, m3 := m[c*ms+f], m[(4+c)*ms+f], m[(8+c)*ms+f], m[(12+c)*ms+f]
+				z[0][c] = m0 + m1 + m2
+				z[1][c] = m1 - m2 - m3
+			}
+			for a := 0; a < 2; a++ { // ·A
+				row := y[(2*r+a)*wo+2*x:]
+				row[0] = z[a][0] + z[a][1] + z[a][2] + bias
+				row[1] = z[a][1] - z[a][2] - z[a][3] + bias
+			}
+		}
+	}
+}

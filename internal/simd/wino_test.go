@@ -1,0 +1,127 @@
+package simd
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestWinoTransforms checks the split, input and output transforms on every
+// path against their definitions computed from the padded image in float64:
+// V = Bᵀ·d·B for every tile and Y = Aᵀ·M·A + bias.
+func TestWinoTransforms(t *testing.T) {
+	bt := [4][4]float64{{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}}
+	at := [2][4]float64{{1, 1, 1, 0}, {0, 1, -1, -1}}
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, p := range Available() {
+		Use(p)
+		for _, s := range [][2]int{{16, 16}, {32, 32}, {8, 16}, {6, 48}, {2, 16}, {8, 8}, {4, 24}, {10, 40}} {
+			h, w := s[0], s[1]
+			t.Run(fmt.Sprintf("%s/%dx%d", p, h, w), func(t *testing.T) {
+				src := randSlice(r, h*w)
+				q := randSlice(r, WinoPlaneSize(h, w)) // garbage: the split must overwrite it all
+				WinoSplit(q, src, h, w)
+				pad := func(y, x int) float64 {
+					y, x = y-1, x-1
+					if y < 0 || x < 0 || y >= h || x >= w {
+						return 0
+					}
+					return float64(src[y*w+x])
+				}
+				tx, ty := w/2, h/2
+				// Two blocks of tile rows, the second ending at the last row.
+				for _, blk := range [][2]int{{0, (ty + 1) / 2}, {(ty + 1) / 2, ty - (ty+1)/2}} {
+					ty0, rows := blk[0], blk[1]
+					if rows == 0 {
+						continue
+					}
+					n := rows * tx
+					vs := n + 3
+					v := randSlice(r, 16*vs)
+					WinoIn(v, vs, q, tx, ty0, rows)
+					for k := 0; k < n; k++ {
+						y0, x0 := 2*(ty0+k/tx), 2*(k%tx)
+						for i := 0; i < 4; i++ {
+							for j := 0; j < 4; j++ {
+								var want float64
+								for a := 0; a < 4; a++ {
+									for b := 0; b < 4; b++ {
+										want += bt[i][a] * pad(y0+a, x0+b) * bt[j][b]
+									}
+								}
+								if got := float64(v[(4*i+j)*vs+k]); math.Abs(got-want) > 1e-5*(1+math.Abs(want)) {
+									t.Fatalf("rows %d+%d: V[%d][%d] of tile %d = %g, want %g", ty0, rows, i, j, k, got, want)
+								}
+							}
+						}
+					}
+					// Output transform of arbitrary M.
+					ms := n + 5
+					m := randSlice(r, 16*ms)
+					out := randSlice(r, 2*rows*w)
+					const bias = 0.25
+					WinoOut(out, m, ms, tx, rows, bias)
+					for k := 0; k < n; k++ {
+						for a := 0; a < 2; a++ {
+							for b := 0; b < 2; b++ {
+								want := bias
+								for i := 0; i < 4; i++ {
+									for j := 0; j < 4; j++ {
+										want += at[a][i] * float64(m[(4*i+j)*ms+k]) * at[b][j]
+									}
+								}
+								got := float64(out[(2*(k/tx)+a)*w+2*(k%tx)+b])
+								if math.Abs(got-want) > 1e-5*(1+math.Abs(want)) {
+									t.Fatalf("rows %d+%d: Y[%d][%d] of tile %d = %g, want %g", ty0, rows, a, b, k, got, want)
+								}
+							}
+						}
+					}
+				}
+			})
+		}
+	}
+	Use(Available()[0])
+}
+
+// TestWinoPathsAgree checks that the vector transforms give the pure-Go
+// results bit for bit.
+func TestWinoPathsAgree(t *testing.T) {
+	if len(Available()) < 2 {
+		t.Skip("only the pure-Go path on this CPU")
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, s := range [][2]int{{12, 32}, {10, 24}} {
+		winoAgree(t, r, s[0], s[1])
+	}
+}
+
+func winoAgree(t *testing.T, r *rand.Rand, h, w int) {
+	src := randSlice(r, h*w)
+	tx, ty := w/2, h/2
+	n := ty * tx
+	m := randSlice(r, 16*n)
+	run := func(p Path) ([]float32, []float32, []float32) {
+		Use(p)
+		q := make([]float32, WinoPlaneSize(h, w))
+		WinoSplit(q, src, h, w)
+		v := make([]float32, 16*n)
+		WinoIn(v, n, q, tx, 0, ty)
+		out := make([]float32, h*w)
+		WinoOut(out, m, n, tx, ty, -1.5)
+		return q, v, out
+	}
+	q0, v0, o0 := run(PureGo)
+	for _, p := range Available() {
+		q, v, o := run(p)
+		for name, pair := range map[string][2][]float32{"planes": {q, q0}, "V": {v, v0}, "Y": {o, o0}} {
+			for i := range pair[0] {
+				if pair[0][i] != pair[1][i] {
+					t.Fatalf("%s %d×%d: %s[%d] = %g, pure Go %g", p, h, w, name, i, pair[0][i], pair[1][i])
+				}
+			}
+		}
+	}
+	Use(Available()[0])
+}

@@ -1,0 +1,166 @@
+package nn
+
+import (
+	"runtime"
+
+	"github.com/clockwork-go/clockwork/internal/simd"
+)
+
+// winogradOff disables the Winograd path (for tests that compare it with
+// the direct one).
+var winogradOff bool
+
+// useWinograd reports whether a stride-1 convolution of geom from cin to
+// cout channels over h×w runs as Winograd F(2×2, 3×3) (Lavin and Gray,
+// CVPR 2016): 3×3 filters with padding 1 on every side, images whose
+// transforms fit the vector layout (even height, width a multiple of 16),
+// and enough channels for the 16 products to outweigh the transforms.
+func useWinograd(geom ConvGeom, cin, cout, h, w int) bool {
+	return !winogradOff && geom.KH == 3 && geom.KW == 3 && geom.Stride == 1 &&
+		geom.PadT == 1 && geom.PadB == 1 && geom.PadL == 1 && geom.PadR == 1 &&
+		simd.WinoFits(h, w) && cin >= 16 && cout >= 16
+}
+
+// winograd holds the transformed filters of one convolution, packed for
+// the 16 products: U_ξ = (G·g·Gᵀ)[ξ] for each output and input channel.
+type winograd struct {
+	u  []float32
+	pa [16]simd.PackedA
+}
+
+// prepare transforms the filters w (O,C,3,3) for a convolution from c to o
+// channels or, when flip is set, for its input gradient: the convolution
+// from o to c channels with the filters swapped and rotated by 180°.
+func (wg *winograd) prepare(w []float32, o, c int, flip bool) (cout, cin int) {
+	cout, cin = o, c
+	if flip {
+		cout, cin = c, o
+	}
+	if len(wg.u) < 16*cout*cin {
+		wg.u = make([]float32, 16*cout*cin)
+	}
+	mn := cout * cin
+	simd.Parallel(cout, 16*9*cin, func(lo, hi int) {
+		for co := lo; co < hi; co++ {
+			for ci := 0; ci < cin; ci++ {
+				var g [3][3]float64
+				for a := 0; a < 3; a++ {
+					for b := 0; b < 3; b++ {
+						if flip {
+							g[a][b] = float64(w[(ci*c+co)*9+(2-a)*3+2-b])
+						} else {
+							g[a][b] = float64(w[(co*c+ci)*9+a*3+b])
+						}
+					}
+				}
+				// G·g with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], then ·Gᵀ.
+				var t [4][3]float64
+				for b := 0; b < 3; b++ {
+					t[0][b] = g[0][b]
+					t[1][b] = (g[0][b] + g[1][b] + g[2][b]) / 2
+					t[2][b] = (g[0][b] - g[1][b] + g[2][b]) / 2
+					t[3][b] = g[2][b]
+				}
+				for i := 0; i < 4; i++ {
+					row := [4]float64{t[i][0], (t[i][0] + t[i][1] + t[i][2]) / 2, (t[i][0] - t[i][1] + t[i][2]) / 2, t[i][2]}
+					for j := 0; j < 4; j++ {
+						wg.u[(4*i+j)*mn+co*cin+ci] = float32(row[j])
+					}
+				}
+			}
+		}
+	})
+	for xi := range wg.pa {
+		wg.pa[xi].Pack(wg.u[xi*mn:], cin, false, cout, cin, 1)
+	}
+	return cout, cin
+}
+
+// winoBudget is how many values the transformed inputs and outputs of one
+// block may take: they should stay in a core's L2 cache.
+const winoBudget = 160 << 10
+
+// blockRows returns how many tile rows of a sample one pass transforms:
+// enough for the products to fill whole micro-kernel panels, few enough
+// for the 16 transformed inputs and outputs to stay in L2.
+func blockRows(cin, cout, tx, ty int) int {
+	rows := max(1, winoBudget/(16*(cin+cout)*tx))
+	if a := max(1, 32/tx); rows >= a {
+		rows -= rows % a
+	}
+	return min(rows, ty)
+}
+
+// groupSize returns how many whole samples of t tiles one pass transforms
+// together when a sample is smaller than a block (8×8 images have 16
+// tiles, half a micro-kernel panel), keeping every core busy.
+func groupSize(cin, cout, t, n int) int {
+	g := max(1, winoBudget/(16*(cin+cout)*t))
+	if a := max(1, 32/t); g >= a {
+		g -= g % a
+	}
+	per := (n + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0)
+	return max(1, min(g, per))
+}
+
+// conv computes y = conv(x) + bias for n samples of cin×h×w with the
+// prepared filters; bias may be nil. Work is split across cores by groups
+// of samples; each group is transformed block by block of tile rows:
+// parity planes, input transform, 16 products (one per tile position, over
+// the channels), and the output transform straight into y.
+func (wg *winograd) conv(y, x, bias []float32, n, cin, cout, h, w int) {
+	tx, ty := w/2, h/2
+	qs, in, out := simd.WinoPlaneSize(h, w), cin*h*w, cout*h*w
+	rows, group := blockRows(cin, cout, tx, ty), 1
+	if rows == ty {
+		group = groupSize(cin, cout, tx*ty, n)
+	}
+	vs, ms := skew(cin*group*rows*tx), skew(cout*group*rows*tx)
+	groups := (n + group - 1) / group
+	simd.Parallel(groups, group*4*cout*cin*h*w, func(lo, hi int) {
+		s := getScratch(group*cin*qs + 16*vs + 16*ms)
+		defer putScratch(s)
+		q, v, m := s[:group*cin*qs], s[group*cin*qs:group*cin*qs+16*vs], s[group*cin*qs+16*vs:]
+		boff := make([]int, cin)
+		for gi := lo; gi < hi; gi++ {
+			s0 := gi * group
+			g := min(n, s0+group) - s0
+			for k := 0; k < g*cin; k++ { // k = sample·cin + channel
+				simd.WinoSplit(q[k*qs:], x[s0*in+k*h*w:], h, w)
+			}
+			for ty0 := 0; ty0 < ty; ty0 += rows {
+				r := min(rows, ty-ty0)
+				per := r * tx
+				nb := g * per // columns: sample-major, then tiles
+				for ci := range boff {
+					boff[ci] = ci * nb
+				}
+				for ci := 0; ci < cin; ci++ {
+					for si := 0; si < g; si++ {
+						simd.WinoIn(v[ci*nb+si*per:], vs, q[(si*cin+ci)*qs:], tx, ty0, r)
+					}
+				}
+				for pos := range wg.pa {
+					simd.GemmIndirect(&wg.pa[pos], v[pos*vs:], boff, nb, 0, m[pos*ms:], nb)
+				}
+				for si := 0; si < g; si++ {
+					yi := y[(s0+si)*out : (s0+si+1)*out]
+					for co := 0; co < cout; co++ {
+						var b float32
+						if bias != nil {
+							b = bias[co]
+						}
+						simd.WinoOut(yi[co*h*w+2*ty0*w:], m[co*nb+si*per:], ms, tx, r, b)
+					}
+				}
+			}
+		}
+	})
+}
+
+// skew returns a stride of at least n values for 16 arrays written or read
+// side by side: a whole number of 4 KiB pages plus five cache lines, so that
+// the 16 streams fall in distinct L1 sets instead of evicting each other
+// (and do not alias in the store-to-load forwarding, which compares
+// addresses modulo 4 KiB).
+func skew(n int) int { return (n+1023)/1024*1024 + 80 }

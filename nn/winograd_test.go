@@ -1,0 +1,84 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/clockwork-go/clockwork/internal/simd"
+)
+
+// TestWinogradMatchesDirect checks the Winograd convolution and its input
+// gradient against the direct method (whose gradients the finite-difference
+// tests check) on every GEMM path, over shapes that use one or several
+// blocks of tile rows, channel counts that are not multiples of the
+// micro-kernel's panels, and with and without bias.
+func TestWinogradMatchesDirect(t *testing.T) {
+	defer simd.Use(simd.Available()[0])
+	defer func() { winogradOff = false }()
+	shapes := []struct{ n, cin, cout, h, w int }{
+		{3, 16, 16, 16, 16},
+		{2, 24, 40, 32, 32},
+		{2, 130, 17, 8, 16},
+		{1, 20, 33, 6, 48},
+		{16, 64, 64, 8, 8},
+		{5, 40, 24, 4, 8},
+	}
+	for _, p := range simd.Available() {
+		simd.Use(p)
+		for _, s := range shapes {
+			for _, bias := range []bool{true, false} {
+				t.Run(fmt.Sprintf("%s/%v/bias=%t", p, s, bias), func(t *testing.T) {
+					if !useWinograd(Same(3, 1, 1), s.cin, s.cout, s.h, s.w) {
+						t.Fatal("shape does not take the Winograd path")
+					}
+					run := func(off bool) (y, dx []float32) {
+						winogradOff = off
+						params := NewParams()
+						params.Declare("x", 7, Normal(1), s.n, s.cin, s.h, s.w)
+						params.Declare("w", 8, Normal(0.2), s.cout, s.cin, 3, 3)
+						g := NewGraph(params)
+						var b *G.Node
+						if bias {
+							params.Declare("b", 9, Normal(0.5), s.cout)
+							b = g.Param("b")
+						}
+						out := Conv2d(g.Param("x"), g.Param("w"), b, Same(3, 1, 1))
+						gy := g.Input("gy", out.Shape()...)
+						r := rand.New(rand.NewPCG(10, 11))
+						d := make([]float32, out.Shape().TotalSize())
+						for i := range d {
+							d[i] = float32(r.NormFloat64())
+						}
+						Let(gy, tensor.New(tensor.WithShape(out.Shape()...), tensor.WithBacking(d)))
+						gx := convBackwardData(g.Param("w"), gy, g.Param("x").Shape(), Same(3, 1, 1))
+						m, err := g.Compile()
+						if err != nil {
+							t.Fatal(err)
+						}
+						defer m.Close()
+						if err := m.Run(); err != nil {
+							t.Fatal(err)
+						}
+						return append([]float32(nil), out.Value().Data().([]float32)...),
+							append([]float32(nil), gx.Value().Data().([]float32)...)
+					}
+					y0, dx0 := run(true)
+					y1, dx1 := run(false)
+					for name, pair := range map[string][2][]float32{"output": {y1, y0}, "input gradient": {dx1, dx0}} {
+						got, want := pair[0], pair[1]
+						for i := range want {
+							if math.Abs(float64(got[i]-want[i])) > 2e-5*(1+math.Abs(float64(want[i]))) {
+								t.Fatalf("%s[%d] = %g, direct %g", name, i, got[i], want[i])
+							}
+						}
+					}
+				})
+			}
+		}
+	}
+}
