@@ -222,7 +222,55 @@ func serial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda in
 		impl.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
+	if !transA && alpha == 1 && k > 0 && (beta == 0 || beta == 1) && indirectAKernel() != nil {
+		gemmInPlaceA(m, n, k, a, lda, b, ldb, transB, beta, c, ldc)
+		return
+	}
 	GemmPacked(m, n, k, DenseA(a, lda, transA, alpha), DenseB(b, ldb, transB), beta, c, ldc)
+}
+
+// gemmInPlaceA is GemmPacked for a row-major, untransposed A read in place
+// by the micro-kernel (no packing of A): B is packed one k block at a time
+// and, per block of A rows, each B panel meets every micro-panel of A rows.
+func gemmInPlaceA(m, n, k int, a []float32, lda int, b []float32, ldb int, transB bool, beta float32, c []float32, ldc int) {
+	ind := indirectAKernel()
+	mr, nr := kern.mr, kern.nr
+	buf := pool.Get().(*buffers)
+	defer pool.Put(buf)
+	nPanels := (n + nr - 1) / nr
+	if need := nPanels * nr * kc; len(buf.b) < need {
+		buf.b = make([]float32, need)
+	}
+	if len(buf.tmp) < mr*nr {
+		buf.tmp = make([]float32, mr*nr)
+	}
+	var offs [8]int
+	for p0, kb := 0, kBlock(k); p0 < k; p0 += kb {
+		kk := min(kb, k-p0)
+		acc := beta == 1 || p0 > 0
+		packB(buf.b, b, ldb, transB, 0, n, p0, kk, nr)
+		for i0 := 0; i0 < m; i0 += mc {
+			mm := min(mc, m-i0)
+			for jp := 0; jp < nPanels; jp++ {
+				j := jp * nr
+				nn := min(nr, n-j)
+				bp := buf.b[jp*nr*kk:]
+				for ip := 0; ip*mr < mm; ip++ {
+					i := i0 + ip*mr
+					rows := min(mr, m-i)
+					for r := 0; r < mr; r++ {
+						offs[r] = (i+min(r, rows-1))*lda + p0
+					}
+					if rows == mr && nn == nr {
+						ind(kk, &offs[0], &a[0], &bp[0], &c[i*ldc+j], ldc, acc)
+						continue
+					}
+					ind(kk, &offs[0], &a[0], &bp[0], &buf.tmp[0], nr, false)
+					mergeTile(c[i*ldc+j:], ldc, buf.tmp, nr, rows, nn, acc)
+				}
+			}
+		}
+	}
 }
 
 // GemmPacked computes C = A·B + beta·C on the calling goroutine for an m×k
@@ -313,6 +361,17 @@ func packA(dst, a []float32, lda int, trans bool, i0, p0, mm, kk, mr int, alpha 
 			}
 			continue
 		}
+		if rows == 8 && mr == 8 && alpha == 1 && vecLanes() > 0 && kk >= 8 {
+			_ = a[(base+7)*lda+p0+kk-1]
+			k8 := kk &^ 7
+			pack8x8(&panel[0], &a[base*lda+p0], lda, k8)
+			for r := 0; r < 8; r++ {
+				for p := k8; p < kk; p++ {
+					panel[p*8+r] = a[(base+r)*lda+p0+p]
+				}
+			}
+			continue
+		}
 		if rows == 8 && mr == 8 && alpha == 1 {
 			r := func(i int) []float32 { return a[(base+i)*lda+p0 : (base+i)*lda+p0+kk] }
 			packRowsFrom8(panel, r(0), r(1), r(2), r(3), r(4), r(5), r(6), r(7))
@@ -334,6 +393,28 @@ func packA(dst, a []float32, lda int, trans bool, i0, p0, mm, kk, mr int, alpha 
 // packB packs columns [j0, j0+nn) and rows [p0, p0+kk) of op(B) into
 // nr-column panels, k-major, zero-padding the last panel.
 func packB(dst, b []float32, ldb int, trans bool, j0, nn, p0, kk, nr int) {
+	if !trans && nr == 32 && nn >= 64 {
+		// Row by row, so that B is read sequentially (rows of a large B lie
+		// pages apart, and prefetchers do not cross pages); the panels'
+		// rows are written side by side.
+		full := nn / 32
+		if vecLanes() > 0 {
+			_ = b[(p0+kk-1)*ldb+j0+full*32-1]
+			_ = dst[full*32*kk-1]
+			packB32(&dst[0], &b[p0*ldb+j0], ldb, kk, full)
+		} else {
+			for p := 0; p < kk; p++ {
+				src := b[(p0+p)*ldb+j0 : (p0+p)*ldb+j0+nn]
+				for jp := 0; jp < full; jp++ {
+					*(*[32]float32)(dst[jp*32*kk+p*32:]) = *(*[32]float32)(src[jp*32:])
+				}
+			}
+		}
+		if full*32 == nn {
+			return
+		}
+		dst, j0, nn = dst[full*32*kk:], j0+full*32, nn-full*32
+	}
 	for jp := 0; jp*nr < nn; jp++ {
 		panel := dst[jp*nr*kk : (jp+1)*nr*kk]
 		c0 := j0 + jp*nr

@@ -51,7 +51,7 @@ func TestSgemm(t *testing.T) {
 			m, n, k := s[0], s[1], s[2]
 			for _, ta := range []bool{false, true} {
 				for _, tb := range []bool{false, true} {
-					for _, ab := range [][2]float32{{1, 0}, {0.5, 1}, {-2, 0.25}} {
+					for _, ab := range [][2]float32{{1, 0}, {1, 1}, {1, 0.5}, {0.5, 1}, {-2, 0.25}} {
 						lda, ldb, ldc := k+3, n+1, n+5
 						if ta {
 							lda = m + 2

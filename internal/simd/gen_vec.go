@@ -365,6 +365,95 @@ func log2(n int) int {
 func genWino() {
 	genWinoWidth("Y", 8, "256")
 	genWinoWidth("X", 4, "128")
+	genPack8()
+	genPackB32()
+}
+
+// genPackB32 writes packB32, the B-panel packer of the 32-column
+// micro-kernel: kk rows (ldb apart) of panels·32 values, row by row, each
+// row's 32-value pieces to their panels (32·kk values apart).
+func genPackB32() {
+	w("")
+	w("// func packB32(dst, b *float32, ldb, kk, panels int)")
+	w("TEXT ·packB32(SB), NOSPLIT, $0-40")
+	w("\tMOVQ dst+0(FP), R9")
+	w("\tMOVQ b+8(FP), R10")
+	w("\tMOVQ ldb+16(FP), DX")
+	w("\tSHLQ $2, DX")
+	w("\tMOVQ kk+24(FP), BX")
+	w("\tMOVQ BX, R8")
+	w("\tSHLQ $7, R8") // panel stride: 32·kk floats
+	w("\tTESTQ BX, BX")
+	w("\tJEQ packB32done")
+	w("packB32row:")
+	w("\tMOVQ R10, SI")
+	w("\tMOVQ R9, DI")
+	w("\tMOVQ panels+32(FP), CX")
+	w("packB32loop:")
+	for i := 0; i < 4; i++ {
+		w("\tVMOVUPS %d(SI), Y%d", 32*i, i)
+	}
+	for i := 0; i < 4; i++ {
+		w("\tVMOVUPS Y%d, %d(DI)", i, 32*i)
+	}
+	w("\tADDQ $128, SI")
+	w("\tADDQ R8, DI")
+	w("\tDECQ CX")
+	w("\tJNZ packB32loop")
+	w("\tADDQ DX, R10")
+	w("\tADDQ $128, R9")
+	w("\tDECQ BX")
+	w("\tJNZ packB32row")
+	w("packB32done:")
+	w("\tVZEROUPPER")
+	w("\tRET")
+}
+
+// genPack8 writes pack8x8, the A-panel packer of the 8-row micro-kernel:
+// eight rows (lda apart) of kk values, kk a multiple of 8, interleaved
+// k-major into dst by 8×8 transposes in AVX2 registers.
+func genPack8() {
+	w("")
+	w("// func pack8x8(dst, a *float32, lda, kk int)")
+	w("TEXT ·pack8x8(SB), NOSPLIT, $0-32")
+	w("\tMOVQ dst+0(FP), DI")
+	w("\tMOVQ a+8(FP), SI")
+	w("\tMOVQ lda+16(FP), DX")
+	w("\tSHLQ $2, DX")
+	w("\tLEAQ (DX)(DX*2), AX")
+	w("\tLEAQ (SI)(DX*4), BX")
+	w("\tMOVQ kk+24(FP), CX")
+	w("\tSHRQ $3, CX")
+	w("\tJEQ pack8x8done")
+	w("pack8x8loop:")
+	for r, a := range []string{"(SI)", "(SI)(DX*1)", "(SI)(DX*2)", "(SI)(AX*1)", "(BX)", "(BX)(DX*1)", "(BX)(DX*2)", "(BX)(AX*1)"} {
+		w("\tVMOVUPS %s, Y%d", a, r)
+	}
+	for i := 0; i < 8; i += 2 { // t: pairs of rows interleaved
+		w("\tVUNPCKLPS Y%d, Y%d, Y%d", i+1, i, 8+i)
+		w("\tVUNPCKHPS Y%d, Y%d, Y%d", i+1, i, 9+i)
+	}
+	for i := 0; i < 8; i += 4 { // u: quads of rows
+		w("\tVSHUFPS $0x44, Y%d, Y%d, Y%d", 10+i, 8+i, i)
+		w("\tVSHUFPS $0xEE, Y%d, Y%d, Y%d", 10+i, 8+i, 1+i)
+		w("\tVSHUFPS $0x44, Y%d, Y%d, Y%d", 11+i, 9+i, 2+i)
+		w("\tVSHUFPS $0xEE, Y%d, Y%d, Y%d", 11+i, 9+i, 3+i)
+	}
+	for j := 0; j < 4; j++ { // columns j and 4+j: the two 128-bit halves
+		w("\tVPERM2F128 $0x20, Y%d, Y%d, Y%d", 4+j, j, 8+j)
+		w("\tVPERM2F128 $0x31, Y%d, Y%d, Y%d", 4+j, j, 12+j)
+	}
+	for j := 0; j < 8; j++ {
+		w("\tVMOVUPS Y%d, %d(DI)", 8+j, 32*j)
+	}
+	w("\tADDQ $32, SI")
+	w("\tADDQ $32, BX")
+	w("\tADDQ $256, DI")
+	w("\tDECQ CX")
+	w("\tJNZ pack8x8loop")
+	w("pack8x8done:")
+	w("\tVZEROUPPER")
+	w("\tRET")
 }
 
 func genWinoWidth(reg string, lanes int, suffix string) {
