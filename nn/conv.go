@@ -171,9 +171,62 @@ func conv1(y, x []float32, wt *simd.PackedA, bias []float32, n, cin, cout int, l
 				for oy := 0; oy < l.ho; oy++ {
 					src := yw[oc*l.cols+oy*l.wp:][:l.wo]
 					dst := yi[(oc*l.ho+oy)*l.wo:][:l.wo]
-					for j, v := range src {
-						dst[j] = v + b
-					}
+					simd.Affine(dst, src, 1, b)
+				}
+			}
+		}
+	})
+}
+
+// useParity reports whether a convolution of geom over h×w runs as one GEMM
+// over the image's parity planes: 3×3 filters, stride 2, padding 1 on every
+// side (the downsampling convolution of diffusers' Downsample2D), on an
+// image simd.ParitySplit takes.
+func useParity(geom ConvGeom, h, w int) bool {
+	return !winogradOff && geom.KH == 3 && geom.KW == 3 && geom.Stride == 2 &&
+		geom.PadT == 1 && geom.PadB == 1 && geom.PadL == 1 && geom.PadR == 1 && simd.WinoFits(h, w)
+}
+
+// convStride2 computes a stride-2 3×3 convolution with padding 1 plus bias
+// (may be nil) for n samples of cin×h×w, given the packed tap-major filters
+// (cout × 9·cin). Tap (ky, kx) of output pixel (oy, ox) reads padded pixel
+// (2oy+ky, 2ox+kx), which is pixel (oy+ky/2, ox+kx/2) of parity plane
+// (ky%2, kx%2): each tap is a shifted view of one plane, and the whole
+// convolution one GEMM per sample that reads the planes in place, its
+// output on the planes' width (one garbage column per row).
+func convStride2(y, x []float32, wt *simd.PackedA, bias []float32, n, cin, cout, h, w int) {
+	l := w/2 + 1
+	ps := (h/2 + 1) * l
+	qs := 4 * ps
+	ho, wo := h/2, w/2
+	cols := ho*l - 1
+	boff := make([]int, 9*cin)
+	for ky := 0; ky < 3; ky++ {
+		for kx := 0; kx < 3; kx++ {
+			for ci := 0; ci < cin; ci++ {
+				boff[(ky*3+kx)*cin+ci] = ci*qs + (2*(ky%2)+kx%2)*ps + (ky/2)*l + kx/2
+			}
+		}
+	}
+	simd.Parallel(n, cout*9*cin*cols, func(lo, hi int) {
+		s := getScratch(cin*qs + cout*cols)
+		defer putScratch(s)
+		q, yw := s[:cin*qs], s[cin*qs:]
+		for i := lo; i < hi; i++ {
+			for ci := 0; ci < cin; ci++ {
+				simd.ParitySplit(q[ci*qs:], x[(i*cin+ci)*h*w:], h, w)
+			}
+			simd.GemmIndirect(wt, q, boff, cols, 0, yw, cols)
+			yi := y[i*cout*ho*wo : (i+1)*cout*ho*wo]
+			for oc := 0; oc < cout; oc++ {
+				var b float32
+				if bias != nil {
+					b = bias[oc]
+				}
+				for oy := 0; oy < ho; oy++ {
+					src := yw[oc*cols+oy*l:][:wo]
+					dst := yi[(oc*ho+oy)*wo:][:wo]
+					simd.Affine(dst, src, 1, b)
 				}
 			}
 		}
@@ -225,6 +278,15 @@ func Conv2d(x, w, b *G.Node, geom ConvGeom) *G.Node {
 			var bias []float32
 			if len(in) == 3 {
 				bias = in[2]
+			}
+			if useParity(geom, h, wd) {
+				if len(wt) < o*9*c {
+					wt = make([]float32, o*9*c)
+				}
+				tapMajor(wt, in[1], o, c, 3, 3, false)
+				packed.Pack(wt, 9*c, false, o, 9*c, 1)
+				convStride2(out, in[0], &packed, bias, n, c, o, h, wd)
+				return nil
 			}
 			if geom.Stride != 1 {
 				im2colForward(out, in[0], in[1], bias, n, c, h, wd, o, geom)

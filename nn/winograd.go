@@ -6,8 +6,8 @@ import (
 	"github.com/clockwork-go/clockwork/internal/simd"
 )
 
-// winogradOff disables the Winograd path (for tests that compare it with
-// the direct one).
+// winogradOff disables the Winograd and parity-plane paths (for tests that
+// compare them with the direct ones).
 var winogradOff bool
 
 // useWinograd reports whether a stride-1 convolution of geom from cin to

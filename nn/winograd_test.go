@@ -82,3 +82,43 @@ func TestWinogradMatchesDirect(t *testing.T) {
 		}
 	}
 }
+
+// TestStride2ParityMatchesIm2col checks the parity-plane stride-2
+// convolution against the im2col one on every GEMM path.
+func TestStride2ParityMatchesIm2col(t *testing.T) {
+	defer simd.Use(simd.Available()[0])
+	defer func() { winogradOff = false }()
+	shapes := []struct{ n, cin, cout, h, w int }{{3, 5, 9, 8, 8}, {2, 32, 40, 32, 32}, {1, 17, 8, 6, 24}}
+	for _, p := range simd.Available() {
+		simd.Use(p)
+		for _, s := range shapes {
+			if !useParity(Same(3, 2, 1), s.h, s.w) {
+				t.Fatalf("%v does not take the parity path", s)
+			}
+			run := func(off bool) []float32 {
+				winogradOff = off
+				params := NewParams()
+				params.Declare("x", 7, Normal(1), s.n, s.cin, s.h, s.w)
+				params.Declare("w", 8, Normal(0.2), s.cout, s.cin, 3, 3)
+				params.Declare("b", 9, Normal(0.5), s.cout)
+				g := NewGraph(params)
+				out := Conv2d(g.Param("x"), g.Param("w"), g.Param("b"), Same(3, 2, 1))
+				m, err := g.Compile()
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer m.Close()
+				if err := m.Run(); err != nil {
+					t.Fatal(err)
+				}
+				return append([]float32(nil), out.Value().Data().([]float32)...)
+			}
+			want, got := run(true), run(false)
+			for i := range want {
+				if math.Abs(float64(got[i]-want[i])) > 2e-5*(1+math.Abs(float64(want[i]))) {
+					t.Fatalf("%s %v: output[%d] = %g, im2col %g", p, s, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}

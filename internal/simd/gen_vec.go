@@ -462,18 +462,21 @@ func genWinoWidth(reg string, lanes int, suffix string) {
 	lbl := func(n string) string { return n + suffix }
 
 	// winoSplit: one channel of h×w (h even, w a multiple of 2·lanes) into
-	// the parity planes; see WinoSplit.
+	// the parity planes; see WinoSplit. off holds the byte offsets, from the
+	// start of row pair i's destination, of the evens and the odds of row
+	// 2i and of row 2i+1; adv advances that start by one row pair.
 	w("")
-	w("// func winoSplit%s(q, src *float32, h, w, l, adv int)", suffix)
+	w("// func winoSplit%s(q, src *float32, h, w int, off *[4]int, adv int)", suffix)
 	w("TEXT ·winoSplit%s(SB), NOSPLIT, $0-48", suffix)
 	w("\tMOVQ q+0(FP), DI")
 	w("\tMOVQ src+8(FP), SI")
 	w("\tMOVQ w+24(FP), DX")
 	w("\tSHLQ $2, DX") // row bytes
-	w("\tMOVQ l+32(FP), R8")
-	w("\tSHLQ $2, R8")          // L bytes
-	w("\tLEAQ (R8)(R8*2), R9")  // 3L
-	w("\tLEAQ (R8)(R8*4), R10") // 5L
+	w("\tMOVQ off+32(FP), AX")
+	w("\tMOVQ 0(AX), R8")
+	w("\tMOVQ 8(AX), R9")
+	w("\tMOVQ 16(AX), R10")
+	w("\tMOVQ 24(AX), R12")
 	w("\tMOVQ w+24(FP), R11")
 	w("\tSHRQ $%d, R11", log2(2*lanes)) // chunks per row
 	w("\tMOVQ h+16(FP), BX")
@@ -491,12 +494,12 @@ func genWinoWidth(reg string, lanes int, suffix string) {
 			w("\tVPERMPD $0xD8, %s, %s", y(2), y(2))
 			w("\tVPERMPD $0xD8, %s, %s", y(3), y(3))
 		}
-		if row == 0 { // padded row 2i+1: plane 3 (evens), plane 2 (odds, x'+1) of row i
-			w("\tVMOVUPS %s, (DI)(R9*1)", y(2))
-			w("\tVMOVUPS %s, 4(DI)(R8*2)", y(3))
-		} else { // padded row 2i+2: plane 1 (evens), plane 0 (odds) of row i+1
+		if row == 0 {
+			w("\tVMOVUPS %s, (DI)(R8*1)", y(2))
+			w("\tVMOVUPS %s, (DI)(R9*1)", y(3))
+		} else {
 			w("\tVMOVUPS %s, (DI)(R10*1)", y(2))
-			w("\tVMOVUPS %s, 4(DI)(R8*4)", y(3))
+			w("\tVMOVUPS %s, (DI)(R12*1)", y(3))
 		}
 	}
 	w("\tADDQ $%d, SI", 2*vb)

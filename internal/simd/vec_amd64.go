@@ -140,7 +140,7 @@ func softmaxGradAsm(dp, p []float32, n int, d, scale float32) {
 }
 
 //go:noescape
-func winoSplit256(q, src *float32, h, w, l, adv int)
+func winoSplit256(q, src *float32, h, w int, off *[4]int, adv int)
 
 //go:noescape
 func winoIn256(v *float32, vs int, q *float32, l, tx, rows, adv int)
@@ -149,7 +149,7 @@ func winoIn256(v *float32, vs int, q *float32, l, tx, rows, adv int)
 func winoOut256(y *float32, wo int, m *float32, ms int, tx, rows int, bias float32)
 
 //go:noescape
-func winoSplit128(q, src *float32, h, w, l, adv int)
+func winoSplit128(q, src *float32, h, w int, off *[4]int, adv int)
 
 //go:noescape
 func winoIn128(v *float32, vs int, q *float32, l, tx, rows, adv int)

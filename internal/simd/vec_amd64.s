@@ -792,16 +792,17 @@ axpbycdone256:
 	VZEROUPPER
 	RET
 
-// func winoSplit256(q, src *float32, h, w, l, adv int)
+// func winoSplit256(q, src *float32, h, w int, off *[4]int, adv int)
 TEXT ·winoSplit256(SB), NOSPLIT, $0-48
 	MOVQ q+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ w+24(FP), DX
 	SHLQ $2, DX
-	MOVQ l+32(FP), R8
-	SHLQ $2, R8
-	LEAQ (R8)(R8*2), R9
-	LEAQ (R8)(R8*4), R10
+	MOVQ off+32(FP), AX
+	MOVQ 0(AX), R8
+	MOVQ 8(AX), R9
+	MOVQ 16(AX), R10
+	MOVQ 24(AX), R12
 	MOVQ w+24(FP), R11
 	SHRQ $4, R11
 	MOVQ h+16(FP), BX
@@ -816,8 +817,8 @@ winoSplitloop256:
 	VSHUFPS $0xDD, Y1, Y0, Y3
 	VPERMPD $0xD8, Y2, Y2
 	VPERMPD $0xD8, Y3, Y3
-	VMOVUPS Y2, (DI)(R9*1)
-	VMOVUPS Y3, 4(DI)(R8*2)
+	VMOVUPS Y2, (DI)(R8*1)
+	VMOVUPS Y3, (DI)(R9*1)
 	VMOVUPS (SI)(DX*1), Y0
 	VMOVUPS 32(SI)(DX*1), Y1
 	VSHUFPS $0x88, Y1, Y0, Y2
@@ -825,7 +826,7 @@ winoSplitloop256:
 	VPERMPD $0xD8, Y2, Y2
 	VPERMPD $0xD8, Y3, Y3
 	VMOVUPS Y2, (DI)(R10*1)
-	VMOVUPS Y3, 4(DI)(R8*4)
+	VMOVUPS Y3, (DI)(R12*1)
 	ADDQ $64, SI
 	ADDQ $32, DI
 	DECQ CX
@@ -1020,16 +1021,17 @@ winoOutdone256:
 	VZEROUPPER
 	RET
 
-// func winoSplit128(q, src *float32, h, w, l, adv int)
+// func winoSplit128(q, src *float32, h, w int, off *[4]int, adv int)
 TEXT ·winoSplit128(SB), NOSPLIT, $0-48
 	MOVQ q+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ w+24(FP), DX
 	SHLQ $2, DX
-	MOVQ l+32(FP), R8
-	SHLQ $2, R8
-	LEAQ (R8)(R8*2), R9
-	LEAQ (R8)(R8*4), R10
+	MOVQ off+32(FP), AX
+	MOVQ 0(AX), R8
+	MOVQ 8(AX), R9
+	MOVQ 16(AX), R10
+	MOVQ 24(AX), R12
 	MOVQ w+24(FP), R11
 	SHRQ $3, R11
 	MOVQ h+16(FP), BX
@@ -1042,14 +1044,14 @@ winoSplitloop128:
 	VMOVUPS 16(SI), X1
 	VSHUFPS $0x88, X1, X0, X2
 	VSHUFPS $0xDD, X1, X0, X3
-	VMOVUPS X2, (DI)(R9*1)
-	VMOVUPS X3, 4(DI)(R8*2)
+	VMOVUPS X2, (DI)(R8*1)
+	VMOVUPS X3, (DI)(R9*1)
 	VMOVUPS (SI)(DX*1), X0
 	VMOVUPS 16(SI)(DX*1), X1
 	VSHUFPS $0x88, X1, X0, X2
 	VSHUFPS $0xDD, X1, X0, X3
 	VMOVUPS X2, (DI)(R10*1)
-	VMOVUPS X3, 4(DI)(R8*4)
+	VMOVUPS X3, (DI)(R12*1)
 	ADDQ $32, SI
 	ADDQ $16, DI
 	DECQ CX

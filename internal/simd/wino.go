@@ -44,33 +44,59 @@ func winoRowCheck(tx, rows int) {
 // WinoSplit writes the parity planes of one h×w channel src into q
 // (WinoPlaneSize(h, w) values), zero padding included.
 func WinoSplit(q, src []float32, h, w int) {
+	l := w/2 + 1
+	paritySplit(q, src, h, w, [4]int{0, l, 2 * l, 3 * l}, 4*l)
+}
+
+// ParitySplit writes the parity planes of one h×w channel src into q
+// (WinoPlaneSize(h, w) values) plane by plane: plane p row y' starts at
+// p·ps + y'·L with ps = (h/2+1)·L and L = w/2+1. A stride-2 3×3
+// convolution with padding 1 reads its taps there as shifted views, the
+// output pixel (oy, ox) at oy·L + ox of each.
+func ParitySplit(q, src []float32, h, w int) {
+	l := w/2 + 1
+	ps := (h/2 + 1) * l
+	paritySplit(q, src, h, w, [4]int{0, ps, 2 * ps, 3 * ps}, l)
+}
+
+// paritySplit writes the parity planes with plane p row y' at base[p] + y'·pitch.
+func paritySplit(q, src []float32, h, w int, base [4]int, pitch int) {
 	winoCheck(h, w)
-	tx, ty, l := w/2, h/2, w/2+1
+	tx, ty := w/2, h/2
 	q = q[:WinoPlaneSize(h, w)]
 	src = src[:h*w]
-	// The zero border: padded row 0 (plane 0 and 1 of row 0), padded row
+	at := func(p, y int) []float32 { return q[base[p]+y*pitch : base[p]+y*pitch+tx+1] }
+	// The zero border: padded row 0 (planes 0 and 1 of row 0), padded row
 	// h+1 (planes 2 and 3 of row ty), column 0 (planes 0 and 2) and column
 	// w+1 (planes 1 and 3).
-	clear(q[:2*l])
-	clear(q[(4*ty+2)*l : (4*ty+4)*l])
-	for y := 0; y <= ty; y++ {
-		q[(4*y+0)*l] = 0
-		q[(4*y+2)*l] = 0
-		q[(4*y+1)*l+tx] = 0
-		q[(4*y+3)*l+tx] = 0
+	clear(at(0, 0))
+	clear(at(1, 0))
+	clear(at(2, ty))
+	clear(at(3, ty))
+	_ = q[max(base[0], base[2])+ty*pitch]
+	_ = q[max(base[1], base[3])+ty*pitch+tx]
+	for o := 0; o <= ty*pitch; o += pitch {
+		q[base[0]+o] = 0
+		q[base[2]+o] = 0
+		q[base[1]+o+tx] = 0
+		q[base[3]+o+tx] = 0
 	}
 	if vecLanes() > 0 {
+		// Row pair i: row 2i is padded row 2i+1 (plane 3 takes its evens,
+		// plane 2 its odds one column on), row 2i+1 is padded row 2i+2 of
+		// planes 1 and 0, one plane row down.
+		off := [4]int{4 * base[3], 4 * (base[2] + 1), 4 * (base[1] + pitch), 4 * (base[0] + pitch + 1)}
 		if winoWide(tx) {
-			winoSplit256(&q[0], &src[0], h, w, l, (4*l-tx)*4)
+			winoSplit256(&q[0], &src[0], h, w, &off, (pitch-tx)*4)
 		} else {
-			winoSplit128(&q[0], &src[0], h, w, l, (4*l-tx)*4)
+			winoSplit128(&q[0], &src[0], h, w, &off, (pitch-tx)*4)
 		}
 		return
 	}
 	for i := 0; i < ty; i++ {
 		r0, r1 := src[2*i*w:(2*i+1)*w], src[(2*i+1)*w:(2*i+2)*w]
-		p3, p2 := q[(4*i+3)*l:], q[(4*i+2)*l+1:]
-		p1, p0 := q[(4*i+5)*l:], q[(4*i+4)*l+1:]
+		p3, p2 := at(3, i), at(2, i)[1:]
+		p1, p0 := at(1, i+1), at(0, i+1)[1:]
 		for x := 0; x < tx; x++ {
 			p3[x], p2[x] = r0[2*x], r0[2*x+1]
 			p1[x], p0[x] = r1[2*x], r1[2*x+1]

@@ -125,3 +125,36 @@ func winoAgree(t *testing.T, r *rand.Rand, h, w int) {
 	}
 	Use(Available()[0])
 }
+
+// TestParitySplit checks the plane-by-plane parity split on every path
+// against its definition: plane 2·pr+pc, row y', column x' holds padded
+// pixel (2y'+pr, 2x'+pc).
+func TestParitySplit(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, p := range Available() {
+		Use(p)
+		for _, s := range [][2]int{{32, 32}, {8, 8}, {6, 24}, {2, 16}} {
+			h, w := s[0], s[1]
+			src := randSlice(r, h*w)
+			q := randSlice(r, WinoPlaneSize(h, w))
+			ParitySplit(q, src, h, w)
+			l := w/2 + 1
+			ps := (h/2 + 1) * l
+			for pl := 0; pl < 4; pl++ {
+				for y := 0; y <= h/2; y++ {
+					for x := 0; x <= w/2; x++ {
+						py, px := 2*y+pl/2-1, 2*x+pl%2-1
+						var want float32
+						if py >= 0 && px >= 0 && py < h && px < w {
+							want = src[py*w+px]
+						}
+						if got := q[pl*ps+y*l+x]; got != want {
+							t.Fatalf("%s %d×%d: plane %d (%d,%d) = %g, want %g", p, h, w, pl, y, x, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+	Use(Available()[0])
+}
