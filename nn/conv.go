@@ -150,14 +150,13 @@ func conv1(y, x []float32, wt *simd.PackedA, bias []float32, n, cin, cout int, l
 			xi := x[i*inSize : (i+1)*inSize]
 			yi := y[i*outSize : (i+1)*outSize]
 			if l.direct {
-				beta := float32(0)
+				simd.GemmIndirect(wt, xi, boff, l.cols, 0, yi, l.cols)
 				if bias != nil {
 					for oc := 0; oc < cout; oc++ {
-						fill(yi[oc*l.cols:(oc+1)*l.cols], bias[oc])
+						row := yi[oc*l.cols : (oc+1)*l.cols]
+						simd.Affine(row, row, 1, bias[oc])
 					}
-					beta = 1
 				}
-				simd.GemmIndirect(wt, xi, boff, l.cols, beta, yi, l.cols)
 				continue
 			}
 			img, yw := s[:padLen], s[padLen:]

@@ -138,9 +138,11 @@ func ToTokens(x *G.Node) *G.Node {
 		},
 		do: func(out []float32, in [][]float32, sh []tensor.Shape) error {
 			n, c, hw := sh[0][0], sh[0][1], sh[0][2]*sh[0][3]
-			for i := 0; i < n; i++ {
-				transpose(in[0][i*c*hw:(i+1)*c*hw], c, hw, out[i*c*hw:])
-			}
+			simd.Parallel(n, 2*c*hw, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					transpose(in[0][i*c*hw:(i+1)*c*hw], c, hw, out[i*c*hw:])
+				}
+			})
 			return nil
 		},
 	}
@@ -165,9 +167,11 @@ func FromTokens(t *G.Node, s tensor.Shape) *G.Node {
 		},
 		do: func(out []float32, in [][]float32, _ []tensor.Shape) error {
 			n, c, hw := s[0], s[1], s[2]*s[3]
-			for i := 0; i < n; i++ {
-				transpose(in[0][i*c*hw:(i+1)*c*hw], hw, c, out[i*c*hw:])
-			}
+			simd.Parallel(n, 2*c*hw, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					transpose(in[0][i*c*hw:(i+1)*c*hw], hw, c, out[i*c*hw:])
+				}
+			})
 			return nil
 		},
 	}

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"runtime"
+	"slices"
 
 	"github.com/clockwork-go/clockwork/internal/simd"
 )
@@ -24,48 +25,63 @@ func useWinograd(geom ConvGeom, cin, cout, h, w int) bool {
 // winograd holds the transformed filters of one convolution, packed for
 // the 16 products: U_ξ = (G·g·Gᵀ)[ξ] for each output and input channel.
 type winograd struct {
-	u  []float32
-	pa [16]simd.PackedA
+	u    []float32
+	pa   [16]simd.PackedA
+	last []float32 // the filters u was made from
+	flip bool
 }
 
 // prepare transforms the filters w (O,C,3,3) for a convolution from c to o
 // channels or, when flip is set, for its input gradient: the convolution
-// from o to c channels with the filters swapped and rotated by 180°.
-func (wg *winograd) prepare(w []float32, o, c int, flip bool) (cout, cin int) {
-	cout, cin = o, c
+// from o to c channels with the filters swapped and rotated by 180°. It
+// does nothing when w is unchanged since the last call (sampling runs the
+// same weights step after step).
+func (wg *winograd) prepare(w []float32, o, c int, flip bool) {
+	cout, cin := o, c
 	if flip {
 		cout, cin = c, o
 	}
-	if len(wg.u) < 16*cout*cin {
+	w = w[:o*c*9]
+	if wg.flip == flip && slices.Equal(wg.last, w) && len(wg.u) == 16*cout*cin {
+		return
+	}
+	wg.last = append(wg.last[:0], w...)
+	wg.flip = flip
+	if cap(wg.u) < 16*cout*cin {
 		wg.u = make([]float32, 16*cout*cin)
 	}
+	wg.u = wg.u[:16*cout*cin]
 	mn := cout * cin
+	u := wg.u
 	simd.Parallel(cout, 16*9*cin, func(lo, hi int) {
+		var g [9]float32
 		for co := lo; co < hi; co++ {
 			for ci := 0; ci < cin; ci++ {
-				var g [3][3]float64
-				for a := 0; a < 3; a++ {
-					for b := 0; b < 3; b++ {
-						if flip {
-							g[a][b] = float64(w[(ci*c+co)*9+(2-a)*3+2-b])
-						} else {
-							g[a][b] = float64(w[(co*c+ci)*9+a*3+b])
-						}
+				if flip {
+					src := w[(ci*c+co)*9:][:9]
+					for i := range g {
+						g[i] = src[8-i]
 					}
+				} else {
+					g = [9]float32(w[(co*c+ci)*9:][:9])
 				}
-				// G·g with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], then ·Gᵀ.
-				var t [4][3]float64
+				// t = G·g with G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], rows of 3.
+				var t [12]float32
 				for b := 0; b < 3; b++ {
-					t[0][b] = g[0][b]
-					t[1][b] = (g[0][b] + g[1][b] + g[2][b]) / 2
-					t[2][b] = (g[0][b] - g[1][b] + g[2][b]) / 2
-					t[3][b] = g[2][b]
+					g0, g1, g2 := g[b], g[3+b], g[6+b]
+					t[b] = g0
+					t[3+b] = (g0 + g1 + g2) * 0.5
+					t[6+b] = (g0 - g1 + g2) * 0.5
+					t[9+b] = g2
 				}
+				// U = t·Gᵀ, written to position ξ = 4i+j of the 16 matrices.
+				at := co*cin + ci
 				for i := 0; i < 4; i++ {
-					row := [4]float64{t[i][0], (t[i][0] + t[i][1] + t[i][2]) / 2, (t[i][0] - t[i][1] + t[i][2]) / 2, t[i][2]}
-					for j := 0; j < 4; j++ {
-						wg.u[(4*i+j)*mn+co*cin+ci] = float32(row[j])
-					}
+					t0, t1, t2 := t[3*i], t[3*i+1], t[3*i+2]
+					u[(4*i)*mn+at] = t0
+					u[(4*i+1)*mn+at] = (t0 + t1 + t2) * 0.5
+					u[(4*i+2)*mn+at] = (t0 - t1 + t2) * 0.5
+					u[(4*i+3)*mn+at] = t2
 				}
 			}
 		}
@@ -73,7 +89,6 @@ func (wg *winograd) prepare(w []float32, o, c int, flip bool) (cout, cin int) {
 	for xi := range wg.pa {
 		wg.pa[xi].Pack(wg.u[xi*mn:], cin, false, cout, cin, 1)
 	}
-	return cout, cin
 }
 
 // winoBudget is how many values the transformed inputs and outputs of one

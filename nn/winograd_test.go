@@ -64,6 +64,15 @@ func TestWinogradMatchesDirect(t *testing.T) {
 						if err := m.Run(); err != nil {
 							t.Fatal(err)
 						}
+						// Change the filters in place, as an optimizer step does:
+						// the transformed filters must follow.
+						wd := g.Param("w").Value().Data().([]float32)
+						for i := range wd {
+							wd[i] *= -1.5
+						}
+						if err := m.Run(); err != nil {
+							t.Fatal(err)
+						}
 						return append([]float32(nil), out.Value().Data().([]float32)...),
 							append([]float32(nil), gx.Value().Data().([]float32)...)
 					}

@@ -186,6 +186,7 @@ func check(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, 
 type buffers struct {
 	a, b []float32
 	tmp  []float32
+	off  []int
 }
 
 var pool = sync.Pool{New: func() any { return new(buffers) }}

@@ -26,6 +26,9 @@ type spec struct {
 	bcst   bool // use embedded-broadcast FMAs (AVX-512 only)
 	// prefetchA is how far ahead (bytes) to prefetch the A panel; 0: not.
 	prefetchA int
+	// prefetchB is how many steps ahead an indirect kernel prefetches the
+	// row of B (its offset table must hold that many entries more); 0: not.
+	prefetchB int
 	// indirect kernels read row k of B at b + boff[k] (elements) instead of
 	// from a packed panel.
 	indirect bool
@@ -44,8 +47,8 @@ func main() {
 	for _, s := range []spec{
 		{name: "kernelAVX512", mr: MR512, nr: 32, width: 16, reg: "Z", nregs: 32, unroll: 2, prefetchA: 512},
 		{name: "kernelAVX2", mr: 6, nr: 16, width: 8, reg: "Y", nregs: 16, unroll: 2},
-		{name: "indirectAVX512", mr: MR512, nr: 32, width: 16, reg: "Z", nregs: 32, unroll: 2, prefetchA: 512, indirect: true},
-		{name: "indirectAVX2", mr: 6, nr: 16, width: 8, reg: "Y", nregs: 16, unroll: 2, indirect: true},
+		{name: "indirectAVX512", mr: MR512, nr: 32, width: 16, reg: "Z", nregs: 32, unroll: 2, prefetchA: 512, indirect: true, prefetchB: PrefetchRows},
+		{name: "indirectAVX2", mr: 6, nr: 16, width: 8, reg: "Y", nregs: 16, unroll: 2, indirect: true, prefetchB: PrefetchRows},
 		{name: "indirectAAVX512", mr: MR512, nr: 32, width: 16, reg: "Z", nregs: 32, unroll: 2, indirectA: true},
 		{name: "indirectAAVX2", mr: 6, nr: 16, width: 8, reg: "Y", nregs: 16, unroll: 2, indirectA: true},
 	} {
@@ -58,6 +61,10 @@ func main() {
 
 // MR512 is the row count of the AVX-512 kernel (must match kernels_amd64.go).
 const MR512 = 8
+
+// PrefetchRows is how far ahead the indirect kernels prefetch B rows (must
+// match prefetchRows in indirect.go).
+const PrefetchRows = 8
 
 func gen(b *bytes.Buffer, s spec) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
@@ -143,6 +150,14 @@ func gen(b *bytes.Buffer, s spec) {
 			w("\tMOVQ (BX), R12")
 			w("\tLEAQ (DI)(R12*4), R13")
 			src = "R13"
+			if s.prefetchB > 0 {
+				// The row prefetchB steps on: B's rows may lie pages
+				// apart, where hardware prefetchers do not look.
+				w("\tMOVQ %d(BX), R12", 8*s.prefetchB)
+				for off := 0; off < 4*s.nr; off += 64 {
+					w("\tPREFETCHT0 %d(DI)(R12*4)", off)
+				}
+			}
 		}
 		for j := 0; j < v; j++ {
 			w("\tVMOVUPS %d(%s), %s", 4*s.width*j, src, bReg(j))

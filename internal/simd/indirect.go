@@ -35,6 +35,9 @@ func (pa *PackedA) panel(i, p0, kk int) []float32 {
 	return pa.data[mp*p0+i*kk:]
 }
 
+// prefetchRows is how many B rows ahead the indirect kernels prefetch.
+const prefetchRows = 8
+
 // GemmIndirect computes C = A·B + beta·C (beta 0 or 1) on the calling
 // goroutine, where A is packed and row p of the k×n operand B is
 // base[boff[p] : boff[p]+n]: B is read in place, with no packing, which is
@@ -73,6 +76,17 @@ func GemmIndirect(pa *PackedA, base []float32, boff []int, n int, beta float32, 
 	if need := nr * kc; len(buf.b) < need {
 		buf.b = make([]float32, need)
 	}
+	// The kernel reads prefetchRows offsets past each k block's last (to
+	// prefetch ahead): a copy with the last offset repeated.
+	if need := k + prefetchRows; cap(buf.off) < need {
+		buf.off = make([]int, need)
+	}
+	off := buf.off[:k+prefetchRows]
+	copy(off, boff)
+	for i := k; i < len(off) && k > 0; i++ {
+		off[i] = boff[k-1]
+	}
+	boff = off
 	if len(buf.tmp) < mr*nr {
 		buf.tmp = make([]float32, mr*nr)
 	}
