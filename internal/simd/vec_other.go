@@ -16,11 +16,11 @@ func maxAsm(x []float32, n int, acc *[32]float32)             {}
 func dotAsm(a, b []float32, n int, acc *[32]float32)          {}
 func softmaxGradAsm(dp, p []float32, n int, d, scale float32) {}
 
-func winoSplit256(q, src *float32, h, w int, off *[4]int, adv int)                             {}
+func winoSplit256(q, src *float32, h, w int, off *[4]int, adv int)               {}
 func winoIn256(v *float32, vs int, q *float32, l, tx, rows, adv int)             {}
 func winoOut256(y *float32, wo int, m *float32, ms int, tx, rows int, b float32) {}
 
-func winoSplit128(q, src *float32, h, w int, off *[4]int, adv int)                             {}
+func winoSplit128(q, src *float32, h, w int, off *[4]int, adv int)               {}
 func winoIn128(v *float32, vs int, q *float32, l, tx, rows, adv int)             {}
 func winoOut128(y *float32, wo int, m *float32, ms int, tx, rows int, b float32) {}
 
