@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
+	"slices"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -42,6 +43,12 @@ type op struct {
 	kernel
 	buf    *tensor.Dense
 	scalar G.F32
+	// Argument slices reused by every Do (gorgonia runs an op's Do calls
+	// one at a time).
+	args   [][]float32
+	shapes []tensor.Shape
+	lastIn []tensor.Shape // the input shapes buf was made for
+	one    [1]float32     // the output of a scalar op
 }
 
 func tensorType(dims int) hm.Type {
@@ -92,8 +99,10 @@ func (o *op) Do(vs ...G.Value) (G.Value, error) {
 		}
 		return o.view(t)
 	}
-	in := make([][]float32, len(vs))
-	shapes := make([]tensor.Shape, len(vs))
+	if len(o.args) != len(vs) {
+		o.args, o.shapes = make([][]float32, len(vs)), make([]tensor.Shape, len(vs))
+	}
+	in, shapes := o.args, o.shapes
 	for i, v := range vs {
 		d, s, err := floats(v)
 		if err != nil {
@@ -101,23 +110,31 @@ func (o *op) Do(vs ...G.Value) (G.Value, error) {
 		}
 		in[i], shapes[i] = d, s
 	}
-	shp, err := o.shape(shapes)
-	if err != nil {
-		return nil, err
+	same := len(o.lastIn) == len(shapes)
+	for i := 0; same && i < len(shapes); i++ {
+		same = o.lastIn[i].Eq(shapes[i])
 	}
-	if o.out == 0 {
-		one := make([]float32, 1)
-		if err := o.do(one, in, shapes); err != nil {
+	if !same || (o.out > 0 && o.buf == nil) {
+		shp, err := o.shape(shapes)
+		if err != nil {
 			return nil, err
 		}
-		o.scalar = G.F32(one[0])
-		s := o.scalar
-		return &s, nil
+		o.lastIn = o.lastIn[:0]
+		for _, s := range shapes {
+			o.lastIn = append(o.lastIn, slices.Clone(s))
+		}
+		if o.out > 0 && (o.buf == nil || !o.buf.Shape().Eq(shp)) {
+			o.buf = tensor.New(tensor.WithShape(shp...), tensor.Of(tensor.Float32))
+		}
 	}
-	if o.buf == nil || !o.buf.Shape().Eq(shp) {
-		o.buf = tensor.New(tensor.WithShape(shp...), tensor.Of(tensor.Float32))
+	if o.out == 0 {
+		if err := o.do(o.one[:], in, shapes); err != nil {
+			return nil, err
+		}
+		o.scalar = G.F32(o.one[0])
+		return &o.scalar, nil
 	}
-	if err := o.do(o.buf.Data().([]float32), in, shapes); err != nil {
+	if err := o.do(o.buf.Float32s(), in, shapes); err != nil {
 		return nil, err
 	}
 	return o.buf, nil
@@ -190,7 +207,7 @@ func floats(v G.Value) ([]float32, tensor.Shape, error) {
 		if t.RequiresIterator() {
 			t = t.Materialize().(*tensor.Dense)
 		}
-		return t.Data().([]float32), t.Shape(), nil
+		return t.Float32s(), t.Shape(), nil
 	case *G.F32:
 		return []float32{float32(*t)}, tensor.ScalarShape(), nil
 	default:

@@ -187,6 +187,7 @@ type buffers struct {
 	a, b []float32
 	tmp  []float32
 	off  []int
+	rows [8]int // A row offsets of an indirect-A micro-kernel call
 }
 
 var pool = sync.Pool{New: func() any { return new(buffers) }}
@@ -245,7 +246,7 @@ func gemmInPlaceA(m, n, k int, a []float32, lda int, b []float32, ldb int, trans
 	if len(buf.tmp) < mr*nr {
 		buf.tmp = make([]float32, mr*nr)
 	}
-	var offs [8]int
+	offs := &buf.rows // in the pool: a local array would escape to the heap
 	for p0, kb := 0, kBlock(k); p0 < k; p0 += kb {
 		kk := min(kb, k-p0)
 		acc := beta == 1 || p0 > 0

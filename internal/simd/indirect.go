@@ -206,7 +206,7 @@ func GemmIndirectA(m int, a []float32, aoff []int, b PackedB, beta float32, c []
 	}
 	nPanels := (n + nr - 1) / nr
 	np := nPanels * nr
-	var offs [8]int
+	offs := &buf.rows // in the pool: a local array would escape to the heap
 	for p0, kb := 0, kBlock(k); p0 < k; p0 += kb {
 		kk := min(kb, k-p0)
 		acc := beta == 1 || p0 > 0

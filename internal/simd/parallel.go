@@ -162,7 +162,8 @@ func (p *workerPool) loop(i int, wk *worker, seen uint64) {
 func (p *workerPool) chunk(lo, hi int) {
 	defer func() {
 		if r := recover(); r != nil {
-			p.panicV.CompareAndSwap(nil, &r)
+			v := r // allocated only on a panic
+			p.panicV.CompareAndSwap(nil, &v)
 		}
 	}()
 	p.f(lo, hi)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"time"
@@ -115,6 +117,9 @@ func Run(opts Options, w io.Writer) ([]float64, error) {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	nn.OpTiming = os.Getenv("OPTIME") != ""
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
 	var times []float64
 	for i := 0; i < opts.Steps; i++ {
 		start := time.Now()
@@ -125,6 +130,12 @@ func Run(opts Options, w io.Writer) ([]float64, error) {
 		times = append(times, d)
 		fmt.Fprintf(w, "step %d %.6f s\n", i, d)
 	}
+	if nn.OpTiming {
+		nn.DumpOpTimes(os.Stderr, opts.Steps)
+	}
+	runtime.ReadMemStats(&after)
+	fmt.Fprintf(w, "heap allocations per step: %d (%d bytes)\n",
+		(after.Mallocs-before.Mallocs)/uint64(opts.Steps), (after.TotalAlloc-before.TotalAlloc)/uint64(opts.Steps))
 	return times, nil
 }
 
