@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -117,7 +116,6 @@ func Run(opts Options, w io.Writer) ([]float64, error) {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	nn.OpTiming = os.Getenv("OPTIME") != ""
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	var times []float64
@@ -129,9 +127,6 @@ func Run(opts Options, w io.Writer) ([]float64, error) {
 		d := time.Since(start).Seconds()
 		times = append(times, d)
 		fmt.Fprintf(w, "step %d %.6f s\n", i, d)
-	}
-	if nn.OpTiming {
-		nn.DumpOpTimes(os.Stderr, opts.Steps)
 	}
 	runtime.ReadMemStats(&after)
 	fmt.Fprintf(w, "heap allocations per step: %d (%d bytes)\n",
