@@ -10,6 +10,13 @@
 // allocates no tensors from one run to the next. Each op's gradient is
 // checked against finite differences (package nntest).
 //
+// Convolutions run as GEMMs that read the zero-padded image in place
+// (internal/simd); 3×3 stride-1 convolutions with padding 1, and their input
+// gradients, as Winograd F(2×2, 3×3) (Lavin and Gray, CVPR 2016: 16
+// multiplies per 2×2 outputs instead of 36), and 3×3 stride-2 ones as one
+// GEMM over the image's four parity planes. Tests check both against the
+// direct method on every kernel path.
+//
 // Parameters live in a Params store under PyTorch state_dict names and are
 // initialised from explicit seeds, never from gorgonia's clock-seeded
 // initialisers. Graph binds them into an expression graph; Adam (and AdamW),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Compares the toolkit's GEMM with torch.mm (Debian's python3-torch) on n×n
 # float32 matrices, on one and on two threads, alternating the two in each
-# round, and prints GFLOP/s and the ratio Go/PyTorch (above 1: Go faster).
+# round, and prints GFLOP/s and the ratio Go/PyTorch (above 1: Go faster),
+# then the median ratio of each thread count and size.
 #
 #   scripts/bench/gemm_compare.sh [ROUNDS]
 set -euo pipefail
@@ -11,12 +12,17 @@ tmp=$(mktemp -d)
 go test -c -o "$tmp/simd.test" ./internal/simd
 for threads in 1 2; do
 	for n in 256 512 1024; do
+		ratios=()
 		for r in $(seq "$rounds"); do
 			# The first path listed is the fastest the CPU offers.
 			g=$(GOMAXPROCS=$threads "$tmp/simd.test" -test.run XXX -test.bench "Sgemm/.*/n=$n\$" -test.benchtime 40x 2>/dev/null |
 				awk '/^BenchmarkSgemm/ && !done {printf "%.1f", $5 / 1000; done = 1}')
 			p=$(/usr/bin/python3 scripts/bench/torch_gemm.py --threads "$threads" --reps 40 "$n" | sed 's/.*gflops=//')
-			echo "threads $threads n $n round $r: go $g GFLOP/s  pytorch $p GFLOP/s  ratio $(awk -v g="$g" -v p="$p" 'BEGIN {printf "%.3f", g / p}')"
+			ratio=$(awk -v g="$g" -v p="$p" 'BEGIN {printf "%.3f", g / p}')
+			ratios+=("$ratio")
+			echo "threads $threads n $n round $r: go $g GFLOP/s  pytorch $p GFLOP/s  ratio $ratio"
 		done
+		median=$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}')
+		echo "RESULT gemm_ratio_threads${threads}_n${n}_median $median"
 	done
 done
