@@ -144,6 +144,9 @@ func MNIST(split, dir string, pad bool) (*Images, error) {
 	}
 	d := &Images{Name: "mnist-" + split, C: 1, H: idims[1], W: idims[2], U8: pix, Classes: 10}
 	if pad {
+		if d.H > 32 || d.W > 32 || d.H != d.W || d.H%2 != 0 {
+			return nil, fmt.Errorf("mnist: %s holds %d×%d images; padding to 32×32 takes even square images of at most 32", ip, d.H, d.W)
+		}
 		d.Pad = (32 - d.H) / 2
 	}
 	for _, l := range lab {

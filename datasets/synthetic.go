@@ -8,7 +8,7 @@ import (
 	"github.com/clockwork-go/clockwork/internal/npzio"
 )
 
-// Shape classes of the synthetic Shapes set.
+// ShapeNames are the classes of the synthetic Shapes set, by label.
 var ShapeNames = []string{"disc", "square", "triangle", "cross"}
 
 // Shapes returns n seeded RGB images of size×size, each a filled shape

@@ -63,6 +63,13 @@ func (tr *Trainer) saveCheckpoint() error {
 		return err
 	}
 	name := fmt.Sprintf("step-%08d", tr.Step)
+	final := filepath.Join(root, name)
+	if _, err := os.Stat(filepath.Join(final, "state.json")); err == nil {
+		// This step is saved already (an interrupt right after a scheduled
+		// checkpoint): training is deterministic, so it holds this very
+		// state. Replacing it would leave latest dangling for a moment.
+		return writeLatest(root, name)
+	}
 	tmp := filepath.Join(root, ".tmp-"+name)
 	os.RemoveAll(tmp)
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
@@ -119,15 +126,13 @@ func (tr *Trainer) saveCheckpoint() error {
 	if err := fail("state"); err != nil {
 		return err
 	}
-	final := filepath.Join(root, name)
-	os.RemoveAll(final)
+	if err := os.RemoveAll(final); err != nil { // an incomplete one
+		return err
+	}
 	if err := os.Rename(tmp, final); err != nil {
 		return err
 	}
-	if err := fsutil.WriteAtomic(filepath.Join(root, latestFile), func(w io.Writer) error {
-		_, err := io.WriteString(w, name+"\n")
-		return err
-	}); err != nil {
+	if err := writeLatest(root, name); err != nil {
 		return err
 	}
 	// Keep the newest few checkpoints.
@@ -144,6 +149,15 @@ func (tr *Trainer) saveCheckpoint() error {
 		steps = steps[1:]
 	}
 	return nil
+}
+
+// writeLatest makes the checkpoint name the latest one of a run's
+// checkpoint directory root, atomically.
+func writeLatest(root, name string) error {
+	return fsutil.WriteAtomic(filepath.Join(root, latestFile), func(w io.Writer) error {
+		_, err := io.WriteString(w, name+"\n")
+		return err
+	})
 }
 
 // LatestCheckpoint returns the directory of a run's latest checkpoint, or
@@ -231,8 +245,13 @@ func readCheckpointConfig(dir string) (TrainConfig, error) {
 	return st.Config, nil
 }
 
-// hasCheckpoint reports whether a run directory holds a checkpoint.
-func hasCheckpoint(runDir string) bool {
+// hasCheckpoint reports whether a run directory holds a checkpoint; a
+// latest file that cannot be read or parsed is an error, not "none" (a new
+// run must not overwrite what it cannot read).
+func hasCheckpoint(runDir string) (bool, error) {
 	_, err := LatestCheckpoint(runDir)
-	return !errors.Is(err, fs.ErrNotExist) && err == nil
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
 }

@@ -2,6 +2,7 @@ package diffusion
 
 import (
 	"fmt"
+	"math"
 
 	"gorgonia.org/tensor"
 
@@ -40,8 +41,14 @@ func (g *Guided) Predict(x *tensor.Dense, t float64, labels []int64) (*tensor.De
 	if labels == nil {
 		return nil, fmt.Errorf("classifier-free guidance needs class labels")
 	}
+	if math.IsNaN(g.Scale) || math.IsInf(g.Scale, 0) {
+		return nil, fmt.Errorf("guidance scale %g is not a finite number", g.Scale)
+	}
 	s := x.Shape()
 	n, per := s[0], s.TotalSize()/s[0]
+	if len(labels) != n {
+		return nil, fmt.Errorf("classifier-free guidance: %d labels for %d samples", len(labels), n)
+	}
 	both := tensor.New(tensor.WithShape(append([]int{2 * n}, s[1:]...)...), tensor.Of(tensor.Float32))
 	bd := both.Data().([]float32)
 	copy(bd, x.Data().([]float32))

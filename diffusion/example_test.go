@@ -1,11 +1,15 @@
 package diffusion_test
 
 import (
+	"context"
 	"fmt"
 	"log"
+	"os"
+	"path/filepath"
 
 	"gorgonia.org/tensor"
 
+	"github.com/clockwork-go/clockwork/datasets"
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/unet"
 )
@@ -61,4 +65,56 @@ func ExampleOptions_hook() {
 	}
 	fmt.Println("perturbed steps:", perturbed)
 	// Output: perturbed steps: 3
+}
+
+// Train a small class-conditional U-Net on synthetic shapes for a few
+// steps, then resume the run from its checkpoint to continue it: the
+// resumed run continues bit for bit where the first left off.
+func ExampleNewTrainer() {
+	c := unet.DefaultConfig()
+	c.BlockOutChannels = []int{8, 16}
+	c.DownBlockTypes = []string{"DownBlock2D", "AttnDownBlock2D"}
+	c.UpBlockTypes = []string{"AttnUpBlock2D", "UpBlock2D"}
+	c.LayersPerBlock = 1
+	groups, head, classes := 4, 8, 5 // four shapes and the null class
+	c.NormNumGroups, c.AttentionHeadDim, c.NumClassEmbeds = &groups, &head, &classes
+	m, err := unet.New(c, 0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	data, err := datasets.Shapes(64, 32, 1)
+	if err != nil {
+		log.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "run")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	tc := diffusion.DefaultTrainConfig()
+	tc.Steps, tc.BatchSize, tc.Warmup, tc.CheckpointEvery, tc.SampleEvery = 2, 8, 1, 2, 0
+	tr, err := diffusion.NewTrainer(dir, m, data, tc)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := tr.Run(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+	tr, err = diffusion.ResumeTrainer(dir, data)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("resumed at step", tr.Step)
+	tr.Config.Steps = 4
+	if err := tr.Run(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+	ema, err := unet.Load(filepath.Join(dir, "model")) // the exported EMA model
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("trained to step", tr.Step, "with", ema.Params.Count(), "parameters")
+	// Output:
+	// resumed at step 2
+	// trained to step 4 with 45419 parameters
 }

@@ -40,6 +40,12 @@ func ParseLabels(spec string, n, k int) ([]int64, error) {
 	if spec == "" || spec == "none" {
 		return nil, fmt.Errorf("the model is class-conditional: give labels (cycle, a class, or a list)")
 	}
+	if n <= 0 {
+		return nil, fmt.Errorf("labels for %d samples: want a positive number", n)
+	}
+	if k < 2 {
+		return nil, fmt.Errorf("num_class_embeds %d leaves no class besides the null class", k)
+	}
 	var list []int64
 	if spec == "cycle" {
 		for c := 0; c < k-1; c++ {

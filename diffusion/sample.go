@@ -104,8 +104,8 @@ func Sample(d Denoiser, s *Schedule, shape []int, o Options) (*tensor.Dense, err
 	if o.Labels != nil && len(o.Labels) != shape[0] {
 		return nil, fmt.Errorf("%d labels for %d samples", len(o.Labels), shape[0])
 	}
-	if o.Eta < 0 {
-		return nil, fmt.Errorf("eta %g must not be negative", o.Eta)
+	if !(o.Eta >= 0) || math.IsInf(o.Eta, 1) {
+		return nil, fmt.Errorf("eta %g must be finite and not negative", o.Eta)
 	}
 	switch o.Variance {
 	case "", "fixed_small", "fixed_large":

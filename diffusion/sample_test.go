@@ -167,8 +167,8 @@ func (g gaussian) Predict(x *tensor.Dense, t float64, _ []int64) (*tensor.Dense,
 	// Interpolate ᾱ at fractional t like the samplers' σ(t).
 	lo := int(math.Floor(t))
 	hi := min(lo+1, g.s.T()-1)
-	sl := math.Sqrt((1 - g.s.AlphasCumprod[lo]) / g.s.AlphasCumprod[lo])
-	sh := math.Sqrt((1 - g.s.AlphasCumprod[hi]) / g.s.AlphasCumprod[hi])
+	al, ah := max(g.s.AlphasCumprod[lo], 0x1p-24), max(g.s.AlphasCumprod[hi], 0x1p-24)
+	sl, sh := math.Sqrt((1-al)/al), math.Sqrt((1-ah)/ah)
 	sig := sl + (t-float64(lo))*(sh-sl)
 	ab := 1 / (1 + sig*sig)
 	a, s := math.Sqrt(ab), math.Sqrt(1-ab)
@@ -221,6 +221,42 @@ func TestSamplersGaussian(t *testing.T) {
 		if !(errs[1000] < errs[50] && errs[50] < errs[8] && errs[8] < errs[4]) {
 			t.Errorf("%s: variance error does not shrink with steps: %v", sampler, errs)
 		}
+	}
+}
+
+// TestSamplersZeroTerminalSNR: with a zero-terminal-SNR schedule (ᾱ = 0
+// at the last timestep, σ infinite) the σ-space samplers start from a
+// large finite σ, as diffusers' do, and still reproduce the Gaussian.
+func TestSamplersZeroTerminalSNR(t *testing.T) {
+	c := DefaultScheduleConfig()
+	c.RescaleBetasZeroSNR = true
+	s, err := NewSchedule(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.AlphasCumprod[s.T()-1] != 0 {
+		t.Fatalf("terminal alphas_cumprod %g, want 0", s.AlphasCumprod[s.T()-1])
+	}
+	g := gaussian{s: s, mu: 0.3, sd: 0.5}
+	const n = 4000
+	for _, sampler := range []string{"dpmpp2m", "euler"} {
+		x, err := Sample(g, s, []int{n, 1, 1, 1}, Options{Sampler: sampler, Steps: 20, Seed: 9, NoClip: true})
+		if err != nil {
+			t.Fatalf("%s: %v", sampler, err)
+		}
+		var m, v float64
+		for _, e := range x.Data().([]float32) {
+			m += float64(e) / n
+		}
+		for _, e := range x.Data().([]float32) {
+			v += (float64(e) - m) * (float64(e) - m) / n
+		}
+		if math.Abs(m-g.mu) > 0.03 || math.Abs(math.Sqrt(v)-g.sd) > 0.13 {
+			t.Errorf("%s: mean %.4f, std %.4f; want %.2f±0.03, %.2f±0.13", sampler, m, math.Sqrt(v), g.mu, g.sd)
+		}
+	}
+	if w := s.MinSNRWeight(s.T()-1, 5); w != 1 {
+		t.Errorf("min-SNR weight at zero SNR (epsilon) = %g, want 1", w)
 	}
 }
 

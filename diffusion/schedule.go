@@ -198,6 +198,9 @@ func (s *Schedule) MinSNRWeight(t int, gamma float64) float64 {
 	m := math.Min(snr, gamma)
 	switch s.Config.PredictionType {
 	case PredictEpsilon:
+		if snr <= gamma {
+			return 1 // min(SNR, γ)/SNR, also where SNR is 0
+		}
 		return m / snr
 	case PredictV:
 		return m / (snr + 1)

@@ -7,9 +7,9 @@ import (
 
 // Timestep spacings (Lin et al. 2024, Table 2), as diffusers names them.
 const (
-	SpacingLeading  = "leading"
-	SpacingTrailing = "trailing"
-	SpacingLinspace = "linspace"
+	SpacingLeading  = "leading"  // multiples of T/n up from 0
+	SpacingTrailing = "trailing" // every T/n-th step down from T−1
+	SpacingLinspace = "linspace" // evenly spaced from T−1 down to 0
 )
 
 // Timesteps returns the descending timesteps a sampler visits in n steps of
@@ -80,10 +80,13 @@ func linspaceAt(a, b float64, n, i int) float64 {
 
 // sigmasAt returns σ(t) = √((1−ᾱ)/ᾱ) interpolated linearly at each timestep
 // (numpy.interp over integer timesteps), followed by a final 0, rounded to
-// float32 as diffusers stores them.
+// float32 as diffusers stores them. A zero ᾱ (the last step of a
+// zero-terminal-SNR schedule) counts as 2⁻²⁴, as in diffusers' Euler and
+// DPM-Solver schedulers, so that the first σ is large but finite.
 func (s *Schedule) sigmasAt(ts []float64) []float64 {
 	sig := make([]float64, len(s.AlphasCumprod))
 	for i, a := range s.AlphasCumprod {
+		a = max(a, 0x1p-24)
 		sig[i] = math.Sqrt((1 - a) / a)
 	}
 	out := make([]float64, len(ts)+1)

@@ -1,11 +1,13 @@
 package diffusion
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -16,6 +18,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/clockwork-go/clockwork/datasets"
+	"github.com/clockwork-go/clockwork/internal/fsutil"
 	"github.com/clockwork-go/clockwork/nn"
 	"github.com/clockwork-go/clockwork/plots"
 	"github.com/clockwork-go/clockwork/unet"
@@ -68,17 +71,20 @@ func (c TrainConfig) Validate() error {
 		return fmt.Errorf("lr decay %q is not constant or cosine", c.Decay)
 	case c.Optimizer != "adam" && c.Optimizer != "adamw":
 		return fmt.Errorf("optimizer %q is not adam or adamw", c.Optimizer)
-	case c.EMADecay < 0 || c.EMADecay >= 1:
+	case !(c.EMADecay >= 0 && c.EMADecay < 1):
 		return fmt.Errorf("ema decay %g must lie in [0, 1)", c.EMADecay)
-	case c.CondDropout < 0 || c.CondDropout >= 1:
+	case !(c.CondDropout >= 0 && c.CondDropout < 1):
 		return fmt.Errorf("conditioning dropout %g must lie in [0, 1)", c.CondDropout)
-	case c.GradClip < 0 || c.WeightDecay < 0 || c.MinSNRGamma < 0:
-		return fmt.Errorf("grad clip, weight decay and min-SNR gamma must not be negative")
+	case !finiteNonNeg(c.GradClip) || !finiteNonNeg(c.WeightDecay) || !finiteNonNeg(c.MinSNRGamma):
+		return fmt.Errorf("grad clip %g, weight decay %g and min-SNR gamma %g must be finite and not negative", c.GradClip, c.WeightDecay, c.MinSNRGamma)
 	case c.CheckpointEvery <= 0 || c.LogEvery <= 0 || c.SampleEvery < 0:
 		return fmt.Errorf("checkpoint and log intervals must be positive")
 	}
 	return nil
 }
+
+// finiteNonNeg reports whether v is a finite number ≥ 0 (NaN is not).
+func finiteNonNeg(v float64) bool { return v >= 0 && !math.IsInf(v, 1) }
 
 // lrAt returns the learning rate at a step: linear warm-up, then constant
 // or cosine decay.
@@ -126,7 +132,10 @@ var ErrInterrupted = errors.New("training interrupted; checkpoint written")
 // Class-conditional models (num_class_embeds = K) are trained on labels in
 // [0, K−1) with class K−1 as the null class of classifier-free guidance.
 func NewTrainer(dir string, m *unet.Model, data *datasets.Images, c TrainConfig) (*Trainer, error) {
-	if hasCheckpoint(dir) {
+	switch has, err := hasCheckpoint(dir); {
+	case err != nil:
+		return nil, err
+	case has:
 		return nil, fmt.Errorf("run %s already has a checkpoint: resume it or choose another directory", dir)
 	}
 	return newTrainer(dir, m, data, c)
@@ -250,21 +259,58 @@ func (tr *Trainer) nextBatch(b *batch) {
 	}
 }
 
+// trimMetrics drops the lines of a metrics file (if there is one) that
+// come after step: the steps a resumed run repeats, after a crash or a NaN
+// stop since its last checkpoint, or a whole earlier run when a new one
+// starts at step 0. A line cut short by a crash goes too. The file is
+// rewritten atomically, and only when something is dropped.
+func trimMetrics(path string, step int) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var keep []byte
+	for line := range bytes.Lines(b) {
+		var m Metrics
+		if json.Unmarshal(line, &m) == nil && bytes.HasSuffix(line, []byte("\n")) && m.Step <= step {
+			keep = append(keep, line...)
+		}
+	}
+	if len(keep) == len(b) {
+		return nil
+	}
+	return fsutil.WriteAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(keep)
+		return err
+	})
+}
+
 // Run trains until Config.Steps, writing checkpoints, metrics
 // (metrics.jsonl), sample grids (samples/) and, at the end, the EMA model
 // directory (model/). When ctx is cancelled it checkpoints and returns
 // ErrInterrupted. A NaN or infinite loss or gradient stops the run with an
 // error and leaves the last checkpoint as it was.
-func (tr *Trainer) Run(ctx context.Context) error {
+func (tr *Trainer) Run(ctx context.Context) (err error) {
 	c := tr.Config
 	if err := os.MkdirAll(tr.Dir, 0o755); err != nil {
 		return err
 	}
-	mf, err := os.OpenFile(filepath.Join(tr.Dir, "metrics.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	metricsPath := filepath.Join(tr.Dir, "metrics.jsonl")
+	if err := trimMetrics(metricsPath, tr.Step); err != nil {
+		return err
+	}
+	mf, err := os.OpenFile(metricsPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
-	defer mf.Close()
+	defer func() {
+		if cerr := mf.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("%s: %w", metricsPath, cerr)
+		}
+	}()
 	var bar *progressbar.ProgressBar
 	if tr.Log != nil {
 		bar = progressbar.NewOptions(c.Steps, progressbar.OptionSetWriter(tr.Log), progressbar.OptionShowCount(),

@@ -2,10 +2,12 @@ package diffusion
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -191,6 +193,79 @@ func TestNaNStopsRun(t *testing.T) {
 	}
 }
 
+// TestMetricsTrimmedOnResume: steps logged after the last checkpoint by a
+// run that then crashed (and a line the crash cut short) are dropped when
+// the run resumes, so that metrics.jsonl holds every step once; a new run
+// in a directory with an old metrics file starts it afresh.
+func TestMetricsTrimmedOnResume(t *testing.T) {
+	data := shapes(t)
+	dir := filepath.Join(t.TempDir(), "run")
+	mp := filepath.Join(dir, "metrics.jsonl")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(mp, []byte(`{"step":7,"loss":1}`+"\n"), 0o644)
+	c := tinyConfig()
+	c.Steps = 3
+	tr, err := NewTrainer(dir, tinyModel(t), data, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.OpenFile(mp, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"step":4,"loss":0.5}` + "\n" + `{"step":5,"lo`)
+	f.Close()
+	tr, err = ResumeTrainer(dir, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Config.Steps = 6
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(mp)
+	var steps []int
+	for line := range strings.Lines(string(b)) {
+		var m Metrics
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		steps = append(steps, m.Step)
+	}
+	if !slices.Equal(steps, []int{1, 2, 3, 4, 5, 6}) {
+		t.Errorf("metrics.jsonl steps %v, want 1..6 once each", steps)
+	}
+}
+
+// TestCheckpointSameStepTwice: saving again at a step already saved (an
+// interrupt right after a scheduled checkpoint) keeps it loadable.
+func TestCheckpointSameStepTwice(t *testing.T) {
+	data := shapes(t)
+	dir := filepath.Join(t.TempDir(), "run")
+	c := tinyConfig()
+	c.Steps = 3
+	tr, err := NewTrainer(dir, tinyModel(t), data, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.saveCheckpoint(); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ResumeTrainer(dir, data)
+	if err != nil || back.Step != 3 {
+		t.Fatalf("after a second save at step 3: %v, %v", back, err)
+	}
+	sameParams(t, "weights", tr.Model, back.Model)
+	// An unreadable latest file is an error for a new run, not "none".
+	os.WriteFile(filepath.Join(dir, checkpointDir, latestFile), []byte("garbage\n"), 0o644)
+	if _, err := NewTrainer(dir, tinyModel(t), data, c); err == nil || !strings.Contains(err.Error(), "malformed") {
+		t.Errorf("new run over a malformed latest file: %v", err)
+	}
+}
+
 func TestTrainConfigErrors(t *testing.T) {
 	data := shapes(t)
 	for _, edit := range []func(*TrainConfig){
@@ -199,6 +274,10 @@ func TestTrainConfigErrors(t *testing.T) {
 		func(c *TrainConfig) { c.Decay = "step" },
 		func(c *TrainConfig) { c.Optimizer = "sgd" },
 		func(c *TrainConfig) { c.EMADecay = 1 },
+		func(c *TrainConfig) { c.EMADecay = math.NaN() },
+		func(c *TrainConfig) { c.CondDropout = math.NaN() },
+		func(c *TrainConfig) { c.GradClip = math.NaN() },
+		func(c *TrainConfig) { c.MinSNRGamma = math.Inf(1) },
 		func(c *TrainConfig) { c.BatchSize = 100 },
 		func(c *TrainConfig) { c.Schedule.BetaSchedule = "quadratic" },
 	} {

@@ -70,6 +70,9 @@ func (c *Classifier) Features(x []float32, n, batch int) (feat, logits []float32
 	if len(x) != n*per {
 		return nil, nil, fmt.Errorf("classifier: %d values for %d 32×32 images", len(x), n)
 	}
+	if batch <= 0 {
+		return nil, nil, fmt.Errorf("classifier: batch size %d must be positive", batch)
+	}
 	if c.graphs == nil {
 		c.graphs = map[int]*clfGraph{}
 	}
@@ -161,6 +164,9 @@ func TrainClassifier(train *datasets.Images, cfg ClassifierTrainConfig, progress
 	if ch, h, w := train.Shape(); ch != 1 || h != 32 || w != 32 {
 		return nil, fmt.Errorf("classifier: %s images are %d×%d×%d, want 1×32×32", train.Name, ch, h, w)
 	}
+	if cfg.Epochs <= 0 || cfg.Batch <= 0 || !(cfg.LR > 0) || math.IsInf(cfg.LR, 0) {
+		return nil, fmt.Errorf("classifier: epochs %d, batch %d and learning rate %g must be positive", cfg.Epochs, cfg.Batch, cfg.LR)
+	}
 	c := NewClassifier(cfg.Seed)
 	g := nn.NewGraph(c.Params)
 	var x, y, loss *G.Node
@@ -193,8 +199,12 @@ func TrainClassifier(train *datasets.Images, cfg ClassifierTrainConfig, progress
 	var sum float64
 	for step := 0; step < steps; step++ {
 		loader.Next(xb, lb)
-		nn.Let(x, tensor.New(tensor.WithShape(cfg.Batch, 1, 32, 32), tensor.WithBacking(xb)))
-		nn.Let(y, tensor.New(tensor.WithShape(cfg.Batch, 10), tensor.WithBacking(nn.OneHot(lb, 10))))
+		if err := nn.Let(x, tensor.New(tensor.WithShape(cfg.Batch, 1, 32, 32), tensor.WithBacking(xb))); err != nil {
+			return nil, err
+		}
+		if err := nn.Let(y, tensor.New(tensor.WithShape(cfg.Batch, 10), tensor.WithBacking(nn.OneHot(lb, 10)))); err != nil {
+			return nil, err
+		}
 		if err := m.Run(); err != nil {
 			return nil, err
 		}

@@ -54,8 +54,9 @@ func ReferenceFeatures(c *Classifier, split string) (Features, error) {
 	}
 	f := Features{N: d.Len(), Dim: FeatureDim, X: feat}
 	if cache != "" {
+		// The cache only saves time: failing to write it is not an error.
 		if err := os.MkdirAll(filepath.Dir(cache), 0o755); err == nil {
-			npzio.Write(cache, []string{"features"}, map[string]npzio.Array{"features": npzio.Float32(feat, f.N, f.Dim)})
+			_ = npzio.Write(cache, []string{"features"}, map[string]npzio.Array{"features": npzio.Float32(feat, f.N, f.Dim)})
 		}
 	}
 	return f, nil
@@ -199,6 +200,9 @@ func Evaluate(c *Classifier, o EvalOptions) (EvalReport, []float32, []int64, err
 	cfg := m.Config
 	if cfg.InChannels != 1 {
 		return EvalReport{}, nil, nil, fmt.Errorf("%s: %d input channels; the MNIST metrics take 1", o.Model, cfg.InChannels)
+	}
+	if h, w, err := cfg.SampleHW(); err != nil || h != 32 || w != 32 {
+		return EvalReport{}, nil, nil, fmt.Errorf("%s: sample_size %v; the MNIST metrics take 32×32 images", o.Model, cfg.SampleSize)
 	}
 	if o.N < 2 || o.Batch < 1 {
 		return EvalReport{}, nil, nil, fmt.Errorf("want at least 2 samples and a positive batch, got %d and %d", o.N, o.Batch)

@@ -57,3 +57,20 @@ func TestBootstrap(t *testing.T) {
 		t.Errorf("bootstrap interval %v", iv)
 	}
 }
+
+func TestPairedDistances(t *testing.T) {
+	a := []float32{0, 0, 0, 0, 1, 1, 1, 1}
+	b := []float32{0, 0, 0, 0, 1, 1, 0, 1}
+	p, err := PairedDistances(a, b, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pair 0 is identical; pair 1 differs by 1 in one of 4 values: L2 1,
+	// MSE 1/4, PSNR 10·log₁₀(4/(1/4)) = 12.04 dB.
+	if p.L2[0] != 0 || !math.IsInf(p.PSNR[0], 1) || p.L2[1] != 1 || math.Abs(p.PSNR[1]-10*math.Log10(16)) > 1e-12 {
+		t.Errorf("paired distances %+v", p)
+	}
+	if _, err := PairedDistances(a, b[:6], 2); err == nil {
+		t.Error("sets of different sizes accepted")
+	}
+}

@@ -40,12 +40,15 @@ func TestAdamMatchesTextbook(t *testing.T) {
 		name      string
 		wd        float64
 		decoupled bool
-	}{{"adam", 0, false}, {"adam-l2", 0.1, false}, {"adamw", 0.1, true}} {
+	}{{"adam", 0, false}, {"adam-l2", 0.1, false}, {"adamw", 0.1, true}, {"NewAdamW", 0.01, true}} {
 		p := NewParams()
 		p.Declare("w", 1, Const(0), 3)
 		copy(p.Data("w"), []float32{0.5, -1, 2})
 		a := NewAdam(0.01)
 		a.WeightDecay, a.Decoupled = c.wd, c.decoupled
+		if c.name == "NewAdamW" {
+			a = NewAdamW(0.01) // PyTorch's AdamW defaults
+		}
 		g := []float64{0.3, -0.02, 1e-4}
 		for s := 1; s <= 5; s++ {
 			gs := vec(float32(g[0]*float64(s)), float32(g[1]*float64(s)), float32(g[2]*float64(s)))

@@ -19,8 +19,12 @@ var viridis = [][3]float64{
 	{0.478, 0.821, 0.318}, {0.741, 0.873, 0.150}, {0.993, 0.906, 0.144},
 }
 
-// Viridis returns the colour of t ∈ [0, 1] on the viridis scale.
+// Viridis returns the colour of t ∈ [0, 1] on the viridis scale (values
+// outside it are clamped; NaN, a missing value, is grey).
 func Viridis(t float64) color.Color {
+	if math.IsNaN(t) {
+		return missing
+	}
 	t = math.Max(0, math.Min(1, t))
 	f := t * float64(len(viridis)-1)
 	i := int(math.Floor(f))
@@ -35,6 +39,9 @@ func Viridis(t float64) color.Color {
 	return color.RGBA{c[0], c[1], c[2], 255}
 }
 
+// missing is the colour of a missing (NaN) value.
+var missing = color.RGBA{200, 200, 200, 255}
+
 // Heatmap draws z (rows × columns) as coloured cells on the viridis scale,
 // with each cell's value written in it (format, e.g. "%.2f"; empty: none) and
 // the row and column labels as ticks. Row 0 is drawn at the top.
@@ -47,7 +54,10 @@ func Heatmap(title, xlabel, ylabel string, cols, rows []string, z [][]float64, f
 		if len(r) != len(cols) {
 			return nil, fmt.Errorf("heatmap: row %d has %d values for %d columns", i, len(r), len(cols))
 		}
-		for _, v := range r {
+		for j, v := range r {
+			if math.IsInf(v, 0) {
+				return nil, fmt.Errorf("heatmap: value (%d, %d) is %g", i, j, v)
+			}
 			if !math.IsNaN(v) {
 				lo, hi = math.Min(lo, v), math.Max(hi, v)
 			}
@@ -61,7 +71,7 @@ func Heatmap(title, xlabel, ylabel string, cols, rows []string, z [][]float64, f
 	for i := 0; i < nr; i++ {
 		for j := 0; j < nc; j++ {
 			v := z[i][j]
-			col := color.Color(color.RGBA{200, 200, 200, 255})
+			col := color.Color(missing)
 			if !math.IsNaN(v) {
 				col = Viridis((v - lo) / (hi - lo))
 			}

@@ -33,9 +33,9 @@ var Palette = []color.Color{
 
 // Figure sizes for a two-column paper.
 const (
-	ColumnWidth = 3.4 * vg.Inch
-	PageWidth   = 7 * vg.Inch
-	FigHeight   = 2.5 * vg.Inch
+	ColumnWidth = 3.4 * vg.Inch // one column
+	PageWidth   = 7 * vg.Inch   // both columns
+	FigHeight   = 2.5 * vg.Inch // one row of panels
 )
 
 // The paper style: font sizes in points and line width.
@@ -94,11 +94,13 @@ func SavePanels(panels [][]*plot.Plot, path string, w, h vg.Length) error {
 	dc := draw.New(c)
 	tiles := draw.Tiles{Rows: len(panels), Cols: len(panels[0]), PadX: vg.Millimeter, PadY: vg.Millimeter,
 		PadTop: vg.Millimeter, PadBottom: vg.Millimeter, PadLeft: vg.Millimeter, PadRight: vg.Millimeter}
-	canvases := plot.Align(panels, tiles, dc)
 	for i, row := range panels {
 		if len(row) != tiles.Cols {
 			return fmt.Errorf("figure %s: row %d has %d panels, want %d", path, i, len(row), tiles.Cols)
 		}
+	}
+	canvases := plot.Align(panels, tiles, dc)
+	for i, row := range panels {
 		for j, p := range row {
 			if p != nil {
 				p.Draw(canvases[i][j])
@@ -229,12 +231,11 @@ func TrainingCurve(title string, steps, loss []float64, smooth float64) (*plot.P
 
 // Point is a labelled point of a Pareto plot.
 type Point struct {
-	Label      string
-	X, Y       float64
-	XLo, XHi   float64 // optional error bars (0, 0: none)
-	YLo, YHi   float64
-	Highlight  bool
-	Annotation string
+	Label     string
+	X, Y      float64
+	XLo, XHi  float64 // optional interval on X (equal: none)
+	YLo, YHi  float64 // optional interval on Y (equal: none)
+	Highlight bool    // drawn as a square in another colour
 }
 
 // Pareto plots labelled points (cost on X, a lower-is-better quality
@@ -266,15 +267,23 @@ func Pareto(title, xlabel, ylabel string, pts []Point) (*plot.Plot, error) {
 	fl.Color, fl.Width, fl.Dashes = colorOf(1), vg.Points(lineWidth), []vg.Length{vg.Points(4), vg.Points(2)}
 	p.Add(fl)
 	p.Legend.Add("Pareto front", fl)
-	for i, q := range pts {
+	for _, q := range pts {
 		if q.YLo != q.YHi {
 			eb, err := plotter.NewYErrorBars(errXY{{x: q.X, y: q.Y, lo: q.Y - q.YLo, hi: q.YHi - q.Y}})
-			if err == nil {
-				eb.Color = colorOf(0)
-				p.Add(eb)
+			if err != nil {
+				return nil, fmt.Errorf("pareto: point %q: %w", q.Label, err)
 			}
+			eb.Color = colorOf(0)
+			p.Add(eb)
 		}
-		_ = i
+		if q.XLo != q.XHi {
+			eb, err := plotter.NewXErrorBars(errXY{{x: q.X, y: q.Y, lo: q.X - q.XLo, hi: q.XHi - q.X}})
+			if err != nil {
+				return nil, fmt.Errorf("pareto: point %q: %w", q.Label, err)
+			}
+			eb.Color = colorOf(0)
+			p.Add(eb)
+		}
 	}
 	sc, err := plotter.NewScatter(xy)
 	if err != nil {
@@ -338,3 +347,4 @@ type errXY []struct{ x, y, lo, hi float64 }
 func (e errXY) Len() int                        { return len(e) }
 func (e errXY) XY(i int) (float64, float64)     { return e[i].x, e[i].y }
 func (e errXY) YError(i int) (float64, float64) { return e[i].lo, e[i].hi }
+func (e errXY) XError(i int) (float64, float64) { return e[i].lo, e[i].hi }

@@ -43,7 +43,7 @@ func figures(t *testing.T) map[string]*plot.Plot {
 	}
 	par, err := Pareto("quality vs cost", "GFLOPs per sample", "FID-MNIST", []Point{
 		{Label: "full 20", X: 20, Y: 5, YLo: 4.5, YHi: 5.5}, {Label: "full 8", X: 8, Y: 9},
-		{Label: "clockwork 8", X: 6, Y: 8, Highlight: true}, {Label: "bad", X: 10, Y: 12},
+		{Label: "clockwork 8", X: 6, Y: 8, XLo: 5.5, XHi: 6.5, Highlight: true}, {Label: "bad", X: 10, Y: 12},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -120,9 +120,22 @@ func TestFigureErrors(t *testing.T) {
 	if _, err := Heatmap("", "", "", []string{"a"}, []string{"r"}, [][]float64{{1, 2}}, ""); err == nil {
 		t.Error("ragged heatmap accepted")
 	}
+	if _, err := Heatmap("", "", "", []string{"a", "b"}, []string{"r"}, [][]float64{{1, math.Inf(1)}}, ""); err == nil {
+		t.Error("infinite heatmap value accepted")
+	}
+	if c := Viridis(math.NaN()); c != missing {
+		t.Errorf("Viridis(NaN) = %v, want the missing-value grey", c)
+	}
 	p, _ := Lines("", "", "", []Series{{X: []float64{1}, Y: []float64{1}}})
 	if err := Save(p, filepath.Join(t.TempDir(), "x.gif"), ColumnWidth, FigHeight); err == nil {
 		t.Error("unknown format accepted")
+	}
+	ragged := filepath.Join(t.TempDir(), "ragged.png")
+	if err := SavePanels([][]*plot.Plot{{p, p}, {p}}, ragged, PageWidth, FigHeight); err == nil || !strings.Contains(err.Error(), "row 1") {
+		t.Errorf("ragged panels: %v, want an error naming row 1", err)
+	}
+	if _, err := os.Stat(ragged); !os.IsNotExist(err) {
+		t.Errorf("ragged panels wrote %s", ragged)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -169,7 +170,7 @@ func (c Config) TimeEmbedDim() int {
 	return c.BlockOutChannels[0] * 4
 }
 
-// Groups returns norm_num_groups (diffusers' fallback when it is null is
+// groups returns norm_num_groups (diffusers' fallback when it is null is
 // min(C0/4, 32), used for the output norm only; blocks then use 32).
 func (c Config) groups() int {
 	if c.NormNumGroups != nil {
@@ -204,10 +205,52 @@ func (c Config) NumClasses() int {
 // blockType strips diffusers' "UNetRes" alias prefix.
 func blockType(t string) string { return strings.TrimPrefix(t, "UNetRes") }
 
+// SampleHW returns the height and width of the images the model is made
+// for: sample_size as one number (square images) or [height, width], as in
+// diffusers; a config without it (null) gets 32×32.
+func (c Config) SampleHW() (h, w int, err error) {
+	bad := fmt.Errorf("config: sample_size %v is not a positive integer or [height, width]", c.SampleSize)
+	whole := func(v any) (int, bool) {
+		f, ok := v.(float64)
+		if !ok || f <= 0 || f != math.Trunc(f) || f > 1<<16 {
+			return 0, false
+		}
+		return int(f), true
+	}
+	switch s := c.SampleSize.(type) {
+	case nil:
+		return 32, 32, nil
+	case []any:
+		if len(s) != 2 {
+			return 0, 0, bad
+		}
+		h, ok1 := whole(s[0])
+		w, ok2 := whole(s[1])
+		if !ok1 || !ok2 {
+			return 0, 0, bad
+		}
+		return h, w, nil
+	case int:
+		if s > 0 {
+			return s, s, nil
+		}
+		return 0, 0, bad
+	default:
+		v, ok := whole(s)
+		if !ok {
+			return 0, 0, bad
+		}
+		return v, v, nil
+	}
+}
+
 // Validate checks that the config describes a model this package builds,
 // and returns an error naming the first unsupported key or value.
 func (c Config) Validate() error {
 	n := len(c.BlockOutChannels)
+	if _, _, err := c.SampleHW(); err != nil {
+		return err
+	}
 	switch {
 	case n == 0:
 		return fmt.Errorf("config: block_out_channels is empty")

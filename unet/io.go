@@ -2,10 +2,8 @@ package unet
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -17,8 +15,8 @@ import (
 
 // File names inside a model directory.
 const (
-	ConfigFile  = "config.json"
-	WeightsFile = "model.npz"
+	ConfigFile  = "config.json" // diffusers' UNet2DModel config
+	WeightsFile = "model.npz"   // float32 weights by state_dict name
 )
 
 // Load reads a model directory: config.json (diffusers' UNet2DModel config)
@@ -94,10 +92,4 @@ func (m *Model) Save(dir string) error {
 		return fmt.Errorf("save model: %w", err)
 	}
 	return nil
-}
-
-// IsModelDir reports whether dir holds a config.json.
-func IsModelDir(dir string) bool {
-	_, err := os.Stat(filepath.Join(dir, ConfigFile))
-	return !errors.Is(err, fs.ErrNotExist)
 }

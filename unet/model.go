@@ -57,8 +57,8 @@ func (m *Model) Taps() []string {
 
 // Names of taps that are not per block.
 const (
-	TapConvIn = "conv_in"
-	TapMid    = "mid_block"
+	TapConvIn = "conv_in"   // the output of the first convolution
+	TapMid    = "mid_block" // the output of the middle block
 )
 
 // Graph building. Each piece panics on inconsistent shapes (a programming

@@ -46,6 +46,10 @@ func (m *Model) PredictNPZ(inPath, outPath string) error {
 	for _, v := range ts.F32 {
 		t = append(t, float64(v))
 	}
+	t = append(t, ts.F64...) // numpy's default dtype
+	if ts.U8 != nil {
+		return fmt.Errorf("%s: \"timestep\" is uint8, want int64, float32 or float64", inPath)
+	}
 	var labels []int64
 	if l, ok := in["class_labels"]; ok {
 		if l.I64 == nil || len(l.Shape) != 1 {

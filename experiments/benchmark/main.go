@@ -53,10 +53,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "benchmark:", err)
 			return 1
 		}
-		defer f.Close()
 		opts.Profile = f
 	}
 	times, err := speed.Run(opts, stdout)
+	if f, ok := opts.Profile.(*os.File); ok {
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("CPU profile: %w", cerr)
+		}
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "benchmark:", err)
 		return 1

@@ -32,6 +32,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "classifier: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
 	fail := func(err error) int { fmt.Fprintln(stderr, "classifier:", err); return 1 }
 	train, err := datasets.Open(*data, "train")
 	if err != nil {

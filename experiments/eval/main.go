@@ -56,6 +56,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	fail := func(err error) int { fmt.Fprintln(stderr, "eval:", err); return 1 }
+	if o.N < 2 {
+		return fail(fmt.Errorf("-n %d: want at least 2 samples", o.N))
+	}
 	c, err := metrics.MNISTClassifier()
 	if err != nil {
 		return fail(err)
@@ -87,7 +90,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return fail(err)
 		}
 	}
-	b, _ := json.MarshalIndent(rep, "", "  ")
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return fail(fmt.Errorf("report: %w", err))
+	}
 	if err := fsutil.WriteAtomic(*out, func(w io.Writer) error { _, err := w.Write(append(b, '\n')); return err }); err != nil {
 		return fail(err)
 	}

@@ -62,3 +62,34 @@ func TestPredictErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestPredictFloat64Timesteps: NumPy's default dtype for the timesteps
+// gives the same output as int64.
+func TestPredictFloat64Timesteps(t *testing.T) {
+	dir := filepath.Join("..", "..", "unet", "testdata", "classcond")
+	in, err := npzio.Read(filepath.Join(dir, "input.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []float64
+	for _, v := range in["timestep"].I64 {
+		ts = append(ts, float64(v))
+	}
+	in["timestep"] = npzio.Array{Shape: in["timestep"].Shape, F64: ts}
+	f64 := filepath.Join(t.TempDir(), "f64.npz")
+	if err := npzio.Write(f64, []string{"sample", "timestep", "class_labels"}, in); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out.npz")
+	var so, se bytes.Buffer
+	if code := run([]string{"-model", dir, "-input", f64, "-output", out}, &so, &se); code != 0 {
+		t.Fatalf("exit %d: %s", code, se.String())
+	}
+	got, _ := npzio.Read(out)
+	want, _ := npzio.Read(filepath.Join(dir, "output.npz"))
+	for i, v := range got["output"].F32 {
+		if math.Abs(float64(v-want["output"].F32[i])) > 1e-4 {
+			t.Fatalf("output[%d] = %g, want %g", i, v, want["output"].F32[i])
+		}
+	}
+}

@@ -67,11 +67,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		d = &diffusion.Guided{D: d, Scale: *guidance, Null: int64(k - 1)}
 	}
-	size := 32
-	if v, ok := m.Config.SampleSize.(float64); ok {
-		size = int(v)
+	h, w, err := m.Config.SampleHW()
+	if err != nil {
+		return fail(err)
 	}
-	chw := []int{m.Config.InChannels, size, size}
+	chw := []int{m.Config.InChannels, h, w}
 	bar := progressbar.NewOptions(*n, progressbar.OptionSetWriter(stderr), progressbar.OptionShowCount(),
 		progressbar.OptionSetPredictTime(true), progressbar.OptionSetDescription("sample"), progressbar.OptionSetWidth(30))
 	start := time.Now()

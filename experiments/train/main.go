@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -78,11 +79,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var tr *diffusion.Trainer
 	if *resume {
+		// A resumed run keeps its checkpointed settings: only where to
+		// write, the data, the step count and the logging may be given.
+		set := map[string]bool{}
+		var fixed []string
+		fs.Visit(func(f *flag.Flag) {
+			set[f.Name] = true
+			switch f.Name {
+			case "out", "data", "steps", "quiet", "resume":
+			default:
+				fixed = append(fixed, "-"+f.Name)
+			}
+		})
+		if len(fixed) > 0 {
+			fmt.Fprintf(stderr, "train: -resume continues with the checkpoint's settings; %s cannot change them (only -steps can)\n", strings.Join(fixed, ", "))
+			return 2
+		}
 		if tr, err = diffusion.ResumeTrainer(*out, images); err != nil {
 			return fail(err)
 		}
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		if set["steps"] {
 			tr.Config.Steps = c.Steps
 		}

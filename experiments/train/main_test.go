@@ -72,6 +72,9 @@ func TestTrainCommandErrors(t *testing.T) {
 		{[]string{"-data", "shapes:10", "-config", "nonesuch"}, 1, "neither a file nor an embedded config"},
 		{[]string{"-data", "shapes:100", "-lr", "-1", "-out", t.TempDir()}, 1, "learning rate"},
 		{[]string{"-resume", "-out", t.TempDir(), "-data", "shapes:10"}, 1, "no checkpoint"},
+		{[]string{"-resume", "-out", t.TempDir(), "-data", "shapes:10", "-lr", "0.1", "-batch", "4"}, 2, "-batch, -lr cannot change"},
+		{[]string{"-data", "shapes:100", "-ema", "NaN", "-out", t.TempDir()}, 1, "ema decay"},
+		{[]string{"-data", "shapes:100", "-clip", "NaN", "-out", t.TempDir()}, 1, "grad clip"},
 	} {
 		var so, se bytes.Buffer
 		if code := run(context.Background(), append(c.args, "-quiet"), &so, &se); code != c.code || !strings.Contains(se.String(), c.want) {

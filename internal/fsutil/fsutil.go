@@ -1,4 +1,3 @@
-// Package fsutil holds the toolkit's file-system helpers.
 package fsutil
 
 import (

@@ -1,7 +1,3 @@
-// Package npzio reads and writes NumPy .npy and .npz files of float32 and
-// int64 arrays through codeberg.org/sbinet/npyio, with the checks the toolkit
-// needs: dtype and shape are reported in errors that name the file and the
-// array, and files are written atomically.
 package npzio
 
 import (
@@ -49,7 +45,7 @@ func (a Array) Len() int {
 	return n
 }
 
-// Dtype returns "float32", "float64" or "int64".
+// Dtype returns "float32", "float64", "int64" or "uint8".
 func (a Array) Dtype() string {
 	switch {
 	case a.I64 != nil:
@@ -66,7 +62,8 @@ func (a Array) Dtype() string {
 func (a Array) values() int { return max(len(a.F32), len(a.F64), len(a.I64), len(a.U8)) }
 
 // Read reads every array of an .npz file. Arrays of other dtypes than
-// float32, float64, int32 and int64 are an error; int32 is widened to int64.
+// float32, float64, int32, int64 and uint8 are an error; int32 is widened
+// to int64.
 func Read(path string) (map[string]Array, error) {
 	f, err := os.Open(path)
 	if err != nil {

@@ -1,24 +1,3 @@
-// Package simd holds the toolkit's CPU kernels: a single-precision matrix
-// multiply (the one
-// routine that convolutions, linear layers and attention spend their time in)
-// and vector routines for normalisation and activations.
-//
-// It is a cache-blocked GEMM in the manner of BLIS (Van Zee & van de Geijn,
-// "BLIS: A Framework for Rapidly Instantiating BLAS Functionality", ACM TOMS
-// 2015, and Goto & van de Geijn, "Anatomy of High-Performance Matrix
-// Multiplication", ACM TOMS 2008): operands are packed into panels that stay
-// in cache, and an assembly micro-kernel computes an MR×NR tile of C with
-// vector FMAs (8×32 with AVX-512, 6×16 with AVX2+FMA), chosen at run time from
-// the CPU's features. Without either, gonum's pure-Go Sgemm does the work.
-// Variants read one operand in place through row offsets instead of packing
-// it (GemmIndirect, GemmIndirectA): a convolution's shifted image rows, an
-// untransposed A.
-//
-// It also holds the transforms of the Winograd convolution F(2×2, 3×3)
-// (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks",
-// CVPR 2016; see wino.go) and Parallel, which spreads work over a pool of
-// persistent workers: a network's forward pass is a chain of short parallel
-// ops, and waking parked threads for each would cost more than some ops.
 package simd
 
 import (
@@ -37,9 +16,9 @@ type Path string
 
 // The implementations, fastest first.
 const (
-	AVX512 Path = "avx512"
-	AVX2   Path = "avx2"
-	PureGo Path = "go"
+	AVX512 Path = "avx512" // 8×32 micro-kernel with AVX-512F
+	AVX2   Path = "avx2"   // 6×16 micro-kernel with AVX2 and FMA
+	PureGo Path = "go"     // gonum's pure-Go Sgemm, on every CPU
 )
 
 // kernel is an MR×NR micro-kernel: C[0:mr,0:nr] = (acc ? C : 0) + Ap·Bp for
@@ -62,9 +41,11 @@ var (
 func init() {
 	best := Available()[0]
 	if p := Path(os.Getenv("CLOCKWORK_GEMM")); p != "" {
-		if err := Use(p); err == nil {
+		err := Use(p)
+		if err == nil {
 			return
 		}
+		fmt.Fprintf(os.Stderr, "clockwork: CLOCKWORK_GEMM: %v; using %s\n", err, best)
 	}
 	Use(best)
 }

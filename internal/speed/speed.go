@@ -1,5 +1,3 @@
-// Package speed times U-Net training and sampling steps, for the benchmark
-// command and its PyTorch peer comparison.
 package speed
 
 import (
@@ -54,16 +52,9 @@ func Run(opts Options, w io.Writer) ([]float64, error) {
 		return nil, err
 	}
 	c := opts.Config
-	size := 32
-	switch s := c.SampleSize.(type) {
-	case float64:
-		size = int(s)
-	case []any:
-		if len(s) > 0 {
-			if f, ok := s[0].(float64); ok {
-				size = int(f)
-			}
-		}
+	h, wd, err := c.SampleHW()
+	if err != nil {
+		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(opts.Seed, 1))
 	randn := func(shape ...int) *tensor.Dense {
@@ -74,8 +65,8 @@ func Run(opts Options, w io.Writer) ([]float64, error) {
 		return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(d))
 	}
 	n := opts.Batch
-	x := randn(n, c.InChannels, size, size)
-	target := randn(n, c.OutChannels, size, size)
+	x := randn(n, c.InChannels, h, wd)
+	target := randn(n, c.OutChannels, h, wd)
 	t := make([]float64, n)
 	var labels []int64
 	for i := range t {
@@ -87,7 +78,7 @@ func Run(opts Options, w io.Writer) ([]float64, error) {
 	var step func() error
 	switch opts.Mode {
 	case Train:
-		tg, err := diffusion.NewTrainGraph(m, n, size, size)
+		tg, err := diffusion.NewTrainGraph(m, n, h, wd)
 		if err != nil {
 			return nil, err
 		}

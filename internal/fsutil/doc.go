@@ -1,0 +1,2 @@
+// Package fsutil holds the toolkit's file-system helpers.
+package fsutil

@@ -1,0 +1,22 @@
+// Package simd holds the toolkit's CPU kernels: a single-precision matrix
+// multiply (the one
+// routine that convolutions, linear layers and attention spend their time in)
+// and vector routines for normalisation and activations.
+//
+// It is a cache-blocked GEMM in the manner of BLIS (Van Zee & van de Geijn,
+// "BLIS: A Framework for Rapidly Instantiating BLAS Functionality", ACM TOMS
+// 2015, and Goto & van de Geijn, "Anatomy of High-Performance Matrix
+// Multiplication", ACM TOMS 2008): operands are packed into panels that stay
+// in cache, and an assembly micro-kernel computes an MR×NR tile of C with
+// vector FMAs (8×32 with AVX-512, 6×16 with AVX2+FMA), chosen at run time from
+// the CPU's features. Without either, gonum's pure-Go Sgemm does the work.
+// Variants read one operand in place through row offsets instead of packing
+// it (GemmIndirect, GemmIndirectA): a convolution's shifted image rows, an
+// untransposed A.
+//
+// It also holds the transforms of the Winograd convolution F(2×2, 3×3)
+// (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks",
+// CVPR 2016; see wino.go) and Parallel, which spreads work over a pool of
+// persistent workers: a network's forward pass is a chain of short parallel
+// ops, and waking parked threads for each would cost more than some ops.
+package simd

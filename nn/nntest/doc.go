@@ -1,0 +1,3 @@
+// Package nntest checks gradients of graphs built with package nn against
+// central finite differences.
+package nntest
