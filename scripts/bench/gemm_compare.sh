@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Compares the toolkit's GEMM with torch.mm (Debian's python3-torch) on n×n
 # float32 matrices, on one and on two threads, alternating the two in each
-# round, and prints GFLOP/s and the ratio Go/PyTorch (above 1: Go faster),
+# round (each the median of 40 timed multiplies after five warm-ups), and
+# prints GFLOP/s and the ratio Go/PyTorch (above 1: Go faster),
 # then the median ratio of each thread count and size.
 #
 #   scripts/bench/gemm_compare.sh [ROUNDS]
@@ -9,14 +10,13 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds=${1:-3}
 tmp=$(mktemp -d)
-go test -c -o "$tmp/simd.test" ./internal/simd
+go build -o "$tmp/gogemm" ./scripts/bench/gogemm
 for threads in 1 2; do
 	for n in 256 512 1024; do
 		ratios=()
 		for r in $(seq "$rounds"); do
-			# The first path listed is the fastest the CPU offers.
-			g=$(GOMAXPROCS=$threads "$tmp/simd.test" -test.run XXX -test.bench "Sgemm/.*/n=$n\$" -test.benchtime 40x 2>/dev/null |
-				awk '/^BenchmarkSgemm/ && !done {printf "%.1f", $5 / 1000; done = 1}')
+			# Both sides: five warm-up multiplies, then the median of 40.
+			g=$(GOMAXPROCS=$threads "$tmp/gogemm" -reps 40 "$n" | sed 's/.*gflops=//')
 			p=$(/usr/bin/python3 scripts/bench/torch_gemm.py --threads "$threads" --reps 40 "$n" | sed 's/.*gflops=//')
 			ratio=$(awk -v g="$g" -v p="$p" 'BEGIN {printf "%.3f", g / p}')
 			ratios+=("$ratio")
