@@ -593,24 +593,9 @@ func fill(x []float32, v float32) {
 	}
 }
 
-// sum32 sums float32 values with a float32 accumulator in blocks of 8 lanes,
-// returned as float64.
+// sum32 sums float32 values: vector lanes of float32 partial sums
+// (simd.SumDev), added up in float64.
 func sum32(x []float32) float64 {
-	var a [8]float32
-	i := 0
-	for ; i+8 <= len(x); i += 8 {
-		a[0] += x[i]
-		a[1] += x[i+1]
-		a[2] += x[i+2]
-		a[3] += x[i+3]
-		a[4] += x[i+4]
-		a[5] += x[i+5]
-		a[6] += x[i+6]
-		a[7] += x[i+7]
-	}
-	s := float64(a[0]) + float64(a[1]) + float64(a[2]) + float64(a[3]) + float64(a[4]) + float64(a[5]) + float64(a[6]) + float64(a[7])
-	for ; i < len(x); i++ {
-		s += float64(x[i])
-	}
+	s, _ := simd.SumDev(x, 0)
 	return s
 }

@@ -42,16 +42,18 @@ func (wg *winograd) prepare(w []float32, o, c int, flip bool) {
 		cout, cin = c, o
 	}
 	w = w[:o*c*9]
-	if wg.flip == flip && slices.Equal(wg.last, w) && len(wg.u) == 16*cout*cin {
+	// The 16 matrices lie mn values apart, padded so that the 16 values
+	// one filter writes fall in distinct cache sets (see skew).
+	mn := skew(cout * cin)
+	if wg.flip == flip && slices.Equal(wg.last, w) && len(wg.u) == 16*mn {
 		return
 	}
 	wg.last = append(wg.last[:0], w...)
 	wg.flip = flip
-	if cap(wg.u) < 16*cout*cin {
-		wg.u = make([]float32, 16*cout*cin)
+	if cap(wg.u) < 16*mn {
+		wg.u = make([]float32, 16*mn)
 	}
-	wg.u = wg.u[:16*cout*cin]
-	mn := cout * cin
+	wg.u = wg.u[:16*mn]
 	u := wg.u
 	simd.Parallel(cout, 16*9*cin, func(lo, hi int) {
 		var g [9]float32
