@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"sync"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -57,7 +58,43 @@ type wide struct {
 	direct       bool  // 1×1 unpadded: the image itself is the operand
 }
 
+// wideKey identifies a layout; rowKey its row offsets for c channels.
+type wideKey struct {
+	geom ConvGeom
+	h, w int
+}
+
+type rowKey struct {
+	wideKey
+	c int
+}
+
+// layouts memoises layouts and row offsets, which every convolution call
+// needs and which depend only on the shapes: computed once, shared
+// read-only, so that steady-state steps allocate none.
+var layouts struct {
+	sync.Mutex
+	wide map[wideKey]wide
+	rows map[rowKey][]int
+}
+
+// newWide returns the layout of a convolution of geom over h×w images.
 func newWide(geom ConvGeom, h, w int) wide {
+	k := wideKey{geom, h, w}
+	layouts.Lock()
+	defer layouts.Unlock()
+	if l, ok := layouts.wide[k]; ok {
+		return l
+	}
+	if layouts.wide == nil {
+		layouts.wide, layouts.rows = map[wideKey]wide{}, map[rowKey][]int{}
+	}
+	l := makeWide(geom, h, w)
+	layouts.wide[k] = l
+	return l
+}
+
+func makeWide(geom ConvGeom, h, w int) wide {
 	l := wide{geom: geom, h: h, w: w}
 	l.ho, l.wo = geom.Out(h, w)
 	l.hp, l.wp = h+geom.PadT+geom.PadB, w+geom.PadL+geom.PadR
@@ -101,8 +138,24 @@ func (l wide) pad(dst, x []float32, c int) {
 }
 
 // rowOffsets returns, for c channels, the offset of row tap·c + ci of the
-// shifted operand: channel ci's plane, moved by the tap's offset.
+// shifted operand: channel ci's plane, moved by the tap's offset. The slice
+// is shared: callers must not change it.
 func (l wide) rowOffsets(c int) []int {
+	k := rowKey{wideKey{l.geom, l.h, l.w}, c}
+	layouts.Lock()
+	defer layouts.Unlock()
+	if off, ok := layouts.rows[k]; ok {
+		return off
+	}
+	if layouts.rows == nil {
+		layouts.wide, layouts.rows = map[wideKey]wide{}, map[rowKey][]int{}
+	}
+	off := l.makeRowOffsets(c)
+	layouts.rows[k] = off
+	return off
+}
+
+func (l wide) makeRowOffsets(c int) []int {
 	plane := l.hp * l.wp
 	off := make([]int, len(l.off)*c)
 	for t, o := range l.off {
@@ -366,6 +419,7 @@ func convBackwardData(w, gy *G.Node, xs tensor.Shape, geom ConvGeom) *G.Node {
 func convBackwardFilter(x, gy *G.Node, ws tensor.Shape, geom ConvGeom) *G.Node {
 	ws = ws.Clone()
 	var dwt []float32
+	var pbs []simd.PackedB
 	return apply(kernel{
 		name: fmt.Sprintf("Conv2dBackwardFilter(%v,%v)", geom, ws),
 		in:   []int{4, 4},
@@ -411,7 +465,10 @@ func convBackwardFilter(x, gy *G.Node, ws tensor.Shape, geom ConvGeom) *G.Node {
 			imgs, packs := getScratch(n*imgLen), getScratch(n*pbLen)
 			defer putScratch(imgs)
 			defer putScratch(packs)
-			pbs := make([]simd.PackedB, n)
+			if cap(pbs) < n {
+				pbs = make([]simd.PackedB, n)
+			}
+			pbs = pbs[:n]
 			simd.Parallel(n, imgLen+o*cols, func(lo, hi int) {
 				g := getScratch(o * cols)
 				defer putScratch(g)

@@ -164,8 +164,8 @@ func unpack(packed *G.Node, off int, shape tensor.Shape) *G.Node {
 			return shape, nil
 		},
 		view: func(t *tensor.Dense) (*tensor.Dense, error) {
-			data := t.Data().([]float32)[off : off+size]
-			if cached != nil && &cached.Data().([]float32)[0] == &data[0] {
+			data := t.Float32s()[off : off+size]
+			if cached != nil && &cached.Float32s()[0] == &data[0] {
 				return cached, nil
 			}
 			cached = tensor.New(tensor.WithShape(shape...), tensor.WithBacking(data))

@@ -47,7 +47,7 @@ func (a *Adam) Update(p *Params, names []string, grads []*tensor.Dense) error {
 		return fmt.Errorf("adam: %d names for %d gradients", len(names), len(grads))
 	}
 	for i, n := range names {
-		g := grads[i].Data().([]float32)
+		g := grads[i].Float32s()
 		if len(g) != len(p.Data(n)) {
 			return fmt.Errorf("adam: gradient of %s has %d values, parameter %d", n, len(g), len(p.Data(n)))
 		}
@@ -71,7 +71,7 @@ func (a *Adam) Update(p *Params, names []string, grads []*tensor.Dense) error {
 	decay := float32(1 - a.LR*a.WeightDecay)
 	for i, n := range names {
 		x := p.Data(n)
-		g := grads[i].Data().([]float32)
+		g := grads[i].Float32s()
 		m, v := a.M[n], a.V[n]
 		if m == nil {
 			m, v = make([]float32, len(x)), make([]float32, len(x))
@@ -97,7 +97,7 @@ func (a *Adam) Update(p *Params, names []string, grads []*tensor.Dense) error {
 func GradNorm(grads []*tensor.Dense) float64 {
 	var s float64
 	for _, g := range grads {
-		for _, v := range g.Data().([]float32) {
+		for _, v := range g.Float32s() {
 			s += float64(v) * float64(v)
 		}
 	}
@@ -112,7 +112,7 @@ func ClipGradNorm(grads []*tensor.Dense, maxNorm float64) float64 {
 	if norm > maxNorm && norm > 0 {
 		c := float32(maxNorm / (norm + 1e-6))
 		for _, g := range grads {
-			d := g.Data().([]float32)
+			d := g.Float32s()
 			for i := range d {
 				d[i] *= c
 			}

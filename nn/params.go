@@ -95,7 +95,7 @@ func (p *Params) Count() int {
 }
 
 // Data returns the float32 backing array of the named parameter.
-func (p *Params) Data(name string) []float32 { return p.byName[name].Data().([]float32) }
+func (p *Params) Data(name string) []float32 { return p.byName[name].Float32s() }
 
 // Clone returns a deep copy of the store.
 func (p *Params) Clone() *Params {
@@ -103,7 +103,7 @@ func (p *Params) Clone() *Params {
 	for _, n := range p.names {
 		t := p.byName[n]
 		q.names = append(q.names, n)
-		q.byName[n] = tensor.New(tensor.WithShape(t.Shape().Clone()...), tensor.WithBacking(slices.Clone(t.Data().([]float32))))
+		q.byName[n] = tensor.New(tensor.WithShape(t.Shape().Clone()...), tensor.WithBacking(slices.Clone(t.Float32s())))
 	}
 	return q
 }
@@ -164,14 +164,14 @@ func (p *Params) Set(arrays map[string]*tensor.Dense) error {
 		if want := p.byName[n].Shape(); !a.Shape().Eq(want) {
 			return fmt.Errorf("weight %q has shape %v, want %v", n, a.Shape(), want)
 		}
-		for _, v := range a.Data().([]float32) {
+		for _, v := range a.Float32s() {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 				return fmt.Errorf("weight %q holds NaN or Inf", n)
 			}
 		}
 	}
 	for _, n := range p.names {
-		copy(p.Data(n), arrays[n].Data().([]float32))
+		copy(p.Data(n), arrays[n].Float32s())
 	}
 	return nil
 }
