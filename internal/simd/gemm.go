@@ -356,7 +356,7 @@ func packA(dst, a []float32, lda int, trans bool, i0, p0, mm, kk, mr int, alpha 
 		if rows == 8 && mr == 8 && alpha == 1 && vecLanes() > 0 && kk >= 8 {
 			_ = a[(base+7)*lda+p0+kk-1]
 			k8 := kk &^ 7
-			pack8x8(&panel[0], &a[base*lda+p0], lda, k8)
+			pack8x8(&panel[0], &a[base*lda+p0], lda, k8, 8)
 			for r := 0; r < 8; r++ {
 				for p := k8; p < kk; p++ {
 					panel[p*8+r] = a[(base+r)*lda+p0+p]
@@ -411,6 +411,21 @@ func packB(dst, b []float32, ldb int, trans bool, j0, nn, p0, kk, nr int) {
 		panel := dst[jp*nr*kk : (jp+1)*nr*kk]
 		c0 := j0 + jp*nr
 		cols := min(nr, nn-jp*nr)
+		if trans && cols == nr && nr%8 == 0 && vecLanes() > 0 && kk >= 8 {
+			// Eight columns at a time by 8×8 transposes; then the last
+			// kk mod 8 rows.
+			_ = b[(c0+nr-1)*ldb+p0+kk-1]
+			k8 := kk &^ 7
+			for q := 0; q < nr; q += 8 {
+				pack8x8(&panel[q], &b[(c0+q)*ldb+p0], ldb, k8, nr)
+			}
+			for q := 0; q < nr; q++ {
+				for p := k8; p < kk; p++ {
+					panel[p*nr+q] = b[(c0+q)*ldb+p0+p]
+				}
+			}
+			continue
+		}
 		if trans {
 			// op(B)[p][j] = b[j*ldb+p]
 			if cols < nr {

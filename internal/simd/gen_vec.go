@@ -409,19 +409,23 @@ func genPackB32() {
 	w("\tRET")
 }
 
-// genPack8 writes pack8x8, the A-panel packer of the 8-row micro-kernel:
-// eight rows (lda apart) of kk values, kk a multiple of 8, interleaved
-// k-major into dst by 8×8 transposes in AVX2 registers.
+// genPack8 writes pack8x8, the transposing packer of the 8-row A panels
+// and of transposed B panels: eight rows (lda apart) of kk values, kk a
+// multiple of 8, by 8×8 transposes in AVX2 registers, value k of row r
+// going to dst[k·ds + r].
 func genPack8() {
 	w("")
-	w("// func pack8x8(dst, a *float32, lda, kk int)")
-	w("TEXT ·pack8x8(SB), NOSPLIT, $0-32")
+	w("// func pack8x8(dst, a *float32, lda, kk, ds int)")
+	w("TEXT ·pack8x8(SB), NOSPLIT, $0-40")
 	w("\tMOVQ dst+0(FP), DI")
 	w("\tMOVQ a+8(FP), SI")
 	w("\tMOVQ lda+16(FP), DX")
 	w("\tSHLQ $2, DX")
 	w("\tLEAQ (DX)(DX*2), AX")
 	w("\tLEAQ (SI)(DX*4), BX")
+	w("\tMOVQ ds+32(FP), R8")
+	w("\tSHLQ $2, R8")
+	w("\tLEAQ (R8)(R8*2), R9")
 	w("\tMOVQ kk+24(FP), CX")
 	w("\tSHRQ $3, CX")
 	w("\tJEQ pack8x8done")
@@ -443,12 +447,19 @@ func genPack8() {
 		w("\tVPERM2F128 $0x20, Y%d, Y%d, Y%d", 4+j, j, 8+j)
 		w("\tVPERM2F128 $0x31, Y%d, Y%d, Y%d", 4+j, j, 12+j)
 	}
-	for j := 0; j < 8; j++ {
-		w("\tVMOVUPS Y%d, %d(DI)", 8+j, 32*j)
-	}
+	// Rows j of the transposed block at DI + j·ds (R8 = ds, R9 = 3·ds bytes).
+	w("\tVMOVUPS Y8, (DI)")
+	w("\tVMOVUPS Y9, (DI)(R8*1)")
+	w("\tVMOVUPS Y10, (DI)(R8*2)")
+	w("\tVMOVUPS Y11, (DI)(R9*1)")
+	w("\tLEAQ (DI)(R8*4), R10")
+	w("\tVMOVUPS Y12, (R10)")
+	w("\tVMOVUPS Y13, (R10)(R8*1)")
+	w("\tVMOVUPS Y14, (R10)(R8*2)")
+	w("\tVMOVUPS Y15, (R10)(R9*1)")
 	w("\tADDQ $32, SI")
 	w("\tADDQ $32, BX")
-	w("\tADDQ $256, DI")
+	w("\tLEAQ (R10)(R8*4), DI")
 	w("\tDECQ CX")
 	w("\tJNZ pack8x8loop")
 	w("pack8x8done:")

@@ -158,7 +158,7 @@ func winoIn128(v *float32, vs int, q *float32, l, tx, rows, adv int)
 func winoOut128(y *float32, wo int, m *float32, ms int, tx, rows int, bias float32)
 
 //go:noescape
-func pack8x8(dst, a *float32, lda, kk int)
+func pack8x8(dst, a *float32, lda, kk, ds int)
 
 //go:noescape
 func packB32(dst, b *float32, ldb, kk, panels int)

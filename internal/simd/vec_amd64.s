@@ -1242,14 +1242,17 @@ winoOutdone128:
 	VZEROUPPER
 	RET
 
-// func pack8x8(dst, a *float32, lda, kk int)
-TEXT ·pack8x8(SB), NOSPLIT, $0-32
+// func pack8x8(dst, a *float32, lda, kk, ds int)
+TEXT ·pack8x8(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
 	MOVQ a+8(FP), SI
 	MOVQ lda+16(FP), DX
 	SHLQ $2, DX
 	LEAQ (DX)(DX*2), AX
 	LEAQ (SI)(DX*4), BX
+	MOVQ ds+32(FP), R8
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R9
 	MOVQ kk+24(FP), CX
 	SHRQ $3, CX
 	JEQ pack8x8done
@@ -1286,17 +1289,18 @@ pack8x8loop:
 	VPERM2F128 $0x31, Y6, Y2, Y14
 	VPERM2F128 $0x20, Y7, Y3, Y11
 	VPERM2F128 $0x31, Y7, Y3, Y15
-	VMOVUPS Y8, 0(DI)
-	VMOVUPS Y9, 32(DI)
-	VMOVUPS Y10, 64(DI)
-	VMOVUPS Y11, 96(DI)
-	VMOVUPS Y12, 128(DI)
-	VMOVUPS Y13, 160(DI)
-	VMOVUPS Y14, 192(DI)
-	VMOVUPS Y15, 224(DI)
+	VMOVUPS Y8, (DI)
+	VMOVUPS Y9, (DI)(R8*1)
+	VMOVUPS Y10, (DI)(R8*2)
+	VMOVUPS Y11, (DI)(R9*1)
+	LEAQ (DI)(R8*4), R10
+	VMOVUPS Y12, (R10)
+	VMOVUPS Y13, (R10)(R8*1)
+	VMOVUPS Y14, (R10)(R8*2)
+	VMOVUPS Y15, (R10)(R9*1)
 	ADDQ $32, SI
 	ADDQ $32, BX
-	ADDQ $256, DI
+	LEAQ (R10)(R8*4), DI
 	DECQ CX
 	JNZ pack8x8loop
 pack8x8done:

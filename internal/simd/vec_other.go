@@ -24,6 +24,6 @@ func winoSplit128(q, src *float32, h, w int, off *[4]int, adv int)              
 func winoIn128(v *float32, vs int, q *float32, l, tx, rows, adv int)             {}
 func winoOut128(y *float32, wo int, m *float32, ms int, tx, rows int, b float32) {}
 
-func pack8x8(dst, a *float32, lda, kk int) {}
+func pack8x8(dst, a *float32, lda, kk, ds int) {}
 
 func packB32(dst, b *float32, ldb, kk, panels int) {}
