@@ -64,11 +64,14 @@ func (tr *Trainer) saveCheckpoint() error {
 	}
 	name := fmt.Sprintf("step-%08d", tr.Step)
 	final := filepath.Join(root, name)
-	if _, err := os.Stat(filepath.Join(final, "state.json")); err == nil {
-		// This step is saved already (an interrupt right after a scheduled
-		// checkpoint): training is deterministic, so it holds this very
-		// state. Replacing it would leave latest dangling for a moment.
-		return writeLatest(root, name)
+	if latest, err := LatestCheckpoint(tr.Dir); err == nil && latest == final {
+		// The latest checkpoint is this step's (an interrupt right after a
+		// scheduled checkpoint, or before the first step of a resumed
+		// run): its arrays are this state's, as no step ran since. Only
+		// the settings may differ (a resume with a new step count), so
+		// state.json is rewritten, atomically; replacing the directory
+		// would leave latest dangling for a moment.
+		return tr.writeState(final)
 	}
 	tmp := filepath.Join(root, ".tmp-"+name)
 	os.RemoveAll(tmp)
@@ -107,20 +110,7 @@ func (tr *Trainer) saveCheckpoint() error {
 	if err := npzio.Write(filepath.Join(tmp, "adam.npz"), order, adam); err != nil {
 		return err
 	}
-	rng, err := tr.rngSrc.MarshalBinary()
-	if err != nil {
-		return err
-	}
-	st := trainState{Step: tr.Step, Epoch: tr.Loader.Epoch, Pos: tr.Loader.Pos, RNG: rng,
-		AdamSteps: tr.Opt.Steps, EMAUpdates: tr.EMA.Updates, Config: tr.Config}
-	b, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := fsutil.WriteAtomic(filepath.Join(tmp, "state.json"), func(w io.Writer) error {
-		_, err := w.Write(b)
-		return err
-	}); err != nil {
+	if err := tr.writeState(tmp); err != nil {
 		return err
 	}
 	if err := fail("state"); err != nil {
@@ -144,11 +134,31 @@ func (tr *Trainer) saveCheckpoint() error {
 		}
 	}
 	sort.Strings(steps)
-	for len(steps) > keepCheckpts {
-		os.RemoveAll(filepath.Join(root, steps[0]))
-		steps = steps[1:]
+	for i := 0; i < len(steps)-keepCheckpts; i++ {
+		if steps[i] != name { // never the one latest names
+			os.RemoveAll(filepath.Join(root, steps[i]))
+		}
 	}
 	return nil
+}
+
+// writeState writes state.json (step, data order, random state, optimiser
+// counters, settings) into the checkpoint directory dir, atomically.
+func (tr *Trainer) writeState(dir string) error {
+	rng, err := tr.rngSrc.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	st := trainState{Step: tr.Step, Epoch: tr.Loader.Epoch, Pos: tr.Loader.Pos, RNG: rng,
+		AdamSteps: tr.Opt.Steps, EMAUpdates: tr.EMA.Updates, Config: tr.Config}
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	return fsutil.WriteAtomic(filepath.Join(dir, "state.json"), func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
 }
 
 // writeLatest makes the checkpoint name the latest one of a run's
@@ -250,8 +260,21 @@ func readCheckpointConfig(dir string) (TrainConfig, error) {
 // run must not overwrite what it cannot read).
 func hasCheckpoint(runDir string) (bool, error) {
 	_, err := LatestCheckpoint(runDir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err == nil, err
 	}
-	return err == nil, err
+	// No latest file: step directories left behind (a crash before the
+	// first latest was written, or a latest removed by hand) would mix
+	// with the new run's, so they are an error too.
+	root := filepath.Join(runDir, checkpointDir)
+	entries, rerr := os.ReadDir(root)
+	if rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		return false, rerr
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "step-") {
+			return false, fmt.Errorf("run %s holds checkpoint %s but no %s file: remove %s or choose another directory", runDir, e.Name(), latestFile, root)
+		}
+	}
+	return false, nil
 }

@@ -21,7 +21,8 @@
 //
 // Trainer trains a U-Net's denoiser: AdamW with warm-up and cosine decay,
 // EMA weights, gradient clipping, classifier-free-guidance dropout, atomic
-// resumable checkpoints (resumed runs continue bit for bit), metrics.jsonl,
+// resumable checkpoints (a run resumed with its step count unchanged
+// continues bit for bit; the cosine schedule depends on it), metrics.jsonl,
 // sample grids, and the EMA model exported as a diffusers-style model
 // directory.
 package diffusion

@@ -68,8 +68,9 @@ func ExampleOptions_hook() {
 }
 
 // Train a small class-conditional U-Net on synthetic shapes for a few
-// steps, then resume the run from its checkpoint to continue it: the
-// resumed run continues bit for bit where the first left off.
+// steps, then resume the run from its checkpoint and extend it to four
+// steps. (A run resumed with an unchanged step count continues bit for bit;
+// a longer one also stretches the cosine learning-rate schedule.)
 func ExampleNewTrainer() {
 	c := unet.DefaultConfig()
 	c.BlockOutChannels = []int{8, 16}

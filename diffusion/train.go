@@ -75,6 +75,8 @@ func (c TrainConfig) Validate() error {
 		return fmt.Errorf("ema decay %g must lie in [0, 1)", c.EMADecay)
 	case !(c.CondDropout >= 0 && c.CondDropout < 1):
 		return fmt.Errorf("conditioning dropout %g must lie in [0, 1)", c.CondDropout)
+	case c.Schedule.RescaleBetasZeroSNR && c.Schedule.PredictionType == PredictEpsilon:
+		return fmt.Errorf("a zero-terminal-SNR schedule needs v_prediction or sample prediction: ε is undefined where the signal is zero (Lin et al., WACV 2024)")
 	case !finiteNonNeg(c.GradClip) || !finiteNonNeg(c.WeightDecay) || !finiteNonNeg(c.MinSNRGamma):
 		return fmt.Errorf("grad clip %g, weight decay %g and min-SNR gamma %g must be finite and not negative", c.GradClip, c.WeightDecay, c.MinSNRGamma)
 	case c.CheckpointEvery <= 0 || c.LogEvery <= 0 || c.SampleEvery < 0:
@@ -275,8 +277,9 @@ func trimMetrics(path string, step int) error {
 	var keep []byte
 	for line := range bytes.Lines(b) {
 		var m Metrics
-		if json.Unmarshal(line, &m) == nil && bytes.HasSuffix(line, []byte("\n")) && m.Step <= step {
-			keep = append(keep, line...)
+		if json.Unmarshal(line, &m) == nil && m.Step <= step {
+			keep = append(keep, bytes.TrimSuffix(line, []byte("\n"))...)
+			keep = append(keep, '\n') // a whole line that lost its newline
 		}
 	}
 	if len(keep) == len(b) {

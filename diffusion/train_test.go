@@ -251,12 +251,16 @@ func TestCheckpointSameStepTwice(t *testing.T) {
 	if err := tr.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	tr.Config.Steps = 9 // a resume with a new step count, interrupted at once
 	if err := tr.saveCheckpoint(); err != nil {
 		t.Fatal(err)
 	}
 	back, err := ResumeTrainer(dir, data)
 	if err != nil || back.Step != 3 {
 		t.Fatalf("after a second save at step 3: %v, %v", back, err)
+	}
+	if back.Config.Steps != 9 {
+		t.Errorf("second save at step 3 kept steps %d, want 9", back.Config.Steps)
 	}
 	sameParams(t, "weights", tr.Model, back.Model)
 	// An unreadable latest file is an error for a new run, not "none".
@@ -290,5 +294,39 @@ func TestTrainConfigErrors(t *testing.T) {
 	gray, _ := datasets.MNIST("test", "", false)
 	if _, err := NewTrainer(t.TempDir(), tinyModel(t), gray.Subset(100), tinyConfig()); err == nil {
 		t.Error("one-channel data accepted by a three-channel model")
+	}
+}
+
+// TestLeftoverCheckpoints: step directories without a latest file (a crash
+// before the first one was written, or latest removed by hand) are an error
+// for a new run, which would otherwise mix its checkpoints with them.
+func TestLeftoverCheckpoints(t *testing.T) {
+	data := shapes(t)
+	dir := filepath.Join(t.TempDir(), "run")
+	c := tinyConfig()
+	c.Steps = 3
+	tr, err := NewTrainer(dir, tinyModel(t), data, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(dir, checkpointDir, latestFile))
+	if _, err := NewTrainer(dir, tinyModel(t), data, c); err == nil || !strings.Contains(err.Error(), "step-00000003") {
+		t.Errorf("new run over leftover checkpoints: %v", err)
+	}
+}
+
+// TestZeroSNRNeedsV: ε-prediction is undefined at zero SNR.
+func TestZeroSNRNeedsV(t *testing.T) {
+	c := tinyConfig()
+	c.Schedule.RescaleBetasZeroSNR = true
+	if err := c.Validate(); err == nil {
+		t.Error("zero terminal SNR with epsilon prediction accepted")
+	}
+	c.Schedule.PredictionType = PredictV
+	if err := c.Validate(); err != nil {
+		t.Errorf("zero terminal SNR with v-prediction: %v", err)
 	}
 }

@@ -500,6 +500,7 @@ func convBackwardFilter(x, gy *G.Node, ws tensor.Shape, geom ConvGeom) *G.Node {
 					simd.GemmIndirectA(r1-r0, imgOf(i), boff[r0:r1], pbs[i], beta, dwt[r0*o:], o)
 				}
 			})
+			clear(pbs) // they point into scratch handed back below
 			for oi := 0; oi < o; oi++ {
 				for ci := 0; ci < c; ci++ {
 					for t := 0; t < taps; t++ {

@@ -11,7 +11,8 @@
 // checked against finite differences (package nntest).
 //
 // Convolutions run as GEMMs that read the zero-padded image in place
-// (internal/simd); 3×3 stride-1 convolutions with padding 1, and their input
+// (internal/simd); 3×3 stride-1 convolutions with padding 1 between 16 or
+// more channels (even heights, widths a multiple of 8), and their input
 // gradients, as Winograd F(2×2, 3×3) (Lavin and Gray, CVPR 2016: 16
 // multiplies per 2×2 outputs instead of 36), and 3×3 stride-2 ones as one
 // GEMM over the image's four parity planes. Tests check both against the

@@ -14,7 +14,7 @@ var winogradOff bool
 // useWinograd reports whether a stride-1 convolution of geom from cin to
 // cout channels over h×w runs as Winograd F(2×2, 3×3) (Lavin and Gray,
 // CVPR 2016): 3×3 filters with padding 1 on every side, images whose
-// transforms fit the vector layout (even height, width a multiple of 16),
+// transforms fit the vector layout (even height, width a multiple of 8),
 // and enough channels for the 16 products to outweigh the transforms.
 func useWinograd(geom ConvGeom, cin, cout, h, w int) bool {
 	return !winogradOff && geom.KH == 3 && geom.KW == 3 && geom.Stride == 1 &&

@@ -61,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.LogEvery, "log-every", d.LogEvery, "steps between metrics lines")
 	fs.StringVar(&c.Schedule.PredictionType, "prediction", d.Schedule.PredictionType, "epsilon, v_prediction or sample")
 	fs.StringVar(&c.Schedule.BetaSchedule, "beta-schedule", d.Schedule.BetaSchedule, "linear, scaled_linear, squaredcos_cap_v2 or sigmoid")
-	fs.BoolVar(&c.Schedule.RescaleBetasZeroSNR, "zero-snr", d.Schedule.RescaleBetasZeroSNR, "rescale betas to zero terminal SNR")
+	fs.BoolVar(&c.Schedule.RescaleBetasZeroSNR, "zero-snr", d.Schedule.RescaleBetasZeroSNR, "rescale betas to zero terminal SNR (needs -prediction v_prediction or sample)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var tr *diffusion.Trainer
 	if *resume {
 		// A resumed run keeps its checkpointed settings: only where to
-		// write, the data, the step count and the logging may be given.
+		// write, the data, the step count and -quiet may be given.
 		set := map[string]bool{}
 		var fixed []string
 		fs.Visit(func(f *flag.Flag) {
