@@ -58,6 +58,23 @@ func sameParams(t *testing.T, what string, a, b *unet.Model) {
 	}
 }
 
+// threeSteps trains the tiny model for 3 steps (one checkpoint) in a new
+// run directory and returns it with its trainer.
+func threeSteps(t *testing.T, data *datasets.Images) (string, *Trainer) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "run")
+	c := tinyConfig()
+	c.Steps = 3
+	tr, err := NewTrainer(dir, tinyModel(t), data, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return dir, tr
+}
+
 // TestResumeExact: N steps in one run equal N/2 steps, a resume from the
 // checkpoint, and N/2 more — weights, EMA and optimiser state bit for bit.
 func TestResumeExact(t *testing.T) {
@@ -117,16 +134,7 @@ func TestResumeExact(t *testing.T) {
 // the previous checkpoint loadable as the latest.
 func TestCheckpointKilledMidway(t *testing.T) {
 	data := shapes(t)
-	dir := filepath.Join(t.TempDir(), "run")
-	c := tinyConfig()
-	c.Steps = 3
-	tr, err := NewTrainer(dir, tinyModel(t), data, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tr.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	dir, _ := threeSteps(t, data)
 	for _, after := range []string{"model", "ema", "state"} {
 		tr, err := ResumeTrainer(dir, data)
 		if err != nil {
@@ -241,16 +249,8 @@ func TestMetricsTrimmedOnResume(t *testing.T) {
 // interrupt right after a scheduled checkpoint) keeps it loadable.
 func TestCheckpointSameStepTwice(t *testing.T) {
 	data := shapes(t)
-	dir := filepath.Join(t.TempDir(), "run")
-	c := tinyConfig()
-	c.Steps = 3
-	tr, err := NewTrainer(dir, tinyModel(t), data, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tr.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	dir, tr := threeSteps(t, data)
+	c := tr.Config
 	tr.Config.Steps = 9 // a resume with a new step count, interrupted at once
 	if err := tr.saveCheckpoint(); err != nil {
 		t.Fatal(err)
@@ -302,16 +302,8 @@ func TestTrainConfigErrors(t *testing.T) {
 // for a new run, which would otherwise mix its checkpoints with them.
 func TestLeftoverCheckpoints(t *testing.T) {
 	data := shapes(t)
-	dir := filepath.Join(t.TempDir(), "run")
-	c := tinyConfig()
-	c.Steps = 3
-	tr, err := NewTrainer(dir, tinyModel(t), data, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tr.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	dir, tr := threeSteps(t, data)
+	c := tr.Config
 	os.Remove(filepath.Join(dir, checkpointDir, latestFile))
 	if _, err := NewTrainer(dir, tinyModel(t), data, c); err == nil || !strings.Contains(err.Error(), "step-00000003") {
 		t.Errorf("new run over leftover checkpoints: %v", err)
