@@ -63,6 +63,17 @@ func TestMNIST(t *testing.T) {
 	if _, err := MNIST("train", t.TempDir(), false); err == nil || !strings.Contains(err.Error(), "no train") {
 		t.Errorf("empty directory: %v", err)
 	}
+	// IDX images larger than 32×32 cannot be padded to it: an error
+	// naming the file, not a panic.
+	big := t.TempDir()
+	os.WriteFile(filepath.Join(big, "train-images-idx3-ubyte"), idx([]uint32{1, 40, 40}, make([]byte, 1600)), 0o644)
+	os.WriteFile(filepath.Join(big, "train-labels-idx1-ubyte"), idx([]uint32{1}, []byte{3}), 0o644)
+	if _, err := MNIST("train", big, true); err == nil || !strings.Contains(err.Error(), "40×40") || !strings.Contains(err.Error(), "train-images") {
+		t.Errorf("40×40 images: %v", err)
+	}
+	if d, err := MNIST("train", big, false); err != nil || d.Len() != 1 {
+		t.Errorf("40×40 images without padding: %v", err)
+	}
 }
 
 func idx(dims []uint32, data []byte) []byte {

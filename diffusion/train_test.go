@@ -322,3 +322,28 @@ func TestZeroSNRNeedsV(t *testing.T) {
 		t.Errorf("zero terminal SNR with v-prediction: %v", err)
 	}
 }
+
+func TestParseLabels(t *testing.T) {
+	if l, err := ParseLabels("cycle", 5, 4); err != nil || !slices.Equal(l, []int64{0, 1, 2, 0, 1}) {
+		t.Errorf("cycle: %v %v", l, err)
+	}
+	if l, err := ParseLabels("2,0", 3, 11); err != nil || !slices.Equal(l, []int64{2, 0, 2}) {
+		t.Errorf("list: %v %v", l, err)
+	}
+	for _, c := range []struct {
+		spec string
+		n, k int
+		want string
+	}{
+		{"cycle", 0, 11, "positive number"},
+		{"cycle", -1, 11, "positive number"},
+		{"cycle", 4, 1, "no class besides the null class"},
+		{"11", 4, 11, "not a class"},
+		{"", 4, 11, "class-conditional"},
+		{"3", 4, 0, "unconditional"},
+	} {
+		if _, err := ParseLabels(c.spec, c.n, c.k); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ParseLabels(%q, %d, %d): %v, want an error mentioning %q", c.spec, c.n, c.k, err, c.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package unet
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -256,5 +257,31 @@ func TestForwardBadInputs(t *testing.T) {
 	nanX.Data().([]float32)[3] = float32(nan())
 	if _, err := m.Forward(nanX, []float64{1}, []int64{0}, nil); err == nil || !strings.Contains(err.Error(), "NaN") {
 		t.Errorf("NaN sample: error %v", err)
+	}
+}
+
+// TestSampleHW: sample_size as diffusers writes it (a number, [h, w] or
+// null) and the values that are errors.
+func TestSampleHW(t *testing.T) {
+	for _, c := range []struct {
+		json string
+		h, w int
+		ok   bool
+	}{
+		{`32`, 32, 32, true}, {`[16, 24]`, 16, 24, true}, {`null`, 32, 32, true},
+		{`0`, 0, 0, false}, {`-8`, 0, 0, false}, {`7.5`, 0, 0, false}, {`"32"`, 0, 0, false},
+		{`[16]`, 0, 0, false}, {`[16, "a"]`, 0, 0, false}, {`[16, 8, 4]`, 0, 0, false},
+	} {
+		cfg := DefaultConfig()
+		if err := json.Unmarshal([]byte(c.json), &cfg.SampleSize); err != nil {
+			t.Fatal(err)
+		}
+		h, w, err := cfg.SampleHW()
+		if c.ok != (err == nil) || h != c.h || w != c.w {
+			t.Errorf("sample_size %s: %d×%d, %v", c.json, h, w, err)
+		}
+		if verr := cfg.Validate(); c.ok != (verr == nil) || (!c.ok && !strings.Contains(verr.Error(), "sample_size")) {
+			t.Errorf("sample_size %s: Validate %v", c.json, verr)
+		}
 	}
 }

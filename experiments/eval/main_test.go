@@ -74,6 +74,8 @@ func TestEvalErrors(t *testing.T) {
 		{[]string{"-model", dir, "-sampler", "heun", "-n", "4", "-out", filepath.Join(t.TempDir(), "x.json")}, 1, "unknown sampler"},
 		{[]string{"-real", "test", "-n", "20000"}, 1, "larger than the 10000"},
 		{[]string{"-real", "test", "-reference", "val"}, 2, "reference"},
+		{[]string{"-real", "test", "-n", "-1"}, 1, "at least 2 samples"},
+		{[]string{"-model", dir, "-n", "1", "-out", filepath.Join(t.TempDir(), "x.json")}, 1, "at least 2 samples"},
 	} {
 		var so, se bytes.Buffer
 		if code := run(c.args, &so, &se); code != c.code || !strings.Contains(se.String(), c.want) {

@@ -43,6 +43,9 @@ func TestPredictErrors(t *testing.T) {
 	noLabels := filepath.Join(tmp, "nolabels.npz")
 	in, _ := npzio.Read(filepath.Join(fix, "classcond", "input.npz"))
 	npzio.Write(noLabels, []string{"sample", "timestep"}, map[string]npzio.Array{"sample": in["sample"], "timestep": in["timestep"]})
+	u8 := filepath.Join(tmp, "u8.npz")
+	npzio.Write(u8, []string{"sample", "timestep", "class_labels"}, map[string]npzio.Array{"sample": in["sample"],
+		"timestep": {Shape: in["timestep"].Shape, U8: make([]uint8, len(in["timestep"].I64))}, "class_labels": in["class_labels"]})
 	cases := []struct {
 		args []string
 		code int
@@ -52,6 +55,7 @@ func TestPredictErrors(t *testing.T) {
 		{[]string{"-model", filepath.Join(tmp, "none"), "-input", "x", "-output", "y"}, 1, "config.json"},
 		{[]string{"-model", filepath.Join(fix, "classcond"), "-input", filepath.Join(tmp, "missing.npz"), "-output", filepath.Join(tmp, "o.npz")}, 1, "missing.npz"},
 		{[]string{"-model", filepath.Join(fix, "classcond"), "-input", noLabels, "-output", filepath.Join(tmp, "o.npz")}, 1, "class labels are required"},
+		{[]string{"-model", filepath.Join(fix, "classcond"), "-input", u8, "-output", filepath.Join(tmp, "o.npz")}, 1, "is uint8"},
 		{[]string{"-model", filepath.Join(fix, "attn"), "-input", filepath.Join(fix, "classcond", "input.npz"), "-output", filepath.Join(tmp, "o.npz")}, 1, "want (N,3,H,W)"},
 	}
 	for _, c := range cases {

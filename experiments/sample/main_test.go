@@ -62,6 +62,8 @@ func TestSampleErrors(t *testing.T) {
 		{[]string{"-model", dir, "-steps", "0"}, 1, "0 steps"},
 		{[]string{"-model", uncond, "-guidance", "3"}, 1, "guidance needs a class-conditional model"},
 		{[]string{"-model", filepath.Join(t.TempDir(), "none")}, 1, "config.json"},
+		{[]string{"-model", dir, "-n", "-1"}, 1, "positive number"},
+		{[]string{"-model", dir, "-guidance", "NaN"}, 1, "not a finite number"},
 	} {
 		var so, se bytes.Buffer
 		args := append(c.args, "-out", filepath.Join(t.TempDir(), "o.npz"), "-grid", "")
