@@ -72,11 +72,11 @@ type rowKey struct {
 // layouts memoises layouts and row offsets, which every convolution call
 // needs and which depend only on the shapes: computed once, shared
 // read-only, so that steady-state steps allocate none.
-var layouts struct {
+var layouts = struct {
 	sync.Mutex
 	wide map[wideKey]wide
 	rows map[rowKey][]int
-}
+}{wide: map[wideKey]wide{}, rows: map[rowKey][]int{}}
 
 // newWide returns the layout of a convolution of geom over h×w images.
 func newWide(geom ConvGeom, h, w int) wide {
@@ -85,9 +85,6 @@ func newWide(geom ConvGeom, h, w int) wide {
 	defer layouts.Unlock()
 	if l, ok := layouts.wide[k]; ok {
 		return l
-	}
-	if layouts.wide == nil {
-		layouts.wide, layouts.rows = map[wideKey]wide{}, map[rowKey][]int{}
 	}
 	l := makeWide(geom, h, w)
 	layouts.wide[k] = l
@@ -146,9 +143,6 @@ func (l wide) rowOffsets(c int) []int {
 	defer layouts.Unlock()
 	if off, ok := layouts.rows[k]; ok {
 		return off
-	}
-	if layouts.rows == nil {
-		layouts.wide, layouts.rows = map[wideKey]wide{}, map[rowKey][]int{}
 	}
 	off := l.makeRowOffsets(c)
 	layouts.rows[k] = off
