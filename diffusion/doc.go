@@ -12,17 +12,27 @@
 // DDIM (Song et al., ICLR 2021), DPM-Solver++(2M) (Lu et al., 2022; the
 // sampler of the Clockwork paper, Habibian et al., CVPR 2024) and Euler
 // (Karras et al., NeurIPS 2022) — on any Denoiser, with classifier-free
-// guidance (Guided; Ho and Salimans, 2022), a hook called before every
-// model step (to perturb or replace features from some step on), and
-// per-sample noise streams, so a sample depends on its seed and index,
-// never on the batch size. Their coefficients, timesteps and trajectories
-// match diffusers' schedulers (tests against fixtures from
-// scripts/reference).
+// guidance (Guided, Guide; Ho and Salimans, 2022) and per-sample noise
+// streams, so a sample depends on its seed and index, never on the batch
+// size. Their coefficients, timesteps and trajectories match diffusers'
+// schedulers (tests against fixtures from scripts/reference).
 //
-// Trainer trains a U-Net's denoiser: AdamW with warm-up and cosine decay,
-// EMA weights, gradient clipping, classifier-free-guidance dropout, atomic
-// resumable checkpoints (a run resumed with its step count unchanged
-// continues bit for bit; the cosine schedule depends on it), metrics.jsonl,
-// sample grids, and the EMA model exported as a diffusers-style model
+// Studies plug in at the Denoiser interface, not inside the samplers: a
+// denoiser may wrap another (Wrapper), and samplers call BeginStep (Stepper)
+// before and EndStep (StepEnder) after every step on each layer of the
+// chain that has them. StepInfo carries the step, the noise seed, the first
+// sample index and the layout of the rows the layer will see (Row: which
+// sample, which label, which branch of guidance), so a perturbation can draw
+// per-sample noise that does not depend on the batch; StepEnd adds the
+// step's x₀ estimate and the next state. Denoisers count the FLOPs they
+// spend (FLOPCounter), so evaluation accounts for methods whose cost changes
+// from step to step.
+//
+// Trainer trains a U-Net's denoiser on the shared training loop (package
+// train): AdamW with warm-up and cosine decay, EMA weights, gradient
+// clipping, classifier-free-guidance dropout, atomic resumable checkpoints
+// (a run resumed with its step count unchanged continues bit for bit; the
+// cosine schedule depends on it), metrics.jsonl, sample grids handed to a
+// callback, and the EMA model exported as a diffusers-style model
 // directory.
 package diffusion

@@ -17,12 +17,46 @@ type Denoiser interface {
 	Predict(x *tensor.Dense, t float64, labels []int64) (*tensor.Dense, error)
 }
 
+// Row says what one row of a batch handed to a denoiser is.
+type Row struct {
+	// Sample is the sample's index in its seed's sequence: the sampler's
+	// FirstIndex plus its position in the sampler's batch.
+	Sample int
+	// Label is the class label the row is evaluated with (the null class on
+	// the unconditional branch of guidance), −1 for unconditional models.
+	Label int64
+	// Null marks the unconditional branch of classifier-free guidance.
+	Null bool
+}
+
 // StepInfo describes one sampling step.
 type StepInfo struct {
 	Index int           // 0-based step index
 	Steps int           // number of steps of the run
 	T     float64       // timestep given to the model
-	X     *tensor.Dense // model input at this step (x_t); read only
+	X     *tensor.Dense // the sampler's model input at this step (x_t, N rows); read only
+
+	// Seed and FirstIndex are the run's noise seed and the index of the
+	// batch's first sample (Options): with Rows they let a step hook draw
+	// noise of its own per sample, independent of the batch it is in.
+	Seed       uint64
+	FirstIndex int
+	// Rows describes the rows of the batch the receiving denoiser's Predict
+	// is called with at this step, in order: the sampler's N samples, or
+	// for a denoiser inside Guided the N conditional rows followed by the N
+	// null-class rows.
+	Rows []Row
+}
+
+// StepEnd describes a finished sampling step.
+type StepEnd struct {
+	StepInfo
+	// Denoised is the step's estimate of x₀ (N rows, after any clipping
+	// the sampler applies), valid during the call only.
+	Denoised *tensor.Dense
+	// Next is the sampler's state after the step (x_{t−1}; for euler the
+	// state in σ-space, x/√ᾱ), valid during the call only.
+	Next *tensor.Dense
 }
 
 // Stepper is implemented by denoisers whose behaviour depends on the step
@@ -31,6 +65,62 @@ type StepInfo struct {
 // studies plug in without the samplers knowing about them.
 type Stepper interface {
 	BeginStep(StepInfo) error
+}
+
+// StepEnder is implemented by denoisers that want to see each step's
+// result; samplers call EndStep after the step's update.
+type StepEnder interface {
+	EndStep(StepEnd) error
+}
+
+// Wrapper is a denoiser built around another one (Guided, a Clockwork or
+// perturbation wrapper of a user's). Samplers call BeginStep and EndStep on
+// every layer of a chain of wrappers that implements them, outermost first,
+// so a wrapper never forwards them by hand.
+type Wrapper interface {
+	Denoiser
+	Unwrap() Denoiser
+}
+
+// RowMapper is a wrapper whose inner denoiser sees other rows than it does
+// (Guided doubles them): InnerRows maps the rows of its own batch to those
+// of the batch it hands on.
+type RowMapper interface {
+	InnerRows(rows []Row) []Row
+}
+
+// FLOPCounter is implemented by denoisers that count the floating-point
+// operations of the model evaluations they run, in the conventions of
+// unet.Cost; FLOPs returns the total so far. Evaluation divides the count
+// of a run by its samples, so methods whose cost differs from step to step
+// (Clockwork) are accounted for as they ran.
+type FLOPCounter interface {
+	FLOPs() int64
+}
+
+// Layers returns d and the denoisers it wraps, outermost first.
+func Layers(d Denoiser) []Denoiser {
+	var out []Denoiser
+	for d != nil {
+		out = append(out, d)
+		w, ok := d.(Wrapper)
+		if !ok {
+			break
+		}
+		d = w.Unwrap()
+	}
+	return out
+}
+
+// CountedFLOPs returns the count of the outermost FLOPCounter of d's chain,
+// and false when there is none.
+func CountedFLOPs(d Denoiser) (int64, bool) {
+	for _, l := range Layers(d) {
+		if c, ok := l.(FLOPCounter); ok {
+			return c.FLOPs(), true
+		}
+	}
+	return 0, false
 }
 
 // Samplers lists the samplers Sample accepts.
@@ -55,9 +145,11 @@ type Options struct {
 
 	Labels []int64 // class labels, one per sample, or nil
 
-	// Hook, when set, is called at every step before the model, after a
-	// Stepper denoiser's BeginStep.
-	Hook func(StepInfo) error
+	// Hook, when set, is called at every step before the model, after the
+	// denoisers' BeginStep; AfterStep after the step's update, after their
+	// EndStep. Both see the sampler's rows.
+	Hook      func(StepInfo) error
+	AfterStep func(StepEnd) error
 
 	noise func(step, sample int, dst []float32) // tests: replaces the streams
 }
@@ -118,7 +210,26 @@ func Sample(d Denoiser, s *Schedule, shape []int, o Options) (*tensor.Dense, err
 	}
 	n := shape[0]
 	per := shape[1] * shape[2] * shape[3]
-	r := &run{d: d, s: s, o: o, ts: ts, pred: s.Config.PredictionType, noise: newStreams(o, n, per)}
+	r := &run{d: d, s: s, o: o, ts: ts, pred: s.Config.PredictionType, noise: newStreams(o, n, per), layers: Layers(d)}
+	r.rows = make([]Row, n)
+	for j := range r.rows {
+		r.rows[j] = Row{Sample: o.FirstIndex + j, Label: -1}
+		if o.Labels != nil {
+			r.rows[j].Label = o.Labels[j]
+		}
+	}
+	r.infos = make([]StepInfo, len(r.layers))
+	for _, l := range r.layers {
+		if _, ok := l.(StepEnder); ok {
+			r.ends = true
+		}
+	}
+	if o.AfterStep != nil {
+		r.ends = true
+	}
+	if r.ends {
+		r.x0 = tensor.New(tensor.WithShape(shape...), tensor.Of(tensor.Float32))
+	}
 	r.x = tensor.New(tensor.WithShape(shape...), tensor.Of(tensor.Float32))
 	r.noise.fill(-1, r.x.Data().([]float32))
 	switch o.Sampler {
@@ -146,14 +257,27 @@ type run struct {
 	pred  string
 	noise *noiseStreams
 	x     *tensor.Dense
+
+	layers []Denoiser    // the denoiser's chain, outermost first
+	rows   []Row         // the sampler's rows
+	infos  []StepInfo    // this step's info as each layer saw it
+	ends   bool          // some layer or AfterStep wants the step's result
+	x0     *tensor.Dense // the step's x₀ estimate, when ends
 }
 
 // predict calls the step hooks and the model at step i on input in.
 func (r *run) predict(i int, in *tensor.Dense) ([]float32, error) {
-	info := StepInfo{Index: i, Steps: len(r.ts), T: r.ts[i], X: in}
-	if st, ok := r.d.(Stepper); ok {
-		if err := st.BeginStep(info); err != nil {
-			return nil, fmt.Errorf("step %d: %w", i, err)
+	info := StepInfo{Index: i, Steps: len(r.ts), T: r.ts[i], X: in, Seed: r.o.Seed, FirstIndex: r.o.FirstIndex, Rows: r.rows}
+	li := info
+	for k, l := range r.layers {
+		r.infos[k] = li
+		if st, ok := l.(Stepper); ok {
+			if err := st.BeginStep(li); err != nil {
+				return nil, fmt.Errorf("step %d: %w", i, err)
+			}
+		}
+		if m, ok := l.(RowMapper); ok {
+			li.Rows = m.InnerRows(li.Rows)
 		}
 	}
 	if r.o.Hook != nil {
@@ -175,6 +299,34 @@ func (r *run) predict(i int, in *tensor.Dense) ([]float32, error) {
 		}
 	}
 	return data, nil
+}
+
+// endStep calls the layers' EndStep and AfterStep with the step's x₀
+// estimate (r.x0) and the sampler's state.
+func (r *run) endStep(i int, next *tensor.Dense) error {
+	if !r.ends {
+		return nil
+	}
+	for k, l := range r.layers {
+		if st, ok := l.(StepEnder); ok {
+			if err := st.EndStep(StepEnd{StepInfo: r.infos[k], Denoised: r.x0, Next: next}); err != nil {
+				return fmt.Errorf("step %d: %w", i, err)
+			}
+		}
+	}
+	if r.o.AfterStep != nil {
+		if err := r.o.AfterStep(StepEnd{StepInfo: r.infos[0], Denoised: r.x0, Next: next}); err != nil {
+			return fmt.Errorf("step %d after-step hook: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// keepX0 records element k of the step's x₀ estimate when someone listens.
+func (r *run) keepX0(k int, v float64) {
+	if r.x0 != nil {
+		r.x0.Data().([]float32)[k] = float32(v)
+	}
 }
 
 func clip(v float64) float64 { return math.Max(-1, math.Min(1, v)) }
@@ -216,7 +368,11 @@ func (r *run) ddpm() error {
 			if !r.o.NoClip {
 				x0 = clip(x0)
 			}
+			r.keepX0(k, x0)
 			x[k] = float32(cx0*x0 + cxt*float64(xv) + std*float64(z[k]))
+		}
+		if err := r.endStep(i, r.x); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -255,7 +411,11 @@ func (r *run) ddim() error {
 			if !r.o.NoClip {
 				x0 = clip(x0)
 			}
+			r.keepX0(k, x0)
 			x[k] = float32(math.Sqrt(aP)*x0 + dir*eps + std*float64(z[k]))
+		}
+		if err := r.endStep(i, r.x); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -293,6 +453,7 @@ func (r *run) dpmpp2m() error {
 		a0, s0 := alphaSigma(sig[i])
 		for k, xv := range x {
 			x0[k] = toX0(r.pred, float64(out[k]), float64(xv), a0, s0)
+			r.keepX0(k, x0[k])
 		}
 		aT, sT := alphaSigma(sig[i+1])
 		h := lambda(sig[i+1]) - lambda(sig[i])
@@ -300,7 +461,10 @@ func (r *run) dpmpp2m() error {
 		ratio := sT / s0
 		last := i == len(r.ts)-1
 		if h == 0 {
-			continue // a repeated timestep
+			if err := r.endStep(i, r.x); err != nil { // a repeated timestep
+				return err
+			}
+			continue
 		}
 		if prevX0 == nil || last || prevSig == sig[i] {
 			for k, xv := range x {
@@ -318,6 +482,9 @@ func (r *run) dpmpp2m() error {
 		}
 		copy(prevX0, x0)
 		prevSig = sig[i]
+		if err := r.endStep(i, r.x); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -360,7 +527,11 @@ func (r *run) euler() error {
 			default:
 				x0 = o
 			}
+			r.keepX0(k, x0)
 			x[k] = float32(float64(xv) + (float64(xv)-x0)/s*dt)
+		}
+		if err := r.endStep(i, r.x); err != nil {
+			return err
 		}
 	}
 	return nil

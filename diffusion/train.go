@@ -1,26 +1,17 @@
 package diffusion
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
-	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"gorgonia.org/tensor"
 
 	"github.com/clockwork-go/clockwork/datasets"
-	"github.com/clockwork-go/clockwork/internal/fsutil"
 	"github.com/clockwork-go/clockwork/nn"
-	"github.com/clockwork-go/clockwork/plots"
+	"github.com/clockwork-go/clockwork/train"
 	"github.com/clockwork-go/clockwork/unet"
 )
 
@@ -63,12 +54,8 @@ func (c TrainConfig) Validate() error {
 		return fmt.Errorf("steps %d must be positive", c.Steps)
 	case c.BatchSize <= 0:
 		return fmt.Errorf("batch size %d must be positive", c.BatchSize)
-	case !(c.LR > 0) || math.IsInf(c.LR, 0):
-		return fmt.Errorf("learning rate %g must be positive", c.LR)
-	case c.Warmup < 0:
-		return fmt.Errorf("warm-up %d must not be negative", c.Warmup)
-	case c.Decay != "constant" && c.Decay != "cosine":
-		return fmt.Errorf("lr decay %q is not constant or cosine", c.Decay)
+	case c.LRSchedule().Validate() != nil:
+		return c.LRSchedule().Validate()
 	case c.Optimizer != "adam" && c.Optimizer != "adamw":
 		return fmt.Errorf("optimizer %q is not adam or adamw", c.Optimizer)
 	case !(c.EMADecay >= 0 && c.EMADecay < 1):
@@ -88,18 +75,9 @@ func (c TrainConfig) Validate() error {
 // finiteNonNeg reports whether v is a finite number ≥ 0 (NaN is not).
 func finiteNonNeg(v float64) bool { return v >= 0 && !math.IsInf(v, 1) }
 
-// lrAt returns the learning rate at a step: linear warm-up, then constant
-// or cosine decay.
-func (c TrainConfig) lrAt(step int) float64 {
-	lr := c.LR
-	if c.Warmup > 0 && step < c.Warmup {
-		return lr * float64(step+1) / float64(c.Warmup)
-	}
-	if c.Decay == "cosine" && c.Steps > c.Warmup {
-		p := float64(step-c.Warmup) / float64(c.Steps-c.Warmup)
-		lr *= 0.5 * (1 + math.Cos(math.Pi*math.Min(p, 1)))
-	}
-	return lr
+// LRSchedule returns the run's learning-rate schedule.
+func (c TrainConfig) LRSchedule() train.LR {
+	return train.LR{Peak: c.LR, Warmup: c.Warmup, Decay: c.Decay, Steps: c.Steps}
 }
 
 // Trainer trains a U-Net's denoiser on an image set: it holds the model, its
@@ -116,25 +94,32 @@ type Trainer struct {
 	Loader   *datasets.Loader
 	Step     int
 
-	// Log receives progress lines (the progress bar); nil: none.
-	Log io.Writer
+	// Progress, when set, is called after every step.
+	Progress func(train.Progress)
+	// Grid, when set, receives a sample grid drawn from the EMA weights
+	// every Config.SampleEvery steps (see GridSamples); the train command
+	// writes it as a PNG.
+	Grid func(step int, samples *tensor.Dense, cols int) error
 
 	rngSrc   *rand.PCG
 	rng      *rand.Rand
 	graph    *TrainGraph
 	null     int64
 	emaModel *unet.Model
+	b        batch
+	lastLoss float64
+	lastNorm float64
 }
 
 // ErrInterrupted is returned by Run when its context is cancelled; the run
-// has been checkpointed and can be resumed.
-var ErrInterrupted = errors.New("training interrupted; checkpoint written")
+// has been checkpointed and can be resumed. It is train.ErrInterrupted.
+var ErrInterrupted = train.ErrInterrupted
 
 // NewTrainer prepares a new run in dir (which must hold no checkpoint).
 // Class-conditional models (num_class_embeds = K) are trained on labels in
 // [0, K−1) with class K−1 as the null class of classifier-free guidance.
 func NewTrainer(dir string, m *unet.Model, data *datasets.Images, c TrainConfig) (*Trainer, error) {
-	switch has, err := hasCheckpoint(dir); {
+	switch has, err := train.HasCheckpoint(dir); {
 	case err != nil:
 		return nil, err
 	case has:
@@ -164,7 +149,7 @@ func newTrainer(dir string, m *unet.Model, data *datasets.Images, c TrainConfig)
 		if data.Classes > k-1 {
 			return nil, fmt.Errorf("%s has %d classes; the model's %d class embeddings leave room for %d and a null class", data.Name, data.Classes, k, k-1)
 		}
-		tr.null = int64(k - 1)
+		tr.null, _ = NullClass(k)
 	}
 	if tr.Loader, err = datasets.NewLoader(data, c.BatchSize, c.Seed); err != nil {
 		return nil, err
@@ -187,7 +172,7 @@ func newTrainer(dir string, m *unet.Model, data *datasets.Images, c TrainConfig)
 // ResumeTrainer restores a run from its latest checkpoint: the model
 // configuration and training settings come from the checkpoint.
 func ResumeTrainer(dir string, data *datasets.Images) (*Trainer, error) {
-	ck, err := LatestCheckpoint(dir)
+	ck, err := train.Latest(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +192,7 @@ func ResumeTrainer(dir string, data *datasets.Images) (*Trainer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := tr.loadCheckpoint(ck); err != nil {
+	if err := tr.checkpoint().Load(ck); err != nil {
 		return nil, fmt.Errorf("resume %s: %w", dir, err)
 	}
 	return tr, nil
@@ -261,131 +246,69 @@ func (tr *Trainer) nextBatch(b *batch) {
 	}
 }
 
-// trimMetrics drops the lines of a metrics file (if there is one) that
-// come after step: the steps a resumed run repeats, after a crash or a NaN
-// stop since its last checkpoint, or a whole earlier run when a new one
-// starts at step 0. A line cut short by a crash goes too. The file is
-// rewritten atomically, and only when something is dropped.
-func trimMetrics(path string, step int) error {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
+// step is one optimisation step: a batch, the loss and its gradients, a
+// clipped AdamW update and the EMA.
+func (tr *Trainer) step(step int) error {
+	c := tr.Config
+	ch, h, w := tr.Data.Shape()
+	shape := []int{c.BatchSize, ch, h, w}
+	mkT := func(d []float32) *tensor.Dense { return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(d)) }
+	b := &tr.b
+	tr.nextBatch(b)
+	loss, err := tr.graph.Run(mkT(b.xt), b.t, b.labels, mkT(b.target), b.weights)
 	if err != nil {
-		return err
+		return fmt.Errorf("step %d: %w", step, err)
 	}
-	var keep []byte
-	for line := range bytes.Lines(b) {
-		var m Metrics
-		if json.Unmarshal(line, &m) == nil && m.Step <= step {
-			keep = append(keep, bytes.TrimSuffix(line, []byte("\n"))...)
-			keep = append(keep, '\n') // a whole line that lost its newline
-		}
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return fmt.Errorf("step %d: loss is %v; stopped with the last checkpoint kept", step, loss)
 	}
-	if len(keep) == len(b) {
-		return nil
+	names, grads := tr.graph.Gradients()
+	norm := nn.GradNorm(grads)
+	if math.IsNaN(norm) || math.IsInf(norm, 0) {
+		return fmt.Errorf("step %d: gradient norm is %v; stopped with the last checkpoint kept", step, norm)
 	}
-	return fsutil.WriteAtomic(path, func(w io.Writer) error {
-		_, err := w.Write(keep)
-		return err
-	})
+	if c.GradClip > 0 {
+		nn.ClipGradNorm(grads, c.GradClip)
+	}
+	tr.Opt.LR = c.LRSchedule().At(step)
+	if err := tr.Opt.Update(tr.Model.Params, names, grads); err != nil {
+		return fmt.Errorf("step %d: %w", step, err)
+	}
+	tr.EMA.Update(tr.Model.Params)
+	tr.Step = step + 1
+	tr.lastLoss, tr.lastNorm = loss, norm
+	return nil
 }
 
 // Run trains until Config.Steps, writing checkpoints, metrics
-// (metrics.jsonl), sample grids (samples/) and, at the end, the EMA model
-// directory (model/). When ctx is cancelled it checkpoints and returns
+// (metrics.jsonl), sample grids (through Grid) and, at the end, the EMA
+// model directory (model/). When ctx is cancelled it checkpoints and returns
 // ErrInterrupted. A NaN or infinite loss or gradient stops the run with an
 // error and leaves the last checkpoint as it was.
-func (tr *Trainer) Run(ctx context.Context) (err error) {
+func (tr *Trainer) Run(ctx context.Context) error {
 	c := tr.Config
-	if err := os.MkdirAll(tr.Dir, 0o755); err != nil {
+	l := &train.Loop{
+		Dir: tr.Dir, Steps: c.Steps, Done: tr.Step,
+		Step:       tr.step,
+		Checkpoint: tr.checkpoint(), CheckpointEvery: c.CheckpointEvery,
+		LogEvery: c.LogEvery,
+		Log: func(step int, stepsPerSec float64) any {
+			return Metrics{Step: step, Loss: tr.lastLoss, LR: tr.Opt.LR, GradNorm: tr.lastNorm, Epoch: tr.Loader.Epoch, StepsPS: stepsPerSec}
+		},
+		Progress: tr.Progress,
+		Status:   func() string { return fmt.Sprintf("loss %.4f", tr.lastLoss) },
+	}
+	if tr.Grid != nil && c.SampleEvery > 0 {
+		l.Periodic = append(l.Periodic, train.Periodic{Every: c.SampleEvery, Do: func(step int) error {
+			x, cols, err := tr.GridSamples()
+			if err != nil {
+				return fmt.Errorf("sample grid at step %d: %w", step, err)
+			}
+			return tr.Grid(step, x, cols)
+		}})
+	}
+	if err := l.Run(ctx); err != nil {
 		return err
-	}
-	metricsPath := filepath.Join(tr.Dir, "metrics.jsonl")
-	if err := trimMetrics(metricsPath, tr.Step); err != nil {
-		return err
-	}
-	mf, err := os.OpenFile(metricsPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := mf.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("%s: %w", metricsPath, cerr)
-		}
-	}()
-	var bar *progressbar.ProgressBar
-	if tr.Log != nil {
-		bar = progressbar.NewOptions(c.Steps, progressbar.OptionSetWriter(tr.Log), progressbar.OptionShowCount(),
-			progressbar.OptionShowIts(), progressbar.OptionSetItsString("steps"), progressbar.OptionSetPredictTime(true),
-			progressbar.OptionThrottle(500*time.Millisecond), progressbar.OptionSetWidth(30), progressbar.OptionSetDescription("train"))
-		bar.Set(tr.Step)
-	}
-	ch, h, w := tr.Data.Shape()
-	shape := []int{c.BatchSize, ch, h, w}
-	var b batch
-	mkT := func(d []float32) *tensor.Dense { return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(d)) }
-	last := time.Now()
-	lastStep := tr.Step
-	for tr.Step < c.Steps {
-		select {
-		case <-ctx.Done():
-			if err := tr.saveCheckpoint(); err != nil {
-				return fmt.Errorf("interrupted, and the checkpoint failed: %w", err)
-			}
-			return ErrInterrupted
-		default:
-		}
-		tr.nextBatch(&b)
-		loss, err := tr.graph.Run(mkT(b.xt), b.t, b.labels, mkT(b.target), b.weights)
-		if err != nil {
-			return fmt.Errorf("step %d: %w", tr.Step, err)
-		}
-		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return fmt.Errorf("step %d: loss is %v; stopped with the last checkpoint kept", tr.Step, loss)
-		}
-		names, grads := tr.graph.Gradients()
-		norm := nn.GradNorm(grads)
-		if math.IsNaN(norm) || math.IsInf(norm, 0) {
-			return fmt.Errorf("step %d: gradient norm is %v; stopped with the last checkpoint kept", tr.Step, norm)
-		}
-		if c.GradClip > 0 {
-			nn.ClipGradNorm(grads, c.GradClip)
-		}
-		tr.Opt.LR = c.lrAt(tr.Step)
-		if err := tr.Opt.Update(tr.Model.Params, names, grads); err != nil {
-			return fmt.Errorf("step %d: %w", tr.Step, err)
-		}
-		tr.EMA.Update(tr.Model.Params)
-		tr.Step++
-		if bar != nil {
-			bar.Describe(fmt.Sprintf("train loss %.4f", loss))
-			bar.Set(tr.Step)
-		}
-		if tr.Step%c.LogEvery == 0 || tr.Step == c.Steps {
-			now := time.Now()
-			m := Metrics{Step: tr.Step, Loss: loss, LR: tr.Opt.LR, GradNorm: norm, Epoch: tr.Loader.Epoch,
-				StepsPS: float64(tr.Step-lastStep) / now.Sub(last).Seconds()}
-			last, lastStep = now, tr.Step
-			line, _ := json.Marshal(m)
-			if _, err := mf.Write(append(line, '\n')); err != nil {
-				return err
-			}
-		}
-		if c.SampleEvery > 0 && tr.Step%c.SampleEvery == 0 {
-			if err := tr.SampleGrid(filepath.Join(tr.Dir, "samples", fmt.Sprintf("step-%08d.png", tr.Step))); err != nil {
-				return err
-			}
-		}
-		if tr.Step%c.CheckpointEvery == 0 || tr.Step == c.Steps {
-			if err := tr.saveCheckpoint(); err != nil {
-				return fmt.Errorf("checkpoint at step %d: %w", tr.Step, err)
-			}
-		}
-	}
-	if bar != nil {
-		bar.Finish()
-		fmt.Fprintln(tr.Log)
 	}
 	return tr.ExportEMA(filepath.Join(tr.Dir, "model"))
 }
@@ -416,16 +339,14 @@ func (tr *Trainer) ExportEMA(dir string) error {
 	return SaveScheduleConfig(dir, tr.Config.Schedule)
 }
 
-// SampleGrid draws a grid from the EMA weights with 20 DPM-Solver++ steps:
-// for a class-conditional model one row per class, eight samples each, with
-// guidance scale 2; else 64 samples.
-func (tr *Trainer) SampleGrid(path string) error {
+// GridSamples draws a grid's samples from the EMA weights with 20
+// DPM-Solver++ steps and seed 1: for a class-conditional model one row per
+// class, eight samples each, with guidance scale 2; else 64 samples. It
+// returns them with the number of columns.
+func (tr *Trainer) GridSamples() (*tensor.Dense, int, error) {
 	m, err := tr.EMAModel()
 	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
+		return nil, 0, err
 	}
 	ch, h, w := tr.Data.Shape()
 	var d Denoiser = &ModelDenoiser{Model: m}
@@ -441,7 +362,7 @@ func (tr *Trainer) SampleGrid(path string) error {
 	// Batches of 20 bound the memory the grid needs (guidance doubles them).
 	x, err := SampleMany(d, tr.Schedule, []int{ch, h, w}, n, 20, labels, Options{Sampler: "dpmpp2m", Steps: 20, Seed: 1}, nil)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
-	return plots.SaveGridPNG(path, x.Data().([]float32), n, ch, h, w, cols, 2)
+	return x, cols, nil
 }

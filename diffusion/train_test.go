@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/clockwork-go/clockwork/datasets"
+	"github.com/clockwork-go/clockwork/train"
 	"github.com/clockwork-go/clockwork/unet"
 )
 
@@ -264,7 +265,7 @@ func TestCheckpointSameStepTwice(t *testing.T) {
 	}
 	sameParams(t, "weights", tr.Model, back.Model)
 	// An unreadable latest file is an error for a new run, not "none".
-	os.WriteFile(filepath.Join(dir, checkpointDir, latestFile), []byte("garbage\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, train.CheckpointDir, train.LatestFile), []byte("garbage\n"), 0o644)
 	if _, err := NewTrainer(dir, tinyModel(t), data, c); err == nil || !strings.Contains(err.Error(), "malformed") {
 		t.Errorf("new run over a malformed latest file: %v", err)
 	}
@@ -304,7 +305,7 @@ func TestLeftoverCheckpoints(t *testing.T) {
 	data := shapes(t)
 	dir, tr := threeSteps(t, data)
 	c := tr.Config
-	os.Remove(filepath.Join(dir, checkpointDir, latestFile))
+	os.Remove(filepath.Join(dir, train.CheckpointDir, train.LatestFile))
 	if _, err := NewTrainer(dir, tinyModel(t), data, c); err == nil || !strings.Contains(err.Error(), "step-00000003") {
 		t.Errorf("new run over leftover checkpoints: %v", err)
 	}

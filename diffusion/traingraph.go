@@ -15,46 +15,36 @@ import (
 // target, and the symbolic gradient of that loss with respect to every
 // parameter.
 type TrainGraph struct {
-	model                             *unet.Model
-	shape                             [3]int
-	mc                                *nn.Machine
-	x, tproj, onehot, target, weights *G.Node
-	loss                              *G.Node
-	names                             []string
-	grads                             G.Nodes
-	gradVals                          []*tensor.Dense
-	ones                              *tensor.Dense
+	model *unet.Model
+	n     int
+	f     *nn.Func
+	ones  *tensor.Dense
+	in    []*tensor.Dense
 }
 
 // NewTrainGraph builds and compiles the training graph of m for batches of
 // n samples of h×w.
 func NewTrainGraph(m *unet.Model, n, h, w int) (*TrainGraph, error) {
 	c := m.Config
-	g := nn.NewGraph(m.Params)
-	tg := &TrainGraph{model: m, shape: [3]int{n, h, w}}
-	err := nn.Build(func() error {
-		tg.x = g.Input("x", n, c.InChannels, h, w)
-		tg.tproj = g.Input("tproj", n, c.BlockOutChannels[0])
-		if k := c.NumClasses(); k > 0 {
-			tg.onehot = g.Input("onehot", n, k)
-		}
-		out := m.Graph(g, tg.x, tg.tproj, tg.onehot)
-		tg.target = g.Input("target", out.Shape()...)
-		tg.weights = g.Input("weights", n)
-		tg.loss = nn.WeightedMSE(out, tg.target, tg.weights)
-		return nil
-	})
+	shapes := [][]int{{n, c.InChannels, h, w}, {n, c.BlockOutChannels[0]}}
+	k := c.NumClasses()
+	if k > 0 {
+		shapes = append(shapes, []int{n, k})
+	}
+	shapes = append(shapes, []int{n, c.OutChannels, h, w}, []int{n})
+	f, err := nn.NewFunc(nn.FuncSpec{Params: m.Params, Inputs: shapes, Grad: true,
+		Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
+			var onehot *G.Node
+			if k > 0 {
+				onehot = in[2]
+			}
+			out := m.Graph(g, in[0], in[1], onehot)
+			return []*G.Node{nn.WeightedMSE(out, in[len(in)-2], in[len(in)-1])}, nil
+		}})
 	if err != nil {
 		return nil, err
 	}
-	if tg.names, tg.grads, err = g.Grad(tg.loss); err != nil {
-		return nil, err
-	}
-	if tg.mc, err = g.CompilePlanned(append(G.Nodes{tg.loss}, tg.grads...)...); err != nil {
-		return nil, err
-	}
-	tg.ones = tensor.New(tensor.WithShape(n), tensor.WithBacking(ones(n)))
-	return tg, nil
+	return &TrainGraph{model: m, n: n, f: f, ones: tensor.New(tensor.WithShape(n), tensor.WithBacking(ones(n)))}, nil
 }
 
 func ones(n int) []float32 {
@@ -70,48 +60,29 @@ func ones(n int) []float32 {
 // models), the regression target and per-sample loss weights (nil for 1).
 func (tg *TrainGraph) Run(x *tensor.Dense, t []float64, labels []int64, target *tensor.Dense, weights []float32) (float64, error) {
 	m := tg.model
-	if len(t) != tg.shape[0] {
-		return 0, fmt.Errorf("train graph: %d timesteps for a batch of %d", len(t), tg.shape[0])
+	if len(t) != tg.n {
+		return 0, fmt.Errorf("train graph: %d timesteps for a batch of %d", len(t), tg.n)
 	}
-	if err := nn.Let(tg.x, x); err != nil {
-		return 0, err
-	}
-	if err := nn.Let(tg.tproj, m.TimeProj(t)); err != nil {
-		return 0, err
-	}
-	if tg.onehot != nil {
+	in := append(tg.in[:0], x, m.TimeProj(t))
+	if m.Config.NumClasses() > 0 {
 		oh, err := m.OneHot(labels)
 		if err != nil {
 			return 0, err
 		}
-		if err := nn.Let(tg.onehot, oh); err != nil {
-			return 0, err
-		}
-	}
-	if err := nn.Let(tg.target, target); err != nil {
-		return 0, err
+		in = append(in, oh)
 	}
 	w := tg.ones
 	if weights != nil {
 		w = tensor.New(tensor.WithShape(len(weights)), tensor.WithBacking(weights))
 	}
-	if err := nn.Let(tg.weights, w); err != nil {
+	in = append(in, target, w)
+	tg.in = in
+	if _, err := tg.f.Call(in...); err != nil {
 		return 0, err
 	}
-	if err := tg.mc.Run(); err != nil {
-		return 0, err
-	}
-	return nn.Scalar(tg.loss), nil
+	return tg.f.Scalar(0), nil
 }
 
 // Gradients returns the parameter names and their gradients from the last
 // Run (valid until the next Run).
-func (tg *TrainGraph) Gradients() ([]string, []*tensor.Dense) {
-	if tg.gradVals == nil {
-		tg.gradVals = make([]*tensor.Dense, len(tg.grads))
-	}
-	for i, g := range tg.grads {
-		tg.gradVals[i] = nn.Value(g)
-	}
-	return tg.names, tg.gradVals
-}
+func (tg *TrainGraph) Gradients() ([]string, []*tensor.Dense) { return tg.f.Gradients() }

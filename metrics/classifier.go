@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"github.com/clockwork-go/clockwork/datasets"
 	"github.com/clockwork-go/clockwork/internal/npzio"
 	"github.com/clockwork-go/clockwork/nn"
+	"github.com/clockwork-go/clockwork/train"
 )
 
 // Classifier is a small convolutional MNIST classifier on 32×32 images in
@@ -24,7 +26,7 @@ import (
 type Classifier struct {
 	Params  *nn.Params
 	classes int
-	graphs  map[int]*clfGraph
+	infer   nn.Funcs // features and logits, compiled per batch size
 }
 
 // FeatureDim is the width of the classifier's penultimate features.
@@ -56,13 +58,6 @@ func (c *Classifier) build(g *nn.Graph, x *G.Node) (feat, logits *G.Node) {
 	return feat, g.Linear("fc", feat)
 }
 
-// clfGraph is an inference graph for one batch size.
-type clfGraph struct {
-	m            *nn.Machine
-	x            *G.Node
-	feat, logits *G.Node
-}
-
 // Features returns the penultimate features (n×FeatureDim) and the logits
 // (n×10) of n images x (n·32·32 values), in batches of at most batch.
 func (c *Classifier) Features(x []float32, n, batch int) (feat, logits []float32, err error) {
@@ -73,38 +68,25 @@ func (c *Classifier) Features(x []float32, n, batch int) (feat, logits []float32
 	if batch <= 0 {
 		return nil, nil, fmt.Errorf("classifier: batch size %d must be positive", batch)
 	}
-	if c.graphs == nil {
-		c.graphs = map[int]*clfGraph{}
+	if c.infer.Spec == nil {
+		c.infer.Spec = func([][]int) nn.FuncSpec {
+			return nn.FuncSpec{Params: c.Params, Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
+				f, l := c.build(g, in[0])
+				return []*G.Node{f, l}, nil
+			}}
+		}
 	}
 	feat = make([]float32, n*FeatureDim)
 	logits = make([]float32, n*c.classes)
 	for i := 0; i < n; i += batch {
 		b := min(batch, n-i)
-		cg, ok := c.graphs[b]
-		if !ok {
-			g := nn.NewGraph(c.Params)
-			cg = &clfGraph{}
-			if err := nn.Build(func() error {
-				cg.x = g.Input("x", b, 1, 32, 32)
-				cg.feat, cg.logits = c.build(g, cg.x)
-				return nil
-			}); err != nil {
-				return nil, nil, err
-			}
-			if cg.m, err = g.CompilePlanned(cg.feat, cg.logits); err != nil {
-				return nil, nil, err
-			}
-			c.graphs[b] = cg
-		}
 		xb := tensor.New(tensor.WithShape(b, 1, 32, 32), tensor.WithBacking(x[i*per:(i+b)*per]))
-		if err := nn.Let(cg.x, xb); err != nil {
+		out, err := c.infer.Call(xb)
+		if err != nil {
 			return nil, nil, err
 		}
-		if err := cg.m.Run(); err != nil {
-			return nil, nil, err
-		}
-		copy(feat[i*FeatureDim:], nn.Value(cg.feat).Data().([]float32))
-		copy(logits[i*c.classes:], nn.Value(cg.logits).Data().([]float32))
+		copy(feat[i*FeatureDim:], out[0].Data().([]float32))
+		copy(logits[i*c.classes:], out[1].Data().([]float32))
 	}
 	return feat, logits, nil
 }
@@ -158,72 +140,63 @@ func DefaultClassifierTrainConfig() ClassifierTrainConfig {
 }
 
 // TrainClassifier trains a classifier on MNIST's training images with Adam
-// and a cosine learning-rate decay; progress, when set, gets one line per
-// epoch.
-func TrainClassifier(train *datasets.Images, cfg ClassifierTrainConfig, progress io.Writer) (*Classifier, error) {
-	if ch, h, w := train.Shape(); ch != 1 || h != 32 || w != 32 {
-		return nil, fmt.Errorf("classifier: %s images are %d×%d×%d, want 1×32×32", train.Name, ch, h, w)
+// and a cosine learning-rate decay (train.LR), in the toolkit's training
+// loop; progress, when set, gets one line per epoch.
+func TrainClassifier(data *datasets.Images, cfg ClassifierTrainConfig, progress io.Writer) (*Classifier, error) {
+	if ch, h, w := data.Shape(); ch != 1 || h != 32 || w != 32 {
+		return nil, fmt.Errorf("classifier: %s images are %d×%d×%d, want 1×32×32", data.Name, ch, h, w)
 	}
 	if cfg.Epochs <= 0 || cfg.Batch <= 0 || !(cfg.LR > 0) || math.IsInf(cfg.LR, 0) {
 		return nil, fmt.Errorf("classifier: epochs %d, batch %d and learning rate %g must be positive", cfg.Epochs, cfg.Batch, cfg.LR)
 	}
+	per := data.Len() / cfg.Batch
+	if per == 0 {
+		return nil, fmt.Errorf("classifier: batch %d is larger than the %d images of %s", cfg.Batch, data.Len(), data.Name)
+	}
 	c := NewClassifier(cfg.Seed)
-	g := nn.NewGraph(c.Params)
-	var x, y, loss *G.Node
-	if err := nn.Build(func() error {
-		x = g.Input("x", cfg.Batch, 1, 32, 32)
-		y = g.Input("y", cfg.Batch, 10)
-		_, logits := c.build(g, x)
-		loss = nn.SoftmaxCrossEntropy(logits, y)
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	names, grads, err := g.Grad(loss)
+	f, err := nn.NewFunc(nn.FuncSpec{Params: c.Params, Inputs: [][]int{{cfg.Batch, 1, 32, 32}, {cfg.Batch, 10}}, Grad: true,
+		Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
+			_, logits := c.build(g, in[0])
+			return []*G.Node{nn.SoftmaxCrossEntropy(logits, in[1])}, nil
+		}})
 	if err != nil {
 		return nil, err
 	}
-	m, err := g.CompilePlanned(append(G.Nodes{loss}, grads...)...)
-	if err != nil {
-		return nil, err
-	}
-	loader, err := datasets.NewLoader(train, cfg.Batch, cfg.Seed)
+	loader, err := datasets.NewLoader(data, cfg.Batch, cfg.Seed)
 	if err != nil {
 		return nil, err
 	}
 	opt := nn.NewAdam(cfg.LR)
 	xb := make([]float32, cfg.Batch*32*32)
 	lb := make([]int64, cfg.Batch)
-	steps := cfg.Epochs * (train.Len() / cfg.Batch)
-	gv := make([]*tensor.Dense, len(grads))
+	steps := cfg.Epochs * per
+	lr := train.LR{Peak: cfg.LR, Decay: "cosine", Steps: steps}
 	var sum float64
-	for step := 0; step < steps; step++ {
+	loop := &train.Loop{Steps: steps, Step: func(step int) error {
 		loader.Next(xb, lb)
-		if err := nn.Let(x, tensor.New(tensor.WithShape(cfg.Batch, 1, 32, 32), tensor.WithBacking(xb))); err != nil {
-			return nil, err
+		x := tensor.New(tensor.WithShape(cfg.Batch, 1, 32, 32), tensor.WithBacking(xb))
+		y := tensor.New(tensor.WithShape(cfg.Batch, 10), tensor.WithBacking(nn.OneHot(lb, 10)))
+		if _, err := f.Call(x, y); err != nil {
+			return err
 		}
-		if err := nn.Let(y, tensor.New(tensor.WithShape(cfg.Batch, 10), tensor.WithBacking(nn.OneHot(lb, 10)))); err != nil {
-			return nil, err
-		}
-		if err := m.Run(); err != nil {
-			return nil, err
-		}
-		l := nn.Scalar(loss)
+		l := f.Scalar(0)
 		if math.IsNaN(l) {
-			return nil, fmt.Errorf("classifier: loss is NaN at step %d", step)
+			return fmt.Errorf("classifier: loss is NaN at step %d", step)
 		}
 		sum += l
-		for i, gn := range grads {
-			gv[i] = nn.Value(gn)
-		}
-		opt.LR = cfg.LR * 0.5 * (1 + math.Cos(math.Pi*float64(step)/float64(steps)))
-		if err := opt.Update(c.Params, names, gv); err != nil {
-			return nil, err
-		}
-		if per := train.Len() / cfg.Batch; progress != nil && (step+1)%per == 0 {
-			fmt.Fprintf(progress, "epoch %d: mean loss %.4f\n", (step+1)/per, sum/float64(per))
+		opt.LR = lr.At(step)
+		names, grads := f.Gradients()
+		return opt.Update(c.Params, names, grads)
+	}}
+	if progress != nil {
+		loop.Periodic = []train.Periodic{{Every: per, Do: func(step int) error {
+			fmt.Fprintf(progress, "epoch %d: mean loss %.4f\n", step/per, sum/float64(per))
 			sum = 0
-		}
+			return nil
+		}}}
+	}
+	if err := loop.Run(context.Background()); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

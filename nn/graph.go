@@ -8,9 +8,16 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Graph is a gorgonia expression graph whose parameter nodes come from a
-// Params store: the first use of a name creates a node bound to the store's
-// tensor, later uses return the same node.
+// Graph is a gorgonia expression graph whose parameter nodes come from
+// parameter stores: the first use of a name creates a node bound to the
+// store's tensor, later uses return the same node.
+//
+// A graph has one trainable store (the one NewGraph takes, which may be nil)
+// and any number of frozen ones (Freeze): both are read the same way, but
+// Grad differentiates only the trainable store's parameters, so a small
+// network (a Clockwork adaptor, say) can be trained through the layers of a
+// frozen teacher without computing, or applying, gradients for them. A
+// parameter name must be unique across the stores of a graph.
 //
 // Building a graph panics on inconsistent shapes, which is a programming
 // error; Build turns such a panic into an error for callers that assemble
@@ -18,31 +25,56 @@ import (
 type Graph struct {
 	G      *G.ExprGraph
 	params *Params
+	frozen []*Params
 	nodes  map[string]*G.Node
-	used   []string
+	used   []string // trainable parameters, in order of first use
 }
 
-// NewGraph returns an empty graph over the parameter store p.
+// NewGraph returns an empty graph whose trainable parameters come from p
+// (nil: none).
 func NewGraph(p *Params) *Graph {
 	return &Graph{G: G.NewGraph(), params: p, nodes: map[string]*G.Node{}}
 }
 
-// Store returns the graph's parameter store.
+// Freeze adds read-only parameter stores to the graph and returns it. Their
+// parameters are read like the trainable ones but never differentiated.
+func (g *Graph) Freeze(stores ...*Params) *Graph {
+	g.frozen = append(g.frozen, stores...)
+	return g
+}
+
+// Store returns the graph's trainable parameter store.
 func (g *Graph) Store() *Params { return g.params }
 
-// Param returns the node of the named parameter. It panics if the store has
-// no such parameter.
+// Param returns the node of the named parameter, from the trainable store
+// or a frozen one. It panics if no store, or more than one, has the name.
 func (g *Graph) Param(name string) *G.Node {
 	if n, ok := g.nodes[name]; ok {
 		return n
 	}
-	t := g.params.Get(name)
+	var t *tensor.Dense
+	trainable := false
+	if g.params != nil {
+		if t = g.params.Get(name); t != nil {
+			trainable = true
+		}
+	}
+	for _, f := range g.frozen {
+		if ft := f.Get(name); ft != nil {
+			if t != nil {
+				panic(fmt.Sprintf("nn: parameter %q is in two stores of one graph", name))
+			}
+			t = ft
+		}
+	}
 	if t == nil {
 		panic(fmt.Sprintf("nn: no parameter %q", name))
 	}
 	n := G.NewTensor(g.G, tensor.Float32, t.Shape().Dims(), G.WithShape(t.Shape().Clone()...), G.WithName(name), G.WithValue(t))
 	g.nodes[name] = n
-	g.used = append(g.used, name)
+	if trainable {
+		g.used = append(g.used, name)
+	}
 	return n
 }
 
@@ -52,8 +84,8 @@ func (g *Graph) Input(name string, shape ...int) *G.Node {
 	return G.NewTensor(g.G, tensor.Float32, len(shape), G.WithShape(shape...), G.WithName(name))
 }
 
-// UsedParams returns the names of the parameters the graph uses and their
-// nodes, in order of first use.
+// UsedParams returns the names of the trainable parameters the graph uses
+// and their nodes, in order of first use.
 func (g *Graph) UsedParams() ([]string, G.Nodes) {
 	nodes := make(G.Nodes, len(g.used))
 	for i, n := range g.used {
@@ -63,10 +95,13 @@ func (g *Graph) UsedParams() ([]string, G.Nodes) {
 }
 
 // Grad adds the symbolic gradient of the scalar loss with respect to every
-// parameter the graph uses and returns the parameter names and their
-// gradient nodes.
+// trainable parameter the graph uses and returns the parameter names and
+// their gradient nodes. Frozen parameters get no gradient.
 func (g *Graph) Grad(loss *G.Node) ([]string, G.Nodes, error) {
 	names, nodes := g.UsedParams()
+	if len(nodes) == 0 {
+		return nil, nil, fmt.Errorf("gradient: the graph uses no trainable parameter")
+	}
 	grads, err := G.Grad(loss, nodes...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("gradient: %w", err)

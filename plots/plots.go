@@ -13,6 +13,7 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/clockwork-go/clockwork/internal/fsutil"
 )
@@ -45,6 +46,10 @@ const (
 	tickSize  = 8
 	lineWidth = 1.2
 )
+
+// PNGDPI is the resolution of PNG figures: a 3.4-inch column-wide figure is
+// 680 pixels wide, sharp on a screen and in a README.
+const PNGDPI = 200
 
 // New returns an empty plot in the paper style.
 func New(title, xlabel, ylabel string) *plot.Plot {
@@ -87,9 +92,14 @@ func SavePanels(panels [][]*plot.Plot, path string, w, h vg.Length) error {
 	if len(panels) == 0 || len(panels[0]) == 0 {
 		return fmt.Errorf("figure %s: no panels", path)
 	}
-	c, err := draw.NewFormattedCanvas(w, h, format)
-	if err != nil {
-		return err
+	var c vg.CanvasWriterTo
+	if format == "png" {
+		c = vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(PNGDPI))}
+	} else {
+		var err error
+		if c, err = draw.NewFormattedCanvas(w, h, format); err != nil {
+			return err
+		}
 	}
 	dc := draw.New(c)
 	tiles := draw.Tiles{Rows: len(panels), Cols: len(panels[0]), PadX: vg.Millimeter, PadY: vg.Millimeter,

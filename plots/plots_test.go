@@ -100,8 +100,8 @@ func TestFiguresRender(t *testing.T) {
 				if p == nil {
 					w, h = PageWidth, 2*FigHeight
 				}
-				// gonum's PNG canvas renders at 96 dots per inch.
-				wantW, wantH := int(float64(w/vg.Inch)*96), int(float64(h/vg.Inch)*96)
+				// PNGs render at PNGDPI dots per inch (680 pixels for a column).
+				wantW, wantH := int(float64(w/vg.Inch)*PNGDPI), int(float64(h/vg.Inch)*PNGDPI)
 				if b := img.Bounds(); b.Dx() != wantW || b.Dy() != wantH {
 					t.Errorf("%s is %d×%d, want %d×%d", path, b.Dx(), b.Dy(), wantW, wantH)
 				}

@@ -50,30 +50,18 @@ func (c Cost) Prefix(p string) (macs, flops int64) {
 	return c.Sum(func(n string) bool { return n == p || strings.HasPrefix(n, p+".") })
 }
 
-// ShellCore splits the total into the high-resolution shell (the embedding,
-// conv_in, down_blocks[0], up_blocks[-1] and the head, which ShellIn and
-// ShellOut run) and the low-resolution core (what Core runs), in FLOPs.
+// ShellCore splits the total into the high-resolution shell and the
+// low-resolution core of the default cut (depth 1: the embedding, conv_in,
+// down_blocks[0], up_blocks[-1] and the head in the shell), in FLOPs. A
+// model without a core at depth 1 has it all in the shell. See Split.Cost for
+// other depths.
 func (m *Model) ShellCore(c Cost) (shell, core int64) {
-	n := len(m.plan.down)
-	inCore := func(name string) bool {
-		if strings.HasPrefix(name, "mid_block") {
-			return true
-		}
-		for i := 1; i < n; i++ {
-			if strings.HasPrefix(name, fmt.Sprintf("down_blocks.%d.", i)) {
-				return true
-			}
-		}
-		for i := 0; i < n-1; i++ {
-			if strings.HasPrefix(name, fmt.Sprintf("up_blocks.%d.", i)) {
-				return true
-			}
-		}
-		return false
+	sp, err := m.SplitAt(1)
+	if err != nil {
+		_, total := c.Total()
+		return total, 0
 	}
-	_, core = c.Sum(inCore)
-	_, total := c.Total()
-	return total - core, core
+	return sp.Cost(c)
 }
 
 // Cost returns the analytic cost of the forward pass of one sample of h×w,

@@ -12,8 +12,14 @@
 //
 // Feature taps: Forward passes the output of conv_in, of every down block,
 // of the mid block and of every up block through a Hook that may read or
-// replace it. ShellIn, Core and ShellOut run the high-resolution shell and
-// the low-resolution core separately, so that the core's input r_in and
-// output r_out can be taken, cached and substituted, as Clockwork Diffusion
-// (Habibian et al., CVPR 2024) and the perturbation studies need.
+// replace it. Split cuts the network at a depth into a high-resolution shell
+// and a low-resolution core; ShellIn, Core and ShellOut run them separately,
+// so that the core's input r_in and output r_out can be taken, cached and
+// substituted, as Clockwork Diffusion (Habibian et al., CVPR 2024) and the
+// perturbation studies need. Cost counts FLOPs per module analytically, and
+// Split.Cost divides them between shell and core.
+//
+// Inference runs on graphs compiled once per input shape (nn.Func), one per
+// block, with the parameters read in place: an optimiser's update is seen by
+// the next pass.
 package unet

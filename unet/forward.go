@@ -18,33 +18,8 @@ import (
 type Hook func(tap string, x *tensor.Dense) (*tensor.Dense, error)
 
 // stage is one compiled piece of the network (the embedding, conv_in, one
-// block or the head) with its host inputs and outputs.
-type stage struct {
-	m    *nn.Machine
-	ins  []*G.Node
-	outs []*G.Node
-}
-
-// run binds the inputs, runs the graph and returns its outputs, which stay
-// valid until the stage runs again.
-func (s *stage) run(in ...*tensor.Dense) ([]*tensor.Dense, error) {
-	for i, t := range in {
-		if !t.Shape().Eq(s.ins[i].Shape()) {
-			return nil, fmt.Errorf("input %d has shape %v, want %v", i, t.Shape(), s.ins[i].Shape())
-		}
-		if err := nn.Let(s.ins[i], t); err != nil {
-			return nil, err
-		}
-	}
-	if err := s.m.Run(); err != nil {
-		return nil, err
-	}
-	out := make([]*tensor.Dense, len(s.outs))
-	for i, n := range s.outs {
-		out[i] = nn.Value(n)
-	}
-	return out, nil
-}
+// block or the head).
+type stage = nn.Func
 
 // runner holds the stages compiled for one input shape (N, H, W).
 type runner struct {
@@ -55,25 +30,12 @@ type runner struct {
 // compileStage builds a graph with inputs of the given shapes through f and
 // compiles it.
 func (m *Model) compileStage(shapes [][]int, f func(g *nn.Graph, in []*G.Node) []*G.Node) (*stage, error) {
-	g := nn.NewGraph(m.Params)
-	s := &stage{}
-	if err := nn.Build(func() error {
-		for i, sh := range shapes {
-			s.ins = append(s.ins, g.Input(fmt.Sprintf("in%d", i), sh...))
-		}
-		s.outs = f(g, s.ins)
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	var err error
-	if s.m, err = g.CompilePlanned(s.outs...); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return nn.NewFunc(nn.FuncSpec{Params: m.Params, Inputs: shapes, Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
+		return f(g, in), nil
+	}})
 }
 
-func shapeOf(n *G.Node) []int { return []int(n.Shape().Clone()) }
+func shapeOf(s *stage, i int) []int { return []int(s.OutputShape(i)) }
 
 func (m *Model) runnerFor(n, h, w int) (*runner, error) {
 	key := [3]int{n, h, w}
@@ -102,7 +64,7 @@ func (m *Model) runnerFor(n, h, w int) (*runner, error) {
 	}); err != nil {
 		return nil, err
 	}
-	hShape := shapeOf(r.convIn.outs[0])
+	hShape := shapeOf(r.convIn, 0)
 	skipShapes := [][]int{hShape}
 	for i := range m.plan.down {
 		st, err := m.compileStage([][]int{hShape, embShape}, func(g *nn.Graph, in []*G.Node) []*G.Node {
@@ -113,9 +75,9 @@ func (m *Model) runnerFor(n, h, w int) (*runner, error) {
 			return nil, err
 		}
 		r.down = append(r.down, st)
-		hShape = shapeOf(st.outs[0])
-		for _, o := range st.outs[1:] {
-			skipShapes = append(skipShapes, shapeOf(o))
+		hShape = shapeOf(st, 0)
+		for k := 1; k < st.NumOutputs(); k++ {
+			skipShapes = append(skipShapes, shapeOf(st, k))
 		}
 	}
 	if m.plan.mid != nil {
@@ -136,7 +98,7 @@ func (m *Model) runnerFor(n, h, w int) (*runner, error) {
 			return nil, err
 		}
 		r.up = append(r.up, st)
-		hShape = shapeOf(st.outs[0])
+		hShape = shapeOf(st, 0)
 	}
 	if r.head, err = m.compileStage([][]int{hShape}, func(g *nn.Graph, in []*G.Node) []*G.Node {
 		return []*G.Node{m.Head(g, in[0])}
@@ -243,12 +205,13 @@ func (m *Model) begin(x *tensor.Dense, t []float64, labels []int64, hook Hook) (
 	if err != nil {
 		return nil, err
 	}
-	out, err := r.embed.run(embIn...)
+	m.gen++ // every Shell made before is stale from here on
+	out, err := r.embed.Call(embIn...)
 	if err != nil {
 		return nil, fmt.Errorf("embedding: %w", err)
 	}
 	st := &state{m: m, r: r, emb: out[0], hook: hook}
-	if out, err = r.convIn.run(x); err != nil {
+	if out, err = r.convIn.Call(x); err != nil {
 		return nil, fmt.Errorf("conv_in: %w", err)
 	}
 	st.h = out[0]
@@ -257,7 +220,7 @@ func (m *Model) begin(x *tensor.Dense, t []float64, labels []int64, hook Hook) (
 }
 
 func (s *state) down(i int) error {
-	out, err := s.r.down[i].run(s.h, s.emb)
+	out, err := s.r.down[i].Call(s.h, s.emb)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.m.plan.down[i].prefix, err)
 	}
@@ -270,7 +233,7 @@ func (s *state) mid() error {
 	if s.r.mid == nil {
 		return nil
 	}
-	out, err := s.r.mid.run(s.h, s.emb)
+	out, err := s.r.mid.Call(s.h, s.emb)
 	if err != nil {
 		return fmt.Errorf("mid_block: %w", err)
 	}
@@ -282,7 +245,7 @@ func (s *state) up(i int) error {
 	k := s.m.UpSkips(i)
 	in := append([]*tensor.Dense{s.h, s.emb}, s.skips[len(s.skips)-k:]...)
 	s.skips = s.skips[:len(s.skips)-k]
-	out, err := s.r.up[i].run(in...)
+	out, err := s.r.up[i].Call(in...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.m.plan.up[i].prefix, err)
 	}
@@ -291,7 +254,7 @@ func (s *state) up(i int) error {
 }
 
 func (s *state) head() (*tensor.Dense, error) {
-	out, err := s.r.head.run(s.h)
+	out, err := s.r.head.Call(s.h)
 	if err != nil {
 		return nil, fmt.Errorf("head: %w", err)
 	}
@@ -324,18 +287,25 @@ func (m *Model) Forward(x *tensor.Dense, t []float64, labels []int64, hook Hook)
 	return s.head()
 }
 
-// Shell is the state of the high-resolution shell after its input half
-// (conv_in and down_blocks[0]): the core's input RIn (the output of
-// down_blocks[0]), the skip tensors the shell's output half will consume,
-// and the conditioning embedding Emb. Following Clockwork Diffusion
-// (Habibian et al., CVPR 2024, Sec. 4.2), the low-resolution core in between
-// (down_blocks[1:], mid_block, up_blocks[:-1]) can be run with Core or
-// replaced by any function from RIn to a tensor of ROutShape.
+// Shell is the state of the high-resolution shell after its input half at
+// some depth (see Split): the core's input RIn, the skip tensors the
+// shell's output half will consume, and the conditioning embedding Emb.
+// Following Clockwork Diffusion (Habibian et al., CVPR 2024, Sec. 4.2), the
+// low-resolution core in between can be run with Core or replaced by any
+// function from RIn to a tensor of ROutShape (an adaptor).
+//
+// Emb is the embedding before its SiLU: time_embedding(t) plus the class
+// embedding, as diffusers' UNet2DModel computes emb. Every ResBlock takes
+// SiLU(Emb) (nn.ResBlock.Apply's tembAct), so an adaptor that conditions
+// ResBlocks on it applies SiLU first, as the U-Net does.
 //
 // The tensors of a Shell are owned by the model and stay valid until its
-// next ShellIn or Forward; copy what must outlive that.
+// next ShellIn or Forward: a Shell used after that is an error (its tensors
+// would hold another pass's values). Copy what must outlive it.
 type Shell struct {
 	s     *state
+	split Split
+	gen   uint64
 	RIn   *tensor.Dense
 	Emb   *tensor.Dense
 	skips []*tensor.Dense
@@ -345,35 +315,61 @@ type Shell struct {
 // ROutShape returns the shape of the core's output r_out.
 func (sh *Shell) ROutShape() tensor.Shape { return sh.rOut.Clone() }
 
-// ShellIn runs conv_in and down_blocks[0] (the taps "conv_in" and
-// "down_blocks.0" pass through hook). The model needs at least two blocks.
-func (m *Model) ShellIn(x *tensor.Dense, t []float64, labels []int64, hook Hook) (*Shell, error) {
-	if len(m.plan.down) < 2 {
-		return nil, fmt.Errorf("a U-Net with %d block has no low-resolution core", len(m.plan.down))
+// Split returns the cut the shell was made at.
+func (sh *Shell) Split() Split { return sh.split }
+
+// valid reports, as an error, a shell the model has run past.
+func (sh *Shell) valid() error {
+	if sh.gen != sh.s.m.gen {
+		return fmt.Errorf("shell is stale: the model ran another forward pass or ShellIn since it was made")
 	}
+	return nil
+}
+
+// ShellIn runs the input half of the shell at depth 1 (conv_in and
+// down_blocks[0]; their taps pass through hook), the paper's default cut.
+// It is SplitAt(1) followed by Split.ShellIn.
+func (m *Model) ShellIn(x *tensor.Dense, t []float64, labels []int64, hook Hook) (*Shell, error) {
+	sp, err := m.SplitAt(1)
+	if err != nil {
+		return nil, err
+	}
+	return sp.ShellIn(x, t, labels, hook)
+}
+
+// ShellIn runs conv_in and down_blocks[:Depth] (their taps pass through
+// hook) and returns the shell with r_in, the output of down_blocks[Depth−1].
+func (sp Split) ShellIn(x *tensor.Dense, t []float64, labels []int64, hook Hook) (*Shell, error) {
+	m := sp.m
 	s, err := m.begin(x, t, labels, hook)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.down(0); err != nil {
-		return nil, err
+	for i := 0; i < sp.Depth; i++ {
+		if err := s.down(i); err != nil {
+			return nil, err
+		}
 	}
 	n := len(m.plan.up)
-	rOut := s.r.up[n-2].outs[0].Shape().Clone()
+	rOut := s.r.up[n-1-sp.Depth].OutputShape(0)
 	skips := s.skips[:len(s.skips)-1] // the last skip is r_in itself, consumed by the core
-	return &Shell{s: s, RIn: s.h, Emb: s.emb, skips: skips, rOut: rOut}, nil
+	return &Shell{s: s, split: sp, gen: m.gen, RIn: s.h, Emb: s.emb, skips: skips, rOut: rOut}, nil
 }
 
-// Core runs the low-resolution core on sh.RIn (down_blocks[1:], mid_block,
-// up_blocks[:-1], with their taps through hook) and returns r_out, the
-// input of the last up block. The result is a new tensor.
+// Core runs the low-resolution core on sh.RIn (the blocks between the
+// shell's halves, with their taps through hook) and returns r_out, the input
+// of the shell's first up block. The result is a new tensor.
 func (m *Model) Core(sh *Shell, hook Hook) (*tensor.Dense, error) {
+	if err := sh.valid(); err != nil {
+		return nil, err
+	}
 	if !sh.RIn.Shape().Eq(sh.s.h.Shape()) || sh.RIn.Dtype() != tensor.Float32 {
 		return nil, fmt.Errorf("r_in is %v %v, want float32 %v", sh.RIn.Dtype(), sh.RIn.Shape(), sh.s.h.Shape())
 	}
+	d := sh.split.Depth
 	s := &state{m: m, r: sh.s.r, emb: sh.Emb, h: sh.RIn, hook: hook}
 	s.skips = append(append([]*tensor.Dense(nil), sh.skips...), sh.RIn)
-	for i := 1; i < len(m.plan.down); i++ {
+	for i := d; i < len(m.plan.down); i++ {
 		if err := s.down(i); err != nil {
 			return nil, err
 		}
@@ -381,7 +377,7 @@ func (m *Model) Core(sh *Shell, hook Hook) (*tensor.Dense, error) {
 	if err := s.mid(); err != nil {
 		return nil, err
 	}
-	for i := 0; i < len(m.plan.up)-1; i++ {
+	for i := 0; i < len(m.plan.up)-d; i++ {
 		if err := s.up(i); err != nil {
 			return nil, err
 		}
@@ -389,9 +385,13 @@ func (m *Model) Core(sh *Shell, hook Hook) (*tensor.Dense, error) {
 	return s.h.Clone().(*tensor.Dense), nil
 }
 
-// ShellOut runs the last up block on rOut with the shell's skip tensors, then
-// the output head (the tap of the last up block passes through hook).
+// ShellOut runs the shell's output half on rOut with the shell's skip
+// tensors: up_blocks[n−Depth:] and the output head (their taps pass through
+// hook). The result is a new tensor.
 func (m *Model) ShellOut(sh *Shell, rOut *tensor.Dense, hook Hook) (*tensor.Dense, error) {
+	if err := sh.valid(); err != nil {
+		return nil, err
+	}
 	if !rOut.Shape().Eq(sh.rOut) {
 		return nil, fmt.Errorf("r_out has shape %v, want %v", rOut.Shape(), sh.rOut)
 	}
@@ -400,8 +400,10 @@ func (m *Model) ShellOut(sh *Shell, rOut *tensor.Dense, hook Hook) (*tensor.Dens
 	}
 	s := &state{m: m, r: sh.s.r, emb: sh.Emb, h: rOut, hook: hook}
 	s.skips = append([]*tensor.Dense(nil), sh.skips...)
-	if err := s.up(len(m.plan.up) - 1); err != nil {
-		return nil, err
+	for i := len(m.plan.up) - sh.split.Depth; i < len(m.plan.up); i++ {
+		if err := s.up(i); err != nil {
+			return nil, err
+		}
 	}
 	return s.head()
 }

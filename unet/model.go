@@ -21,6 +21,7 @@ type Model struct {
 
 	plan    *plan
 	runners map[[3]int]*runner
+	gen     uint64 // forward passes begun: a Shell remembers the one it belongs to
 }
 
 // New builds a model from a validated config, with PyTorch's default

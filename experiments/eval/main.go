@@ -2,7 +2,8 @@
 // reports FID-MNIST and KID against the MNIST test set, the class accuracy of
 // class-conditional samples (by the shipped classifier), the analytic GFLOPs
 // per sample and the wall time per sample, each quality figure with a 95%
-// interval. It writes a JSON report, a sample grid, and prints a table:
+// interval. It writes a JSON report and a sample grid beside it (by default
+// under runs/eval/), and prints a table:
 //
 //	go run ./experiments/eval -model runs/mnist/model -sampler dpmpp2m -steps 20
 //	go run ./experiments/eval -real test -reference train    # the floor: real images
@@ -15,9 +16,13 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/clockwork-go/clockwork/datasets"
+	"github.com/clockwork-go/clockwork/evaluate"
+	"github.com/clockwork-go/clockwork/internal/cli"
 	"github.com/clockwork-go/clockwork/internal/fsutil"
 	"github.com/clockwork-go/clockwork/metrics"
 	"github.com/clockwork-go/clockwork/plots"
@@ -28,25 +33,29 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var o metrics.EvalOptions
-	fs.StringVar(&o.Model, "model", "", "model directory")
+	var o evaluate.Options
+	model := fs.String("model", "", "model directory")
 	real := fs.String("real", "", "evaluate real MNIST images of this split (train or test) instead of a model")
 	fs.StringVar(&o.Sampler, "sampler", "dpmpp2m", "ddpm, ddim, dpmpp2m or euler")
 	fs.IntVar(&o.Steps, "steps", 20, "sampling steps")
 	fs.StringVar(&o.Spacing, "spacing", "", "timestep spacing (default: the sampler's)")
 	fs.Float64Var(&o.Eta, "eta", 0, "DDIM eta")
-	fs.Float64Var(&o.Guidance, "guidance", 1, "classifier-free guidance scale (1: none)")
+	guidance := fs.Float64("guidance", 1, "classifier-free guidance scale (1: none)")
 	fs.IntVar(&o.N, "n", 1000, "samples")
 	fs.IntVar(&o.Batch, "batch", 100, "sampling batch size")
 	fs.Uint64Var(&o.Seed, "seed", 0, "noise seed")
 	fs.StringVar(&o.Quality.Reference, "reference", "test", "MNIST split to compare with: test or train")
 	fs.IntVar(&o.Quality.Bootstrap, "bootstrap", 100, "bootstrap resamples for the intervals")
-	out := fs.String("out", "eval.json", "JSON report")
-	grid := fs.String("grid", "eval.png", "sample grid (empty: none)")
+	out := fs.String("out", "", "JSON report (default: runs/eval/<model>-<sampler><steps>.json)")
+	grid := fs.String("grid", "-", "sample grid PNG (default: beside -out; empty: none)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if (o.Model == "") == (*real == "") || fs.NArg() > 0 {
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "eval: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if (*model == "") == (*real == "") {
 		fmt.Fprintln(stderr, "eval: give exactly one of -model and -real")
 		fs.Usage()
 		return 2
@@ -59,11 +68,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if o.N < 2 {
 		return fail(fmt.Errorf("-n %d: want at least 2 samples", o.N))
 	}
+	if *out == "" {
+		name := "mnist-" + *real
+		if *model != "" {
+			name = fmt.Sprintf("%s-%s%d", filepath.Base(filepath.Clean(*model)), o.Sampler, o.Steps)
+			if *guidance != 1 {
+				name += fmt.Sprintf("-g%g", *guidance)
+			}
+		}
+		*out = filepath.Join("runs", "eval", name+".json")
+	}
+	if *grid == "-" {
+		*grid = strings.TrimSuffix(*out, filepath.Ext(*out)) + ".png"
+	}
 	c, err := metrics.MNISTClassifier()
 	if err != nil {
 		return fail(err)
 	}
-	var rep metrics.EvalReport
+	var rep evaluate.Report
 	var x []float32
 	if *real != "" {
 		d, err := datasets.MNIST(*real, "", true)
@@ -83,12 +105,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(err)
 		}
-		rep = metrics.EvalReport{Model: "mnist-" + *real + " (real images, random subset)", N: o.N, Seed: o.Seed, Reference: "mnist-" + o.Quality.Reference, Quality: q}
+		rep = evaluate.Report{Model: "mnist-" + *real + " (real images, random subset)", N: o.N, Seed: o.Seed, Reference: "mnist-" + o.Quality.Reference, Quality: q}
 	} else {
-		o.Progress = stderr
-		if rep, x, _, err = metrics.Evaluate(c, o); err != nil {
+		prog := cli.NewProgress(stderr, o.N, "sample")
+		o.Progress = func(done, _ int) { prog.Set(done, "") }
+		var s evaluate.Samples
+		rep, s, err = evaluate.Model(c, *model, *guidance, o)
+		prog.Finish()
+		if err != nil {
 			return fail(err)
 		}
+		x = s.X
+	}
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		return fail(err)
 	}
 	b, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
@@ -118,5 +148,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(tw, "ms/sample\t%.2f\n", rep.MsPerSample)
 	}
 	tw.Flush()
+	where := *out
+	if *grid != "" {
+		where += " and " + *grid
+	}
+	fmt.Fprintf(stdout, "wrote %s\n", where)
 	return 0
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/clockwork-go/clockwork/diffusion"
-	"github.com/clockwork-go/clockwork/metrics"
+	"github.com/clockwork-go/clockwork/evaluate"
 	"github.com/clockwork-go/clockwork/unet"
 )
 
@@ -42,7 +42,7 @@ func TestEvalModel(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, se.String())
 	}
-	var rep metrics.EvalReport
+	var rep evaluate.Report
 	b, _ := os.ReadFile(out)
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)

@@ -2,9 +2,9 @@
 //
 //	go run ./experiments/sample -model runs/mnist/model -sampler dpmpp2m -steps 20 -guidance 2 -n 100
 //
-// It writes the samples (N,C,H,W float32 in [−1, 1]) and labels to an .npz
-// file and a PNG grid. A sample depends only on -seed and its index, not on
-// -batch.
+// It writes the samples (N,C,H,W float32) and labels to an .npz file (by
+// default under runs/samples/) and a PNG grid beside it. A sample depends
+// only on -seed and its index, not on -batch.
 package main
 
 import (
@@ -12,11 +12,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-
 	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/internal/cli"
 	"github.com/clockwork-go/clockwork/internal/npzio"
 	"github.com/clockwork-go/clockwork/plots"
 )
@@ -36,16 +37,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 	batch := fs.Int("batch", 64, "batch size")
 	seed := fs.Uint64("seed", 0, "noise seed")
 	labels := fs.String("labels", "cycle", "class labels: cycle, a class, or a comma-separated list (none for unconditional models)")
-	out := fs.String("out", "samples.npz", "output .npz (samples, labels)")
-	grid := fs.String("grid", "samples.png", "output PNG grid (empty: none)")
+	out := fs.String("out", "", "output .npz (samples, labels); default: runs/samples/<model>-<sampler><steps>.npz")
+	grid := fs.String("grid", "-", "output PNG grid (default: beside -out; empty: none)")
 	cols := fs.Int("cols", 10, "grid columns")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *model == "" || fs.NArg() > 0 {
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "sample: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if *model == "" {
 		fmt.Fprintln(stderr, "sample: -model is required")
 		fs.Usage()
 		return 2
+	}
+	if *out == "" {
+		*out = filepath.Join("runs", "samples", fmt.Sprintf("%s-%s%d.npz", filepath.Base(filepath.Clean(*model)), *sampler, *steps))
+	}
+	if *grid == "-" {
+		*grid = strings.TrimSuffix(*out, filepath.Ext(*out)) + ".png"
 	}
 	fail := func(err error) int { fmt.Fprintln(stderr, "sample:", err); return 1 }
 	m, s, err := diffusion.LoadModel(*model)
@@ -60,29 +71,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	var d diffusion.Denoiser = &diffusion.ModelDenoiser{Model: m}
-	if *guidance != 1 {
-		if k == 0 {
-			return fail(fmt.Errorf("guidance needs a class-conditional model"))
-		}
-		d = &diffusion.Guided{D: d, Scale: *guidance, Null: int64(k - 1)}
+	d, err := diffusion.Guide(&diffusion.ModelDenoiser{Model: m}, k, *guidance)
+	if err != nil {
+		return fail(err)
 	}
 	h, w, err := m.Config.SampleHW()
 	if err != nil {
 		return fail(err)
 	}
 	chw := []int{m.Config.InChannels, h, w}
-	bar := progressbar.NewOptions(*n, progressbar.OptionSetWriter(stderr), progressbar.OptionShowCount(),
-		progressbar.OptionSetPredictTime(true), progressbar.OptionSetDescription("sample"), progressbar.OptionSetWidth(30))
+	prog := cli.NewProgress(stderr, *n, "sample")
 	start := time.Now()
 	x, err := diffusion.SampleMany(d, s, chw, *n, *batch, lab, diffusion.Options{
 		Sampler: *sampler, Steps: *steps, Spacing: *spacing, Eta: *eta, Seed: *seed,
-	}, func(done int) { bar.Set(done) })
+	}, func(done int) { prog.Set(done, "") })
+	prog.Finish()
 	if err != nil {
 		return fail(err)
 	}
-	bar.Finish()
-	fmt.Fprintln(stderr)
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		return fail(err)
+	}
 	arrays := map[string]npzio.Array{"samples": npzio.Float32(x.Data().([]float32), x.Shape().Clone()...)}
 	order := []string{"samples"}
 	if lab != nil {

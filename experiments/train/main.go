@@ -22,8 +22,13 @@ import (
 	"syscall"
 	"time"
 
+	"gorgonia.org/tensor"
+
 	"github.com/clockwork-go/clockwork/datasets"
 	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/internal/cli"
+	"github.com/clockwork-go/clockwork/plots"
+	"github.com/clockwork-go/clockwork/train"
 	"github.com/clockwork-go/clockwork/unet"
 )
 
@@ -42,7 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	config := fs.String("config", "mnist", "U-Net config: an embedded name, a config.json or a model directory")
 	data := fs.String("data", "mnist", "training data: mnist, mnist:DIR, shapes[:N], npz:PATH[:images[:labels[:classes]]]")
 	resume := fs.Bool("resume", false, "continue the run in -out from its latest checkpoint")
-	quiet := fs.Bool("quiet", false, "no progress bar")
+	quiet := fs.Bool("quiet", false, "no progress display")
 	c := &d
 	fs.IntVar(&c.Steps, "steps", d.Steps, "training steps (with -resume: the new total)")
 	fs.IntVar(&c.BatchSize, "batch", d.BatchSize, "batch size")
@@ -117,13 +122,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "training %s (%d parameters) on %s (%d images) for %d steps of %d into %s\n",
 			*config, m.Params.Count(), images.Name, images.Len(), c.Steps, c.BatchSize, *out)
 	}
+	var prog *cli.Progress
 	if !*quiet {
-		tr.Log = stderr
+		prog = cli.NewProgress(stderr, tr.Config.Steps, "train").From(tr.Step)
+		tr.Progress = func(p train.Progress) { prog.Set(p.Done, p.Status) }
+	}
+	tr.Grid = func(step int, x *tensor.Dense, cols int) error {
+		s := x.Shape()
+		path := filepath.Join(*out, "samples", fmt.Sprintf("step-%08d.png", step))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		return plots.SaveGridPNG(path, x.Data().([]float32), s[0], s[1], s[2], s[3], cols, 2)
 	}
 	start := time.Now()
 	err = tr.Run(ctx)
+	prog.Finish()
 	if errors.Is(err, diffusion.ErrInterrupted) {
-		fmt.Fprintf(stderr, "\ntrain: interrupted at step %d; checkpoint written. Continue with: go run ./experiments/train -out %s -resume\n", tr.Step, *out)
+		fmt.Fprintf(stderr, "train: interrupted at step %d; checkpoint written. Continue with: go run ./experiments/train -out %s -resume\n", tr.Step, *out)
 		return 130
 	}
 	if err != nil {

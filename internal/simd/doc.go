@@ -20,3 +20,10 @@
 // persistent workers: a network's forward pass is a chain of short parallel
 // ops, and waking parked threads for each would cost more than some ops.
 package simd
+
+// The assembly is generated: vec_amd64.s by gen_vec.go and kernels_amd64.s
+// by gen_kernels.go. TestGeneratedAssembly fails when a committed file is
+// not what its generator writes, and go vet's asmdecl check holds every
+// TEXT symbol's frame and argument offsets to its Go declaration.
+//go:generate go run gen_vec.go -o vec_amd64.s
+//go:generate go run gen_kernels.go -o kernels_amd64.s

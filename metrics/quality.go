@@ -4,16 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
-	"time"
-
-	"github.com/schollz/progressbar/v3"
 
 	"github.com/clockwork-go/clockwork/datasets"
-	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/internal/npzio"
 )
 
@@ -158,106 +153,4 @@ func MeasureQuality(c *Classifier, x []float32, n int, labels []int64, o Quality
 		q.Accuracy = &acc
 	}
 	return q, nil
-}
-
-// EvalOptions describe a sampling evaluation of a model directory.
-type EvalOptions struct {
-	Model    string // model directory
-	Sampler  string
-	Steps    int
-	Spacing  string
-	Eta      float64
-	Guidance float64 // classifier-free guidance scale; 1: none
-	N, Batch int
-	Seed     uint64
-	Quality  QualityOptions
-	Progress io.Writer // progress bar; nil: none
-}
-
-// EvalReport is what an evaluation measured.
-type EvalReport struct {
-	Model     string  `json:"model"`
-	Sampler   string  `json:"sampler"`
-	Steps     int     `json:"steps"`
-	Guidance  float64 `json:"guidance"`
-	N         int     `json:"n"`
-	Seed      uint64  `json:"seed"`
-	Reference string  `json:"reference"`
-	Quality
-	GFLOPsPerSample float64 `json:"gflops_per_sample"`
-	MsPerSample     float64 `json:"ms_per_sample"`
-}
-
-// Evaluate samples o.N images from a class-conditional or unconditional
-// MNIST model (labels cycling through the digits) and measures their
-// quality, the analytic GFLOPs spent per sample (forward passes × steps,
-// doubled under guidance) and the wall time per sample.
-func Evaluate(c *Classifier, o EvalOptions) (EvalReport, []float32, []int64, error) {
-	m, s, err := diffusion.LoadModel(o.Model)
-	if err != nil {
-		return EvalReport{}, nil, nil, err
-	}
-	cfg := m.Config
-	if cfg.InChannels != 1 {
-		return EvalReport{}, nil, nil, fmt.Errorf("%s: %d input channels; the MNIST metrics take 1", o.Model, cfg.InChannels)
-	}
-	if h, w, err := cfg.SampleHW(); err != nil || h != 32 || w != 32 {
-		return EvalReport{}, nil, nil, fmt.Errorf("%s: sample_size %v; the MNIST metrics take 32×32 images", o.Model, cfg.SampleSize)
-	}
-	if o.N < 2 || o.Batch < 1 {
-		return EvalReport{}, nil, nil, fmt.Errorf("want at least 2 samples and a positive batch, got %d and %d", o.N, o.Batch)
-	}
-	k := cfg.NumClasses()
-	var labels []int64
-	spec := ""
-	if k > 0 {
-		spec = "cycle"
-	}
-	if labels, err = diffusion.ParseLabels(spec, o.N, k); err != nil {
-		return EvalReport{}, nil, nil, err
-	}
-	var d diffusion.Denoiser = &diffusion.ModelDenoiser{Model: m}
-	passes := 1.0
-	if o.Guidance != 1 {
-		if k == 0 {
-			return EvalReport{}, nil, nil, fmt.Errorf("guidance needs a class-conditional model")
-		}
-		d = &diffusion.Guided{D: d, Scale: o.Guidance, Null: int64(k - 1)}
-		passes = 2
-	}
-	var done func(int)
-	if o.Progress != nil {
-		bar := progressbar.NewOptions(o.N, progressbar.OptionSetWriter(o.Progress), progressbar.OptionShowCount(),
-			progressbar.OptionSetPredictTime(true), progressbar.OptionSetDescription("sample"), progressbar.OptionSetWidth(30))
-		done = func(n int) {
-			bar.Set(n)
-			if n == o.N {
-				bar.Finish()
-				fmt.Fprintln(o.Progress)
-			}
-		}
-	}
-	start := time.Now()
-	x, err := diffusion.SampleMany(d, s, []int{1, 32, 32}, o.N, o.Batch, labels, diffusion.Options{
-		Sampler: o.Sampler, Steps: o.Steps, Spacing: o.Spacing, Eta: o.Eta, Seed: o.Seed}, done)
-	if err != nil {
-		return EvalReport{}, nil, nil, err
-	}
-	elapsed := time.Since(start)
-	xs := x.Data().([]float32)
-	q, err := MeasureQuality(c, xs, o.N, labels, o.Quality)
-	if err != nil {
-		return EvalReport{}, nil, nil, err
-	}
-	_, flops := m.Cost(32, 32).Total()
-	ref := o.Quality.Reference
-	if ref == "" {
-		ref = "test"
-	}
-	return EvalReport{
-		Model: o.Model, Sampler: o.Sampler, Steps: o.Steps, Guidance: o.Guidance, N: o.N, Seed: o.Seed,
-		Reference: "mnist-" + ref, Quality: q,
-		GFLOPsPerSample: float64(flops) * float64(o.Steps) * passes / 1e9,
-		MsPerSample:     float64(elapsed.Microseconds()) / 1e3 / float64(o.N),
-	}, xs, labels, nil
 }

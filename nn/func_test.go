@@ -1,0 +1,164 @@
+package nn_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/clockwork-go/clockwork/nn"
+	"github.com/clockwork-go/clockwork/nn/nntest"
+)
+
+// frozenAndTrainable returns a "teacher" store (two convolutions) and a
+// "student" store (one convolution) with distinct names.
+func frozenAndTrainable() (teacher, student *nn.Params) {
+	teacher, student = nn.NewParams(), nn.NewParams()
+	nn.DeclareConv(teacher, 1, "t1", 2, 3, 3)
+	nn.DeclareConv(teacher, 1, "t2", 3, 2, 3)
+	nn.DeclareConv(student, 2, "s", 3, 3, 3)
+	return teacher, student
+}
+
+// studentThroughTeacher is t2(s(t1(x))): the student sits between two frozen
+// layers, so its gradient flows back through t2.
+func studentThroughTeacher(g *nn.Graph, x *G.Node) *G.Node {
+	h := nn.SiLU(g.Conv("t1", x, nn.Same(3, 1, 1)))
+	h = nn.SiLU(g.Conv("s", h, nn.Same(3, 1, 1)))
+	return g.Conv("t2", h, nn.Same(3, 1, 1))
+}
+
+// TestFrozenGradients: a graph over a trainable and a frozen store
+// differentiates only the trainable one, and its gradients (through the
+// frozen layers) match finite differences.
+func TestFrozenGradients(t *testing.T) {
+	teacher, student := frozenAndTrainable()
+	g := nn.NewGraph(student).Freeze(teacher)
+	var out *G.Node
+	if err := nn.Build(func() error {
+		x := g.Input("x", 2, 2, 5, 5)
+		data := make([]float32, 2*2*5*5)
+		for i := range data {
+			data[i] = float32(i%7) / 7
+		}
+		nn.Let(x, tensor.New(tensor.WithShape(2, 2, 5, 5), tensor.WithBacking(data)))
+		out = studentThroughTeacher(g, x)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	names, _ := g.UsedParams()
+	if !slices.Equal(names, []string{"s.weight", "s.bias"}) {
+		t.Fatalf("trainable parameters %v, want only the student's", names)
+	}
+	nntest.CheckGraph(t, g, out, nntest.Options{Seed: 3})
+}
+
+// TestFrozenStoreUnchangedByTraining: Adam steps on a graph with a frozen
+// store change the trainable store and leave the frozen one bit for bit.
+func TestFrozenStoreUnchangedByTraining(t *testing.T) {
+	teacher, student := frozenAndTrainable()
+	before := teacher.Clone()
+	studentBefore := student.Clone()
+	f, err := nn.NewFunc(nn.FuncSpec{Params: student, Frozen: []*nn.Params{teacher}, Grad: true,
+		Inputs: [][]int{{2, 2, 5, 5}, {2, 2, 5, 5}},
+		Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
+			return []*G.Node{nn.MSE(studentThroughTeacher(g, in[0]), in[1])}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tensor.New(tensor.WithShape(2, 2, 5, 5), tensor.WithBacking(make([]float32, 100)))
+	y := tensor.New(tensor.WithShape(2, 2, 5, 5), tensor.WithBacking(make([]float32, 100)))
+	for i := range 100 {
+		x.Float32s()[i] = float32(i%9) / 9
+		y.Float32s()[i] = float32(i%4) / 4
+	}
+	opt := nn.NewAdam(1e-2)
+	var first, last float64
+	for step := range 20 {
+		if _, err := f.Call(x, y); err != nil {
+			t.Fatal(err)
+		}
+		if step == 0 {
+			first = f.Scalar(0)
+		}
+		last = f.Scalar(0)
+		names, grads := f.Gradients()
+		if len(names) != 2 {
+			t.Fatalf("gradients for %v, want the student's two tensors", names)
+		}
+		if err := opt.Update(student, names, grads); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !(last < first) {
+		t.Errorf("loss did not fall: %g → %g", first, last)
+	}
+	for _, n := range teacher.Names() {
+		if !slices.Equal(teacher.Data(n), before.Data(n)) {
+			t.Errorf("frozen %s changed", n)
+		}
+	}
+	if slices.Equal(student.Data("s.weight"), studentBefore.Data("s.weight")) {
+		t.Error("the trainable store did not change")
+	}
+}
+
+// TestFuncErrors: a name in two stores, inputs of the wrong shape and a
+// non-scalar loss are errors, not panics.
+func TestFuncErrors(t *testing.T) {
+	teacher, _ := frozenAndTrainable()
+	twin := nn.NewParams()
+	nn.DeclareConv(twin, 1, "t1", 2, 3, 3)
+	_, err := nn.NewFunc(nn.FuncSpec{Params: twin, Frozen: []*nn.Params{teacher}, Inputs: [][]int{{1, 2, 4, 4}},
+		Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
+			return []*G.Node{g.Conv("t1", in[0], nn.Same(3, 1, 1))}, nil
+		}})
+	if err == nil || !strings.Contains(err.Error(), "two stores") {
+		t.Errorf("a parameter in two stores: %v", err)
+	}
+	f, err := nn.NewFunc(nn.FuncSpec{Frozen: []*nn.Params{teacher}, Inputs: [][]int{{1, 2, 4, 4}},
+		Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
+			return []*G.Node{g.Conv("t1", in[0], nn.Same(3, 1, 1))}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Call(tensor.New(tensor.WithShape(1, 2, 4, 5), tensor.Of(tensor.Float32))); err == nil || !strings.Contains(err.Error(), "shape") {
+		t.Errorf("wrong input shape: %v", err)
+	}
+	if _, err := nn.NewFunc(nn.FuncSpec{Params: teacher, Inputs: [][]int{{1, 2, 4, 4}}, Grad: true,
+		Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
+			return []*G.Node{g.Conv("t1", in[0], nn.Same(3, 1, 1))}, nil
+		}}); err == nil || !strings.Contains(err.Error(), "scalar") {
+		t.Errorf("a tensor loss: %v", err)
+	}
+}
+
+// TestFuncsCompilesOncePerShape: Funcs reuses the function compiled for a
+// shape and compiles another for a new one.
+func TestFuncsCompilesOncePerShape(t *testing.T) {
+	teacher, _ := frozenAndTrainable()
+	builds := 0
+	fs := nn.Funcs{Spec: func(shapes [][]int) nn.FuncSpec {
+		builds++
+		return nn.FuncSpec{Frozen: []*nn.Params{teacher}, Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
+			return []*G.Node{g.Conv("t1", in[0], nn.Same(3, 1, 1))}, nil
+		}}
+	}}
+	for _, n := range []int{1, 3, 1, 3, 1} {
+		out, err := fs.Call(tensor.New(tensor.WithShape(n, 2, 4, 4), tensor.Of(tensor.Float32)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !out[0].Shape().Eq(tensor.Shape{n, 3, 4, 4}) {
+			t.Errorf("output shape %v", out[0].Shape())
+		}
+	}
+	if builds != 2 {
+		t.Errorf("%d compilations for two shapes", builds)
+	}
+}

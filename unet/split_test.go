@@ -1,0 +1,114 @@
+package unet
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"gorgonia.org/tensor"
+)
+
+// TestSplitDepths: at every depth the model has, ShellIn, Core and ShellOut
+// compose to the reference output, r_in and r_out are the taps the split
+// names, and their shapes are what RInShape and ROutShape say.
+func TestSplitDepths(t *testing.T) {
+	for _, name := range fixtures {
+		f := loadFixture(t, name)
+		m := f.model
+		n := len(m.Config.BlockOutChannels)
+		for d := 1; d < n; d++ {
+			t.Run(fmt.Sprintf("%s/depth%d", name, d), func(t *testing.T) {
+				sp, err := m.SplitAt(d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sh, err := sp.ShellIn(f.sample, f.t, f.labels, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s := f.sample.Shape()
+				if !sh.RIn.Shape().Eq(sp.RInShape(s[0], s[2], s[3])) || !sh.ROutShape().Eq(sp.ROutShape(s[0], s[2], s[3])) {
+					t.Errorf("r_in %v r_out %v; split says %v and %v", sh.RIn.Shape(), sh.ROutShape(), sp.RInShape(s[0], s[2], s[3]), sp.ROutShape(s[0], s[2], s[3]))
+				}
+				if d := maxAbsDiff(t, "r_in", sh.RIn, f.want["tap."+sp.RInTap()]); d > parityTol {
+					t.Errorf("r_in differs from %s by %.3g", sp.RInTap(), d)
+				}
+				rOut, err := m.Core(sh, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := maxAbsDiff(t, "r_out", rOut, f.want["tap."+sp.ROutTap()]); d > parityTol {
+					t.Errorf("r_out differs from %s by %.3g", sp.ROutTap(), d)
+				}
+				out, err := m.ShellOut(sh, rOut, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := maxAbsDiff(t, "output", out, f.want["output"]); d > parityTol {
+					t.Errorf("output differs by %.3g", d)
+				}
+			})
+		}
+		if _, err := m.SplitAt(n); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("depths 1 to %d", n-1)) {
+			t.Errorf("%s: cut at depth %d: %v", name, n, err)
+		}
+		if _, err := m.SplitAt(0); err == nil {
+			t.Errorf("%s: cut at depth 0 accepted", name)
+		}
+	}
+}
+
+// TestStaleShell: a Shell is an error once the model has run another pass.
+func TestStaleShell(t *testing.T) {
+	f := loadFixture(t, "attn")
+	m := f.model
+	sh, err := m.ShellIn(f.sample, f.t, f.labels, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rOut, err := m.Core(sh, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Forward(f.sample, f.t, f.labels, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.ShellOut(sh, rOut, nil); err == nil || !strings.Contains(err.Error(), "stale") {
+		t.Errorf("ShellOut on a stale shell: %v", err)
+	}
+	if _, err := m.Core(sh, nil); err == nil || !strings.Contains(err.Error(), "stale") {
+		t.Errorf("Core on a stale shell: %v", err)
+	}
+	sh2, _ := m.ShellIn(f.sample, f.t, f.labels, nil)
+	if _, err := m.ShellIn(f.sample, f.t, f.labels, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.ShellOut(sh2, tensor.New(tensor.WithShape(sh2.ROutShape()...), tensor.Of(tensor.Float32)), nil); err == nil {
+		t.Error("ShellOut on a shell made before another ShellIn accepted")
+	}
+}
+
+// TestSplitCost: the cost of the core at each depth is the sum of its
+// blocks, and a deeper cut leaves a smaller core.
+func TestSplitCost(t *testing.T) {
+	m := mnistModel(t, "mnist")
+	c := m.Cost(32, 32)
+	_, total := c.Total()
+	s1, _ := m.SplitAt(1)
+	s2, _ := m.SplitAt(2)
+	shell1, core1 := s1.Cost(c)
+	shell2, core2 := s2.Cost(c)
+	_, d2 := c.Prefix("down_blocks.2")
+	_, mid := c.Prefix("mid_block")
+	_, u0 := c.Prefix("up_blocks.0")
+	if core2 != d2+mid+u0 {
+		t.Errorf("depth-2 core %d is not down_blocks.2 + mid + up_blocks.0 = %d", core2, d2+mid+u0)
+	}
+	if shell1+core1 != total || shell2+core2 != total || !(core2 < core1) {
+		t.Errorf("depth 1: %d+%d, depth 2: %d+%d, total %d", shell1, core1, shell2, core2, total)
+	}
+	if s1.RInTap() != "down_blocks.0" || s1.ROutTap() != "up_blocks.1" || s2.RInTap() != "down_blocks.1" || s2.ROutTap() != "up_blocks.0" {
+		t.Errorf("taps %s %s %s %s", s1.RInTap(), s1.ROutTap(), s2.RInTap(), s2.ROutTap())
+	}
+	t.Logf("mnist: shell %.1f%% at depth 1, %.1f%% at depth 2", 100*float64(shell1)/float64(total), 100*float64(shell2)/float64(total))
+}
