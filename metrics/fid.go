@@ -20,6 +20,23 @@ type Stats struct {
 	Mean []float64
 	Cov  *mat.SymDense
 	N    int
+
+	root *mat.Dense // Cov^½, once WithRoot has computed it
+}
+
+// WithRoot returns the statistics with the square root of their covariance
+// computed, so that FrechetDistance against them (a fixed reference set, say)
+// costs one eigenvalue decomposition instead of two.
+func (s Stats) WithRoot() (Stats, error) {
+	if s.root != nil {
+		return s, nil
+	}
+	r, err := sqrtSym(s.Cov)
+	if err != nil {
+		return s, err
+	}
+	s.root = r
+	return s, nil
 }
 
 // ComputeStats returns the mean and the unbiased covariance of features.
@@ -52,7 +69,8 @@ func ComputeStats(f Features) (Stats, error) {
 // distance between two Gaussians (Heusel et al., "GANs Trained by a Two
 // Time-Scale Update Rule Converge to a Local Nash Equilibrium", NeurIPS
 // 2017). tr((Σ₁Σ₂)^½) is computed as the sum of the square roots of the
-// eigenvalues of the symmetric Σ₁^½·Σ₂·Σ₁^½.
+// eigenvalues of the symmetric Σ₁^½·Σ₂·Σ₁^½ (or Σ₂^½·Σ₁·Σ₂^½ when b carries
+// its root: the two have the same eigenvalues).
 func FrechetDistance(a, b Stats) (float64, error) {
 	d := len(a.Mean)
 	if len(b.Mean) != d {
@@ -63,13 +81,19 @@ func FrechetDistance(a, b Stats) (float64, error) {
 		x := a.Mean[j] - b.Mean[j]
 		diff += x * x
 	}
-	s1, err := sqrtSym(a.Cov)
-	if err != nil {
-		return 0, err
+	root, other := a.root, b.Cov
+	if root == nil && b.root != nil {
+		root, other = b.root, a.Cov
+	}
+	if root == nil {
+		var err error
+		if root, err = sqrtSym(a.Cov); err != nil {
+			return 0, err
+		}
 	}
 	var m, t mat.Dense
-	m.Mul(s1, b.Cov)
-	t.Mul(&m, s1)
+	m.Mul(root, other)
+	t.Mul(&m, root)
 	sym := mat.NewSymDense(d, nil)
 	for i := 0; i < d; i++ {
 		for j := i; j < d; j++ {
@@ -234,4 +258,65 @@ func (f Features) Subset(idx []int) Features {
 		out.X = append(out.X, f.X[i*f.Dim:(i+1)*f.Dim]...)
 	}
 	return out
+}
+
+// FrechetToReference returns the Fréchet distance between the Gaussian of
+// the features f (mean and unbiased covariance) and reference statistics
+// that carry their covariance's root (WithRoot). It equals
+// FrechetDistance(ComputeStats(f), ref) and is much cheaper for n samples
+// of dimension d: with X the centred n×d features and R = Σ_ref^½,
+// tr((Σ Σ_ref)^½) is the sum of the square roots of the eigenvalues of
+// R·XᵀX·R/(n−1), whose non-zero eigenvalues are those of the n×n
+// (XR)(XR)ᵀ/(n−1) when n < d.
+func FrechetToReference(f Features, ref Stats) (float64, error) {
+	if ref.root == nil {
+		return 0, fmt.Errorf("frechet: reference statistics without their root (use WithRoot)")
+	}
+	d, n := f.Dim, f.N
+	if len(ref.Mean) != d {
+		return 0, fmt.Errorf("frechet: dimensions %d and %d differ", d, len(ref.Mean))
+	}
+	if n < 2 {
+		return 0, fmt.Errorf("statistics need at least 2 samples, have %d", n)
+	}
+	mean := make([]float64, d)
+	for i := 0; i < n; i++ {
+		for j, v := range f.X[i*d : (i+1)*d] {
+			mean[j] += float64(v)
+		}
+	}
+	var diff float64
+	for j := range mean {
+		mean[j] /= float64(n)
+		x := mean[j] - ref.Mean[j]
+		diff += x * x
+	}
+	x := mat.NewDense(n, d, nil)
+	var tr float64
+	for i := 0; i < n; i++ {
+		for j, v := range f.X[i*d : (i+1)*d] {
+			c := float64(v) - mean[j]
+			x.Set(i, j, c)
+			tr += c * c
+		}
+	}
+	tr /= float64(n - 1)
+	var y mat.Dense
+	y.Mul(x, ref.root)
+	k := min(n, d)
+	g := mat.NewSymDense(k, nil)
+	if n < d {
+		g.SymOuterK(1/float64(n-1), &y)
+	} else {
+		g.SymOuterK(1/float64(n-1), y.T())
+	}
+	var eig mat.EigenSym
+	if !eig.Factorize(g, false) {
+		return 0, fmt.Errorf("frechet: eigen-decomposition failed")
+	}
+	var trSqrt float64
+	for _, v := range eig.Values(nil) {
+		trSqrt += math.Sqrt(math.Max(v, 0))
+	}
+	return diff + tr + mat.Trace(ref.Cov) - 2*trSqrt, nil
 }

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/clockwork-go/clockwork/internal/npzio"
@@ -72,5 +73,40 @@ func TestPairedDistances(t *testing.T) {
 	}
 	if _, err := PairedDistances(a, b[:6], 2); err == nil {
 		t.Error("sets of different sizes accepted")
+	}
+}
+
+// TestFrechetToReference: the fast path equals the Fréchet distance of the
+// features' statistics, for fewer and for more samples than dimensions.
+func TestFrechetToReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 5))
+	mk := func(n, d int, shift float64) Features {
+		f := Features{N: n, Dim: d, X: make([]float32, n*d)}
+		for i := range f.X {
+			f.X[i] = float32(rng.NormFloat64()*(1+float64(i%d)/float64(d)) + shift)
+		}
+		return f
+	}
+	ref, _ := ComputeStats(mk(500, 24, 0))
+	rr, err := ref.WithRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{5, 24, 100} {
+		f := mk(n, 24, 0.3)
+		s, _ := ComputeStats(f)
+		want, _ := FrechetDistance(s, ref)
+		got, err := FrechetToReference(f, rr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The d×d path takes square roots of rounding-level eigenvalues where the
+		// covariance is rank-deficient (n ≤ d), which adds about 1e-7 each.
+		if math.Abs(got-want) > 1e-7*math.Abs(want)+1e-9 {
+			t.Errorf("n=%d: %.12g, want %.12g", n, got, want)
+		}
+	}
+	if _, err := FrechetToReference(mk(5, 24, 0), ref); err == nil {
+		t.Error("a reference without its root accepted")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/clockwork-go/clockwork/datasets"
 	"github.com/clockwork-go/clockwork/internal/npzio"
@@ -57,6 +58,50 @@ func ReferenceFeatures(c *Classifier, split string) (Features, error) {
 	return f, nil
 }
 
+// refCache keeps the reference features and statistics of each classifier
+// and split for the life of the process.
+var refCache struct {
+	sync.Mutex
+	m map[refKey]refEntry
+}
+
+type refKey struct {
+	c     *Classifier
+	split string
+}
+
+type refEntry struct {
+	f Features
+	s Stats
+}
+
+// referenceStats returns an MNIST split's features and their statistics
+// (with the covariance's root), computed once per classifier and split.
+func referenceStats(c *Classifier, split string) (Features, Stats, error) {
+	refCache.Lock()
+	defer refCache.Unlock()
+	k := refKey{c, split}
+	if e, ok := refCache.m[k]; ok {
+		return e.f, e.s, nil
+	}
+	f, err := ReferenceFeatures(c, split)
+	if err != nil {
+		return Features{}, Stats{}, err
+	}
+	s, err := ComputeStats(f)
+	if err != nil {
+		return Features{}, Stats{}, err
+	}
+	if s, err = s.WithRoot(); err != nil {
+		return Features{}, Stats{}, err
+	}
+	if refCache.m == nil {
+		refCache.m = map[refKey]refEntry{}
+	}
+	refCache.m[k] = refEntry{f, s}
+	return f, s, nil
+}
+
 // Quality holds the quality measures of a set of 32×32 MNIST-like images.
 type Quality struct {
 	FID      Interval  `json:"fid_mnist"`
@@ -94,11 +139,7 @@ func MeasureQuality(c *Classifier, x []float32, n int, labels []int64, o Quality
 	if n < 2 {
 		return Quality{}, fmt.Errorf("quality needs at least 2 images, have %d", n)
 	}
-	ref, err := ReferenceFeatures(c, o.Reference)
-	if err != nil {
-		return Quality{}, err
-	}
-	refStats, err := ComputeStats(ref)
+	ref, refStats, err := referenceStats(c, o.Reference)
 	if err != nil {
 		return Quality{}, err
 	}
@@ -109,11 +150,7 @@ func MeasureQuality(c *Classifier, x []float32, n int, labels []int64, o Quality
 	f := Features{N: n, Dim: FeatureDim, X: feat}
 	var q Quality
 	q.FID, err = Bootstrap(n, o.Bootstrap, o.Seed, func(idx []int) (float64, error) {
-		s, err := ComputeStats(f.Subset(idx))
-		if err != nil {
-			return 0, err
-		}
-		return FrechetDistance(s, refStats)
+		return FrechetToReference(f.Subset(idx), refStats)
 	})
 	if err != nil {
 		return Quality{}, err

@@ -131,6 +131,8 @@ type Series struct {
 	Lo, Hi    []float64
 	Dashed    bool
 	NoMarkers bool
+	// Color, when set, replaces the palette's colour for the series.
+	Color color.Color
 }
 
 // Lines draws series as lines with markers and optional error bands.
@@ -141,6 +143,9 @@ func Lines(title, xlabel, ylabel string, series []Series) (*plot.Plot, error) {
 			return nil, fmt.Errorf("series %q: %d x and %d y values", s.Name, len(s.X), len(s.Y))
 		}
 		col := colorOf(i)
+		if s.Color != nil {
+			col = s.Color
+		}
 		if s.Lo != nil || s.Hi != nil {
 			if len(s.Lo) != len(s.X) || len(s.Hi) != len(s.X) {
 				return nil, fmt.Errorf("series %q: band of %d and %d values for %d points", s.Name, len(s.Lo), len(s.Hi), len(s.X))

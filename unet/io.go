@@ -1,9 +1,13 @@
 package unet
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -92,4 +96,22 @@ func (m *Model) Save(dir string) error {
 		return fmt.Errorf("save model: %w", err)
 	}
 	return nil
+}
+
+// Fingerprint returns a short hash of the model's configuration and
+// weights: two models with the same fingerprint compute the same function.
+// Adaptors and studies record it to refuse another model's files.
+func (m *Model) Fingerprint() string {
+	h := sha256.New()
+	b, _ := json.Marshal(m.Config)
+	h.Write(b)
+	var buf [4]byte
+	for _, n := range m.Params.Names() {
+		h.Write([]byte(n))
+		for _, v := range m.Params.Data(n) {
+			binary.LittleEndian.PutUint32(buf[:], math.Float32bits(v))
+			h.Write(buf[:])
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }

@@ -82,3 +82,43 @@ func (sp Split) Cost(c Cost) (shell, core int64) {
 	_, total := c.Total()
 	return total - core, core
 }
+
+// TapInfo describes a tap for an h×w sample: its feature map's shape
+// (C, H, W) and the resolution its module works at (WorkH × WorkW: a down
+// block's resnets run before its down-sampler, an up block's before its
+// up-sampler, so down_blocks.0 works at full resolution but outputs half
+// of it).
+type TapInfo struct {
+	Name         string
+	C, H, W      int
+	WorkH, WorkW int
+}
+
+// TapInfos returns the taps of Taps with their shapes and working
+// resolutions for an h×w sample.
+func (m *Model) TapInfos(h, w int) []TapInfo {
+	half := func(v int) int { return (v + 1) / 2 }
+	c0 := m.Config.BlockOutChannels[0]
+	out := []TapInfo{{Name: TapConvIn, C: c0, H: h, W: w, WorkH: h, WorkW: w}}
+	hh, ww := h, w
+	for _, b := range m.plan.down {
+		t := TapInfo{Name: b.prefix, C: b.out, WorkH: hh, WorkW: ww}
+		if b.resample {
+			hh, ww = half(hh), half(ww)
+		}
+		t.H, t.W = hh, ww
+		out = append(out, t)
+	}
+	if m.plan.mid != nil {
+		out = append(out, TapInfo{Name: TapMid, C: m.plan.mid.resnets[1].Out, H: hh, W: ww, WorkH: hh, WorkW: ww})
+	}
+	for _, b := range m.plan.up {
+		t := TapInfo{Name: b.prefix, C: b.out, WorkH: hh, WorkW: ww}
+		if b.resample {
+			hh, ww = 2*hh, 2*ww
+		}
+		t.H, t.W = hh, ww
+		out = append(out, t)
+	}
+	return out
+}

@@ -112,3 +112,29 @@ func TestSplitCost(t *testing.T) {
 	}
 	t.Logf("mnist: shell %.1f%% at depth 1, %.1f%% at depth 2", 100*float64(shell1)/float64(total), 100*float64(shell2)/float64(total))
 }
+
+// TestTapInfos: every tap's shape is the shape a forward pass shows it with.
+func TestTapInfos(t *testing.T) {
+	f := loadFixture(t, "classcond")
+	m := f.model
+	s := f.sample.Shape()
+	seen := map[string]tensor.Shape{}
+	if _, err := m.Forward(f.sample, f.t, f.labels, func(tap string, x *tensor.Dense) (*tensor.Dense, error) {
+		seen[tap] = x.Shape().Clone()
+		return nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	infos := m.TapInfos(s[2], s[3])
+	if len(infos) != len(m.Taps()) {
+		t.Fatalf("%d infos for %d taps", len(infos), len(m.Taps()))
+	}
+	for i, ti := range infos {
+		if ti.Name != m.Taps()[i] || !seen[ti.Name].Eq(tensor.Shape{s[0], ti.C, ti.H, ti.W}) {
+			t.Errorf("%+v: forward shows %v", ti, seen[ti.Name])
+		}
+	}
+	if infos[1].WorkH != s[2] || infos[len(infos)-1].WorkH != s[2] {
+		t.Errorf("working resolutions %+v", infos)
+	}
+}

@@ -1,0 +1,145 @@
+package perturb
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"gorgonia.org/tensor"
+
+	"github.com/clockwork-go/clockwork/diffusion"
+)
+
+// Spec is one perturbation: at a tap, with mixing weight A (1: none, 0:
+// replacement by noise), at every step from From on (From clean steps
+// first; 0 perturbs every step).
+type Spec struct {
+	Tap  string  `json:"tap"`
+	From int     `json:"from"`
+	A    float64 `json:"a"`
+}
+
+// Validate reports a tap the model does not have (listing those it has), a
+// start step outside the run's steps, or a weight outside [0, 1].
+func (s Spec) Validate(taps []string, steps int) error {
+	if !slices.Contains(taps, s.Tap) {
+		return fmt.Errorf("unknown tap %q; the model's taps are %v", s.Tap, taps)
+	}
+	if s.From < 0 || s.From >= steps {
+		return fmt.Errorf("start step k = %d: a run of %d steps has perturbable steps k = 0 to %d", s.From, steps, steps-1)
+	}
+	if !(s.A >= 0 && s.A <= 1) {
+		return fmt.Errorf("mixing weight a = %v must lie in [0, 1]", s.A)
+	}
+	return nil
+}
+
+// Mix perturbs one sample's feature map f (c channels of hw values, in
+// place) with weight a, drawing z from rng: per channel,
+// f ← m + √a·(f − m) + √(1−a)·s·ε with ε ~ N(0, 1), where m and s are the
+// channel's mean and (population) standard deviation.
+func Mix(f []float32, c, hw int, a float64, rng *rand.Rand) {
+	ka, kz := math.Sqrt(a), math.Sqrt(1-a)
+	for ch := 0; ch < c; ch++ {
+		x := f[ch*hw : (ch+1)*hw]
+		var sum float64
+		for _, v := range x {
+			sum += float64(v)
+		}
+		m := sum / float64(hw)
+		var sq float64
+		for _, v := range x {
+			d := float64(v) - m
+			sq += d * d
+		}
+		s := math.Sqrt(sq / float64(hw))
+		for i, v := range x {
+			x[i] = float32(m + ka*(float64(v)-m) + kz*s*rng.NormFloat64())
+		}
+	}
+}
+
+// noiseStream returns the random stream of a sample's perturbation at one
+// step and tap.
+func noiseStream(seed uint64, sample, step int, tap string) *rand.Rand {
+	h := fnv.New64a()
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], uint64(sample))
+	binary.LittleEndian.PutUint64(b[8:], uint64(step))
+	h.Write(b[:])
+	h.Write([]byte(tap))
+	return rand.New(rand.NewPCG(seed^0x9e3779b97f4a7c15, h.Sum64()))
+}
+
+// Denoiser perturbs a U-Net's feature at one tap from a step on. It wraps
+// the U-Net's denoiser (put it inside diffusion.Guided, around the
+// diffusion.ModelDenoiser) and learns the step and the rows from the
+// sampler (diffusion.Stepper).
+type Denoiser struct {
+	D    *diffusion.ModelDenoiser
+	Spec Spec
+
+	rows   []diffusion.Row
+	seed   uint64
+	step   int
+	active bool
+	buf    *tensor.Dense
+}
+
+// New returns a perturbing denoiser around d, checking the spec against
+// the model's taps and the run's step count.
+func New(d *diffusion.ModelDenoiser, s Spec, steps int) (*Denoiser, error) {
+	if err := s.Validate(d.Model.Taps(), steps); err != nil {
+		return nil, err
+	}
+	return &Denoiser{D: d, Spec: s}, nil
+}
+
+// Unwrap implements diffusion.Wrapper.
+func (p *Denoiser) Unwrap() diffusion.Denoiser { return p.D }
+
+// BeginStep implements diffusion.Stepper.
+func (p *Denoiser) BeginStep(info diffusion.StepInfo) error {
+	p.rows, p.seed, p.step = info.Rows, info.Seed, info.Index
+	p.active = info.Index >= p.Spec.From && p.Spec.A < 1
+	return nil
+}
+
+// Predict implements diffusion.Denoiser.
+func (p *Denoiser) Predict(x *tensor.Dense, t float64, labels []int64) (*tensor.Dense, error) {
+	if !p.active {
+		return p.D.Predict(x, t, labels)
+	}
+	if p.rows == nil {
+		return nil, fmt.Errorf("perturbation at %s: no step information (run it through a sampler)", p.Spec.Tap)
+	}
+	old := p.D.Hook
+	p.D.Hook = p.hook
+	defer func() { p.D.Hook = old }()
+	return p.D.Predict(x, t, labels)
+}
+
+// hook mixes the feature at the spec's tap, row by row.
+func (p *Denoiser) hook(tap string, x *tensor.Dense) (*tensor.Dense, error) {
+	if tap != p.Spec.Tap {
+		return nil, nil
+	}
+	s := x.Shape()
+	if s[0] != len(p.rows) {
+		return nil, fmt.Errorf("perturbation: %d rows at %s for %d described by the sampler", s[0], tap, len(p.rows))
+	}
+	if p.buf == nil || !p.buf.Shape().Eq(s) {
+		p.buf = tensor.New(tensor.WithShape(s.Clone()...), tensor.Of(tensor.Float32))
+	}
+	dst := p.buf.Data().([]float32)
+	copy(dst, x.Data().([]float32))
+	c, hw := s[1], s[2]*s[3]
+	per := c * hw
+	for r, row := range p.rows {
+		Mix(dst[r*per:(r+1)*per], c, hw, p.Spec.A, noiseStream(p.seed, row.Sample, p.step, tap))
+	}
+	return p.buf, nil
+}

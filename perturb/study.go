@@ -1,0 +1,351 @@
+package perturb
+
+import (
+	"encoding/base64"
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/evaluate"
+	"github.com/clockwork-go/clockwork/internal/npzio"
+	"github.com/clockwork-go/clockwork/metrics"
+	"github.com/clockwork-go/clockwork/study"
+	"github.com/clockwork-go/clockwork/unet"
+)
+
+// Config defines a perturbation study: the model (by fingerprint), the grid
+// of cells and the samples per cell. It is what study.json records.
+type Config struct {
+	ModelHash string   `json:"model_hash"`
+	Samplers  []string `json:"samplers"`
+	Steps     int      `json:"steps"`
+	Taps      []string `json:"taps"`
+	// Work is each tap's working resolution (unet.TapInfo.WorkH), for the
+	// figures' colours and the summary's low- and high-resolution groups.
+	Work []int     `json:"work_res"`
+	From []int     `json:"from"`
+	A    []float64 `json:"a"`
+	N    int       `json:"n"`
+	Seed uint64    `json:"seed"`
+	// Keep is how many samples of each figure cell (a = FigureA, k in
+	// GridFrom) the record keeps, for the sample grids.
+	Keep     int     `json:"keep_samples"`
+	FigureA  float64 `json:"figure_a"`
+	GridFrom []int   `json:"grid_from"`
+}
+
+// QuickConfig is the default study: DPM-Solver++(2M) at 20 steps, every
+// tap, k in {0, 1, 2, 5, 10, 15}, a in {0.3, 0.7}, 64 samples per cell; a
+// few minutes on two cores.
+func QuickConfig(taps []unet.TapInfo) Config {
+	return Config{Samplers: []string{"dpmpp2m"}, Steps: 20, Taps: tapNames(taps), Work: tapWork(taps), From: []int{0, 1, 2, 5, 10, 15},
+		A: []float64{0.3, 0.7}, N: 64, Keep: 4, FigureA: 0.3, GridFrom: []int{0, 2, 5, 10, 15}}
+}
+
+// FullConfig is the paper's grid: DPM-Solver++(2M) and DDIM at 20 steps,
+// every tap, k in {0, 1, 2, 3, 4, 5, 10, 15}, a in {0, 0.3, 0.7}, 256
+// samples per cell.
+func FullConfig(taps []unet.TapInfo) Config {
+	return Config{Samplers: []string{"dpmpp2m", "ddim"}, Steps: 20, Taps: tapNames(taps), Work: tapWork(taps), From: []int{0, 1, 2, 3, 4, 5, 10, 15},
+		A: []float64{0, 0.3, 0.7}, N: 256, Keep: 4, FigureA: 0.3, GridFrom: []int{0, 2, 5, 10, 15}}
+}
+
+func tapNames(taps []unet.TapInfo) []string {
+	var out []string
+	for _, t := range taps {
+		out = append(out, t.Name)
+	}
+	return out
+}
+
+func tapWork(taps []unet.TapInfo) []int {
+	var out []int
+	for _, t := range taps {
+		out = append(out, t.WorkH)
+	}
+	return out
+}
+
+// Validate checks the grid against the model's taps.
+func (c Config) Validate(taps []string) error {
+	if c.Steps < 1 || c.N < 2 || c.Keep < 0 || c.Keep > c.N {
+		return fmt.Errorf("perturbation study: steps %d, samples %d and kept samples %d: want steps ≥ 1, samples ≥ 2, 0 ≤ kept ≤ samples", c.Steps, c.N, c.Keep)
+	}
+	if len(c.Samplers) == 0 || len(c.Taps) == 0 || len(c.From) == 0 || len(c.A) == 0 {
+		return fmt.Errorf("perturbation study: empty grid (samplers %v, taps %v, k %v, a %v)", c.Samplers, c.Taps, c.From, c.A)
+	}
+	for _, s := range c.Samplers {
+		if !slices.Contains(diffusion.Samplers, s) {
+			return fmt.Errorf("unknown sampler %q (have %v)", s, diffusion.Samplers)
+		}
+	}
+	for _, tap := range c.Taps {
+		for _, k := range c.From {
+			for _, a := range c.A {
+				if err := (Spec{Tap: tap, From: k, A: a}).Validate(taps, c.Steps); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// CellSpec is one cell: a sampler's unperturbed reference run (Tap empty)
+// or a perturbation.
+type CellSpec struct {
+	Sampler string  `json:"sampler"`
+	Tap     string  `json:"tap,omitempty"`
+	From    int     `json:"from"`
+	A       float64 `json:"a"`
+}
+
+// Key returns the cell's key in the study.
+func (s CellSpec) Key() string {
+	if s.Tap == "" {
+		return "reference/" + s.Sampler
+	}
+	return fmt.Sprintf("%s/%s/k%d/a%s", s.Sampler, s.Tap, s.From, strconv.FormatFloat(s.A, 'g', -1, 64))
+}
+
+// Study returns the study's cells: per sampler its reference run, then
+// every tap × k × a.
+func (c Config) Study() study.Study {
+	s := study.Study{Name: "perturb", Config: c}
+	for _, smp := range c.Samplers {
+		ref := CellSpec{Sampler: smp}
+		s.Cells = append(s.Cells, study.Cell{Key: ref.Key(), Spec: ref})
+		for _, a := range c.A {
+			for _, tap := range c.Taps {
+				for _, k := range c.From {
+					cs := CellSpec{Sampler: smp, Tap: tap, From: k, A: a}
+					s.Cells = append(s.Cells, study.Cell{Key: cs.Key(), Spec: cs})
+				}
+			}
+		}
+	}
+	return s
+}
+
+// Result is what a cell measured, over its N samples, each clipped to
+// [−1, 1] as a stored image is (DPM-Solver++ and Euler do not clip, and a
+// badly perturbed run leaves that range far behind).
+type Result struct {
+	N int `json:"n"`
+	metrics.Quality
+	// L2 is the mean L2 distance of a perturbed sample to its unperturbed
+	// twin (same noise and label), FlipRate the share whose class (by the
+	// shipped classifier) differs from the twin's, and HighFreq the share
+	// of the differences' energy above half the Nyquist frequency (nil
+	// when the samples are identical). Reference cells have none of them.
+	L2       *metrics.Interval `json:"l2,omitempty"`
+	FlipRate *metrics.Interval `json:"flip_rate,omitempty"`
+	HighFreq *metrics.Interval `json:"high_freq,omitempty"`
+	// Samples holds the first Keep samples, 8-bit, base64 (see
+	// DecodeSamples), for figure cells.
+	Samples string `json:"samples,omitempty"`
+}
+
+// HighFreqCutoff is the radial frequency above which HighFreq counts
+// energy: half the Nyquist frequency, in cycles per pixel.
+const HighFreqCutoff = 0.25
+
+// Runner runs the cells of a study on one model.
+type Runner struct {
+	Config     Config
+	Model      *unet.Model
+	Schedule   *diffusion.Schedule
+	Classifier *metrics.Classifier
+	// Dir caches each sampler's reference samples (reference-<sampler>.npz).
+	Dir   string
+	Batch int
+	// Progress, when set, is called after each batch of a cell's samples.
+	Progress func(done, total int)
+
+	refs map[string]*reference
+}
+
+type reference struct {
+	x      []float32
+	labels []int64
+	pred   []int64
+}
+
+// reference returns a sampler's unperturbed samples, from the cache file
+// when it is there.
+func (r *Runner) reference(sampler string) (*reference, error) {
+	if ref, ok := r.refs[sampler]; ok {
+		return ref, nil
+	}
+	c := r.Config
+	labels, err := evaluate.LabelsFor(c.N, r.Model.Config.NumClasses())
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(r.Dir, fmt.Sprintf("reference-%s-%s.npz", sampler, c.ModelHash))
+	ref := &reference{labels: labels}
+	if a, err := npzio.Read(path); err == nil && a["samples"].F32 != nil && len(a["samples"].F32) == c.N*32*32 {
+		ref.x = a["samples"].F32
+	} else {
+		x, err := r.sample(&diffusion.ModelDenoiser{Model: r.Model}, sampler, labels)
+		if err != nil {
+			return nil, err
+		}
+		ref.x = x
+		if err := npzio.Write(path, []string{"samples"}, map[string]npzio.Array{"samples": npzio.Float32(x, c.N, 1, 32, 32)}); err != nil {
+			return nil, err
+		}
+	}
+	if ref.pred, err = r.Classifier.Predict(ref.x, c.N); err != nil {
+		return nil, err
+	}
+	if r.refs == nil {
+		r.refs = map[string]*reference{}
+	}
+	r.refs[sampler] = ref
+	return ref, nil
+}
+
+func (r *Runner) sample(d diffusion.Denoiser, sampler string, labels []int64) ([]float32, error) {
+	c := r.Config
+	batch := r.Batch
+	if batch <= 0 {
+		batch = 64
+	}
+	var done func(int)
+	if r.Progress != nil {
+		done = func(n int) { r.Progress(n, c.N) }
+	}
+	x, err := diffusion.SampleMany(d, r.Schedule, []int{1, 32, 32}, c.N, batch, labels,
+		diffusion.Options{Sampler: sampler, Steps: c.Steps, Seed: c.Seed}, done)
+	if err != nil {
+		return nil, err
+	}
+	xs := x.Data().([]float32)
+	for i, v := range xs {
+		xs[i] = max(-1, min(1, v))
+	}
+	return xs, nil
+}
+
+// Run runs one cell (a study.Cell of Config.Study).
+func (r *Runner) Run(cell study.Cell) (any, error) {
+	cs, ok := cell.Spec.(CellSpec)
+	if !ok {
+		return nil, fmt.Errorf("cell %s is not a perturbation cell", cell.Key)
+	}
+	c := r.Config
+	ref, err := r.reference(cs.Sampler)
+	if err != nil {
+		return nil, err
+	}
+	q := metrics.QualityOptions{Seed: c.Seed}
+	res := Result{N: c.N}
+	x := ref.x
+	if cs.Tap != "" {
+		pd, err := New(&diffusion.ModelDenoiser{Model: r.Model}, Spec{Tap: cs.Tap, From: cs.From, A: cs.A}, c.Steps)
+		if err != nil {
+			return nil, err
+		}
+		if x, err = r.sample(pd, cs.Sampler, ref.labels); err != nil {
+			return nil, err
+		}
+		if err := r.compare(&res, x, ref); err != nil {
+			return nil, err
+		}
+	}
+	if res.Quality, err = metrics.MeasureQuality(r.Classifier, x, c.N, ref.labels, q); err != nil {
+		return nil, err
+	}
+	if c.Keep > 0 && (cs.Tap == "" || cs.A == c.FigureA && slices.Contains(c.GridFrom, cs.From)) {
+		res.Samples = EncodeSamples(x[:c.Keep*32*32])
+	}
+	return res, nil
+}
+
+// compare fills the paired measures of perturbed samples x against their
+// twins.
+func (r *Runner) compare(res *Result, x []float32, ref *reference) error {
+	n := r.Config.N
+	seed := r.Config.Seed
+	p, err := metrics.PairedDistances(x, ref.x, n)
+	if err != nil {
+		return err
+	}
+	l2, err := metrics.Mean(p.L2, 200, seed)
+	if err != nil {
+		return err
+	}
+	res.L2 = &l2
+	pred, err := r.Classifier.Predict(x, n)
+	if err != nil {
+		return err
+	}
+	flips := make([]float64, n)
+	for i := range flips {
+		if pred[i] != ref.pred[i] {
+			flips[i] = 1
+		}
+	}
+	fr, err := metrics.Mean(flips, 200, seed+1)
+	if err != nil {
+		return err
+	}
+	res.FlipRate = &fr
+	sp := metrics.NewSpectrum(32, 32)
+	high, total := make([]float64, n), make([]float64, n)
+	d := make([]float32, 32*32)
+	var sumT float64
+	for i := 0; i < n; i++ {
+		for j := range d {
+			d[j] = x[i*1024+j] - ref.x[i*1024+j]
+		}
+		if high[i], total[i], err = sp.HighEnergy(d, HighFreqCutoff); err != nil {
+			return err
+		}
+		sumT += total[i]
+	}
+	if sumT > 0 {
+		hf, err := metrics.Bootstrap(n, 200, seed+2, func(idx []int) (float64, error) {
+			var h, t float64
+			for _, i := range idx {
+				h += high[i]
+				t += total[i]
+			}
+			if t == 0 {
+				return 0, nil
+			}
+			return h / t, nil
+		})
+		if err != nil {
+			return err
+		}
+		res.HighFreq = &hf
+	}
+	return nil
+}
+
+// EncodeSamples stores images in [−1, 1] as 8-bit values in base64.
+func EncodeSamples(x []float32) string {
+	b := make([]byte, len(x))
+	for i, v := range x {
+		b[i] = byte(math.Round((math.Max(-1, math.Min(1, float64(v))) + 1) * 127.5))
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// DecodeSamples reverses EncodeSamples.
+func DecodeSamples(s string) ([]float32, error) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, err
+	}
+	x := make([]float32, len(b))
+	for i, v := range b {
+		x[i] = float32(v)/127.5 - 1
+	}
+	return x, nil
+}
