@@ -274,9 +274,10 @@ func Upsample2x(x *G.Node) *G.Node {
 	return apply(k, x)
 }
 
-// sumPool2x sums each 2×2 block of (N,C,2H,2W) data: the gradient of Upsample2x.
+// sumPool2x sums each 2×2 block of (N,C,2H,2W) data: the gradient of
+// Upsample2x (and Upsample2x is its gradient).
 func sumPool2x(x *G.Node) *G.Node {
-	return apply(kernel{
+	k := kernel{
 		name: "SumPool2x",
 		in:   []int{4},
 		out:  4,
@@ -304,7 +305,11 @@ func sumPool2x(x *G.Node) *G.Node {
 			})
 			return nil
 		},
-	}, x)
+	}
+	k.diff = func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		return G.Nodes{Upsample2x(grad)}, nil
+	}
+	return apply(k, x)
 }
 
 // MSE returns the mean of (pred-target)² over all elements, a scalar.

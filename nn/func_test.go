@@ -162,3 +162,31 @@ func TestFuncsCompilesOncePerShape(t *testing.T) {
 		t.Errorf("%d compilations for two shapes", builds)
 	}
 }
+
+// TestDepthToSpaceLayout: DepthToSpace follows pixel_shuffle's layout and
+// SpaceToDepth undoes it.
+func TestDepthToSpaceLayout(t *testing.T) {
+	x := make([]float32, 1*8*2*2)
+	for i := range x {
+		x[i] = float32(i)
+	}
+	f, err := nn.NewFunc(nn.FuncSpec{Inputs: [][]int{{1, 8, 2, 2}}, Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
+		s := nn.DepthToSpace(in[0], 2)
+		return []*G.Node{s, nn.SpaceToDepth(s, 2)}, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := f.Call(tensor.New(tensor.WithShape(1, 8, 2, 2), tensor.WithBacking(x)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// torch.nn.functional.pixel_shuffle(torch.arange(32.).reshape(1,8,2,2), 2)[0,0]
+	want := []float32{0, 4, 1, 5, 8, 12, 9, 13, 2, 6, 3, 7, 10, 14, 11, 15}
+	if got := out[0].Float32s()[:16]; !slices.Equal(got, want) {
+		t.Errorf("channel 0: %v, want %v", got, want)
+	}
+	if !slices.Equal(out[1].Float32s(), x) {
+		t.Error("SpaceToDepth does not undo DepthToSpace")
+	}
+}

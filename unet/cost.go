@@ -64,100 +64,125 @@ func (m *Model) ShellCore(c Cost) (shell, core int64) {
 	return sp.Cost(c)
 }
 
+// CostBuilder lists the cost of modules in the conventions above; Model.Cost
+// and the Clockwork adaptors (package distill) both count with it.
+type CostBuilder struct {
+	Cost Cost
+}
+
+// Add appends a module of the given kind.
+func (b *CostBuilder) Add(name, kind string, macs, flops int64) {
+	b.Cost = append(b.Cost, ModuleCost{Name: name, Kind: kind, MACs: macs, FLOPs: flops})
+}
+
+// Conv appends a k×k convolution from cin to cout channels with an
+// ho×wo output.
+func (b *CostBuilder) Conv(name string, cin, cout, k, ho, wo int) {
+	macs := int64(ho) * int64(wo) * int64(cout) * int64(cin) * int64(k*k)
+	b.Add(name, "conv", macs, flopsPerMAC*macs)
+}
+
+// Linear appends a linear layer applied to rows rows.
+func (b *CostBuilder) Linear(name string, rows, in, out int) {
+	macs := int64(rows) * int64(in) * int64(out)
+	b.Add(name, "linear", macs, flopsPerMAC*macs)
+}
+
+// Norm appends a GroupNorm over elems values, fused with SiLU when silu.
+func (b *CostBuilder) Norm(name string, elems int, silu bool) {
+	f := int64(flopsNorm)
+	if silu {
+		f += flopsSiLU
+	}
+	b.Add(name, "norm", 0, f*int64(elems))
+}
+
+// Act appends a SiLU over elems values.
+func (b *CostBuilder) Act(name string, elems int) { b.Add(name, "act", 0, flopsSiLU*int64(elems)) }
+
+// Sum appends an elementwise addition (or scaling) over elems values.
+func (b *CostBuilder) Sum(name string, elems int) { b.Add(name, "add", 0, flopsAddition*int64(elems)) }
+
+// ResBlock appends a ResBlock working at hh×ww.
+func (b *CostBuilder) ResBlock(prefix string, r nn.ResBlock, hh, ww int) {
+	hw := hh * ww
+	b.Norm(prefix+".norm1", r.In*hw, true)
+	b.Conv(prefix+".conv1", r.In, r.Out, 3, hh, ww)
+	b.Act(prefix+".time_act", r.Temb)
+	b.Linear(prefix+".time_emb_proj", 1, r.Temb, r.Out)
+	b.Sum(prefix+".time_add", r.Out*hw)
+	b.Norm(prefix+".norm2", r.Out*hw, true)
+	b.Conv(prefix+".conv2", r.Out, r.Out, 3, hh, ww)
+	if r.In != r.Out {
+		b.Conv(prefix+".conv_shortcut", r.In, r.Out, 1, hh, ww)
+	}
+	b.Sum(prefix+".residual", r.Out*hw)
+}
+
+// Attention appends a spatial attention block at hh×ww.
+func (b *CostBuilder) Attention(prefix string, a nn.SpatialAttention, hh, ww int) {
+	l := hh * ww
+	inner := a.Heads * a.HeadDim
+	if a.Groups > 0 {
+		b.Norm(prefix+".group_norm", a.Channels*l, false)
+	}
+	b.Linear(prefix+".to_q", l, a.Channels, inner)
+	b.Linear(prefix+".to_k", l, a.Channels, inner)
+	b.Linear(prefix+".to_v", l, a.Channels, inner)
+	macs := 2 * int64(a.Heads) * int64(l) * int64(l) * int64(a.HeadDim) // Q·Kᵀ and P·V
+	b.Add(prefix+".attention", "attention", macs, flopsPerMAC*macs+flopsSoftmax*int64(a.Heads)*int64(l)*int64(l))
+	b.Linear(prefix+".to_out.0", l, inner, a.Channels)
+	b.Sum(prefix+".residual", a.Channels*l)
+}
+
 // Cost returns the analytic cost of the forward pass of one sample of h×w,
 // module by module, from the configuration alone.
 func (m *Model) Cost(h, w int) Cost {
-	var c Cost
-	add := func(name, kind string, macs, flops int64) {
-		c = append(c, ModuleCost{Name: name, Kind: kind, MACs: macs, FLOPs: flops})
-	}
-	conv := func(name string, cin, cout, k, ho, wo int) {
-		macs := int64(ho) * int64(wo) * int64(cout) * int64(cin) * int64(k*k)
-		add(name, "conv", macs, flopsPerMAC*macs)
-	}
-	linear := func(name string, rows, in, out int) {
-		macs := int64(rows) * int64(in) * int64(out)
-		add(name, "linear", macs, flopsPerMAC*macs)
-	}
-	norm := func(name string, elems int, silu bool) {
-		f := int64(flopsNorm)
-		if silu {
-			f += flopsSiLU
-		}
-		add(name, "norm", 0, f*int64(elems))
-	}
+	var b CostBuilder
 	cfg := m.Config
 	c0, temb := cfg.BlockOutChannels[0], cfg.TimeEmbedDim()
-	linear("time_embedding.linear_1", 1, c0, temb)
-	add("time_embedding.act", "act", 0, flopsSiLU*int64(temb))
-	linear("time_embedding.linear_2", 1, temb, temb)
+	b.Linear("time_embedding.linear_1", 1, c0, temb)
+	b.Act("time_embedding.act", temb)
+	b.Linear("time_embedding.linear_2", 1, temb, temb)
 	if cfg.NumClasses() > 0 {
-		add("class_embedding", "add", 0, flopsAddition*int64(temb)) // a lookup, then the sum
+		b.Sum("class_embedding", temb) // a lookup, then the sum
 	}
-	conv("conv_in", cfg.InChannels, c0, 3, h, w)
-	resnet := func(prefix string, r nn.ResBlock, hh, ww int) {
-		hw := hh * ww
-		norm(prefix+".norm1", r.In*hw, true)
-		conv(prefix+".conv1", r.In, r.Out, 3, hh, ww)
-		add(prefix+".time_act", "act", 0, flopsSiLU*int64(r.Temb))
-		linear(prefix+".time_emb_proj", 1, r.Temb, r.Out)
-		add(prefix+".time_add", "add", 0, flopsAddition*int64(r.Out*hw))
-		norm(prefix+".norm2", r.Out*hw, true)
-		conv(prefix+".conv2", r.Out, r.Out, 3, hh, ww)
-		if r.In != r.Out {
-			conv(prefix+".conv_shortcut", r.In, r.Out, 1, hh, ww)
-		}
-		add(prefix+".residual", "add", 0, flopsAddition*int64(r.Out*hw))
-	}
-	attention := func(prefix string, a nn.SpatialAttention, hh, ww int) {
-		l := hh * ww
-		inner := a.Heads * a.HeadDim
-		if a.Groups > 0 {
-			norm(prefix+".group_norm", a.Channels*l, false)
-		}
-		linear(prefix+".to_q", l, a.Channels, inner)
-		linear(prefix+".to_k", l, a.Channels, inner)
-		linear(prefix+".to_v", l, a.Channels, inner)
-		macs := 2 * int64(a.Heads) * int64(l) * int64(l) * int64(a.HeadDim) // Q·Kᵀ and P·V
-		add(prefix+".attention", "attention", macs, flopsPerMAC*macs+flopsSoftmax*int64(a.Heads)*int64(l)*int64(l))
-		linear(prefix+".to_out.0", l, inner, a.Channels)
-		add(prefix+".residual", "add", 0, flopsAddition*int64(a.Channels*l))
-	}
+	b.Conv("conv_in", cfg.InChannels, c0, 3, h, w)
 	// layers adds a block's resnets, each followed by its attention if any.
-	layers := func(b blockPlan, hh, ww int) {
-		for j, r := range b.resnets {
-			resnet(fmt.Sprintf("%s.resnets.%d", b.prefix, j), r, hh, ww)
-			if len(b.attns) > 0 {
-				attention(fmt.Sprintf("%s.attentions.%d", b.prefix, j), b.attns[j], hh, ww)
+	layers := func(bp blockPlan, hh, ww int) {
+		for j, r := range bp.resnets {
+			b.ResBlock(fmt.Sprintf("%s.resnets.%d", bp.prefix, j), r, hh, ww)
+			if len(bp.attns) > 0 {
+				b.Attention(fmt.Sprintf("%s.attentions.%d", bp.prefix, j), bp.attns[j], hh, ww)
 			}
 		}
 	}
 	hh, ww := h, w
-	for _, b := range m.plan.down {
-		layers(b, hh, ww)
-		if b.resample {
+	for _, bp := range m.plan.down {
+		layers(bp, hh, ww)
+		if bp.resample {
 			ho, wo := (hh+1)/2, (ww+1)/2
-			conv(b.prefix+".downsamplers.0.conv", b.out, b.out, 3, ho, wo)
+			b.Conv(bp.prefix+".downsamplers.0.conv", bp.out, bp.out, 3, ho, wo)
 			hh, ww = ho, wo
 		}
 	}
 	if mp := m.plan.mid; mp != nil {
-		resnet("mid_block.resnets.0", mp.resnets[0], hh, ww)
+		b.ResBlock("mid_block.resnets.0", mp.resnets[0], hh, ww)
 		if mp.attn != nil {
-			attention("mid_block.attentions.0", *mp.attn, hh, ww)
+			b.Attention("mid_block.attentions.0", *mp.attn, hh, ww)
 		}
-		resnet("mid_block.resnets.1", mp.resnets[1], hh, ww)
+		b.ResBlock("mid_block.resnets.1", mp.resnets[1], hh, ww)
 	}
-	for _, b := range m.plan.up {
-		layers(b, hh, ww)
-		if b.resample {
+	for _, bp := range m.plan.up {
+		layers(bp, hh, ww)
+		if bp.resample {
 			hh, ww = 2*hh, 2*ww
-			conv(b.prefix+".upsamplers.0.conv", b.out, b.out, 3, hh, ww)
+			b.Conv(bp.prefix+".upsamplers.0.conv", bp.out, bp.out, 3, hh, ww)
 		}
 	}
-	norm("conv_norm_out", c0*hh*ww, true)
-	conv("conv_out", c0, cfg.OutChannels, 3, hh, ww)
-	return c
+	b.Norm("conv_norm_out", c0*hh*ww, true)
+	b.Conv("conv_out", c0, cfg.OutChannels, 3, hh, ww)
+	return b.Cost
 }
 
 // SamplingFLOPs returns the FLOPs of a sampling run of steps model

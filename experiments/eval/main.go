@@ -7,6 +7,8 @@
 //
 //	go run ./experiments/eval -model runs/mnist/model -sampler dpmpp2m -steps 20
 //	go run ./experiments/eval -real test -reference train    # the floor: real images
+//	go run ./experiments/eval -model DIR -steps 8 -adaptor ADAPTOR_DIR   # Clockwork with a distilled adaptor
+//	go run ./experiments/eval -model DIR -steps 8 -adaptor identity -clock 2
 package main
 
 import (
@@ -21,6 +23,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/clockwork-go/clockwork/datasets"
+	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/distill"
 	"github.com/clockwork-go/clockwork/evaluate"
 	"github.com/clockwork-go/clockwork/internal/cli"
 	"github.com/clockwork-go/clockwork/internal/fsutil"
@@ -46,6 +50,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&o.Seed, "seed", 0, "noise seed")
 	fs.StringVar(&o.Quality.Reference, "reference", "test", "MNIST split to compare with: test or train")
 	fs.IntVar(&o.Quality.Bootstrap, "bootstrap", 100, "bootstrap resamples for the intervals")
+	adaptor := fs.String("adaptor", "", "Clockwork: an adaptor directory, or identity (default: none, the plain U-Net)")
+	clock := fs.Int("clock", 0, "Clockwork schedule: clock N (default: the adaptor's own, clock 2 for identity)")
+	at := fs.String("at", "", "Clockwork schedule: explicit 1-based adaptor steps, e.g. 2,4,6,8")
+	depth := fs.Int("depth", 1, "cut depth of the identity adaptor")
+	force := fs.Bool("force", false, "use an adaptor distilled for another teacher or operating point")
 	out := fs.String("out", "", "JSON report (default: runs/eval/<model>-<sampler><steps>.json)")
 	grid := fs.String("grid", "-", "sample grid PNG (default: beside -out; empty: none)")
 	if err := fs.Parse(args); err != nil {
@@ -59,6 +68,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "eval: give exactly one of -model and -real")
 		fs.Usage()
 		return 2
+	}
+	if *adaptor == "" && (*clock != 0 || *at != "" || *force) {
+		fmt.Fprintln(stderr, "eval: -clock, -at and -force go with -adaptor")
+		return 2
+	}
+	if *clock != 0 && *at != "" {
+		fmt.Fprintln(stderr, "eval: give -clock or -at, not both")
+		return 2
+	}
+	schedule := *at
+	if *clock != 0 {
+		schedule = fmt.Sprintf("clock:%d", *clock)
 	}
 	if o.Quality.Reference != "test" && o.Quality.Reference != "train" {
 		fmt.Fprintf(stderr, "eval: reference %q is not test or train\n", o.Quality.Reference)
@@ -74,6 +95,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			name = fmt.Sprintf("%s-%s%d", filepath.Base(filepath.Clean(*model)), o.Sampler, o.Steps)
 			if *guidance != 1 {
 				name += fmt.Sprintf("-g%g", *guidance)
+			}
+			if *adaptor != "" {
+				name += "-" + filepath.Base(filepath.Clean(*adaptor))
+				if schedule != "" {
+					name += "-" + strings.NewReplacer(":", "", ",", "_").Replace(schedule)
+				}
 			}
 		}
 		*out = filepath.Join("runs", "eval", name+".json")
@@ -107,10 +134,35 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		rep = evaluate.Report{Model: "mnist-" + *real + " (real images, random subset)", N: o.N, Seed: o.Seed, Reference: "mnist-" + o.Quality.Reference, Quality: q}
 	} else {
+		m, sched, err := diffusion.LoadModel(*model)
+		if err != nil {
+			return fail(err)
+		}
+		if err := evaluate.CheckMNIST(m.Config); err != nil {
+			return fail(fmt.Errorf("%s: %w", *model, err))
+		}
+		k := m.Config.NumClasses()
+		if o.Labels, err = evaluate.LabelsFor(o.N, k); err != nil {
+			return fail(err)
+		}
+		var d diffusion.Denoiser = &diffusion.ModelDenoiser{Model: m}
+		o.Name = *model
+		if *adaptor != "" {
+			cw, man, err := distill.Open(m, *adaptor, *depth, o.Sampler, o.Steps, schedule, *force)
+			if err != nil {
+				return fail(err)
+			}
+			d = cw
+			o.Name = fmt.Sprintf("%s + clockwork %s adaptor (%s), schedule %s", *model, man.Spec.Kind, *adaptor, cw.Schedule)
+		}
+		if d, err = diffusion.Guide(d, k, *guidance); err != nil {
+			return fail(err)
+		}
+		o.Guidance = *guidance
 		prog := cli.NewProgress(stderr, o.N, "sample")
 		o.Progress = func(done, _ int) { prog.Set(done, "") }
 		var s evaluate.Samples
-		rep, s, err = evaluate.Model(c, *model, *guidance, o)
+		rep, s, err = evaluate.Run(c, d, sched, o)
 		prog.Finish()
 		if err != nil {
 			return fail(err)

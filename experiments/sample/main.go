@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/distill"
 	"github.com/clockwork-go/clockwork/internal/cli"
 	"github.com/clockwork-go/clockwork/internal/npzio"
 	"github.com/clockwork-go/clockwork/plots"
@@ -37,6 +38,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	batch := fs.Int("batch", 64, "batch size")
 	seed := fs.Uint64("seed", 0, "noise seed")
 	labels := fs.String("labels", "cycle", "class labels: cycle, a class, or a comma-separated list (none for unconditional models)")
+	adaptor := fs.String("adaptor", "", "Clockwork: an adaptor directory, or identity (default: none, the plain U-Net)")
+	clock := fs.Int("clock", 0, "Clockwork schedule: clock N (default: the adaptor's own, clock 2 for identity)")
+	at := fs.String("at", "", "Clockwork schedule: explicit 1-based adaptor steps, e.g. 2,4,6,8")
+	depth := fs.Int("depth", 1, "cut depth of the identity adaptor")
+	force := fs.Bool("force", false, "use an adaptor distilled for another teacher or operating point")
 	out := fs.String("out", "", "output .npz (samples, labels); default: runs/samples/<model>-<sampler><steps>.npz")
 	grid := fs.String("grid", "-", "output PNG grid (default: beside -out; empty: none)")
 	cols := fs.Int("cols", 10, "grid columns")
@@ -51,6 +57,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "sample: -model is required")
 		fs.Usage()
 		return 2
+	}
+	if *adaptor == "" && (*clock != 0 || *at != "" || *force) {
+		fmt.Fprintln(stderr, "sample: -clock, -at and -force go with -adaptor")
+		return 2
+	}
+	if *clock != 0 && *at != "" {
+		fmt.Fprintln(stderr, "sample: give -clock or -at, not both")
+		return 2
+	}
+	schedule := *at
+	if *clock != 0 {
+		schedule = fmt.Sprintf("clock:%d", *clock)
 	}
 	if *out == "" {
 		*out = filepath.Join("runs", "samples", fmt.Sprintf("%s-%s%d.npz", filepath.Base(filepath.Clean(*model)), *sampler, *steps))
@@ -71,7 +89,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	d, err := diffusion.Guide(&diffusion.ModelDenoiser{Model: m}, k, *guidance)
+	var base diffusion.Denoiser = &diffusion.ModelDenoiser{Model: m}
+	if *adaptor != "" {
+		cw, _, err := distill.Open(m, *adaptor, *depth, *sampler, *steps, schedule, *force)
+		if err != nil {
+			return fail(err)
+		}
+		base = cw
+	}
+	d, err := diffusion.Guide(base, k, *guidance)
 	if err != nil {
 		return fail(err)
 	}

@@ -1,0 +1,118 @@
+package distill
+
+import (
+	"fmt"
+
+	"gorgonia.org/tensor"
+
+	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/unet"
+)
+
+// Clockwork is a diffusion.Denoiser that runs a U-Net with its
+// low-resolution core replaced by an adaptor on the schedule's steps: on a
+// full step it runs the shell and the core and keeps r_out; on an adaptor
+// step it runs the shell around the adaptor, which sees r_in and the kept
+// r_out of the previous step. Any sampler runs it (it learns the step from
+// BeginStep); under classifier-free guidance it goes inside
+// diffusion.Guided, and then keeps r_out for the conditional and the null
+// rows alike.
+//
+// It counts the FLOPs it spends (diffusion.FLOPCounter): per row, the
+// shell's plus the core's or the adaptor's, from unet.Cost.
+type Clockwork struct {
+	Model    *unet.Model
+	Adaptor  *Adaptor
+	Schedule Schedule
+
+	split      unet.Split
+	step       int
+	prev       *tensor.Dense
+	flops      int64
+	shellFLOPs int64
+	coreFLOPs  int64
+	adaptFLOPs int64
+	costHW     [2]int
+}
+
+// NewClockwork checks that the schedule suits the adaptor and returns the
+// denoiser.
+func NewClockwork(m *unet.Model, a *Adaptor, s Schedule) (*Clockwork, error) {
+	if err := s.Validate(a.Spec.NeedsPrev()); err != nil {
+		return nil, err
+	}
+	if a.Spec.Kind == "scaleshift" && a.Spec.Steps != s.Steps() {
+		return nil, fmt.Errorf("a scaleshift adaptor for %d steps on a schedule of %d", a.Spec.Steps, s.Steps())
+	}
+	return &Clockwork{Model: m, Adaptor: a, Schedule: s, split: a.split}, nil
+}
+
+// BeginStep implements diffusion.Stepper.
+func (c *Clockwork) BeginStep(info diffusion.StepInfo) error {
+	if info.Steps != c.Schedule.Steps() {
+		return fmt.Errorf("clockwork schedule %s is for %d steps; the sampler runs %d", c.Schedule, c.Schedule.Steps(), info.Steps)
+	}
+	c.step = info.Index
+	if info.Index == 0 {
+		c.prev = nil
+	}
+	return nil
+}
+
+// FLOPs implements diffusion.FLOPCounter.
+func (c *Clockwork) FLOPs() int64 { return c.flops }
+
+func (c *Clockwork) costs(h, w int) {
+	if c.costHW == [2]int{h, w} {
+		return
+	}
+	c.shellFLOPs, c.coreFLOPs = c.split.Cost(c.Model.Cost(h, w))
+	c.adaptFLOPs = c.Adaptor.FLOPs()
+	c.costHW = [2]int{h, w}
+}
+
+// StepFLOPs returns the FLOPs of one row at a step: the shell's plus the
+// core's on a full step, the adaptor's on an adaptor step.
+func (c *Clockwork) StepFLOPs(step, h, w int) int64 {
+	c.costs(h, w)
+	if c.Schedule.Adaptor[step] {
+		return c.shellFLOPs + c.adaptFLOPs
+	}
+	return c.shellFLOPs + c.coreFLOPs
+}
+
+// Predict implements diffusion.Denoiser.
+func (c *Clockwork) Predict(x *tensor.Dense, t float64, labels []int64) (*tensor.Dense, error) {
+	if c.step >= c.Schedule.Steps() {
+		return nil, fmt.Errorf("clockwork: step %d beyond the schedule's %d", c.step+1, c.Schedule.Steps())
+	}
+	sh, err := c.split.ShellIn(x, []float64{t}, labels, nil)
+	if err != nil {
+		return nil, err
+	}
+	var rOut *tensor.Dense
+	if c.Schedule.Adaptor[c.step] {
+		if c.prev != nil && c.prev.Shape()[0] != x.Shape()[0] {
+			return nil, fmt.Errorf("clockwork: %d rows at step %d, %d at the step before", x.Shape()[0], c.step+1, c.prev.Shape()[0])
+		}
+		rOut, err = c.Adaptor.Apply(Inputs{RIn: sh.RIn, ROutPrev: c.prev, Emb: sh.Emb, Labels: labels, Step: c.step, Shell: sh})
+	} else {
+		rOut, err = c.Model.Core(sh, nil)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("step %d: %w", c.step+1, err)
+	}
+	if c.prev == nil || !c.prev.Shape().Eq(rOut.Shape()) {
+		c.prev = tensor.New(tensor.WithShape(rOut.Shape().Clone()...), tensor.Of(tensor.Float32))
+	}
+	if rOut != c.prev {
+		copy(c.prev.Data().([]float32), rOut.Data().([]float32))
+	}
+	out, err := c.Model.ShellOut(sh, c.prev, nil)
+	if err != nil {
+		return nil, err
+	}
+	s := x.Shape()
+	c.flops += int64(s[0]) * c.StepFLOPs(c.step, s[2], s[3])
+	return out, nil
+}

@@ -1,0 +1,257 @@
+package distill
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"gorgonia.org/tensor"
+
+	"github.com/clockwork-go/clockwork/datasets"
+	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/unet"
+)
+
+// Records are teacher features at the adaptor's steps: what model-step
+// distillation trains on. Record i has r_in_t, r_out_t (the target) and
+// r_out_{t+1} (the previous step's r_out), the shell's embedding, its label
+// and its step.
+//
+// Records are in a fixed order, trajectory by trajectory and step by step
+// within one, whatever batches they were computed in.
+type Records struct {
+	N                    int
+	RIn, ROut, ROutPrev  []float32
+	Emb                  []float32
+	Labels               []int64
+	Step                 []int
+	rinPer, routPer, emb int
+	conditional          bool
+}
+
+func newRecords(a *Adaptor) *Records {
+	return &Records{rinPer: a.cin[0] * a.cin[1] * a.cin[2], routPer: a.cout[0] * a.cout[1] * a.cout[2], emb: a.temb, conditional: a.classes > 0}
+}
+
+// Bytes returns the memory the records hold.
+func (r *Records) Bytes() int64 {
+	return 4*int64(len(r.RIn)+len(r.ROut)+len(r.ROutPrev)+len(r.Emb)) + 8*int64(len(r.Labels)+len(r.Step))
+}
+
+// alloc makes room for n trajectories of steps adaptor steps each.
+func (r *Records) alloc(n, steps int) {
+	r.N = n * steps
+	r.RIn = make([]float32, r.N*r.rinPer)
+	r.ROut = make([]float32, r.N*r.routPer)
+	r.ROutPrev = make([]float32, r.N*r.routPer)
+	r.Emb = make([]float32, r.N*r.emb)
+	r.Labels = make([]int64, r.N)
+	r.Step = make([]int, r.N)
+}
+
+// put stores row j of batch tensors as record i.
+func (r *Records) put(i, j int, rIn, rOut, prev, emb *tensor.Dense, labels []int64, step int) {
+	copy(r.RIn[i*r.rinPer:(i+1)*r.rinPer], rIn.Data().([]float32)[j*r.rinPer:])
+	copy(r.ROut[i*r.routPer:(i+1)*r.routPer], rOut.Data().([]float32)[j*r.routPer:])
+	if prev != nil {
+		copy(r.ROutPrev[i*r.routPer:(i+1)*r.routPer], prev.Data().([]float32)[j*r.routPer:])
+	}
+	copy(r.Emb[i*r.emb:(i+1)*r.emb], emb.Data().([]float32)[j*r.emb:])
+	if labels != nil {
+		r.Labels[i] = labels[j]
+	}
+	r.Step[i] = step
+}
+
+// batch gathers records idx into adaptor inputs and the target.
+func (r *Records) batch(idx []int, a *Adaptor) (Inputs, *tensor.Dense) {
+	n := len(idx)
+	gather := func(src []float32, per int, shape ...int) *tensor.Dense {
+		d := make([]float32, n*per)
+		for j, i := range idx {
+			copy(d[j*per:(j+1)*per], src[i*per:(i+1)*per])
+		}
+		return tensor.New(tensor.WithShape(append([]int{n}, shape...)...), tensor.WithBacking(d))
+	}
+	in := Inputs{
+		RIn:      gather(r.RIn, r.rinPer, a.cin[:]...),
+		ROutPrev: gather(r.ROutPrev, r.routPer, a.cout[:]...),
+		Emb:      gather(r.Emb, r.emb, r.emb),
+		Step:     r.Step[idx[0]],
+		RowSteps: make([]int, n),
+	}
+	for j, i := range idx {
+		in.RowSteps[j] = r.Step[i]
+	}
+	if r.conditional {
+		in.Labels = make([]int64, n)
+		for j, i := range idx {
+			in.Labels[j] = r.Labels[i]
+		}
+	}
+	return in, gather(r.ROut, r.routPer, a.cout[:]...)
+}
+
+// recorder runs the teacher as shell, core and shell (bit for bit its
+// Forward) and records the features of the steps the schedule marks.
+type recorder struct {
+	m       *unet.Model
+	split   unet.Split
+	sched   Schedule
+	rec     *Records
+	step    int
+	rows    []diffusion.Row
+	prev    *tensor.Dense
+	ordinal []int // step → its rank among the adaptor steps
+}
+
+func (r *recorder) BeginStep(info diffusion.StepInfo) error {
+	if info.Steps != r.sched.Steps() {
+		return fmt.Errorf("recorder: schedule of %d steps, sampler runs %d", r.sched.Steps(), info.Steps)
+	}
+	r.step, r.rows = info.Index, info.Rows
+	if info.Index == 0 {
+		r.prev = nil
+	}
+	return nil
+}
+
+func (r *recorder) Predict(x *tensor.Dense, t float64, labels []int64) (*tensor.Dense, error) {
+	sh, err := r.split.ShellIn(x, []float64{t}, labels, nil)
+	if err != nil {
+		return nil, err
+	}
+	rOut, err := r.m.Core(sh, nil)
+	if err != nil {
+		return nil, err
+	}
+	if r.sched.Adaptor[r.step] {
+		count := r.sched.Count()
+		for j, row := range r.rows {
+			r.rec.put(row.Sample*count+r.ordinal[r.step], j, sh.RIn, rOut, r.prev, sh.Emb, labels, r.step)
+		}
+	}
+	r.prev = rOut
+	return r.m.ShellOut(sh, rOut, nil)
+}
+
+// randomLabels draws n labels uniformly from the model's classes, the null
+// class included (nil for an unconditional model).
+func randomLabels(rng *rand.Rand, n, k int) []int64 {
+	if k == 0 {
+		return nil
+	}
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = int64(rng.IntN(k))
+	}
+	return out
+}
+
+// Unroll samples n teacher trajectories from pure noise (noise streams
+// 0…n−1 of seed, labels drawn from seed) with the sampler and records the
+// features at the schedule's adaptor steps.
+func Unroll(m *unet.Model, a *Adaptor, s *diffusion.Schedule, sched Schedule, o diffusion.Options, n, batch int) (*Records, error) {
+	rec := newRecords(a)
+	rec.alloc(n, sched.Count())
+	r := &recorder{m: m, split: a.split, sched: sched, rec: rec, ordinal: ordinals(sched)}
+	labels := randomLabels(rand.New(rand.NewPCG(o.Seed, 0x1abe1)), n, m.Config.NumClasses())
+	h, w, err := m.Config.SampleHW()
+	if err != nil {
+		return nil, err
+	}
+	o.Steps, o.FirstIndex = sched.Steps(), 0
+	if _, err := diffusion.SampleMany(r, s, []int{m.Config.InChannels, h, w}, n, batch, labels, o, nil); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// ordinals maps each step to its rank among the schedule's adaptor steps.
+func ordinals(sched Schedule) []int {
+	out := make([]int, sched.Steps())
+	k := 0
+	for i, a := range sched.Adaptor {
+		out[i] = k
+		if a {
+			k++
+		}
+	}
+	return out
+}
+
+// Noised records the features of n real images noised to each adaptor
+// step's timestep (and r_out_{t+1} from the same image and noise at the
+// previous step's timestep): the paper's forward-noised alternative to
+// unrolled trajectories. Image i and its noise are drawn from seed and i
+// alone, so the records do not depend on the batch.
+func Noised(m *unet.Model, a *Adaptor, s *diffusion.Schedule, sched Schedule, sampler string, data *datasets.Images, n, batch int, seed uint64) (*Records, error) {
+	ts, err := diffusion.Timesteps(sampler, sched.Steps(), s.T(), "")
+	if err != nil {
+		return nil, err
+	}
+	rec := newRecords(a)
+	count := sched.Count()
+	rec.alloc(n, count)
+	ord := ordinals(sched)
+	pick := rand.New(rand.NewPCG(seed, 0x401eed))
+	images := make([]int, n)
+	for i := range images {
+		images[i] = pick.IntN(data.Len())
+	}
+	ch, h, w := data.Shape()
+	per := ch * h * w
+	k := m.Config.NumClasses()
+	for start := 0; start < n; start += batch {
+		b := min(batch, n-start)
+		x0 := make([]float32, b*per)
+		var labels []int64
+		if k > 0 {
+			labels = make([]int64, b)
+		}
+		data.Batch(images[start:start+b], x0, labels)
+		eps := make([]float32, b*per)
+		for j := 0; j < b; j++ {
+			rng := rand.New(rand.NewPCG(seed, uint64(start+j)))
+			for i := j * per; i < (j+1)*per; i++ {
+				eps[i] = float32(rng.NormFloat64())
+			}
+		}
+		xt := tensor.New(tensor.WithShape(b, ch, h, w), tensor.Of(tensor.Float32))
+		for i, isA := range sched.Adaptor {
+			if !isA {
+				continue
+			}
+			var prev *tensor.Dense
+			if i > 0 {
+				noiseTo(s, xt, x0, eps, int(ts[i-1]), per)
+				sh, err := a.split.ShellIn(xt, []float64{ts[i-1]}, labels, nil)
+				if err != nil {
+					return nil, err
+				}
+				if prev, err = m.Core(sh, nil); err != nil {
+					return nil, err
+				}
+			}
+			noiseTo(s, xt, x0, eps, int(ts[i]), per)
+			sh, err := a.split.ShellIn(xt, []float64{ts[i]}, labels, nil)
+			if err != nil {
+				return nil, err
+			}
+			rOut, err := m.Core(sh, nil)
+			if err != nil {
+				return nil, err
+			}
+			for j := 0; j < b; j++ {
+				rec.put((start+j)*count+ord[i], j, sh.RIn, rOut, prev, sh.Emb, labels, i)
+			}
+		}
+	}
+	return rec, nil
+}
+
+func noiseTo(s *diffusion.Schedule, dst *tensor.Dense, x0, eps []float32, t, per int) {
+	d := dst.Data().([]float32)
+	for j := 0; j < len(d)/per; j++ {
+		s.AddNoise(d[j*per:(j+1)*per], x0[j*per:(j+1)*per], eps[j*per:(j+1)*per], t)
+	}
+}

@@ -1,0 +1,461 @@
+package distill
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+
+	G "gorgonia.org/gorgonia"
+
+	"github.com/clockwork-go/clockwork/datasets"
+	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/internal/fsutil"
+	"github.com/clockwork-go/clockwork/nn"
+	"github.com/clockwork-go/clockwork/train"
+	"github.com/clockwork-go/clockwork/unet"
+)
+
+// Config is a distillation run's settings.
+type Config struct {
+	Adaptor Spec `json:"adaptor"`
+	// Sampler and the adaptor's Steps are the operating point the adaptor
+	// is distilled for (one adaptor per sampler and step count, as in the
+	// paper); Schedule its adaptor steps (ParseSchedule's syntax).
+	Sampler  string `json:"sampler"`
+	Schedule string `json:"schedule"`
+	// Data is "unrolled" (teacher trajectories from pure noise, the
+	// paper's method) or "noised" (real MNIST training images noised to
+	// each step's timestep, the paper's ablation).
+	Data string `json:"data"`
+	// Epochs of Trajectories fresh trajectories (or noised images) each;
+	// Validation held-out trajectories (another seed) measure the loss
+	// after each epoch.
+	Epochs       int `json:"epochs"`
+	Trajectories int `json:"trajectories"`
+	Validation   int `json:"validation"`
+	// Batch, LR and Decay are Adam's minibatch size, learning rate and its
+	// decay (constant or cosine); the paper uses 16 and 1e-4.
+	Batch int     `json:"batch"`
+	LR    float64 `json:"learning_rate"`
+	Decay string  `json:"lr_decay"`
+	Seed  uint64  `json:"seed"`
+}
+
+// DefaultConfig returns the paper's settings for a ResNet adaptor at the
+// default cut, clock 2 at 8 DPM-Solver++(2M) steps, with a budget of epochs
+// that fits a toy teacher.
+func DefaultConfig() Config {
+	return Config{Adaptor: Spec{Kind: "resnet", Width: DefaultWidth("resnet"), Depth: 1, Steps: 8},
+		Sampler: "dpmpp2m", Schedule: "clock:2", Data: "unrolled",
+		Epochs: 30, Trajectories: 128, Validation: 64, Batch: 16, LR: 1e-4, Decay: "constant"}
+}
+
+// Validate reports the first invalid setting.
+func (c Config) Validate() error {
+	if c.Adaptor.Width == 0 {
+		c.Adaptor.Width = DefaultWidth(c.Adaptor.Kind)
+	}
+	if err := c.Adaptor.Validate(); err != nil {
+		return err
+	}
+	switch c.Adaptor.Kind {
+	case "identity", "oracle":
+		return fmt.Errorf("a %s adaptor has nothing to train", c.Adaptor.Kind)
+	}
+	if !slices.Contains(diffusion.Samplers, c.Sampler) {
+		return fmt.Errorf("unknown sampler %q (have %v)", c.Sampler, diffusion.Samplers)
+	}
+	sched, err := ParseSchedule(c.Schedule, c.Adaptor.Steps)
+	if err != nil {
+		return err
+	}
+	if err := sched.Validate(c.Adaptor.NeedsPrev()); err != nil {
+		return err
+	}
+	if sched.Count() == 0 {
+		return fmt.Errorf("schedule %s has no adaptor step to train", sched)
+	}
+	if c.Data != "unrolled" && c.Data != "noised" {
+		return fmt.Errorf("distillation data %q is not unrolled or noised", c.Data)
+	}
+	switch {
+	case c.Epochs < 1 || c.Epochs > 1_000_000:
+		return fmt.Errorf("epochs %d: want 1 to 1000000", c.Epochs)
+	case c.Trajectories < 1 || c.Validation < 1:
+		return fmt.Errorf("trajectories %d and validation trajectories %d must be positive", c.Trajectories, c.Validation)
+	case c.Batch < 1 || c.Batch > c.Trajectories*sched.Count():
+		return fmt.Errorf("batch %d: want 1 to the %d records of an epoch (trajectories × adaptor steps)", c.Batch, c.Trajectories*sched.Count())
+	}
+	return train.LR{Peak: c.LR, Decay: c.Decay, Steps: c.Epochs}.Validate()
+}
+
+// MemoryEstimate returns the bytes an epoch's records take (the
+// distillation's peak beyond the model): trajectories × adaptor steps ×
+// (r_in + 2 r_out + embedding), for the teacher's shapes.
+func (c Config) MemoryEstimate(a *Adaptor) int64 {
+	sched, _ := ParseSchedule(c.Schedule, c.Adaptor.Steps)
+	per := int64(a.cin[0]*a.cin[1]*a.cin[2]+2*a.cout[0]*a.cout[1]*a.cout[2]+a.temb)*4 + 16
+	return int64(c.Trajectories+c.Validation) * int64(sched.Count()) * per
+}
+
+// Manifest is adaptor.json: what an adaptor is and what it was distilled
+// for.
+type Manifest struct {
+	Spec       Spec   `json:"spec"`
+	Teacher    string `json:"teacher"` // unet.Model.Fingerprint
+	TeacherDir string `json:"teacher_dir"`
+	Sampler    string `json:"sampler"`
+	Steps      int    `json:"steps"`
+	Schedule   string `json:"schedule"`
+	Config     Config `json:"config"`
+	Epochs     int    `json:"epochs_done"`
+	// ValLoss is the adaptor's mean squared error on r_out at the
+	// held-out trajectories' adaptor steps; IdentityValLoss the identity
+	// adaptor's on the same records.
+	ValLoss         float64 `json:"val_loss"`
+	IdentityValLoss float64 `json:"identity_val_loss"`
+	Params          int     `json:"parameters"`
+	FLOPs           int64   `json:"flops_per_sample"`
+}
+
+// File names in an adaptor directory.
+const (
+	ManifestFile = "adaptor.json"
+	WeightsFile  = "adaptor.npz"
+)
+
+// Save writes an adaptor directory.
+func Save(dir string, a *Adaptor, m Manifest) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := train.SaveParams(filepath.Join(dir, WeightsFile), a.Params); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return fsutil.WriteAtomic(filepath.Join(dir, ManifestFile), func(w io.Writer) error {
+		_, err := w.Write(append(b, '\n'))
+		return err
+	})
+}
+
+// ReadManifest reads adaptor.json.
+func ReadManifest(dir string) (Manifest, error) {
+	path := filepath.Join(dir, ManifestFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("adaptor %s: %w", dir, err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return Manifest{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := m.Spec.Validate(); err != nil {
+		return Manifest{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
+
+// Load reads an adaptor directory for a teacher. Unless force is set it
+// refuses an adaptor distilled for another teacher, sampler or step count,
+// naming both.
+func Load(dir string, teacher *unet.Model, sampler string, steps int, force bool) (*Adaptor, Manifest, error) {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return nil, Manifest{}, err
+	}
+	if !force {
+		if fp := teacher.Fingerprint(); m.Teacher != fp {
+			return nil, m, fmt.Errorf("adaptor %s was distilled for teacher %s (%s); this teacher is %s: distil one for it, or -force", dir, m.Teacher, m.TeacherDir, fp)
+		}
+		if m.Sampler != sampler || m.Steps != steps {
+			return nil, m, fmt.Errorf("adaptor %s was distilled for %s at %d steps, not %s at %d steps: distil one for this operating point, or -force", dir, m.Sampler, m.Steps, sampler, steps)
+		}
+	}
+	a, err := New(teacher, m.Spec, 0)
+	if err != nil {
+		return nil, m, fmt.Errorf("adaptor %s: %w", dir, err)
+	}
+	if err := train.LoadParams(filepath.Join(dir, WeightsFile), a.Params); err != nil {
+		return nil, m, fmt.Errorf("adaptor %s: %w", dir, err)
+	}
+	return a, m, nil
+}
+
+// Distiller distils an adaptor from a teacher (model-step distillation,
+// Habibian et al., CVPR 2024, Sec. 4.4 and App. Alg. 1).
+type Distiller struct {
+	Dir        string
+	Config     Config
+	Teacher    *unet.Model
+	TeacherDir string
+	Noise      *diffusion.Schedule
+	Adaptor    *Adaptor
+	Opt        *nn.Adam
+	Epoch      int
+	// Data is the image set of forward-noised distillation.
+	Data *datasets.Images
+	// UnrollBatch is the sampling batch of the trajectories (results do
+	// not depend on it); default 64.
+	UnrollBatch int
+	// Progress, when set, is called after every epoch.
+	Progress func(train.Progress)
+	// Log, when set, gets a line per epoch.
+	Log io.Writer
+
+	sched  Schedule
+	rngSrc *rand.PCG
+	rng    *rand.Rand
+	f      *nn.Func
+	val    *Records
+	last   EpochMetrics
+}
+
+// EpochMetrics is one line of a distillation's metrics.jsonl.
+type EpochMetrics struct {
+	Step            int     `json:"step"` // epochs done
+	TrainLoss       float64 `json:"train_loss"`
+	ValLoss         float64 `json:"val_loss"`
+	IdentityValLoss float64 `json:"identity_val_loss"`
+	LR              float64 `json:"lr"`
+	Records         int     `json:"records"`
+	RecordsMB       float64 `json:"records_mb"`
+}
+
+// NewDistiller prepares a distillation into dir (which must hold no
+// checkpoint). data is needed for forward-noised distillation only.
+func NewDistiller(dir string, teacher *unet.Model, teacherDir string, noise *diffusion.Schedule, c Config, data *datasets.Images) (*Distiller, error) {
+	switch has, err := train.HasCheckpoint(dir); {
+	case err != nil:
+		return nil, err
+	case has:
+		return nil, fmt.Errorf("%s already holds a distillation: resume it or choose another directory", dir)
+	}
+	return newDistiller(dir, teacher, teacherDir, noise, c, data)
+}
+
+func newDistiller(dir string, teacher *unet.Model, teacherDir string, noise *diffusion.Schedule, c Config, data *datasets.Images) (*Distiller, error) {
+	if c.Adaptor.Width == 0 {
+		c.Adaptor.Width = DefaultWidth(c.Adaptor.Kind)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if c.Data == "noised" && data == nil {
+		return nil, fmt.Errorf("forward-noised distillation needs an image set")
+	}
+	a, err := New(teacher, c.Adaptor, c.Seed)
+	if err != nil {
+		return nil, err
+	}
+	sched, _ := ParseSchedule(c.Schedule, c.Adaptor.Steps)
+	d := &Distiller{Dir: dir, Config: c, Teacher: teacher, TeacherDir: teacherDir, Noise: noise, Adaptor: a, Data: data, sched: sched}
+	d.Opt = nn.NewAdam(c.LR)
+	d.rngSrc = rand.NewPCG(c.Seed, 0xd157)
+	d.rng = rand.New(d.rngSrc)
+	shapes := append(a.shapes(c.Batch), []int{c.Batch, a.cout[0], a.cout[1], a.cout[2]})
+	d.f, err = nn.NewFunc(nn.FuncSpec{Params: a.Params, Frozen: []*nn.Params{teacher.Params}, Inputs: shapes, Grad: true,
+		Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
+			return []*G.Node{nn.MSE(a.Graph(g, in[:len(in)-1]), in[len(in)-1])}, nil
+		}})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// ResumeDistiller continues the distillation in dir from its latest
+// checkpoint, with the settings saved there.
+func ResumeDistiller(dir string, teacher *unet.Model, teacherDir string, noise *diffusion.Schedule, data *datasets.Images) (*Distiller, error) {
+	ck, err := train.Latest(dir)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(ck, "state.json"))
+	if err != nil {
+		return nil, err
+	}
+	var st distillState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(ck, "state.json"), err)
+	}
+	if fp := teacher.Fingerprint(); st.Teacher != fp {
+		return nil, fmt.Errorf("%s distils teacher %s; this teacher is %s", dir, st.Teacher, fp)
+	}
+	d, err := newDistiller(dir, teacher, teacherDir, noise, st.Config, data)
+	if err != nil {
+		return nil, fmt.Errorf("resume %s: %w", dir, err)
+	}
+	if err := d.checkpoint().Load(ck); err != nil {
+		return nil, fmt.Errorf("resume %s: %w", dir, err)
+	}
+	return d, nil
+}
+
+type distillState struct {
+	Epoch     int    `json:"step"`
+	RNG       []byte `json:"rng"`
+	AdamSteps int    `json:"adam_steps"`
+	Teacher   string `json:"teacher"`
+	Config    Config `json:"config"`
+}
+
+func (d *Distiller) checkpoint() *train.Checkpoint {
+	return &train.Checkpoint{
+		Parts: []train.Part{train.ParamsPart(WeightsFile, d.Adaptor.Params), train.AdamPart("adam.npz", d.Opt, d.Adaptor.Params)},
+		State: train.JSONPart("state.json", func() any {
+			rng, _ := d.rngSrc.MarshalBinary()
+			return distillState{Epoch: d.Epoch, RNG: rng, AdamSteps: d.Opt.Steps, Teacher: d.Teacher.Fingerprint(), Config: d.Config}
+		}, func(b []byte) error {
+			var st distillState
+			if err := json.Unmarshal(b, &st); err != nil {
+				return err
+			}
+			if err := d.rngSrc.UnmarshalBinary(st.RNG); err != nil {
+				return fmt.Errorf("random state: %w", err)
+			}
+			d.Epoch, d.Opt.Steps = st.Epoch, st.AdamSteps
+			return nil
+		}),
+	}
+}
+
+// epochSeed is the noise seed of an epoch's trajectories; the validation
+// trajectories use their own.
+func (d *Distiller) epochSeed(epoch int) uint64 {
+	return d.Config.Seed ^ (uint64(epoch+1) * 0x9e3779b97f4a7c15)
+}
+
+func (d *Distiller) records(n int, seed uint64) (*Records, error) {
+	b := d.UnrollBatch
+	if b <= 0 {
+		b = 64
+	}
+	c := d.Config
+	if c.Data == "noised" {
+		return Noised(d.Teacher, d.Adaptor, d.Noise, d.sched, c.Sampler, d.Data, n, b, seed)
+	}
+	return Unroll(d.Teacher, d.Adaptor, d.Noise, d.sched, diffusion.Options{Sampler: c.Sampler, Seed: seed}, n, b)
+}
+
+// Validate returns the adaptor's and the identity adaptor's mean squared
+// error on r_out over records.
+func (d *Distiller) Validate(r *Records) (adaptor, identity float64, err error) {
+	a := d.Adaptor
+	const b = 64
+	var sa, si float64
+	var n int
+	for start := 0; start < r.N; start += b {
+		idx := make([]int, 0, b)
+		for i := start; i < min(start+b, r.N); i++ {
+			idx = append(idx, i)
+		}
+		// One step per call for adaptors that take it from Inputs.Step.
+		in, target := r.batch(idx, a)
+		out, err := a.Apply(in)
+		if err != nil {
+			return 0, 0, err
+		}
+		o, p, t := out.Data().([]float32), in.ROutPrev.Data().([]float32), target.Data().([]float32)
+		for i, v := range t {
+			e := float64(o[i] - v)
+			sa += e * e
+			f := float64(p[i] - v)
+			si += f * f
+		}
+		n += len(t)
+	}
+	return sa / float64(n), si / float64(n), nil
+}
+
+// epoch unrolls fresh trajectories and makes one pass over their records
+// in minibatches.
+func (d *Distiller) epoch(epoch int) error {
+	c := d.Config
+	rec, err := d.records(c.Trajectories, d.epochSeed(epoch))
+	if err != nil {
+		return fmt.Errorf("epoch %d: trajectories: %w", epoch+1, err)
+	}
+	perm := d.rng.Perm(rec.N)
+	lr := train.LR{Peak: c.LR, Decay: c.Decay, Steps: c.Epochs}.At(epoch)
+	d.Opt.LR = lr
+	var sum float64
+	steps := rec.N / c.Batch
+	for s := 0; s < steps; s++ {
+		in, target := rec.batch(perm[s*c.Batch:(s+1)*c.Batch], d.Adaptor)
+		gin, err := d.Adaptor.graphIn(in)
+		if err != nil {
+			return err
+		}
+		if _, err := d.f.Call(append(gin, target)...); err != nil {
+			return fmt.Errorf("epoch %d: %w", epoch+1, err)
+		}
+		l := d.f.Scalar(0)
+		if math.IsNaN(l) || math.IsInf(l, 0) {
+			return fmt.Errorf("epoch %d: loss is %v; stopped with the last checkpoint kept", epoch+1, l)
+		}
+		sum += l
+		names, grads := d.f.Gradients()
+		if err := d.Opt.Update(d.Adaptor.Params, names, grads); err != nil {
+			return fmt.Errorf("epoch %d: %w", epoch+1, err)
+		}
+	}
+	if d.val == nil {
+		if d.val, err = d.records(c.Validation, c.Seed^0x5a1d5a1d5a1d5a1d); err != nil {
+			return fmt.Errorf("validation trajectories: %w", err)
+		}
+	}
+	va, vi, err := d.Validate(d.val)
+	if err != nil {
+		return err
+	}
+	d.Epoch = epoch + 1
+	d.last = EpochMetrics{Step: d.Epoch, TrainLoss: sum / float64(max(steps, 1)), ValLoss: va, IdentityValLoss: vi, LR: lr,
+		Records: rec.N, RecordsMB: float64(rec.Bytes()+d.val.Bytes()) / 1e6}
+	if d.Log != nil {
+		fmt.Fprintf(d.Log, "epoch %d: train loss %.5f, validation loss %.5f (identity %.5f)\n", d.Epoch, d.last.TrainLoss, va, vi)
+	}
+	return nil
+}
+
+// Run distils until Config.Epochs, checkpointing every epoch, and writes
+// the adaptor directory (adaptor.json, adaptor.npz) into Dir. On a
+// cancelled context it checkpoints and returns train.ErrInterrupted.
+func (d *Distiller) Run(ctx context.Context) error {
+	l := &train.Loop{Dir: d.Dir, Steps: d.Config.Epochs, Done: d.Epoch, Step: d.epoch,
+		Checkpoint: d.checkpoint(), CheckpointEvery: 1, LogEvery: 1,
+		Log:      func(int, float64) any { return d.last },
+		Progress: d.Progress,
+		Status:   func() string { return fmt.Sprintf("val loss %.5f (identity %.5f)", d.last.ValLoss, d.last.IdentityValLoss) },
+	}
+	if err := l.Run(ctx); err != nil {
+		return err
+	}
+	if d.val == nil { // resumed at the end: measure once more
+		var err error
+		if d.val, err = d.records(d.Config.Validation, d.Config.Seed^0x5a1d5a1d5a1d5a1d); err != nil {
+			return err
+		}
+		if d.last.ValLoss, d.last.IdentityValLoss, err = d.Validate(d.val); err != nil {
+			return err
+		}
+	}
+	return Save(d.Dir, d.Adaptor, d.Manifest())
+}
+
+// Manifest describes the adaptor as distilled so far.
+func (d *Distiller) Manifest() Manifest {
+	return Manifest{Spec: d.Adaptor.Spec, Teacher: d.Teacher.Fingerprint(), TeacherDir: d.TeacherDir,
+		Sampler: d.Config.Sampler, Steps: d.Adaptor.Spec.Steps, Schedule: d.sched.Spec(), Config: d.Config, Epochs: d.Epoch,
+		ValLoss: d.last.ValLoss, IdentityValLoss: d.last.IdentityValLoss, Params: d.Adaptor.Params.Count(), FLOPs: d.Adaptor.FLOPs()}
+}
+

@@ -1,0 +1,153 @@
+package nn
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/clockwork-go/clockwork/internal/simd"
+)
+
+// AvgPool2x averages each 2×2 block of (N,C,2H,2W) data.
+func AvgPool2x(x *G.Node) *G.Node { return Scale(sumPool2x(x), 0.25) }
+
+// DepthToSpace rearranges (N, C·r², H, W) into (N, C, H·r, W·r) as
+// PyTorch's pixel_shuffle does: out[n, c, h·r+i, w·r+j] =
+// in[n, c·r²+i·r+j, h, w] (Shi et al., "Real-Time Single Image and Video
+// Super-Resolution Using an Efficient Sub-Pixel Convolutional Neural
+// Network", CVPR 2016). A 1×1 convolution to C·r² channels followed by
+// DepthToSpace is a transposed convolution with an r×r kernel and stride r.
+func DepthToSpace(x *G.Node, r int) *G.Node {
+	k := kernel{
+		name: fmt.Sprintf("DepthToSpace(%d)", r),
+		in:   []int{4},
+		out:  4,
+		shape: func(s []tensor.Shape) (tensor.Shape, error) {
+			x := s[0]
+			if len(x) != 4 || r < 1 || x[1]%(r*r) != 0 {
+				return nil, fmt.Errorf("depthtospace: %v channels are not a multiple of %d", x, r*r)
+			}
+			return tensor.Shape{x[0], x[1] / (r * r), x[2] * r, x[3] * r}, nil
+		},
+		do: func(out []float32, in [][]float32, s []tensor.Shape) error {
+			shuffle(out, in[0], s[0], r, true)
+			return nil
+		},
+	}
+	k.diff = func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		return G.Nodes{SpaceToDepth(grad, r)}, nil
+	}
+	return apply(k, x)
+}
+
+// SpaceToDepth is the inverse of DepthToSpace (pixel_unshuffle): (N, C,
+// H·r, W·r) into (N, C·r², H, W).
+func SpaceToDepth(x *G.Node, r int) *G.Node {
+	k := kernel{
+		name: fmt.Sprintf("SpaceToDepth(%d)", r),
+		in:   []int{4},
+		out:  4,
+		shape: func(s []tensor.Shape) (tensor.Shape, error) {
+			x := s[0]
+			if len(x) != 4 || r < 1 || x[2]%r != 0 || x[3]%r != 0 {
+				return nil, fmt.Errorf("spacetodepth: sides of %v are not multiples of %d", x, r)
+			}
+			return tensor.Shape{x[0], x[1] * r * r, x[2] / r, x[3] / r}, nil
+		},
+		do: func(out []float32, in [][]float32, s []tensor.Shape) error {
+			o := tensor.Shape{s[0][0], s[0][1] * r * r, s[0][2] / r, s[0][3] / r}
+			shuffle(in[0], out, o, r, false)
+			return nil
+		},
+	}
+	k.diff = func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		return G.Nodes{DepthToSpace(grad, r)}, nil
+	}
+	return apply(k, x)
+}
+
+// shuffle moves data between the deep layout d (shape ds = (N, C·r², H, W))
+// and the spatial one sp: into sp when toSpace, into d otherwise.
+func shuffle(sp, d []float32, ds tensor.Shape, r int, toSpace bool) {
+	n, cd, h, w := ds[0], ds[1], ds[2], ds[3]
+	c := cd / (r * r)
+	W := w * r
+	simd.Parallel(n*c, r*r*h*w, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			for i := 0; i < r; i++ {
+				for j := 0; j < r; j++ {
+					src := d[(p*r*r+i*r+j)*h*w:]
+					base := p * h * r * W
+					for y := 0; y < h; y++ {
+						row := sp[base+(y*r+i)*W:]
+						for x := 0; x < w; x++ {
+							if toSpace {
+								row[x*r+j] = src[y*w+x]
+							} else {
+								src[y*w+x] = row[x*r+j]
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// ScaleChannel returns x ⊙ g[:, :, None, None] for x (N,C,H,W) and g (N,C):
+// a per-sample, per-channel scale.
+func ScaleChannel(x, g *G.Node) *G.Node {
+	k := kernel{
+		name: "ScaleChannel",
+		in:   []int{4, 2},
+		out:  4,
+		shape: func(s []tensor.Shape) (tensor.Shape, error) {
+			if len(s[0]) != 4 || len(s[1]) != 2 || s[0][0] != s[1][0] || s[0][1] != s[1][1] {
+				return nil, fmt.Errorf("scalechannel: x %v and g %v do not match", s[0], s[1])
+			}
+			return s[0].Clone(), nil
+		},
+		do: func(out []float32, in [][]float32, s []tensor.Shape) error {
+			nc, hw := s[0][0]*s[0][1], s[0][2]*s[0][3]
+			simd.Parallel(nc, hw, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					simd.Affine(out[i*hw:(i+1)*hw], in[0][i*hw:(i+1)*hw], in[1][i], 0)
+				}
+			})
+			return nil
+		},
+	}
+	k.diff = func(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		return G.Nodes{ScaleChannel(grad, in[1]), channelDot(grad, in[0])}, nil
+	}
+	return apply(k, x, g)
+}
+
+// channelDot returns Σ_hw a·b per sample and channel: (N,C) from two
+// (N,C,H,W) tensors (the gradient of ScaleChannel's scale).
+func channelDot(a, b *G.Node) *G.Node {
+	return apply(kernel{
+		name: "ChannelDot",
+		in:   []int{4, 4},
+		out:  2,
+		shape: func(s []tensor.Shape) (tensor.Shape, error) {
+			if len(s[0]) != 4 || !s[0].Eq(s[1]) {
+				return nil, fmt.Errorf("channeldot: shapes %v and %v differ", s[0], s[1])
+			}
+			return tensor.Shape{s[0][0], s[0][1]}, nil
+		},
+		do: func(out []float32, in [][]float32, s []tensor.Shape) error {
+			hw := s[0][2] * s[0][3]
+			for i := range out {
+				var acc float64
+				x, y := in[0][i*hw:(i+1)*hw], in[1][i*hw:(i+1)*hw]
+				for j, v := range x {
+					acc += float64(v) * float64(y[j])
+				}
+				out[i] = float32(acc)
+			}
+			return nil
+		},
+	}, a, b)
+}
