@@ -435,7 +435,9 @@ func (d *Distiller) Run(ctx context.Context) error {
 		Checkpoint: d.checkpoint(), CheckpointEvery: 1, LogEvery: 1,
 		Log:      func(int, float64) any { return d.last },
 		Progress: d.Progress,
-		Status:   func() string { return fmt.Sprintf("val loss %.5f (identity %.5f)", d.last.ValLoss, d.last.IdentityValLoss) },
+		Status: func() string {
+			return fmt.Sprintf("val loss %.5f (identity %.5f)", d.last.ValLoss, d.last.IdentityValLoss)
+		},
 	}
 	if err := l.Run(ctx); err != nil {
 		return err
@@ -458,4 +460,3 @@ func (d *Distiller) Manifest() Manifest {
 		Sampler: d.Config.Sampler, Steps: d.Adaptor.Spec.Steps, Schedule: d.sched.Spec(), Config: d.Config, Epochs: d.Epoch,
 		ValLoss: d.last.ValLoss, IdentityValLoss: d.last.IdentityValLoss, Params: d.Adaptor.Params.Count(), FLOPs: d.Adaptor.FLOPs()}
 }
-
