@@ -83,3 +83,42 @@ func TestEvalErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestEvalClockwork: the identity adaptor on clock 2 spends fewer FLOPs per
+// sample than the plain U-Net, and Clockwork flags need -adaptor.
+func TestEvalClockwork(t *testing.T) {
+	dir := tinyMNISTModel(t)
+	report := func(args ...string) evaluate.Report {
+		t.Helper()
+		out := filepath.Join(t.TempDir(), "r.json")
+		var so, se bytes.Buffer
+		if code := run(append([]string{"-model", dir, "-n", "10", "-steps", "4", "-batch", "5", "-bootstrap", "5", "-out", out, "-grid", ""}, args...), &so, &se); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, se.String())
+		}
+		var rep evaluate.Report
+		b, _ := os.ReadFile(out)
+		if err := json.Unmarshal(b, &rep); err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	plain := report()
+	cw := report("-adaptor", "identity", "-clock", "2")
+	if !(cw.GFLOPsPerSample < plain.GFLOPsPerSample) || !strings.Contains(cw.Model, "clock 2") {
+		t.Errorf("identity clock 2: %g GFLOPs (%s), plain %g", cw.GFLOPsPerSample, cw.Model, plain.GFLOPsPerSample)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"-model", dir, "-clock", "2"}, 2, "go with -adaptor"},
+		{[]string{"-model", dir, "-adaptor", "identity", "-at", "1,2", "-steps", "4", "-n", "4"}, 1, "first step must be full"},
+		{[]string{"-model", dir, "-adaptor", filepath.Join(t.TempDir(), "none"), "-n", "4"}, 1, "adaptor.json"},
+	} {
+		var so, se bytes.Buffer
+		if code := run(append(c.args, "-out", filepath.Join(t.TempDir(), "x.json")), &so, &se); code != c.code || !strings.Contains(se.String(), c.want) {
+			t.Errorf("%v: exit %d, %q; want %d mentioning %q", c.args, code, se.String(), c.code, c.want)
+		}
+	}
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/distill"
+	"github.com/clockwork-go/clockwork/unet"
+)
+
+func tinyModel(t *testing.T, seed uint64) string {
+	t.Helper()
+	c, _ := unet.ConfigFrom("mnist")
+	c.BlockOutChannels = []int{8, 16, 16}
+	four, eight := 4, 8
+	c.NormNumGroups, c.AttentionHeadDim = &four, &eight
+	m, err := unet.New(c, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "model")
+	if err := m.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := diffusion.SaveScheduleConfig(dir, diffusion.DefaultScheduleConfig()); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func runCmd(args ...string) (int, string, string) {
+	var so, se bytes.Buffer
+	code := run(context.Background(), args, &so, &se)
+	return code, so.String(), se.String()
+}
+
+var tiny = []string{"-steps", "4", "-width", "8", "-epochs", "2", "-trajectories", "4", "-validation", "4", "-batch", "4", "-lr", "1e-3", "-quiet"}
+
+func TestDistillCommand(t *testing.T) {
+	model := tinyModel(t, 1)
+	code, so, se := runCmd(append([]string{"-model", model}, tiny...)...)
+	if code != 0 || !strings.Contains(so, "validation loss") {
+		t.Fatalf("exit %d: %s %s", code, so, se)
+	}
+	dir := filepath.Join(filepath.Dir(model), "adaptors", "resnet-dpmpp2m4-clock2")
+	m, err := distill.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Epochs != 2 || m.Spec.Kind != "resnet" || m.Sampler != "dpmpp2m" || m.Steps != 4 {
+		t.Errorf("manifest %+v", m)
+	}
+	// Extend the run by one epoch.
+	if code, so, se := runCmd("-model", model, "-out", dir, "-resume", "-epochs", "3", "-quiet"); code != 0 || !strings.Contains(so, "resuming") {
+		t.Fatalf("resume: exit %d: %s %s", code, so, se)
+	}
+	if m, _ := distill.ReadManifest(dir); m.Epochs != 3 {
+		t.Errorf("after the resume: %d epochs", m.Epochs)
+	}
+	other := tinyModel(t, 2)
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{append([]string{"-model", model, "-at", "1,2"}, tiny...), 2, "first step must be full"},
+		{append([]string{"-model", model, "-at", "2,5"}, tiny...), 2, "outside the 4 steps"},
+		{append([]string{"-model", model, "-depth", "3"}, tiny...), 1, "depths 1 to 2"},
+		{append([]string{"-model", model, "-clock", "2", "-at", "2"}, tiny...), 2, "not both"},
+		{append([]string{"-model", model, "-adaptor", "identity"}, tiny...), 2, "nothing to train"},
+		{append([]string{"-model", model, "-out", dir}, tiny...), 1, "already holds a distillation"},
+		{[]string{"-model", other, "-out", dir, "-resume"}, 1, "this teacher is"},
+		{[]string{"-model", model, "-out", dir, "-resume", "-lr", "1"}, 2, "cannot change"},
+	} {
+		code, _, se := runCmd(c.args...)
+		if code != c.code || !strings.Contains(se, c.want) {
+			t.Errorf("%v: exit %d, %q; want %d mentioning %q", c.args, code, se, c.code, c.want)
+		}
+	}
+	// A corrupt adaptor.npz is reported by name when the adaptor is loaded.
+	os.WriteFile(filepath.Join(dir, distill.WeightsFile), []byte("garbage"), 0o644)
+	teacher, err := unet.Load(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := distill.Open(teacher, dir, 1, "dpmpp2m", 4, "", false); err == nil || !strings.Contains(err.Error(), distill.WeightsFile) {
+		t.Errorf("corrupt adaptor.npz: %v", err)
+	}
+}
