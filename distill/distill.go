@@ -10,6 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
+	"time"
 
 	G "gorgonia.org/gorgonia"
 
@@ -95,6 +98,25 @@ func (c Config) Validate() error {
 	return train.LR{Peak: c.LR, Decay: c.Decay, Steps: c.Epochs}.Validate()
 }
 
+// Name is an adaptor directory's default name for the configuration:
+// kind, sampler and steps, schedule, and what differs from the defaults.
+func (c Config) Name() string {
+	s := fmt.Sprintf("%s-%s%d-%s", c.Adaptor.Kind, c.Sampler, c.Adaptor.Steps, strings.NewReplacer(":", "", ",", "_").Replace(c.Schedule))
+	if c.Adaptor.Depth != 1 {
+		s += fmt.Sprintf("-d%d", c.Adaptor.Depth)
+	}
+	if c.Adaptor.NoPrev {
+		s += "-noprev"
+	}
+	if c.Data != "unrolled" {
+		s += "-" + c.Data
+	}
+	if c.Adaptor.Width != DefaultWidth(c.Adaptor.Kind) {
+		s += fmt.Sprintf("-w%d", c.Adaptor.Width)
+	}
+	return s
+}
+
 // MemoryEstimate returns the bytes an epoch's records take (the
 // distillation's peak beyond the model): trajectories × adaptor steps ×
 // (r_in + 2 r_out + embedding), for the teacher's shapes.
@@ -122,6 +144,8 @@ type Manifest struct {
 	IdentityValLoss float64 `json:"identity_val_loss"`
 	Params          int     `json:"parameters"`
 	FLOPs           int64   `json:"flops_per_sample"`
+	// Seconds is the distillation's wall time, over all its runs.
+	Seconds float64 `json:"seconds"`
 }
 
 // File names in an adaptor directory.
@@ -202,6 +226,8 @@ type Distiller struct {
 	Adaptor    *Adaptor
 	Opt        *nn.Adam
 	Epoch      int
+	// Seconds is the wall time spent distilling so far (over resumes).
+	Seconds float64
 	// Data is the image set of forward-noised distillation.
 	Data *datasets.Images
 	// UnrollBatch is the sampling batch of the trajectories (results do
@@ -211,6 +237,9 @@ type Distiller struct {
 	Progress func(train.Progress)
 	// Log, when set, gets a line per epoch.
 	Log io.Writer
+	// Source, when set, supplies the epochs' records: distillers that
+	// share one train on the same trajectories, unrolled once.
+	Source *Source
 
 	sched  Schedule
 	rngSrc *rand.PCG
@@ -302,11 +331,12 @@ func ResumeDistiller(dir string, teacher *unet.Model, teacherDir string, noise *
 }
 
 type distillState struct {
-	Epoch     int    `json:"step"`
-	RNG       []byte `json:"rng"`
-	AdamSteps int    `json:"adam_steps"`
-	Teacher   string `json:"teacher"`
-	Config    Config `json:"config"`
+	Epoch     int     `json:"step"`
+	Seconds   float64 `json:"seconds"`
+	RNG       []byte  `json:"rng"`
+	AdamSteps int     `json:"adam_steps"`
+	Teacher   string  `json:"teacher"`
+	Config    Config  `json:"config"`
 }
 
 func (d *Distiller) checkpoint() *train.Checkpoint {
@@ -314,7 +344,7 @@ func (d *Distiller) checkpoint() *train.Checkpoint {
 		Parts: []train.Part{train.ParamsPart(WeightsFile, d.Adaptor.Params), train.AdamPart("adam.npz", d.Opt, d.Adaptor.Params)},
 		State: train.JSONPart("state.json", func() any {
 			rng, _ := d.rngSrc.MarshalBinary()
-			return distillState{Epoch: d.Epoch, RNG: rng, AdamSteps: d.Opt.Steps, Teacher: d.Teacher.Fingerprint(), Config: d.Config}
+			return distillState{Epoch: d.Epoch, Seconds: d.Seconds, RNG: rng, AdamSteps: d.Opt.Steps, Teacher: d.Teacher.Fingerprint(), Config: d.Config}
 		}, func(b []byte) error {
 			var st distillState
 			if err := json.Unmarshal(b, &st); err != nil {
@@ -323,7 +353,7 @@ func (d *Distiller) checkpoint() *train.Checkpoint {
 			if err := d.rngSrc.UnmarshalBinary(st.RNG); err != nil {
 				return fmt.Errorf("random state: %w", err)
 			}
-			d.Epoch, d.Opt.Steps = st.Epoch, st.AdamSteps
+			d.Epoch, d.Opt.Steps, d.Seconds = st.Epoch, st.AdamSteps, st.Seconds
 			return nil
 		}),
 	}
@@ -335,7 +365,29 @@ func (d *Distiller) epochSeed(epoch int) uint64 {
 	return d.Config.Seed ^ (uint64(epoch+1) * 0x9e3779b97f4a7c15)
 }
 
-func (d *Distiller) records(n int, seed uint64) (*Records, error) {
+// epochRecords returns an epoch's training records.
+func (d *Distiller) epochRecords(epoch int) (*Records, error) {
+	if d.Source != nil {
+		return d.Source.epoch(d, epoch)
+	}
+	return d.generate(d.Config.Trajectories, d.epochSeed(epoch))
+}
+
+// validation returns the held-out records.
+func (d *Distiller) validation() (*Records, error) {
+	if d.val != nil {
+		return d.val, nil
+	}
+	var err error
+	if d.Source != nil {
+		d.val, err = d.Source.validation(d)
+	} else {
+		d.val, err = d.generate(d.Config.Validation, d.Config.Seed^0x5a1d5a1d5a1d5a1d)
+	}
+	return d.val, err
+}
+
+func (d *Distiller) generate(n int, seed uint64) (*Records, error) {
 	b := d.UnrollBatch
 	if b <= 0 {
 		b = 64
@@ -345,6 +397,103 @@ func (d *Distiller) records(n int, seed uint64) (*Records, error) {
 		return Noised(d.Teacher, d.Adaptor, d.Noise, d.sched, c.Sampler, d.Data, n, b, seed)
 	}
 	return Unroll(d.Teacher, d.Adaptor, d.Noise, d.sched, diffusion.Options{Sampler: c.Sampler, Seed: seed}, n, b)
+}
+
+// recordsKey is what fixes an epoch's records.
+type recordsKey struct {
+	sampler, schedule, data string
+	steps, depth            int
+	trajectories, val       int
+	seed                    uint64
+}
+
+func (d *Distiller) key() recordsKey {
+	c := d.Config
+	return recordsKey{c.Sampler, d.sched.Spec(), c.Data, c.Adaptor.Steps, c.Adaptor.Depth, c.Trajectories, c.Validation, c.Seed}
+}
+
+// Source shares the records of each epoch between distillers of the same
+// teacher, operating point, cut, data and seed (adaptors of other kinds or
+// widths), so that each epoch's trajectories are unrolled once: a group of
+// distillers run side by side (each in its own goroutine) costs little
+// more than one. Records of an epoch are dropped once every member has
+// taken them.
+type Source struct {
+	mu      sync.Mutex
+	members int
+	key     *recordsKey
+	epochs  map[int]*sourceEntry
+	val     *Records
+}
+
+type sourceEntry struct {
+	once  sync.Once
+	rec   *Records
+	err   error
+	taken int
+}
+
+// NewSource returns a source for members distillers.
+func NewSource(members int) *Source {
+	return &Source{members: members, epochs: map[int]*sourceEntry{}}
+}
+
+// gen serialises record generation: the teacher is not safe for
+// concurrent use.
+var gen sync.Mutex
+
+func (s *Source) check(d *Distiller) error {
+	k := d.key()
+	if s.key == nil {
+		s.key = &k
+	} else if *s.key != k {
+		return fmt.Errorf("distillers of different operating points, cuts, data or seeds cannot share records (%+v and %+v)", *s.key, k)
+	}
+	return nil
+}
+
+func (s *Source) epoch(d *Distiller, epoch int) (*Records, error) {
+	s.mu.Lock()
+	if err := s.check(d); err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	e, ok := s.epochs[epoch]
+	if !ok {
+		e = &sourceEntry{}
+		s.epochs[epoch] = e
+	}
+	s.mu.Unlock()
+	e.once.Do(func() {
+		gen.Lock()
+		defer gen.Unlock()
+		e.rec, e.err = d.generate(d.Config.Trajectories, d.epochSeed(epoch))
+	})
+	s.mu.Lock()
+	e.taken++
+	if e.taken >= s.members {
+		delete(s.epochs, epoch)
+	}
+	s.mu.Unlock()
+	return e.rec, e.err
+}
+
+func (s *Source) validation(d *Distiller) (*Records, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(d); err != nil {
+		return nil, err
+	}
+	if s.val == nil {
+		gen.Lock()
+		v, err := d.generate(d.Config.Validation, d.Config.Seed^0x5a1d5a1d5a1d5a1d)
+		gen.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		s.val = v
+	}
+	return s.val, nil
 }
 
 // Validate returns the adaptor's and the identity adaptor's mean squared
@@ -380,8 +529,10 @@ func (d *Distiller) Validate(r *Records) (adaptor, identity float64, err error) 
 // epoch unrolls fresh trajectories and makes one pass over their records
 // in minibatches.
 func (d *Distiller) epoch(epoch int) error {
+	start := time.Now()
+	defer func() { d.Seconds += time.Since(start).Seconds() }()
 	c := d.Config
-	rec, err := d.records(c.Trajectories, d.epochSeed(epoch))
+	rec, err := d.epochRecords(epoch)
 	if err != nil {
 		return fmt.Errorf("epoch %d: trajectories: %w", epoch+1, err)
 	}
@@ -409,12 +560,11 @@ func (d *Distiller) epoch(epoch int) error {
 			return fmt.Errorf("epoch %d: %w", epoch+1, err)
 		}
 	}
-	if d.val == nil {
-		if d.val, err = d.records(c.Validation, c.Seed^0x5a1d5a1d5a1d5a1d); err != nil {
-			return fmt.Errorf("validation trajectories: %w", err)
-		}
+	val, err := d.validation()
+	if err != nil {
+		return fmt.Errorf("validation trajectories: %w", err)
 	}
-	va, vi, err := d.Validate(d.val)
+	va, vi, err := d.Validate(val)
 	if err != nil {
 		return err
 	}
@@ -443,11 +593,11 @@ func (d *Distiller) Run(ctx context.Context) error {
 		return err
 	}
 	if d.val == nil { // resumed at the end: measure once more
-		var err error
-		if d.val, err = d.records(d.Config.Validation, d.Config.Seed^0x5a1d5a1d5a1d5a1d); err != nil {
+		val, err := d.validation()
+		if err != nil {
 			return err
 		}
-		if d.last.ValLoss, d.last.IdentityValLoss, err = d.Validate(d.val); err != nil {
+		if d.last.ValLoss, d.last.IdentityValLoss, err = d.Validate(val); err != nil {
 			return err
 		}
 	}
@@ -458,5 +608,6 @@ func (d *Distiller) Run(ctx context.Context) error {
 func (d *Distiller) Manifest() Manifest {
 	return Manifest{Spec: d.Adaptor.Spec, Teacher: d.Teacher.Fingerprint(), TeacherDir: d.TeacherDir,
 		Sampler: d.Config.Sampler, Steps: d.Adaptor.Spec.Steps, Schedule: d.sched.Spec(), Config: d.Config, Epochs: d.Epoch,
-		ValLoss: d.last.ValLoss, IdentityValLoss: d.last.IdentityValLoss, Params: d.Adaptor.Params.Count(), FLOPs: d.Adaptor.FLOPs()}
+		ValLoss: d.last.ValLoss, IdentityValLoss: d.last.IdentityValLoss, Params: d.Adaptor.Params.Count(), FLOPs: d.Adaptor.FLOPs(),
+		Seconds: d.Seconds}
 }

@@ -199,3 +199,61 @@ func TestDistillConfigErrors(t *testing.T) {
 		t.Errorf("depth 2 on a two-level U-Net: %v", err)
 	}
 }
+
+// TestSharedSource: distillers that share their trajectories (run side by
+// side) end exactly where each ends alone.
+func TestSharedSource(t *testing.T) {
+	m := tinyTeacher(t)
+	s := schedule(t)
+	kinds := []Spec{{Kind: "resnet", Width: 8, Depth: 1, Steps: 4}, {Kind: "scaleshift", Depth: 1, Steps: 4}, {Kind: "unet-light", Width: 4, Depth: 1, Steps: 4}}
+	alone := map[string]*Distiller{}
+	for _, k := range kinds {
+		c := tinyConfig()
+		c.Adaptor = k
+		d, err := NewDistiller(filepath.Join(t.TempDir(), k.Kind), m, "t", s, c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		alone[k.Kind] = d
+	}
+	src := NewSource(len(kinds))
+	errs := make(chan error, len(kinds))
+	shared := map[string]*Distiller{}
+	for _, k := range kinds {
+		c := tinyConfig()
+		c.Adaptor = k
+		d, err := NewDistiller(filepath.Join(t.TempDir(), k.Kind), m, "t", s, c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Source = src
+		shared[k.Kind] = d
+		go func() { errs <- d.Run(context.Background()) }()
+	}
+	for range kinds {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for kind, d := range shared {
+		for _, n := range d.Adaptor.Params.Names() {
+			if !slices.Equal(d.Adaptor.Params.Data(n), alone[kind].Adaptor.Params.Data(n)) {
+				t.Errorf("%s: %s differs between shared and solo distillation", kind, n)
+			}
+		}
+	}
+	if len(src.epochs) != 0 {
+		t.Errorf("%d epochs of records left in the source", len(src.epochs))
+	}
+	// A member of another operating point is refused.
+	c := tinyConfig()
+	c.Schedule = "3"
+	d, _ := NewDistiller(filepath.Join(t.TempDir(), "x"), m, "t", s, c, nil)
+	d.Source = src
+	if err := d.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "cannot share") {
+		t.Errorf("mixed source: %v", err)
+	}
+}

@@ -32,3 +32,18 @@ func Resolve(dir string) (string, error) {
 	}
 	return "", fmt.Errorf("no model: %s does not exist; train one with go run ./experiments/train (about an hour on two cores) or give -model DIR", TrainedDir)
 }
+
+// ResolveTeacher returns the teacher a Clockwork command should use: dir
+// when given; otherwise the shipped teacher, so that a study reproduces on
+// any machine; otherwise runs/mnist/model.
+func ResolveTeacher(dir string) (string, error) {
+	if dir != "" {
+		return dir, nil
+	}
+	if t, err := Teacher(); err == nil {
+		return t, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	return Resolve("")
+}

@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"slices"
+	"sync"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -129,8 +130,17 @@ type Machine struct {
 	vm G.VM
 }
 
+// compiling serialises compilations: gorgonia's NewTapeMachine sets the
+// engine of every value bound to the graph, parameter tensors included,
+// which graphs compiled at the same time over a shared (frozen) store would
+// race on.
+var compiling sync.Mutex
+
 // Compile compiles the graph for repeated runs with gorgonia's TapeMachine.
+// Graphs may be compiled from several goroutines.
 func (g *Graph) Compile() (*Machine, error) {
+	compiling.Lock()
+	defer compiling.Unlock()
 	prog, locs, err := G.Compile(g.G)
 	if err != nil {
 		return nil, fmt.Errorf("compile graph: %w", err)

@@ -333,3 +333,38 @@ func loadRecords(dir string, repair bool) ([]Record, error) {
 	}
 	return out, nil
 }
+
+// Pending returns the cells of a shard that the directory's results.jsonl
+// does not hold yet (all of them for a new directory). A directory of
+// another study, or of other settings, is an error, as for Run.
+func Pending(s Study, dir string, sh Shard) ([]Cell, error) {
+	if sh.Count == 0 {
+		sh = All
+	}
+	want, err := s.manifest()
+	if err != nil {
+		return nil, err
+	}
+	if have, err := ReadManifest(dir); err == nil {
+		if err := sameStudy(dir, have, want); err != nil {
+			return nil, err
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	records, err := loadRecords(dir, false)
+	if err != nil {
+		return nil, err
+	}
+	done := map[string]bool{}
+	for _, r := range records {
+		done[r.Key] = true
+	}
+	var out []Cell
+	for i, c := range s.Cells {
+		if sh.Has(i) && !done[c.Key] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}

@@ -126,7 +126,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if *out == "" {
-		*out = filepath.Join(filepath.Dir(filepath.Clean(dir)), "adaptors", Name(c))
+		*out = filepath.Join(filepath.Dir(filepath.Clean(dir)), "adaptors", c.Name())
 	}
 	unlock, err := fsutil.Lock(*out)
 	if err != nil {
@@ -173,17 +173,3 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// Name is an adaptor directory's default name for a configuration.
-func Name(c distill.Config) string {
-	s := fmt.Sprintf("%s-%s%d-%s", c.Adaptor.Kind, c.Sampler, c.Adaptor.Steps, strings.NewReplacer(":", "", ",", "_").Replace(c.Schedule))
-	if c.Adaptor.Depth != 1 {
-		s += fmt.Sprintf("-d%d", c.Adaptor.Depth)
-	}
-	if c.Adaptor.NoPrev {
-		s += "-noprev"
-	}
-	if c.Data != "unrolled" {
-		s += "-" + c.Data
-	}
-	return s
-}

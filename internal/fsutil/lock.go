@@ -1,12 +1,14 @@
 package fsutil
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -37,7 +39,7 @@ func Lock(dir string) (unlock func(), err error) {
 			if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr == nil {
 				holder = fmt.Sprintf("process %d", pid)
 			}
-			return nil, fmt.Errorf("%s is in use by %s (it holds the lock %s); wait for it to finish or choose another directory", dir, holder, path)
+			return nil, fmt.Errorf("%s is in use by %s (it holds the lock %s); wait for it to finish or choose another directory: %w", dir, holder, path, ErrLocked)
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
@@ -48,4 +50,26 @@ func Lock(dir string) (unlock func(), err error) {
 		unix.Flock(int(f.Fd()), unix.LOCK_UN)
 		f.Close()
 	}, nil
+}
+
+// ErrLocked is wrapped by Lock's error when another process holds the lock.
+var ErrLocked = errors.New("directory locked by another process")
+
+// LockWait is Lock, waiting while another process holds the lock (a shard
+// of a study distilling the adaptor this one needs), until ctx is done.
+func LockWait(dir string, ctx context.Context) (unlock func(), err error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	for {
+		unlock, err := Lock(dir)
+		if err == nil || !errors.Is(err, ErrLocked) {
+			return unlock, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for %s: %w", dir, ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
 }

@@ -1,0 +1,170 @@
+package clockstudy
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/clockwork-go/clockwork/distill"
+)
+
+// Method is one cell of the study: how samples are drawn.
+type Method struct {
+	// Kind is "teacher" or an adaptor kind (distill.Kinds).
+	Kind    string `json:"kind"`
+	Sampler string `json:"sampler"`
+	Steps   int    `json:"steps"`
+	// Schedule, Depth, NoPrev, Width and Data describe a Clockwork method
+	// (see distill.Config); they are empty for the teacher.
+	Schedule string `json:"schedule,omitempty"`
+	Depth    int    `json:"depth,omitempty"`
+	NoPrev   bool   `json:"no_prev,omitempty"`
+	Width    int    `json:"width,omitempty"`
+	Data     string `json:"data,omitempty"`
+	// Groups names the ablations the cell belongs to ("ladder", "clock",
+	// "placement", …), for the tables.
+	Groups []string `json:"groups"`
+}
+
+// Key names the cell.
+func (m Method) Key() string {
+	if m.Kind == "teacher" {
+		return fmt.Sprintf("teacher/%s%d", m.Sampler, m.Steps)
+	}
+	k := fmt.Sprintf("%s/%s%d/%s/d%d", m.Kind, m.Sampler, m.Steps, m.Schedule, m.Depth)
+	if m.NoPrev {
+		k += "/noprev"
+	}
+	if m.Data != "" && m.Data != "unrolled" {
+		k += "/" + m.Data
+	}
+	if m.Width != 0 && m.Width != distill.DefaultWidth(m.Kind) {
+		k += fmt.Sprintf("/w%d", m.Width)
+	}
+	return k
+}
+
+// Label is a short human name of the method.
+func (m Method) Label() string {
+	if m.Kind == "teacher" {
+		return fmt.Sprintf("teacher, %d %s steps", m.Steps, m.Sampler)
+	}
+	s := fmt.Sprintf("%s %s", m.Kind, scheduleLabel(m.Schedule))
+	var extra []string
+	if m.Depth != 1 {
+		extra = append(extra, fmt.Sprintf("cut %d", m.Depth))
+	}
+	if m.NoPrev {
+		extra = append(extra, "no r_out(t+1)")
+	}
+	if m.Data == "noised" {
+		extra = append(extra, "forward-noised")
+	}
+	if m.Sampler != "dpmpp2m" || m.Steps != 8 {
+		extra = append(extra, fmt.Sprintf("%s %d steps", m.Sampler, m.Steps))
+	}
+	if len(extra) > 0 {
+		s += " (" + strings.Join(extra, ", ") + ")"
+	}
+	return s
+}
+
+func scheduleLabel(spec string) string {
+	switch {
+	case strings.HasPrefix(spec, "clock:"):
+		return "clock " + strings.TrimPrefix(spec, "clock:")
+	case spec == "all":
+		return "every step"
+	}
+	return "{" + spec + "}"
+}
+
+// Clockwork reports whether the method uses an adaptor.
+func (m Method) Clockwork() bool { return m.Kind != "teacher" }
+
+// Trained reports whether the method's adaptor is distilled.
+func (m Method) Trained() bool { return m.Clockwork() && m.Kind != "identity" }
+
+// DistillConfig returns the distillation settings of the method's adaptor.
+func (m Method) DistillConfig(d Distill) distill.Config {
+	c := distill.DefaultConfig()
+	c.Adaptor = distill.Spec{Kind: m.Kind, Width: m.Width, Depth: m.Depth, NoPrev: m.NoPrev, Steps: m.Steps}
+	if c.Adaptor.Width == 0 {
+		c.Adaptor.Width = distill.DefaultWidth(m.Kind)
+	}
+	c.Sampler, c.Schedule = m.Sampler, m.Schedule
+	c.Data = m.Data
+	if c.Data == "" {
+		c.Data = "unrolled"
+	}
+	c.Epochs, c.Trajectories, c.Validation, c.Batch, c.LR, c.Decay, c.Seed = d.Epochs, d.Trajectories, d.Validation, d.Batch, d.LR, d.Decay, d.Seed
+	return c
+}
+
+// Distill are the distillation settings every adaptor of a study shares.
+type Distill struct {
+	Epochs       int     `json:"epochs"`
+	Trajectories int     `json:"trajectories"`
+	Validation   int     `json:"validation"`
+	Batch        int     `json:"batch"`
+	LR           float64 `json:"learning_rate"`
+	Decay        string  `json:"lr_decay"`
+	Seed         uint64  `json:"seed"`
+}
+
+func clockworkMethod(kind, sampler string, steps int, schedule string, groups ...string) Method {
+	return Method{Kind: kind, Sampler: sampler, Steps: steps, Schedule: schedule, Depth: 1, Data: "unrolled", Groups: groups}
+}
+
+func teacherMethod(sampler string, steps int, groups ...string) Method {
+	return Method{Kind: "teacher", Sampler: sampler, Steps: steps, Groups: groups}
+}
+
+// quickMethods are the default study's cells: the teacher at 8 steps and
+// at fewer steps of about Clockwork's cost, and the ladder of
+// approximations under clock 2.
+func quickMethods() []Method {
+	return []Method{
+		teacherMethod("dpmpp2m", 8, "headline", "ladder"),
+		clockworkMethod("identity", "dpmpp2m", 8, "clock:2", "headline", "ladder"),
+		clockworkMethod("scaleshift", "dpmpp2m", 8, "clock:2", "ladder"),
+		clockworkMethod("resnet", "dpmpp2m", 8, "clock:2", "headline", "ladder", "clock", "placement", "inputs", "data8", "depth", "sampler"),
+		clockworkMethod("unet-light", "dpmpp2m", 8, "clock:2", "ladder"),
+	}
+}
+
+// fullMethods adds every ablation of the paper's Tables 3–5 and Fig. 7.
+func fullMethods() []Method {
+	m := quickMethods()
+	noPrev := clockworkMethod("resnet", "dpmpp2m", 8, "clock:2", "inputs")
+	noPrev.NoPrev = true
+	every := clockworkMethod("resnet", "dpmpp2m", 8, "all", "inputs")
+	every.NoPrev = true
+	noised8 := clockworkMethod("resnet", "dpmpp2m", 8, "clock:2", "data8")
+	noised8.Data = "noised"
+	noised4 := clockworkMethod("resnet", "dpmpp2m", 4, "clock:2", "data4")
+	noised4.Data = "noised"
+	depth2 := clockworkMethod("resnet", "dpmpp2m", 8, "clock:2", "depth")
+	depth2.Depth = 2
+	idDepth2 := clockworkMethod("identity", "dpmpp2m", 8, "clock:2", "depth")
+	idDepth2.Depth = 2
+	m = append(m,
+		teacherMethod("dpmpp2m", 4, "steps", "data4"),
+		teacherMethod("dpmpp2m", 16, "steps"),
+		teacherMethod("ddim", 8, "sampler"),
+		clockworkMethod("resnet", "dpmpp2m", 8, "clock:3", "clock"),
+		clockworkMethod("resnet", "dpmpp2m", 8, "clock:4", "clock"),
+		clockworkMethod("identity", "dpmpp2m", 8, "clock:3", "clock"),
+		clockworkMethod("identity", "dpmpp2m", 8, "clock:4", "clock"),
+		clockworkMethod("resnet", "dpmpp2m", 8, "5,6,7,8", "placement"),
+		clockworkMethod("resnet", "dpmpp2m", 8, "3,4,5,6", "placement"),
+		noPrev, every,
+		noised8,
+		clockworkMethod("resnet", "dpmpp2m", 4, "clock:2", "data4", "steps"),
+		noised4,
+		depth2, idDepth2,
+		clockworkMethod("resnet", "ddim", 8, "clock:2", "sampler"),
+		clockworkMethod("identity", "ddim", 8, "clock:2", "sampler"),
+		clockworkMethod("resnet", "dpmpp2m", 16, "clock:2", "steps"),
+	)
+	return m
+}
