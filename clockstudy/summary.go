@@ -248,7 +248,9 @@ func (r *Results) claimData() string {
 
 func (r *Results) claimDepth() string {
 	_, d1, ok1 := r.clockwork("resnet", "clock:2")
-	_, d2, ok2 := r.find(func(m Method) bool { return m.Kind == "resnet" && m.Depth == 2 && m.Schedule == "clock:2" && m.Steps == 8 })
+	_, d2, ok2 := r.find(func(m Method) bool {
+		return m.Kind == "resnet" && m.Depth == 2 && m.Schedule == "clock:2" && m.Steps == 8
+	})
 	if !ok1 || !ok2 {
 		return ""
 	}

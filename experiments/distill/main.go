@@ -172,4 +172,3 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "done: %d epochs in %s; validation loss %.5f (identity adaptor %.5f); adaptor in %s\n", m.Epochs, time.Since(start).Round(time.Second), m.ValLoss, m.IdentityValLoss, *out)
 	return 0
 }
-

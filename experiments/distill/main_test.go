@@ -47,7 +47,7 @@ func TestDistillCommand(t *testing.T) {
 	if code != 0 || !strings.Contains(so, "validation loss") {
 		t.Fatalf("exit %d: %s %s", code, so, se)
 	}
-	dir := filepath.Join(filepath.Dir(model), "adaptors", "resnet-dpmpp2m4-clock2")
+	dir := filepath.Join(filepath.Dir(model), "adaptors", "resnet-dpmpp2m4-clock2-w8")
 	m, err := distill.ReadManifest(dir)
 	if err != nil {
 		t.Fatal(err)
