@@ -4,9 +4,18 @@ step (train: eps-MSE loss, backward, Adam; sample: one forward pass without
 gradients), the same output format.
 
     /usr/bin/python3 scripts/bench/torch_peer.py --config configs/mnist.json --batch 16 --steps 20 --mode train --threads 1
+
+It runs the U-Net as a user of diffusers gets it on the installed PyTorch:
+attention through F.scaled_dot_product_attention on torch >= 2.0 (diffusers'
+AttnProcessor2_0), the explicit softmax on older versions (--attention to
+choose), and glibc's allocator tuned from Python with mallopt (mmap and trim
+thresholds raised, so activations are not returned to the kernel and
+faulted in again every pass; --no-mallopt to leave it alone). It prints
+which it uses.
 """
 
 import argparse
+import ctypes
 import json
 import os
 import sys
@@ -16,7 +25,24 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reference"))
+import unet2d  # noqa: E402
 from unet2d import UNet2D  # noqa: E402
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+
+
+def tune_malloc():
+    """Raise glibc's trim and mmap thresholds, as PyTorch's CPU performance
+    guides advise (or jemalloc/tcmalloc preloaded): returns what it did."""
+    if os.environ.get("LD_PRELOAD"):
+        return "preloaded " + os.path.basename(os.environ["LD_PRELOAD"])
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return "default (no glibc)"
+    # 32 MiB is the largest mmap threshold glibc accepts on 64-bit machines.
+    ok = libc.mallopt(M_MMAP_THRESHOLD, 32 << 20) and libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)
+    return "glibc mallopt(mmap and trim thresholds raised)" if ok else "default (mallopt refused)"
 
 
 def main():
@@ -27,7 +53,14 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--mode", choices=["train", "sample"], default="train")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    sdpa = hasattr(F, "scaled_dot_product_attention")
+    ap.add_argument("--attention", choices=["auto", "sdpa", "classic"], default="auto")
+    ap.add_argument("--no-mallopt", action="store_true")
     a = ap.parse_args()
+    unet2d.ATTENTION = ("sdpa" if sdpa else "classic") if a.attention == "auto" else a.attention
+    allocator = "default"
+    if not a.no_mallopt:
+        allocator = tune_malloc()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     cfg = {k: v for k, v in json.load(open(a.config)).items() if not k.startswith("_")}
@@ -51,7 +84,7 @@ def main():
         def step():
             with torch.inference_mode():
                 model(x, t, labels)
-    print(f"config {a.config}, batch {n}, mode {a.mode}, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    print(f"config {a.config}, batch {n}, mode {a.mode}, torch {torch.__version__}, threads {torch.get_num_threads()}, attention {unet2d.ATTENTION}, allocator {allocator}")
     for _ in range(a.warmup):
         step()
     times = []

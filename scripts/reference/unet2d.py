@@ -76,6 +76,12 @@ class Resnet(nn.Module):
         return (x + h) / self.scale
 
 
+# How attention is computed: "classic" (explicit softmax, as diffusers'
+# AttnProcessor; the fixtures use it) or "sdpa" (F.scaled_dot_product_attention,
+# as diffusers' AttnProcessor2_0 does on torch >= 2.0).
+ATTENTION = "classic"
+
+
 class Attention(nn.Module):
     """diffusers' Attention(..., _from_deprecated_attn_block=True) on 4-D input."""
 
@@ -100,9 +106,13 @@ class Attention(nn.Module):
             return t.view(b, -1, self.heads, self.dim_head).permute(0, 2, 1, 3)
 
         q, k, v = split(q), split(k), split(v)
-        scores = torch.matmul(q, k.transpose(-1, -2)) * (self.dim_head ** -0.5)
-        probs = scores.float().softmax(dim=-1).to(q.dtype)
-        o = torch.matmul(probs, v).permute(0, 2, 1, 3).reshape(b, hh * ww, -1)
+        if ATTENTION == "sdpa":
+            o = F.scaled_dot_product_attention(q, k, v)
+        else:
+            scores = torch.matmul(q, k.transpose(-1, -2)) * (self.dim_head ** -0.5)
+            probs = scores.float().softmax(dim=-1).to(q.dtype)
+            o = torch.matmul(probs, v)
+        o = o.permute(0, 2, 1, 3).reshape(b, hh * ww, -1)
         o = self.to_out[0](o)
         o = o.transpose(1, 2).reshape(b, c, hh, ww)
         return (o + residual) / self.rescale
