@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/clockwork-go/clockwork/distill"
 	"github.com/clockwork-go/clockwork/unet"
@@ -98,7 +99,7 @@ func RelativeFLOPs(teacher *unet.Model, m Method) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	sched, err := distill.ParseSchedule(m.Schedule, m.Steps)
+	sched, err := distill.ParseSchedule(placeholder(m), m.Steps)
 	if err != nil {
 		return 0, err
 	}
@@ -107,6 +108,20 @@ func RelativeFLOPs(teacher *unet.Model, m Method) (float64, error) {
 	n := int64(sched.Count())
 	total := int64(m.Steps)*shell + (int64(m.Steps)-n)*core + n*a.FLOPs()
 	return float64(total) / float64(int64(m.Steps)*(shell+core)), nil
+}
+
+// placeholder returns a method's schedule, or for a schedule chosen by
+// measurement one with as many adaptor steps (for costs and checks).
+func placeholder(m Method) string {
+	n := leastSensitiveCount(m.Schedule)
+	if n <= 0 {
+		return m.Schedule
+	}
+	var parts []string
+	for i := 2; i <= n+1; i++ {
+		parts = append(parts, fmt.Sprint(i))
+	}
+	return strings.Join(parts, ",")
 }
 
 // Validate checks every method against the teacher.
@@ -123,8 +138,13 @@ func (c Config) Validate(teacher *unet.Model) error {
 		if !m.Clockwork() {
 			continue
 		}
+		if n := leastSensitiveCount(m.Schedule); n < 0 || n >= m.Steps {
+			return fmt.Errorf("%s: want least-sensitive:N with 1 ≤ N < %d", m.Label(), m.Steps)
+		}
 		if m.Trained() {
-			if err := m.DistillConfig(c.Distill).Validate(); err != nil {
+			pm := m
+			pm.Schedule = placeholder(m)
+			if err := pm.DistillConfig(c.Distill).Validate(); err != nil {
 				return fmt.Errorf("%s: %w", m.Label(), err)
 			}
 		}

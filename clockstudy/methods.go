@@ -74,6 +74,8 @@ func scheduleLabel(spec string) string {
 		return "clock " + strings.TrimPrefix(spec, "clock:")
 	case spec == "all":
 		return "every step"
+	case strings.HasPrefix(spec, LeastSensitivePrefix):
+		return "on the " + strings.TrimPrefix(spec, LeastSensitivePrefix) + " least sensitive steps"
 	}
 	return "{" + spec + "}"
 }
@@ -165,6 +167,16 @@ func fullMethods() []Method {
 		clockworkMethod("resnet", "ddim", 8, "clock:2", "sampler"),
 		clockworkMethod("identity", "ddim", 8, "clock:2", "sampler"),
 		clockworkMethod("resnet", "dpmpp2m", 16, "clock:2", "steps"),
+		clockworkMethod("resnet", "dpmpp2m", 8, LeastSensitivePrefix+"4", "sensitivity"),
+		clockworkMethod("identity", "dpmpp2m", 8, LeastSensitivePrefix+"4", "sensitivity"),
 	)
+	for i := range m {
+		if m[i].Kind == "resnet" && m[i].Schedule == "clock:2" && m[i].Steps == 8 && m[i].Sampler == "dpmpp2m" && m[i].Depth == 1 && !m[i].NoPrev && m[i].Data == "unrolled" {
+			m[i].Groups = append(m[i].Groups, "sensitivity")
+		}
+		if m[i].Kind == "identity" && m[i].Schedule == "clock:2" && m[i].Steps == 8 && m[i].Depth == 1 {
+			m[i].Groups = append(m[i].Groups, "sensitivity")
+		}
+	}
 	return m
 }

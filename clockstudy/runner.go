@@ -48,6 +48,9 @@ type Result struct {
 	PSNR *metrics.Interval `json:"psnr_to_teacher,omitempty"`
 	// Adaptor describes the cell's adaptor.
 	Adaptor *AdaptorInfo `json:"adaptor,omitempty"`
+	// Schedule is the adaptor steps the cell ran (a schedule chosen by
+	// measurement resolved), 1-based.
+	Schedule string `json:"schedule,omitempty"`
 	// Samples keeps the first Keep samples, 8-bit, base64.
 	Samples string `json:"samples,omitempty"`
 }
@@ -241,6 +244,10 @@ func (r *Runner) Prepare(methods []Method) error {
 		if !m.Trained() {
 			continue
 		}
+		m, err := r.resolve(m)
+		if err != nil {
+			return err
+		}
 		if _, _, ok, err := r.finished(m); ok || err != nil {
 			if err != nil {
 				return err
@@ -350,6 +357,10 @@ func (r *Runner) Run(cell study.Cell) (any, error) {
 	if !ok {
 		return nil, fmt.Errorf("cell %s is not a Clockwork study cell", cell.Key)
 	}
+	m, err := r.resolve(m)
+	if err != nil {
+		return nil, err
+	}
 	c := r.Config
 	if r.labels == nil {
 		var err error
@@ -370,6 +381,10 @@ func (r *Runner) Run(cell study.Cell) (any, error) {
 		return nil, err
 	}
 	res := Result{N: c.N, Adaptor: info}
+	if m.Clockwork() {
+		sched, _ := distill.ParseSchedule(m.Schedule, m.Steps)
+		res.Schedule = sched.String()
+	}
 	var x []float32
 	before, _ := diffusion.CountedFLOPs(d)
 	if !m.Clockwork() && m.Sampler == refSampler && m.Steps == refSteps {

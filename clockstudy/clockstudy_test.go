@@ -1,0 +1,104 @@
+package clockstudy
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/distill"
+	"github.com/clockwork-go/clockwork/metrics"
+	"github.com/clockwork-go/clockwork/study"
+	"github.com/clockwork-go/clockwork/unet"
+)
+
+func tinyTeacher(t *testing.T) *unet.Model {
+	t.Helper()
+	c, _ := unet.ConfigFrom("mnist")
+	c.BlockOutChannels = []int{8, 16, 16}
+	four, eight := 4, 8
+	c.NormNumGroups, c.AttentionHeadDim = &four, &eight
+	m, err := unet.New(c, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestRelativeFLOPs: the cost a method is planned with is the cost its
+// Clockwork denoiser counts.
+func TestRelativeFLOPs(t *testing.T) {
+	m := tinyTeacher(t)
+	for _, meth := range []Method{
+		clockworkMethod("resnet", "dpmpp2m", 8, "clock:2"),
+		clockworkMethod("identity", "dpmpp2m", 8, "clock:3"),
+		clockworkMethod("unet-light", "dpmpp2m", 8, "5,6,7,8"),
+	} {
+		f, err := RelativeFLOPs(m, meth)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := distill.New(m, distill.Spec{Kind: meth.Kind, Depth: 1, Steps: 8}, 0)
+		sched, _ := distill.ParseSchedule(meth.Schedule, 8)
+		cw, _ := distill.NewClockwork(m, a, sched)
+		var counted int64
+		for i := 0; i < 8; i++ {
+			counted += cw.StepFLOPs(i, 32, 32)
+		}
+		_, full := m.Cost(32, 32).Total()
+		if want := float64(counted) / float64(8*full); math.Abs(f-want) > 1e-12 {
+			t.Errorf("%s: planned %g, counted %g", meth.Key(), f, want)
+		}
+	}
+}
+
+// TestLeastSensitiveSchedule: the measured schedule avoids step 1, has the
+// asked number of steps, and a study cell with it runs and records it.
+func TestLeastSensitiveSchedule(t *testing.T) {
+	m := tinyTeacher(t)
+	s, _ := diffusion.NewSchedule(diffusion.DefaultScheduleConfig())
+	sens, err := Sensitivity(m, s, "dpmpp2m", 6, 4, 4, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := LeastSensitive(sens, 3)
+	if len(steps) != 3 || slices.Contains(steps, 1) {
+		t.Fatalf("least sensitive steps %v of %v", steps, sens)
+	}
+	for _, v := range sens[1:] {
+		if !(v > 0) || v >= sens[0] {
+			t.Errorf("sensitivities %v", sens)
+		}
+	}
+	c := Config{Teacher: m.Fingerprint(), N: 4, TimeBatch: 4, TimeRepeats: 1, Keep: 2,
+		Distill: Distill{Epochs: 1, Trajectories: 4, Validation: 4, Batch: 4, LR: 1e-3, Decay: "constant"},
+		Methods: []Method{teacherMethod("dpmpp2m", 6), clockworkMethod("resnet", "dpmpp2m", 6, LeastSensitivePrefix+"3", "sensitivity")}}
+	c.Methods[1].Width = 8
+	if err := c.Validate(m); err != nil {
+		t.Fatal(err)
+	}
+	clf, err := metrics.MNISTClassifier()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	r := &Runner{Config: c, Teacher: m, Noise: s, Classifier: clf, Dir: dir, Adaptors: filepath.Join(dir, "adaptors"), Batch: 4}
+	recs, err := study.Run(context.Background(), c.Study(), study.Options{Dir: dir}, r.Run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res Result
+	json.Unmarshal(recs[1].Result, &res)
+	if !strings.HasPrefix(res.Schedule, "{") || strings.Count(res.Schedule, ",") != 2 || res.L2 == nil {
+		t.Errorf("cell recorded schedule %q, L2 %v", res.Schedule, res.L2)
+	}
+	bad := c
+	bad.Methods = []Method{clockworkMethod("resnet", "dpmpp2m", 6, LeastSensitivePrefix+"6")}
+	if err := bad.Validate(m); err == nil {
+		t.Error("least-sensitive:6 of 6 steps accepted")
+	}
+}
