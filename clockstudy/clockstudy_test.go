@@ -102,3 +102,36 @@ func TestLeastSensitiveSchedule(t *testing.T) {
 		t.Error("least-sensitive:6 of 6 steps accepted")
 	}
 }
+
+// TestConfigs: the quick and full studies validate, with the teacher at the
+// fewer step counts of about Clockwork's cost, and one adaptor directory
+// shared by the cells of the multi-step adaptor.
+func TestConfigs(t *testing.T) {
+	m := tinyTeacher(t)
+	q, err := Quick(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Full(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fewer := 0
+	for _, meth := range q.Methods {
+		if slices.Contains(meth.Groups, "fewer") {
+			fewer++
+		}
+	}
+	if fewer < 1 || len(f.Methods) <= len(q.Methods) {
+		t.Errorf("quick %d methods (%d fewer-step teachers), full %d", len(q.Methods), fewer, len(f.Methods))
+	}
+	names := map[string]bool{}
+	for _, meth := range f.Methods {
+		if len(meth.StepCounts) > 0 {
+			names[meth.DistillConfig(f.Distill).Name()] = true
+		}
+	}
+	if len(names) != 1 {
+		t.Errorf("the multi-step cells use %d adaptor directories: %v", len(names), names)
+	}
+}

@@ -59,7 +59,7 @@ func build(teacher *unet.Model, methods []Method, n int) (Config, error) {
 	// for first.
 	var fewer []int
 	for _, m := range methods {
-		if !m.Clockwork() || m.Sampler != "dpmpp2m" || m.Steps != 8 || m.Depth != 1 || m.NoPrev || m.Data == "noised" {
+		if !m.Clockwork() || m.Sampler != "dpmpp2m" || m.Steps != 8 || m.Depth != 1 || m.NoPrev || m.Data == "noised" || len(m.StepCounts) > 0 {
 			continue
 		}
 		f, err := RelativeFLOPs(teacher, m)
@@ -95,7 +95,7 @@ func RelativeFLOPs(teacher *unet.Model, m Method) (float64, error) {
 	if !m.Clockwork() {
 		return 1, nil
 	}
-	a, err := distill.New(teacher, distill.Spec{Kind: m.Kind, Width: m.Width, Depth: m.Depth, NoPrev: m.NoPrev, Steps: m.Steps}, 0)
+	a, err := distill.New(teacher, distill.Spec{Kind: m.Kind, Width: m.Width, Depth: m.Depth, NoPrev: m.NoPrev, Steps: m.Steps, StepSize: len(m.StepCounts) > 0}, 0)
 	if err != nil {
 		return 0, err
 	}

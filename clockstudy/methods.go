@@ -20,6 +20,10 @@ type Method struct {
 	NoPrev   bool   `json:"no_prev,omitempty"`
 	Width    int    `json:"width,omitempty"`
 	Data     string `json:"data,omitempty"`
+	// StepCounts, when set, is the step counts of an adaptor distilled
+	// for several (conditioned on the step size); the cell runs it at
+	// Steps.
+	StepCounts []int `json:"step_counts,omitempty"`
 	// Groups names the ablations the cell belongs to ("ladder", "clock",
 	// "placement", …), for the tables.
 	Groups []string `json:"groups"`
@@ -40,7 +44,18 @@ func (m Method) Key() string {
 	if m.Width != 0 && m.Width != distill.DefaultWidth(m.Kind) {
 		k += fmt.Sprintf("/w%d", m.Width)
 	}
+	if len(m.StepCounts) > 0 {
+		k += "/multi" + joinInts(m.StepCounts, "_")
+	}
 	return k
+}
+
+func joinInts(v []int, sep string) string {
+	var parts []string
+	for _, x := range v {
+		parts = append(parts, fmt.Sprint(x))
+	}
+	return strings.Join(parts, sep)
 }
 
 // Label is a short human name of the method.
@@ -58,6 +73,9 @@ func (m Method) Label() string {
 	}
 	if m.Data == "noised" {
 		extra = append(extra, "forward-noised")
+	}
+	if len(m.StepCounts) > 0 {
+		extra = append(extra, "one adaptor for "+joinInts(m.StepCounts, "/")+" steps")
 	}
 	if m.Sampler != "dpmpp2m" || m.Steps != 8 {
 		extra = append(extra, fmt.Sprintf("%s %d steps", m.Sampler, m.Steps))
@@ -90,6 +108,12 @@ func (m Method) Trained() bool { return m.Clockwork() && m.Kind != "identity" }
 func (m Method) DistillConfig(d Distill) distill.Config {
 	c := distill.DefaultConfig()
 	c.Adaptor = distill.Spec{Kind: m.Kind, Width: m.Width, Depth: m.Depth, NoPrev: m.NoPrev, Steps: m.Steps}
+	if len(m.StepCounts) > 0 {
+		// One adaptor for every cell of these counts: the same settings.
+		c.StepCounts = m.StepCounts
+		c.Adaptor.Steps = m.StepCounts[0]
+		c.Adaptor.StepSize = true
+	}
 	if c.Adaptor.Width == 0 {
 		c.Adaptor.Width = distill.DefaultWidth(m.Kind)
 	}
@@ -134,6 +158,14 @@ func quickMethods() []Method {
 	}
 }
 
+// multi is the ResNet adaptor distilled once for 4, 8 and 16 steps,
+// conditioned on the step size, run at steps.
+func multi(steps int) Method {
+	m := clockworkMethod("resnet", "dpmpp2m", steps, "clock:2", "multistep")
+	m.StepCounts = []int{4, 8, 16}
+	return m
+}
+
 // fullMethods adds every ablation of the paper's Tables 3–5 and Fig. 7.
 func fullMethods() []Method {
 	m := quickMethods()
@@ -168,6 +200,7 @@ func fullMethods() []Method {
 		clockworkMethod("identity", "ddim", 8, "clock:2", "sampler"),
 		clockworkMethod("resnet", "dpmpp2m", 16, "clock:2", "steps"),
 		clockworkMethod("resnet", "dpmpp2m", 8, LeastSensitivePrefix+"4", "sensitivity"),
+		multi(4), multi(8), multi(16),
 		clockworkMethod("identity", "dpmpp2m", 8, LeastSensitivePrefix+"4", "sensitivity"),
 	)
 	for i := range m {
@@ -176,6 +209,9 @@ func fullMethods() []Method {
 		}
 		if m[i].Kind == "identity" && m[i].Schedule == "clock:2" && m[i].Steps == 8 && m[i].Depth == 1 {
 			m[i].Groups = append(m[i].Groups, "sensitivity")
+		}
+		if m[i].Kind == "resnet" && m[i].Schedule == "clock:2" && m[i].Sampler == "dpmpp2m" && m[i].Depth == 1 && !m[i].NoPrev && m[i].Data == "unrolled" && len(m[i].StepCounts) == 0 {
+			m[i].Groups = append(m[i].Groups, "multistep")
 		}
 	}
 	return m

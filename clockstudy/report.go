@@ -104,6 +104,7 @@ var Groups = [][2]string{
 	{"depth", "Cut depth (paper Sec. 4.2)"},
 	{"sampler", "Samplers: DPM-Solver++(2M) and DDIM (paper Sec. 5.3)"},
 	{"steps", "Step counts 4, 8 and 16"},
+	{"multistep", "Beyond the paper: one adaptor for 4, 8 and 16 steps (conditioned on the step size) against one per step count, the limitation the paper states"},
 	{"sensitivity", "Beyond the paper: adaptor steps chosen where the core's perturbation changes the samples least, against clock 2 at equal FLOPs"},
 }
 

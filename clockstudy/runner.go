@@ -2,6 +2,7 @@ package clockstudy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -328,7 +329,9 @@ func sameConfig(a, b distill.Config) bool {
 	if b.Adaptor.Width == 0 {
 		b.Adaptor.Width = distill.DefaultWidth(b.Adaptor.Kind)
 	}
-	return a == b
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
 }
 
 // denoiser builds the method's denoiser.

@@ -68,6 +68,7 @@ func (r *Results) Summary(figs []string) string {
 	claim(r.claimData())
 	claim(r.claimDepth())
 	claim(r.claimSampler())
+	claim(r.claimMultistep())
 	claim(r.claimSensitivity())
 	if n == 0 {
 		p("The study has none of the cells the claims need yet.\n")
@@ -283,4 +284,28 @@ func (r *Results) claimSensitivity() string {
 	}
 	return fmt.Sprintf("*Beyond the paper: a schedule chosen by measurement.* Putting the ResNet adaptor on the %d steps where replacing the core's output moves the samples least (%s, measured on other noise than the evaluation's) gives L2 %s and FID %s, against clock 2's L2 %s and FID %s at the same FLOPs (%.3f and %.3f GFLOPs): the measured schedule is %s clock 2 in L2.",
 		leastSensitiveCount(m.Schedule), ls.Schedule, ivs(ls.L2), ivs(&ls.FID), ivs(c2.L2), ivs(&c2.FID), ls.GFLOPs, c2.GFLOPs, versus(*ls.L2, *c2.L2))
+}
+
+func (r *Results) claimMultistep() string {
+	var parts []string
+	worse := 0
+	n := 0
+	for _, steps := range []int{4, 8, 16} {
+		_, one, ok1 := r.find(func(m Method) bool {
+			return m.Kind == "resnet" && m.Steps == steps && m.Schedule == "clock:2" && len(m.StepCounts) == 0 && m.Data == "unrolled" && !m.NoPrev && m.Depth == 1 && m.Sampler == "dpmpp2m"
+		})
+		_, mu, ok2 := r.find(func(m Method) bool { return m.Kind == "resnet" && m.Steps == steps && len(m.StepCounts) > 0 })
+		if !ok1 || !ok2 || one.L2 == nil || mu.L2 == nil {
+			continue
+		}
+		n++
+		parts = append(parts, fmt.Sprintf("%d steps: one adaptor per count L2 %s, FID %s; one for all L2 %s, FID %s (%s)", steps, ivs(one.L2), ivs(&one.FID), ivs(mu.L2), ivs(&mu.FID), versus(*mu.L2, *one.L2)))
+		if mu.L2.Value > one.L2.Value && !overlap(*mu.L2, *one.L2) {
+			worse++
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("*Beyond the paper: one adaptor for several step counts.* The paper distils one adaptor per sampler and step count and names that as a limitation. A ResNet adaptor conditioned on the step size and distilled once on trajectories of 4, 8 and 16 steps (the same number of trajectories per epoch as one per-count adaptor) against one adaptor per count: %s. The shared adaptor is clearly worse at %d of %d step counts.", strings.Join(parts, "; "), worse, n)
 }

@@ -32,6 +32,11 @@ type Spec struct {
 	// Steps is the number of sampling steps (scaleshift keeps one scale and
 	// shift per step).
 	Steps int `json:"steps"`
+	// StepSize conditions a resnet or unet-light adaptor on the step's size
+	// (the previous step's timestep minus this one's, through a sinusoidal
+	// projection and a small MLP added to the timestep embedding), so that
+	// one adaptor can serve several step counts.
+	StepSize bool `json:"step_size,omitempty"`
 }
 
 // DefaultWidth returns a kind's default width.
@@ -65,6 +70,9 @@ func (s Spec) Validate() error {
 	if s.NoPrev && s.Kind != "resnet" && s.Kind != "unet-light" {
 		return fmt.Errorf("a %s adaptor needs the previous step's r_out: only resnet and unet-light take -no-prev", s.Kind)
 	}
+	if s.StepSize && s.Kind != "resnet" && s.Kind != "unet-light" {
+		return fmt.Errorf("only resnet and unet-light adaptors condition on the step size, not %s", s.Kind)
+	}
 	return nil
 }
 
@@ -86,6 +94,11 @@ type Inputs struct {
 	// row its own (a training batch mixes steps).
 	Step     int
 	RowSteps []int
+	// StepSize is the step's size in timesteps (the previous step's
+	// timestep minus this one's); RowStepSizes, when set, gives each row
+	// its own. Only adaptors with Spec.StepSize read them.
+	StepSize     float64
+	RowStepSizes []float64
 	// Shell is the shell of this pass (the oracle runs the real core on it).
 	Shell *unet.Shell
 }
@@ -171,6 +184,11 @@ func (a *Adaptor) declare(seed uint64) {
 		inCh += cout
 	}
 	cond := a.classes > 0
+	if s.StepSize {
+		c0 := a.teacher.Config.BlockOutChannels[0]
+		nn.DeclareLinear(p, seed, "adaptor.step_embedding.linear_1", c0, a.temb)
+		nn.DeclareLinear(p, seed, "adaptor.step_embedding.linear_2", a.temb, a.temb)
+	}
 	switch s.Kind {
 	case "scaleshift":
 		p.Declare("adaptor.scale", seed, nn.Const(1), s.Steps, cout)
@@ -213,7 +231,7 @@ func (a *Adaptor) zeroOut(prefix string) {
 
 // graphInputs lists which inputs the adaptor's graph takes, in order.
 type graphInputs struct {
-	prev, emb, onehot, step bool
+	prev, emb, onehot, step, dt bool
 }
 
 func (a *Adaptor) inputs() graphInputs {
@@ -222,7 +240,7 @@ func (a *Adaptor) inputs() graphInputs {
 	case "scaleshift":
 		return graphInputs{prev: true, step: true}
 	case "resnet", "unet-light":
-		return graphInputs{prev: s.NeedsPrev(), emb: true, onehot: a.classes > 0}
+		return graphInputs{prev: s.NeedsPrev(), emb: true, onehot: a.classes > 0, dt: s.StepSize}
 	}
 	return graphInputs{}
 }
@@ -243,18 +261,22 @@ func (a *Adaptor) shapes(n int) [][]int {
 	if in.step {
 		out = append(out, []int{n, a.Spec.Steps})
 	}
+	if in.dt {
+		out = append(out, []int{n, a.teacher.Config.BlockOutChannels[0]})
+	}
 	return out
 }
 
 // Graph adds the adaptor to g: from the input nodes in the order of its
 // inputs (r_in, then as the kind takes them r_out_{t+1}, the embedding, the
-// one-hot class, the one-hot step) to r_out. The teacher's parameters must
+// one-hot class, the one-hot step, the step size's sinusoidal projection)
+// to r_out. The teacher's parameters must
 // be in g's stores (frozen) for class-conditional models.
 func (a *Adaptor) Graph(g *nn.Graph, in []*G.Node) *G.Node {
 	gi := a.inputs()
 	rIn := in[0]
 	k := 1
-	var prev, emb, onehot, step *G.Node
+	var prev, emb, onehot, step, dt *G.Node
 	if gi.prev {
 		prev, k = in[k], k+1
 	}
@@ -265,7 +287,10 @@ func (a *Adaptor) Graph(g *nn.Graph, in []*G.Node) *G.Node {
 		onehot, k = in[k], k+1
 	}
 	if gi.step {
-		step = in[k]
+		step, k = in[k], k+1
+	}
+	if gi.dt {
+		dt = in[k]
 	}
 	s := a.Spec
 	switch s.Kind {
@@ -277,6 +302,10 @@ func (a *Adaptor) Graph(g *nn.Graph, in []*G.Node) *G.Node {
 		x := rIn
 		if prev != nil {
 			x = nn.ConcatChannels(rIn, nn.AvgPool2x(prev))
+		}
+		if dt != nil {
+			e := g.Linear("adaptor.step_embedding.linear_1", dt)
+			emb = nn.Add(emb, g.Linear("adaptor.step_embedding.linear_2", nn.SiLU(e)))
 		}
 		act := nn.SiLU(emb)
 		cond := func(h *G.Node) *G.Node {
@@ -327,6 +356,13 @@ func (a *Adaptor) Cost() unet.Cost {
 		if s.NeedsPrev() {
 			b.Sum("adaptor.pool", cout*H*W)
 			inCh += cout
+		}
+		if s.StepSize {
+			c0 := a.teacher.Config.BlockOutChannels[0]
+			b.Linear("adaptor.step_embedding.linear_1", 1, c0, a.temb)
+			b.Act("adaptor.step_embedding.act", a.temb)
+			b.Linear("adaptor.step_embedding.linear_2", 1, a.temb, a.temb)
+			b.Sum("adaptor.step_embedding.add", a.temb)
 		}
 		b.Act("adaptor.emb_act", a.temb)
 		condCost := func(c, hh, ww int) {
@@ -415,6 +451,19 @@ func (a *Adaptor) graphIn(in Inputs) ([]*tensor.Dense, error) {
 			d[i*a.Spec.Steps+st] = 1
 		}
 		out = append(out, tensor.New(tensor.WithShape(n, a.Spec.Steps), tensor.WithBacking(d)))
+	}
+	if gi.dt {
+		dts := make([]float64, n)
+		for i := range dts {
+			dts[i] = in.StepSize
+			if in.RowStepSizes != nil {
+				dts[i] = in.RowStepSizes[i]
+			}
+			if !(dts[i] > 0) {
+				return nil, fmt.Errorf("%s adaptor at step %d: step size %g (it needs a previous step)", a.Spec.Kind, in.Step+1, dts[i])
+			}
+		}
+		out = append(out, a.teacher.TimeProj(dts))
 	}
 	return out, nil
 }

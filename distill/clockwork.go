@@ -27,6 +27,7 @@ type Clockwork struct {
 
 	split      unet.Split
 	step       int
+	t, prevT   float64
 	prev       *tensor.Dense
 	flops      int64
 	shellFLOPs int64
@@ -52,10 +53,15 @@ func (c *Clockwork) BeginStep(info diffusion.StepInfo) error {
 	if info.Steps != c.Schedule.Steps() {
 		return fmt.Errorf("clockwork schedule %s is for %d steps; the sampler runs %d", c.Schedule, c.Schedule.Steps(), info.Steps)
 	}
+	if info.Index > 0 && info.Index != c.step+1 {
+		return fmt.Errorf("clockwork: step %d after step %d", info.Index+1, c.step+1)
+	}
 	c.step = info.Index
 	if info.Index == 0 {
 		c.prev = nil
+		c.t = 0
 	}
+	c.prevT, c.t = c.t, info.T
 	return nil
 }
 
@@ -95,7 +101,7 @@ func (c *Clockwork) Predict(x *tensor.Dense, t float64, labels []int64) (*tensor
 		if c.prev != nil && c.prev.Shape()[0] != x.Shape()[0] {
 			return nil, fmt.Errorf("clockwork: %d rows at step %d, %d at the step before", x.Shape()[0], c.step+1, c.prev.Shape()[0])
 		}
-		rOut, err = c.Adaptor.Apply(Inputs{RIn: sh.RIn, ROutPrev: c.prev, Emb: sh.Emb, Labels: labels, Step: c.step, Shell: sh})
+		rOut, err = c.Adaptor.Apply(Inputs{RIn: sh.RIn, ROutPrev: c.prev, Emb: sh.Emb, Labels: labels, Step: c.step, StepSize: c.prevT - t, Shell: sh})
 	} else {
 		rOut, err = c.Model.Core(sh, nil)
 	}

@@ -24,6 +24,7 @@ type Records struct {
 	Emb                  []float32
 	Labels               []int64
 	Step                 []int
+	StepSize             []float64
 	rinPer, routPer, emb int
 	conditional          bool
 }
@@ -46,10 +47,24 @@ func (r *Records) alloc(n, steps int) {
 	r.Emb = make([]float32, r.N*r.emb)
 	r.Labels = make([]int64, r.N)
 	r.Step = make([]int, r.N)
+	r.StepSize = make([]float64, r.N)
+}
+
+// appendRecords appends o's records to r.
+func (r *Records) appendRecords(o *Records) {
+	r.N += o.N
+	r.RIn = append(r.RIn, o.RIn...)
+	r.ROut = append(r.ROut, o.ROut...)
+	r.ROutPrev = append(r.ROutPrev, o.ROutPrev...)
+	r.Emb = append(r.Emb, o.Emb...)
+	r.Labels = append(r.Labels, o.Labels...)
+	r.Step = append(r.Step, o.Step...)
+	r.StepSize = append(r.StepSize, o.StepSize...)
 }
 
 // put stores row j of batch tensors as record i.
-func (r *Records) put(i, j int, rIn, rOut, prev, emb *tensor.Dense, labels []int64, step int) {
+func (r *Records) put(i, j int, rIn, rOut, prev, emb *tensor.Dense, labels []int64, step int, dt float64) {
+	r.StepSize[i] = dt
 	copy(r.RIn[i*r.rinPer:(i+1)*r.rinPer], rIn.Data().([]float32)[j*r.rinPer:])
 	copy(r.ROut[i*r.routPer:(i+1)*r.routPer], rOut.Data().([]float32)[j*r.routPer:])
 	if prev != nil {
@@ -76,11 +91,13 @@ func (r *Records) batch(idx []int, a *Adaptor) (Inputs, *tensor.Dense) {
 		RIn:      gather(r.RIn, r.rinPer, a.cin[:]...),
 		ROutPrev: gather(r.ROutPrev, r.routPer, a.cout[:]...),
 		Emb:      gather(r.Emb, r.emb, r.emb),
-		Step:     r.Step[idx[0]],
-		RowSteps: make([]int, n),
+		Step:         r.Step[idx[0]],
+		RowSteps:     make([]int, n),
+		RowStepSizes: make([]float64, n),
 	}
 	for j, i := range idx {
 		in.RowSteps[j] = r.Step[i]
+		in.RowStepSizes[j] = r.StepSize[i]
 	}
 	if r.conditional {
 		in.Labels = make([]int64, n)
@@ -101,6 +118,7 @@ type recorder struct {
 	step    int
 	rows    []diffusion.Row
 	prev    *tensor.Dense
+	prevT   float64
 	ordinal []int // step → its rank among the adaptor steps
 }
 
@@ -127,10 +145,10 @@ func (r *recorder) Predict(x *tensor.Dense, t float64, labels []int64) (*tensor.
 	if r.sched.Adaptor[r.step] {
 		count := r.sched.Count()
 		for j, row := range r.rows {
-			r.rec.put(row.Sample*count+r.ordinal[r.step], j, sh.RIn, rOut, r.prev, sh.Emb, labels, r.step)
+			r.rec.put(row.Sample*count+r.ordinal[r.step], j, sh.RIn, rOut, r.prev, sh.Emb, labels, r.step, r.prevT-t)
 		}
 	}
-	r.prev = rOut
+	r.prev, r.prevT = rOut, t
 	return r.m.ShellOut(sh, rOut, nil)
 }
 
@@ -242,7 +260,11 @@ func Noised(m *unet.Model, a *Adaptor, s *diffusion.Schedule, sched Schedule, sa
 				return nil, err
 			}
 			for j := 0; j < b; j++ {
-				rec.put((start+j)*count+ord[i], j, sh.RIn, rOut, prev, sh.Emb, labels, i)
+				dt := 0.0
+				if i > 0 {
+					dt = ts[i-1] - ts[i]
+				}
+				rec.put((start+j)*count+ord[i], j, sh.RIn, rOut, prev, sh.Emb, labels, i, dt)
 			}
 		}
 	}

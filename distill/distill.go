@@ -32,6 +32,10 @@ type Config struct {
 	// paper); Schedule its adaptor steps (ParseSchedule's syntax).
 	Sampler  string `json:"sampler"`
 	Schedule string `json:"schedule"`
+	// StepCounts, when set, distils one adaptor for several step counts
+	// (the schedule applied at each): every epoch's trajectories are split
+	// evenly between them. Pair it with Adaptor.StepSize.
+	StepCounts []int `json:"step_counts,omitempty"`
 	// Data is "unrolled" (teacher trajectories from pure noise, the
 	// paper's method) or "noised" (real MNIST training images noised to
 	// each step's timestep, the paper's ablation).
@@ -74,15 +78,27 @@ func (c Config) Validate() error {
 	if !slices.Contains(diffusion.Samplers, c.Sampler) {
 		return fmt.Errorf("unknown sampler %q (have %v)", c.Sampler, diffusion.Samplers)
 	}
-	sched, err := ParseSchedule(c.Schedule, c.Adaptor.Steps)
-	if err != nil {
-		return err
+	if len(c.StepCounts) > 0 {
+		if c.Adaptor.Kind == "scaleshift" {
+			return fmt.Errorf("a scaleshift adaptor keeps one scale per step: it cannot serve several step counts")
+		}
+		if !slices.Contains(c.StepCounts, c.Adaptor.Steps) {
+			return fmt.Errorf("step counts %v do not include the adaptor's %d steps", c.StepCounts, c.Adaptor.Steps)
+		}
 	}
-	if err := sched.Validate(c.Adaptor.NeedsPrev()); err != nil {
-		return err
-	}
-	if sched.Count() == 0 {
-		return fmt.Errorf("schedule %s has no adaptor step to train", sched)
+	count := 0
+	for _, steps := range c.counts() {
+		sched, err := ParseSchedule(c.Schedule, steps)
+		if err != nil {
+			return err
+		}
+		if err := sched.Validate(c.Adaptor.NeedsPrev()); err != nil {
+			return err
+		}
+		if sched.Count() == 0 {
+			return fmt.Errorf("schedule %s has no adaptor step to train", sched)
+		}
+		count += sched.Count() * c.perCount(steps)
 	}
 	if c.Data != "unrolled" && c.Data != "noised" {
 		return fmt.Errorf("distillation data %q is not unrolled or noised", c.Data)
@@ -92,16 +108,48 @@ func (c Config) Validate() error {
 		return fmt.Errorf("epochs %d: want 1 to 1000000", c.Epochs)
 	case c.Trajectories < 1 || c.Validation < 1:
 		return fmt.Errorf("trajectories %d and validation trajectories %d must be positive", c.Trajectories, c.Validation)
-	case c.Batch < 1 || c.Batch > c.Trajectories*sched.Count():
-		return fmt.Errorf("batch %d: want 1 to the %d records of an epoch (trajectories × adaptor steps)", c.Batch, c.Trajectories*sched.Count())
+	case c.Batch < 1 || c.Batch > count:
+		return fmt.Errorf("batch %d: want 1 to the %d records of an epoch (trajectories × adaptor steps)", c.Batch, count)
 	}
 	return train.LR{Peak: c.LR, Decay: c.Decay, Steps: c.Epochs}.Validate()
+}
+
+// counts returns the step counts the adaptor is distilled for.
+func (c Config) counts() []int {
+	if len(c.StepCounts) > 0 {
+		return c.StepCounts
+	}
+	return []int{c.Adaptor.Steps}
+}
+
+// perCount returns the trajectories of an epoch unrolled at a step count
+// (n split evenly between the counts, the first ones taking the rest).
+func (c Config) perCount(steps int) int {
+	return c.split(c.Trajectories, steps)
+}
+
+func (c Config) split(n, steps int) int {
+	cs := c.counts()
+	i := slices.Index(cs, steps)
+	per := n / len(cs)
+	if i < n%len(cs) {
+		per++
+	}
+	return per
 }
 
 // Name is an adaptor directory's default name for the configuration:
 // kind, sampler and steps, schedule, and what differs from the defaults.
 func (c Config) Name() string {
-	s := fmt.Sprintf("%s-%s%d-%s", c.Adaptor.Kind, c.Sampler, c.Adaptor.Steps, strings.NewReplacer(":", "", ",", "_").Replace(c.Schedule))
+	steps := fmt.Sprint(c.Adaptor.Steps)
+	if len(c.StepCounts) > 0 {
+		var parts []string
+		for _, k := range c.StepCounts {
+			parts = append(parts, fmt.Sprint(k))
+		}
+		steps = strings.Join(parts, "_")
+	}
+	s := fmt.Sprintf("%s-%s%s-%s", c.Adaptor.Kind, c.Sampler, steps, strings.NewReplacer(":", "", ",", "_").Replace(c.Schedule))
 	if c.Adaptor.Depth != 1 {
 		s += fmt.Sprintf("-d%d", c.Adaptor.Depth)
 	}
@@ -113,6 +161,9 @@ func (c Config) Name() string {
 	}
 	if c.Adaptor.Width != DefaultWidth(c.Adaptor.Kind) {
 		s += fmt.Sprintf("-w%d", c.Adaptor.Width)
+	}
+	if c.Adaptor.StepSize {
+		s += "-dt"
 	}
 	return s
 }
@@ -134,6 +185,9 @@ type Manifest struct {
 	TeacherDir string `json:"teacher_dir"`
 	Sampler    string `json:"sampler"`
 	Steps      int    `json:"steps"`
+	// StepCounts are the step counts an adaptor distilled for several
+	// serves (empty: Steps alone).
+	StepCounts []int  `json:"step_counts,omitempty"`
 	Schedule   string `json:"schedule"`
 	Config     Config `json:"config"`
 	Epochs     int    `json:"epochs_done"`
@@ -201,8 +255,12 @@ func Load(dir string, teacher *unet.Model, sampler string, steps int, force bool
 		if fp := teacher.Fingerprint(); m.Teacher != fp {
 			return nil, m, fmt.Errorf("adaptor %s was distilled for teacher %s (%s); this teacher is %s: distil one for it, or -force", dir, m.Teacher, m.TeacherDir, fp)
 		}
-		if m.Sampler != sampler || m.Steps != steps {
-			return nil, m, fmt.Errorf("adaptor %s was distilled for %s at %d steps, not %s at %d steps: distil one for this operating point, or -force", dir, m.Sampler, m.Steps, sampler, steps)
+		counts := m.StepCounts
+		if len(counts) == 0 {
+			counts = []int{m.Steps}
+		}
+		if m.Sampler != sampler || !slices.Contains(counts, steps) {
+			return nil, m, fmt.Errorf("adaptor %s was distilled for %s at %s steps, not %s at %d steps: distil one for this operating point, or -force", dir, m.Sampler, countsString(counts), sampler, steps)
 		}
 	}
 	a, err := New(teacher, m.Spec, 0)
@@ -213,6 +271,14 @@ func Load(dir string, teacher *unet.Model, sampler string, steps int, force bool
 		return nil, m, fmt.Errorf("adaptor %s: %w", dir, err)
 	}
 	return a, m, nil
+}
+
+func countsString(c []int) string {
+	var parts []string
+	for _, k := range c {
+		parts = append(parts, fmt.Sprint(k))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Distiller distils an adaptor from a teacher (model-step distillation,
@@ -387,29 +453,58 @@ func (d *Distiller) validation() (*Records, error) {
 	return d.val, err
 }
 
+// generate unrolls (or noises) n trajectories from seed: for an adaptor of
+// several step counts, n split between them, each count with its own seed.
 func (d *Distiller) generate(n int, seed uint64) (*Records, error) {
 	b := d.UnrollBatch
 	if b <= 0 {
 		b = 64
 	}
 	c := d.Config
-	if c.Data == "noised" {
-		return Noised(d.Teacher, d.Adaptor, d.Noise, d.sched, c.Sampler, d.Data, n, b, seed)
+	var all *Records
+	for i, steps := range c.counts() {
+		k := c.split(n, steps)
+		if k == 0 {
+			continue
+		}
+		sched, err := ParseSchedule(c.Schedule, steps)
+		if err != nil {
+			return nil, err
+		}
+		s := seed
+		if len(c.StepCounts) > 0 {
+			s = seed ^ uint64(i+1)<<56
+		}
+		var rec *Records
+		if c.Data == "noised" {
+			rec, err = Noised(d.Teacher, d.Adaptor, d.Noise, sched, c.Sampler, d.Data, k, b, s)
+		} else {
+			rec, err = Unroll(d.Teacher, d.Adaptor, d.Noise, sched, diffusion.Options{Sampler: c.Sampler, Seed: s}, k, b)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if all == nil {
+			all = rec
+		} else {
+			all.appendRecords(rec)
+		}
 	}
-	return Unroll(d.Teacher, d.Adaptor, d.Noise, d.sched, diffusion.Options{Sampler: c.Sampler, Seed: seed}, n, b)
+	return all, nil
 }
 
 // recordsKey is what fixes an epoch's records.
 type recordsKey struct {
 	sampler, schedule, data string
 	steps, depth            int
+	counts                  string
 	trajectories, val       int
 	seed                    uint64
 }
 
 func (d *Distiller) key() recordsKey {
 	c := d.Config
-	return recordsKey{c.Sampler, d.sched.Spec(), c.Data, c.Adaptor.Steps, c.Adaptor.Depth, c.Trajectories, c.Validation, c.Seed}
+	return recordsKey{c.Sampler, c.Schedule, c.Data, c.Adaptor.Steps, c.Adaptor.Depth, countsString(c.StepCounts), c.Trajectories, c.Validation, c.Seed}
 }
 
 // Source shares the records of each epoch between distillers of the same
@@ -607,7 +702,7 @@ func (d *Distiller) Run(ctx context.Context) error {
 // Manifest describes the adaptor as distilled so far.
 func (d *Distiller) Manifest() Manifest {
 	return Manifest{Spec: d.Adaptor.Spec, Teacher: d.Teacher.Fingerprint(), TeacherDir: d.TeacherDir,
-		Sampler: d.Config.Sampler, Steps: d.Adaptor.Spec.Steps, Schedule: d.sched.Spec(), Config: d.Config, Epochs: d.Epoch,
+		Sampler: d.Config.Sampler, Steps: d.Adaptor.Spec.Steps, StepCounts: d.Config.StepCounts, Schedule: d.sched.Spec(), Config: d.Config, Epochs: d.Epoch,
 		ValLoss: d.last.ValLoss, IdentityValLoss: d.last.IdentityValLoss, Params: d.Adaptor.Params.Count(), FLOPs: d.Adaptor.FLOPs(),
 		Seconds: d.Seconds}
 }

@@ -2,6 +2,7 @@ package distill
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -27,8 +28,9 @@ func TestAdaptorGradients(t *testing.T) {
 		{Kind: "resnet", Depth: 1, Steps: 4, Width: 8},
 		{Kind: "resnet", Depth: 2, Steps: 4, Width: 8, NoPrev: true},
 		{Kind: "unet-light", Depth: 1, Steps: 4, Width: 4},
+		{Kind: "resnet", Depth: 1, Steps: 4, Width: 8, StepSize: true},
 	} {
-		t.Run(spec.Kind, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s-d%d-noprev%t-dt%t", spec.Kind, spec.Depth, spec.NoPrev, spec.StepSize), func(t *testing.T) {
 			a, err := New(m, spec, 2)
 			if err != nil {
 				t.Fatal(err)
@@ -255,5 +257,41 @@ func TestSharedSource(t *testing.T) {
 	d.Source = src
 	if err := d.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "cannot share") {
 		t.Errorf("mixed source: %v", err)
+	}
+}
+
+// TestSeveralStepCounts: one adaptor conditioned on the step size is
+// distilled for 4 and 6 steps and loads for either, not for 5.
+func TestSeveralStepCounts(t *testing.T) {
+	m := tinyTeacher(t)
+	s := schedule(t)
+	c := tinyConfig()
+	c.Adaptor.StepSize = true
+	c.StepCounts = []int{4, 6}
+	dir := filepath.Join(t.TempDir(), "multi")
+	d, err := NewDistiller(dir, m, "t", s, c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !(d.last.ValLoss > 0) {
+		t.Errorf("validation loss %g", d.last.ValLoss)
+	}
+	for _, steps := range []int{4, 6} {
+		cw, _, err := Open(m, dir, 1, "dpmpp2m", steps, "", false)
+		if err != nil {
+			t.Fatalf("%d steps: %v", steps, err)
+		}
+		draw(t, cw, "dpmpp2m", steps, 1, 0)
+	}
+	if _, _, err := Open(m, dir, 1, "dpmpp2m", 5, "", false); err == nil || !strings.Contains(err.Error(), "at 4, 6 steps") {
+		t.Errorf("5 steps: %v", err)
+	}
+	bad := tinyConfig()
+	bad.StepCounts = []int{6, 8}
+	if _, err := NewDistiller(t.TempDir(), m, "t", s, bad, nil); err == nil || !strings.Contains(err.Error(), "do not include") {
+		t.Errorf("counts without the adaptor's: %v", err)
 	}
 }

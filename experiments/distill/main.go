@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	width := fs.Int("width", 0, "adaptor width (default: the kind's)")
 	fs.IntVar(&c.Adaptor.Depth, "depth", c.Adaptor.Depth, "cut depth: 1 keeps the first down and last up block in the shell, 2 one level more")
 	fs.BoolVar(&c.Adaptor.NoPrev, "no-prev", false, "without the previous step's r_out (input ablation)")
+	fs.BoolVar(&c.Adaptor.StepSize, "step-size", false, "condition the adaptor on the step size (for -step-counts)")
+	stepCounts := fs.String("step-counts", "", "distil one adaptor for several step counts, e.g. 4,8,16 (with -step-size)")
 	fs.StringVar(&c.Sampler, "sampler", c.Sampler, "sampler the adaptor is distilled for")
 	fs.IntVar(&c.Adaptor.Steps, "steps", c.Adaptor.Steps, "sampling steps the adaptor is distilled for")
 	clock := fs.Int("clock", 0, "clock N: the full U-Net every N steps, the adaptor otherwise (default 2)")
@@ -85,6 +88,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		c.Schedule = *at
 	case *clock != 0:
 		c.Schedule = fmt.Sprintf("clock:%d", *clock)
+	}
+	if *stepCounts != "" {
+		for _, f := range strings.Split(*stepCounts, ",") {
+			k, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil {
+				return usage("-step-counts %q: want a list of step counts such as 4,8,16", *stepCounts)
+			}
+			c.StepCounts = append(c.StepCounts, k)
+		}
 	}
 	c.Adaptor.Width = *width
 	if c.Adaptor.Width == 0 {
