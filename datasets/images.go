@@ -1,7 +1,11 @@
 package datasets
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
+	"math"
 	"math/rand/v2"
 )
 
@@ -11,7 +15,11 @@ import (
 // zero-padded (in model scale: −1) on read, as MNIST's 28×28 digits are to
 // 32×32.
 type Images struct {
-	Name    string
+	Name string
+	// Spec is the data specification the set was opened from (Open's
+	// argument: "mnist", "shapes:64", "npz:PATH"), empty when built
+	// otherwise.
+	Spec    string
 	C, H, W int     // stored size
 	Pad     int     // pixels added on each side when read
 	U8      []uint8 // N·C·H·W bytes, or nil
@@ -109,6 +117,78 @@ func (d *Images) Subset(n int) *Images {
 	return &s
 }
 
+// Info identifies an image set: what a run directory records of the data
+// it was trained on, so that a resume with other data is noticed.
+type Info struct {
+	Spec    string `json:"spec,omitempty"` // as given (Images.Spec)
+	Name    string `json:"name"`
+	N       int    `json:"images"`
+	C       int    `json:"channels"`
+	H       int    `json:"height"` // as read (padding included)
+	W       int    `json:"width"`
+	Classes int    `json:"classes,omitempty"`
+	// SHA256 is a digest of the pixels as stored, the padding and the
+	// labels: equal digests mean the same images in the same order.
+	SHA256 string `json:"sha256"`
+}
+
+// Info describes the set. Its digest reads every pixel once (a fraction of
+// a second for MNIST).
+func (d *Images) Info() Info {
+	c, h, w := d.Shape()
+	hs := sha256.New()
+	var hdr [8 * 5]byte
+	for i, v := range []int{d.C, d.H, d.W, d.Pad, d.Classes} {
+		binary.LittleEndian.PutUint64(hdr[8*i:], uint64(v))
+	}
+	hs.Write(hdr[:])
+	if d.U8 != nil {
+		hs.Write([]byte("u8"))
+		hs.Write(d.U8)
+	} else {
+		hs.Write([]byte("f32"))
+		var b [4]byte
+		buf := make([]byte, 0, 4096)
+		for _, v := range d.F32 {
+			binary.LittleEndian.PutUint32(b[:], math.Float32bits(v))
+			buf = append(buf, b[:]...)
+			if len(buf) == cap(buf) {
+				hs.Write(buf)
+				buf = buf[:0]
+			}
+		}
+		hs.Write(buf)
+	}
+	if d.Labels != nil {
+		hs.Write([]byte("labels"))
+		var b [8]byte
+		for _, l := range d.Labels {
+			binary.LittleEndian.PutUint64(b[:], uint64(l))
+			hs.Write(b[:])
+		}
+	}
+	return Info{Spec: d.Spec, Name: d.Name, N: d.Len(), C: c, H: h, W: w, Classes: d.Classes, SHA256: hex.EncodeToString(hs.Sum(nil))}
+}
+
+// Same reports whether two descriptions are of the same images.
+func (i Info) Same(o Info) bool {
+	return i.SHA256 == o.SHA256 && i.N == o.N && i.C == o.C && i.H == o.H && i.W == o.W
+}
+
+// String describes the set for messages: "shapes:64 (64 images of 3×32×32,
+// sha256 1a2b3c4d…)".
+func (i Info) String() string {
+	name := i.Spec
+	if name == "" {
+		name = i.Name
+	}
+	d := i.SHA256
+	if len(d) > 12 {
+		d = d[:12] + "…"
+	}
+	return fmt.Sprintf("%s (%d images of %d×%d×%d, sha256 %s)", name, i.N, i.C, i.H, i.W, d)
+}
+
 // Loader draws batches in a seeded random order, epoch after epoch: epoch e
 // visits the images in the order of a permutation drawn from (seed, e), so
 // the order depends only on the seed, and Epoch and Pos are all the state a
@@ -133,6 +213,30 @@ func NewLoader(d *Images, batch int, seed uint64) (*Loader, error) {
 		return nil, fmt.Errorf("%s has %d images, fewer than a batch of %d", d.Name, d.Len(), batch)
 	}
 	return &Loader{Data: d, Batch: batch, Seed: seed, permEpoch: -1}, nil
+}
+
+// Position returns where a loader that has drawn steps batches from the
+// start of epoch 0 stands: Epoch and Pos as Next leaves them.
+func (l *Loader) Position(steps int) (epoch, pos int) {
+	if steps <= 0 {
+		return 0, 0
+	}
+	per := l.Data.Len() / l.Batch // whole batches in an epoch
+	return (steps - 1) / per, ((steps-1)%per + 1) * l.Batch
+}
+
+// Restore sets the loader's position (from a checkpoint), after checking
+// that it is one Next can continue from: an epoch ≥ 0 and a position in
+// [0, images], a multiple of the batch size.
+func (l *Loader) Restore(epoch, pos int) error {
+	if epoch < 0 {
+		return fmt.Errorf("epoch %d is negative", epoch)
+	}
+	if pos < 0 || pos > l.Data.Len() || pos%l.Batch != 0 {
+		return fmt.Errorf("data position %d is not a multiple of the batch size %d in [0, %d] (the images of %s)", pos, l.Batch, l.Data.Len(), l.Data.Name)
+	}
+	l.Epoch, l.Pos = epoch, pos
+	return nil
 }
 
 // Next fills x and labels with the next batch; an epoch's last partial

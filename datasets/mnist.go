@@ -32,14 +32,21 @@ const maxIDX = 1 << 31
 // ReadIDX reads an IDX file of unsigned bytes (type 0x08), gzip-compressed
 // or not, and returns its dimensions and data (LeCun et al., "Gradient-based
 // learning applied to document recognition", 1998, describe the format).
+//
+// A header that declares more data than the input can hold is refused
+// before anything is read or allocated for it, when the input's size is
+// known (a file, a bytes.Reader): at most the bytes left for uncompressed
+// data, and at most deflate's largest expansion of them for gzip.
 func ReadIDX(r io.Reader) (dims []int, data []byte, err error) {
+	avail, known := remaining(r)
 	br := io.Reader(r)
 	var head [4]byte
 	if _, err := io.ReadFull(br, head[:2]); err != nil {
 		return nil, nil, fmt.Errorf("idx: truncated header: %w", err)
 	}
 	rest := io.MultiReader(bytes.NewReader(head[:2]), br)
-	if head[0] == 0x1f && head[1] == 0x8b {
+	gz := head[0] == 0x1f && head[1] == 0x8b
+	if gz {
 		z, err := gzip.NewReader(rest)
 		if err != nil {
 			return nil, nil, fmt.Errorf("idx: bad gzip stream: %w", err)
@@ -72,6 +79,20 @@ func ReadIDX(r io.Reader) (dims []int, data []byte, err error) {
 		dims = append(dims, int(d))
 		size *= int(d)
 	}
+	if known {
+		limit := avail - int64(4+4*nd) // the bytes after the header
+		if gz {
+			limit = avail * maxDeflateRatio
+		}
+		if int64(size) > limit {
+			return nil, nil, fmt.Errorf("idx: truncated: dimensions %v declare %d data bytes, more than the %d-byte input can hold", dims, size, avail)
+		}
+		data := make([]byte, size)
+		if n, err := io.ReadFull(rest, data); err != nil {
+			return nil, nil, fmt.Errorf("idx: truncated: %d of %d data bytes", n, size)
+		}
+		return dims, data, nil
+	}
 	// Read in chunks so that a header claiming more than the file holds
 	// fails at the end of the data instead of allocating the claim.
 	var buf bytes.Buffer
@@ -83,6 +104,31 @@ func ReadIDX(r io.Reader) (dims []int, data []byte, err error) {
 		return nil, nil, fmt.Errorf("idx: truncated: %d of %d data bytes", n, size)
 	}
 	return dims, buf.Bytes(), nil
+}
+
+// maxDeflateRatio bounds how many bytes deflate (gzip) can expand one
+// compressed byte into (258 bytes from two bits, less block overhead).
+const maxDeflateRatio = 1032
+
+// remaining returns how many bytes r has left, when that is known without
+// reading: a reader with Len (bytes.Reader, strings.Reader, bytes.Buffer)
+// or a seekable one (a file).
+func remaining(r io.Reader) (int64, bool) {
+	switch v := r.(type) {
+	case interface{ Len() int }:
+		return int64(v.Len()), true
+	case io.Seeker:
+		cur, err := v.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return 0, false
+		}
+		end, err := v.Seek(0, io.SeekEnd)
+		if _, err2 := v.Seek(cur, io.SeekStart); err != nil || err2 != nil || end < cur {
+			return 0, false
+		}
+		return end - cur, true
+	}
+	return 0, false
 }
 
 // ReadIDXFile reads an IDX file by path.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/clockwork-go/clockwork/internal/sysmem"
 )
 
 // Open resolves a data specification, as commands take it:
@@ -17,7 +19,18 @@ import (
 //	npy:PATH            unlabelled images from an .npy file
 //
 // split ("train" or "test") picks MNIST's split and the seed of shapes.
+//
+// The set's Spec is spec.
 func Open(spec, split string) (*Images, error) {
+	d, err := open(spec, split)
+	if err != nil {
+		return nil, err
+	}
+	d.Spec = spec
+	return d, nil
+}
+
+func open(spec, split string) (*Images, error) {
 	kind, arg, _ := strings.Cut(spec, ":")
 	switch kind {
 	case "mnist":
@@ -33,6 +46,9 @@ func Open(spec, split string) (*Images, error) {
 		seed := uint64(1)
 		if split == "test" {
 			seed = 2
+		}
+		if err := sysmem.Check(float64(n)*(3*32*32+8), fmt.Sprintf("data %q (%d images of 3×32×32)", spec, n)); err != nil {
+			return nil, err
 		}
 		return Shapes(n, 32, seed)
 	case "npy":

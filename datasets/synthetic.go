@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/clockwork-go/clockwork/internal/npzio"
+	"github.com/clockwork-go/clockwork/internal/sysmem"
 )
 
 // ShapeNames are the classes of the synthetic Shapes set, by label.
@@ -18,6 +19,9 @@ var ShapeNames = []string{"disc", "square", "triangle", "cross"}
 func Shapes(n, size int, seed uint64) (*Images, error) {
 	if n <= 0 || size < 8 {
 		return nil, fmt.Errorf("shapes: want n > 0 and size ≥ 8, got %d and %d", n, size)
+	}
+	if err := sysmem.Check(float64(n)*(3*float64(size)*float64(size)+8), fmt.Sprintf("shapes: %d images of 3×%d×%d", n, size, size)); err != nil {
+		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x5ba9e5))
 	d := &Images{Name: "shapes", C: 3, H: size, W: size, U8: make([]uint8, n*3*size*size), Classes: len(ShapeNames)}
@@ -88,7 +92,7 @@ func FromNPZ(path, key, labelsKey string, classes int) (*Images, error) {
 			return nil, fmt.Errorf("%s: no array %q", path, labelsKey)
 		}
 		if l.I64 == nil || len(l.Shape) != 1 {
-			return nil, fmt.Errorf("%s: %q is %s %v, want int64 (N)", path, labelsKey, l.Dtype(), l.Shape)
+			return nil, fmt.Errorf("%s: %q is %s %v, want int64 or int32 (N)", path, labelsKey, l.Dtype(), l.Shape)
 		}
 		labels = l.I64
 	}

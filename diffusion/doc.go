@@ -6,7 +6,9 @@
 // Lin et al., "Common Diffusion Noise Schedules and Sample Steps Are
 // Flawed", WACV 2024) with diffusers' scheduler_config.json keys, the
 // prediction types (ε, x₀, v) and min-SNR-γ loss weights (Hang et al.,
-// ICCV 2023).
+// ICCV 2023). A model directory must hold its scheduler_config.json
+// (LoadModel): sampling with another schedule than the training's fails
+// silently, so a missing file is an error, as is an unknown key.
 //
 // Sample and SampleMany run the samplers — DDPM (Ho et al., NeurIPS 2020),
 // DDIM (Song et al., ICLR 2021), DPM-Solver++(2M) (Lu et al., 2022; the
@@ -15,7 +17,10 @@
 // guidance (Guided, Guide; Ho and Salimans, 2022) and per-sample noise
 // streams, so a sample depends on its seed and index, never on the batch
 // size. Their coefficients, timesteps and trajectories match diffusers'
-// schedulers (tests against fixtures from scripts/reference).
+// schedulers (tests against fixtures from scripts/reference). DDPM and DDIM
+// clip their x₀ estimates to [−1, 1]; DPM-Solver++ and Euler do not, and
+// their samples can leave that range: ClipImages is where samples become
+// images for storage.
 //
 // Studies plug in at the Denoiser interface, not inside the samplers: a
 // denoiser may wrap another (Wrapper), and samplers call BeginStep (Stepper)
@@ -34,5 +39,6 @@
 // (a run resumed with its step count unchanged continues bit for bit; the
 // cosine schedule depends on it), metrics.jsonl, sample grids handed to a
 // callback, and the EMA model exported as a diffusers-style model
-// directory.
+// directory. A resume (Resume) verifies the checkpoint it continues from and
+// that the data is the run's, recorded in every checkpoint.
 package diffusion

@@ -8,8 +8,8 @@ import (
 	"github.com/clockwork-go/clockwork/unet"
 )
 
-// LoadModel reads a model directory and its noise schedule
-// (scheduler_config.json, or the default when absent).
+// LoadModel reads a model directory and its noise schedule, from
+// scheduler_config.json, which must be there (LoadScheduleConfig).
 func LoadModel(dir string) (*unet.Model, *Schedule, error) {
 	m, err := unet.Load(dir)
 	if err != nil {

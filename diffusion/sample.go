@@ -7,6 +7,8 @@ import (
 	"slices"
 
 	"gorgonia.org/tensor"
+
+	"github.com/clockwork-go/clockwork/unet"
 )
 
 // Denoiser is what samplers see of a model: its output (of the schedule's
@@ -185,7 +187,14 @@ func (ns *noiseStreams) fill(step int, dst []float32) {
 }
 
 // Sample draws a batch of the given shape (N,C,H,W) from d with the chosen
-// sampler and returns x₀.
+// sampler and returns x₀ as the sampler leaves it. Its range depends on the
+// sampler: DDPM and DDIM clip each step's x₀ estimate to [−1, 1] (unless
+// Options.NoClip), so their samples lie in [−1, 1]; DPM-Solver++(2M) and
+// Euler integrate the probability-flow ODE without clipping, as diffusers'
+// schedulers do, and their samples can leave [−1, 1] (far, for an
+// over-trained or mis-scheduled model). Images to store go through
+// ClipImages, the one place where samples are clipped for storage; the
+// quality metrics of package evaluate measure them unclipped.
 func Sample(d Denoiser, s *Schedule, shape []int, o Options) (*tensor.Dense, error) {
 	if len(shape) != 4 || shape[0] <= 0 {
 		return nil, fmt.Errorf("sample shape %v: want (N,C,H,W)", shape)
@@ -535,6 +544,38 @@ func (r *run) euler() error {
 		}
 	}
 	return nil
+}
+
+// ClipImages clips samples to [−1, 1] in place, as images are stored (the
+// sample command's .npz and PNG files): the one documented place where the
+// samples of DPM-Solver++ and Euler, which can leave that range, are made
+// images. It returns x.
+func ClipImages(x []float32) []float32 {
+	for i, v := range x {
+		x[i] = max(-1, min(1, v))
+	}
+	return x
+}
+
+// SampleMemory estimates, as a lower bound, the bytes SampleMany takes to
+// draw n samples of shape chw in batches of batch from a model of config mc
+// (guided: with classifier-free guidance, which doubles the model's batch):
+// the model's forward passes, the sampler's state and the n samples it
+// returns.
+func SampleMemory(mc unet.Config, n, batch int, chw []int, guided bool) (float64, error) {
+	if len(chw) != 3 {
+		return 0, fmt.Errorf("sample shape %v: want (C,H,W)", chw)
+	}
+	b := min(batch, n)
+	if guided {
+		b *= 2
+	}
+	fwd, err := mc.ForwardMemory(b, chw[1], chw[2])
+	if err != nil {
+		return 0, err
+	}
+	per := 4 * float64(chw[0]) * float64(chw[1]) * float64(chw[2])
+	return fwd + 3*float64(b)*per + float64(n)*(per+8), nil
 }
 
 // SampleMany draws n samples of shape (C,H,W) in batches of at most batch,

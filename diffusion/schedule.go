@@ -1,6 +1,7 @@
 package diffusion
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,8 +10,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/clockwork-go/clockwork/internal/fsutil"
+	"github.com/clockwork-go/clockwork/internal/sysmem"
 )
 
 // ScheduleConfig describes a noise schedule and the model's prediction type
@@ -63,6 +67,10 @@ func NewSchedule(c ScheduleConfig) (*Schedule, error) {
 	T := c.NumTrainTimesteps
 	if T < 2 {
 		return nil, fmt.Errorf("schedule: num_train_timesteps %d must be at least 2", T)
+	}
+	// The betas in float32 twice over, and three tables of float64.
+	if err := sysmem.Check(float64(T)*(2*4+3*8), fmt.Sprintf("schedule: num_train_timesteps %d", T)); err != nil {
+		return nil, err
 	}
 	switch c.PredictionType {
 	case PredictEpsilon, PredictSample, PredictV:
@@ -246,24 +254,75 @@ func SaveScheduleConfig(dir string, c ScheduleConfig) error {
 	})
 }
 
-// LoadScheduleConfig reads dir/scheduler_config.json, or returns the default
-// schedule when the file does not exist. Keys it does not know (diffusers
-// writes many sampler settings there) are ignored; a malformed file is an
-// error.
+// samplerKeys are keys of diffusers' scheduler configs that set up its
+// samplers, not the noise schedule a model was trained with: this toolkit
+// takes those settings from its own options (Options, the commands' flags),
+// so LoadScheduleConfig accepts and ignores them. trained_betas is the one
+// schedule key among diffusers' that it does not support: it must be null.
+var samplerKeys = map[string]bool{
+	"algorithm_type": true, "clip_sample": true, "clip_sample_range": true, "dynamic_thresholding_ratio": true,
+	"euler_at_final": true, "final_sigmas_type": true, "interpolation_type": true, "lambda_min_clipped": true,
+	"lower_order_final": true, "sample_max_value": true, "set_alpha_to_one": true, "sigma_max": true,
+	"sigma_min": true, "skip_prk_steps": true, "solver_order": true, "solver_type": true,
+	"steps_offset": true, "thresholding": true, "timestep_spacing": true, "timestep_type": true,
+	"use_beta_sigmas": true, "use_exponential_sigmas": true, "use_karras_sigmas": true, "use_lu_lambdas": true,
+	"variance_type": true, "trained_betas": true,
+}
+
+// ErrNoScheduleConfig is wrapped by LoadScheduleConfig's error when a model
+// directory has no scheduler_config.json.
+var ErrNoScheduleConfig = errors.New("no " + ScheduleFile)
+
+// LoadScheduleConfig reads dir/scheduler_config.json: the noise schedule and
+// the prediction type the model was trained with. The file is required:
+// sampling with another schedule than the training's gives wrong samples
+// without any error (a v-prediction model sampled as an ε one is off by
+// hundreds), so a missing file is an error wrapping ErrNoScheduleConfig that
+// says how to write one. Keys missing from the file take diffusers'
+// defaults. Keys starting with "_" are metadata, and diffusers' sampler
+// settings (samplerKeys) are ignored; any other key is an error naming it,
+// as in config.json, and so is a malformed file or an invalid schedule.
 func LoadScheduleConfig(dir string) (ScheduleConfig, error) {
 	c := DefaultScheduleConfig()
-	b, err := os.ReadFile(filepath.Join(dir, ScheduleFile))
+	path := filepath.Join(dir, ScheduleFile)
+	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return c, nil
+		def, _ := json.Marshal(c)
+		return c, fmt.Errorf("model directory %s: %w (the noise schedule and prediction type the model was trained with; sampling with another gives wrong samples without an error): write one, for diffusers' defaults %s", dir, ErrNoScheduleConfig, def)
 	}
 	if err != nil {
 		return c, err
 	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return c, fmt.Errorf("%s: not a JSON object: %w", path, err)
+	}
+	known := map[string]bool{}
+	for _, k := range []string{"num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "rescale_betas_zero_snr", "prediction_type"} {
+		known[k] = true
+	}
+	var unknown []string
+	for k, v := range raw {
+		switch {
+		case known[k] || strings.HasPrefix(k, "_"):
+		case k == "trained_betas":
+			if string(bytes.TrimSpace(v)) != "null" {
+				return c, fmt.Errorf("%s: trained_betas is not supported (give beta_schedule, beta_start and beta_end)", path)
+			}
+		case samplerKeys[k]:
+		default:
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return c, fmt.Errorf("%s: unknown key %q (%d unknown in all)", path, unknown[0], len(unknown))
+	}
 	if err := json.Unmarshal(b, &c); err != nil {
-		return c, fmt.Errorf("%s: %w", filepath.Join(dir, ScheduleFile), err)
+		return c, fmt.Errorf("%s: %w", path, err)
 	}
 	if _, err := NewSchedule(c); err != nil {
-		return c, fmt.Errorf("%s: %w", filepath.Join(dir, ScheduleFile), err)
+		return c, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, nil
 }

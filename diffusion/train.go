@@ -10,6 +10,8 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/clockwork-go/clockwork/datasets"
+	"github.com/clockwork-go/clockwork/internal/fsutil"
+	"github.com/clockwork-go/clockwork/internal/sysmem"
 	"github.com/clockwork-go/clockwork/nn"
 	"github.com/clockwork-go/clockwork/train"
 	"github.com/clockwork-go/clockwork/unet"
@@ -100,6 +102,11 @@ type Trainer struct {
 	// every Config.SampleEvery steps (see GridSamples); the train command
 	// writes it as a PNG.
 	Grid func(step int, samples *tensor.Dense, cols int) error
+	// Notes are what Resume did that the user should know (a checkpoint
+	// adopted because the latest was lost, data not checked); Note, when
+	// set, receives what Run does to the run directory before training.
+	Notes []string
+	Note  func(string)
 
 	rngSrc   *rand.PCG
 	rng      *rand.Rand
@@ -109,6 +116,36 @@ type Trainer struct {
 	b        batch
 	lastLoss float64
 	lastNorm float64
+	info     *datasets.Info // Data's description, computed once
+	rewind   bool           // resumed from an earlier checkpoint than the latest
+}
+
+// dataInfo describes the training data (as recorded in checkpoints).
+func (tr *Trainer) dataInfo() datasets.Info {
+	if tr.info == nil {
+		i := tr.Data.Info()
+		tr.info = &i
+	}
+	return *tr.info
+}
+
+// TrainMemory estimates, as a lower bound, the bytes a training run of
+// model config mc takes beyond its data, from shapes alone: the weights with
+// their gradients, Adam's two moments and the EMA, and for batches of batch
+// images of h×w the forward pass's activations (kept for the backward pass)
+// and the batch's inputs and targets. Runs measured take 1.5 to 2 times
+// as much.
+func TrainMemory(mc unet.Config, batch, h, w int) (float64, error) {
+	params, err := mc.ParamCount()
+	if err != nil {
+		return 0, err
+	}
+	act, err := mc.ActivationBytes(h, w)
+	if err != nil {
+		return 0, err
+	}
+	io := float64(4 * (mc.InChannels + mc.OutChannels) * h * w)
+	return 5*4*params + float64(batch)*(act+2*io), nil
 }
 
 // ErrInterrupted is returned by Run when its context is cancelled; the run
@@ -141,6 +178,16 @@ func newTrainer(dir string, m *unet.Model, data *datasets.Images, c TrainConfig)
 	if ch != mc.InChannels || ch != mc.OutChannels {
 		return nil, fmt.Errorf("%s has %d channels, the model takes %d and gives %d", data.Name, ch, mc.InChannels, mc.OutChannels)
 	}
+	if err := mc.CheckSize(h, w); err != nil {
+		return nil, fmt.Errorf("data %s: %w", data.Name, err)
+	}
+	need, err := TrainMemory(mc, c.BatchSize, h, w)
+	if err != nil {
+		return nil, err
+	}
+	if err := sysmem.Check(need, fmt.Sprintf("training with batch size %d on %d×%d×%d images", c.BatchSize, ch, h, w)); err != nil {
+		return nil, err
+	}
 	tr := &Trainer{Dir: dir, Config: c, Model: m, Schedule: s, Data: data, null: -1}
 	if k := mc.NumClasses(); k > 0 {
 		if data.Labels == nil {
@@ -170,31 +217,76 @@ func newTrainer(dir string, m *unet.Model, data *datasets.Images, c TrainConfig)
 }
 
 // ResumeTrainer restores a run from its latest checkpoint: the model
-// configuration and training settings come from the checkpoint.
+// configuration and training settings come from the checkpoint. It is
+// Resume with the default options.
 func ResumeTrainer(dir string, data *datasets.Images) (*Trainer, error) {
-	ck, err := train.Latest(dir)
+	return Resume(dir, data, ResumeOptions{From: -1})
+}
+
+// ResumeOptions say how a run is resumed.
+type ResumeOptions struct {
+	// From is the step of the checkpoint to continue from; −1 (or any
+	// negative value): the latest, or the newest complete one when the
+	// latest file is missing or names an incomplete checkpoint. Continuing
+	// from an earlier checkpoint removes the later ones when Run starts.
+	From int
+	// ForceData continues on other images than the run was trained on.
+	ForceData bool
+}
+
+// Resume restores a run from a checkpoint (see ResumeOptions), verifying
+// it: every state field in range and consistent with the step and the
+// directory's name, every weight, EMA and optimiser array present with its
+// shape. A checkpoint that does not check out is an error naming the file
+// and the problem, and the newest earlier complete checkpoint to continue
+// from instead. The data must be the run's (its description is recorded in
+// every checkpoint) unless o.ForceData is set.
+func Resume(dir string, data *datasets.Images, o ResumeOptions) (*Trainer, error) {
+	if o.From < 0 {
+		o.From = -1
+	}
+	ck, note, err := train.Find(dir, o.From, checkpointNames...)
 	if err != nil {
 		return nil, err
 	}
-	c, err := readCheckpointConfig(ck)
+	var notes []string
+	if note != "" {
+		notes = append(notes, note)
+	}
+	damaged := func(err error) error { return train.Damaged(dir, ck, err, checkpointNames, nil) }
+	st, err := readCheckpointState(ck)
 	if err != nil {
-		return nil, err
+		return nil, damaged(err)
+	}
+	got := data.Info()
+	if st.Data == nil {
+		notes = append(notes, fmt.Sprintf("checkpoint %s records no data specification (an older version wrote it): the data could not be checked", ck))
+	} else if !st.Data.Same(got) {
+		if !o.ForceData {
+			return nil, fmt.Errorf("run %s was trained on %s; the data given is %s: give the run's data, or force a resume on these images", dir, st.Data, got)
+		}
+		notes = append(notes, fmt.Sprintf("continuing run %s, trained on %s, on other data: %s", dir, st.Data, got))
 	}
 	cfg, err := unet.LoadConfig(filepath.Join(ck, "model", unet.ConfigFile))
 	if err != nil {
-		return nil, err
+		return nil, damaged(err)
 	}
 	m, err := unet.New(cfg, 0)
 	if err != nil {
 		return nil, err
 	}
-	tr, err := newTrainer(dir, m, data, c)
+	tr, err := newTrainer(dir, m, data, st.Config)
 	if err != nil {
 		return nil, err
 	}
+	tr.info = &got
 	if err := tr.checkpoint().Load(ck); err != nil {
-		return nil, fmt.Errorf("resume %s: %w", dir, err)
+		return nil, damaged(err)
 	}
+	if latest, err := train.Latest(dir); o.From >= 0 && (err != nil || latest != ck) {
+		tr.rewind = true
+	}
+	tr.Notes = notes
 	return tr, nil
 }
 
@@ -285,7 +377,19 @@ func (tr *Trainer) step(step int) error {
 // model directory (model/). When ctx is cancelled it checkpoints and returns
 // ErrInterrupted. A NaN or infinite loss or gradient stops the run with an
 // error and leaves the last checkpoint as it was.
+//
+// Run holds the run directory's lock (fsutil.Lock) while it trains and
+// exports, unless the calling process holds it already (the train command
+// takes it before it reads the directory); another process writing the
+// directory is refused, naming its process id.
 func (tr *Trainer) Run(ctx context.Context) error {
+	if tr.Dir != "" && !fsutil.Held(tr.Dir) {
+		unlock, err := fsutil.Lock(tr.Dir)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	c := tr.Config
 	l := &train.Loop{
 		Dir: tr.Dir, Steps: c.Steps, Done: tr.Step,
@@ -297,6 +401,8 @@ func (tr *Trainer) Run(ctx context.Context) error {
 		},
 		Progress: tr.Progress,
 		Status:   func() string { return fmt.Sprintf("loss %.4f", tr.lastLoss) },
+		Rewind:   tr.rewind,
+		Note:     tr.Note,
 	}
 	if tr.Grid != nil && c.SampleEvery > 0 {
 		l.Periodic = append(l.Periodic, train.Periodic{Every: c.SampleEvery, Do: func(step int) error {

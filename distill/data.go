@@ -88,9 +88,9 @@ func (r *Records) batch(idx []int, a *Adaptor) (Inputs, *tensor.Dense) {
 		return tensor.New(tensor.WithShape(append([]int{n}, shape...)...), tensor.WithBacking(d))
 	}
 	in := Inputs{
-		RIn:      gather(r.RIn, r.rinPer, a.cin[:]...),
-		ROutPrev: gather(r.ROutPrev, r.routPer, a.cout[:]...),
-		Emb:      gather(r.Emb, r.emb, r.emb),
+		RIn:          gather(r.RIn, r.rinPer, a.cin[:]...),
+		ROutPrev:     gather(r.ROutPrev, r.routPer, a.cout[:]...),
+		Emb:          gather(r.Emb, r.emb, r.emb),
 		Step:         r.Step[idx[0]],
 		RowSteps:     make([]int, n),
 		RowStepSizes: make([]float64, n),

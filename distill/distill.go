@@ -19,6 +19,7 @@ import (
 	"github.com/clockwork-go/clockwork/datasets"
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/internal/fsutil"
+	"github.com/clockwork-go/clockwork/internal/sysmem"
 	"github.com/clockwork-go/clockwork/nn"
 	"github.com/clockwork-go/clockwork/train"
 	"github.com/clockwork-go/clockwork/unet"
@@ -306,6 +307,9 @@ type Distiller struct {
 	// Source, when set, supplies the epochs' records: distillers that
 	// share one train on the same trajectories, unrolled once.
 	Source *Source
+	// Note is what ResumeDistiller did that the user should know (a
+	// checkpoint adopted because the latest was lost); empty otherwise.
+	Note string
 
 	sched  Schedule
 	rngSrc *rand.PCG
@@ -352,6 +356,9 @@ func newDistiller(dir string, teacher *unet.Model, teacherDir string, noise *dif
 	if err != nil {
 		return nil, err
 	}
+	if err := sysmem.Check(float64(c.MemoryEstimate(a)), fmt.Sprintf("trajectories %d and validation %d (an epoch's records)", c.Trajectories, c.Validation)); err != nil {
+		return nil, err
+	}
 	sched, _ := ParseSchedule(c.Schedule, c.Adaptor.Steps)
 	d := &Distiller{Dir: dir, Config: c, Teacher: teacher, TeacherDir: teacherDir, Noise: noise, Adaptor: a, Data: data, sched: sched}
 	d.Opt = nn.NewAdam(c.LR)
@@ -370,18 +377,29 @@ func newDistiller(dir string, teacher *unet.Model, teacherDir string, noise *dif
 
 // ResumeDistiller continues the distillation in dir from its latest
 // checkpoint, with the settings saved there.
+//
+// When the latest checkpoint is missing or incomplete (a run killed before
+// writing its latest file) the newest complete one is adopted, and Note
+// says so; a checkpoint that does not check out is an error naming the file
+// and the problem.
 func ResumeDistiller(dir string, teacher *unet.Model, teacherDir string, noise *diffusion.Schedule, data *datasets.Images) (*Distiller, error) {
-	ck, err := train.Latest(dir)
+	names := []string{WeightsFile, "adam.npz", "state.json"}
+	ck, note, err := train.Find(dir, -1, names...)
 	if err != nil {
 		return nil, err
+	}
+	damaged := func(err error) error {
+		return train.Damaged(dir, ck, err, names, func(step int) string {
+			return fmt.Sprintf("remove %s and resume, which then continues from %s", ck, train.StepName(step))
+		})
 	}
 	b, err := os.ReadFile(filepath.Join(ck, "state.json"))
 	if err != nil {
-		return nil, err
+		return nil, damaged(err)
 	}
 	var st distillState
 	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(ck, "state.json"), err)
+		return nil, damaged(fmt.Errorf("%s: %w", filepath.Join(ck, "state.json"), err))
 	}
 	if fp := teacher.Fingerprint(); st.Teacher != fp {
 		return nil, fmt.Errorf("%s distils teacher %s; this teacher is %s", dir, st.Teacher, fp)
@@ -391,8 +409,9 @@ func ResumeDistiller(dir string, teacher *unet.Model, teacherDir string, noise *
 		return nil, fmt.Errorf("resume %s: %w", dir, err)
 	}
 	if err := d.checkpoint().Load(ck); err != nil {
-		return nil, fmt.Errorf("resume %s: %w", dir, err)
+		return nil, damaged(err)
 	}
+	d.Note = note
 	return d, nil
 }
 
@@ -416,12 +435,16 @@ func (d *Distiller) checkpoint() *train.Checkpoint {
 			if err := json.Unmarshal(b, &st); err != nil {
 				return err
 			}
+			if st.Epoch < 0 || st.AdamSteps < 0 || (st.Epoch == 0) != (st.AdamSteps == 0) || !(st.Seconds >= 0) || math.IsInf(st.Seconds, 0) {
+				return fmt.Errorf("epoch %d, adam_steps %d and seconds %g are out of range or disagree", st.Epoch, st.AdamSteps, st.Seconds)
+			}
 			if err := d.rngSrc.UnmarshalBinary(st.RNG); err != nil {
 				return fmt.Errorf("random state: %w", err)
 			}
 			d.Epoch, d.Opt.Steps, d.Seconds = st.Epoch, st.AdamSteps, st.Seconds
 			return nil
 		}),
+		Step: func() int { return d.Epoch },
 	}
 }
 

@@ -71,7 +71,10 @@ func LabelsFor(n, k int) ([]int64, error) {
 	return diffusion.ParseLabels(spec, n, k)
 }
 
-// Run draws o.N 1×32×32 samples from d with schedule s and measures them.
+// Run draws o.N 1×32×32 samples from d with schedule s and measures them
+// as the sampler leaves them: unclipped (DPM-Solver++ and Euler can leave
+// [−1, 1]; diffusion.ClipImages is for stored images), as every figure of
+// the toolkit has been measured.
 func Run(c *metrics.Classifier, d diffusion.Denoiser, s *diffusion.Schedule, o Options) (Report, Samples, error) {
 	if o.N < 2 || o.Batch < 1 {
 		return Report{}, Samples{}, fmt.Errorf("want at least 2 samples and a positive batch, got %d and %d", o.N, o.Batch)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/clockwork-go/clockwork/datasets"
 	"github.com/clockwork-go/clockwork/internal/npzio"
+	"github.com/clockwork-go/clockwork/internal/sysmem"
 	"github.com/clockwork-go/clockwork/nn"
 	"github.com/clockwork-go/clockwork/train"
 )
@@ -152,6 +153,16 @@ func TrainClassifier(data *datasets.Images, cfg ClassifierTrainConfig, progress 
 	per := data.Len() / cfg.Batch
 	if per == 0 {
 		return nil, fmt.Errorf("classifier: batch %d is larger than the %d images of %s", cfg.Batch, data.Len(), data.Name)
+	}
+	// A step keeps every layer's output (and its SiLU) for the backward
+	// pass: a lower bound on what it takes.
+	act, hw := 0.0, 32
+	for _, l := range clfLayers {
+		hw /= l.strd
+		act += 2 * 4 * float64(l.out*hw*hw)
+	}
+	if err := sysmem.Check(float64(cfg.Batch)*(act+4*32*32+8), fmt.Sprintf("classifier: batch %d (training on 1×32×32 images)", cfg.Batch)); err != nil {
+		return nil, err
 	}
 	c := NewClassifier(cfg.Seed)
 	f, err := nn.NewFunc(nn.FuncSpec{Params: c.Params, Inputs: [][]int{{cfg.Batch, 1, 32, 32}, {cfg.Batch, 10}}, Grad: true,

@@ -20,11 +20,32 @@ import (
 type Params struct {
 	names  []string
 	byName map[string]*tensor.Dense
+
+	shapeOnly bool            // NewShapeOnlyParams: nothing is allocated
+	size      float64         // values declared, for a shape-only store
+	declared  map[string]bool // names declared, for a shape-only store
 }
 
 // NewParams returns an empty store.
 func NewParams() *Params {
 	return &Params{byName: map[string]*tensor.Dense{}}
+}
+
+// NewShapeOnlyParams returns a store that only counts what is declared:
+// Declare allocates nothing and returns nil, and Size reports the number of
+// values declared. Models use it to size a configuration before allocating
+// it; its other methods see an empty store.
+func NewShapeOnlyParams() *Params {
+	return &Params{byName: map[string]*tensor.Dense{}, shapeOnly: true, declared: map[string]bool{}}
+}
+
+// Size returns the number of values declared so far, as a float64 so that
+// a shape-only store counts sizes beyond what an int holds.
+func (p *Params) Size() float64 {
+	if p.shapeOnly {
+		return p.size
+	}
+	return float64(p.Count())
 }
 
 // Init says how a new parameter is filled.
@@ -53,8 +74,17 @@ func Normal(std float64) Init { return Init{initNormal, std} }
 // other parameters never changes it. It panics if the name is taken, which
 // is a programming error.
 func (p *Params) Declare(name string, seed uint64, init Init, shape ...int) *tensor.Dense {
-	if _, ok := p.byName[name]; ok {
+	if _, ok := p.byName[name]; ok || p.declared[name] {
 		panic(fmt.Sprintf("nn: parameter %q declared twice", name))
+	}
+	if p.shapeOnly {
+		n := 1.0
+		for _, d := range shape {
+			n *= float64(d)
+		}
+		p.size += n
+		p.declared[name] = true
+		return nil
 	}
 	data := make([]float32, tensor.Shape(shape).TotalSize())
 	h := fnv.New64a()

@@ -15,6 +15,16 @@
 //     a cancelled context and reports progress through a callback (a library
 //     draws no progress bars: commands do).
 //
+// Checkpoints are verified when loaded (the state's step against the
+// directory's name, every array's presence and shape; each trainer checks
+// its state's fields); Damaged turns a failure into a message naming the
+// file, the problem and the newest earlier complete checkpoint. Find picks
+// the checkpoint a resume continues from, adopting the newest complete one
+// when the latest file is lost (a run killed between the two renames) or
+// names an incomplete checkpoint. A Loop holds its run directory's lock
+// (fsutil.Lock) while it runs, so a second writer is refused with the
+// holder's process id; a lock left by a dead process is free.
+//
 // A Loop with an empty Dir keeps nothing on disk (the classifier's
 // three-epoch run, say).
 package train

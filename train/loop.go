@@ -67,16 +67,48 @@ type Loop struct {
 	// gives its Status field.
 	Progress func(Progress)
 	Status   func() string
+
+	// Rewind says the run continues from an earlier checkpoint than its
+	// latest (a resume with -from): the later checkpoints are removed when
+	// it starts.
+	Rewind bool
+	// Note, when set, receives what Run did to the run directory before
+	// training (checkpoints removed by Rewind or left incomplete by a
+	// crash).
+	Note func(string)
 }
 
 // Run trains until Steps. When ctx is cancelled it checkpoints and returns
 // ErrInterrupted. An error from Step stops the run and leaves the last
 // checkpoint as it was.
+//
+// Run holds the run directory's lock (fsutil.Lock) while it runs, unless
+// the calling process holds it already, so that a second writer is refused
+// before it writes anything. It then checks the directory against Done:
+// the checkpoint of step Done becomes the latest (a run resumed from the
+// newest complete checkpoint because its latest file was lost), and a
+// checkpoint written since the run was loaded is an error.
 func (l *Loop) Run(ctx context.Context) (err error) {
+	if l.Steps < l.Done {
+		return fmt.Errorf("the run has done %d steps, more than the %d asked for: nothing to train", l.Done, l.Steps)
+	}
 	var mf *os.File
 	if l.Dir != "" {
-		if err := os.MkdirAll(l.Dir, 0o755); err != nil {
-			return err
+		if !fsutil.Held(l.Dir) {
+			unlock, err := fsutil.Lock(l.Dir)
+			if err != nil {
+				return err
+			}
+			defer unlock()
+		}
+		if l.Checkpoint != nil {
+			note, err := l.Checkpoint.start(l.Dir, l.Done, l.Rewind)
+			if err != nil {
+				return err
+			}
+			if note != "" && l.Note != nil {
+				l.Note(note)
+			}
 		}
 		if l.Log != nil {
 			path := filepath.Join(l.Dir, MetricsFile)

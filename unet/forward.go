@@ -162,8 +162,8 @@ func (m *Model) begin(x *tensor.Dense, t []float64, labels []int64, hook Hook) (
 	if n == 0 {
 		return nil, fmt.Errorf("sample batch is empty")
 	}
-	if f := 1 << (len(c.BlockOutChannels) - 1); h%f != 0 || w%f != 0 {
-		return nil, fmt.Errorf("sample size %dx%d is not divisible by %d, as %d down blocks need", h, w, f, len(c.BlockOutChannels))
+	if err := c.CheckSize(h, w); err != nil {
+		return nil, fmt.Errorf("sample: %w", err)
 	}
 	for _, v := range x.Data().([]float32) {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {

@@ -25,13 +25,17 @@ type Model struct {
 }
 
 // New builds a model from a validated config, with PyTorch's default
-// initialisation drawn from seed.
+// initialisation drawn from seed. A config whose weights cannot fit in the
+// memory available is refused before anything is allocated.
 func New(c Config, seed uint64) (*Model, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	p, err := newPlan(c)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.CheckParamMemory(); err != nil {
 		return nil, err
 	}
 	ps := nn.NewParams()

@@ -7,6 +7,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/clockwork-go/clockwork/internal/npzio"
+	"github.com/clockwork-go/clockwork/internal/sysmem"
 )
 
 // PredictNPZ runs the model on the arrays of an .npz file and writes the
@@ -53,9 +54,16 @@ func (m *Model) PredictNPZ(inPath, outPath string) error {
 	var labels []int64
 	if l, ok := in["class_labels"]; ok {
 		if l.I64 == nil || len(l.Shape) != 1 {
-			return fmt.Errorf("%s: \"class_labels\" is %s %v, want int64 (N)", inPath, l.Dtype(), l.Shape)
+			return fmt.Errorf("%s: \"class_labels\" is %s %v, want int64 or int32 (N)", inPath, l.Dtype(), l.Shape)
 		}
 		labels = l.I64
+	}
+	need, err := m.Config.ForwardMemory(s.Shape[0], s.Shape[2], s.Shape[3])
+	if err != nil {
+		return err
+	}
+	if err := sysmem.Check(need+4*float64(len(s.F32)), fmt.Sprintf("%s: \"sample\" %v (a batch of %d)", inPath, s.Shape, s.Shape[0])); err != nil {
+		return err
 	}
 	x := tensor.New(tensor.WithShape(s.Shape...), tensor.WithBacking(s.F32))
 	out, err := m.Forward(x, t, labels, nil)

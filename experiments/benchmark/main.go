@@ -45,8 +45,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "benchmark:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "config %s, batch %d, mode %s, gemm %s\n", *config, *batch, *mode, simd.Current())
 	opts := speed.Options{Config: c, Batch: *batch, Steps: *steps, Warmup: *warmup, Mode: speed.Mode(*mode), Seed: *seed}
+	// Every flag is checked before the profile file is created (or
+	// truncated).
+	if err := opts.Validate(); err != nil {
+		fmt.Fprintln(stderr, "benchmark:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "config %s, batch %d, mode %s, gemm %s\n", *config, *batch, *mode, simd.Current())
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {

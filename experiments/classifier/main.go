@@ -10,10 +10,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"time"
 
 	"github.com/clockwork-go/clockwork/datasets"
+	"github.com/clockwork-go/clockwork/internal/fsutil"
 	"github.com/clockwork-go/clockwork/metrics"
 )
 
@@ -37,6 +39,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	fail := func(err error) int { fmt.Fprintln(stderr, "classifier:", err); return 1 }
+	if d.Epochs <= 0 || d.Batch <= 0 || !(d.LR > 0) || math.IsInf(d.LR, 0) {
+		return fail(fmt.Errorf("-epochs %d, -batch %d and -lr %g must be positive", d.Epochs, d.Batch, d.LR))
+	}
+	if err := fsutil.CheckOutFile("-out", *out); err != nil {
+		return fail(err)
+	}
 	train, err := datasets.Open(*data, "train")
 	if err != nil {
 		return fail(err)

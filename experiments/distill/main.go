@@ -140,25 +140,51 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *out == "" {
 		*out = filepath.Join(filepath.Dir(filepath.Clean(dir)), "adaptors", c.Name())
 	}
+	if err := fsutil.CheckOutDir("-out", *out); err != nil {
+		return usage("%v", err)
+	}
+	if _, err := os.Stat(*out); *resume && err != nil {
+		return fail(fmt.Errorf("%s has no checkpoint to resume: %w", *out, err))
+	}
+	_, statErr := os.Stat(*out)
+	created := statErr != nil
 	unlock, err := fsutil.Lock(*out)
 	if err != nil {
 		return fail(err)
 	}
 	defer unlock()
+	// abandon undoes the lock's directory when this command created it and
+	// fails before distilling.
+	abandon := func(err error) int {
+		if created {
+			unlock()
+			os.Remove(filepath.Join(*out, fsutil.LockFile))
+			os.Remove(*out)
+		}
+		return fail(err)
+	}
 	var d *distill.Distiller
 	if *resume {
 		if d, err = distill.ResumeDistiller(*out, teacher, dir, noise, data); err != nil {
 			return fail(err)
 		}
+		if d.Note != "" {
+			fmt.Fprintln(stdout, "note:", d.Note)
+		}
+		epochsSet := false
 		fs.Visit(func(f *flag.Flag) {
 			if f.Name == "epochs" {
+				epochsSet = true
 				d.Config.Epochs = c.Epochs
 			}
 		})
+		if epochsSet && c.Epochs < d.Epoch {
+			return usage("-epochs %d: the distillation in %s is already at epoch %d; give more epochs to continue it", c.Epochs, *out, d.Epoch)
+		}
 		fmt.Fprintf(stdout, "resuming %s at epoch %d of %d\n", *out, d.Epoch, d.Config.Epochs)
 	} else {
 		if d, err = distill.NewDistiller(*out, teacher, dir, noise, c, data); err != nil {
-			return fail(err)
+			return abandon(err)
 		}
 		a := d.Adaptor
 		fmt.Fprintf(stdout, "distilling a %s adaptor (%d parameters, %.2f MFLOPs per sample) for %s (%s) at %d %s steps, schedule %s, %s data, into %s; records take about %.0f MB\n",

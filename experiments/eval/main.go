@@ -9,6 +9,10 @@
 //	go run ./experiments/eval -real test -reference train    # the floor: real images
 //	go run ./experiments/eval -model DIR -steps 8 -adaptor ADAPTOR_DIR   # Clockwork with a distilled adaptor
 //	go run ./experiments/eval -model DIR -steps 8 -adaptor identity -clock 2
+//
+// The quality figures measure the samples as the sampler leaves them,
+// unclipped (DPM-Solver++ and Euler can leave [−1, 1]; the sample command
+// clips what it stores); the grid, an image, is clipped.
 package main
 
 import (
@@ -28,6 +32,7 @@ import (
 	"github.com/clockwork-go/clockwork/evaluate"
 	"github.com/clockwork-go/clockwork/internal/cli"
 	"github.com/clockwork-go/clockwork/internal/fsutil"
+	"github.com/clockwork-go/clockwork/internal/sysmem"
 	"github.com/clockwork-go/clockwork/metrics"
 	"github.com/clockwork-go/clockwork/plots"
 )
@@ -89,6 +94,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if o.N < 2 {
 		return fail(fmt.Errorf("-n %d: want at least 2 samples", o.N))
 	}
+	if o.Batch < 1 {
+		return fail(fmt.Errorf("-batch %d: want a positive number of samples per batch", o.Batch))
+	}
+	if o.Quality.Bootstrap != 0 && o.Quality.Bootstrap < 2 {
+		return fail(fmt.Errorf("-bootstrap %d: want at least 2 resamples", o.Quality.Bootstrap))
+	}
 	if *out == "" {
 		name := "mnist-" + *real
 		if *model != "" {
@@ -107,6 +118,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if *grid == "-" {
 		*grid = strings.TrimSuffix(*out, filepath.Ext(*out)) + ".png"
+	}
+	if err := fsutil.CheckOutFile("-out", *out); err != nil {
+		return fail(err)
+	}
+	if *grid != "" {
+		if err := fsutil.CheckOutFile("-grid", *grid); err != nil {
+			return fail(err)
+		}
 	}
 	c, err := metrics.MNISTClassifier()
 	if err != nil {
@@ -140,6 +159,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		if err := evaluate.CheckMNIST(m.Config); err != nil {
 			return fail(fmt.Errorf("%s: %w", *model, err))
+		}
+		// The samples, their features and the sampling itself.
+		need, err := diffusion.SampleMemory(m.Config, o.N, o.Batch, []int{1, 32, 32}, *guidance != 1)
+		if err != nil {
+			return fail(err)
+		}
+		need += float64(o.N) * (2*4*metrics.FeatureDim + 4*10 + 8)
+		if err := sysmem.Check(need, fmt.Sprintf("-n %d with -batch %d (samples of 1×32×32 and their features)", o.N, o.Batch)); err != nil {
+			return fail(err)
 		}
 		k := m.Config.NumClasses()
 		if o.Labels, err = evaluate.LabelsFor(o.N, k); err != nil {

@@ -35,6 +35,7 @@ import (
 
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/internal/cli"
+	"github.com/clockwork-go/clockwork/internal/sysmem"
 	"github.com/clockwork-go/clockwork/metrics"
 	"github.com/clockwork-go/clockwork/models"
 	"github.com/clockwork-go/clockwork/perturb"
@@ -135,6 +136,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cfg.Samplers = split(*samplers)
 	}
 	if err := cfg.Validate(m.Taps()); err != nil {
+		return usage("%v", err)
+	}
+	// A cell's samples (its twin's too), their features and the sampling.
+	chw := []int{m.Config.InChannels, 32, 32}
+	need, err := diffusion.SampleMemory(m.Config, cfg.N, *batch, chw, false)
+	if err != nil {
+		return fail(err)
+	}
+	need += float64(cfg.N) * (4*float64(chw[0]*32*32) + 2*4*metrics.FeatureDim)
+	if err := sysmem.Check(need, fmt.Sprintf("-n %d with -batch %d (samples per cell, of %d×32×32)", cfg.N, *batch, chw[0])); err != nil {
 		return usage("%v", err)
 	}
 	c, err := metrics.MNISTClassifier()

@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/clockwork-go/clockwork/internal/fsutil"
 	"github.com/clockwork-go/clockwork/unet"
 )
 
@@ -28,9 +29,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *model == "" || *input == "" || *output == "" || fs.NArg() > 0 {
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "predict: unexpected argument %q (every input is a flag: -model, -input, -output)\n", fs.Arg(0))
+		return 2
+	}
+	if *model == "" || *input == "" || *output == "" {
 		fmt.Fprintln(stderr, "predict: -model, -input and -output are required")
 		fs.Usage()
+		return 2
+	}
+	if err := fsutil.CheckOutFile("-output", *output); err != nil {
+		fmt.Fprintln(stderr, "predict:", err)
 		return 2
 	}
 	m, err := unet.Load(*model)

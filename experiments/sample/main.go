@@ -2,9 +2,13 @@
 //
 //	go run ./experiments/sample -model runs/mnist/model -sampler dpmpp2m -steps 20 -guidance 2 -n 100
 //
-// It writes the samples (N,C,H,W float32) and labels to an .npz file (by
-// default under runs/samples/) and a PNG grid beside it. A sample depends
-// only on -seed and its index, not on -batch.
+// It writes the samples (N,C,H,W float32 in [−1, 1]) and labels to an .npz
+// file (by default under runs/samples/) and a PNG grid beside it. Samples
+// are clipped to [−1, 1] as they are stored (diffusion.ClipImages):
+// DPM-Solver++ and Euler can leave that range, DDPM and DDIM cannot. A
+// sample depends only on -seed and its index, not on -batch. The model
+// directory must hold scheduler_config.json, the schedule it was trained
+// with.
 package main
 
 import (
@@ -19,7 +23,9 @@ import (
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/distill"
 	"github.com/clockwork-go/clockwork/internal/cli"
+	"github.com/clockwork-go/clockwork/internal/fsutil"
 	"github.com/clockwork-go/clockwork/internal/npzio"
+	"github.com/clockwork-go/clockwork/internal/sysmem"
 	"github.com/clockwork-go/clockwork/plots"
 )
 
@@ -77,8 +83,41 @@ func run(args []string, stdout, stderr io.Writer) int {
 		*grid = strings.TrimSuffix(*out, filepath.Ext(*out)) + ".png"
 	}
 	fail := func(err error) int { fmt.Fprintln(stderr, "sample:", err); return 1 }
+	// Every flag, and the memory the sizes imply, is checked before
+	// anything is sampled or written.
+	switch {
+	case *n <= 0:
+		return fail(fmt.Errorf("-n %d: want a positive number of samples", *n))
+	case *batch <= 0:
+		return fail(fmt.Errorf("-batch %d: want a positive number of samples per batch", *batch))
+	case *grid != "" && *cols <= 0:
+		return fail(fmt.Errorf("-cols %d: want a positive number of grid columns", *cols))
+	}
+	if err := fsutil.CheckOutFile("-out", *out); err != nil {
+		return fail(err)
+	}
+	if *grid != "" {
+		if err := fsutil.CheckOutFile("-grid", *grid); err != nil {
+			return fail(err)
+		}
+	}
 	m, s, err := diffusion.LoadModel(*model)
 	if err != nil {
+		return fail(err)
+	}
+	h, w, err := m.Config.SampleHW()
+	if err == nil {
+		err = m.Config.CheckSize(h, w)
+	}
+	if err != nil {
+		return fail(fmt.Errorf("-model %s: sample_size: %w", *model, err))
+	}
+	chw := []int{m.Config.InChannels, h, w}
+	need, err := diffusion.SampleMemory(m.Config, *n, *batch, chw, *guidance != 1)
+	if err != nil {
+		return fail(err)
+	}
+	if err := sysmem.Check(need, fmt.Sprintf("-n %d with -batch %d (samples of %d×%d×%d)", *n, *batch, chw[0], h, w)); err != nil {
 		return fail(err)
 	}
 	k := m.Config.NumClasses()
@@ -101,11 +140,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	h, w, err := m.Config.SampleHW()
-	if err != nil {
-		return fail(err)
-	}
-	chw := []int{m.Config.InChannels, h, w}
 	prog := cli.NewProgress(stderr, *n, "sample")
 	start := time.Now()
 	x, err := diffusion.SampleMany(d, s, chw, *n, *batch, lab, diffusion.Options{
@@ -115,6 +149,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	diffusion.ClipImages(x.Data().([]float32))
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
 		return fail(err)
 	}

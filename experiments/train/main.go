@@ -2,11 +2,19 @@
 //
 //	go run ./experiments/train                       # class-conditional MNIST, reference config
 //	go run ./experiments/train -out runs/mnist -resume  # continue after Ctrl-C
+//	go run ./experiments/train -out runs/mnist -resume -from 500  # continue from an earlier checkpoint
 //
 // The run directory holds checkpoints/ (resumable; Ctrl-C writes one),
 // metrics.jsonl, samples/ (grids drawn from the EMA weights) and, at the end,
 // model/: a diffusers-style model directory of the EMA weights, with
 // scheduler_config.json, for experiments/sample.
+//
+// One process writes a run directory at a time: the command holds its lock
+// (.lock, naming the process) and a second one is refused. A resume checks
+// the checkpoint it continues from (every field and array) and that -data
+// gives the images the run was trained on (-force continues on others); a
+// run killed before writing its latest file continues from its newest
+// complete checkpoint.
 package main
 
 import (
@@ -27,6 +35,8 @@ import (
 	"github.com/clockwork-go/clockwork/datasets"
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/internal/cli"
+	"github.com/clockwork-go/clockwork/internal/fsutil"
+	"github.com/clockwork-go/clockwork/internal/sysmem"
 	"github.com/clockwork-go/clockwork/plots"
 	"github.com/clockwork-go/clockwork/train"
 	"github.com/clockwork-go/clockwork/unet"
@@ -46,7 +56,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "runs/mnist", "run directory")
 	config := fs.String("config", "mnist", "U-Net config: an embedded name, a config.json or a model directory")
 	data := fs.String("data", "mnist", "training data: mnist, mnist:DIR, shapes[:N], npz:PATH[:images[:labels[:classes]]]")
-	resume := fs.Bool("resume", false, "continue the run in -out from its latest checkpoint")
+	resume := fs.Bool("resume", false, "continue the run in -out from its latest checkpoint (or, when that is missing or incomplete, its newest complete one)")
+	from := fs.Int("from", -1, "with -resume: continue from the checkpoint of this step instead of the latest; later checkpoints are discarded")
+	force := fs.Bool("force", false, "with -resume: continue even though -data gives other images than the run was trained on")
 	quiet := fs.Bool("quiet", false, "no progress display")
 	c := &d
 	fs.IntVar(&c.Steps, "steps", d.Steps, "training steps (with -resume: the new total)")
@@ -74,54 +86,122 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "train: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	usage := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "train: "+format+"\n", a...)
+		return 2
+	}
 	fail := func(err error) int {
 		fmt.Fprintln(stderr, "train:", err)
 		return 1
 	}
-	images, err := datasets.Open(*data, "train")
-	if err != nil {
-		return fail(err)
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !*resume && (set["from"] || *force) {
+		return usage("-from and -force go with -resume")
 	}
-	var tr *diffusion.Trainer
+	if err := fsutil.CheckOutDir("-out", *out); err != nil {
+		return usage("%v", err)
+	}
+	// Every flag and the sizes it implies are checked before the run
+	// directory is created or locked.
+	var m *unet.Model
 	if *resume {
 		// A resumed run keeps its checkpointed settings: only where to
 		// write, the data, the step count and -quiet may be given.
-		set := map[string]bool{}
 		var fixed []string
 		fs.Visit(func(f *flag.Flag) {
-			set[f.Name] = true
 			switch f.Name {
-			case "out", "data", "steps", "quiet", "resume":
+			case "out", "data", "steps", "quiet", "resume", "from", "force":
 			default:
 				fixed = append(fixed, "-"+f.Name)
 			}
 		})
 		if len(fixed) > 0 {
-			fmt.Fprintf(stderr, "train: -resume continues with the checkpoint's settings; %s cannot change them (only -steps can)\n", strings.Join(fixed, ", "))
-			return 2
+			return usage("-resume continues with the checkpoint's settings; %s cannot change them (only -steps can)", strings.Join(fixed, ", "))
 		}
-		if tr, err = diffusion.ResumeTrainer(*out, images); err != nil {
-			return fail(err)
+		if set["steps"] && c.Steps <= 0 {
+			return usage("-steps %d must be positive", c.Steps)
 		}
-		if set["steps"] {
-			tr.Config.Steps = c.Steps
+		if _, err := os.Stat(*out); err != nil {
+			return fail(fmt.Errorf("run %s has no checkpoint: %w", *out, err))
 		}
-		fmt.Fprintf(stdout, "resuming %s at step %d of %d\n", *out, tr.Step, tr.Config.Steps)
 	} else {
+		if err := c.Validate(); err != nil {
+			return fail(fmt.Errorf("training config: %w", err))
+		}
+	}
+	images, err := datasets.Open(*data, "train")
+	if err != nil {
+		return fail(err)
+	}
+	if !*resume {
 		cfg, err := unet.ConfigFrom(*config)
 		if err != nil {
 			return fail(err)
 		}
-		m, err := unet.New(cfg, c.Seed)
+		ch, h, w := images.Shape()
+		if ch != cfg.InChannels || ch != cfg.OutChannels {
+			return fail(fmt.Errorf("-data %s has %d channels; -config %s takes %d and gives %d", *data, ch, *config, cfg.InChannels, cfg.OutChannels))
+		}
+		if err := cfg.CheckSize(h, w); err != nil {
+			return fail(fmt.Errorf("-data %s with -config %s: %w", *data, *config, err))
+		}
+		// The weights first (a width too large), then a step's memory.
+		if m, err = unet.New(cfg, c.Seed); err != nil {
+			return fail(fmt.Errorf("-config %s: %w", *config, err))
+		}
+		need, err := diffusion.TrainMemory(cfg, c.BatchSize, h, w)
 		if err != nil {
 			return fail(err)
 		}
-		if tr, err = diffusion.NewTrainer(*out, m, images, *c); err != nil {
+		if err := sysmem.Check(need, fmt.Sprintf("-batch %d (training -config %s, %d parameters, on %d×%d×%d images)", c.BatchSize, *config, m.Params.Count(), ch, h, w)); err != nil {
 			return fail(err)
+		}
+	}
+	_, statErr := os.Stat(*out)
+	created := statErr != nil
+	unlock, err := fsutil.Lock(*out)
+	if err != nil {
+		return fail(err)
+	}
+	defer unlock()
+	// abandon undoes the lock's directory when this command created it and
+	// fails before training.
+	abandon := func(err error) int {
+		if created {
+			unlock()
+			os.Remove(filepath.Join(*out, fsutil.LockFile))
+			os.Remove(*out)
+		}
+		return fail(err)
+	}
+	var tr *diffusion.Trainer
+	if *resume {
+		if tr, err = diffusion.Resume(*out, images, diffusion.ResumeOptions{From: *from, ForceData: *force}); err != nil {
+			return fail(err)
+		}
+		for _, n := range tr.Notes {
+			fmt.Fprintln(stdout, "note:", n)
+		}
+		if set["steps"] {
+			if c.Steps < tr.Step {
+				return usage("-steps %d: the run in %s is already at step %d; give more steps to continue it", c.Steps, *out, tr.Step)
+			}
+			tr.Config.Steps = c.Steps
+		}
+		if tr.Step >= tr.Config.Steps {
+			fmt.Fprintf(stdout, "nothing to train: %s is already at step %d of %d (give -steps above %d to train on)\n", *out, tr.Step, tr.Config.Steps, tr.Step)
+		} else {
+			fmt.Fprintf(stdout, "resuming %s at step %d of %d\n", *out, tr.Step, tr.Config.Steps)
+		}
+	} else {
+		if tr, err = diffusion.NewTrainer(*out, m, images, *c); err != nil {
+			return abandon(err)
 		}
 		fmt.Fprintf(stdout, "training %s (%d parameters) on %s (%d images) for %d steps of %d into %s\n",
 			*config, m.Params.Count(), images.Name, images.Len(), c.Steps, c.BatchSize, *out)
 	}
+	tr.Note = func(n string) { fmt.Fprintln(stdout, "note:", n) }
 	var prog *cli.Progress
 	if !*quiet {
 		prog = cli.NewProgress(stderr, tr.Config.Steps, "train").From(tr.Step)
@@ -135,7 +215,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return plots.SaveGridPNG(path, x.Data().([]float32), s[0], s[1], s[2], s[3], cols, 2)
 	}
-	start := time.Now()
+	start, startStep := time.Now(), tr.Step
 	err = tr.Run(ctx)
 	prog.Finish()
 	if errors.Is(err, diffusion.ErrInterrupted) {
@@ -144,6 +224,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		return fail(err)
+	}
+	if tr.Step == startStep {
+		fmt.Fprintf(stdout, "EMA model of step %d in %s\n", tr.Step, filepath.Join(*out, "model"))
+		return 0
 	}
 	fmt.Fprintf(stdout, "done: %d steps in %s; EMA model in %s\n", tr.Step, time.Since(start).Round(time.Second), filepath.Join(*out, "model"))
 	return 0

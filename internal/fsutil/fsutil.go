@@ -1,8 +1,10 @@
 package fsutil
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -44,4 +46,45 @@ func WriteAtomic(path string, fill func(w io.Writer) error) error {
 		d.Close()
 	}
 	return nil
+}
+
+// CheckOutDir checks that path, named by a flag as a directory to write,
+// is a directory or does not exist yet; flag names the flag in the error
+// ("-out"). Nothing is created.
+func CheckOutDir(flag, path string) error {
+	if path == "" {
+		return fmt.Errorf("%s is empty: give a directory", flag)
+	}
+	st, err := os.Stat(path)
+	switch {
+	case err == nil && !st.IsDir():
+		return fmt.Errorf("%s %s is a file, not a directory", flag, path)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%s %s: %w", flag, path, err)
+	}
+	return nil
+}
+
+// CheckOutFile checks that path, named by a flag as a file to write, is not
+// a directory and that its directory is not a file; flag names the flag in
+// the error ("-out"). Nothing is created.
+func CheckOutFile(flag, path string) error {
+	if path == "" {
+		return fmt.Errorf("%s is empty: give a file", flag)
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("%s %s is a directory, not a file", flag, path)
+	}
+	for d := filepath.Dir(path); ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err == nil {
+			if !st.IsDir() {
+				return fmt.Errorf("%s %s: %s is a file, not a directory", flag, path, d)
+			}
+			return nil
+		}
+		if next := filepath.Dir(d); next == d {
+			return nil
+		}
+	}
 }

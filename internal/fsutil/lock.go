@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -19,7 +20,8 @@ const LockFile = ".lock"
 // Lock makes the calling process the one writer of dir (created if needed):
 // it takes an exclusive advisory lock (flock) on dir/.lock and writes its
 // process id there. The kernel drops the lock when the process exits, however
-// it exits, so a lock left by a dead process is never in the way. A second
+// it exits, so a lock left by a dead process is never in the way: its file,
+// still naming the dead process, is simply locked again. A second
 // writer gets an error that names the lock file and the holder's process id.
 // The returned function releases the lock.
 func Lock(dir string) (unlock func(), err error) {
@@ -46,10 +48,46 @@ func Lock(dir string) (unlock func(), err error) {
 	if err := f.Truncate(0); err == nil {
 		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
+	key := heldKey(dir)
+	held.Lock()
+	held.dirs[key]++
+	held.Unlock()
+	var once sync.Once
 	return func() {
-		unix.Flock(int(f.Fd()), unix.LOCK_UN)
-		f.Close()
+		once.Do(func() {
+			held.Lock()
+			if held.dirs[key]--; held.dirs[key] <= 0 {
+				delete(held.dirs, key)
+			}
+			held.Unlock()
+			unix.Flock(int(f.Fd()), unix.LOCK_UN)
+			f.Close()
+		})
 	}, nil
+}
+
+// held records the directories this process has locked.
+var held = struct {
+	sync.Mutex
+	dirs map[string]int
+}{dirs: map[string]int{}}
+
+func heldKey(dir string) string {
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return filepath.Clean(dir)
+}
+
+// Held reports whether this process holds the lock of dir (taken with Lock
+// or LockWait and not yet released). Code that writes a directory on behalf
+// of a caller (a training loop) takes the lock itself only when the caller
+// does not hold it: a second Lock of the same directory in one process is
+// refused, as it would be in another.
+func Held(dir string) bool {
+	held.Lock()
+	defer held.Unlock()
+	return held.dirs[heldKey(dir)] > 0
 }
 
 // ErrLocked is wrapped by Lock's error when another process holds the lock.

@@ -25,6 +25,10 @@ type Array struct {
 	F64   []float64
 	I64   []int64
 	U8    []uint8
+	// Stored is the dtype of the file's array when reading converted it
+	// ("int32", widened into I64), so that messages name what the user
+	// has; empty otherwise.
+	Stored string
 }
 
 // Float32 returns a float32 array of the given shape over data.
@@ -45,8 +49,12 @@ func (a Array) Len() int {
 	return n
 }
 
-// Dtype returns "float32", "float64", "int64" or "uint8".
+// Dtype returns "float32", "float64", "int64" or "uint8", or the dtype
+// the array had in its file when reading converted it (Stored: "int32").
 func (a Array) Dtype() string {
+	if a.Stored != "" {
+		return a.Stored
+	}
 	switch {
 	case a.I64 != nil:
 		return "int64"
@@ -176,13 +184,14 @@ func readNpy(data []byte) (a Array, err error) {
 	case "<i4", "|i4":
 		var v []int32
 		if err = r.Read(&v); err == nil {
+			a.Stored = "int32"
 			a.I64 = make([]int64, len(v))
 			for i, x := range v {
 				a.I64[i] = int64(x)
 			}
 		}
 	default:
-		return Array{}, fmt.Errorf("dtype %q is not supported (want float32, float64, int64 or uint8)", dtype)
+		return Array{}, fmt.Errorf("dtype %q is not supported (want float32, float64, int32, int64 or uint8)", dtype)
 	}
 	if err != nil {
 		return Array{}, fmt.Errorf("truncated or malformed data: %w", err)

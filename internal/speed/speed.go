@@ -12,6 +12,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/internal/sysmem"
 	"github.com/clockwork-go/clockwork/nn"
 	"github.com/clockwork-go/clockwork/unet"
 )
@@ -38,14 +39,48 @@ type Options struct {
 	Profile io.Writer
 }
 
+// Validate checks the options, and that the model and a step's batch fit
+// in the memory available (estimates from shapes, nothing allocated); the
+// error names the option. Run validates them too; callers check them first
+// to fail before creating any file (a profile).
+func (opts Options) Validate() error {
+	if opts.Batch <= 0 || opts.Steps <= 0 {
+		return fmt.Errorf("batch %d and steps %d must be positive", opts.Batch, opts.Steps)
+	}
+	if opts.Warmup < 0 {
+		return fmt.Errorf("warmup %d must not be negative", opts.Warmup)
+	}
+	if opts.Mode != Train && opts.Mode != Sample {
+		return fmt.Errorf("mode %q: want train or sample", opts.Mode)
+	}
+	c := opts.Config
+	h, w, err := c.SampleHW()
+	if err != nil {
+		return err
+	}
+	if err := c.CheckSize(h, w); err != nil {
+		return fmt.Errorf("config sample_size: %w", err)
+	}
+	if err := c.CheckParamMemory(); err != nil {
+		return err
+	}
+	var need float64
+	if opts.Mode == Train {
+		need, err = diffusion.TrainMemory(c, opts.Batch, h, w)
+	} else {
+		need, err = c.ForwardMemory(opts.Batch, h, w)
+	}
+	if err != nil {
+		return err
+	}
+	return sysmem.Check(need, fmt.Sprintf("batch %d (%s steps on %d×%d×%d samples)", opts.Batch, opts.Mode, c.InChannels, h, w))
+}
+
 // Run times opts.Steps steps after opts.Warmup untimed ones, writes one line
 // per step to w, and returns the per-step durations in seconds.
 func Run(opts Options, w io.Writer) ([]float64, error) {
-	if opts.Batch <= 0 || opts.Steps <= 0 {
-		return nil, fmt.Errorf("batch %d and steps %d must be positive", opts.Batch, opts.Steps)
-	}
-	if opts.Mode != Train && opts.Mode != Sample {
-		return nil, fmt.Errorf("mode %q: want train or sample", opts.Mode)
+	if err := opts.Validate(); err != nil {
+		return nil, err
 	}
 	m, err := unet.New(opts.Config, opts.Seed)
 	if err != nil {

@@ -53,6 +53,16 @@ CONFIGS = {
 }
 
 
+SCHEDULE = {
+    "num_train_timesteps": 1000,
+    "beta_start": 0.0001,
+    "beta_end": 0.02,
+    "beta_schedule": "linear",
+    "rescale_betas_zero_snr": False,
+    "prediction_type": "epsilon",
+}
+
+
 def randomize(model, gen):
     """Non-trivial weights: PyTorch init plus noise on every norm and bias."""
     with torch.no_grad():
@@ -83,6 +93,10 @@ def main():
         with open(os.path.join(out_dir, "config.json"), "w") as f:
             json.dump(config, f, indent=2)
         np.savez(os.path.join(out_dir, "model.npz"), **{k: v.numpy() for k, v in state.items()})
+        # Sampling needs the schedule the weights go with: diffusers' default.
+        with open(os.path.join(out_dir, "scheduler_config.json"), "w") as f:
+            json.dump(SCHEDULE, f, indent=2)
+            f.write("\n")
 
         n, size = 3, cfg["sample_size"]
         sample = torch.randn(n, cfg["in_channels"], size, size, generator=gen).float()
