@@ -204,10 +204,11 @@ func fullMethods() []Method {
 		clockworkMethod("identity", "dpmpp2m", 8, LeastSensitivePrefix+"4", "sensitivity"),
 	)
 	for i := range m {
-		if m[i].Kind == "resnet" && m[i].Schedule == "clock:2" && m[i].Steps == 8 && m[i].Sampler == "dpmpp2m" && m[i].Depth == 1 && !m[i].NoPrev && m[i].Data == "unrolled" {
+		def := m[i].Sampler == "dpmpp2m" && m[i].Depth == 1 && len(m[i].StepCounts) == 0
+		if m[i].Kind == "resnet" && m[i].Schedule == "clock:2" && m[i].Steps == 8 && def && !m[i].NoPrev && m[i].Data == "unrolled" {
 			m[i].Groups = append(m[i].Groups, "sensitivity")
 		}
-		if m[i].Kind == "identity" && m[i].Schedule == "clock:2" && m[i].Steps == 8 && m[i].Depth == 1 {
+		if m[i].Kind == "identity" && m[i].Schedule == "clock:2" && m[i].Steps == 8 && def {
 			m[i].Groups = append(m[i].Groups, "sensitivity")
 		}
 		if m[i].Kind == "resnet" && m[i].Schedule == "clock:2" && m[i].Sampler == "dpmpp2m" && m[i].Depth == 1 && !m[i].NoPrev && m[i].Data == "unrolled" && len(m[i].StepCounts) == 0 {

@@ -119,6 +119,9 @@ func (r *Results) table(w io.Writer, methods []Method) {
 		if hasBase {
 			saved = fmt.Sprintf("%.2f×", base.GFLOPs/res.GFLOPs)
 			speed = fmt.Sprintf("%.2f×", base.MsPerSample/res.MsPerSample)
+			if res.Host != base.Host {
+				speed = "— (other host)"
+			}
 		}
 		label := m.Label()
 		if leastSensitiveCount(m.Schedule) > 0 && res.Schedule != "" {
@@ -229,6 +232,12 @@ func short(m Method) string {
 	if m.Data == "noised" {
 		s += " noised"
 	}
+	if len(m.StepCounts) > 0 {
+		s += " multi"
+	}
+	if m.Sampler != "dpmpp2m" {
+		s += " " + m.Sampler
+	}
 	return s
 }
 
@@ -237,7 +246,7 @@ func (r *Results) figures(dir string) ([]string, error) {
 	// Pareto figures over the DPM-Solver++ cells of 8 steps or fewer.
 	var pts []Method
 	for _, m := range r.order {
-		if m.Sampler == "dpmpp2m" && m.Steps <= 8 && (m.Steps == 8 || m.Kind == "teacher") {
+		if m.Sampler == "dpmpp2m" && m.Steps <= 8 && (m.Steps == 8 || m.Kind == "teacher") && len(m.StepCounts) == 0 {
 			pts = append(pts, m)
 		}
 	}
@@ -290,7 +299,7 @@ func (r *Results) figures(dir string) ([]string, error) {
 		if res.Samples == "" || m.Sampler != "dpmpp2m" || !(m.Steps == 8 || slices.Contains(m.Groups, "fewer")) {
 			continue
 		}
-		if m.Clockwork() && (m.Schedule != "clock:2" || m.Depth != 1 || m.NoPrev || m.Data == "noised") {
+		if m.Clockwork() && (m.Schedule != "clock:2" || m.Depth != 1 || m.NoPrev || m.Data == "noised" || len(m.StepCounts) > 0) {
 			continue
 		}
 		s, err := perturb.DecodeSamples(res.Samples)
@@ -326,7 +335,7 @@ func (r *Results) figures(dir string) ([]string, error) {
 		if len(ep) == 0 {
 			continue
 		}
-		if m.Schedule == "clock:2" && m.Depth == 1 && !m.NoPrev && m.Data != "noised" {
+		if m.Schedule == "clock:2" && m.Depth == 1 && !m.NoPrev && m.Data != "noised" && len(m.StepCounts) == 0 {
 			idLoss = id
 		}
 		series = append(series, plots.Series{Name: short(m), X: ep, Y: val, NoMarkers: true})

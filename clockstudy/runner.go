@@ -2,13 +2,18 @@ package clockstudy
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/clockwork-go/clockwork/datasets"
@@ -49,9 +54,13 @@ type Result struct {
 	PSNR *metrics.Interval `json:"psnr_to_teacher,omitempty"`
 	// Adaptor describes the cell's adaptor.
 	Adaptor *AdaptorInfo `json:"adaptor,omitempty"`
-	// Schedule is the adaptor steps the cell ran (a schedule chosen by
-	// measurement resolved), 1-based.
+	// Schedule names the adaptor steps the cell ran, as distill.Schedule's
+	// String does ("clock 2", or the 1-based steps of a schedule chosen by
+	// measurement, "{2,4,5,8}").
 	Schedule string `json:"schedule,omitempty"`
+	// Host names the machine and CPU the cell was timed on: wall times
+	// compare only between cells of one host.
+	Host string `json:"host,omitempty"`
 	// Samples keeps the first Keep samples, 8-bit, base64.
 	Samples string `json:"samples,omitempty"`
 }
@@ -148,11 +157,35 @@ func (r *Runner) reference(sampler string, steps int) ([]float32, error) {
 	return x, nil
 }
 
+// SameResult reports whether two results of one cell agree in everything
+// but the wall time and the host it was timed on (for study.Merge of
+// overlapping directories).
+func SameResult(a, b json.RawMessage) bool {
+	var x, y Result
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	x.MsPerSample, y.MsPerSample, x.Host, y.Host = 0, 0, "", ""
+	ja, _ := json.Marshal(x)
+	jb, _ := json.Marshal(y)
+	return string(ja) == string(jb)
+}
+
+// adaptorDir is where an adaptor of these distillation settings is
+// distilled and found again: its name (distill.Config.Name) and a short
+// hash of every setting, so that studies with other distillation budgets
+// (the quick and the full) keep their adaptors apart.
+func (r *Runner) adaptorDir(cfg distill.Config) string {
+	b, _ := json.Marshal(cfg)
+	h := sha256.Sum256(b)
+	return filepath.Join(r.Adaptors, cfg.Name()+"-"+hex.EncodeToString(h[:4]))
+}
+
 // finished loads a method's adaptor when Adaptors holds a finished one of
 // the same teacher and settings.
 func (r *Runner) finished(m Method) (*distill.Adaptor, *AdaptorInfo, bool, error) {
 	cfg := m.DistillConfig(r.Config.Distill)
-	dir := filepath.Join(r.Adaptors, cfg.Name())
+	dir := r.adaptorDir(cfg)
 	man, err := distill.ReadManifest(dir)
 	if err != nil || !sameConfig(man.Config, cfg) || man.Epochs != cfg.Epochs {
 		return nil, nil, false, nil
@@ -170,7 +203,7 @@ func (r *Runner) finished(m Method) (*distill.Adaptor, *AdaptorInfo, bool, error
 // process finished it meanwhile.
 func (r *Runner) distiller(m Method) (*distill.Distiller, func(), error) {
 	cfg := m.DistillConfig(r.Config.Distill)
-	dir := filepath.Join(r.Adaptors, cfg.Name())
+	dir := r.adaptorDir(cfg)
 	unlock, err := fsutil.LockWait(dir, r.Context)
 	if err != nil {
 		return nil, nil, err
@@ -241,6 +274,7 @@ func (r *Runner) Prepare(methods []Method) error {
 			u()
 		}
 	}()
+	seen := map[string]bool{}
 	for _, m := range methods {
 		if !m.Trained() {
 			continue
@@ -248,6 +282,13 @@ func (r *Runner) Prepare(methods []Method) error {
 		m, err := r.resolve(m)
 		if err != nil {
 			return err
+		}
+		// Cells that share an adaptor (the multi-step adaptor's, a measured
+		// schedule equal to another cell's) distil it once.
+		if dir := r.adaptorDir(m.DistillConfig(r.Config.Distill)); seen[dir] {
+			continue
+		} else {
+			seen[dir] = true
 		}
 		if _, _, ok, err := r.finished(m); ok || err != nil {
 			if err != nil {
@@ -263,8 +304,7 @@ func (r *Runner) Prepare(methods []Method) error {
 			continue
 		}
 		unlocks = append(unlocks, unlock)
-		c := d.Config
-		k := fmt.Sprintf("%s/%d/%s/%s/d%d/e%d/%d/%d/%d", c.Sampler, c.Adaptor.Steps, c.Schedule, c.Data, c.Adaptor.Depth, d.Epoch, c.Trajectories, c.Validation, c.Seed)
+		k := fmt.Sprintf("%s/e%d", d.RecordsKey(), d.Epoch)
 		if groups[k] == nil {
 			groups[k] = &group{}
 			order = append(order, k)
@@ -418,6 +458,7 @@ func (r *Runner) Run(cell study.Cell) (any, error) {
 	if res.MsPerSample, err = r.time(d, m); err != nil {
 		return nil, err
 	}
+	res.Host = Host()
 	if res.Quality, err = metrics.MeasureQuality(r.Classifier, x, c.N, r.labels, metrics.QualityOptions{Seed: c.Seed}); err != nil {
 		return nil, err
 	}
@@ -427,15 +468,34 @@ func (r *Runner) Run(cell study.Cell) (any, error) {
 	return res, nil
 }
 
-// finite drops infinite PSNRs (identical samples) from a mean.
+// MaxPSNR is the PSNR counted for a sample identical to the teacher's
+// (whose PSNR is infinite), in dB: far above any difference a float32
+// image shows (a one-ulp change of one pixel is about 150 dB), so that a
+// mean stays finite.
+const MaxPSNR = 200.0
+
+// finite caps infinite PSNRs (identical samples) at MaxPSNR.
 func finite(v []float64) []float64 {
 	out := slices.Clone(v)
 	for i, x := range out {
-		if x > 1e9 {
-			out[i] = 1e9
-		}
+		out[i] = math.Min(x, MaxPSNR)
 	}
 	return out
+}
+
+// Host names this machine and its CPU model, for Result.Host.
+func Host() string {
+	name, _ := os.Hostname()
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s (%s, %d CPUs)", name, cpu, runtime.NumCPU())
 }
 
 // time returns the median wall time per sample of TimeRepeats runs of

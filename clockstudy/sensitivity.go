@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -41,7 +42,8 @@ func leastSensitiveCount(spec string) int {
 // the teacher's final samples and those of a run in which only step i's
 // core output r_out is replaced by step i−1's (a perturbation of the core
 // at that one step, the identity adaptor run once). Entry 0 (the first
-// step, which has no previous r_out) is +Inf. It is the perturbation
+// step, which has no previous r_out) is math.MaxFloat64, so that it is never
+// chosen. It is the perturbation
 // study's measurement turned on the core, on n samples of noise seed
 // (another seed than the evaluation's, so the choice is not fitted to the
 // samples it is judged on).
@@ -60,7 +62,7 @@ func Sensitivity(teacher *unet.Model, noise *diffusion.Schedule, sampler string,
 		return nil, err
 	}
 	out := make([]float64, steps)
-	out[0] = inf
+	out[0] = math.MaxFloat64
 	for i := 2; i <= steps; i++ {
 		sched, err := distill.At(steps, i)
 		if err != nil {
@@ -86,8 +88,6 @@ func Sensitivity(teacher *unet.Model, noise *diffusion.Schedule, sampler string,
 	}
 	return out, nil
 }
-
-var inf = float64(1 << 62)
 
 // LeastSensitive returns the 1-based steps of the count smallest
 // sensitivities, in order.

@@ -163,9 +163,10 @@ func groupsFor(w int) int {
 	return 1
 }
 
-// RInShape and ROutShape return the per-sample shapes (C, H, W) of r_in
-// and r_out.
-func (a *Adaptor) RInShape() [3]int  { return a.cin }
+// RInShape returns the per-sample shape (C, H, W) of r_in.
+func (a *Adaptor) RInShape() [3]int { return a.cin }
+
+// ROutShape returns the per-sample shape (C, H, W) of r_out.
 func (a *Adaptor) ROutShape() [3]int { return a.cout }
 
 // Split returns the cut the adaptor replaces the core of.

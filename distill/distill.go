@@ -35,7 +35,8 @@ type Config struct {
 	Schedule string `json:"schedule"`
 	// StepCounts, when set, distils one adaptor for several step counts
 	// (the schedule applied at each): every epoch's trajectories are split
-	// evenly between them. Pair it with Adaptor.StepSize.
+	// evenly between them. Pair it with Adaptor.StepSize (not required: an
+	// adaptor without it sees only the timestep).
 	StepCounts []int `json:"step_counts,omitempty"`
 	// Data is "unrolled" (teacher trajectories from pure noise, the
 	// paper's method) or "noised" (real MNIST training images noised to
@@ -86,6 +87,14 @@ func (c Config) Validate() error {
 		if !slices.Contains(c.StepCounts, c.Adaptor.Steps) {
 			return fmt.Errorf("step counts %v do not include the adaptor's %d steps", c.StepCounts, c.Adaptor.Steps)
 		}
+		for i, k := range c.StepCounts {
+			if k < 1 || slices.Contains(c.StepCounts[:i], k) {
+				return fmt.Errorf("step counts %v: each must be a positive step count, given once", c.StepCounts)
+			}
+		}
+		if c.Trajectories < len(c.StepCounts) || c.Validation < len(c.StepCounts) {
+			return fmt.Errorf("%d trajectories and %d validation trajectories cannot be split between %d step counts", c.Trajectories, c.Validation, len(c.StepCounts))
+		}
 	}
 	count := 0
 	for _, steps := range c.counts() {
@@ -98,6 +107,9 @@ func (c Config) Validate() error {
 		}
 		if sched.Count() == 0 {
 			return fmt.Errorf("schedule %s has no adaptor step to train", sched)
+		}
+		if c.Adaptor.StepSize && sched.Adaptor[0] {
+			return fmt.Errorf("an adaptor conditioned on the step size cannot run at step 1, which has no step before it: schedule %s", sched)
 		}
 		count += sched.Count() * c.perCount(steps)
 	}
@@ -173,9 +185,13 @@ func (c Config) Name() string {
 // distillation's peak beyond the model): trajectories × adaptor steps ×
 // (r_in + 2 r_out + embedding), for the teacher's shapes.
 func (c Config) MemoryEstimate(a *Adaptor) int64 {
-	sched, _ := ParseSchedule(c.Schedule, c.Adaptor.Steps)
-	per := int64(a.cin[0]*a.cin[1]*a.cin[2]+2*a.cout[0]*a.cout[1]*a.cout[2]+a.temb)*4 + 16
-	return int64(c.Trajectories+c.Validation) * int64(sched.Count()) * per
+	per := int64(a.cin[0]*a.cin[1]*a.cin[2]+2*a.cout[0]*a.cout[1]*a.cout[2]+a.temb)*4 + 24
+	var records int64
+	for _, steps := range c.counts() {
+		sched, _ := ParseSchedule(c.Schedule, steps)
+		records += int64(c.split(c.Trajectories, steps)+c.split(c.Validation, steps)) * int64(sched.Count())
+	}
+	return records * per
 }
 
 // Manifest is adaptor.json: what an adaptor is and what it was distilled
@@ -285,14 +301,21 @@ func countsString(c []int) string {
 // Distiller distils an adaptor from a teacher (model-step distillation,
 // Habibian et al., CVPR 2024, Sec. 4.4 and App. Alg. 1).
 type Distiller struct {
-	Dir        string
-	Config     Config
+	// Dir is the adaptor directory the distillation writes (checkpoints,
+	// metrics.jsonl, and at the end adaptor.json and adaptor.npz).
+	Dir string
+	// Config is the distillation's settings.
+	Config Config
+	// Teacher is the model distilled, TeacherDir where it was loaded from
+	// (recorded in adaptor.json), Noise its noise schedule.
 	Teacher    *unet.Model
 	TeacherDir string
 	Noise      *diffusion.Schedule
-	Adaptor    *Adaptor
-	Opt        *nn.Adam
-	Epoch      int
+	// Adaptor is the adaptor being trained, Opt its Adam optimiser.
+	Adaptor *Adaptor
+	Opt     *nn.Adam
+	// Epoch is the number of epochs done.
+	Epoch int
 	// Seconds is the wall time spent distilling so far (over resumes).
 	Seconds float64
 	// Data is the image set of forward-noised distillation.
@@ -415,6 +438,25 @@ func ResumeDistiller(dir string, teacher *unet.Model, teacherDir string, noise *
 	return d, nil
 }
 
+// CheckpointConfig returns the settings of the distillation in dir, from its
+// newest complete checkpoint: what a resume continues with (a command reads
+// it to know, say, whether the run needs MNIST images).
+func CheckpointConfig(dir string) (Config, error) {
+	ck, _, err := train.Find(dir, -1, WeightsFile, "adam.npz", "state.json")
+	if err != nil {
+		return Config{}, err
+	}
+	b, err := os.ReadFile(filepath.Join(ck, "state.json"))
+	if err != nil {
+		return Config{}, err
+	}
+	var st distillState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", filepath.Join(ck, "state.json"), err)
+	}
+	return st.Config, nil
+}
+
 type distillState struct {
 	Epoch     int     `json:"step"`
 	Seconds   float64 `json:"seconds"`
@@ -525,6 +567,11 @@ type recordsKey struct {
 	seed                    uint64
 }
 
+// RecordsKey names what fixes the distiller's records (operating point,
+// step counts, schedule, cut, data, trajectories and seed): distillers with
+// the same key can share a Source.
+func (d *Distiller) RecordsKey() string { return fmt.Sprintf("%+v", d.key()) }
+
 func (d *Distiller) key() recordsKey {
 	c := d.Config
 	return recordsKey{c.Sampler, c.Schedule, c.Data, c.Adaptor.Steps, c.Adaptor.Depth, countsString(c.StepCounts), c.Trajectories, c.Validation, c.Seed}
@@ -568,6 +615,19 @@ func (s *Source) check(d *Distiller) error {
 		return fmt.Errorf("distillers of different operating points, cuts, data or seeds cannot share records (%+v and %+v)", *s.key, k)
 	}
 	return nil
+}
+
+// leave takes a member out of the source (its distillation ended, or
+// failed): records are no longer kept for it.
+func (s *Source) leave() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.members--
+	for e, entry := range s.epochs {
+		if entry.taken >= s.members {
+			delete(s.epochs, e)
+		}
+	}
 }
 
 func (s *Source) epoch(d *Distiller, epoch int) (*Records, error) {
@@ -626,8 +686,7 @@ func (d *Distiller) Validate(r *Records) (adaptor, identity float64, err error) 
 		for i := start; i < min(start+b, r.N); i++ {
 			idx = append(idx, i)
 		}
-		// One step per call for adaptors that take it from Inputs.Step.
-		in, target := r.batch(idx, a)
+		in, target := r.batch(idx, a) // rows carry their own steps (RowSteps)
 		out, err := a.Apply(in)
 		if err != nil {
 			return 0, 0, err
@@ -699,6 +758,9 @@ func (d *Distiller) epoch(epoch int) error {
 // the adaptor directory (adaptor.json, adaptor.npz) into Dir. On a
 // cancelled context it checkpoints and returns train.ErrInterrupted.
 func (d *Distiller) Run(ctx context.Context) error {
+	if d.Source != nil {
+		defer d.Source.leave()
+	}
 	l := &train.Loop{Dir: d.Dir, Steps: d.Config.Epochs, Done: d.Epoch, Step: d.epoch,
 		Checkpoint: d.checkpoint(), CheckpointEvery: 1, LogEvery: 1,
 		Log:      func(int, float64) any { return d.last },

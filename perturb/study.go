@@ -69,8 +69,21 @@ func tapWork(taps []unet.TapInfo) []int {
 	return out
 }
 
-// Validate checks the grid against the model's taps.
+// Validate checks the grid against the model's taps; the start steps (and
+// the grid's) must be ascending and the weights distinct.
 func (c Config) Validate(taps []string) error {
+	for _, l := range [][]int{c.From, c.GridFrom} {
+		for i := 1; i < len(l); i++ {
+			if l[i] <= l[i-1] {
+				return fmt.Errorf("perturbation study: start steps %v must be ascending, each once", l)
+			}
+		}
+	}
+	for i, a := range c.A {
+		if slices.Contains(c.A[:i], a) {
+			return fmt.Errorf("perturbation study: mixing weight %g given twice", a)
+		}
+	}
 	if c.Steps < 1 || c.N < 2 || c.Keep < 0 || c.Keep > c.N {
 		return fmt.Errorf("perturbation study: steps %d, samples %d and kept samples %d: want steps ≥ 1, samples ≥ 2, 0 ≤ kept ≤ samples", c.Steps, c.N, c.Keep)
 	}
@@ -185,7 +198,7 @@ func (r *Runner) reference(sampler string) (*reference, error) {
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(r.Dir, fmt.Sprintf("reference-%s-%s.npz", sampler, c.ModelHash))
+	path := filepath.Join(r.Dir, fmt.Sprintf("reference-%s%d-%s-n%d-seed%d.npz", sampler, c.Steps, c.ModelHash, c.N, c.Seed))
 	ref := &reference{labels: labels}
 	if a, err := npzio.Read(path); err == nil && a["samples"].F32 != nil && len(a["samples"].F32) == c.N*32*32 {
 		ref.x = a["samples"].F32
@@ -224,11 +237,7 @@ func (r *Runner) sample(d diffusion.Denoiser, sampler string, labels []int64) ([
 	if err != nil {
 		return nil, err
 	}
-	xs := x.Data().([]float32)
-	for i, v := range xs {
-		xs[i] = max(-1, min(1, v))
-	}
-	return xs, nil
+	return diffusion.ClipImages(x.Data().([]float32)), nil
 }
 
 // Run runs one cell (a study.Cell of Config.Study).

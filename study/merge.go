@@ -18,7 +18,14 @@ import (
 // first directory's records followed by the others' new ones; cells holds
 // the study's cell keys in order, to sort the union by (nil: keep that
 // order). It returns the merged manifest and records.
-func Merge(out string, dirs []string, cells []string) (Manifest, []Record, error) {
+//
+// same decides whether two results of one cell agree (nil: byte for byte);
+// a study whose results hold measurements that vary from run to run (wall
+// times) passes one that compares the rest.
+func Merge(out string, dirs []string, cells []string, same func(a, b json.RawMessage) bool) (Manifest, []Record, error) {
+	if same == nil {
+		same = func(a, b json.RawMessage) bool { return bytes.Equal(a, b) }
+	}
 	if len(dirs) == 0 {
 		return Manifest{}, nil, fmt.Errorf("merge: no directories")
 	}
@@ -49,7 +56,7 @@ func Merge(out string, dirs []string, cells []string) (Manifest, []Record, error
 		}
 		for _, r := range recs {
 			if j, ok := byKey[r.Key]; ok {
-				if !bytes.Equal(all[j].Result, r.Result) {
+				if !same(all[j].Result, r.Result) {
 					return Manifest{}, nil, fmt.Errorf("merge: cell %s has different results in %s and another directory", r.Key, d)
 				}
 				continue

@@ -121,7 +121,7 @@ func TestShardsMerge(t *testing.T) {
 	for _, c := range toy(8).Cells {
 		keys = append(keys, c.Key)
 	}
-	if _, _, err := Merge(out, []string{dirs[2], dirs[0], dirs[1]}, keys); err != nil {
+	if _, _, err := Merge(out, []string{dirs[2], dirs[0], dirs[1]}, keys, nil); err != nil {
 		t.Fatal(err)
 	}
 	a, ao := results(t, full)
@@ -161,10 +161,10 @@ func TestStudyErrors(t *testing.T) {
 	}
 	d4 := t.TempDir()
 	Run(context.Background(), toy(4), Options{Dir: d4}, square)
-	if _, _, err := Merge(filepath.Join(t.TempDir(), "m"), []string{dir, d4}, nil); err == nil || !strings.Contains(err.Error(), "other settings") {
+	if _, _, err := Merge(filepath.Join(t.TempDir(), "m"), []string{dir, d4}, nil, nil); err == nil || !strings.Contains(err.Error(), "other settings") {
 		t.Errorf("merge of different settings: %v", err)
 	}
-	if _, _, err := Merge(t.TempDir(), []string{t.TempDir()}, nil); err == nil {
+	if _, _, err := Merge(t.TempDir(), []string{t.TempDir()}, nil, nil); err == nil {
 		t.Error("merge of a directory without a study accepted")
 	}
 	dup := toy(2)

@@ -56,6 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	epochs := fs.Int("epochs", 0, "distillation epochs (default 20, or 40 with -full)")
 	trajectories := fs.Int("trajectories", 0, "fresh teacher trajectories per distillation epoch (default 128)")
 	timeRepeats := fs.Int("time-repeats", 0, "timed runs per cell (default 3)")
+	timeBatch := fs.Int("time-batch", 0, "batch of the timed runs, the same for every cell (default 64)")
 	batch := fs.Int("batch", 100, "sampling batch (results do not depend on it)")
 	seed := fs.Uint64("seed", 0, "noise and distillation seed")
 	quiet := fs.Bool("quiet", false, "no progress display")
@@ -89,8 +90,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *epochs < 0 || *epochs > 1_000_000 {
 		return usage("-epochs %d: want 1 to 1000000", *epochs)
 	}
-	if *trajectories < 0 || *trajectories > 1_000_000 || *timeRepeats < 0 || *timeRepeats > 1000 {
-		return usage("-trajectories %d and -time-repeats %d must be positive (and reasonable)", *trajectories, *timeRepeats)
+	if *trajectories < 0 || *trajectories > 1_000_000 || *timeRepeats < 0 || *timeRepeats > 1000 || *timeBatch < 0 || *timeBatch > 100_000 {
+		return usage("-trajectories %d, -time-repeats %d and -time-batch %d must be positive (and reasonable)", *trajectories, *timeRepeats, *timeBatch)
 	}
 	dir, err := models.ResolveTeacher(*teacherDir)
 	if err != nil {
@@ -123,7 +124,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if *timeRepeats > 0 {
 		cfg.TimeRepeats = *timeRepeats
-		cfg.TimeBatch = min(cfg.TimeBatch, cfg.N)
+	}
+	if *timeBatch > 0 {
+		cfg.TimeBatch = *timeBatch
 	}
 	if err := cfg.Validate(m); err != nil {
 		return usage("%v", err)
@@ -219,7 +222,7 @@ func doMerge(out string, dirs []string, stdout io.Writer, fail func(error) int) 
 	for _, c := range cfg.Study().Cells {
 		keys = append(keys, c.Key)
 	}
-	_, records, err := study.Merge(out, dirs, keys)
+	_, records, err := study.Merge(out, dirs, keys, clockstudy.SameResult)
 	if err != nil {
 		return fail(err)
 	}

@@ -63,7 +63,7 @@ func TestClockworkStudy(t *testing.T) {
 	adaptors := filepath.Join(root, "adaptors")
 	args := func(out string, extra ...string) []string {
 		return append([]string{"-teacher", teacher, "-out", out, "-adaptors", adaptors, "-n", "6", "-epochs", "1", "-trajectories", "4",
-			"-time-repeats", "1", "-batch", "6", "-quiet"}, extra...)
+			"-time-repeats", "1", "-time-batch", "6", "-batch", "6", "-quiet"}, extra...)
 	}
 	whole := filepath.Join(root, "whole")
 	code, so, se := runCmd(args(whole)...)

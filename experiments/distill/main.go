@@ -131,6 +131,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	if *resume {
+		// The data a resumed distillation needs is the checkpoint's.
+		if cc, err := distill.CheckpointConfig(*out); err == nil {
+			c.Data = cc.Data
+		}
+	}
 	var data *datasets.Images
 	if c.Data == "noised" {
 		if data, err = datasets.MNIST("train", "", true); err != nil {

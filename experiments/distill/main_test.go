@@ -82,6 +82,14 @@ func TestDistillCommand(t *testing.T) {
 			t.Errorf("%v: exit %d, %q; want %d mentioning %q", c.args, code, se, c.code, c.want)
 		}
 	}
+	// A forward-noised distillation resumes with its MNIST images.
+	noised := filepath.Join(t.TempDir(), "noised")
+	if code, so, se := runCmd(append([]string{"-model", model, "-out", noised, "-data", "noised"}, tiny...)...); code != 0 {
+		t.Fatalf("noised: exit %d: %s %s", code, so, se)
+	}
+	if code, so, se := runCmd("-model", model, "-out", noised, "-resume", "-epochs", "3", "-quiet"); code != 0 || !strings.Contains(so, "resuming") {
+		t.Fatalf("noised resume: exit %d: %s %s", code, so, se)
+	}
 	// A corrupt adaptor.npz is reported by name when the adaptor is loaded.
 	os.WriteFile(filepath.Join(dir, distill.WeightsFile), []byte("garbage"), 0o644)
 	teacher, err := unet.Load(model)

@@ -122,12 +122,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if cfg.From, err = ints(*ks); err != nil {
 			return usage("-k: %v", err)
 		}
+		slices.Sort(cfg.From)
+		cfg.From = slices.Compact(cfg.From)
 		cfg.GridFrom = cfg.From
 	}
 	if *as != "" {
 		if cfg.A, err = floats(*as); err != nil {
 			return usage("-a: %v", err)
 		}
+		slices.Sort(cfg.A)
+		cfg.A = slices.Compact(cfg.A)
 		if !slices.Contains(cfg.A, cfg.FigureA) {
 			cfg.FigureA = cfg.A[0]
 		}
@@ -205,7 +209,7 @@ func doMerge(out string, dirs []string, stdout io.Writer, fail func(error) int) 
 	for _, c := range cfg.Study().Cells {
 		keys = append(keys, c.Key)
 	}
-	_, records, err := study.Merge(out, dirs, keys)
+	_, records, err := study.Merge(out, dirs, keys, nil)
 	if err != nil {
 		return fail(err)
 	}
