@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/distill"
@@ -133,5 +135,45 @@ func TestConfigs(t *testing.T) {
 	}
 	if len(names) != 1 {
 		t.Errorf("the multi-step cells use %d adaptor directories: %v", len(names), names)
+	}
+}
+
+// TestPrepareSharedAdaptors: cells that share an adaptor (one for several
+// step counts) distil it once, beside a single-count adaptor of the same
+// operating point, without waiting on their own lock or mixing records.
+func TestPrepareSharedAdaptors(t *testing.T) {
+	m := tinyTeacher(t)
+	s, _ := diffusion.NewSchedule(diffusion.DefaultScheduleConfig())
+	mk := func(steps int, counts []int) Method {
+		meth := clockworkMethod("resnet", "dpmpp2m", steps, "clock:2")
+		meth.Width, meth.StepCounts = 8, counts
+		return meth
+	}
+	c := Config{Teacher: m.Fingerprint(), N: 4, TimeBatch: 4, TimeRepeats: 1,
+		Distill: Distill{Epochs: 1, Trajectories: 4, Validation: 4, Batch: 4, LR: 1e-3, Decay: "constant"},
+		Methods: []Method{mk(4, []int{4, 6}), mk(6, []int{4, 6}), mk(4, nil)}}
+	if err := c.Validate(m); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	r := &Runner{Config: c, Teacher: m, Noise: s, Dir: dir, Adaptors: filepath.Join(dir, "adaptors"), Batch: 4}
+	done := make(chan error, 1)
+	go func() { done <- r.Prepare(c.Methods) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("Prepare did not finish")
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, "adaptors"))
+	if len(entries) != 2 {
+		t.Errorf("%d adaptor directories, want 2", len(entries))
+	}
+	for _, meth := range c.Methods {
+		if _, _, ok, err := r.finished(meth); !ok || err != nil {
+			t.Errorf("%s: no finished adaptor (%v)", meth.Key(), err)
+		}
 	}
 }
