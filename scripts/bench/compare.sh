@@ -7,7 +7,10 @@
 #   scripts/bench/compare.sh configs/mnist.json train 16 5 20
 #
 # PyTorch runs on 1 and on 2 threads in every round and the faster counts,
-# with tcmalloc when Debian's libtcmalloc-minimal4 is installed.
+# with tcmalloc when Debian's libtcmalloc-minimal4 is installed (and the
+# peer's glibc tuning otherwise). BENCH names a prebuilt benchmark binary to
+# time instead of building this checkout's (an older build, say, to compare
+# versions against the same peer).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 config=${1:?config.json}
@@ -16,8 +19,11 @@ batch=${3:?batch size}
 rounds=${4:-5}
 steps=${5:-20}
 
-bin=$(mktemp -d)/benchmark
-go build -o "$bin" ./experiments/benchmark
+bin=${BENCH:-}
+if [ -z "$bin" ]; then
+	bin=$(mktemp -d)/benchmark
+	go build -o "$bin" ./experiments/benchmark
+fi
 tcmalloc=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
 preload=""
 [ -f "$tcmalloc" ] && preload=$tcmalloc
