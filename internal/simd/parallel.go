@@ -134,10 +134,18 @@ func (p *workerPool) run(n, w int, f func(lo, hi int)) {
 	}
 }
 
+// yieldEvery is how many polls of a spinning loop pass between two
+// runtime.Gosched calls: each takes the scheduler's global lock, and with a
+// dozen cores spinning a Gosched every few polls made that lock the hottest
+// spot of a training step (issue: speed on many cores); every few
+// thousand polls (a few microseconds) still lets a goroutine that shares
+// the thread run soon.
+const yieldEvery = 4096
+
 // wait returns when every worker has finished the current job.
 func (p *workerPool) wait() {
 	for i := 0; p.pending.Load() != 0; i++ {
-		if i > 64 {
+		if i%yieldEvery == yieldEvery-1 {
 			runtime.Gosched() // a worker may share this thread
 		}
 	}
@@ -176,7 +184,7 @@ func (p *workerPool) next(wk *worker, seen uint64) uint64 {
 		if g := p.gen.Load(); g != seen {
 			return g
 		}
-		if i%256 != 255 {
+		if i%yieldEvery != yieldEvery-1 {
 			continue
 		}
 		runtime.Gosched()
