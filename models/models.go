@@ -1,4 +1,3 @@
-// Package models finds the models the toolkit's studies run on by default.
 package models
 
 import (
