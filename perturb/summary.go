@@ -142,8 +142,12 @@ func (r *Results) Summary(figs []string) (string, error) {
 	lowL20 := r.groupMean(smp, a, low, []int{k0}, l2Of)
 	highL20 := r.groupMean(smp, a, high, []int{k0}, l2Of)
 	p("## How much more robust are the low-resolution features?\n\n")
-	p("At k = %d the perturbed samples of the lowest-resolution taps (%s, working at %d×%d) lie at a mean L2 of %.3f from their twins, those of the highest-resolution taps (%s, %d×%d) at %.3f: the low-resolution features are **%.1f× more robust** (ratio of mean L2). At k = %d (perturbed from the first step) the two groups give %.3f and %.3f (ratio %.1f×).\n\n",
-		k5, strings.Join(low, ", "), lowRes, lowRes, lowL2, strings.Join(high, ", "), highRes, highRes, highL2, highL2/lowL2, k0, lowL20, highL20, highL20/lowL20)
+	p("At k = %d the perturbed samples of the lowest-resolution taps (%s, working at %d×%d) lie at a mean L2 of %.3f from their twins, those of the highest-resolution taps (%s, %d×%d) at %.3f: the low-resolution features are **%.1f× more robust** (ratio of mean L2).",
+		k5, strings.Join(low, ", "), lowRes, lowRes, lowL2, strings.Join(high, ", "), highRes, highRes, highL2, highL2/lowL2)
+	if k0 != k5 {
+		p(" At k = %d (perturbed from the first step) the two groups give %.3f and %.3f (ratio %.1f×).", k0, lowL20, highL20, highL20/lowL20)
+	}
+	p("\n\n")
 	var ups []string
 	for _, t := range c.Taps {
 		if strings.HasPrefix(t, "up_blocks.") {
@@ -229,9 +233,9 @@ func (r *Results) Summary(figs []string) (string, error) {
 
 	p("## Against the paper (Habibian et al., CVPR 2024, Sec. 3 and App. C)\n\n")
 	lowLate := r.groupMean(smp, a, low, late, l2Of)
-	p("1. *After a few steps, low-resolution features can be perturbed with almost no change in the output.* Low-resolution taps at k = %d: mean L2 %.3f (%.1f× less than at k = %d); harmless (L2 < %.1f) from k = … %s. This %s.\n",
-		k5, lowL2, lowL20/lowL2, k0, Threshold, harmlessList(harmless, low), agree(lowL2 < lowL20 && allHarmlessBy(harmless, low, c.nearest(10))))
-	p("2. *High-resolution features stay sensitive longer and give high-frequency artifacts.* At k = %d high-resolution taps are %.1f× as far from their twins as low-resolution ones, harmless from k = … %s, and their differences carry %.3f of their energy at high frequencies against %.3f. This %s",
+	p("1. *After a few steps, low-resolution features can be perturbed with almost no change in the output.* Low-resolution taps: mean L2 %.3f at k = %d, %.3f at k = %d and %.3f at k ∈ %v; first harmless k (L2 < %.1f from there on): %s. This %s.\n",
+		lowL20, k0, lowL2, k5, lowLate, late, Threshold, harmlessList(harmless, low), agree(lowL2 < lowL20 && allHarmlessBy(harmless, low, c.nearest(10))))
+	p("2. *High-resolution features stay sensitive longer and give high-frequency artifacts.* At k = %d high-resolution taps are %.1f× as far from their twins as low-resolution ones, first harmless k: %s, and their differences carry %.3f of their energy at high frequencies against %.3f. This %s",
 		k5, highL2/lowL2, harmlessList(harmless, high), hfHigh, hfLow, agree(highL2 > lowL2 && hfHigh > hfLow))
 	if !(hfHigh > hfLow) {
 		p(" on the high-frequency part: here the low-resolution taps' differences are the more high-frequency ones")
@@ -243,7 +247,6 @@ func (r *Results) Summary(figs []string) (string, error) {
 	lastK := r.groupMean(smp, a, c.Taps, []int{c.From[len(c.From)-1]}, l2Of)
 	p("4. *Perturbing every later step accumulates error, so approximate steps should alternate with full ones.* Averaged over taps, perturbing every step from k = %d gives L2 %.3f, from k = %d %.3f. This study perturbs every step from k on, so the number of perturbed steps and how early they are move together: it does not test accumulation apart from earliness (the Clockwork study's clocks and placements do). No verdict.\n",
 		c.From[0], first, c.From[len(c.From)-1], lastK)
-	p("\nLow-resolution late L2 %.3f for reference.\n", lowLate)
 	if len(figs) > 0 {
 		p("\n## Figures\n\n")
 		for _, f := range figs {
