@@ -17,6 +17,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,8 +31,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"encoding/json"
 
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/internal/cli"
@@ -90,7 +89,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *batch < 1 {
 		return usage("-batch %d must be positive", *batch)
 	}
-	if *n < 0 || *n > 1_000_000 {
+	if *n < 0 || *n == 1 || *n > 1_000_000 {
 		return usage("-n %d: want 2 to 1000000 samples per cell", *n)
 	}
 	dir, err := models.Resolve(*model)
