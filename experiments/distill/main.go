@@ -47,7 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	c := distill.DefaultConfig()
 	model := fs.String("model", "", "teacher model directory (default: runs/mnist/model, else the shipped teacher)")
-	out := fs.String("out", "", "adaptor directory (default: beside the teacher, in adaptors/<name>)")
+	out := fs.String("out", "", "adaptor directory (default: beside the teacher, in adaptors/<name>; for the shipped teacher runs/adaptors/<teacher fingerprint>/<name>)")
 	resume := fs.Bool("resume", false, "continue the distillation in -out")
 	fs.StringVar(&c.Adaptor.Kind, "adaptor", c.Adaptor.Kind, "adaptor: resnet, unet-light or scaleshift")
 	width := fs.Int("width", 0, "adaptor width (default: the kind's)")
@@ -145,6 +145,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if *out == "" {
 		*out = filepath.Join(filepath.Dir(filepath.Clean(dir)), "adaptors", c.Name())
+		if shipped, err := models.Teacher(); err == nil && shipped == dir {
+			// Not into the user's cache: where the Clockwork study keeps
+			// the shipped teacher's adaptors.
+			*out = filepath.Join("runs", "adaptors", teacher.Fingerprint(), c.Name())
+		}
 	}
 	if err := fsutil.CheckOutDir("-out", *out); err != nil {
 		return usage("%v", err)
