@@ -312,16 +312,84 @@ func Pareto(title, xlabel, ylabel string, pts []Point) (*plot.Plot, error) {
 		return g
 	}
 	p.Add(sc)
-	lb, err := plotter.NewLabels(plotter.XYLabels{XYs: xy, Labels: labels})
-	if err != nil {
-		return nil, err
+	offsets := labelOffsets(pts, tickSize-1)
+	for i := range pts {
+		lb, err := plotter.NewLabels(plotter.XYLabels{XYs: xy[i : i+1], Labels: labels[i : i+1]})
+		if err != nil {
+			return nil, err
+		}
+		lb.TextStyle[0].Font.Size = tickSize - 1
+		lb.Offset = offsets[i]
+		p.Add(lb)
 	}
-	for i := range lb.TextStyle {
-		lb.TextStyle[i].Font.Size = tickSize - 1
-	}
-	lb.Offset = vg.Point{X: vg.Points(3), Y: vg.Points(2)}
-	p.Add(lb)
 	return p, nil
+}
+
+// labelOffsets places the points' labels so that they do not overlap: each
+// label goes right of its point (left of it near the right edge), moved up
+// or down by whole lines until it clears the labels placed before it. The
+// placement estimates the canvas from a page-wide figure's data area and
+// the labels' widths from their length; good enough to keep close
+// operating points (Clockwork variants of nearly equal cost) legible.
+func labelOffsets(pts []Point, size vg.Length) []vg.Point {
+	const w, h = 440.0, 200.0 // data area in points, about
+	minX, maxX, minY, maxY := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
+	for _, q := range pts {
+		minX, maxX = math.Min(minX, q.X), math.Max(maxX, q.X)
+		minY, maxY = math.Min(minY, math.Min(q.Y, q.YLo)), math.Max(maxY, math.Max(q.Y, q.YHi))
+	}
+	scale := func(v, lo, hi, n float64) float64 {
+		if !(hi > lo) {
+			return n / 2
+		}
+		return (v - lo) / (hi - lo) * n
+	}
+	type rect struct{ x0, x1, y0, y1 float64 }
+	var placed []rect
+	clear := func(r rect) bool {
+		for _, o := range placed {
+			if r.x0 < o.x1 && o.x0 < r.x1 && r.y0 < o.y1 && o.y0 < r.y1 {
+				return false
+			}
+		}
+		return true
+	}
+	fs, line := float64(size), float64(size)+1.5
+	order := make([]int, len(pts))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		switch {
+		case pts[a].Y > pts[b].Y:
+			return -1
+		case pts[a].Y < pts[b].Y:
+			return 1
+		}
+		return 0
+	})
+	out := make([]vg.Point, len(pts))
+	for _, i := range order {
+		q := pts[i]
+		cx, cy := scale(q.X, minX, maxX, w), scale(q.Y, minY, maxY, h)
+		lw := 0.5*fs*float64(len([]rune(q.Label))) + 2
+		dx := 3.0
+		if cx+dx+lw > w+10 {
+			dx = -3 - lw
+		}
+		best := rect{cx + dx, cx + dx + lw, cy + 2, cy + 2 + fs}
+		dy := 2.0
+		for _, k := range []float64{0, -1, 1, -2, 2, -3, 3, -4, 4} {
+			r := rect{cx + dx, cx + dx + lw, cy + 2 + k*line, cy + 2 + k*line + fs}
+			if clear(r) {
+				best, dy = r, 2+k*line
+				break
+			}
+		}
+		placed = append(placed, best)
+		out[i] = vg.Point{X: vg.Points(dx), Y: vg.Points(dy)}
+	}
+	return out
 }
 
 // ParetoFront returns the indices of the points not dominated on both axes

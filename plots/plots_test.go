@@ -166,3 +166,28 @@ func TestGridImage(t *testing.T) {
 		t.Errorf("clipped pixel drawn as %v", c)
 	}
 }
+
+// TestLabelOffsetsSeparateClosePoints: the labels of points of nearly the
+// same cost and quality are moved apart, and a lone point keeps the
+// default place.
+func TestLabelOffsetsSeparateClosePoints(t *testing.T) {
+	pts := []Point{
+		{Label: "identity 2", X: 2.777, Y: 3.44}, {Label: "scaleshift 2", X: 2.778, Y: 3.43},
+		{Label: "unet-light 2", X: 2.806, Y: 3.45}, {Label: "resnet 2", X: 2.828, Y: 3.47},
+		{Label: "teacher 5", X: 2.52, Y: 1.87}, {Label: "teacher 8", X: 4.03, Y: 0},
+	}
+	off := labelOffsets(pts, 7)
+	seen := map[vg.Length]string{}
+	for i := 0; i < 4; i++ {
+		if other, ok := seen[off[i].Y]; ok {
+			t.Errorf("%s and %s share the vertical offset %v", pts[i].Label, other, off[i].Y)
+		}
+		seen[off[i].Y] = pts[i].Label
+	}
+	if off[4] != (vg.Point{X: vg.Points(3), Y: vg.Points(2)}) {
+		t.Errorf("lone point moved to %v", off[4])
+	}
+	if off[5].X >= 0 {
+		t.Errorf("the rightmost label should go left of its point, offset %v", off[5])
+	}
+}
