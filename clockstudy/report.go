@@ -353,7 +353,7 @@ func (r *Results) figures(dir string) ([]string, error) {
 			return nil, err
 		}
 		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.Y.Tick.Marker = plots.LogTicks{}
 		name, err := saveBoth(dir, "distill_curves", func(path string) error { return plots.Save(p, path, plots.PageWidth, 1.4*plots.FigHeight) })
 		if err != nil {
 			return nil, err

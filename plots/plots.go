@@ -234,7 +234,7 @@ func TrainingCurve(title string, steps, loss []float64, smooth float64) (*plot.P
 	p.Legend.Add("loss", raw)
 	p.Legend.Add(fmt.Sprintf("EMA %.2g", smooth), sm)
 	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.Y.Tick.Marker = LogTicks{}
 	for _, v := range loss {
 		if v <= 0 {
 			p.Y.Scale, p.Y.Tick.Marker = plot.LinearScale{}, plot.DefaultTicks{}
@@ -323,6 +323,33 @@ func Pareto(title, xlabel, ylabel string, pts []Point) (*plot.Plot, error) {
 		p.Add(lb)
 	}
 	return p, nil
+}
+
+// LogTicks marks a logarithmic axis: gonum's powers of ten, or, when the
+// axis spans too little to hold two of them, plain ticks at round values, so
+// that a narrow range (a loss between 0.075 and 0.082) still has labelled
+// values.
+type LogTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (LogTicks) Ticks(min, max float64) []plot.Tick {
+	t := plot.LogTicks{Prec: -1}.Ticks(min, max)
+	labelled := 0
+	for _, k := range t {
+		if k.Label != "" {
+			labelled++
+		}
+	}
+	if labelled >= 2 {
+		return t
+	}
+	var out []plot.Tick
+	for _, k := range (plot.DefaultTicks{}).Ticks(min, max) {
+		if k.Value > 0 {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // labelOffsets places the points' labels so that they do not overlap: each

@@ -191,3 +191,23 @@ func TestLabelOffsetsSeparateClosePoints(t *testing.T) {
 		t.Errorf("the rightmost label should go left of its point, offset %v", off[5])
 	}
 }
+
+// TestLogTicksNarrowRange: a log axis spanning less than a decade still
+// has labelled ticks inside its range; a wide one keeps the powers of ten.
+func TestLogTicksNarrowRange(t *testing.T) {
+	labelled := func(ts []plot.Tick, lo, hi float64) (n int) {
+		for _, k := range ts {
+			if k.Label != "" && k.Value >= lo && k.Value <= hi {
+				n++
+			}
+		}
+		return n
+	}
+	if n := labelled(LogTicks{}.Ticks(0.075, 0.082), 0.075, 0.082); n < 2 {
+		t.Errorf("narrow range: %d labelled ticks", n)
+	}
+	wide := LogTicks{}.Ticks(0.001, 10)
+	if n := labelled(wide, 0.001, 10); n < 4 {
+		t.Errorf("wide range: %d labelled ticks", n)
+	}
+}
