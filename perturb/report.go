@@ -273,7 +273,7 @@ func logScale(p *plot.Plot, series []plots.Series) {
 	}
 	if lo > 0 && hi/lo > 20 {
 		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.Y.Tick.Marker = plots.LogTicks{}
 	}
 }
 

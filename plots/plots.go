@@ -7,6 +7,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -325,25 +326,45 @@ func Pareto(title, xlabel, ylabel string, pts []Point) (*plot.Plot, error) {
 	return p, nil
 }
 
-// LogTicks marks a logarithmic axis: gonum's powers of ten, or, when the
-// axis spans too little to hold two of them, plain ticks at round values, so
-// that a narrow range (a loss between 0.075 and 0.082) still has labelled
-// values.
+// LogTicks marks a logarithmic axis: gonum's powers of ten when the axis
+// holds three or more of them; otherwise labels at 1, 2 and 5 times the
+// powers of ten in range (2.5 to 45: 5, 10, 20); and when even those are
+// fewer than two (a loss between 0.075 and 0.082), plain ticks at round
+// values, so that every axis has labelled values.
 type LogTicks struct{}
 
 // Ticks implements plot.Ticker.
 func (LogTicks) Ticks(min, max float64) []plot.Tick {
 	t := plot.LogTicks{Prec: -1}.Ticks(min, max)
-	labelled := 0
-	for _, k := range t {
-		if k.Label != "" {
-			labelled++
+	labelled := func(ts []plot.Tick) (n int) {
+		for _, k := range ts {
+			if k.Label != "" && k.Value >= min && k.Value <= max {
+				n++
+			}
 		}
+		return n
 	}
-	if labelled >= 2 {
+	if labelled(t) >= 3 || !(min > 0) {
 		return t
 	}
 	var out []plot.Tick
+	for e := math.Floor(math.Log10(min)); e <= math.Ceil(math.Log10(max)); e++ {
+		for _, m := range []float64{1, 2, 5} {
+			v := m * math.Pow(10, e)
+			if v >= min && v <= max {
+				out = append(out, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', 4, 64)})
+			}
+		}
+	}
+	if len(out) >= 2 {
+		for _, k := range t {
+			if k.Label == "" {
+				out = append(out, k) // gonum's minor ticks
+			}
+		}
+		return out
+	}
+	out = out[:0]
 	for _, k := range (plot.DefaultTicks{}).Ticks(min, max) {
 		if k.Value > 0 {
 			out = append(out, k)

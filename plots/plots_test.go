@@ -211,3 +211,17 @@ func TestLogTicksNarrowRange(t *testing.T) {
 		t.Errorf("wide range: %d labelled ticks", n)
 	}
 }
+
+// TestLogTicksOneDecade: a log axis over about one decade is labelled at
+// 1, 2 and 5 times powers of ten.
+func TestLogTicksOneDecade(t *testing.T) {
+	var got []string
+	for _, k := range (LogTicks{}).Ticks(2.5, 45) {
+		if k.Label != "" {
+			got = append(got, k.Label)
+		}
+	}
+	if strings.Join(got, ",") != "5,10,20" {
+		t.Errorf("labels %v, want 5,10,20", got)
+	}
+}
