@@ -20,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -35,6 +36,7 @@ import (
 	"github.com/clockwork-go/clockwork/internal/sysmem"
 	"github.com/clockwork-go/clockwork/metrics"
 	"github.com/clockwork-go/clockwork/plots"
+	"github.com/clockwork-go/clockwork/unet"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -60,6 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	at := fs.String("at", "", "Clockwork schedule: explicit 1-based adaptor steps, e.g. 2,4,6,8")
 	depth := fs.Int("depth", 1, "cut depth of the identity adaptor")
 	force := fs.Bool("force", false, "use an adaptor distilled for another teacher or operating point")
+	toTeacher := fs.Bool("to-teacher", true, "with -adaptor: also draw the plain model's samples from the same noise and labels and report the L2 distance and PSNR to them")
 	out := fs.String("out", "", "JSON report (default: runs/eval/<model>-<sampler><steps>.json)")
 	grid := fs.String("grid", "-", "sample grid PNG (default: beside -out; empty: none)")
 	if err := fs.Parse(args); err != nil {
@@ -131,7 +134,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	var rep evaluate.Report
+	var rep report
 	var x []float32
 	if *real != "" {
 		d, err := datasets.MNIST(*real, "", true)
@@ -151,7 +154,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(err)
 		}
-		rep = evaluate.Report{Model: "mnist-" + *real + " (real images, random subset)", N: o.N, Seed: o.Seed, Reference: "mnist-" + o.Quality.Reference, Quality: q}
+		rep.Report = evaluate.Report{Model: "mnist-" + *real + " (real images, random subset)", N: o.N, Seed: o.Seed, Reference: "mnist-" + o.Quality.Reference, Quality: q}
 	} else {
 		m, sched, err := diffusion.LoadModel(*model)
 		if err != nil {
@@ -190,12 +193,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		prog := cli.NewProgress(stderr, o.N, "sample")
 		o.Progress = func(done, _ int) { prog.Set(done, "") }
 		var s evaluate.Samples
-		rep, s, err = evaluate.Run(c, d, sched, o)
+		rep.Report, s, err = evaluate.Run(c, d, sched, o)
 		prog.Finish()
 		if err != nil {
 			return fail(err)
 		}
 		x = s.X
+		if *adaptor != "" && *toTeacher {
+			if rep.L2ToTeacher, rep.PSNRToTeacher, err = toPlain(m, k, *guidance, sched, o, x, stderr); err != nil {
+				return fail(err)
+			}
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
 		return fail(err)
@@ -227,6 +235,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(tw, "GFLOPs/sample\t%.3f\n", rep.GFLOPsPerSample)
 		fmt.Fprintf(tw, "ms/sample\t%.2f\n", rep.MsPerSample)
 	}
+	if rep.L2ToTeacher != nil {
+		fmt.Fprintf(tw, "L2 to the plain model\t%.3f  [%.3f, %.3f]\n", rep.L2ToTeacher.Value, rep.L2ToTeacher.Lo, rep.L2ToTeacher.Hi)
+		fmt.Fprintf(tw, "PSNR to the plain model\t%.2f dB  [%.2f, %.2f]\n", rep.PSNRToTeacher.Value, rep.PSNRToTeacher.Lo, rep.PSNRToTeacher.Hi)
+	}
 	tw.Flush()
 	where := *out
 	if *grid != "" {
@@ -234,4 +246,51 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", where)
 	return 0
+}
+
+// report is an evaluation's report, with, for a Clockwork run, the distance
+// of its samples to the plain model's from the same noise and labels.
+type report struct {
+	evaluate.Report
+	L2ToTeacher   *metrics.Interval `json:"l2_to_teacher,omitempty"`
+	PSNRToTeacher *metrics.Interval `json:"psnr_to_teacher,omitempty"`
+}
+
+// toPlain draws the plain model's samples with the options of the Clockwork
+// run (same sampler, steps, seed, labels and guidance) and returns the mean
+// L2 distance and PSNR of x to them, with bootstrap 95% intervals.
+func toPlain(m *unet.Model, k int, guidance float64, sched *diffusion.Schedule, o evaluate.Options, x []float32, stderr io.Writer) (l2, psnr *metrics.Interval, err error) {
+	d, err := diffusion.Guide(&diffusion.ModelDenoiser{Model: m}, k, guidance)
+	if err != nil {
+		return nil, nil, err
+	}
+	prog := cli.NewProgress(stderr, o.N, "plain model")
+	ref, err := diffusion.SampleMany(d, sched, []int{1, 32, 32}, o.N, o.Batch, o.Labels, diffusion.Options{
+		Sampler: o.Sampler, Steps: o.Steps, Spacing: o.Spacing, Eta: o.Eta, Seed: o.Seed},
+		func(done int) { prog.Set(done, "") })
+	prog.Finish()
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := metrics.PairedDistances(x, ref.Data().([]float32), o.N)
+	if err != nil {
+		return nil, nil, err
+	}
+	reps := o.Quality.Bootstrap
+	if reps == 0 {
+		reps = 100
+	}
+	a, err := metrics.Mean(p.L2, reps, o.Seed)
+	if err != nil {
+		return nil, nil, err
+	}
+	finite := make([]float64, 0, len(p.PSNR))
+	for _, v := range p.PSNR {
+		finite = append(finite, math.Min(v, 100)) // identical samples: capped at 100 dB
+	}
+	b, err := metrics.Mean(finite, reps, o.Seed)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &a, &b, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/evaluate"
+	"github.com/clockwork-go/clockwork/metrics"
 	"github.com/clockwork-go/clockwork/unet"
 )
 
@@ -85,20 +86,30 @@ func TestEvalErrors(t *testing.T) {
 }
 
 // TestEvalClockwork: the identity adaptor on clock 2 spends fewer FLOPs per
-// sample than the plain U-Net, and Clockwork flags need -adaptor.
+// sample than the plain U-Net and its samples lie at a positive distance
+// from the plain model's; on clock 1 (no adaptor step) at distance 0;
+// Clockwork flags need -adaptor.
 func TestEvalClockwork(t *testing.T) {
 	dir := tinyMNISTModel(t)
-	report := func(args ...string) evaluate.Report {
+	type clockworkReport struct {
+		evaluate.Report
+		L2   *metrics.Interval `json:"l2_to_teacher"`
+		PSNR *metrics.Interval `json:"psnr_to_teacher"`
+	}
+	report := func(args ...string) clockworkReport {
 		t.Helper()
 		out := filepath.Join(t.TempDir(), "r.json")
 		var so, se bytes.Buffer
 		if code := run(append([]string{"-model", dir, "-n", "10", "-steps", "4", "-batch", "5", "-bootstrap", "5", "-out", out, "-grid", ""}, args...), &so, &se); code != 0 {
 			t.Fatalf("%v: exit %d: %s", args, code, se.String())
 		}
-		var rep evaluate.Report
+		var rep clockworkReport
 		b, _ := os.ReadFile(out)
 		if err := json.Unmarshal(b, &rep); err != nil {
 			t.Fatal(err)
+		}
+		if strings.Contains(strings.Join(args, " "), "-adaptor") != strings.Contains(so.String(), "L2 to the plain model") {
+			t.Errorf("%v: L2 to the plain model printed wrongly:\n%s", args, so.String())
 		}
 		return rep
 	}
@@ -106,6 +117,12 @@ func TestEvalClockwork(t *testing.T) {
 	cw := report("-adaptor", "identity", "-clock", "2")
 	if !(cw.GFLOPsPerSample < plain.GFLOPsPerSample) || !strings.Contains(cw.Model, "clock 2") {
 		t.Errorf("identity clock 2: %g GFLOPs (%s), plain %g", cw.GFLOPsPerSample, cw.Model, plain.GFLOPsPerSample)
+	}
+	if plain.L2 != nil || cw.L2 == nil || !(cw.L2.Value > 0) || cw.PSNR == nil {
+		t.Errorf("L2 to the plain model: plain %v, identity clock 2 %v", plain.L2, cw.L2)
+	}
+	if one := report("-adaptor", "identity", "-clock", "1"); one.L2 == nil || one.L2.Value != 0 || one.PSNR.Value != 100 {
+		t.Errorf("identity clock 1 (no adaptor step): L2 %v, PSNR %v; want 0 and the 100 dB cap", one.L2, one.PSNR)
 	}
 	for _, c := range []struct {
 		args []string
