@@ -1,0 +1,62 @@
+package models
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/clockwork-go/clockwork/diffusion"
+)
+
+func TestTeacherExtractsALoadableModel(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	dir, err := Teacher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := diffusion.LoadModel(dir)
+	if err != nil {
+		t.Fatalf("shipped teacher does not load: %v", err)
+	}
+	if m.Config.NumClassEmbeds == nil || *m.Config.NumClassEmbeds != 11 {
+		t.Errorf("shipped teacher: class embeddings %v, want 11 (ten digits and the null class)", m.Config.NumClassEmbeds)
+	}
+	again, err := Teacher()
+	if err != nil || again != dir {
+		t.Fatalf("second call: %q, %v; want %q", again, err, dir)
+	}
+
+	// A damaged cached copy is written again.
+	npz := filepath.Join(dir, "model.npz")
+	if err := os.WriteFile(npz, []byte("damaged"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	repaired, err := Teacher()
+	if err != nil || repaired != dir {
+		t.Fatalf("after damage: %q, %v; want %q", repaired, err, dir)
+	}
+	if _, _, err := diffusion.LoadModel(dir); err != nil {
+		t.Fatalf("repaired teacher does not load: %v", err)
+	}
+}
+
+func TestResolveTeacherPrefersTheShippedTeacher(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Chdir(t.TempDir())
+	want, err := Teacher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ResolveTeacher("")
+	if err != nil || got != want {
+		t.Fatalf("ResolveTeacher: %q, %v; want %q", got, err, want)
+	}
+	if got, _ := ResolveTeacher("x"); got != "x" {
+		t.Errorf("ResolveTeacher(x) = %q", got)
+	}
+	// Without a trained model, Resolve falls back to the teacher too.
+	if got, err := Resolve(""); err != nil || got != want {
+		t.Errorf("Resolve: %q, %v; want %q", got, err, want)
+	}
+}
