@@ -75,17 +75,22 @@ func shuffle(sp, d []float32, ds tensor.Shape, r int, toSpace bool) {
 	W := w * r
 	simd.Parallel(n*c, r*r*h*w, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
-			for i := 0; i < r; i++ {
-				for j := 0; j < r; j++ {
-					src := d[(p*r*r+i*r+j)*h*w:]
-					base := p * h * r * W
-					for y := 0; y < h; y++ {
-						row := sp[base+(y*r+i)*W:]
-						for x := 0; x < w; x++ {
-							if toSpace {
-								row[x*r+j] = src[y*w+x]
-							} else {
-								src[y*w+x] = row[x*r+j]
+			plane := sp[p*h*r*W : (p+1)*h*r*W]
+			deep := d[p*r*r*h*w : (p+1)*r*r*h*w]
+			// Output row Y = y·r + i interleaves the rows y of the r deep
+			// channels i·r + j: sp[Y][x·r + j] = d[i·r + j][y][x].
+			for y := 0; y < h; y++ {
+				for i := 0; i < r; i++ {
+					row := plane[(y*r+i)*W : (y*r+i+1)*W]
+					for j := 0; j < r; j++ {
+						src := deep[(i*r+j)*h*w+y*w : (i*r+j)*h*w+(y+1)*w]
+						if toSpace {
+							for x, v := range src {
+								row[x*r+j] = v
+							}
+						} else {
+							for x := range src {
+								src[x] = row[x*r+j]
 							}
 						}
 					}
