@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -449,7 +448,7 @@ func (r *Runner) Run(cell study.Cell) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		psnr, err := metrics.Mean(finite(p.PSNR), 200, c.Seed+1)
+		psnr, err := metrics.Mean(metrics.CapPSNR(p.PSNR), 200, c.Seed+1)
 		if err != nil {
 			return nil, err
 		}
@@ -469,19 +468,8 @@ func (r *Runner) Run(cell study.Cell) (any, error) {
 }
 
 // MaxPSNR is the PSNR counted for a sample identical to the teacher's
-// (whose PSNR is infinite), in dB: far above any difference a float32
-// image shows (a one-ulp change of one pixel is about 150 dB), so that a
-// mean stays finite.
-const MaxPSNR = 200.0
-
-// finite caps infinite PSNRs (identical samples) at MaxPSNR.
-func finite(v []float64) []float64 {
-	out := slices.Clone(v)
-	for i, x := range out {
-		out[i] = math.Min(x, MaxPSNR)
-	}
-	return out
-}
+// (metrics.MaxPSNR).
+const MaxPSNR = metrics.MaxPSNR
 
 // Host names this machine and its CPU model, for Result.Host.
 func Host() string {

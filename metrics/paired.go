@@ -37,6 +37,21 @@ func PairedDistances(a, b []float32, n int) (Paired, error) {
 	return p, nil
 }
 
+// MaxPSNR is the PSNR counted for a pair of identical images (whose PSNR is
+// infinite), in dB: far above any difference a float32 image shows (a
+// one-ulp change of one pixel is about 150 dB), so that a mean stays finite.
+const MaxPSNR = 200.0
+
+// CapPSNR returns a copy of PSNR values with the infinite ones (identical
+// images) capped at MaxPSNR.
+func CapPSNR(v []float64) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = math.Min(x, MaxPSNR)
+	}
+	return out
+}
+
 // Mean returns the mean of values with a bootstrap 95% interval.
 func Mean(values []float64, reps int, seed uint64) (Interval, error) {
 	if len(values) == 0 {

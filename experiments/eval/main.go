@@ -20,7 +20,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -284,11 +283,7 @@ func toPlain(m *unet.Model, k int, guidance float64, sched *diffusion.Schedule, 
 	if err != nil {
 		return nil, nil, err
 	}
-	finite := make([]float64, 0, len(p.PSNR))
-	for _, v := range p.PSNR {
-		finite = append(finite, math.Min(v, 100)) // identical samples: capped at 100 dB
-	}
-	b, err := metrics.Mean(finite, reps, o.Seed)
+	b, err := metrics.Mean(metrics.CapPSNR(p.PSNR), reps, o.Seed)
 	if err != nil {
 		return nil, nil, err
 	}
