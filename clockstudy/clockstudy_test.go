@@ -98,6 +98,15 @@ func TestLeastSensitiveSchedule(t *testing.T) {
 	if !strings.HasPrefix(res.Schedule, "{") || strings.Count(res.Schedule, ",") != 2 || res.L2 == nil {
 		t.Errorf("cell recorded schedule %q, L2 %v", res.Schedule, res.L2)
 	}
+	// Neither cell is the 8-step teacher: both are timed against it in
+	// alternating rounds.
+	for i, rec := range recs {
+		var res Result
+		json.Unmarshal(rec.Result, &res)
+		if tm := res.Timing; tm == nil || tm.Rounds != 1 || tm.Batch != 4 || !(tm.MsA > 0) || res.MsPerSample != tm.MsB {
+			t.Errorf("cell %d: paired timing %+v, ms/sample %g", i, tm, res.MsPerSample)
+		}
+	}
 	bad := c
 	bad.Methods = []Method{clockworkMethod("resnet", "dpmpp2m", 6, LeastSensitivePrefix+"6")}
 	if err := bad.Validate(m); err == nil {

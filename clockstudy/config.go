@@ -53,7 +53,7 @@ func Full(teacher *unet.Model) (Config, error) {
 }
 
 func build(teacher *unet.Model, methods []Method, n int) (Config, error) {
-	c := Config{Teacher: teacher.Fingerprint(), N: n, Distill: DefaultDistill(), TimeBatch: 64, TimeRepeats: 3, Keep: 8}
+	c := Config{Teacher: teacher.Fingerprint(), N: n, Distill: DefaultDistill(), TimeBatch: 64, TimeRepeats: 5, Keep: 8}
 	// The teacher at the step counts that cost about what the Clockwork
 	// methods at 8 DPM-Solver++ steps cost: the baseline a reviewer asks
 	// for first.

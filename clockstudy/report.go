@@ -122,6 +122,9 @@ func (r *Results) table(w io.Writer, methods []Method) {
 			if res.Host != base.Host {
 				speed = "— (other host)"
 			}
+			if t := res.Timing; t != nil {
+				speed = fmt.Sprintf("%.2f× [%.2f, %.2f]", t.Speedup.Value, t.Speedup.Lo, t.Speedup.Hi)
+			}
 		}
 		label := m.Label()
 		if leastSensitiveCount(m.Schedule) > 0 && res.Schedule != "" {

@@ -59,7 +59,7 @@ func (r *Results) Summary(figs []string) string {
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	c := r.Config
 	p("# Clockwork Diffusion on MNIST: summary\n\n")
-	p("Teacher %s; %d of %d cells; %d samples per cell with the same noise and labels (seed %d); adaptors distilled for %d epochs of %d fresh teacher trajectories (Adam, learning rate %g, %s decay, batch %d). FID-MNIST and KID compare with the MNIST test set; L2 and PSNR compare each sample with the teacher's from the same noise. Intervals are 95%%. Wall time is the median of %d runs of a batch of %d on the machine that ran the cell.\n\n",
+	p("Teacher %s; %d of %d cells; %d samples per cell with the same noise and labels (seed %d); adaptors distilled for %d epochs of %d fresh teacher trajectories (Adam, learning rate %g, %s decay, batch %d). FID-MNIST and KID compare with the MNIST test set; L2 and PSNR compare each sample with the teacher's from the same noise. Intervals are 95%%. Wall time is the median of %d runs of a batch of %d; each cell but the 8-step teacher's was timed in alternating rounds with that teacher in one process, and its wall-time speed-up is the median of the rounds' ratios (the least and greatest in brackets).\n\n",
 		c.Teacher, len(r.order), len(c.Methods), c.N, c.Seed, c.Distill.Epochs, c.Distill.Trajectories, c.Distill.LR, c.Distill.Decay, c.Distill.Batch, c.TimeRepeats, c.TimeBatch)
 	if hm := r.inGroup("headline"); len(hm) > 0 {
 		r.table(&b, hm)
@@ -109,6 +109,11 @@ func (r *Results) claimHeadline() string {
 	wall := base.MsPerSample / res.MsPerSample
 	timing := fmt.Sprintf("has a wall-time speed-up of %.2f× (%.0f%% of the FLOPs ratio)", wall, 100*wall/flops)
 	sameHost := base.Host == res.Host
+	if t := res.Timing; t != nil {
+		wall, sameHost = t.Speedup.Value, true
+		timing = fmt.Sprintf("has a wall-time speed-up of %.2f× [%.2f, %.2f over %d rounds timed alternately with the teacher] (%.0f%% of the FLOPs ratio)",
+			wall, t.Speedup.Lo, t.Speedup.Hi, t.Rounds, 100*wall/flops)
+	}
 	if !sameHost {
 		timing = "was timed on another host than the teacher (no wall-time ratio)"
 	}

@@ -332,11 +332,12 @@ func (a *Adaptor) Graph(g *nn.Graph, in []*G.Node) *G.Node {
 			r = 2
 		}
 		h = g.GroupNorm("adaptor.norm_out", h, a.groups, 1e-5, true)
-		h = nn.DepthToSpace(g.Conv("adaptor.conv_out", h, nn.Same(1, 1, 0)), r)
+		h = g.Conv("adaptor.conv_out", h, nn.Same(1, 1, 0))
 		if prev != nil {
-			h = nn.Add(prev, h)
+			// r_out(t+1) plus the sub-pixel output, in one pass.
+			return nn.AddDepthToSpace(prev, h, r)
 		}
-		return h
+		return nn.DepthToSpace(h, r)
 	}
 	panic(fmt.Sprintf("distill: adaptor %q has no graph", s.Kind))
 }

@@ -28,7 +28,8 @@ type Clockwork struct {
 	split      unet.Split
 	step       int
 	t, prevT   float64
-	prev       *tensor.Dense
+	prev       *tensor.Dense // r_out of the last step; nil before the first
+	buf        *tensor.Dense // prev's storage, kept across sampling runs
 	flops      int64
 	shellFLOPs int64
 	coreFLOPs  int64
@@ -63,6 +64,14 @@ func (c *Clockwork) BeginStep(info diffusion.StepInfo) error {
 	}
 	c.prevT, c.t = c.t, info.T
 	return nil
+}
+
+// buffer returns the kept r_out buffer, (re)allocated for shape s.
+func (c *Clockwork) buffer(s tensor.Shape) *tensor.Dense {
+	if c.buf == nil || !c.buf.Shape().Eq(s) {
+		c.buf = tensor.New(tensor.WithShape(s.Clone()...), tensor.Of(tensor.Float32))
+	}
+	return c.buf
 }
 
 // FLOPs implements diffusion.FLOPCounter.
@@ -103,13 +112,15 @@ func (c *Clockwork) Predict(x *tensor.Dense, t float64, labels []int64) (*tensor
 		}
 		rOut, err = c.Adaptor.Apply(Inputs{RIn: sh.RIn, ROutPrev: c.prev, Emb: sh.Emb, Labels: labels, Step: c.step, StepSize: c.prevT - t, Shell: sh})
 	} else {
-		rOut, err = c.Model.Core(sh, nil)
+		// The core writes r_out straight into the kept buffer.
+		c.prev = c.buffer(sh.ROutShape())
+		rOut, err = c.Model.CoreInto(sh, c.prev, nil)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("step %d: %w", c.step+1, err)
 	}
 	if c.prev == nil || !c.prev.Shape().Eq(rOut.Shape()) {
-		c.prev = tensor.New(tensor.WithShape(rOut.Shape().Clone()...), tensor.Of(tensor.Float32))
+		c.prev = c.buffer(rOut.Shape())
 	}
 	if rOut != c.prev {
 		copy(c.prev.Data().([]float32), rOut.Data().([]float32))

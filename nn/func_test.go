@@ -163,6 +163,63 @@ func TestFuncsCompilesOncePerShape(t *testing.T) {
 	}
 }
 
+// TestShuffleRates: for r = 2, 3, 4 (the unrolled rows and the general
+// loop) DepthToSpace matches the definition element by element, SpaceToDepth
+// undoes it, AddDepthToSpace is base + DepthToSpace bit for bit, and
+// AvgPool2x is the mean of each 2×2 block.
+func TestShuffleRates(t *testing.T) {
+	for _, r := range []int{2, 3, 4} {
+		n, c, h, w := 2, 3, 2, 6
+		x := make([]float32, n*c*r*r*h*w)
+		base := make([]float32, n*c*h*r*w*r)
+		for i := range x {
+			x[i] = float32(i%97) * 0.37
+		}
+		for i := range base {
+			base[i] = float32(i%89) * -1.3
+		}
+		f, err := nn.NewFunc(nn.FuncSpec{Inputs: [][]int{{n, c * r * r, h, w}, {n, c, h * r, w * r}}, Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
+			s := nn.DepthToSpace(in[0], r)
+			return []*G.Node{s, nn.SpaceToDepth(s, r), nn.AddDepthToSpace(in[1], in[0], r), nn.AvgPool2x(in[1])}, nil
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := f.Call(tensor.New(tensor.WithShape(n, c*r*r, h, w), tensor.WithBacking(x)),
+			tensor.New(tensor.WithShape(n, c, h*r, w*r), tensor.WithBacking(base)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp, added, pooled := out[0].Float32s(), out[2].Float32s(), out[3].Float32s()
+		H, W := h*r, w*r
+		for b := 0; b < n; b++ {
+			for ch := 0; ch < c; ch++ {
+				for y := 0; y < H; y++ {
+					for xx := 0; xx < W; xx++ {
+						o := ((b*c+ch)*H+y)*W + xx
+						want := x[((b*c*r*r+ch*r*r+(y%r)*r+xx%r)*h+y/r)*w+xx/r]
+						if sp[o] != want {
+							t.Fatalf("r=%d: out[%d,%d,%d,%d] = %v, want %v", r, b, ch, y, xx, sp[o], want)
+						}
+						if added[o] != base[o]+want {
+							t.Fatalf("r=%d: AddDepthToSpace[%d] = %v, want %v", r, o, added[o], base[o]+want)
+						}
+						if y%2 == 0 && xx%2 == 0 {
+							m := (base[o] + base[o+1] + base[o+W] + base[o+W+1]) * 0.25
+							if got := pooled[((b*c+ch)*(H/2)+y/2)*(W/2)+xx/2]; got != m {
+								t.Fatalf("r=%d: AvgPool2x = %v, want %v", r, got, m)
+							}
+						}
+					}
+				}
+			}
+		}
+		if !slices.Equal(out[1].Float32s(), x) {
+			t.Errorf("r=%d: SpaceToDepth does not undo DepthToSpace", r)
+		}
+	}
+}
+
 // TestDepthToSpaceLayout: DepthToSpace follows pixel_shuffle's layout and
 // SpaceToDepth undoes it.
 func TestDepthToSpaceLayout(t *testing.T) {

@@ -99,6 +99,8 @@ func TestOpGradients(t *testing.T) {
 			F: func(g *nn.Graph) *G.Node { return nn.AvgPool2x(g.Param("x")) }},
 		{Name: "depth-to-space", Inputs: map[string][]int{"x": {2, 8, 2, 3}},
 			F: func(g *nn.Graph) *G.Node { return nn.DepthToSpace(g.Param("x"), 2) }},
+		{Name: "add-depth-to-space", Inputs: map[string][]int{"b": {2, 2, 4, 8}, "x": {2, 32, 1, 2}},
+			F: func(g *nn.Graph) *G.Node { return nn.AddDepthToSpace(g.Param("b"), g.Param("x"), 4) }},
 		{Name: "space-to-depth", Inputs: map[string][]int{"x": {2, 2, 6, 3}},
 			F: func(g *nn.Graph) *G.Node { return nn.SpaceToDepth(g.Param("x"), 3) }},
 		{Name: "scalechannel", Inputs: map[string][]int{"x": {2, 3, 2, 3}, "s": {2, 3}},

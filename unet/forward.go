@@ -360,6 +360,18 @@ func (sp Split) ShellIn(x *tensor.Dense, t []float64, labels []int64, hook Hook)
 // shell's halves, with their taps through hook) and returns r_out, the input
 // of the shell's first up block. The result is a new tensor.
 func (m *Model) Core(sh *Shell, hook Hook) (*tensor.Dense, error) {
+	return m.CoreInto(sh, nil, hook)
+}
+
+// CoreInto is Core writing r_out into dst (a float32 tensor of
+// sh.ROutShape(), or nil for a new one) and returning it. A caller that
+// keeps r_out from step to step, as Clockwork does, saves a fresh
+// allocation of r_out per step: for the MNIST U-Net at a batch of 100 that
+// is 26 MB, whose page faults cost about a tenth of the core's time.
+func (m *Model) CoreInto(sh *Shell, dst *tensor.Dense, hook Hook) (*tensor.Dense, error) {
+	if dst != nil && (!dst.Shape().Eq(sh.rOut) || dst.Dtype() != tensor.Float32) {
+		return nil, fmt.Errorf("r_out buffer is %v %v, want float32 %v", dst.Dtype(), dst.Shape(), sh.rOut)
+	}
 	if err := sh.valid(); err != nil {
 		return nil, err
 	}
@@ -382,7 +394,11 @@ func (m *Model) Core(sh *Shell, hook Hook) (*tensor.Dense, error) {
 			return nil, err
 		}
 	}
-	return s.h.Clone().(*tensor.Dense), nil
+	if dst == nil {
+		return s.h.Clone().(*tensor.Dense), nil
+	}
+	copy(dst.Float32s(), s.h.Float32s())
+	return dst, nil
 }
 
 // ShellOut runs the shell's output half on rOut with the shell's skip

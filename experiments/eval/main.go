@@ -62,6 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	depth := fs.Int("depth", 1, "cut depth of the identity adaptor")
 	force := fs.Bool("force", false, "use an adaptor distilled for another teacher or operating point")
 	toTeacher := fs.Bool("to-teacher", true, "with -adaptor: also draw the plain model's samples from the same noise and labels and report the L2 distance and PSNR to them")
+	timeRounds := fs.Int("time-rounds", 5, "with -adaptor: time the plain model and Clockwork on one batch in this many alternating rounds and report the wall-time speed-up against the FLOPs ratio (0: skip)")
 	out := fs.String("out", "", "JSON report (default: runs/eval/<model>-<sampler><steps>.json)")
 	grid := fs.String("grid", "-", "sample grid PNG (default: beside -out; empty: none)")
 	if err := fs.Parse(args); err != nil {
@@ -203,6 +204,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 				return fail(err)
 			}
 		}
+		if *adaptor != "" && *timeRounds > 0 {
+			if err := timePaired(&rep, m, k, *guidance, d, sched, o, *timeRounds, stderr); err != nil {
+				return fail(err)
+			}
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
 		return fail(err)
@@ -234,6 +240,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(tw, "GFLOPs/sample\t%.3f\n", rep.GFLOPsPerSample)
 		fmt.Fprintf(tw, "ms/sample\t%.2f\n", rep.MsPerSample)
 	}
+	if p := rep.Paired; p != nil {
+		fmt.Fprintf(tw, "paired wall time\tplain %.2f, Clockwork %.2f ms/sample (median of %d alternating rounds of a batch of %d)\n", p.MsA, p.MsB, p.Rounds, p.Batch)
+		flops := rep.PlainGFLOPs / rep.GFLOPsPerSample
+		fmt.Fprintf(tw, "speed-up\twall %.3f× [%.3f, %.3f] against FLOPs %.3f×: %.0f%% of the FLOPs ratio\n",
+			p.Speedup.Value, p.Speedup.Lo, p.Speedup.Hi, flops, 100*p.Speedup.Value/flops)
+	}
 	if rep.L2ToTeacher != nil {
 		fmt.Fprintf(tw, "L2 to the plain model\t%.3f  [%.3f, %.3f]\n", rep.L2ToTeacher.Value, rep.L2ToTeacher.Lo, rep.L2ToTeacher.Hi)
 		fmt.Fprintf(tw, "PSNR to the plain model\t%.2f dB  [%.2f, %.2f]\n", rep.PSNRToTeacher.Value, rep.PSNRToTeacher.Lo, rep.PSNRToTeacher.Hi)
@@ -253,6 +265,37 @@ type report struct {
 	evaluate.Report
 	L2ToTeacher   *metrics.Interval `json:"l2_to_teacher,omitempty"`
 	PSNRToTeacher *metrics.Interval `json:"psnr_to_teacher,omitempty"`
+	// Paired times the plain model (A) against Clockwork (B) on one batch
+	// in alternating rounds; PlainGFLOPs is the plain model's cost per
+	// sample at the same sampler and steps.
+	Paired      *evaluate.PairedTiming `json:"paired_timing,omitempty"`
+	PlainGFLOPs float64                `json:"plain_gflops_per_sample,omitempty"`
+}
+
+// timePaired times the plain model against the Clockwork denoiser cw on
+// one batch of the run's options in alternating rounds and counts the
+// plain model's FLOPs per sample, into rep.
+func timePaired(rep *report, m *unet.Model, k int, guidance float64, cw diffusion.Denoiser, sched *diffusion.Schedule, o evaluate.Options, rounds int, stderr io.Writer) error {
+	plain, err := diffusion.Guide(&diffusion.ModelDenoiser{Model: m}, k, guidance)
+	if err != nil {
+		return err
+	}
+	b := min(o.Batch, o.N)
+	var labels []int64
+	if o.Labels != nil {
+		labels = o.Labels[:b]
+	}
+	fmt.Fprintf(stderr, "timing the plain model against Clockwork: %d alternating rounds of a batch of %d\n", rounds, b)
+	before, _ := diffusion.CountedFLOPs(plain)
+	p, err := evaluate.TimePaired(plain, cw, sched, evaluate.PairOptions{Sampler: o.Sampler, Steps: o.Steps, Spacing: o.Spacing,
+		Eta: o.Eta, Seed: o.Seed, Batch: b, Labels: labels, Rounds: rounds})
+	if err != nil {
+		return err
+	}
+	after, _ := diffusion.CountedFLOPs(plain)
+	rep.Paired = &p
+	rep.PlainGFLOPs = float64(after-before) / float64(b*(rounds+1)) / 1e9
+	return nil
 }
 
 // toPlain draws the plain model's samples with the options of the Clockwork

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,8 +94,10 @@ func TestEvalClockwork(t *testing.T) {
 	dir := tinyMNISTModel(t)
 	type clockworkReport struct {
 		evaluate.Report
-		L2   *metrics.Interval `json:"l2_to_teacher"`
-		PSNR *metrics.Interval `json:"psnr_to_teacher"`
+		L2     *metrics.Interval      `json:"l2_to_teacher"`
+		PSNR   *metrics.Interval      `json:"psnr_to_teacher"`
+		Paired *evaluate.PairedTiming `json:"paired_timing"`
+		Plain  float64                `json:"plain_gflops_per_sample"`
 	}
 	report := func(args ...string) clockworkReport {
 		t.Helper()
@@ -117,6 +120,12 @@ func TestEvalClockwork(t *testing.T) {
 	cw := report("-adaptor", "identity", "-clock", "2")
 	if !(cw.GFLOPsPerSample < plain.GFLOPsPerSample) || !strings.Contains(cw.Model, "clock 2") {
 		t.Errorf("identity clock 2: %g GFLOPs (%s), plain %g", cw.GFLOPsPerSample, cw.Model, plain.GFLOPsPerSample)
+	}
+	// The paired timing: the plain model's FLOPs counted in it match the
+	// plain run's, and both sides were timed.
+	if plain.Paired != nil || cw.Paired == nil || cw.Paired.Rounds != 5 || cw.Paired.Batch != 5 || !(cw.Paired.MsA > 0 && cw.Paired.MsB > 0) ||
+		math.Abs(cw.Plain-plain.GFLOPsPerSample) > 1e-9*plain.GFLOPsPerSample {
+		t.Errorf("paired timing: plain %+v, identity clock 2 %+v (plain model %g GFLOPs, plain run %g)", plain.Paired, cw.Paired, cw.Plain, plain.GFLOPsPerSample)
 	}
 	if plain.L2 != nil || cw.L2 == nil || !(cw.L2.Value > 0) || cw.PSNR == nil {
 		t.Errorf("L2 to the plain model: plain %v, identity clock 2 %v", plain.L2, cw.L2)
