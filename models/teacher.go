@@ -76,6 +76,21 @@ func Teacher() (string, error) {
 	return dir, nil
 }
 
+// IsTeacher reports whether dir holds the shipped teacher's files (the
+// cached copy Teacher returns, or a checkout's models/mnist), without
+// writing anything.
+func IsTeacher(dir string) bool {
+	files := make(map[string][]byte, len(teacherFiles))
+	for _, f := range teacherFiles {
+		b, err := teacherFS.ReadFile("mnist/" + f)
+		if err != nil {
+			return false
+		}
+		files[f] = b
+	}
+	return same(dir, files)
+}
+
 // same reports whether dir holds every file of the shipped teacher with
 // the embedded contents.
 func same(dir string, files map[string][]byte) bool {

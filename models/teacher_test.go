@@ -22,6 +22,9 @@ func TestTeacherExtractsALoadableModel(t *testing.T) {
 	if m.Config.NumClassEmbeds == nil || *m.Config.NumClassEmbeds != 11 {
 		t.Errorf("shipped teacher: class embeddings %v, want 11 (ten digits and the null class)", m.Config.NumClassEmbeds)
 	}
+	if !IsTeacher(dir) || !IsTeacher("mnist") || IsTeacher(t.TempDir()) {
+		t.Errorf("IsTeacher: cached copy %v, checkout's models/mnist %v, empty directory %v", IsTeacher(dir), IsTeacher("mnist"), IsTeacher(t.TempDir()))
+	}
 	again, err := Teacher()
 	if err != nil || again != dir {
 		t.Fatalf("second call: %q, %v; want %q", again, err, dir)
@@ -38,6 +41,12 @@ func TestTeacherExtractsALoadableModel(t *testing.T) {
 	}
 	if _, _, err := diffusion.LoadModel(dir); err != nil {
 		t.Fatalf("repaired teacher does not load: %v", err)
+	}
+	if err := os.WriteFile(npz, []byte("damaged"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if IsTeacher(dir) {
+		t.Error("IsTeacher accepts a damaged copy")
 	}
 }
 

@@ -145,9 +145,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if *out == "" {
 		*out = filepath.Join(filepath.Dir(filepath.Clean(dir)), "adaptors", c.Name())
-		if shipped, err := models.Teacher(); err == nil && shipped == dir {
-			// Not into the user's cache: where the Clockwork study keeps
-			// the shipped teacher's adaptors.
+		if models.IsTeacher(dir) {
+			// Not into the user's cache or the checkout's models/: where
+			// the Clockwork study keeps the shipped teacher's adaptors.
 			*out = filepath.Join("runs", "adaptors", teacher.Fingerprint(), c.Name())
 		}
 	}
