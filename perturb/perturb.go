@@ -81,6 +81,10 @@ func noiseStream(seed uint64, sample, step int, tap string) *rand.Rand {
 type Denoiser struct {
 	D    *diffusion.ModelDenoiser
 	Spec Spec
+	// Prefix, when not nil, holds the unperturbed run's outputs from the
+	// same noise, labels and batches: the clean steps before Spec.From are
+	// replayed from it instead of recomputed.
+	Prefix *Prefix
 
 	rows   []diffusion.Row
 	seed   uint64
@@ -111,6 +115,11 @@ func (p *Denoiser) BeginStep(info diffusion.StepInfo) error {
 // Predict implements diffusion.Denoiser.
 func (p *Denoiser) Predict(x *tensor.Dense, t float64, labels []int64) (*tensor.Dense, error) {
 	if !p.active {
+		if p.step < p.Spec.From {
+			if out := p.Prefix.lookup(p.step, p.rows); out != nil && out.Shape().Eq(x.Shape()) {
+				return out.Clone().(*tensor.Dense), nil
+			}
+		}
 		return p.D.Predict(x, t, labels)
 	}
 	if p.rows == nil {

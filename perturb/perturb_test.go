@@ -161,3 +161,56 @@ func TestSpecErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestPrefixReplay: a perturbed run that replays the unperturbed run's
+// clean steps from its Prefix gives the same samples bit for bit as one
+// that recomputes them, runs the U-Net only from step k on, and falls back
+// to computing when its batches are not the recorded ones.
+func TestPrefixReplay(t *testing.T) {
+	m := tinyMNIST(t)
+	s, _ := diffusion.NewSchedule(diffusion.DefaultScheduleConfig())
+	labels := []int64{0, 1, 2, 3, 4, 5, 6}
+	opts := diffusion.Options{Sampler: "dpmpp2m", Steps: 6, Seed: 5}
+	prefix := NewPrefix(6)
+	clean, err := diffusion.SampleMany(prefix.Recorder(&diffusion.ModelDenoiser{Model: m}), s, []int{1, 32, 32}, 7, 7, labels, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prefix.Len() != 6 {
+		t.Fatalf("recorded %d outputs, want one per step of one batch (6)", prefix.Len())
+	}
+	for _, from := range []int{0, 2, 5} {
+		draw := func(p *Prefix, batch int) ([]float32, int64) {
+			md := &diffusion.ModelDenoiser{Model: m}
+			pd, err := New(md, Spec{Tap: "mid_block", From: from, A: 0.3}, 6)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pd.Prefix = p
+			x, err := diffusion.SampleMany(pd, s, []int{1, 32, 32}, 7, batch, labels, opts, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return x.Data().([]float32), md.FLOPs()
+		}
+		full, fullFLOPs := draw(nil, 7)
+		replayed, replayFLOPs := draw(prefix, 7)
+		if !slices.Equal(full, replayed) {
+			t.Errorf("k = %d: the replayed run differs from the computed one", from)
+		}
+		if want := fullFLOPs * int64(6-from) / 6; replayFLOPs != want {
+			t.Errorf("k = %d: the U-Net ran %d FLOPs with the prefix, want %d (steps %d to 6 only)", from, replayFLOPs, want, from+1)
+		}
+		if other, otherFLOPs := draw(prefix, 3); !slices.Equal(other, full) || otherFLOPs != fullFLOPs {
+			t.Errorf("k = %d: batches of 3 against a prefix of batches of 7: same samples %v, FLOPs %d of %d", from, slices.Equal(other, full), otherFLOPs, fullFLOPs)
+		}
+	}
+	// The recorder passes the clean run through unchanged.
+	plain, err := diffusion.SampleMany(&diffusion.ModelDenoiser{Model: m}, s, []int{1, 32, 32}, 7, 7, labels, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(plain.Data().([]float32), clean.Data().([]float32)) {
+		t.Error("the recorder changed the unperturbed run")
+	}
+}

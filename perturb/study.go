@@ -185,6 +185,9 @@ type reference struct {
 	x      []float32
 	labels []int64
 	pred   []int64
+	// prefix replays the unperturbed run's clean steps (nil when the run
+	// could not be reproduced bit for bit: cells then compute them).
+	prefix *Prefix
 }
 
 // reference returns a sampler's unperturbed samples, from the cache file
@@ -200,17 +203,23 @@ func (r *Runner) reference(sampler string) (*reference, error) {
 	}
 	path := filepath.Join(r.Dir, fmt.Sprintf("reference-%s%d-%s-n%d-seed%d.npz", sampler, c.Steps, c.ModelHash, c.N, c.Seed))
 	ref := &reference{labels: labels}
+	// The unperturbed run, recording its model outputs for the cells to
+	// replay; a cached reference from an earlier run is kept (cells done
+	// before were compared with it), and the replay is used only when this
+	// run reproduces it bit for bit.
+	prefix := NewPrefix(c.Steps)
+	x, err := r.sample(prefix.Recorder(&diffusion.ModelDenoiser{Model: r.Model}), sampler, labels)
+	if err != nil {
+		return nil, err
+	}
+	ref.x, ref.prefix = x, prefix
 	if a, err := npzio.Read(path); err == nil && a["samples"].F32 != nil && len(a["samples"].F32) == c.N*32*32 {
 		ref.x = a["samples"].F32
-	} else {
-		x, err := r.sample(&diffusion.ModelDenoiser{Model: r.Model}, sampler, labels)
-		if err != nil {
-			return nil, err
+		if !slices.Equal(ref.x, x) {
+			ref.prefix = nil
 		}
-		ref.x = x
-		if err := npzio.Write(path, []string{"samples"}, map[string]npzio.Array{"samples": npzio.Float32(x, c.N, 1, 32, 32)}); err != nil {
-			return nil, err
-		}
+	} else if err := npzio.Write(path, []string{"samples"}, map[string]npzio.Array{"samples": npzio.Float32(x, c.N, 1, 32, 32)}); err != nil {
+		return nil, err
 	}
 	if ref.pred, err = r.Classifier.Predict(ref.x, c.N); err != nil {
 		return nil, err
@@ -259,6 +268,7 @@ func (r *Runner) Run(cell study.Cell) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		pd.Prefix = ref.prefix
 		if x, err = r.sample(pd, cs.Sampler, ref.labels); err != nil {
 			return nil, err
 		}
