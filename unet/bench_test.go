@@ -1,0 +1,74 @@
+package unet
+
+import (
+	"testing"
+
+	"gorgonia.org/tensor"
+)
+
+// BenchmarkSplitHalves times the two parts of the reference MNIST U-Net cut
+// at depth 1 (the Clockwork split) on a batch of 100: "core" runs the
+// low-resolution core (down_blocks[1:], the mid block, up_blocks[:-1]) on a
+// kept shell, "shell" the high-resolution shell around it (conv_in,
+// down_blocks[0], then up_blocks[-1] and the head, as on a Clockwork
+// adaptor step with the identity adaptor). Each reports its FLOPs per
+// sample, so their costs per FLOP can be compared; -cpuprofile shows where
+// each spends its time.
+func BenchmarkSplitHalves(b *testing.B) {
+	cfg, err := ConfigFrom("mnist")
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := New(cfg, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 100
+	x := tensor.New(tensor.WithShape(n, 1, 32, 32), tensor.Of(tensor.Float32))
+	for i, v := 0, x.Float32s(); i < len(v); i++ {
+		v[i] = float32(i%61)/30 - 1
+	}
+	labels := make([]int64, n)
+	sp, err := m.SplitAt(1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	shell, core := sp.Cost(m.Cost(32, 32))
+	b.Run("core", func(b *testing.B) {
+		sh, err := sp.ShellIn(x, []float64{999}, labels, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf, err := m.Core(sh, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, err := m.CoreInto(sh, buf, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(core)/1e9, "GFLOPs/sample")
+	})
+	b.Run("shell", func(b *testing.B) {
+		sh, err := sp.ShellIn(x, []float64{999}, labels, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rOut, err := m.Core(sh, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if sh, err = sp.ShellIn(x, []float64{874}, labels, nil); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := m.ShellOut(sh, rOut, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(shell)/1e9, "GFLOPs/sample")
+	})
+}
