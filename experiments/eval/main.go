@@ -85,6 +85,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "eval: give -clock or -at, not both")
 		return 2
 	}
+	if *timeRounds < 0 {
+		fmt.Fprintf(stderr, "eval: -time-rounds %d: want 0 (no paired timing) or more\n", *timeRounds)
+		return 2
+	}
 	schedule := *at
 	if *clock != 0 {
 		schedule = fmt.Sprintf("clock:%d", *clock)

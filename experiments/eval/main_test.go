@@ -127,6 +127,9 @@ func TestEvalClockwork(t *testing.T) {
 		math.Abs(cw.Plain-plain.GFLOPsPerSample) > 1e-9*plain.GFLOPsPerSample {
 		t.Errorf("paired timing: plain %+v, identity clock 2 %+v (plain model %g GFLOPs, plain run %g)", plain.Paired, cw.Paired, cw.Plain, plain.GFLOPsPerSample)
 	}
+	if none := report("-adaptor", "identity", "-clock", "2", "-time-rounds", "0"); none.Paired != nil {
+		t.Errorf("-time-rounds 0 timed %+v", none.Paired)
+	}
 	if plain.L2 != nil || cw.L2 == nil || !(cw.L2.Value > 0) || cw.PSNR == nil {
 		t.Errorf("L2 to the plain model: plain %v, identity clock 2 %v", plain.L2, cw.L2)
 	}
@@ -139,6 +142,7 @@ func TestEvalClockwork(t *testing.T) {
 		want string
 	}{
 		{[]string{"-model", dir, "-clock", "2"}, 2, "go with -adaptor"},
+		{[]string{"-model", dir, "-adaptor", "identity", "-time-rounds", "-1", "-n", "4"}, 2, "-time-rounds -1"},
 		{[]string{"-model", dir, "-adaptor", "identity", "-at", "1,2", "-steps", "4", "-n", "4"}, 1, "first step must be full"},
 		{[]string{"-model", dir, "-adaptor", filepath.Join(t.TempDir(), "none"), "-n", "4"}, 1, "adaptor.json"},
 	} {
