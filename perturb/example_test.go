@@ -2,10 +2,13 @@ package perturb_test
 
 import (
 	"fmt"
+	"log"
 	"math"
 	"math/rand/v2"
 
+	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/perturb"
+	"github.com/clockwork-go/clockwork/unet"
 )
 
 // meanStd returns a channel's mean and population standard deviation.
@@ -44,4 +47,44 @@ func ExampleMix() {
 	// Output:
 	// channel 0: mean 0.00 -> 0.02, std 0.71 -> 0.70, correlation 0.54
 	// channel 1: mean 1.00 -> 0.99, std 0.71 -> 0.71, correlation 0.54
+}
+
+// Perturb the mid block from step 3 of 6 and replay the first three steps
+// from the unperturbed run instead of recomputing them: the U-Net runs only
+// for the perturbed half.
+func ExamplePrefix() {
+	cfg, err := unet.ConfigFrom("mnist")
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg.BlockOutChannels = []int{8, 16, 16} // a small untrained model
+	four, eight := 4, 8
+	cfg.NormNumGroups, cfg.AttentionHeadDim = &four, &eight
+	m, err := unet.New(cfg, 1)
+	if err != nil {
+		log.Fatal(err)
+	}
+	s, err := diffusion.NewSchedule(diffusion.DefaultScheduleConfig())
+	if err != nil {
+		log.Fatal(err)
+	}
+	labels := []int64{0, 1, 2, 3}
+	opts := diffusion.Options{Sampler: "dpmpp2m", Steps: 6, Seed: 1}
+	prefix := perturb.NewPrefix(6)
+	if _, err := diffusion.SampleMany(prefix.Recorder(&diffusion.ModelDenoiser{Model: m}), s, []int{1, 32, 32}, 4, 4, labels, opts, nil); err != nil {
+		log.Fatal(err)
+	}
+	md := &diffusion.ModelDenoiser{Model: m}
+	p, err := perturb.New(md, perturb.Spec{Tap: "mid_block", From: 3, A: 0.3}, 6)
+	if err != nil {
+		log.Fatal(err)
+	}
+	p.Prefix = prefix
+	if _, err := diffusion.SampleMany(p, s, []int{1, 32, 32}, 4, 4, labels, opts, nil); err != nil {
+		log.Fatal(err)
+	}
+	_, pass := m.Cost(32, 32).Total()
+	fmt.Printf("%d outputs recorded; U-Net passes run: %d of 6 steps\n", prefix.Len(), md.FLOPs()/(4*pass))
+	// Output:
+	// 6 outputs recorded; U-Net passes run: 3 of 6 steps
 }
