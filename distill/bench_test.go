@@ -1,17 +1,17 @@
 package distill
 
 import (
-	"github.com/clockwork-go/clockwork/diffusion"
 	"testing"
 
 	"gorgonia.org/tensor"
 
+	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/unet"
 )
 
-// BenchmarkResNetAdaptor times one adaptor call on a batch of 100 for the
-// reference MNIST config (random weights).
-func BenchmarkResNetAdaptor(b *testing.B) {
+// referenceModel returns the reference MNIST U-Net with random weights.
+func referenceModel(b *testing.B) *unet.Model {
+	b.Helper()
 	cfg, err := unet.ConfigFrom("mnist")
 	if err != nil {
 		b.Fatal(err)
@@ -20,6 +20,13 @@ func BenchmarkResNetAdaptor(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return m
+}
+
+// BenchmarkResNetAdaptor times one adaptor call on a batch of 100 for the
+// reference MNIST config (random weights).
+func BenchmarkResNetAdaptor(b *testing.B) {
+	m := referenceModel(b)
 	a, err := New(m, Spec{Kind: "resnet", Depth: 1, Steps: 8}, 1)
 	if err != nil {
 		b.Fatal(err)
@@ -51,16 +58,10 @@ func BenchmarkResNetAdaptor(b *testing.B) {
 // split U-Net's own cost), "identity" and "resnet" clock 2 (the second step
 // an adaptor step). Each sub-benchmark reports the FLOPs of its two steps
 // per sample, so that the wall-time ratios can be read against the FLOPs
-// ratios. Run with -count to alternate the four.
+// ratios. This machine's speed drifts: compare sub-benchmarks of one run,
+// and run the command several times.
 func BenchmarkClockworkSteps(b *testing.B) {
-	cfg, err := unet.ConfigFrom("mnist")
-	if err != nil {
-		b.Fatal(err)
-	}
-	m, err := unet.New(cfg, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
+	m := referenceModel(b)
 	const n = 100
 	x := tensor.New(tensor.WithShape(n, 1, 32, 32), tensor.Of(tensor.Float32))
 	for i, v := 0, x.Float32s(); i < len(v); i++ {
