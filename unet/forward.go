@@ -366,8 +366,8 @@ func (m *Model) Core(sh *Shell, hook Hook) (*tensor.Dense, error) {
 // CoreInto is Core writing r_out into dst (a float32 tensor of
 // sh.ROutShape(), or nil for a new one) and returning it. A caller that
 // keeps r_out from step to step, as Clockwork does, saves a fresh
-// allocation of r_out per step: for the MNIST U-Net at a batch of 100 that
-// is 26 MB, whose page faults cost about a tenth of the core's time.
+// allocation of r_out (and its page faults) per step: 26 MB for the MNIST
+// U-Net at a batch of 100.
 func (m *Model) CoreInto(sh *Shell, dst *tensor.Dense, hook Hook) (*tensor.Dense, error) {
 	if dst != nil && (!dst.Shape().Eq(sh.rOut) || dst.Dtype() != tensor.Float32) {
 		return nil, fmt.Errorf("r_out buffer is %v %v, want float32 %v", dst.Dtype(), dst.Shape(), sh.rOut)
