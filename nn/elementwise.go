@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -276,24 +277,32 @@ func Upsample2x(x *G.Node) *G.Node {
 
 // sumPool2x sums each 2×2 block of (N,C,2H,2W) data: the gradient of
 // Upsample2x (and Upsample2x is its gradient).
-func sumPool2x(x *G.Node) *G.Node {
+func sumPool2x(x *G.Node) *G.Node { return pool2xNode(x, "SumPool2x", 1) }
+
+// pool2xNode is the 2×2 block sum of x times scale (1: the sum pool, ¼:
+// the average pool); its gradient spreads the scaled gradient back over
+// each block.
+func pool2xNode(x *G.Node, name string, scale float32) *G.Node {
 	k := kernel{
-		name: "SumPool2x",
+		name: name,
 		in:   []int{4},
 		out:  4,
 		shape: func(s []tensor.Shape) (tensor.Shape, error) {
 			x := s[0]
 			if len(x) != 4 || x[2]%2 != 0 || x[3]%2 != 0 {
-				return nil, fmt.Errorf("sumpool: input %v is not 4-D with even sides", x)
+				return nil, fmt.Errorf("%s: input %v is not 4-D with even sides", strings.ToLower(name), x)
 			}
 			return tensor.Shape{x[0], x[1], x[2] / 2, x[3] / 2}, nil
 		},
 		do: func(out []float32, in [][]float32, s []tensor.Shape) error {
-			pool2x(out, in[0], s[0], 1)
+			pool2x(out, in[0], s[0], scale)
 			return nil
 		},
 	}
 	k.diff = func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		if scale != 1 {
+			grad = Scale(grad, scale)
+		}
 		return G.Nodes{Upsample2x(grad)}, nil
 	}
 	return apply(k, x)

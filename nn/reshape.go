@@ -11,28 +11,7 @@ import (
 
 // AvgPool2x averages each 2×2 block of (N,C,2H,2W) data in one pass: the
 // block's sum times ¼, which is exact, so it equals Scale(sum pool, ¼).
-func AvgPool2x(x *G.Node) *G.Node {
-	k := kernel{
-		name: "AvgPool2x",
-		in:   []int{4},
-		out:  4,
-		shape: func(s []tensor.Shape) (tensor.Shape, error) {
-			x := s[0]
-			if len(x) != 4 || x[2]%2 != 0 || x[3]%2 != 0 {
-				return nil, fmt.Errorf("avgpool: input %v is not 4-D with even sides", x)
-			}
-			return tensor.Shape{x[0], x[1], x[2] / 2, x[3] / 2}, nil
-		},
-		do: func(out []float32, in [][]float32, s []tensor.Shape) error {
-			pool2x(out, in[0], s[0], 0.25)
-			return nil
-		},
-	}
-	k.diff = func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-		return G.Nodes{Upsample2x(Scale(grad, 0.25))}, nil
-	}
-	return apply(k, x)
-}
+func AvgPool2x(x *G.Node) *G.Node { return pool2xNode(x, "AvgPool2x", 0.25) }
 
 // DepthToSpace rearranges (N, C·r², H, W) into (N, C, H·r, W·r) as
 // PyTorch's pixel_shuffle does: out[n, c, h·r+i, w·r+j] =
