@@ -1,6 +1,7 @@
 package distill
 
 import (
+	"fmt"
 	"testing"
 
 	"gorgonia.org/tensor"
@@ -23,31 +24,36 @@ func referenceModel(b *testing.B) *unet.Model {
 	return m
 }
 
-// BenchmarkResNetAdaptor times one adaptor call on a batch of 100 for the
-// reference MNIST config (random weights).
+// BenchmarkResNetAdaptor times one adaptor call for the reference MNIST
+// config (random weights) on batches of 8, 25 and 100 rows, and reports
+// the time per row.
 func BenchmarkResNetAdaptor(b *testing.B) {
 	m := referenceModel(b)
 	a, err := New(m, Spec{Kind: "resnet", Depth: 1, Steps: 8}, 1)
 	if err != nil {
 		b.Fatal(err)
 	}
-	const n = 100
-	ri, ro := a.RInShape(), a.ROutShape()
-	in := Inputs{
-		RIn:      tensor.New(tensor.WithShape(n, ri[0], ri[1], ri[2]), tensor.Of(tensor.Float32)),
-		ROutPrev: tensor.New(tensor.WithShape(n, ro[0], ro[1], ro[2]), tensor.Of(tensor.Float32)),
-		Emb:      tensor.New(tensor.WithShape(n, m.Config.TimeEmbedDim()), tensor.Of(tensor.Float32)),
-		Labels:   make([]int64, n),
-		Step:     1,
-	}
-	if _, err := a.Apply(in); err != nil {
-		b.Fatal(err)
-	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := a.Apply(in); err != nil {
-			b.Fatal(err)
-		}
+	for _, n := range []int{8, 25, 100} {
+		b.Run(fmt.Sprintf("batch%d", n), func(b *testing.B) {
+			ri, ro := a.RInShape(), a.ROutShape()
+			in := Inputs{
+				RIn:      tensor.New(tensor.WithShape(n, ri[0], ri[1], ri[2]), tensor.Of(tensor.Float32)),
+				ROutPrev: tensor.New(tensor.WithShape(n, ro[0], ro[1], ro[2]), tensor.Of(tensor.Float32)),
+				Emb:      tensor.New(tensor.WithShape(n, m.Config.TimeEmbedDim()), tensor.Of(tensor.Float32)),
+				Labels:   make([]int64, n),
+				Step:     1,
+			}
+			if _, err := a.Apply(in); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := a.Apply(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/row")
+		})
 	}
 }
 

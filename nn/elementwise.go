@@ -309,32 +309,13 @@ func pool2xNode(x *G.Node, name string, scale float32) *G.Node {
 }
 
 // pool2x writes the 2×2 block sums of x (shape xs, even sides), times
-// scale when scale is not 1, to out. The sum is (a+b)+c+d in the order of
-// the block's elements in memory for every scale, so that the average pool
-// is the sum pool times ¼ exactly.
+// scale, to out (simd.Pool2x: the sum is (a+b)+c+d in the order of the
+// block's elements in memory for every scale, so that the average pool is
+// the sum pool times ¼ exactly).
 func pool2x(out, x []float32, xs tensor.Shape, scale float32) {
-	nc, h, w := xs[0]*xs[1], xs[2]/2, xs[3]/2
-	simd.Parallel(nc, 4*h*w, func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			src := x[p*4*h*w : (p+1)*4*h*w]
-			dst := out[p*h*w : (p+1)*h*w]
-			for y := 0; y < h; y++ {
-				r0 := src[2*y*2*w : (2*y+1)*2*w : (2*y+1)*2*w]
-				r1 := src[(2*y+1)*2*w : (2*y+2)*2*w : (2*y+2)*2*w]
-				d := dst[y*w : (y+1)*w : (y+1)*w]
-				if scale == 1 {
-					for x := range d {
-						a, b := r0[2*x:2*x+2:2*x+2], r1[2*x:2*x+2:2*x+2]
-						d[x] = a[0] + a[1] + b[0] + b[1]
-					}
-					continue
-				}
-				for x := range d {
-					a, b := r0[2*x:2*x+2:2*x+2], r1[2*x:2*x+2:2*x+2]
-					d[x] = (a[0] + a[1] + b[0] + b[1]) * scale
-				}
-			}
-		}
+	rows, w := xs[0]*xs[1]*xs[2]/2, xs[3]/2
+	simd.Parallel(rows, 4*w, func(lo, hi int) {
+		simd.Pool2x(out[lo*w:hi*w], x[4*lo*w:4*hi*w], hi-lo, w, scale)
 	})
 }
 

@@ -65,6 +65,7 @@ func main() {
 		genAll(s)
 	}
 	genWino()
+	genPoolShuffle()
 	if err := os.WriteFile(*out, b.Bytes(), 0o644); err != nil {
 		panic(err)
 	}
@@ -690,6 +691,133 @@ func genWinoWidth(reg string, lanes int, suffix string) {
 	w("\tDECQ rows+40(FP)")
 	w("\tJNZ %s", lbl("winoOutrow"))
 	w("%s:", lbl("winoOutdone"))
+	w("\tVZEROUPPER")
+	w("\tRET")
+}
+
+// genPoolShuffle writes the AVX-512F kernels of the 2×2 sum pool (Pool2x)
+// and of the 4× depth-to-space with a residual (ToSpaceAdd4). Both move
+// lanes with VPERMT2PS over two source registers and keep the sums in the
+// Go code's order.
+func genPoolShuffle() {
+	tables := map[string]func(k int) int{
+		"even":  func(k int) int { return 2 * k },
+		"odd":   func(k int) int { return 2*k + 1 },
+		"d2slo": func(k int) int { return (k%4)*8 + k/4 },     // lane 4x+j of x < 4 ← s_j[x]
+		"d2shi": func(k int) int { return (k%4)*8 + 4 + k/4 }, // x ≥ 4
+	}
+	for _, name := range []string{"even", "odd", "d2slo", "d2shi"} {
+		for k := 0; k < 16; k++ {
+			w("DATA vc_%s<>+%d(SB)/4, $%d", name, 4*k, tables[name](k))
+		}
+		w("GLOBL vc_%s<>(SB), RODATA|NOPTR, $64", name)
+	}
+
+	// pool2x512: rows output rows of w values (w a multiple of 16) from
+	// the row pairs of src (2w values a row): dst = (((a0+a1)+b0)+b1)·scale.
+	w("")
+	w("// func pool2x512(dst, src *float32, rows, w int, scale float32)")
+	w("TEXT ·pool2x512(SB), NOSPLIT, $0-36")
+	w("\tMOVQ dst+0(FP), DI")
+	w("\tMOVQ src+8(FP), SI")
+	w("\tMOVQ rows+16(FP), BX")
+	w("\tMOVQ w+24(FP), DX")
+	w("\tMOVQ DX, R11")
+	w("\tSHRQ $4, R11") // vectors per output row
+	w("\tSHLQ $3, DX")  // bytes per input row: 2w·4
+	w("\tVBROADCASTSS scale+32(FP), Z8")
+	w("\tVMOVUPS vc_even<>(SB), Z9")
+	w("\tVMOVUPS vc_odd<>(SB), Z10")
+	w("\tTESTQ BX, BX")
+	w("\tJEQ pool2xdone")
+	w("\tTESTQ R11, R11")
+	w("\tJEQ pool2xdone")
+	w("pool2xrow:")
+	w("\tMOVQ SI, AX")
+	w("\tMOVQ R11, CX")
+	w("pool2xloop:")
+	w("\tVMOVUPS (AX), Z0")
+	w("\tVMOVUPS 64(AX), Z1")
+	w("\tVMOVUPS (AX)(DX*1), Z2")
+	w("\tVMOVUPS 64(AX)(DX*1), Z3")
+	w("\tVMOVAPS Z0, Z4")
+	w("\tVPERMT2PS Z1, Z10, Z4") // odd columns of the upper row
+	w("\tVPERMT2PS Z1, Z9, Z0")  // even columns
+	w("\tVADDPS Z4, Z0, Z0")
+	w("\tVMOVAPS Z2, Z5")
+	w("\tVPERMT2PS Z3, Z10, Z5")
+	w("\tVPERMT2PS Z3, Z9, Z2")
+	w("\tVADDPS Z2, Z0, Z0")
+	w("\tVADDPS Z5, Z0, Z0")
+	w("\tVMULPS Z8, Z0, Z0")
+	w("\tVMOVUPS Z0, (DI)")
+	w("\tADDQ $128, AX")
+	w("\tADDQ $64, DI")
+	w("\tDECQ CX")
+	w("\tJNZ pool2xloop")
+	w("\tLEAQ (SI)(DX*2), SI")
+	w("\tDECQ BX")
+	w("\tJNZ pool2xrow")
+	w("pool2xdone:")
+	w("\tVZEROUPPER")
+	w("\tRET")
+
+	// toSpaceAdd4x512: one plane of a 4× depth-to-space plus a residual,
+	// w a multiple of 8: output row 4y+i (4w values, rows in order) is
+	// base plus the interleave of rows y of deep channels 4i..4i+3 (h·w
+	// values apart).
+	w("")
+	w("// func toSpaceAdd4x512(out, base, deep *float32, h, w int)")
+	w("TEXT ·toSpaceAdd4x512(SB), NOSPLIT, $0-40")
+	w("\tMOVQ out+0(FP), DI")
+	w("\tMOVQ base+8(FP), BX")
+	w("\tMOVQ deep+16(FP), SI")
+	w("\tMOVQ h+24(FP), R8")
+	w("\tMOVQ w+32(FP), R9")
+	w("\tMOVQ R8, AX")
+	w("\tIMULQ R9, AX")
+	w("\tSHLQ $2, AX") // channel stride in bytes
+	w("\tLEAQ (AX)(AX*2), R10")
+	w("\tMOVQ R9, R11")
+	w("\tSHLQ $2, R11") // deep row stride in bytes
+	w("\tMOVQ R9, R12")
+	w("\tSHRQ $3, R12") // 8-value pieces per row
+	w("\tVMOVUPS vc_d2slo<>(SB), Z9")
+	w("\tVMOVUPS vc_d2shi<>(SB), Z10")
+	w("\tTESTQ R8, R8")
+	w("\tJEQ d2sdone")
+	w("\tTESTQ R12, R12")
+	w("\tJEQ d2sdone")
+	w("d2sy:")
+	w("\tMOVQ SI, R13")
+	w("\tMOVQ $4, R14")
+	w("d2si:")
+	w("\tMOVQ R13, DX")
+	w("\tMOVQ R12, CX")
+	w("d2sx:")
+	w("\tVMOVUPS (DX), Y0")
+	w("\tVINSERTF64X4 $1, (DX)(AX*1), Z0, Z0") // s0 | s1
+	w("\tVMOVUPS (DX)(AX*2), Y1")
+	w("\tVINSERTF64X4 $1, (DX)(R10*1), Z1, Z1") // s2 | s3
+	w("\tVMOVAPS Z0, Z2")
+	w("\tVPERMT2PS Z1, Z10, Z2")
+	w("\tVPERMT2PS Z1, Z9, Z0")
+	w("\tVADDPS (BX), Z0, Z0")
+	w("\tVADDPS 64(BX), Z2, Z2")
+	w("\tVMOVUPS Z0, (DI)")
+	w("\tVMOVUPS Z2, 64(DI)")
+	w("\tADDQ $32, DX")
+	w("\tADDQ $128, BX")
+	w("\tADDQ $128, DI")
+	w("\tDECQ CX")
+	w("\tJNZ d2sx")
+	w("\tLEAQ (R13)(AX*4), R13") // the next four channels
+	w("\tDECQ R14")
+	w("\tJNZ d2si")
+	w("\tADDQ R11, SI")
+	w("\tDECQ R8")
+	w("\tJNZ d2sy")
+	w("d2sdone:")
 	w("\tVZEROUPPER")
 	w("\tRET")
 }

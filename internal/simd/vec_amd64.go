@@ -162,3 +162,9 @@ func pack8x8(dst, a *float32, lda, kk, ds int)
 
 //go:noescape
 func packB32(dst, b *float32, ldb, kk, panels int)
+
+//go:noescape
+func pool2x512(dst, src *float32, rows, w int, scale float32)
+
+//go:noescape
+func toSpaceAdd4x512(out, base, deep *float32, h, w int)

@@ -1342,3 +1342,171 @@ packB32loop:
 packB32done:
 	VZEROUPPER
 	RET
+DATA vc_even<>+0(SB)/4, $0
+DATA vc_even<>+4(SB)/4, $2
+DATA vc_even<>+8(SB)/4, $4
+DATA vc_even<>+12(SB)/4, $6
+DATA vc_even<>+16(SB)/4, $8
+DATA vc_even<>+20(SB)/4, $10
+DATA vc_even<>+24(SB)/4, $12
+DATA vc_even<>+28(SB)/4, $14
+DATA vc_even<>+32(SB)/4, $16
+DATA vc_even<>+36(SB)/4, $18
+DATA vc_even<>+40(SB)/4, $20
+DATA vc_even<>+44(SB)/4, $22
+DATA vc_even<>+48(SB)/4, $24
+DATA vc_even<>+52(SB)/4, $26
+DATA vc_even<>+56(SB)/4, $28
+DATA vc_even<>+60(SB)/4, $30
+GLOBL vc_even<>(SB), RODATA|NOPTR, $64
+DATA vc_odd<>+0(SB)/4, $1
+DATA vc_odd<>+4(SB)/4, $3
+DATA vc_odd<>+8(SB)/4, $5
+DATA vc_odd<>+12(SB)/4, $7
+DATA vc_odd<>+16(SB)/4, $9
+DATA vc_odd<>+20(SB)/4, $11
+DATA vc_odd<>+24(SB)/4, $13
+DATA vc_odd<>+28(SB)/4, $15
+DATA vc_odd<>+32(SB)/4, $17
+DATA vc_odd<>+36(SB)/4, $19
+DATA vc_odd<>+40(SB)/4, $21
+DATA vc_odd<>+44(SB)/4, $23
+DATA vc_odd<>+48(SB)/4, $25
+DATA vc_odd<>+52(SB)/4, $27
+DATA vc_odd<>+56(SB)/4, $29
+DATA vc_odd<>+60(SB)/4, $31
+GLOBL vc_odd<>(SB), RODATA|NOPTR, $64
+DATA vc_d2slo<>+0(SB)/4, $0
+DATA vc_d2slo<>+4(SB)/4, $8
+DATA vc_d2slo<>+8(SB)/4, $16
+DATA vc_d2slo<>+12(SB)/4, $24
+DATA vc_d2slo<>+16(SB)/4, $1
+DATA vc_d2slo<>+20(SB)/4, $9
+DATA vc_d2slo<>+24(SB)/4, $17
+DATA vc_d2slo<>+28(SB)/4, $25
+DATA vc_d2slo<>+32(SB)/4, $2
+DATA vc_d2slo<>+36(SB)/4, $10
+DATA vc_d2slo<>+40(SB)/4, $18
+DATA vc_d2slo<>+44(SB)/4, $26
+DATA vc_d2slo<>+48(SB)/4, $3
+DATA vc_d2slo<>+52(SB)/4, $11
+DATA vc_d2slo<>+56(SB)/4, $19
+DATA vc_d2slo<>+60(SB)/4, $27
+GLOBL vc_d2slo<>(SB), RODATA|NOPTR, $64
+DATA vc_d2shi<>+0(SB)/4, $4
+DATA vc_d2shi<>+4(SB)/4, $12
+DATA vc_d2shi<>+8(SB)/4, $20
+DATA vc_d2shi<>+12(SB)/4, $28
+DATA vc_d2shi<>+16(SB)/4, $5
+DATA vc_d2shi<>+20(SB)/4, $13
+DATA vc_d2shi<>+24(SB)/4, $21
+DATA vc_d2shi<>+28(SB)/4, $29
+DATA vc_d2shi<>+32(SB)/4, $6
+DATA vc_d2shi<>+36(SB)/4, $14
+DATA vc_d2shi<>+40(SB)/4, $22
+DATA vc_d2shi<>+44(SB)/4, $30
+DATA vc_d2shi<>+48(SB)/4, $7
+DATA vc_d2shi<>+52(SB)/4, $15
+DATA vc_d2shi<>+56(SB)/4, $23
+DATA vc_d2shi<>+60(SB)/4, $31
+GLOBL vc_d2shi<>(SB), RODATA|NOPTR, $64
+
+// func pool2x512(dst, src *float32, rows, w int, scale float32)
+TEXT ·pool2x512(SB), NOSPLIT, $0-36
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rows+16(FP), BX
+	MOVQ w+24(FP), DX
+	MOVQ DX, R11
+	SHRQ $4, R11
+	SHLQ $3, DX
+	VBROADCASTSS scale+32(FP), Z8
+	VMOVUPS vc_even<>(SB), Z9
+	VMOVUPS vc_odd<>(SB), Z10
+	TESTQ BX, BX
+	JEQ pool2xdone
+	TESTQ R11, R11
+	JEQ pool2xdone
+pool2xrow:
+	MOVQ SI, AX
+	MOVQ R11, CX
+pool2xloop:
+	VMOVUPS (AX), Z0
+	VMOVUPS 64(AX), Z1
+	VMOVUPS (AX)(DX*1), Z2
+	VMOVUPS 64(AX)(DX*1), Z3
+	VMOVAPS Z0, Z4
+	VPERMT2PS Z1, Z10, Z4
+	VPERMT2PS Z1, Z9, Z0
+	VADDPS Z4, Z0, Z0
+	VMOVAPS Z2, Z5
+	VPERMT2PS Z3, Z10, Z5
+	VPERMT2PS Z3, Z9, Z2
+	VADDPS Z2, Z0, Z0
+	VADDPS Z5, Z0, Z0
+	VMULPS Z8, Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $128, AX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ pool2xloop
+	LEAQ (SI)(DX*2), SI
+	DECQ BX
+	JNZ pool2xrow
+pool2xdone:
+	VZEROUPPER
+	RET
+
+// func toSpaceAdd4x512(out, base, deep *float32, h, w int)
+TEXT ·toSpaceAdd4x512(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DI
+	MOVQ base+8(FP), BX
+	MOVQ deep+16(FP), SI
+	MOVQ h+24(FP), R8
+	MOVQ w+32(FP), R9
+	MOVQ R8, AX
+	IMULQ R9, AX
+	SHLQ $2, AX
+	LEAQ (AX)(AX*2), R10
+	MOVQ R9, R11
+	SHLQ $2, R11
+	MOVQ R9, R12
+	SHRQ $3, R12
+	VMOVUPS vc_d2slo<>(SB), Z9
+	VMOVUPS vc_d2shi<>(SB), Z10
+	TESTQ R8, R8
+	JEQ d2sdone
+	TESTQ R12, R12
+	JEQ d2sdone
+d2sy:
+	MOVQ SI, R13
+	MOVQ $4, R14
+d2si:
+	MOVQ R13, DX
+	MOVQ R12, CX
+d2sx:
+	VMOVUPS (DX), Y0
+	VINSERTF64X4 $1, (DX)(AX*1), Z0, Z0
+	VMOVUPS (DX)(AX*2), Y1
+	VINSERTF64X4 $1, (DX)(R10*1), Z1, Z1
+	VMOVAPS Z0, Z2
+	VPERMT2PS Z1, Z10, Z2
+	VPERMT2PS Z1, Z9, Z0
+	VADDPS (BX), Z0, Z0
+	VADDPS 64(BX), Z2, Z2
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z2, 64(DI)
+	ADDQ $32, DX
+	ADDQ $128, BX
+	ADDQ $128, DI
+	DECQ CX
+	JNZ d2sx
+	LEAQ (R13)(AX*4), R13
+	DECQ R14
+	JNZ d2si
+	ADDQ R11, SI
+	DECQ R8
+	JNZ d2sy
+d2sdone:
+	VZEROUPPER
+	RET

@@ -27,3 +27,7 @@ func winoOut128(y *float32, wo int, m *float32, ms int, tx, rows int, b float32)
 func pack8x8(dst, a *float32, lda, kk, ds int) {}
 
 func packB32(dst, b *float32, ldb, kk, panels int) {}
+
+func pool2x512(dst, src *float32, rows, w int, scale float32) {}
+
+func toSpaceAdd4x512(out, base, deep *float32, h, w int) {}
