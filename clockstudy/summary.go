@@ -113,6 +113,9 @@ func (r *Results) claimHeadline() string {
 		wall, sameHost = t.Speedup.Value, true
 		timing = fmt.Sprintf("has a wall-time speed-up of %.2f× [%.2f, %.2f over %d rounds timed alternately with the teacher] (%.0f%% of the FLOPs ratio)",
 			wall, t.Speedup.Lo, t.Speedup.Hi, t.Rounds, 100*wall/flops)
+		if ci := t.MedianCI; ci.Value > 0 {
+			timing += fmt.Sprintf(", %.0f%% to %.0f%% in the median's %.0f%% confidence interval", 100*ci.Lo/flops, 100*ci.Hi/flops, 100*ci.Value)
+		}
 	}
 	if !sameHost {
 		timing = "was timed on another host than the teacher (no wall-time ratio)"

@@ -2,6 +2,7 @@ package evaluate
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -45,6 +46,11 @@ type PairedTiming struct {
 	// Speedup is A's time over B's: the median over rounds of each round's
 	// ratio, with the smallest and largest round as Lo and Hi.
 	Speedup metrics.Interval `json:"speedup"`
+	// MedianCI is a distribution-free confidence interval of the median
+	// ratio, from the rounds' ordered ratios (MedianCIOrder); its Value is
+	// the coverage, 0 (and Lo = Hi = 0) below 6 rounds, where no pair of
+	// order statistics reaches 95%.
+	MedianCI metrics.Interval `json:"speedup_median_ci"`
 }
 
 // TimePaired times a and b on the same batch in o.Rounds alternating rounds
@@ -93,11 +99,36 @@ func TimePaired(a, b diffusion.Denoiser, s *diffusion.Schedule, o PairOptions) (
 		}
 		ta, tb, ratio = append(ta, t1), append(tb, t2), append(ratio, t1/t2)
 	}
-	return PairedTiming{
+	p := PairedTiming{
 		Batch: o.Batch, Rounds: o.Rounds,
 		MsA: median(ta), MsB: median(tb),
 		Speedup: metrics.Interval{Value: median(ratio), Lo: slices.Min(ratio), Hi: slices.Max(ratio)},
-	}, nil
+	}
+	if k, cover := MedianCIOrder(len(ratio)); k > 0 {
+		p.MedianCI = metrics.Interval{Value: cover, Lo: ratio[k-1], Hi: ratio[len(ratio)-k]}
+	}
+	return p, nil
+}
+
+// MedianCIOrder returns the order k of the distribution-free confidence
+// interval of a median from n independent draws, [x(k), x(n+1-k)] of the
+// sorted draws (1-based), with the largest k whose coverage
+// 1 - 2·P(Binomial(n, ½) < k) is at least 95%, and that coverage; k is 0
+// when n < 6. Rounds of a paired timing are not strictly independent (a
+// machine drifts slowly), which the alternation only partly undoes.
+func MedianCIOrder(n int) (k int, coverage float64) {
+	tail := 0.0 // P(Binomial(n, ½) ≤ i)
+	for i := 0; i < n/2; i++ {
+		ln, _ := math.Lgamma(float64(n + 1))
+		li, _ := math.Lgamma(float64(i + 1))
+		lr, _ := math.Lgamma(float64(n - i + 1))
+		tail += math.Exp(ln - li - lr - float64(n)*math.Ln2)
+		if 1-2*tail < 0.95 {
+			break
+		}
+		k, coverage = i+1, 1-2*tail
+	}
+	return k, coverage
 }
 
 // now is the clock TimePaired reads (a test replaces it).

@@ -1,6 +1,7 @@
 package evaluate
 
 import (
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/metrics"
 )
 
 // tick is a denoiser that advances a fake clock by cost per call and
@@ -17,10 +19,20 @@ type tick struct {
 	cost  time.Duration
 	clock *time.Time
 	log   *[]string
+	// With calls set, each call costs growth more per calls-per-run calls
+	// before it (a denoiser slowing down run by run).
+	calls       *int
+	growth      time.Duration
+	callsPerRun int
 }
 
 func (d tick) Predict(x *tensor.Dense, _ float64, _ []int64) (*tensor.Dense, error) {
-	*d.clock = d.clock.Add(d.cost)
+	cost := d.cost
+	if d.calls != nil {
+		cost += time.Duration(*d.calls/d.callsPerRun) * d.growth
+		*d.calls++
+	}
+	*d.clock = d.clock.Add(cost)
 	if n := len(*d.log); n == 0 || (*d.log)[n-1] != d.name {
 		*d.log = append(*d.log, d.name)
 	}
@@ -35,8 +47,8 @@ func TestTimePaired(t *testing.T) {
 	defer func(f func() time.Time) { now = f }(now)
 	now = func() time.Time { return clock }
 	var log []string
-	a := tick{"A", 3 * time.Millisecond, &clock, &log}
-	b := tick{"B", time.Millisecond, &clock, &log}
+	a := tick{name: "A", cost: 3 * time.Millisecond, clock: &clock, log: &log}
+	b := tick{name: "B", cost: time.Millisecond, clock: &clock, log: &log}
 	s, err := diffusion.NewSchedule(diffusion.DefaultScheduleConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -63,5 +75,60 @@ func TestTimePaired(t *testing.T) {
 	}
 	if _, err := TimePaired(a, b, s, PairOptions{Sampler: "ddim", Steps: 4, Batch: 2, Rounds: 1, Labels: []int64{1}}); err == nil {
 		t.Error("no error for 1 label in a batch of 2")
+	}
+}
+
+// TestMedianCI: the order of the median's confidence interval and its
+// coverage against the binomial sums written out, and TimePaired picking
+// those order statistics from the rounds' ratios.
+func TestMedianCI(t *testing.T) {
+	for _, c := range []struct {
+		n, k  int
+		cover float64
+	}{
+		{5, 0, 0}, {6, 1, 1 - 2.0/64}, {11, 2, 1 - 2*12.0/2048}, {31, 10, 0.9705506265163422},
+	} {
+		k, cover := MedianCIOrder(c.n)
+		if k != c.k || math.Abs(cover-c.cover) > 1e-12 {
+			t.Errorf("MedianCIOrder(%d) = %d, %.16g; want %d, %.16g", c.n, k, cover, c.k, c.cover)
+		}
+	}
+	if k, cover := MedianCIOrder(3000); k == 0 || cover < 0.95 || cover > 0.96 {
+		t.Errorf("MedianCIOrder(3000) = %d, %g: want a 95%%–96%% interval", k, cover)
+	}
+	s, err := diffusion.NewSchedule(diffusion.DefaultScheduleConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		rounds int
+		lo, hi float64 // B's runs lo and hi (1-based, the untimed run is 0)
+	}{{5, 0, 0}, {6, 6, 1}, {11, 10, 2}} {
+		clock := time.Unix(0, 0)
+		defer func(f func() time.Time) { now = f }(now)
+		now = func() time.Time { return clock }
+		var log []string
+		calls := 0
+		a := tick{name: "A", cost: 3 * time.Millisecond, clock: &clock, log: &log}
+		b := tick{name: "B", cost: time.Millisecond, clock: &clock, log: &log, calls: &calls, growth: 100 * time.Microsecond, callsPerRun: 4}
+		p, err := TimePaired(a, b, s, PairOptions{Sampler: "ddim", Steps: 4, Batch: 2, Rounds: c.rounds})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Run i of B costs 4·(1+0.1·i) ms for 2 samples; A 6 ms per sample.
+		ratio := func(i float64) float64 { return 6 / (2 + 0.2*i) }
+		if c.lo == 0 {
+			if p.MedianCI != (metrics.Interval{}) {
+				t.Errorf("%d rounds: interval %+v, want none", c.rounds, p.MedianCI)
+			}
+			continue
+		}
+		_, cover := MedianCIOrder(c.rounds)
+		if math.Abs(p.MedianCI.Lo-ratio(c.lo)) > 1e-12 || math.Abs(p.MedianCI.Hi-ratio(c.hi)) > 1e-12 || p.MedianCI.Value != cover {
+			t.Errorf("%d rounds: interval %+v, want [%g, %g] at %g", c.rounds, p.MedianCI, ratio(c.lo), ratio(c.hi), cover)
+		}
+		if m := ratio(float64(c.rounds+1) / 2); math.Abs(p.Speedup.Value-m) > 1e-12 && c.rounds%2 == 1 {
+			t.Errorf("%d rounds: median %g, want %g", c.rounds, p.Speedup.Value, m)
+		}
 	}
 }

@@ -62,7 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	depth := fs.Int("depth", 1, "cut depth of the identity adaptor")
 	force := fs.Bool("force", false, "use an adaptor distilled for another teacher or operating point")
 	toTeacher := fs.Bool("to-teacher", true, "with -adaptor: also draw the plain model's samples from the same noise and labels and report the L2 distance and PSNR to them")
-	timeRounds := fs.Int("time-rounds", 5, "with -adaptor: time the plain model and Clockwork on one batch in this many alternating rounds and report the wall-time speed-up against the FLOPs ratio (0: skip)")
+	timeRounds := fs.Int("time-rounds", 11, "with -adaptor: time the plain model and Clockwork on one batch in this many alternating rounds and report the wall-time speed-up against the FLOPs ratio, with a confidence interval of its median from 6 rounds on (0: skip)")
 	out := fs.String("out", "", "JSON report (default: runs/eval/<model>-<sampler><steps>.json)")
 	grid := fs.String("grid", "-", "sample grid PNG (default: beside -out; empty: none)")
 	if err := fs.Parse(args); err != nil {
@@ -249,6 +249,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		flops := rep.PlainGFLOPs / rep.GFLOPsPerSample
 		fmt.Fprintf(tw, "speed-up\twall %.3f× [%.3f, %.3f] against FLOPs %.3f×: %.0f%% of the FLOPs ratio\n",
 			p.Speedup.Value, p.Speedup.Lo, p.Speedup.Hi, flops, 100*p.Speedup.Value/flops)
+		if ci := p.MedianCI; ci.Value > 0 {
+			fmt.Fprintf(tw, "median's %.0f%% CI\twall %.3f× to %.3f×: %.0f%% to %.0f%% of the FLOPs ratio\n",
+				100*ci.Value, ci.Lo, ci.Hi, 100*ci.Lo/flops, 100*ci.Hi/flops)
+		}
 	}
 	if rep.L2ToTeacher != nil {
 		fmt.Fprintf(tw, "L2 to the plain model\t%.3f  [%.3f, %.3f]\n", rep.L2ToTeacher.Value, rep.L2ToTeacher.Lo, rep.L2ToTeacher.Hi)
