@@ -28,7 +28,7 @@ type Clockwork struct {
 	split      unet.Split
 	step       int
 	t, prevT   float64
-	prev       *tensor.Dense // r_out of the last step; nil before the first
+	prev       *tensor.Dense // r_out for the next adaptor step: the last step's, kept when an adaptor step reads it; nil before the first
 	buf        *tensor.Dense // prev's storage, kept across sampling runs
 	flops      int64
 	shellFLOPs int64
@@ -64,6 +64,11 @@ func (c *Clockwork) BeginStep(info diffusion.StepInfo) error {
 	}
 	c.prevT, c.t = c.t, info.T
 	return nil
+}
+
+// nextIsAdaptor reports whether the step after this one is an adaptor step.
+func (c *Clockwork) nextIsAdaptor() bool {
+	return c.step+1 < c.Schedule.Steps() && c.Schedule.Adaptor[c.step+1]
 }
 
 // buffer returns the kept r_out buffer, (re)allocated for shape s.
@@ -119,13 +124,16 @@ func (c *Clockwork) Predict(x *tensor.Dense, t float64, labels []int64) (*tensor
 	if err != nil {
 		return nil, fmt.Errorf("step %d: %w", c.step+1, err)
 	}
-	if c.prev == nil || !c.prev.Shape().Eq(rOut.Shape()) {
-		c.prev = c.buffer(rOut.Shape())
-	}
-	if rOut != c.prev {
+	if rOut != c.prev && c.nextIsAdaptor() {
+		// The next step's adaptor reads this r_out from the kept buffer
+		// (the adaptor's own output is overwritten by its next call). A
+		// full step next writes the buffer itself, so no copy then.
+		if c.prev == nil || !c.prev.Shape().Eq(rOut.Shape()) {
+			c.prev = c.buffer(rOut.Shape())
+		}
 		copy(c.prev.Data().([]float32), rOut.Data().([]float32))
 	}
-	out, err := c.Model.ShellOut(sh, c.prev, nil)
+	out, err := c.Model.ShellOut(sh, rOut, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -95,6 +95,9 @@ type reuse struct {
 	sched Schedule
 	step  int
 	prev  *tensor.Dense
+	// adapt, when set, maps the kept r_out to the adaptor step's r_out
+	// (which is then kept); unset, the kept r_out is reused as it is.
+	adapt func(prev *tensor.Dense, step int) (*tensor.Dense, error)
 }
 
 func (r *reuse) Unwrap() diffusion.Denoiser { return r.md }
@@ -105,6 +108,13 @@ func (r *reuse) BeginStep(info diffusion.StepInfo) error {
 			return nil, nil
 		}
 		if r.sched.Adaptor[r.step] {
+			if r.adapt != nil {
+				next, err := r.adapt(r.prev, r.step)
+				if err != nil {
+					return nil, err
+				}
+				r.prev = next.Clone().(*tensor.Dense)
+			}
 			return r.prev, nil
 		}
 		r.prev = x.Clone().(*tensor.Dense)
@@ -143,6 +153,51 @@ func TestIdentityReusesROut(t *testing.T) {
 			if slices.Equal(got, teacher) {
 				t.Errorf("depth %d %s: reusing r_out changed nothing", depth, spec)
 			}
+		}
+	}
+}
+
+// TestConsecutiveAdaptorSteps: with an adaptor that reads the previous
+// step's r_out (scaleshift, with a scale and shift of its own per step),
+// Clockwork equals a reference that keeps every step's r_out itself, on
+// schedules with one adaptor step between full steps and with several in
+// a row (each adaptor step then reads the last adaptor step's output).
+func TestConsecutiveAdaptorSteps(t *testing.T) {
+	m := tinyTeacher(t)
+	a, err := New(m, Spec{Kind: "scaleshift", Depth: 1, Steps: 8}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range a.Params.Data("adaptor.scale") {
+		v += 0.02 * float32(i%7-3)
+		a.Params.Data("adaptor.scale")[i] = v
+	}
+	for i := range a.Params.Data("adaptor.shift") {
+		a.Params.Data("adaptor.shift")[i] = 0.01 * float32(i%5-2)
+	}
+	ri := a.RInShape()
+	adapt := func(prev *tensor.Dense, step int) (*tensor.Dense, error) {
+		n := prev.Shape()[0]
+		rIn := tensor.New(tensor.WithShape(n, ri[0], ri[1], ri[2]), tensor.Of(tensor.Float32))
+		return a.Apply(Inputs{RIn: rIn, ROutPrev: prev, Step: step})
+	}
+	for _, spec := range []string{"clock:2", "clock:3", "5,6,7,8"} {
+		sched, err := ParseSchedule(spec, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cw, err := NewClockwork(m, a, sched)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := draw(t, cw, "dpmpp2m", 8, 1, 0)
+		want := draw(t, &reuse{md: &diffusion.ModelDenoiser{Model: m}, tap: a.Split().ROutTap(), sched: sched, adapt: adapt}, "dpmpp2m", 8, 1, 0)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: Clockwork differs from keeping every r_out by hand", spec)
+		}
+		id := draw(t, &reuse{md: &diffusion.ModelDenoiser{Model: m}, tap: a.Split().ROutTap(), sched: sched}, "dpmpp2m", 8, 1, 0)
+		if slices.Equal(got, id) {
+			t.Errorf("%s: the scale and shift changed nothing", spec)
 		}
 	}
 }
