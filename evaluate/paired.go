@@ -117,12 +117,14 @@ func TimePaired(a, b diffusion.Denoiser, s *diffusion.Schedule, o PairOptions) (
 // when n < 6. Rounds of a paired timing are not strictly independent (a
 // machine drifts slowly), which the alternation only partly undoes.
 func MedianCIOrder(n int) (k int, coverage float64) {
-	tail := 0.0 // P(Binomial(n, ½) ≤ i)
+	// log of n!/2^n, and P(Binomial(n, ½) ≤ i) summed term by term.
+	ln, _ := math.Lgamma(float64(n + 1))
+	ln -= float64(n) * math.Ln2
+	tail := 0.0
 	for i := 0; i < n/2; i++ {
-		ln, _ := math.Lgamma(float64(n + 1))
 		li, _ := math.Lgamma(float64(i + 1))
 		lr, _ := math.Lgamma(float64(n - i + 1))
-		tail += math.Exp(ln - li - lr - float64(n)*math.Ln2)
+		tail += math.Exp(ln - li - lr)
 		if 1-2*tail < 0.95 {
 			break
 		}
