@@ -121,3 +121,21 @@ func ExampleTimePaired() {
 	// Output:
 	// 3 rounds of a batch of 8; both timed: true; speed-up within its spread: true
 }
+
+// The confidence interval of a median speed-up from 31 paired rounds runs
+// from the 10th to the 22nd smallest round's ratio, with a coverage of
+// 97%; 5 rounds are too few for any 95% interval.
+func ExampleMedianCIOrder() {
+	for _, n := range []int{5, 11, 31} {
+		k, cover := evaluate.MedianCIOrder(n)
+		if k == 0 {
+			fmt.Printf("%d rounds: no interval\n", n)
+			continue
+		}
+		fmt.Printf("%d rounds: ratios %d to %d of the sorted rounds, coverage %.3f\n", n, k, n+1-k, cover)
+	}
+	// Output:
+	// 5 rounds: no interval
+	// 11 rounds: ratios 2 to 10 of the sorted rounds, coverage 0.988
+	// 31 rounds: ratios 10 to 22 of the sorted rounds, coverage 0.971
+}
