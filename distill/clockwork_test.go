@@ -168,12 +168,12 @@ func TestConsecutiveAdaptorSteps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, v := range a.Params.Data("adaptor.scale") {
-		v += 0.02 * float32(i%7-3)
-		a.Params.Data("adaptor.scale")[i] = v
+	scale, shift := a.Params.Data("adaptor.scale"), a.Params.Data("adaptor.shift")
+	for i := range scale {
+		scale[i] += 0.02 * float32(i%7-3)
 	}
-	for i := range a.Params.Data("adaptor.shift") {
-		a.Params.Data("adaptor.shift")[i] = 0.01 * float32(i%5-2)
+	for i := range shift {
+		shift[i] = 0.01 * float32(i%5-2)
 	}
 	ri := a.RInShape()
 	adapt := func(prev *tensor.Dense, step int) (*tensor.Dense, error) {
