@@ -55,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	n := fs.Int("n", 0, "samples per cell (default 500, or 1000 with -full)")
 	epochs := fs.Int("epochs", 0, "distillation epochs (default 20, or 40 with -full)")
 	trajectories := fs.Int("trajectories", 0, "fresh teacher trajectories per distillation epoch (default 128)")
-	timeRepeats := fs.Int("time-repeats", 0, "timed runs per cell (default 3)")
+	timeRepeats := fs.Int("time-repeats", 0, "alternating rounds per cell timed against the 8-step teacher (default 5)")
 	timeBatch := fs.Int("time-batch", 0, "batch of the timed runs, the same for every cell (default 64)")
 	batch := fs.Int("batch", 100, "sampling batch (results do not depend on it)")
 	seed := fs.Uint64("seed", 0, "noise and distillation seed")
