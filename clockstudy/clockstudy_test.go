@@ -20,10 +20,7 @@ import (
 
 func tinyTeacher(t *testing.T) *unet.Model {
 	t.Helper()
-	c, _ := unet.ConfigFrom("mnist")
-	c.BlockOutChannels = []int{8, 16, 16}
-	four, eight := 4, 8
-	c.NormNumGroups, c.AttentionHeadDim = &four, &eight
+	c, _ := unet.ConfigFrom("mnist_tiny") // a small untrained model
 	m, err := unet.New(c, 3)
 	if err != nil {
 		t.Fatal(err)

@@ -15,13 +15,10 @@ import (
 // reference config's shape.
 func tinyTeacher(t testing.TB) *unet.Model {
 	t.Helper()
-	c, err := unet.ConfigFrom("mnist")
+	c, err := unet.ConfigFrom("mnist_tiny") // a small untrained model
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.BlockOutChannels = []int{8, 16, 16}
-	four, eight := 4, 8
-	c.NormNumGroups, c.AttentionHeadDim = &four, &eight
 	m, err := unet.New(c, 5)
 	if err != nil {
 		t.Fatal(err)

@@ -44,13 +44,10 @@ func (e *everyOther) Predict(x *tensor.Dense, t float64, labels []int64) (*tenso
 // Evaluate a user-defined denoiser end to end: samples, FID-MNIST, KID,
 // class accuracy and the FLOPs it spent, against the plain U-Net.
 func ExampleRun() {
-	cfg, err := unet.ConfigFrom("mnist")
+	cfg, err := unet.ConfigFrom("mnist_tiny") // a small untrained model
 	if err != nil {
 		log.Fatal(err)
 	}
-	cfg.BlockOutChannels = []int{8, 16, 16} // a small untrained model
-	four, eight := 4, 8
-	cfg.NormNumGroups, cfg.AttentionHeadDim = &four, &eight
 	m, err := unet.New(cfg, 1)
 	if err != nil {
 		log.Fatal(err)
@@ -90,13 +87,10 @@ func ExampleRun() {
 // from machine to machine, so the example prints only what they must
 // satisfy.
 func ExampleTimePaired() {
-	cfg, err := unet.ConfigFrom("mnist")
+	cfg, err := unet.ConfigFrom("mnist_tiny") // a small untrained model
 	if err != nil {
 		log.Fatal(err)
 	}
-	cfg.BlockOutChannels = []int{8, 16, 16} // a small untrained model
-	four, eight := 4, 8
-	cfg.NormNumGroups, cfg.AttentionHeadDim = &four, &eight
 	m, err := unet.New(cfg, 1)
 	if err != nil {
 		log.Fatal(err)

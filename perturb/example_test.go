@@ -53,13 +53,10 @@ func ExampleMix() {
 // from the unperturbed run instead of recomputing them: the U-Net runs only
 // for the perturbed half.
 func ExamplePrefix() {
-	cfg, err := unet.ConfigFrom("mnist")
+	cfg, err := unet.ConfigFrom("mnist_tiny") // a small untrained model
 	if err != nil {
 		log.Fatal(err)
 	}
-	cfg.BlockOutChannels = []int{8, 16, 16} // a small untrained model
-	four, eight := 4, 8
-	cfg.NormNumGroups, cfg.AttentionHeadDim = &four, &eight
 	m, err := unet.New(cfg, 1)
 	if err != nil {
 		log.Fatal(err)

@@ -78,13 +78,10 @@ func TestMixKeepsStatistics(t *testing.T) {
 // tinyMNIST is a small random class-conditional 1×32×32 model.
 func tinyMNIST(t *testing.T) *unet.Model {
 	t.Helper()
-	c, err := unet.ConfigFrom("mnist")
+	c, err := unet.ConfigFrom("mnist_tiny") // a small untrained model
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.BlockOutChannels = []int{8, 16, 16}
-	four, eight := 4, 8
-	c.NormNumGroups, c.AttentionHeadDim = &four, &eight
 	m, err := unet.New(c, 3)
 	if err != nil {
 		t.Fatal(err)

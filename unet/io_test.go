@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -283,5 +284,25 @@ func TestSampleHW(t *testing.T) {
 		if verr := cfg.Validate(); c.ok != (verr == nil) || (!c.ok && !strings.Contains(verr.Error(), "sample_size")) {
 			t.Errorf("sample_size %s: Validate %v", c.json, verr)
 		}
+	}
+}
+
+// TestTinyConfig: the embedded mnist_tiny config is the reference config at
+// widths 8, 16, 16 with GroupNorm groups 4 and attention head width 8, and
+// nothing else changed (tests and examples rely on it).
+func TestTinyConfig(t *testing.T) {
+	want, err := ConfigFrom("mnist")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.BlockOutChannels = []int{8, 16, 16}
+	four, eight := 4, 8
+	want.NormNumGroups, want.AttentionHeadDim = &four, &eight
+	got, err := ConfigFrom("mnist_tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("mnist_tiny is\n%+v\nwant\n%+v", got, want)
 	}
 }

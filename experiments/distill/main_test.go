@@ -15,10 +15,7 @@ import (
 
 func tinyModel(t *testing.T, seed uint64) string {
 	t.Helper()
-	c, _ := unet.ConfigFrom("mnist")
-	c.BlockOutChannels = []int{8, 16, 16}
-	four, eight := 4, 8
-	c.NormNumGroups, c.AttentionHeadDim = &four, &eight
+	c, _ := unet.ConfigFrom("mnist_tiny") // a small untrained model
 	m, err := unet.New(c, seed)
 	if err != nil {
 		t.Fatal(err)

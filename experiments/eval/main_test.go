@@ -18,10 +18,7 @@ import (
 // tinyMNISTModel writes a small random class-conditional 32×32 model.
 func tinyMNISTModel(t *testing.T) string {
 	t.Helper()
-	c, _ := unet.ConfigFrom("mnist")
-	c.BlockOutChannels = []int{8, 16, 16}
-	four, eight := 4, 8
-	c.NormNumGroups, c.AttentionHeadDim = &four, &eight
+	c, _ := unet.ConfigFrom("mnist_tiny") // a small untrained model
 	m, err := unet.New(c, 1)
 	if err != nil {
 		t.Fatal(err)

@@ -18,11 +18,10 @@ import (
 // tinyConfigDir writes the small 3-channel model of the command tests.
 func tinyConfigDir(t *testing.T) string {
 	t.Helper()
-	c, _ := unet.ConfigFrom("mnist")
+	c, _ := unet.ConfigFrom("mnist_tiny")
 	c.InChannels, c.OutChannels = 3, 3
-	c.BlockOutChannels = []int{8, 16, 16}
-	four, eight, five := 4, 8, 5
-	c.NormNumGroups, c.AttentionHeadDim, c.NumClassEmbeds = &four, &eight, &five
+	five := 5
+	c.NumClassEmbeds = &five
 	m, _ := unet.New(c, 0)
 	dir := filepath.Join(t.TempDir(), "cfg")
 	if err := m.Save(dir); err != nil {
