@@ -207,7 +207,9 @@ func (r *Runner) reference(sampler string) (*reference, error) {
 	// replay; a cached reference from an earlier run is kept (cells done
 	// before were compared with it), and the replay is used only when this
 	// run reproduces it bit for bit.
-	prefix := NewPrefix(c.Steps)
+	// Cells replay the steps before their start step, so the steps from
+	// the latest start on need no record.
+	prefix := NewPrefix(slices.Max(c.From))
 	x, err := r.sample(prefix.Recorder(&diffusion.ModelDenoiser{Model: r.Model}), sampler, labels)
 	if err != nil {
 		return nil, err
