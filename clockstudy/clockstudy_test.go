@@ -33,16 +33,16 @@ func tinyTeacher(t *testing.T) *unet.Model {
 func TestRelativeFLOPs(t *testing.T) {
 	m := tinyTeacher(t)
 	for _, meth := range []Method{
-		clockworkMethod("resnet", "dpmpp2m", 8, "clock:2"),
-		clockworkMethod("identity", "dpmpp2m", 8, "clock:3"),
-		clockworkMethod("unet-light", "dpmpp2m", 8, "5,6,7,8"),
+		ClockworkMethod("resnet", "dpmpp2m", 8, "clock:2"),
+		ClockworkMethod("identity", "dpmpp2m", 8, "clock:3"),
+		ClockworkMethod("unet-light", "dpmpp2m", 8, "5,6,7,8"),
 	} {
 		f, err := RelativeFLOPs(m, meth)
 		if err != nil {
 			t.Fatal(err)
 		}
-		a, _ := distill.New(m, distill.Spec{Kind: meth.Kind, Depth: 1, Steps: 8}, 0)
-		sched, _ := distill.ParseSchedule(meth.Schedule, 8)
+		a, _ := distill.New(m, distill.AdaptorConfig{Kind: meth.Kind, Depth: 1, Steps: 8}, 0)
+		sched, _ := distill.ParseClock(meth.Schedule, 8)
 		cw, _ := distill.NewClockwork(m, a, sched)
 		var counted int64
 		for i := 0; i < 8; i++ {
@@ -73,9 +73,9 @@ func TestLeastSensitiveSchedule(t *testing.T) {
 			t.Errorf("sensitivities %v", sens)
 		}
 	}
-	c := Config{Teacher: m.Fingerprint(), N: 4, TimeBatch: 4, TimeRepeats: 1, Keep: 2,
+	c := Config{Model: m.Fingerprint(), N: 4, TimeBatch: 4, TimeRounds: 1, Keep: 2,
 		Distill: Distill{Epochs: 1, Trajectories: 4, Validation: 4, Batch: 4, LR: 1e-3, Decay: "constant"},
-		Methods: []Method{teacherMethod("dpmpp2m", 6), clockworkMethod("resnet", "dpmpp2m", 6, LeastSensitivePrefix+"3", "sensitivity")}}
+		Methods: []Method{TeacherMethod("dpmpp2m", 6), ClockworkMethod("resnet", "dpmpp2m", 6, LeastSensitivePrefix+"3", "sensitivity")}}
 	c.Methods[1].Width = 8
 	if err := c.Validate(m); err != nil {
 		t.Fatal(err)
@@ -85,7 +85,7 @@ func TestLeastSensitiveSchedule(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	r := &Runner{Config: c, Teacher: m, Noise: s, Classifier: clf, Dir: dir, Adaptors: filepath.Join(dir, "adaptors"), Batch: 4}
+	r := &Runner{Config: c, Model: m, Noise: s, Classifier: clf, Dir: dir, Adaptors: filepath.Join(dir, "adaptors"), Batch: 4}
 	recs, err := study.Run(context.Background(), c.Study(), study.Options{Dir: dir}, r.Run)
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +105,7 @@ func TestLeastSensitiveSchedule(t *testing.T) {
 		}
 	}
 	bad := c
-	bad.Methods = []Method{clockworkMethod("resnet", "dpmpp2m", 6, LeastSensitivePrefix+"6")}
+	bad.Methods = []Method{ClockworkMethod("resnet", "dpmpp2m", 6, LeastSensitivePrefix+"6")}
 	if err := bad.Validate(m); err == nil {
 		t.Error("least-sensitive:6 of 6 steps accepted")
 	}
@@ -151,18 +151,18 @@ func TestPrepareSharedAdaptors(t *testing.T) {
 	m := tinyTeacher(t)
 	s, _ := diffusion.NewSchedule(diffusion.DefaultScheduleConfig())
 	mk := func(steps int, counts []int) Method {
-		meth := clockworkMethod("resnet", "dpmpp2m", steps, "clock:2")
+		meth := ClockworkMethod("resnet", "dpmpp2m", steps, "clock:2")
 		meth.Width, meth.StepCounts = 8, counts
 		return meth
 	}
-	c := Config{Teacher: m.Fingerprint(), N: 4, TimeBatch: 4, TimeRepeats: 1,
+	c := Config{Model: m.Fingerprint(), N: 4, TimeBatch: 4, TimeRounds: 1,
 		Distill: Distill{Epochs: 1, Trajectories: 4, Validation: 4, Batch: 4, LR: 1e-3, Decay: "constant"},
 		Methods: []Method{mk(4, []int{4, 6}), mk(6, []int{4, 6}), mk(4, nil)}}
 	if err := c.Validate(m); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	r := &Runner{Config: c, Teacher: m, Noise: s, Dir: dir, Adaptors: filepath.Join(dir, "adaptors"), Batch: 4}
+	r := &Runner{Config: c, Model: m, Noise: s, Dir: dir, Adaptors: filepath.Join(dir, "adaptors"), Batch: 4}
 	done := make(chan error, 1)
 	go func() { done <- r.Prepare(c.Methods) }()
 	select {

@@ -6,7 +6,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/distill"
+	"github.com/clockwork-go/clockwork/evaluate"
 	"github.com/clockwork-go/clockwork/unet"
 )
 
@@ -14,23 +16,26 @@ import (
 // cells, the samples per cell and the distillation settings. It is what
 // study.json records.
 type Config struct {
-	Teacher string   `json:"teacher"`
+	// Model is the teacher's fingerprint (unet.Model.Fingerprint).
+	Model   string   `json:"model"`
 	N       int      `json:"n"`
 	Seed    uint64   `json:"seed"`
 	Distill Distill  `json:"distill"`
 	Methods []Method `json:"methods"`
-	// TimeBatch samples are drawn TimeRepeats times per cell to time it
-	// (the median counts), the same batch for every cell.
-	TimeBatch   int `json:"time_batch"`
-	TimeRepeats int `json:"time_repeats"`
+	// TimeBatch samples are drawn in TimeRounds alternating rounds with
+	// the baseline per cell to time it (the median ratio counts, with its
+	// confidence interval from 6 rounds on), the same batch for every
+	// cell.
+	TimeBatch  int `json:"time_batch"`
+	TimeRounds int `json:"time_rounds"`
 	// Keep samples of each cell are kept for the figures.
 	Keep int `json:"keep_samples"`
 }
 
-// DefaultDistill are the distillation settings of the quick study.
-func DefaultDistill() Distill {
-	return Distill{Epochs: 20, Trajectories: 128, Validation: 64, Batch: 16, LR: 1e-3, Decay: "cosine"}
-}
+// DefaultTimeRounds is the number of alternating rounds a cell is timed in
+// against the baseline: enough for a distribution-free 95% interval of the
+// median speed-up (evaluate.MedianCIOrder), as in the eval command.
+const DefaultTimeRounds = 11
 
 // Quick is the default study: the teacher at 8 DPM-Solver++(2M) steps and
 // at the step counts of about the FLOPs of the ResNet adaptor's clock 2,
@@ -53,13 +58,13 @@ func Full(teacher *unet.Model) (Config, error) {
 }
 
 func build(teacher *unet.Model, methods []Method, n int) (Config, error) {
-	c := Config{Teacher: teacher.Fingerprint(), N: n, Distill: DefaultDistill(), TimeBatch: 64, TimeRepeats: 5, Keep: 8}
+	c := Config{Model: teacher.Fingerprint(), N: n, Distill: DefaultDistill(), TimeBatch: 64, TimeRounds: DefaultTimeRounds, Keep: 8}
 	// The teacher at the step counts that cost about what the Clockwork
 	// methods at 8 DPM-Solver++ steps cost: the baseline a reviewer asks
 	// for first.
 	var fewer []int
 	for _, m := range methods {
-		if !m.Clockwork() || m.Sampler != "dpmpp2m" || m.Steps != 8 || m.Depth != 1 || m.NoPrev || m.Data == "noised" || len(m.StepCounts) > 0 {
+		if !m.Clockwork() || m.Sampler != BaseSampler || m.Steps != BaseSteps || m.Depth != 1 || m.NoPrev || m.Data == "noised" || len(m.StepCounts) > 0 {
 			continue
 		}
 		f, err := RelativeFLOPs(teacher, m)
@@ -82,7 +87,7 @@ func build(teacher *unet.Model, methods []Method, n int) (Config, error) {
 			}
 		}
 		if !found {
-			methods = append(methods, teacherMethod("dpmpp2m", s, "headline", "fewer"))
+			methods = append(methods, TeacherMethod("dpmpp2m", s, "headline", "fewer"))
 		}
 	}
 	c.Methods = methods
@@ -95,19 +100,21 @@ func RelativeFLOPs(teacher *unet.Model, m Method) (float64, error) {
 	if !m.Clockwork() {
 		return 1, nil
 	}
-	a, err := distill.New(teacher, distill.Spec{Kind: m.Kind, Width: m.Width, Depth: m.Depth, NoPrev: m.NoPrev, Steps: m.Steps, StepSize: len(m.StepCounts) > 0}, 0)
+	a, err := distill.New(teacher, distill.AdaptorConfig{Kind: m.Kind, Width: m.Width, Depth: m.Depth, NoPrev: m.NoPrev, Steps: m.Steps, StepSize: len(m.StepCounts) > 0}, 0)
 	if err != nil {
 		return 0, err
 	}
-	sched, err := distill.ParseSchedule(placeholder(m), m.Steps)
+	pm := m
+	pm.Schedule = placeholder(m)
+	clock, err := pm.clock()
 	if err != nil {
 		return 0, err
 	}
 	h, w, _ := teacher.Config.SampleHW()
-	shell, core := a.Split().Cost(teacher.Cost(h, w))
-	n := int64(sched.Count())
-	total := int64(m.Steps)*shell + (int64(m.Steps)-n)*core + n*a.FLOPs()
-	return float64(total) / float64(int64(m.Steps)*(shell+core)), nil
+	shell, core := a.Base().Cut.Cost(teacher.Cost(h, w))
+	evals, n := int64(clock.Steps()), int64(clock.Count())
+	total := evals*shell + (evals-n)*core + n*a.FLOPs()
+	return float64(total) / float64(evals*(shell+core)), nil
 }
 
 // placeholder returns a method's schedule, or for a schedule chosen by
@@ -126,8 +133,14 @@ func placeholder(m Method) string {
 
 // Validate checks every method against the teacher.
 func (c Config) Validate(teacher *unet.Model) error {
-	if c.N < 2 || c.TimeBatch < 1 || c.TimeRepeats < 1 || c.Keep < 0 || c.Keep > c.N {
-		return fmt.Errorf("clockwork study: %d samples, timing batch %d × %d, %d kept: want at least 2 samples", c.N, c.TimeBatch, c.TimeRepeats, c.Keep)
+	if c.N < 2 || c.TimeBatch < 1 || c.TimeRounds < 1 || c.Keep < 0 || c.Keep > c.N {
+		return fmt.Errorf("clockwork study: %d samples, timing batch %d × %d rounds, %d kept: want at least 2 samples, a batch and a round", c.N, c.TimeBatch, c.TimeRounds, c.Keep)
+	}
+	if err := evaluate.CheckMNIST(teacher.Config); err != nil {
+		return fmt.Errorf("clockwork study: %w", err)
+	}
+	if fp := teacher.Fingerprint(); c.Model != fp {
+		return fmt.Errorf("clockwork study of model %s run on model %s", c.Model, fp)
 	}
 	seen := map[string]bool{}
 	for _, m := range c.Methods {
@@ -135,6 +148,12 @@ func (c Config) Validate(teacher *unet.Model) error {
 			return fmt.Errorf("clockwork study: method %s twice", m.Key())
 		}
 		seen[m.Key()] = true
+		if _, err := diffusion.LookupSampler(m.Sampler); err != nil {
+			return fmt.Errorf("%s: %w", m.Label(), err)
+		}
+		if m.Kind == Custom && m.Name == "" {
+			return fmt.Errorf("clockwork study: a custom method without a name")
+		}
 		if !m.Clockwork() {
 			continue
 		}

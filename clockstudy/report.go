@@ -18,7 +18,6 @@ import (
 
 	"github.com/clockwork-go/clockwork/internal/fsutil"
 	"github.com/clockwork-go/clockwork/metrics"
-	"github.com/clockwork-go/clockwork/perturb"
 	"github.com/clockwork-go/clockwork/plots"
 	"github.com/clockwork-go/clockwork/study"
 	"github.com/clockwork-go/clockwork/train"
@@ -143,7 +142,7 @@ func Report(dir string, r *Results) ([]string, error) {
 	}
 	err := fsutil.WriteAtomic(filepath.Join(dir, "tables.md"), func(w io.Writer) error {
 		fmt.Fprintf(w, "# Clockwork study: tables\n\nTeacher %s; %d samples per cell, seed %d; FID-MNIST, KID and class accuracy against the MNIST test set, L2 and PSNR to the teacher's samples from the same noise and labels (the teacher at the same sampler and steps for Clockwork cells, at 8 DPM-Solver++ steps for the teacher's); 95%% intervals. Wall time: median of %d runs of a batch of %d on this machine. FLOPs saved and speed-up are against the teacher at 8 DPM-Solver++ steps.\n\n",
-			r.Config.Teacher, r.Config.N, r.Config.Seed, r.Config.TimeRepeats, r.Config.TimeBatch)
+			r.Config.Model, r.Config.N, r.Config.Seed, r.Config.TimeRounds, r.Config.TimeBatch)
 		for _, g := range Groups {
 			ms := r.inGroup(g[0])
 			if len(ms) == 0 {
@@ -209,15 +208,6 @@ func (r *Results) writeCSV(path string) error {
 		cw.Flush()
 		return cw.Error()
 	})
-}
-
-func saveBoth(dir, name string, save func(path string) error) (string, error) {
-	for _, ext := range []string{".pdf", ".png"} {
-		if err := save(filepath.Join(dir, name+ext)); err != nil {
-			return "", err
-		}
-	}
-	return name + ".png", nil
 }
 
 // short labels a point in a crowded figure.
@@ -286,7 +276,7 @@ func (r *Results) figures(dir string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		name, err := saveBoth(dir, f.name, func(path string) error { return plots.Save(p, path, plots.PageWidth, 1.4*plots.FigHeight) })
+		name, err := plots.SaveBoth(dir, f.name, func(path string) error { return plots.Save(p, path, plots.PageWidth, 1.4*plots.FigHeight) })
 		if err != nil {
 			return nil, err
 		}
@@ -305,7 +295,7 @@ func (r *Results) figures(dir string) ([]string, error) {
 		if m.Clockwork() && (m.Schedule != "clock:2" || m.Depth != 1 || m.NoPrev || m.Data == "noised" || len(m.StepCounts) > 0) {
 			continue
 		}
-		s, err := perturb.DecodeSamples(res.Samples)
+		s, err := study.DecodeSamples(res.Samples)
 		if err != nil || len(s) < k*1024 {
 			continue
 		}
@@ -317,7 +307,7 @@ func (r *Results) figures(dir string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		name, err := saveBoth(dir, "samples", func(path string) error {
+		name, err := plots.SaveBoth(dir, "samples", func(path string) error {
 			return plots.Save(p, path, vg.Length(k)*0.55*vg.Inch+1.4*vg.Inch, vg.Length(len(rows))*0.55*vg.Inch+0.4*vg.Inch)
 		})
 		if err != nil {
@@ -357,7 +347,7 @@ func (r *Results) figures(dir string) ([]string, error) {
 		}
 		p.Y.Scale = plot.LogScale{}
 		p.Y.Tick.Marker = plots.LogTicks{}
-		name, err := saveBoth(dir, "distill_curves", func(path string) error { return plots.Save(p, path, plots.PageWidth, 1.4*plots.FigHeight) })
+		name, err := plots.SaveBoth(dir, "distill_curves", func(path string) error { return plots.Save(p, path, plots.PageWidth, 1.4*plots.FigHeight) })
 		if err != nil {
 			return nil, err
 		}

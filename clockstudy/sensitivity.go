@@ -52,19 +52,19 @@ func Sensitivity(teacher *unet.Model, noise *diffusion.Schedule, sampler string,
 	if err != nil {
 		return nil, err
 	}
-	o := diffusion.Options{Sampler: sampler, Steps: steps, Seed: seed}
-	ref, err := diffusion.SampleMany(&diffusion.ModelDenoiser{Model: teacher}, noise, []int{1, 32, 32}, n, batch, labels, o, nil)
+	o := diffusion.Options{Sampler: sampler, Steps: steps, Seed: seed, Cond: diffusion.Labels(labels)}
+	ref, err := diffusion.SampleMany(&diffusion.ModelDenoiser{Model: teacher}, noise, []int{1, 32, 32}, n, batch, o, nil)
 	if err != nil {
 		return nil, err
 	}
-	id, err := distill.New(teacher, distill.Spec{Kind: "identity", Depth: 1, Steps: steps}, 0)
+	id, err := distill.New(teacher, distill.AdaptorConfig{Kind: "identity", Depth: 1, Steps: steps}, 0)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]float64, steps)
 	out[0] = math.MaxFloat64
 	for i := 2; i <= steps; i++ {
-		sched, err := distill.At(steps, i)
+		sched, err := distill.ClockAt(steps, i)
 		if err != nil {
 			return nil, err
 		}
@@ -72,7 +72,7 @@ func Sensitivity(teacher *unet.Model, noise *diffusion.Schedule, sampler string,
 		if err != nil {
 			return nil, err
 		}
-		x, err := diffusion.SampleMany(cw, noise, []int{1, 32, 32}, n, batch, labels, o, nil)
+		x, err := diffusion.SampleMany(cw, noise, []int{1, 32, 32}, n, batch, o, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -107,7 +107,7 @@ func LeastSensitive(sens []float64, count int) []int {
 
 // sensitivityRecord is what Dir/sensitivity-*.json keeps.
 type sensitivityRecord struct {
-	Teacher string    `json:"teacher"`
+	Model   string    `json:"model"`
 	Sampler string    `json:"sampler"`
 	Steps   int       `json:"steps"`
 	N       int       `json:"n"`
@@ -124,15 +124,15 @@ func (r *Runner) sensitivity(sampler string, steps int) ([]float64, error) {
 	path := filepath.Join(r.Dir, fmt.Sprintf("sensitivity-%s%d.json", sampler, steps))
 	var rec sensitivityRecord
 	if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &rec) == nil &&
-		rec.Teacher == c.Teacher && rec.Sampler == sampler && rec.Steps == steps && rec.N == n && rec.Seed == seed && len(rec.L2) == steps {
+		rec.Model == c.Model && rec.Sampler == sampler && rec.Steps == steps && rec.N == n && rec.Seed == seed && len(rec.L2) == steps {
 		return rec.L2, nil
 	}
 	r.logf("measuring the core's sensitivity at each of %d %s steps on %d samples", steps, sampler, n)
-	l2, err := Sensitivity(r.Teacher, r.Noise, sampler, steps, n, r.batch(), seed)
+	l2, err := Sensitivity(r.Model, r.Noise, sampler, steps, n, r.batch(), seed)
 	if err != nil {
 		return nil, err
 	}
-	rec = sensitivityRecord{Teacher: c.Teacher, Sampler: sampler, Steps: steps, N: n, Seed: seed, L2: l2}
+	rec = sensitivityRecord{Model: c.Model, Sampler: sampler, Steps: steps, N: n, Seed: seed, L2: l2}
 	b, _ := json.MarshalIndent(rec, "", "  ")
 	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
 		return nil, err

@@ -24,9 +24,16 @@ func ExampleSample() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	d := &diffusion.Guided{D: &diffusion.ModelDenoiser{Model: m}, Scale: 2, Null: 10}
+	g, err := diffusion.ClassGuidance(m.Config.NumClasses(), 2)
+	if err != nil {
+		log.Fatal(err)
+	}
+	d, err := diffusion.Guide(&diffusion.ModelDenoiser{Model: m}, g)
+	if err != nil {
+		log.Fatal(err)
+	}
 	x, err := diffusion.Sample(d, s, []int{2, 1, 16, 16}, diffusion.Options{
-		Sampler: "dpmpp2m", Steps: 20, Seed: 7, Labels: []int64{3, 5},
+		Sampler: "dpmpp2m", Steps: 20, Seed: 7, Cond: diffusion.Labels([]int64{3, 5}),
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -46,7 +53,7 @@ func ExampleOptions_hook() {
 	s, _ := diffusion.NewSchedule(diffusion.DefaultScheduleConfig())
 	md := &diffusion.ModelDenoiser{Model: m}
 	perturbed := 0
-	o := diffusion.Options{Sampler: "dpmpp2m", Steps: 8, Seed: 1, Labels: []int64{4},
+	o := diffusion.Options{Sampler: "dpmpp2m", Steps: 8, Seed: 1, Cond: diffusion.Labels([]int64{4}),
 		Hook: func(info diffusion.StepInfo) error {
 			md.Hook = nil
 			if info.Index >= 5 {

@@ -33,8 +33,8 @@ func (r *rowNoise) EndStep(e StepEnd) error {
 	return nil
 }
 
-func (r *rowNoise) Predict(x *tensor.Dense, t float64, labels []int64) (*tensor.Dense, error) {
-	out, err := r.D.Predict(x, t, labels)
+func (r *rowNoise) Predict(x *tensor.Dense, t float64, c Cond) (*tensor.Dense, error) {
+	out, err := r.D.Predict(x, t, c)
 	if err != nil {
 		return nil, err
 	}
@@ -43,10 +43,7 @@ func (r *rowNoise) Predict(x *tensor.Dense, t float64, labels []int64) (*tensor.
 	per := x.Shape().TotalSize() / n
 	o := out.Data().([]float32)
 	for i, row := range r.rows {
-		branch := uint64(0)
-		if row.Null {
-			branch = 1
-		}
+		branch := uint64(row.Branch)
 		rng := rand.New(rand.NewPCG(r.seed^uint64(row.Sample)<<20, uint64(r.step)<<1|branch))
 		for k := i * per; k < (i+1)*per; k++ {
 			o[k] += 0.1 * float32(rng.NormFloat64())
@@ -64,15 +61,15 @@ func TestRowNoiseIndependentOfBatch(t *testing.T) {
 	var ref []float32
 	for _, batch := range []int{5, 2, 1} {
 		rn := &rowNoise{D: toy{}}
-		d := &Guided{D: rn, Scale: 3, Null: 9}
-		x, err := SampleMany(d, s, []int{1, 4, 4}, 5, batch, labels, Options{Sampler: "dpmpp2m", Steps: 6, Seed: 11, FirstIndex: 100}, nil)
+		d := &Guided{D: rn, G: Guidance{Scale: 3, Null: Labels([]int64{9})}}
+		x, err := SampleMany(d, s, []int{1, 4, 4}, 5, batch, Options{Sampler: "dpmpp2m", Steps: 6, Seed: 11, FirstIndex: 100, Cond: Labels(labels)}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if batch == 1 {
 			// The last batch is sample 104 alone: its conditional row, then
 			// its null row.
-			want := []Row{{Sample: 104, Label: 4}, {Sample: 104, Label: 9, Null: true}}
+			want := []Row{{Sample: 104}, {Sample: 104, Branch: BranchNull}}
 			if !slices.Equal(rn.rows, want) {
 				t.Errorf("rows inside Guided: %+v, want %+v", rn.rows, want)
 			}
@@ -95,7 +92,7 @@ func TestRowNoiseIndependentOfBatch(t *testing.T) {
 // and the next state; for DDIM at the last step the state is x₀ itself.
 func TestAfterStep(t *testing.T) {
 	s, _ := NewSchedule(DefaultScheduleConfig())
-	for _, sampler := range Samplers {
+	for _, sampler := range SamplerNames() {
 		var steps []int
 		var last, lastX0 []float32
 		x, err := Sample(toy{}, s, []int{2, 1, 3, 3}, Options{Sampler: sampler, Steps: 5, Seed: 2,
@@ -135,17 +132,21 @@ func TestFLOPsCounted(t *testing.T) {
 	s, _ := NewSchedule(DefaultScheduleConfig())
 	_, pass := m.Cost(16, 16).Total()
 	md := &ModelDenoiser{Model: m}
-	if _, err := Sample(md, s, []int{3, 3, 16, 16}, Options{Sampler: "ddim", Steps: 4, Labels: []int64{0, 1, 2}}); err != nil {
+	if _, err := Sample(md, s, []int{3, 3, 16, 16}, Options{Sampler: "ddim", Steps: 4, Cond: Labels([]int64{0, 1, 2})}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := CountedFLOPs(md); got != 3*4*pass {
 		t.Errorf("counted %d FLOPs, want %d", got, 3*4*pass)
 	}
-	g, err := Guide(&ModelDenoiser{Model: m}, m.Config.NumClasses(), 2)
+	cg, err := ClassGuidance(m.Config.NumClasses(), 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Sample(g, s, []int{3, 3, 16, 16}, Options{Sampler: "ddim", Steps: 4, Labels: []int64{0, 1, 2}}); err != nil {
+	g, err := Guide(&ModelDenoiser{Model: m}, cg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Sample(g, s, []int{3, 3, 16, 16}, Options{Sampler: "ddim", Steps: 4, Cond: Labels([]int64{0, 1, 2})}); err != nil {
 		t.Fatal(err)
 	}
 	if got, ok := CountedFLOPs(g); !ok || got != 2*3*4*pass {

@@ -62,7 +62,7 @@ func TestScheduleMatchesDiffusers(t *testing.T) {
 
 func TestTimestepsMatchDiffusers(t *testing.T) {
 	f := fixture(t)
-	for _, sampler := range Samplers {
+	for _, sampler := range SamplerNames() {
 		for _, sp := range []string{SpacingLeading, SpacingTrailing, SpacingLinspace} {
 			for _, n := range []int{1000, 50, 20, 8, 4} {
 				want := f[fmt.Sprintf("ts.%s.%s.%d", sampler, sp, n)].F64
@@ -86,7 +86,7 @@ func TestTimestepsMatchDiffusers(t *testing.T) {
 // toy is the deterministic stand-in denoiser shared with the fixture script.
 type toy struct{}
 
-func (toy) Predict(x *tensor.Dense, t float64, _ []int64) (*tensor.Dense, error) {
+func (toy) Predict(x *tensor.Dense, t float64, _ Cond) (*tensor.Dense, error) {
 	out := tensor.New(tensor.WithShape(x.Shape().Clone()...), tensor.Of(tensor.Float32))
 	o := out.Data().([]float32)
 	for i, v := range x.Data().([]float32) {
@@ -163,7 +163,7 @@ type gaussian struct {
 	mu, sd float64
 }
 
-func (g gaussian) Predict(x *tensor.Dense, t float64, _ []int64) (*tensor.Dense, error) {
+func (g gaussian) Predict(x *tensor.Dense, t float64, _ Cond) (*tensor.Dense, error) {
 	// Interpolate ᾱ at fractional t like the samplers' σ(t).
 	lo := int(math.Floor(t))
 	hi := min(lo+1, g.s.T()-1)
@@ -195,7 +195,7 @@ func TestSamplersGaussian(t *testing.T) {
 	// Tolerance on the standard deviation by step count; the mean's
 	// sampling error is sd/√n ≈ 0.008.
 	tolS := map[int]float64{1000: 0.025, 50: 0.07, 20: 0.13, 8: 0.22, 4: 0.36}
-	for _, sampler := range Samplers {
+	for _, sampler := range SamplerNames() {
 		errs := map[int]float64{}
 		for _, steps := range []int{1000, 50, 20, 8, 4} {
 			o := Options{Sampler: sampler, Steps: steps, Seed: 9, NoClip: true}
@@ -315,7 +315,7 @@ func TestSampleBadOptions(t *testing.T) {
 		{Options{Sampler: "ddim", Steps: 2000}, "2000 steps"},
 		{Options{Sampler: "ddim", Steps: 4, Spacing: "even"}, "spacing"},
 		{Options{Sampler: "ddpm", Steps: 4, Variance: "learned"}, "variance"},
-		{Options{Sampler: "ddim", Steps: 4, Labels: []int64{1}}, "labels"},
+		{Options{Sampler: "ddim", Steps: 4, Cond: Labels([]int64{1})}, "labels"},
 	} {
 		if _, err := Sample(toy{}, s, []int{2, 1, 2, 2}, c.o); err == nil || !contains(err.Error(), c.want) {
 			t.Errorf("%+v: error %v, want one mentioning %q", c.o, err, c.want)

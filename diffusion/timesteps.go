@@ -12,40 +12,38 @@ const (
 	SpacingLinspace = "linspace" // evenly spaced from T−1 down to 0
 )
 
-// Timesteps returns the descending timesteps a sampler visits in n steps of
-// a schedule of T training steps, as diffusers' set_timesteps computes them
-// for that sampler ("ddpm", "ddim", "dpmpp2m", "euler") and spacing (empty:
-// the sampler's default, leading for DDPM and DDIM, linspace for DPM-Solver++
-// and Euler). Euler's linspace timesteps are fractional.
+// Timesteps returns the descending timesteps the registered sampler visits
+// in n steps of a schedule of T training steps, as diffusers' set_timesteps
+// computes them for that sampler and spacing (empty: the sampler's default,
+// leading for DDPM and DDIM, linspace for DPM-Solver++ and Euler).
 func Timesteps(sampler string, n, T int, spacing string) ([]float64, error) {
+	s, err := LookupSampler(sampler)
+	if err != nil {
+		return nil, err
+	}
+	return s.Timesteps(n, T, spacing)
+}
+
+// Grid returns the n highest of points timesteps laid over T training steps
+// with a spacing (leading, trailing or linspace), in descending order, as
+// diffusers' schedulers lay them: linspace values rounded to integers, or
+// kept as float32 fractions when fractional (Euler's). Trailing spacing
+// ignores points. A sampler's Timesteps calls it with its own points: n for
+// most, n+1 for DPM-Solver++, whose final step reaches σ = 0 from the
+// last visited one.
+func Grid(n, points, T int, spacing string, fractional bool) ([]float64, error) {
 	if n < 1 || n > T {
 		return nil, fmt.Errorf("%d steps: want 1 to %d", n, T)
 	}
-	if spacing == "" {
-		spacing = SpacingLeading
-		if sampler == "dpmpp2m" || sampler == "euler" {
-			spacing = SpacingLinspace
-		}
-	}
-	switch sampler {
-	case "ddpm", "ddim", "euler":
-	case "dpmpp2m":
-	default:
-		return nil, fmt.Errorf("sampler %q is not one of %v", sampler, Samplers)
-	}
-	// The grid has points points of which the n highest are visited:
-	// DPM-Solver++ lays n+1 and drops the last, which its final step
-	// reaches with σ = 0.
-	points := n
-	if sampler == "dpmpp2m" {
-		points = n + 1
+	if points < n {
+		return nil, fmt.Errorf("a grid of %d points cannot hold %d steps", points, n)
 	}
 	out := make([]float64, 0, n)
 	switch spacing {
 	case SpacingLinspace:
 		for i := points - 1; i >= points-n; i-- {
 			v := linspaceAt(0, float64(T-1), points, i)
-			if sampler == "euler" {
+			if fractional {
 				// numpy.linspace(..., dtype=float32): fractional timesteps.
 				v = float64(float32(v))
 			} else {

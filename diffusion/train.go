@@ -463,10 +463,10 @@ func (tr *Trainer) GridSamples() (*tensor.Dense, int, error) {
 		for i := 0; i < n; i++ {
 			labels = append(labels, int64(i/8))
 		}
-		d = &Guided{D: d, Scale: 2, Null: tr.null}
+		d = &Guided{D: d, G: Guidance{Scale: 2, Null: Labels([]int64{tr.null})}}
 	}
 	// Batches of 20 bound the memory the grid needs (guidance doubles them).
-	x, err := SampleMany(d, tr.Schedule, []int{ch, h, w}, n, 20, labels, Options{Sampler: "dpmpp2m", Steps: 20, Seed: 1}, nil)
+	x, err := SampleMany(d, tr.Schedule, []int{ch, h, w}, n, 20, Options{Sampler: "dpmpp2m", Steps: 20, Seed: 1, Cond: Labels(labels)}, nil)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -32,7 +32,7 @@ func NewTrainGraph(m *unet.Model, n, h, w int) (*TrainGraph, error) {
 		shapes = append(shapes, []int{n, k})
 	}
 	shapes = append(shapes, []int{n, c.OutChannels, h, w}, []int{n})
-	f, err := nn.NewFunc(nn.FuncSpec{Params: m.Params, Inputs: shapes, Grad: true,
+	f, err := nn.NewFunc(nn.FuncDef{Params: m.Params, Inputs: shapes, Grad: true,
 		Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
 			var onehot *G.Node
 			if k > 0 {

@@ -213,7 +213,7 @@ func TestSampleRangeAndClip(t *testing.T) {
 	s, _ := NewSchedule(DefaultScheduleConfig())
 	labels := []int64{0, 1}
 	span := func(sampler string) (lo, hi float32) {
-		x, err := Sample(&ModelDenoiser{Model: m}, s, []int{2, 3, 16, 16}, Options{Sampler: sampler, Steps: 4, Labels: labels})
+		x, err := Sample(&ModelDenoiser{Model: m}, s, []int{2, 3, 16, 16}, Options{Sampler: sampler, Steps: 4, Cond: Labels(labels)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -29,18 +29,18 @@ func referenceModel(b *testing.B) *unet.Model {
 // the time per row.
 func BenchmarkResNetAdaptor(b *testing.B) {
 	m := referenceModel(b)
-	a, err := New(m, Spec{Kind: "resnet", Depth: 1, Steps: 8}, 1)
+	a, err := New(m, AdaptorConfig{Kind: "resnet", Depth: 1, Steps: 8}, 1)
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, n := range []int{8, 25, 100} {
 		b.Run(fmt.Sprintf("batch%d", n), func(b *testing.B) {
-			ri, ro := a.RInShape(), a.ROutShape()
+			ri, ro := a.Base().RIn, a.Base().ROut
 			in := Inputs{
 				RIn:      tensor.New(tensor.WithShape(n, ri[0], ri[1], ri[2]), tensor.Of(tensor.Float32)),
 				ROutPrev: tensor.New(tensor.WithShape(n, ro[0], ro[1], ro[2]), tensor.Of(tensor.Float32)),
 				Emb:      tensor.New(tensor.WithShape(n, m.Config.TimeEmbedDim()), tensor.Of(tensor.Float32)),
-				Labels:   make([]int64, n),
+				Cond:     diffusion.Labels(make([]int64, n)),
 				Step:     1,
 			}
 			if _, err := a.Apply(in); err != nil {
@@ -88,11 +88,11 @@ func BenchmarkClockworkSteps(b *testing.B) {
 			var d diffusion.Denoiser = &diffusion.ModelDenoiser{Model: m}
 			flops := 2 * float64(full)
 			if c.kind != "" {
-				a, err := New(m, Spec{Kind: c.kind, Depth: 1, Steps: 8}, 1)
+				a, err := New(m, AdaptorConfig{Kind: c.kind, Depth: 1, Steps: 8}, 1)
 				if err != nil {
 					b.Fatal(err)
 				}
-				s, err := Clock(c.clock, 8)
+				s, err := ClockN(c.clock, 8)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -110,7 +110,7 @@ func BenchmarkClockworkSteps(b *testing.B) {
 							b.Fatal(err)
 						}
 					}
-					if _, err := d.Predict(x, t, labels); err != nil {
+					if _, err := d.Predict(x, t, diffusion.Labels(labels)); err != nil {
 						b.Fatal(err)
 					}
 				}

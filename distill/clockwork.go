@@ -10,20 +10,23 @@ import (
 )
 
 // Clockwork is a diffusion.Denoiser that runs a U-Net with its
-// low-resolution core replaced by an adaptor on the schedule's steps: on a
+// low-resolution core replaced by an adaptor on the clock's steps: on a
 // full step it runs the shell and the core and keeps r_out; on an adaptor
 // step it runs the shell around the adaptor, which sees r_in and the kept
 // r_out of the previous step. Any sampler runs it (it learns the step from
-// BeginStep); under classifier-free guidance it goes inside
-// diffusion.Guided, and then keeps r_out for the conditional and the null
-// rows alike.
+// BeginStep); under guidance it goes inside diffusion.Guided, and then
+// keeps r_out for every branch's rows alike. A feature hook set through
+// diffusion.Tapper sees the shell's and the core's taps (an adaptor step
+// has no core taps: the adaptor replaces them).
 //
 // It counts the FLOPs it spends (diffusion.FLOPCounter): per row, the
 // shell's plus the core's or the adaptor's, from unet.Cost.
 type Clockwork struct {
-	Model    *unet.Model
-	Adaptor  *Adaptor
-	Schedule Schedule
+	Model   *unet.Model
+	Adaptor Adaptor
+	Clock   Clock
+	// Hook, when set, sees the U-Net's taps (diffusion.Tapper).
+	Hook unet.Hook
 
 	split      unet.Split
 	step       int
@@ -37,22 +40,31 @@ type Clockwork struct {
 	costHW     [2]int
 }
 
-// NewClockwork checks that the schedule suits the adaptor and returns the
+// NewClockwork checks that the clock suits the adaptor and returns the
 // denoiser.
-func NewClockwork(m *unet.Model, a *Adaptor, s Schedule) (*Clockwork, error) {
-	if err := s.Validate(a.Spec.NeedsPrev()); err != nil {
+func NewClockwork(m *unet.Model, a Adaptor, c Clock) (*Clockwork, error) {
+	cfg := a.Config()
+	if err := c.Validate(cfg.NeedsPrev()); err != nil {
 		return nil, err
 	}
-	if a.Spec.Kind == "scaleshift" && a.Spec.Steps != s.Steps() {
-		return nil, fmt.Errorf("a scaleshift adaptor for %d steps on a schedule of %d", a.Spec.Steps, s.Steps())
+	if k, err := cfg.kind(); err != nil {
+		return nil, err
+	} else if k.PerStep && cfg.Steps != c.Steps() {
+		return nil, fmt.Errorf("a %s adaptor for %d steps on a clock of %d", cfg.Kind, cfg.Steps, c.Steps())
 	}
-	return &Clockwork{Model: m, Adaptor: a, Schedule: s, split: a.split}, nil
+	if a.Base().Teacher != m {
+		return nil, fmt.Errorf("the adaptor was built for another model")
+	}
+	return &Clockwork{Model: m, Adaptor: a, Clock: c, split: a.Base().Cut}, nil
 }
+
+// SetTapHook implements diffusion.Tapper.
+func (c *Clockwork) SetTapHook(h unet.Hook) { c.Hook = h }
 
 // BeginStep implements diffusion.Stepper.
 func (c *Clockwork) BeginStep(info diffusion.StepInfo) error {
-	if info.Steps != c.Schedule.Steps() {
-		return fmt.Errorf("clockwork schedule %s is for %d steps; the sampler runs %d", c.Schedule, c.Schedule.Steps(), info.Steps)
+	if info.Steps != c.Clock.Steps() {
+		return fmt.Errorf("clockwork: clock %s is for %d model evaluations; the sampler makes %d", c.Clock, c.Clock.Steps(), info.Steps)
 	}
 	if info.Index > 0 && info.Index != c.step+1 {
 		return fmt.Errorf("clockwork: step %d after step %d", info.Index+1, c.step+1)
@@ -68,7 +80,7 @@ func (c *Clockwork) BeginStep(info diffusion.StepInfo) error {
 
 // nextIsAdaptor reports whether the step after this one is an adaptor step.
 func (c *Clockwork) nextIsAdaptor() bool {
-	return c.step+1 < c.Schedule.Steps() && c.Schedule.Adaptor[c.step+1]
+	return c.step+1 < c.Clock.Steps() && c.Clock.Adaptor[c.step+1]
 }
 
 // buffer returns the kept r_out buffer, (re)allocated for shape s.
@@ -95,31 +107,35 @@ func (c *Clockwork) costs(h, w int) {
 // core's on a full step, the adaptor's on an adaptor step.
 func (c *Clockwork) StepFLOPs(step, h, w int) int64 {
 	c.costs(h, w)
-	if c.Schedule.Adaptor[step] {
+	if c.Clock.Adaptor[step] {
 		return c.shellFLOPs + c.adaptFLOPs
 	}
 	return c.shellFLOPs + c.coreFLOPs
 }
 
 // Predict implements diffusion.Denoiser.
-func (c *Clockwork) Predict(x *tensor.Dense, t float64, labels []int64) (*tensor.Dense, error) {
-	if c.step >= c.Schedule.Steps() {
-		return nil, fmt.Errorf("clockwork: step %d beyond the schedule's %d", c.step+1, c.Schedule.Steps())
+func (c *Clockwork) Predict(x *tensor.Dense, t float64, cond diffusion.Cond) (*tensor.Dense, error) {
+	if c.step >= c.Clock.Steps() {
+		return nil, fmt.Errorf("clockwork: step %d beyond the clock's %d", c.step+1, c.Clock.Steps())
 	}
-	sh, err := c.split.ShellIn(x, []float64{t}, labels, nil)
+	in, err := diffusion.ModelInput(c.Model, x, cond)
+	if err != nil {
+		return nil, err
+	}
+	sh, err := c.split.ShellIn(in, []float64{t}, cond.Labels, c.Hook)
 	if err != nil {
 		return nil, err
 	}
 	var rOut *tensor.Dense
-	if c.Schedule.Adaptor[c.step] {
+	if c.Clock.Adaptor[c.step] {
 		if c.prev != nil && c.prev.Shape()[0] != x.Shape()[0] {
 			return nil, fmt.Errorf("clockwork: %d rows at step %d, %d at the step before", x.Shape()[0], c.step+1, c.prev.Shape()[0])
 		}
-		rOut, err = c.Adaptor.Apply(Inputs{RIn: sh.RIn, ROutPrev: c.prev, Emb: sh.Emb, Labels: labels, Step: c.step, StepSize: c.prevT - t, Shell: sh})
+		rOut, err = c.Adaptor.Apply(Inputs{RIn: sh.RIn, ROutPrev: c.prev, Emb: sh.Emb, Cond: cond, Step: c.step, StepSize: c.prevT - t, Shell: sh})
 	} else {
 		// The core writes r_out straight into the kept buffer.
 		c.prev = c.buffer(sh.ROutShape())
-		rOut, err = c.Model.CoreInto(sh, c.prev, nil)
+		rOut, err = c.Model.CoreInto(sh, c.prev, c.Hook)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("step %d: %w", c.step+1, err)
@@ -133,7 +149,7 @@ func (c *Clockwork) Predict(x *tensor.Dense, t float64, labels []int64) (*tensor
 		}
 		copy(c.prev.Data().([]float32), rOut.Data().([]float32))
 	}
-	out, err := c.Model.ShellOut(sh, rOut, nil)
+	out, err := c.Model.ShellOut(sh, rOut, c.Hook)
 	if err != nil {
 		return nil, err
 	}

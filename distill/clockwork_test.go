@@ -38,11 +38,15 @@ var labels5 = []int64{0, 3, 5, 7, 10}
 
 func draw(t *testing.T, d diffusion.Denoiser, sampler string, steps int, guidance float64, k int) []float32 {
 	t.Helper()
-	g, err := diffusion.Guide(d, k, guidance)
+	cg, err := diffusion.ClassGuidance(k, guidance)
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := diffusion.SampleMany(g, schedule(t), []int{1, 32, 32}, 5, 5, labels5, diffusion.Options{Sampler: sampler, Steps: steps, Seed: 9}, nil)
+	g, err := diffusion.Guide(d, cg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := diffusion.SampleMany(g, schedule(t), []int{1, 32, 32}, 5, 5, diffusion.Options{Sampler: sampler, Steps: steps, Seed: 9, Cond: diffusion.Labels(labels5)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,18 +59,18 @@ func draw(t *testing.T, d diffusion.Denoiser, sampler string, steps int, guidanc
 func TestOracleAndClockOneAreTheTeacher(t *testing.T) {
 	m := tinyTeacher(t)
 	k := m.Config.NumClasses()
-	oracle, err := New(m, Spec{Kind: "oracle", Depth: 1, Steps: 6}, 0)
+	oracle, err := New(m, AdaptorConfig{Kind: "oracle", Depth: 1, Steps: 6}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resnet, err := New(m, Spec{Kind: "resnet", Depth: 1, Steps: 6}, 1)
+	resnet, err := New(m, AdaptorConfig{Kind: "resnet", Depth: 1, Steps: 6}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, sampler := range diffusion.Samplers {
+	for _, sampler := range diffusion.SamplerNames() {
 		for _, g := range []float64{1, 2} {
 			teacher := draw(t, &diffusion.ModelDenoiser{Model: m}, sampler, 6, g, k)
-			c2, _ := Clock(2, 6)
+			c2, _ := ClockN(2, 6)
 			cw, err := NewClockwork(m, oracle, c2)
 			if err != nil {
 				t.Fatal(err)
@@ -74,7 +78,7 @@ func TestOracleAndClockOneAreTheTeacher(t *testing.T) {
 			if got := draw(t, cw, sampler, 6, g, k); !slices.Equal(got, teacher) {
 				t.Errorf("%s guidance %g: the oracle adaptor differs from the teacher", sampler, g)
 			}
-			c1, _ := Clock(1, 6)
+			c1, _ := ClockN(1, 6)
 			cw1, _ := NewClockwork(m, resnet, c1)
 			if got := draw(t, cw1, sampler, 6, g, k); !slices.Equal(got, teacher) {
 				t.Errorf("%s guidance %g: clock 1 differs from the teacher", sampler, g)
@@ -89,7 +93,7 @@ func TestOracleAndClockOneAreTheTeacher(t *testing.T) {
 type reuse struct {
 	md    *diffusion.ModelDenoiser
 	tap   string
-	sched Schedule
+	sched Clock
 	step  int
 	prev  *tensor.Dense
 	// adapt, when set, maps the kept r_out to the adaptor step's r_out
@@ -119,8 +123,8 @@ func (r *reuse) BeginStep(info diffusion.StepInfo) error {
 	}
 	return nil
 }
-func (r *reuse) Predict(x *tensor.Dense, t float64, l []int64) (*tensor.Dense, error) {
-	return r.md.Predict(x, t, l)
+func (r *reuse) Predict(x *tensor.Dense, t float64, c diffusion.Cond) (*tensor.Dense, error) {
+	return r.md.Predict(x, t, c)
 }
 
 // TestIdentityReusesROut: the identity adaptor equals reusing the previous
@@ -128,12 +132,12 @@ func (r *reuse) Predict(x *tensor.Dense, t float64, l []int64) (*tensor.Dense, e
 func TestIdentityReusesROut(t *testing.T) {
 	m := tinyTeacher(t)
 	for _, depth := range []int{1, 2} {
-		id, err := New(m, Spec{Kind: "identity", Depth: depth, Steps: 8}, 0)
+		id, err := New(m, AdaptorConfig{Kind: "identity", Depth: depth, Steps: 8}, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, spec := range []string{"clock:2", "clock:3", "5,6,7,8"} {
-			sched, err := ParseSchedule(spec, 8)
+			sched, err := ParseClock(spec, 8)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -142,7 +146,7 @@ func TestIdentityReusesROut(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := draw(t, cw, "dpmpp2m", 8, 1, 0)
-			want := draw(t, &reuse{md: &diffusion.ModelDenoiser{Model: m}, tap: id.Split().ROutTap(), sched: sched}, "dpmpp2m", 8, 1, 0)
+			want := draw(t, &reuse{md: &diffusion.ModelDenoiser{Model: m}, tap: id.Base().Cut.ROutTap(), sched: sched}, "dpmpp2m", 8, 1, 0)
 			if !slices.Equal(got, want) {
 				t.Errorf("depth %d %s: identity adaptor differs from reusing r_out", depth, spec)
 			}
@@ -161,25 +165,26 @@ func TestIdentityReusesROut(t *testing.T) {
 // a row (each adaptor step then reads the last adaptor step's output).
 func TestConsecutiveAdaptorSteps(t *testing.T) {
 	m := tinyTeacher(t)
-	a, err := New(m, Spec{Kind: "scaleshift", Depth: 1, Steps: 8}, 0)
+	a, err := New(m, AdaptorConfig{Kind: "scaleshift", Depth: 1, Steps: 8}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	scale, shift := a.Params.Data("adaptor.scale"), a.Params.Data("adaptor.shift")
+	ss := a.(Trainable)
+	scale, shift := ss.Params().Data("adaptor.scale"), ss.Params().Data("adaptor.shift")
 	for i := range scale {
 		scale[i] += 0.02 * float32(i%7-3)
 	}
 	for i := range shift {
 		shift[i] = 0.01 * float32(i%5-2)
 	}
-	ri := a.RInShape()
+	ri := a.Base().RIn
 	adapt := func(prev *tensor.Dense, step int) (*tensor.Dense, error) {
 		n := prev.Shape()[0]
 		rIn := tensor.New(tensor.WithShape(n, ri[0], ri[1], ri[2]), tensor.Of(tensor.Float32))
 		return a.Apply(Inputs{RIn: rIn, ROutPrev: prev, Step: step})
 	}
 	for _, spec := range []string{"clock:2", "clock:3", "5,6,7,8"} {
-		sched, err := ParseSchedule(spec, 8)
+		sched, err := ParseClock(spec, 8)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,11 +193,11 @@ func TestConsecutiveAdaptorSteps(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := draw(t, cw, "dpmpp2m", 8, 1, 0)
-		want := draw(t, &reuse{md: &diffusion.ModelDenoiser{Model: m}, tap: a.Split().ROutTap(), sched: sched, adapt: adapt}, "dpmpp2m", 8, 1, 0)
+		want := draw(t, &reuse{md: &diffusion.ModelDenoiser{Model: m}, tap: a.Base().Cut.ROutTap(), sched: sched, adapt: adapt}, "dpmpp2m", 8, 1, 0)
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: Clockwork differs from keeping every r_out by hand", spec)
 		}
-		id := draw(t, &reuse{md: &diffusion.ModelDenoiser{Model: m}, tap: a.Split().ROutTap(), sched: sched}, "dpmpp2m", 8, 1, 0)
+		id := draw(t, &reuse{md: &diffusion.ModelDenoiser{Model: m}, tap: a.Base().Cut.ROutTap(), sched: sched}, "dpmpp2m", 8, 1, 0)
 		if slices.Equal(got, id) {
 			t.Errorf("%s: the scale and shift changed nothing", spec)
 		}
@@ -204,11 +209,11 @@ func TestConsecutiveAdaptorSteps(t *testing.T) {
 // ResNet adaptor costs at most 5% of the reference U-Net.
 func TestClockworkFLOPs(t *testing.T) {
 	m := tinyTeacher(t)
-	a, _ := New(m, Spec{Kind: "resnet", Depth: 1, Steps: 8}, 1)
-	sched, _ := Clock(2, 8)
+	a, _ := New(m, AdaptorConfig{Kind: "resnet", Depth: 1, Steps: 8}, 1)
+	sched, _ := ClockN(2, 8)
 	cw, _ := NewClockwork(m, a, sched)
 	draw(t, cw, "dpmpp2m", 8, 1, 0)
-	shell, core := a.Split().Cost(m.Cost(32, 32))
+	shell, core := a.Base().Cut.Cost(m.Cost(32, 32))
 	want := 5 * (8*shell + 4*core + 4*a.FLOPs())
 	if cw.FLOPs() != want {
 		t.Errorf("counted %d FLOPs, want %d", cw.FLOPs(), want)
@@ -220,12 +225,12 @@ func TestClockworkFLOPs(t *testing.T) {
 	big, _ := unet.New(ref, 0)
 	_, full := big.Cost(32, 32).Total()
 	for _, kind := range []string{"resnet", "unet-light", "scaleshift"} {
-		ad, err := New(big, Spec{Kind: kind, Depth: 1, Steps: 8}, 0)
+		ad, err := New(big, AdaptorConfig{Kind: kind, Depth: 1, Steps: 8}, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		share := float64(ad.FLOPs()) / float64(full)
-		t.Logf("%s adaptor: %d parameters, %.2f MFLOPs, %.2f%% of the U-Net", kind, ad.Params.Count(), float64(ad.FLOPs())/1e6, 100*share)
+		t.Logf("%s adaptor: %d parameters, %.2f MFLOPs, %.2f%% of the U-Net", kind, ParamCount(ad), float64(ad.FLOPs())/1e6, 100*share)
 		if share > 0.05 {
 			t.Errorf("%s adaptor costs %.1f%% of the U-Net, more than 5%%", kind, 100*share)
 		}
@@ -244,14 +249,14 @@ func TestSchedules(t *testing.T) {
 		{"clock:1", nil, "none"},
 		{"all", []int{1, 2, 3, 4, 5, 6, 7, 8}, "all"},
 	} {
-		s, err := ParseSchedule(c.spec, 8)
+		s, err := ParseClock(c.spec, 8)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !slices.Equal(s.Steps1(), c.want) || s.String() != c.name {
 			t.Errorf("%s: steps %v (%s), want %v (%s)", c.spec, s.Steps1(), s, c.want, c.name)
 		}
-		back, err := ParseSchedule(s.Spec(), 8)
+		back, err := ParseClock(s.Format(), 8)
 		if err != nil || back.String() != s.String() {
 			t.Errorf("%s does not round-trip: %v %v", c.spec, back, err)
 		}
@@ -263,15 +268,15 @@ func TestSchedules(t *testing.T) {
 		{"clock:0", "at least 1"},
 		{"every", "clock:N, all"},
 	} {
-		if _, err := ParseSchedule(c.spec, 8); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := ParseClock(c.spec, 8); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want an error mentioning %q", c.spec, err, c.want)
 		}
 	}
-	s, _ := ParseSchedule("1,2", 8)
+	s, _ := ParseClock("1,2", 8)
 	if err := s.Validate(true); err == nil || !strings.Contains(err.Error(), "first step must be full") {
 		t.Errorf("adaptor at step 1: %v", err)
 	}
-	if err := All(8).Validate(false); err != nil {
+	if err := ClockAll(8).Validate(false); err != nil {
 		t.Errorf("all steps without the previous r_out: %v", err)
 	}
 }

@@ -13,57 +13,74 @@ import (
 
 // Records are teacher features at the adaptor's steps: what model-step
 // distillation trains on. Record i has r_in_t, r_out_t (the target) and
-// r_out_{t+1} (the previous step's r_out), the shell's embedding, its label
-// and its step.
+// r_out_{t+1} (the previous step's r_out), the shell's embedding, its step
+// and step size, and its trajectory, whose conditioning is row Traj[i] of
+// Cond.
 //
 // Records are in a fixed order, trajectory by trajectory and step by step
 // within one, whatever batches they were computed in.
 type Records struct {
-	N                    int
-	RIn, ROut, ROutPrev  []float32
-	Emb                  []float32
-	Labels               []int64
-	Step                 []int
-	StepSize             []float64
-	rinPer, routPer, emb int
-	conditional          bool
+	N                   int
+	RIn, ROut, ROutPrev []float32
+	Emb                 []float32
+	Step                []int
+	StepSize            []float64
+	Traj                []int
+	// Cond holds the trajectories' conditioning, one row each.
+	Cond            diffusion.Cond
+	rinPer, routPer int
+	emb             int
 }
 
-func newRecords(a *Adaptor) *Records {
-	return &Records{rinPer: a.cin[0] * a.cin[1] * a.cin[2], routPer: a.cout[0] * a.cout[1] * a.cout[2], emb: a.temb, conditional: a.classes > 0}
+func newRecords(b *AdaptorBase) *Records {
+	return &Records{rinPer: b.RIn[0] * b.RIn[1] * b.RIn[2], routPer: b.ROut[0] * b.ROut[1] * b.ROut[2], emb: b.Temb}
 }
 
 // Bytes returns the memory the records hold.
 func (r *Records) Bytes() int64 {
-	return 4*int64(len(r.RIn)+len(r.ROut)+len(r.ROutPrev)+len(r.Emb)) + 8*int64(len(r.Labels)+len(r.Step))
+	return 4*int64(len(r.RIn)+len(r.ROut)+len(r.ROutPrev)+len(r.Emb)) + 8*int64(len(r.Step)+len(r.StepSize)+len(r.Traj)+len(r.Cond.Labels))
 }
 
-// alloc makes room for n trajectories of steps adaptor steps each.
-func (r *Records) alloc(n, steps int) {
+// alloc makes room for n trajectories of steps adaptor steps each, with
+// their conditioning c.
+func (r *Records) alloc(n, steps int, c diffusion.Cond) {
 	r.N = n * steps
 	r.RIn = make([]float32, r.N*r.rinPer)
 	r.ROut = make([]float32, r.N*r.routPer)
 	r.ROutPrev = make([]float32, r.N*r.routPer)
 	r.Emb = make([]float32, r.N*r.emb)
-	r.Labels = make([]int64, r.N)
 	r.Step = make([]int, r.N)
 	r.StepSize = make([]float64, r.N)
+	r.Traj = make([]int, r.N)
+	for i := range r.Traj {
+		r.Traj[i] = i / steps
+	}
+	r.Cond = c
 }
 
 // appendRecords appends o's records to r.
-func (r *Records) appendRecords(o *Records) {
+func (r *Records) appendRecords(o *Records) error {
+	cond, err := diffusion.Concat(r.Cond, o.Cond)
+	if err != nil {
+		return err
+	}
+	trajs := r.Cond.Rows()
 	r.N += o.N
 	r.RIn = append(r.RIn, o.RIn...)
 	r.ROut = append(r.ROut, o.ROut...)
 	r.ROutPrev = append(r.ROutPrev, o.ROutPrev...)
 	r.Emb = append(r.Emb, o.Emb...)
-	r.Labels = append(r.Labels, o.Labels...)
 	r.Step = append(r.Step, o.Step...)
 	r.StepSize = append(r.StepSize, o.StepSize...)
+	for _, t := range o.Traj {
+		r.Traj = append(r.Traj, trajs+t)
+	}
+	r.Cond = cond
+	return nil
 }
 
 // put stores row j of batch tensors as record i.
-func (r *Records) put(i, j int, rIn, rOut, prev, emb *tensor.Dense, labels []int64, step int, dt float64) {
+func (r *Records) put(i, j int, rIn, rOut, prev, emb *tensor.Dense, step int, dt float64) {
 	r.StepSize[i] = dt
 	copy(r.RIn[i*r.rinPer:(i+1)*r.rinPer], rIn.Data().([]float32)[j*r.rinPer:])
 	copy(r.ROut[i*r.routPer:(i+1)*r.routPer], rOut.Data().([]float32)[j*r.routPer:])
@@ -71,14 +88,11 @@ func (r *Records) put(i, j int, rIn, rOut, prev, emb *tensor.Dense, labels []int
 		copy(r.ROutPrev[i*r.routPer:(i+1)*r.routPer], prev.Data().([]float32)[j*r.routPer:])
 	}
 	copy(r.Emb[i*r.emb:(i+1)*r.emb], emb.Data().([]float32)[j*r.emb:])
-	if labels != nil {
-		r.Labels[i] = labels[j]
-	}
 	r.Step[i] = step
 }
 
 // batch gathers records idx into adaptor inputs and the target.
-func (r *Records) batch(idx []int, a *Adaptor) (Inputs, *tensor.Dense) {
+func (r *Records) batch(idx []int, a *AdaptorBase) (Inputs, *tensor.Dense) {
 	n := len(idx)
 	gather := func(src []float32, per int, shape ...int) *tensor.Dense {
 		d := make([]float32, n*per)
@@ -88,8 +102,8 @@ func (r *Records) batch(idx []int, a *Adaptor) (Inputs, *tensor.Dense) {
 		return tensor.New(tensor.WithShape(append([]int{n}, shape...)...), tensor.WithBacking(d))
 	}
 	in := Inputs{
-		RIn:          gather(r.RIn, r.rinPer, a.cin[:]...),
-		ROutPrev:     gather(r.ROutPrev, r.routPer, a.cout[:]...),
+		RIn:          gather(r.RIn, r.rinPer, a.RIn[:]...),
+		ROutPrev:     gather(r.ROutPrev, r.routPer, a.ROut[:]...),
 		Emb:          gather(r.Emb, r.emb, r.emb),
 		Step:         r.Step[idx[0]],
 		RowSteps:     make([]int, n),
@@ -99,13 +113,14 @@ func (r *Records) batch(idx []int, a *Adaptor) (Inputs, *tensor.Dense) {
 		in.RowSteps[j] = r.Step[i]
 		in.RowStepSizes[j] = r.StepSize[i]
 	}
-	if r.conditional {
-		in.Labels = make([]int64, n)
+	if !r.Cond.IsZero() {
+		trajs := make([]int, n)
 		for j, i := range idx {
-			in.Labels[j] = r.Labels[i]
+			trajs[j] = r.Traj[i]
 		}
+		in.Cond = r.Cond.Take(trajs)
 	}
-	return in, gather(r.ROut, r.routPer, a.cout[:]...)
+	return in, gather(r.ROut, r.routPer, a.ROut[:]...)
 }
 
 // recorder runs the teacher as shell, core and shell (bit for bit its
@@ -113,7 +128,7 @@ func (r *Records) batch(idx []int, a *Adaptor) (Inputs, *tensor.Dense) {
 type recorder struct {
 	m       *unet.Model
 	split   unet.Split
-	sched   Schedule
+	clock   Clock
 	rec     *Records
 	step    int
 	rows    []diffusion.Row
@@ -123,8 +138,8 @@ type recorder struct {
 }
 
 func (r *recorder) BeginStep(info diffusion.StepInfo) error {
-	if info.Steps != r.sched.Steps() {
-		return fmt.Errorf("recorder: schedule of %d steps, sampler runs %d", r.sched.Steps(), info.Steps)
+	if info.Steps != r.clock.Steps() {
+		return fmt.Errorf("recorder: clock of %d steps, sampler runs %d", r.clock.Steps(), info.Steps)
 	}
 	r.step, r.rows = info.Index, info.Rows
 	if info.Index == 0 {
@@ -133,8 +148,12 @@ func (r *recorder) BeginStep(info diffusion.StepInfo) error {
 	return nil
 }
 
-func (r *recorder) Predict(x *tensor.Dense, t float64, labels []int64) (*tensor.Dense, error) {
-	sh, err := r.split.ShellIn(x, []float64{t}, labels, nil)
+func (r *recorder) Predict(x *tensor.Dense, t float64, c diffusion.Cond) (*tensor.Dense, error) {
+	in, err := diffusion.ModelInput(r.m, x, c)
+	if err != nil {
+		return nil, err
+	}
+	sh, err := r.split.ShellIn(in, []float64{t}, c.Labels, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -142,10 +161,10 @@ func (r *recorder) Predict(x *tensor.Dense, t float64, labels []int64) (*tensor.
 	if err != nil {
 		return nil, err
 	}
-	if r.sched.Adaptor[r.step] {
-		count := r.sched.Count()
+	if r.clock.Adaptor[r.step] {
+		count := r.clock.Count()
 		for j, row := range r.rows {
-			r.rec.put(row.Sample*count+r.ordinal[r.step], j, sh.RIn, rOut, r.prev, sh.Emb, labels, r.step, r.prevT-t)
+			r.rec.put(row.Sample*count+r.ordinal[r.step], j, sh.RIn, rOut, r.prev, sh.Emb, r.step, r.prevT-t)
 		}
 	}
 	r.prev, r.prevT = rOut, t
@@ -166,29 +185,33 @@ func randomLabels(rng *rand.Rand, n, k int) []int64 {
 }
 
 // Unroll samples n teacher trajectories from pure noise (noise streams
-// 0…n−1 of seed, labels drawn from seed) with the sampler and records the
-// features at the schedule's adaptor steps.
-func Unroll(m *unet.Model, a *Adaptor, s *diffusion.Schedule, sched Schedule, o diffusion.Options, n, batch int) (*Records, error) {
-	rec := newRecords(a)
-	rec.alloc(n, sched.Count())
-	r := &recorder{m: m, split: a.split, sched: sched, rec: rec, ordinal: ordinals(sched)}
-	labels := randomLabels(rand.New(rand.NewPCG(o.Seed, 0x1abe1)), n, m.Config.NumClasses())
-	h, w, err := m.Config.SampleHW()
+// 0…n−1 of o.Seed) with the sampler of o and records the features at the
+// clock's adaptor steps. The trajectories' conditioning is o.Cond when set
+// (n rows), else class labels drawn from the seed (for a class-conditional
+// teacher; none for an unconditional one).
+func Unroll(m *unet.Model, b *AdaptorBase, s *diffusion.Schedule, clock Clock, o diffusion.Options, steps, n, batch int) (*Records, error) {
+	if o.Cond.IsZero() {
+		o.Cond = diffusion.Labels(randomLabels(rand.New(rand.NewPCG(o.Seed, 0x1abe1)), n, m.Config.NumClasses()))
+	}
+	rec := newRecords(b)
+	rec.alloc(n, clock.Count(), o.Cond)
+	r := &recorder{m: m, split: b.Cut, clock: clock, rec: rec, ordinal: ordinals(clock)}
+	chw, err := m.Config.SampleShape()
 	if err != nil {
 		return nil, err
 	}
-	o.Steps, o.FirstIndex = sched.Steps(), 0
-	if _, err := diffusion.SampleMany(r, s, []int{m.Config.InChannels, h, w}, n, batch, labels, o, nil); err != nil {
+	o.Steps, o.FirstIndex = steps, 0
+	if _, err := diffusion.SampleMany(r, s, chw, n, batch, o, nil); err != nil {
 		return nil, err
 	}
 	return rec, nil
 }
 
-// ordinals maps each step to its rank among the schedule's adaptor steps.
-func ordinals(sched Schedule) []int {
-	out := make([]int, sched.Steps())
+// ordinals maps each step to its rank among the clock's adaptor steps.
+func ordinals(clock Clock) []int {
+	out := make([]int, clock.Steps())
 	k := 0
-	for i, a := range sched.Adaptor {
+	for i, a := range clock.Adaptor {
 		out[i] = k
 		if a {
 			k++
@@ -202,31 +225,43 @@ func ordinals(sched Schedule) []int {
 // previous step's timestep): the paper's forward-noised alternative to
 // unrolled trajectories. Image i and its noise are drawn from seed and i
 // alone, so the records do not depend on the batch.
-func Noised(m *unet.Model, a *Adaptor, s *diffusion.Schedule, sched Schedule, sampler string, data *datasets.Images, n, batch int, seed uint64) (*Records, error) {
-	ts, err := diffusion.Timesteps(sampler, sched.Steps(), s.T(), "")
+func Noised(m *unet.Model, base *AdaptorBase, s *diffusion.Schedule, clock Clock, sampler string, data *datasets.Images, n, batch int, seed uint64) (*Records, error) {
+	ts, err := diffusion.Timesteps(sampler, clock.Steps(), s.T(), "")
 	if err != nil {
 		return nil, err
 	}
-	rec := newRecords(a)
-	count := sched.Count()
-	rec.alloc(n, count)
-	ord := ordinals(sched)
+	if len(ts) != clock.Steps() {
+		return nil, fmt.Errorf("forward-noised records: sampler %s makes more than one model evaluation per step", sampler)
+	}
+	rec := newRecords(base)
+	count := clock.Count()
 	pick := rand.New(rand.NewPCG(seed, 0x401eed))
 	images := make([]int, n)
 	for i := range images {
 		images[i] = pick.IntN(data.Len())
 	}
+	k := m.Config.NumClasses()
+	var all []int64
+	if k > 0 {
+		all = make([]int64, n)
+		for j, i := range images {
+			if data.Labels != nil {
+				all[j] = data.Labels[i]
+			}
+		}
+	}
+	rec.alloc(n, count, diffusion.Labels(all))
+	ord := ordinals(clock)
 	ch, h, w := data.Shape()
 	per := ch * h * w
-	k := m.Config.NumClasses()
 	for start := 0; start < n; start += batch {
 		b := min(batch, n-start)
 		x0 := make([]float32, b*per)
 		var labels []int64
 		if k > 0 {
-			labels = make([]int64, b)
+			labels = all[start : start+b]
 		}
-		data.Batch(images[start:start+b], x0, labels)
+		data.Batch(images[start:start+b], x0, nil)
 		eps := make([]float32, b*per)
 		for j := 0; j < b; j++ {
 			rng := rand.New(rand.NewPCG(seed, uint64(start+j)))
@@ -235,14 +270,14 @@ func Noised(m *unet.Model, a *Adaptor, s *diffusion.Schedule, sched Schedule, sa
 			}
 		}
 		xt := tensor.New(tensor.WithShape(b, ch, h, w), tensor.Of(tensor.Float32))
-		for i, isA := range sched.Adaptor {
+		for i, isA := range clock.Adaptor {
 			if !isA {
 				continue
 			}
 			var prev *tensor.Dense
 			if i > 0 {
 				noiseTo(s, xt, x0, eps, int(ts[i-1]), per)
-				sh, err := a.split.ShellIn(xt, []float64{ts[i-1]}, labels, nil)
+				sh, err := base.Cut.ShellIn(xt, []float64{ts[i-1]}, labels, nil)
 				if err != nil {
 					return nil, err
 				}
@@ -251,7 +286,7 @@ func Noised(m *unet.Model, a *Adaptor, s *diffusion.Schedule, sched Schedule, sa
 				}
 			}
 			noiseTo(s, xt, x0, eps, int(ts[i]), per)
-			sh, err := a.split.ShellIn(xt, []float64{ts[i]}, labels, nil)
+			sh, err := base.Cut.ShellIn(xt, []float64{ts[i]}, labels, nil)
 			if err != nil {
 				return nil, err
 			}
@@ -264,7 +299,7 @@ func Noised(m *unet.Model, a *Adaptor, s *diffusion.Schedule, sched Schedule, sa
 				if i > 0 {
 					dt = ts[i-1] - ts[i]
 				}
-				rec.put((start+j)*count+ord[i], j, sh.RIn, rOut, prev, sh.Emb, labels, i, dt)
+				rec.put((start+j)*count+ord[i], j, sh.RIn, rOut, prev, sh.Emb, i, dt)
 			}
 		}
 	}

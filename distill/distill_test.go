@@ -23,7 +23,7 @@ import (
 // the teacher frozen, match finite differences.
 func TestAdaptorGradients(t *testing.T) {
 	m := tinyTeacher(t)
-	for _, spec := range []Spec{
+	for _, spec := range []AdaptorConfig{
 		{Kind: "scaleshift", Depth: 1, Steps: 4},
 		{Kind: "resnet", Depth: 1, Steps: 4, Width: 8},
 		{Kind: "resnet", Depth: 2, Steps: 4, Width: 8, NoPrev: true},
@@ -31,30 +31,31 @@ func TestAdaptorGradients(t *testing.T) {
 		{Kind: "resnet", Depth: 1, Steps: 4, Width: 8, StepSize: true},
 	} {
 		t.Run(fmt.Sprintf("%s-d%d-noprev%t-dt%t", spec.Kind, spec.Depth, spec.NoPrev, spec.StepSize), func(t *testing.T) {
-			a, err := New(m, spec, 2)
+			na, err := New(m, spec, 2)
 			if err != nil {
 				t.Fatal(err)
 			}
+			a := na.(Trainable)
 			rng := rand.New(rand.NewPCG(3, 4))
-			for _, n := range a.Params.Names() {
+			for _, n := range a.Params().Names() {
 				if strings.Contains(n, "conv_out") || strings.Contains(n, "scale") || strings.Contains(n, "shift") {
-					for i, d := 0, a.Params.Data(n); i < len(d); i++ {
+					for i, d := 0, a.Params().Data(n); i < len(d); i++ {
 						d[i] = float32(0.3 * rng.NormFloat64())
 					}
 				}
 			}
-			g := nn.NewGraph(a.Params).Freeze(m.Params)
+			g := nn.NewGraph(a.Params()).Freeze(m.Params)
 			var out *G.Node
 			if err := nn.Build(func() error {
 				var in []*G.Node
-				for i, s := range a.shapes(2) {
+				for i, s := range a.Shapes(2) {
 					node := g.Input("in"+string(rune('0'+i)), s...)
 					size := tensor.Shape(s).TotalSize()
 					d := make([]float32, size)
 					for j := range d {
 						d[j] = float32(rng.NormFloat64())
 					}
-					if i == len(a.shapes(2))-1 && (a.inputs().onehot || a.inputs().step) {
+					if i == oneHotInput(a) {
 						// a one-hot input
 						clear(d)
 						for r := 0; r < 2; r++ {
@@ -64,8 +65,9 @@ func TestAdaptorGradients(t *testing.T) {
 					nn.Let(node, tensor.New(tensor.WithShape(s...), tensor.WithBacking(d)))
 					in = append(in, node)
 				}
-				out = a.Graph(g, in)
-				return nil
+				var err error
+				out, err = a.Graph(g, in)
+				return err
 			}); err != nil {
 				t.Fatal(err)
 			}
@@ -80,10 +82,34 @@ func TestAdaptorGradients(t *testing.T) {
 	}
 }
 
+// oneHotInput returns the index of a's one-hot input (the step of a
+// scale-shift adaptor, the class of a conditional one), or −1.
+func oneHotInput(a Trainable) int {
+	switch c := a.(type) {
+	case *ScaleShift:
+		return 2
+	case *ResNet:
+		return c.oneHot()
+	case *UNetLight:
+		return c.oneHot()
+	}
+	return -1
+}
+
+func (a *convAdaptor) oneHot() int {
+	if a.Classes == 0 {
+		return -1
+	}
+	if a.NeedsPrev() {
+		return 3
+	}
+	return 2
+}
+
 func tinyConfig() Config {
 	c := DefaultConfig()
-	c.Adaptor = Spec{Kind: "resnet", Width: 8, Depth: 1, Steps: 4}
-	c.Schedule = "clock:2"
+	c.Adaptor = AdaptorConfig{Kind: "resnet", Width: 8, Depth: 1, Steps: 4}
+	c.Clock = "clock:2"
 	c.Epochs, c.Trajectories, c.Validation, c.Batch, c.LR = 2, 6, 4, 4, 1e-3
 	return c
 }
@@ -122,8 +148,8 @@ func TestDistillResumeExact(t *testing.T) {
 	if err := d3.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range d.Adaptor.Params.Names() {
-		if !slices.Equal(d.Adaptor.Params.Data(n), d3.Adaptor.Params.Data(n)) {
+	for _, n := range d.Adaptor.Params().Names() {
+		if !slices.Equal(d.Adaptor.Params().Data(n), d3.Adaptor.Params().Data(n)) {
 			t.Fatalf("%s differs after a resume", n)
 		}
 	}
@@ -134,7 +160,7 @@ func TestDistillResumeExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if man.Epochs != 2 || man.Schedule != "clock:2" || !slices.Equal(a.Params.Data("adaptor.conv_out.weight"), d.Adaptor.Params.Data("adaptor.conv_out.weight")) {
+	if man.Epochs != 2 || man.Clock != "clock:2" || !slices.Equal(a.(Trainable).Params().Data("adaptor.conv_out.weight"), d.Adaptor.Params().Data("adaptor.conv_out.weight")) {
 		t.Errorf("loaded manifest %+v", man)
 	}
 	if _, _, err := Load(one, m, "ddim", 4, false); err == nil || !strings.Contains(err.Error(), "dpmpp2m at 4 steps, not ddim at 4 steps") {
@@ -169,14 +195,14 @@ func TestDistillConfigErrors(t *testing.T) {
 		edit func(*Config)
 		want string
 	}{
-		{func(c *Config) { c.Schedule = "1,2" }, "first step must be full"},
-		{func(c *Config) { c.Schedule = "2,9" }, "outside the 4 steps"},
+		{func(c *Config) { c.Clock = "1,2" }, "first step must be full"},
+		{func(c *Config) { c.Clock = "2,9" }, "outside the 4 steps"},
 		{func(c *Config) { c.Adaptor.Kind = "identity" }, "nothing to train"},
 		{func(c *Config) { c.Adaptor.Kind = "mlp" }, "unknown adaptor"},
 		{func(c *Config) { c.Adaptor.Depth = 3 }, "depths 1 to 2"},
 		{func(c *Config) { c.Data = "real" }, "unrolled or noised"},
 		{func(c *Config) { c.Batch = 1000 }, "batch 1000"},
-		{func(c *Config) { c.Schedule = "clock:1" }, "no adaptor step"},
+		{func(c *Config) { c.Clock = "clock:1" }, "no adaptor step"},
 		{func(c *Config) { c.Adaptor.Kind = "scaleshift"; c.Adaptor.NoPrev = true }, "needs the previous step"},
 	} {
 		cfg := tinyConfig()
@@ -197,7 +223,7 @@ func TestDistillConfigErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(sm, Spec{Kind: "resnet", Depth: 2, Steps: 4}, 0); err == nil || !strings.Contains(err.Error(), "depths 1 to 1") {
+	if _, err := New(sm, AdaptorConfig{Kind: "resnet", Depth: 2, Steps: 4}, 0); err == nil || !strings.Contains(err.Error(), "depths 1 to 1") {
 		t.Errorf("depth 2 on a two-level U-Net: %v", err)
 	}
 }
@@ -207,7 +233,7 @@ func TestDistillConfigErrors(t *testing.T) {
 func TestSharedSource(t *testing.T) {
 	m := tinyTeacher(t)
 	s := schedule(t)
-	kinds := []Spec{{Kind: "resnet", Width: 8, Depth: 1, Steps: 4}, {Kind: "scaleshift", Depth: 1, Steps: 4}, {Kind: "unet-light", Width: 4, Depth: 1, Steps: 4}}
+	kinds := []AdaptorConfig{{Kind: "resnet", Width: 8, Depth: 1, Steps: 4}, {Kind: "scaleshift", Depth: 1, Steps: 4}, {Kind: "unet-light", Width: 4, Depth: 1, Steps: 4}}
 	alone := map[string]*Distiller{}
 	for _, k := range kinds {
 		c := tinyConfig()
@@ -241,8 +267,8 @@ func TestSharedSource(t *testing.T) {
 		}
 	}
 	for kind, d := range shared {
-		for _, n := range d.Adaptor.Params.Names() {
-			if !slices.Equal(d.Adaptor.Params.Data(n), alone[kind].Adaptor.Params.Data(n)) {
+		for _, n := range d.Adaptor.Params().Names() {
+			if !slices.Equal(d.Adaptor.Params().Data(n), alone[kind].Adaptor.Params().Data(n)) {
 				t.Errorf("%s: %s differs between shared and solo distillation", kind, n)
 			}
 		}
@@ -252,7 +278,7 @@ func TestSharedSource(t *testing.T) {
 	}
 	// A member of another operating point is refused.
 	c := tinyConfig()
-	c.Schedule = "3"
+	c.Clock = "3"
 	d, _ := NewDistiller(filepath.Join(t.TempDir(), "x"), m, "t", s, c, nil)
 	d.Source = src
 	if err := d.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "cannot share") {

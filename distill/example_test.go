@@ -23,11 +23,11 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	a, err := distill.New(teacher, distill.Spec{Kind: "resnet", Depth: 1, Steps: 8}, 1)
+	a, err := distill.New(teacher, distill.AdaptorConfig{Kind: "resnet", Depth: 1, Steps: 8}, 1)
 	if err != nil {
 		log.Fatal(err)
 	}
-	clock, err := distill.Clock(2, 8)
+	clock, err := distill.ClockN(2, 8)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	labels := []int64{3, 7}
-	if _, err := diffusion.SampleMany(cw, noise, []int{1, 32, 32}, 2, 2, labels, diffusion.Options{Sampler: "dpmpp2m", Steps: 8}, nil); err != nil {
+	if _, err := diffusion.SampleMany(cw, noise, []int{1, 32, 32}, 2, 2, diffusion.Options{Sampler: "dpmpp2m", Steps: 8, Cond: diffusion.Labels(labels)}, nil); err != nil {
 		log.Fatal(err)
 	}
 	_, unetFLOPs := teacher.Cost(32, 32).Total()

@@ -29,11 +29,11 @@ func (e *everyOther) BeginStep(info diffusion.StepInfo) error {
 	return nil
 }
 
-func (e *everyOther) Predict(x *tensor.Dense, t float64, labels []int64) (*tensor.Dense, error) {
+func (e *everyOther) Predict(x *tensor.Dense, t float64, c diffusion.Cond) (*tensor.Dense, error) {
 	if e.step%2 == 1 && e.last != nil && e.last.Shape().Eq(x.Shape()) {
 		return e.last.Clone().(*tensor.Dense), nil
 	}
-	out, err := e.inner.Predict(x, t, labels)
+	out, err := e.inner.Predict(x, t, c)
 	if err != nil {
 		return nil, err
 	}
@@ -41,9 +41,13 @@ func (e *everyOther) Predict(x *tensor.Dense, t float64, labels []int64) (*tenso
 	return out, nil
 }
 
-// Evaluate a user-defined denoiser end to end: samples, FID-MNIST, KID,
-// class accuracy and the FLOPs it spent, against the plain U-Net.
-func ExampleRun() {
+// Compare a user-defined denoiser with the plain U-Net it saves work on:
+// both draw the same samples from the same noise and labels; the
+// comparison reports the method's quality (FID-MNIST, KID, class accuracy),
+// the FLOPs it spent, the distance of its samples to the U-Net's, and
+// their wall times in alternating rounds. Wall times vary from machine to
+// machine, so the example prints only what they must satisfy.
+func ExampleCompare() {
 	cfg, err := unet.ConfigFrom("mnist_tiny") // a small untrained model
 	if err != nil {
 		log.Fatal(err)
@@ -52,7 +56,7 @@ func ExampleRun() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	s, err := diffusion.NewSchedule(diffusion.DefaultScheduleConfig())
+	noise, err := diffusion.NewSchedule(diffusion.DefaultScheduleConfig())
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -60,60 +64,31 @@ func ExampleRun() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	shape, err := cfg.SampleShape()
+	if err != nil {
+		log.Fatal(err)
+	}
 	labels, err := evaluate.LabelsFor(20, cfg.NumClasses())
 	if err != nil {
 		log.Fatal(err)
 	}
-	o := evaluate.Options{Sampler: "dpmpp2m", Steps: 8, N: 20, Batch: 10, Labels: labels, Quality: metrics.QualityOptions{Bootstrap: 10}}
-	o.Name = "u-net"
-	full, _, err := evaluate.Run(c, &diffusion.ModelDenoiser{Model: m}, s, o)
+	setup := evaluate.Setup{Noise: noise, Shape: shape, N: 20, Batch: 10, Cond: diffusion.Labels(labels)}
+	plain := evaluate.Method{Name: "u-net", Denoiser: &diffusion.ModelDenoiser{Model: m}, Sampler: "dpmpp2m", Steps: 8}
+	mine := plain
+	mine.Name, mine.Denoiser = "every other step", &everyOther{inner: &diffusion.ModelDenoiser{Model: m}}
+	cmp, _, err := evaluate.Compare(c, plain, mine, setup, evaluate.CompareOptions{
+		Quality: metrics.QualityOptions{Bootstrap: 10}, Distances: true, Rounds: 3})
 	if err != nil {
 		log.Fatal(err)
 	}
-	o.Name = "every other step"
-	mine, samples, err := evaluate.Run(c, &everyOther{inner: &diffusion.ModelDenoiser{Model: m}}, s, o)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Printf("%s: %d samples, FLOPs %.2f of the U-Net's, FID-MNIST finite: %t\n",
-		mine.Model, samples.N, mine.GFLOPsPerSample/full.GFLOPsPerSample, mine.FID.Value > 0)
+	p := cmp.Paired
+	fmt.Printf("%s: %d samples, FLOPs %.2f of the U-Net's, FID-MNIST finite: %t, L2 to the U-Net's samples above 0: %t\n",
+		cmp.Model, cmp.N, cmp.GFLOPsPerSample/cmp.RefGFLOPs, cmp.FID.Value > 0, cmp.L2.Value > 0)
+	fmt.Printf("%d timed rounds of a batch of %d; speed-up within its spread: %t\n",
+		p.Rounds, p.Batch, p.Speedup.Lo <= p.Speedup.Value && p.Speedup.Value <= p.Speedup.Hi)
 	// Output:
-	// every other step: 20 samples, FLOPs 0.50 of the U-Net's, FID-MNIST finite: true
-}
-
-// Time a user-defined denoiser against the plain U-Net it saves work on:
-// both draw the same batch in alternating rounds, and the speed-up is the
-// median of the rounds' ratios (its spread in Lo and Hi). Wall times vary
-// from machine to machine, so the example prints only what they must
-// satisfy.
-func ExampleTimePaired() {
-	cfg, err := unet.ConfigFrom("mnist_tiny") // a small untrained model
-	if err != nil {
-		log.Fatal(err)
-	}
-	m, err := unet.New(cfg, 1)
-	if err != nil {
-		log.Fatal(err)
-	}
-	s, err := diffusion.NewSchedule(diffusion.DefaultScheduleConfig())
-	if err != nil {
-		log.Fatal(err)
-	}
-	labels, err := evaluate.LabelsFor(8, cfg.NumClasses())
-	if err != nil {
-		log.Fatal(err)
-	}
-	plain := &diffusion.ModelDenoiser{Model: m}
-	cached := &everyOther{inner: &diffusion.ModelDenoiser{Model: m}}
-	p, err := evaluate.TimePaired(plain, cached, s, evaluate.PairOptions{
-		Sampler: "dpmpp2m", Steps: 8, Batch: 8, Labels: labels, Rounds: 3})
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Printf("%d rounds of a batch of %d; both timed: %t; speed-up within its spread: %t\n",
-		p.Rounds, p.Batch, p.MsA > 0 && p.MsB > 0, p.Speedup.Lo <= p.Speedup.Value && p.Speedup.Value <= p.Speedup.Hi)
-	// Output:
-	// 3 rounds of a batch of 8; both timed: true; speed-up within its spread: true
+	// every other step: 20 samples, FLOPs 0.50 of the U-Net's, FID-MNIST finite: true, L2 to the U-Net's samples above 0: true
+	// 3 timed rounds of a batch of 10; speed-up within its spread: true
 }
 
 // The confidence interval of a median speed-up from 31 paired rounds runs

@@ -10,29 +10,6 @@ import (
 	"github.com/clockwork-go/clockwork/metrics"
 )
 
-// PairOptions describe a paired timing of two samplers.
-type PairOptions struct {
-	// Sampler, Steps, Spacing, Eta and Seed are the sampler's
-	// (diffusion.Options); both denoisers draw the same batch from them.
-	Sampler string
-	Steps   int
-	Spacing string
-	Eta     float64
-	Seed    uint64
-	// Batch samples are drawn per run; Labels (Batch of them, or nil for an
-	// unconditional model) are their classes.
-	Batch  int
-	Labels []int64
-	// ASampler and ASteps, when set, are A's sampler and step count where
-	// they differ from the method's (a teacher at 8 steps against a method
-	// at 16).
-	ASampler string
-	ASteps   int
-	// Rounds timed rounds follow one untimed round (graphs compile on
-	// first use).
-	Rounds int
-}
-
 // PairedTiming is the wall time of a reference sampler A and a method B
 // drawing the same batch in alternating rounds (A then B, then B then A,
 // and so on), so that a machine that speeds up or slows down during the
@@ -51,45 +28,48 @@ type PairedTiming struct {
 	// the coverage, 0 (and Lo = Hi = 0) below 6 rounds, where no pair of
 	// order statistics reaches 95%.
 	MedianCI metrics.Interval `json:"speedup_median_ci"`
+	// GFLOPsA and GFLOPsB are the two methods' costs per sample, counted
+	// over the rounds.
+	GFLOPsA float64 `json:"gflops_per_sample_a,omitempty"`
+	GFLOPsB float64 `json:"gflops_per_sample_b,omitempty"`
 }
 
-// TimePaired times a and b on the same batch in o.Rounds alternating rounds
-// (after one untimed round of each). It is how a wall-time speed-up is
-// quoted in this toolkit: both sides in one process, interleaved, never two
-// runs started at different times.
-func TimePaired(a, b diffusion.Denoiser, s *diffusion.Schedule, o PairOptions) (PairedTiming, error) {
-	if o.Batch < 1 || o.Rounds < 1 {
-		return PairedTiming{}, fmt.Errorf("paired timing: want a positive batch and round count, got %d and %d", o.Batch, o.Rounds)
+// TimePaired times a reference a and a method b drawing the first
+// batch of the setup's samples (the same noise and conditioning) in rounds
+// alternating rounds (after one untimed round of each: graphs compile on
+// first use). Each method runs its own sampler and step count (a teacher at
+// 8 steps against a method at 16). It is how a wall-time speed-up is quoted
+// in this toolkit: both sides in one process, interleaved, never two runs
+// started at different times.
+func TimePaired(a, b Method, s Setup, batch, rounds int) (PairedTiming, error) {
+	if batch < 1 || rounds < 1 {
+		return PairedTiming{}, fmt.Errorf("paired timing: want a positive batch and round count, got %d and %d", batch, rounds)
 	}
-	if o.Labels != nil && len(o.Labels) != o.Batch {
-		return PairedTiming{}, fmt.Errorf("paired timing: %d labels for a batch of %d", len(o.Labels), o.Batch)
+	if err := s.Validate(); err != nil {
+		return PairedTiming{}, err
 	}
-	optsB := diffusion.Options{Sampler: o.Sampler, Steps: o.Steps, Spacing: o.Spacing, Eta: o.Eta, Seed: o.Seed}
-	optsA := optsB
-	if o.ASampler != "" && o.ASampler != o.Sampler {
-		optsA.Sampler, optsA.Spacing = o.ASampler, ""
-	}
-	if o.ASteps > 0 {
-		optsA.Steps = o.ASteps
-	}
-	run := func(d diffusion.Denoiser, opts diffusion.Options) (float64, error) {
+	s = s.First(batch)
+	s.Batch, s.Progress = s.N, nil
+	run := func(m Method) (float64, error) {
 		start := now()
-		_, err := diffusion.SampleMany(d, s, []int{1, 32, 32}, o.Batch, o.Batch, o.Labels, opts, nil)
-		return float64(now().Sub(start).Microseconds()) / 1e3 / float64(o.Batch), err
+		_, err := diffusion.SampleMany(m.Denoiser, s.Noise, s.Shape, s.N, s.N, m.options(s), nil)
+		return float64(now().Sub(start).Microseconds()) / 1e3 / float64(s.N), err
 	}
+	fa, _ := diffusion.CountedFLOPs(a.Denoiser)
+	fb, _ := diffusion.CountedFLOPs(b.Denoiser)
 	var ta, tb, ratio []float64
-	for i := 0; i <= o.Rounds; i++ {
-		first, second, o1, o2 := a, b, optsA, optsB
+	for i := 0; i <= rounds; i++ {
+		first, second := a, b
 		if i%2 == 1 {
-			first, second, o1, o2 = b, a, optsB, optsA
+			first, second = b, a
 		}
-		t1, err := run(first, o1)
+		t1, err := run(first)
 		if err != nil {
-			return PairedTiming{}, err
+			return PairedTiming{}, fmt.Errorf("%s: %w", first.Name, err)
 		}
-		t2, err := run(second, o2)
+		t2, err := run(second)
 		if err != nil {
-			return PairedTiming{}, err
+			return PairedTiming{}, fmt.Errorf("%s: %w", second.Name, err)
 		}
 		if i%2 == 1 {
 			t1, t2 = t2, t1
@@ -99,10 +79,13 @@ func TimePaired(a, b diffusion.Denoiser, s *diffusion.Schedule, o PairOptions) (
 		}
 		ta, tb, ratio = append(ta, t1), append(tb, t2), append(ratio, t1/t2)
 	}
+	ea, _ := diffusion.CountedFLOPs(a.Denoiser)
+	eb, _ := diffusion.CountedFLOPs(b.Denoiser)
+	runs := float64(s.N * (rounds + 1))
 	p := PairedTiming{
-		Batch: o.Batch, Rounds: o.Rounds,
-		MsA: median(ta), MsB: median(tb),
-		Speedup: metrics.Interval{Value: median(ratio), Lo: slices.Min(ratio), Hi: slices.Max(ratio)},
+		Batch: s.N, Rounds: rounds, GFLOPsA: float64(ea-fa) / runs / 1e9, GFLOPsB: float64(eb-fb) / runs / 1e9,
+		MsA: Median(ta), MsB: Median(tb),
+		Speedup: metrics.Interval{Value: Median(ratio), Lo: slices.Min(ratio), Hi: slices.Max(ratio)},
 	}
 	if k, cover := MedianCIOrder(len(ratio)); k > 0 {
 		p.MedianCI = metrics.Interval{Value: cover, Lo: ratio[k-1], Hi: ratio[len(ratio)-k]}
@@ -136,9 +119,9 @@ func MedianCIOrder(n int) (k int, coverage float64) {
 // now is the clock TimePaired reads (a test replaces it).
 var now = time.Now
 
-// median returns the median of v (the mean of the middle two for an even
+// Median returns the median of v (the mean of the middle two for an even
 // count); v is sorted in place.
-func median(v []float64) float64 {
+func Median(v []float64) float64 {
 	slices.Sort(v)
 	n := len(v)
 	if n%2 == 1 {

@@ -26,7 +26,7 @@ type tick struct {
 	callsPerRun int
 }
 
-func (d tick) Predict(x *tensor.Dense, _ float64, _ []int64) (*tensor.Dense, error) {
+func (d tick) Predict(x *tensor.Dense, _ float64, _ diffusion.Cond) (*tensor.Dense, error) {
 	cost := d.cost
 	if d.calls != nil {
 		cost += time.Duration(*d.calls/d.callsPerRun) * d.growth
@@ -53,7 +53,9 @@ func TestTimePaired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := TimePaired(a, b, s, PairOptions{Sampler: "ddim", Steps: 4, Batch: 2, Rounds: 3})
+	ma, mb := Method{Name: "A", Denoiser: a, Sampler: "ddim", Steps: 4}, Method{Name: "B", Denoiser: b, Sampler: "ddim", Steps: 4}
+	setup := Setup{Noise: s, Shape: []int{1, 2, 2}, N: 2, Batch: 2}
+	p, err := TimePaired(ma, mb, setup, 2, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,13 +69,16 @@ func TestTimePaired(t *testing.T) {
 		t.Errorf("got %+v, want 6 and 2 ms per sample and a speed-up of 3 over 3 rounds", p)
 	}
 	// A at its own step count: 8 steps of A against 4 of B.
-	if p, err := TimePaired(a, b, s, PairOptions{Sampler: "ddim", Steps: 4, ASampler: "dpmpp2m", ASteps: 8, Batch: 2, Rounds: 2}); err != nil || p.MsA != 12 || p.Speedup.Value != 6 {
+	a8 := Method{Name: "A", Denoiser: a, Sampler: "dpmpp2m", Steps: 8}
+	if p, err := TimePaired(a8, mb, setup, 2, 2); err != nil || p.MsA != 12 || p.Speedup.Value != 6 {
 		t.Errorf("A at 8 steps: %+v, %v; want 12 ms per sample and a speed-up of 6", p, err)
 	}
-	if _, err := TimePaired(a, b, s, PairOptions{Sampler: "ddim", Steps: 4, Batch: 2, Rounds: 0}); err == nil {
+	if _, err := TimePaired(ma, mb, setup, 2, 0); err == nil {
 		t.Error("no error for zero rounds")
 	}
-	if _, err := TimePaired(a, b, s, PairOptions{Sampler: "ddim", Steps: 4, Batch: 2, Rounds: 1, Labels: []int64{1}}); err == nil {
+	bad := setup
+	bad.Cond = diffusion.Labels([]int64{1})
+	if _, err := TimePaired(ma, mb, bad, 2, 1); err == nil {
 		t.Error("no error for 1 label in a batch of 2")
 	}
 }
@@ -111,7 +116,8 @@ func TestMedianCI(t *testing.T) {
 		calls := 0
 		a := tick{name: "A", cost: 3 * time.Millisecond, clock: &clock, log: &log}
 		b := tick{name: "B", cost: time.Millisecond, clock: &clock, log: &log, calls: &calls, growth: 100 * time.Microsecond, callsPerRun: 4}
-		p, err := TimePaired(a, b, s, PairOptions{Sampler: "ddim", Steps: 4, Batch: 2, Rounds: c.rounds})
+		p, err := TimePaired(Method{Name: "A", Denoiser: a, Sampler: "ddim", Steps: 4}, Method{Name: "B", Denoiser: b, Sampler: "ddim", Steps: 4},
+			Setup{Noise: s, Shape: []int{1, 2, 2}, N: 2, Batch: 2}, 2, c.rounds)
 		if err != nil {
 			t.Fatal(err)
 		}

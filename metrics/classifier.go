@@ -69,9 +69,9 @@ func (c *Classifier) Features(x []float32, n, batch int) (feat, logits []float32
 	if batch <= 0 {
 		return nil, nil, fmt.Errorf("classifier: batch size %d must be positive", batch)
 	}
-	if c.infer.Spec == nil {
-		c.infer.Spec = func([][]int) nn.FuncSpec {
-			return nn.FuncSpec{Params: c.Params, Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
+	if c.infer.Def == nil {
+		c.infer.Def = func([][]int) nn.FuncDef {
+			return nn.FuncDef{Params: c.Params, Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
 				f, l := c.build(g, in[0])
 				return []*G.Node{f, l}, nil
 			}}
@@ -165,7 +165,7 @@ func TrainClassifier(data *datasets.Images, cfg ClassifierTrainConfig, progress 
 		return nil, err
 	}
 	c := NewClassifier(cfg.Seed)
-	f, err := nn.NewFunc(nn.FuncSpec{Params: c.Params, Inputs: [][]int{{cfg.Batch, 1, 32, 32}, {cfg.Batch, 10}}, Grad: true,
+	f, err := nn.NewFunc(nn.FuncDef{Params: c.Params, Inputs: [][]int{{cfg.Batch, 1, 32, 32}, {cfg.Batch, 10}}, Grad: true,
 		Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
 			_, logits := c.build(g, in[0])
 			return []*G.Node{nn.SoftmaxCrossEntropy(logits, in[1])}, nil

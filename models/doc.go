@@ -1,5 +1,6 @@
-// Package models finds the models the toolkit's commands run on by default:
-// a model trained with go run ./experiments/train (runs/mnist/model), and
-// the teacher shipped with the repository (Teacher), so that the Clockwork
-// study reproduces on a fresh machine without training first.
+// Package models holds the teacher shipped with the repository (Teacher),
+// a class-conditional MNIST U-Net, and the one rule for the model a command
+// runs on by default (Resolve: the shipped teacher unless -model says
+// otherwise), so that every study reproduces on a fresh machine without
+// training first.
 package models

@@ -8,9 +8,9 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// FuncSpec describes a compiled function: a graph over parameter stores with
+// FuncDef describes a compiled function: a graph over parameter stores with
 // inputs of fixed shapes.
-type FuncSpec struct {
+type FuncDef struct {
 	// Params is the trainable store (nil: none); Frozen are read-only stores
 	// (see Graph).
 	Params *Params
@@ -45,8 +45,8 @@ type Func struct {
 	gradVals []*tensor.Dense
 }
 
-// NewFunc builds and compiles the function a spec describes.
-func NewFunc(s FuncSpec) (*Func, error) {
+// NewFunc builds and compiles the function a definition describes.
+func NewFunc(s FuncDef) (*Func, error) {
 	g := NewGraph(s.Params).Freeze(s.Frozen...)
 	f := &Func{}
 	if err := Build(func() error {
@@ -136,8 +136,8 @@ func (f *Func) Close() error { return f.m.Close() }
 // Funcs compiles a function once per distinct list of input shapes (a batch
 // size, an image size) and reuses it for later calls with the same shapes.
 type Funcs struct {
-	// Spec returns the spec for the given input shapes.
-	Spec  func(shapes [][]int) FuncSpec
+	// Def returns the definition for the given input shapes.
+	Def   func(shapes [][]int) FuncDef
 	byKey map[string]*Func
 }
 
@@ -152,7 +152,7 @@ func (fs *Funcs) For(shapes ...[]int) (*Func, error) {
 	if f, ok := fs.byKey[key]; ok {
 		return f, nil
 	}
-	s := fs.Spec(shapes)
+	s := fs.Def(shapes)
 	s.Inputs = shapes
 	f, err := NewFunc(s)
 	if err != nil {

@@ -62,7 +62,7 @@ func TestFrozenStoreUnchangedByTraining(t *testing.T) {
 	teacher, student := frozenAndTrainable()
 	before := teacher.Clone()
 	studentBefore := student.Clone()
-	f, err := nn.NewFunc(nn.FuncSpec{Params: student, Frozen: []*nn.Params{teacher}, Grad: true,
+	f, err := nn.NewFunc(nn.FuncDef{Params: student, Frozen: []*nn.Params{teacher}, Grad: true,
 		Inputs: [][]int{{2, 2, 5, 5}, {2, 2, 5, 5}},
 		Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
 			return []*G.Node{nn.MSE(studentThroughTeacher(g, in[0]), in[1])}, nil
@@ -113,14 +113,14 @@ func TestFuncErrors(t *testing.T) {
 	teacher, _ := frozenAndTrainable()
 	twin := nn.NewParams()
 	nn.DeclareConv(twin, 1, "t1", 2, 3, 3)
-	_, err := nn.NewFunc(nn.FuncSpec{Params: twin, Frozen: []*nn.Params{teacher}, Inputs: [][]int{{1, 2, 4, 4}},
+	_, err := nn.NewFunc(nn.FuncDef{Params: twin, Frozen: []*nn.Params{teacher}, Inputs: [][]int{{1, 2, 4, 4}},
 		Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
 			return []*G.Node{g.Conv("t1", in[0], nn.Same(3, 1, 1))}, nil
 		}})
 	if err == nil || !strings.Contains(err.Error(), "two stores") {
 		t.Errorf("a parameter in two stores: %v", err)
 	}
-	f, err := nn.NewFunc(nn.FuncSpec{Frozen: []*nn.Params{teacher}, Inputs: [][]int{{1, 2, 4, 4}},
+	f, err := nn.NewFunc(nn.FuncDef{Frozen: []*nn.Params{teacher}, Inputs: [][]int{{1, 2, 4, 4}},
 		Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
 			return []*G.Node{g.Conv("t1", in[0], nn.Same(3, 1, 1))}, nil
 		}})
@@ -130,7 +130,7 @@ func TestFuncErrors(t *testing.T) {
 	if _, err := f.Call(tensor.New(tensor.WithShape(1, 2, 4, 5), tensor.Of(tensor.Float32))); err == nil || !strings.Contains(err.Error(), "shape") {
 		t.Errorf("wrong input shape: %v", err)
 	}
-	if _, err := nn.NewFunc(nn.FuncSpec{Params: teacher, Inputs: [][]int{{1, 2, 4, 4}}, Grad: true,
+	if _, err := nn.NewFunc(nn.FuncDef{Params: teacher, Inputs: [][]int{{1, 2, 4, 4}}, Grad: true,
 		Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
 			return []*G.Node{g.Conv("t1", in[0], nn.Same(3, 1, 1))}, nil
 		}}); err == nil || !strings.Contains(err.Error(), "scalar") {
@@ -143,9 +143,9 @@ func TestFuncErrors(t *testing.T) {
 func TestFuncsCompilesOncePerShape(t *testing.T) {
 	teacher, _ := frozenAndTrainable()
 	builds := 0
-	fs := nn.Funcs{Spec: func(shapes [][]int) nn.FuncSpec {
+	fs := nn.Funcs{Def: func(shapes [][]int) nn.FuncDef {
 		builds++
-		return nn.FuncSpec{Frozen: []*nn.Params{teacher}, Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
+		return nn.FuncDef{Frozen: []*nn.Params{teacher}, Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
 			return []*G.Node{g.Conv("t1", in[0], nn.Same(3, 1, 1))}, nil
 		}}
 	}}
@@ -178,7 +178,7 @@ func TestShuffleRates(t *testing.T) {
 		for i := range base {
 			base[i] = float32(i%89) * -1.3
 		}
-		f, err := nn.NewFunc(nn.FuncSpec{Inputs: [][]int{{n, c * r * r, h, w}, {n, c, h * r, w * r}}, Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
+		f, err := nn.NewFunc(nn.FuncDef{Inputs: [][]int{{n, c * r * r, h, w}, {n, c, h * r, w * r}}, Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
 			s := nn.DepthToSpace(in[0], r)
 			return []*G.Node{s, nn.SpaceToDepth(s, r), nn.AddDepthToSpace(in[1], in[0], r), nn.AvgPool2x(in[1])}, nil
 		}})
@@ -227,7 +227,7 @@ func TestDepthToSpaceLayout(t *testing.T) {
 	for i := range x {
 		x[i] = float32(i)
 	}
-	f, err := nn.NewFunc(nn.FuncSpec{Inputs: [][]int{{1, 8, 2, 2}}, Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
+	f, err := nn.NewFunc(nn.FuncDef{Inputs: [][]int{{1, 8, 2, 2}}, Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
 		s := nn.DepthToSpace(in[0], 2)
 		return []*G.Node{s, nn.SpaceToDepth(s, 2)}, nil
 	}})

@@ -66,18 +66,18 @@ func ExamplePrefix() {
 		log.Fatal(err)
 	}
 	labels := []int64{0, 1, 2, 3}
-	opts := diffusion.Options{Sampler: "dpmpp2m", Steps: 6, Seed: 1}
+	opts := diffusion.Options{Sampler: "dpmpp2m", Steps: 6, Seed: 1, Cond: diffusion.Labels(labels)}
 	prefix := perturb.NewPrefix(6)
-	if _, err := diffusion.SampleMany(prefix.Recorder(&diffusion.ModelDenoiser{Model: m}), s, []int{1, 32, 32}, 4, 4, labels, opts, nil); err != nil {
+	if _, err := diffusion.SampleMany(prefix.Recorder(&diffusion.ModelDenoiser{Model: m}), s, []int{1, 32, 32}, 4, 4, opts, nil); err != nil {
 		log.Fatal(err)
 	}
 	md := &diffusion.ModelDenoiser{Model: m}
-	p, err := perturb.New(md, perturb.Spec{Tap: "mid_block", From: 3, A: 0.3}, 6)
+	p, err := perturb.New(md, perturb.Perturbation{Tap: "mid_block", From: 3, A: 0.3}, m.Taps(), 6)
 	if err != nil {
 		log.Fatal(err)
 	}
 	p.Prefix = prefix
-	if _, err := diffusion.SampleMany(p, s, []int{1, 32, 32}, 4, 4, labels, opts, nil); err != nil {
+	if _, err := diffusion.SampleMany(p, s, []int{1, 32, 32}, 4, 4, opts, nil); err != nil {
 		log.Fatal(err)
 	}
 	_, pass := m.Cost(32, 32).Total()

@@ -13,10 +13,10 @@ import (
 	"github.com/clockwork-go/clockwork/diffusion"
 )
 
-// Spec is one perturbation: at a tap, with mixing weight A (1: none, 0:
-// replacement by noise), at every step from From on (From clean steps
-// first; 0 perturbs every step).
-type Spec struct {
+// Perturbation is one perturbation: at a tap, with mixing weight A (1:
+// none, 0: replacement by noise), at every step from From on (From clean
+// steps first; 0 perturbs every step).
+type Perturbation struct {
 	Tap  string  `json:"tap"`
 	From int     `json:"from"`
 	A    float64 `json:"a"`
@@ -24,7 +24,7 @@ type Spec struct {
 
 // Validate reports a tap the model does not have (listing those it has), a
 // start step outside the run's steps, or a weight outside [0, 1].
-func (s Spec) Validate(taps []string, steps int) error {
+func (s Perturbation) Validate(taps []string, steps int) error {
 	if !slices.Contains(taps, s.Tap) {
 		return fmt.Errorf("unknown tap %q; the model's taps are %v", s.Tap, taps)
 	}
@@ -75,31 +75,47 @@ func noiseStream(seed uint64, sample, step int, tap string) *rand.Rand {
 }
 
 // Denoiser perturbs a U-Net's feature at one tap from a step on. It wraps
-// the U-Net's denoiser (put it inside diffusion.Guided, around the
-// diffusion.ModelDenoiser) and learns the step and the rows from the
-// sampler (diffusion.Stepper).
+// any denoiser whose chain runs a U-Net through diffusion.Tapper (the plain
+// model's diffusion.ModelDenoiser, a Clockwork denoiser) and learns the step
+// and the rows from the sampler (diffusion.Stepper); put it inside
+// diffusion.Guided.
 type Denoiser struct {
-	D    *diffusion.ModelDenoiser
-	Spec Spec
+	D            diffusion.Denoiser
+	Perturbation Perturbation
 	// Prefix, when not nil, holds the unperturbed run's outputs from the
-	// same noise, labels and batches: the clean steps before Spec.From are
-	// replayed from it instead of recomputed.
+	// same noise, conditioning and batches: the clean steps before
+	// Perturbation.From are replayed from it instead of recomputed. Only a
+	// denoiser whose chain keeps no state from step to step (no
+	// diffusion.Stepper below this one: the plain model) is replayed; a
+	// stateful one (Clockwork) runs every step.
 	Prefix *Prefix
 
-	rows   []diffusion.Row
-	seed   uint64
-	step   int
-	active bool
-	buf    *tensor.Dense
+	tapper   diffusion.Tapper
+	stateful bool
+	rows     []diffusion.Row
+	seed     uint64
+	step     int
+	active   bool
+	buf      *tensor.Dense
 }
 
-// New returns a perturbing denoiser around d, checking the spec against
-// the model's taps and the run's step count.
-func New(d *diffusion.ModelDenoiser, s Spec, steps int) (*Denoiser, error) {
-	if err := s.Validate(d.Model.Taps(), steps); err != nil {
+// New returns a perturbing denoiser around d, checking the perturbation
+// against the model's taps and the run's model evaluations (steps).
+func New(d diffusion.Denoiser, p Perturbation, taps []string, steps int) (*Denoiser, error) {
+	if err := p.Validate(taps, steps); err != nil {
 		return nil, err
 	}
-	return &Denoiser{D: d, Spec: s}, nil
+	t := diffusion.FindTapper(d)
+	if t == nil {
+		return nil, fmt.Errorf("perturbation at %s: the denoiser runs no U-Net whose taps it can reach (diffusion.Tapper)", p.Tap)
+	}
+	pd := &Denoiser{D: d, Perturbation: p, tapper: t}
+	for _, l := range diffusion.Layers(d) {
+		if _, ok := l.(diffusion.Stepper); ok {
+			pd.stateful = true
+		}
+	}
+	return pd, nil
 }
 
 // Unwrap implements diffusion.Wrapper.
@@ -108,32 +124,31 @@ func (p *Denoiser) Unwrap() diffusion.Denoiser { return p.D }
 // BeginStep implements diffusion.Stepper.
 func (p *Denoiser) BeginStep(info diffusion.StepInfo) error {
 	p.rows, p.seed, p.step = info.Rows, info.Seed, info.Index
-	p.active = info.Index >= p.Spec.From && p.Spec.A < 1
+	p.active = info.Index >= p.Perturbation.From && p.Perturbation.A < 1
 	return nil
 }
 
 // Predict implements diffusion.Denoiser.
-func (p *Denoiser) Predict(x *tensor.Dense, t float64, labels []int64) (*tensor.Dense, error) {
+func (p *Denoiser) Predict(x *tensor.Dense, t float64, c diffusion.Cond) (*tensor.Dense, error) {
 	if !p.active {
-		if p.step < p.Spec.From {
+		if p.step < p.Perturbation.From && !p.stateful {
 			if out := p.Prefix.lookup(p.step, p.rows); out != nil && out.Shape().Eq(x.Shape()) {
 				return out.Clone().(*tensor.Dense), nil
 			}
 		}
-		return p.D.Predict(x, t, labels)
+		return p.D.Predict(x, t, c)
 	}
 	if p.rows == nil {
-		return nil, fmt.Errorf("perturbation at %s: no step information (run it through a sampler)", p.Spec.Tap)
+		return nil, fmt.Errorf("perturbation at %s: no step information (run it through a sampler)", p.Perturbation.Tap)
 	}
-	old := p.D.Hook
-	p.D.Hook = p.hook
-	defer func() { p.D.Hook = old }()
-	return p.D.Predict(x, t, labels)
+	p.tapper.SetTapHook(p.hook)
+	defer p.tapper.SetTapHook(nil)
+	return p.D.Predict(x, t, c)
 }
 
-// hook mixes the feature at the spec's tap, row by row.
+// hook mixes the feature at the perturbation's tap, row by row.
 func (p *Denoiser) hook(tap string, x *tensor.Dense) (*tensor.Dense, error) {
-	if tap != p.Spec.Tap {
+	if tap != p.Perturbation.Tap {
 		return nil, nil
 	}
 	s := x.Shape()
@@ -148,7 +163,7 @@ func (p *Denoiser) hook(tap string, x *tensor.Dense) (*tensor.Dense, error) {
 	c, hw := s[1], s[2]*s[3]
 	per := c * hw
 	for r, row := range p.rows {
-		Mix(dst[r*per:(r+1)*per], c, hw, p.Spec.A, noiseStream(p.seed, row.Sample, p.step, tap))
+		Mix(dst[r*per:(r+1)*per], c, hw, p.Perturbation.A, noiseStream(p.seed, row.Sample, p.step, tap))
 	}
 	return p.buf, nil
 }

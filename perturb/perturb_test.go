@@ -96,22 +96,26 @@ func TestPerturbedSamples(t *testing.T) {
 	m := tinyMNIST(t)
 	s, _ := diffusion.NewSchedule(diffusion.DefaultScheduleConfig())
 	labels := []int64{0, 1, 2, 3, 4, 5, 6}
-	draw := func(spec *Spec, batch int, guidance float64) []float32 {
+	draw := func(spec *Perturbation, batch int, guidance float64) []float32 {
 		t.Helper()
 		md := &diffusion.ModelDenoiser{Model: m}
 		var d diffusion.Denoiser = md
 		if spec != nil {
-			p, err := New(md, *spec, 6)
+			p, err := New(md, *spec, m.Taps(), 6)
 			if err != nil {
 				t.Fatal(err)
 			}
 			d = p
 		}
-		d, err := diffusion.Guide(d, m.Config.NumClasses(), guidance)
+		g, err := diffusion.ClassGuidance(m.Config.NumClasses(), guidance)
 		if err != nil {
 			t.Fatal(err)
 		}
-		x, err := diffusion.SampleMany(d, s, []int{1, 32, 32}, 7, batch, labels, diffusion.Options{Sampler: "dpmpp2m", Steps: 6, Seed: 5}, nil)
+		d, err = diffusion.Guide(d, g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := diffusion.SampleMany(d, s, []int{1, 32, 32}, 7, batch, diffusion.Options{Sampler: "dpmpp2m", Steps: 6, Seed: 5, Cond: diffusion.Labels(labels)}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,7 +123,7 @@ func TestPerturbedSamples(t *testing.T) {
 	}
 	for _, g := range []float64{1, 2.5} {
 		clean := draw(nil, 7, g)
-		spec := Spec{Tap: "up_blocks.1", From: 2, A: 0.3}
+		spec := Perturbation{Tap: "up_blocks.1", From: 2, A: 0.3}
 		p7, p1 := draw(&spec, 7, g), draw(&spec, 1, g)
 		if !slices.Equal(p7, p1) {
 			t.Errorf("guidance %g: perturbed samples differ between batch sizes 7 and 1", g)
@@ -127,31 +131,31 @@ func TestPerturbedSamples(t *testing.T) {
 		if slices.Equal(p7, clean) {
 			t.Errorf("guidance %g: the perturbation changed nothing", g)
 		}
-		one := Spec{Tap: "up_blocks.1", From: 0, A: 1}
+		one := Perturbation{Tap: "up_blocks.1", From: 0, A: 1}
 		if !slices.Equal(draw(&one, 3, g), clean) {
 			t.Errorf("guidance %g: a = 1 is not the unperturbed sample", g)
 		}
 	}
 	// Only steps from k on are touched: a perturbation from the last step
 	// differs from one from the first.
-	last := Spec{Tap: "mid_block", From: 5, A: 0}
-	first := Spec{Tap: "mid_block", From: 0, A: 0}
+	last := Perturbation{Tap: "mid_block", From: 5, A: 0}
+	first := Perturbation{Tap: "mid_block", From: 0, A: 0}
 	if slices.Equal(draw(&last, 7, 1), draw(&first, 7, 1)) {
 		t.Error("k = 5 and k = 0 give the same samples")
 	}
 }
 
-func TestSpecErrors(t *testing.T) {
+func TestPerturbationErrors(t *testing.T) {
 	taps := tinyMNIST(t).Taps()
 	for _, c := range []struct {
-		s    Spec
+		s    Perturbation
 		want string
 	}{
-		{Spec{Tap: "up_blocks.9", From: 0, A: 0.3}, "the model's taps are [conv_in down_blocks.0"},
-		{Spec{Tap: "mid_block", From: 20, A: 0.3}, "k = 0 to 19"},
-		{Spec{Tap: "mid_block", From: -1, A: 0.3}, "k = 0 to 19"},
-		{Spec{Tap: "mid_block", From: 0, A: 1.5}, "[0, 1]"},
-		{Spec{Tap: "mid_block", From: 0, A: math.NaN()}, "[0, 1]"},
+		{Perturbation{Tap: "up_blocks.9", From: 0, A: 0.3}, "the model's taps are [conv_in down_blocks.0"},
+		{Perturbation{Tap: "mid_block", From: 20, A: 0.3}, "k = 0 to 19"},
+		{Perturbation{Tap: "mid_block", From: -1, A: 0.3}, "k = 0 to 19"},
+		{Perturbation{Tap: "mid_block", From: 0, A: 1.5}, "[0, 1]"},
+		{Perturbation{Tap: "mid_block", From: 0, A: math.NaN()}, "[0, 1]"},
 	} {
 		if err := c.s.Validate(taps, 20); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: %v, want an error mentioning %q", c.s, err, c.want)
@@ -167,9 +171,9 @@ func TestPrefixReplay(t *testing.T) {
 	m := tinyMNIST(t)
 	s, _ := diffusion.NewSchedule(diffusion.DefaultScheduleConfig())
 	labels := []int64{0, 1, 2, 3, 4, 5, 6}
-	opts := diffusion.Options{Sampler: "dpmpp2m", Steps: 6, Seed: 5}
+	opts := diffusion.Options{Sampler: "dpmpp2m", Steps: 6, Seed: 5, Cond: diffusion.Labels(labels)}
 	prefix := NewPrefix(6)
-	clean, err := diffusion.SampleMany(prefix.Recorder(&diffusion.ModelDenoiser{Model: m}), s, []int{1, 32, 32}, 7, 7, labels, opts, nil)
+	clean, err := diffusion.SampleMany(prefix.Recorder(&diffusion.ModelDenoiser{Model: m}), s, []int{1, 32, 32}, 7, 7, opts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,12 +183,12 @@ func TestPrefixReplay(t *testing.T) {
 	for _, from := range []int{0, 2, 5} {
 		draw := func(p *Prefix, batch int) ([]float32, int64) {
 			md := &diffusion.ModelDenoiser{Model: m}
-			pd, err := New(md, Spec{Tap: "mid_block", From: from, A: 0.3}, 6)
+			pd, err := New(md, Perturbation{Tap: "mid_block", From: from, A: 0.3}, m.Taps(), 6)
 			if err != nil {
 				t.Fatal(err)
 			}
 			pd.Prefix = p
-			x, err := diffusion.SampleMany(pd, s, []int{1, 32, 32}, 7, batch, labels, opts, nil)
+			x, err := diffusion.SampleMany(pd, s, []int{1, 32, 32}, 7, batch, opts, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -203,7 +207,7 @@ func TestPrefixReplay(t *testing.T) {
 		}
 	}
 	// The recorder passes the clean run through unchanged.
-	plain, err := diffusion.SampleMany(&diffusion.ModelDenoiser{Model: m}, s, []int{1, 32, 32}, 7, 7, labels, opts, nil)
+	plain, err := diffusion.SampleMany(&diffusion.ModelDenoiser{Model: m}, s, []int{1, 32, 32}, 7, 7, opts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,8 +65,8 @@ func (r *recorder) BeginStep(info diffusion.StepInfo) error {
 }
 
 // Predict implements diffusion.Denoiser.
-func (r *recorder) Predict(x *tensor.Dense, t float64, labels []int64) (*tensor.Dense, error) {
-	out, err := r.D.Predict(x, t, labels)
+func (r *recorder) Predict(x *tensor.Dense, t float64, c diffusion.Cond) (*tensor.Dense, error) {
+	out, err := r.D.Predict(x, t, c)
 	if err != nil || r.step >= r.p.Until {
 		return out, err
 	}

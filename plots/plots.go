@@ -479,3 +479,14 @@ func (e errXY) Len() int                        { return len(e) }
 func (e errXY) XY(i int) (float64, float64)     { return e[i].x, e[i].y }
 func (e errXY) YError(i int) (float64, float64) { return e[i].lo, e[i].hi }
 func (e errXY) XError(i int) (float64, float64) { return e[i].lo, e[i].hi }
+
+// SaveBoth writes a figure into dir as name.pdf (for a paper) and name.png
+// (for a screen) through save, and returns the PNG's name.
+func SaveBoth(dir, name string, save func(path string) error) (string, error) {
+	for _, ext := range []string{".pdf", ".png"} {
+		if err := save(filepath.Join(dir, name+ext)); err != nil {
+			return "", err
+		}
+	}
+	return name + ".png", nil
+}

@@ -30,7 +30,7 @@ type runner struct {
 // compileStage builds a graph with inputs of the given shapes through f and
 // compiles it.
 func (m *Model) compileStage(shapes [][]int, f func(g *nn.Graph, in []*G.Node) []*G.Node) (*stage, error) {
-	return nn.NewFunc(nn.FuncSpec{Params: m.Params, Inputs: shapes, Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
+	return nn.NewFunc(nn.FuncDef{Params: m.Params, Inputs: shapes, Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
 		return f(g, in), nil
 	}})
 }

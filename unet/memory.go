@@ -131,3 +131,22 @@ func (c Config) ForwardMemory(batch, h, w int) (float64, error) {
 	}
 	return 4*params + float64(batch)*act/4, nil
 }
+
+// SampleShape returns the per-sample shape (C, H, W) of what the model
+// denoises: out_channels by the sample size, checked to fit the U-Net. A
+// model with more input than output channels takes the rest as an image
+// concatenated to its input (InstructPix2Pix's 8 input channels for 4
+// latent ones).
+func (c Config) SampleShape() ([]int, error) {
+	h, w, err := c.SampleHW()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.CheckSize(h, w); err != nil {
+		return nil, err
+	}
+	if c.OutChannels < 1 || c.InChannels < c.OutChannels {
+		return nil, fmt.Errorf("config: %d input and %d output channels: want at least as many inputs as outputs", c.InChannels, c.OutChannels)
+	}
+	return []int{c.OutChannels, h, w}, nil
+}

@@ -59,8 +59,8 @@ func TestClockworkStudy(t *testing.T) {
 	root := t.TempDir()
 	adaptors := filepath.Join(root, "adaptors")
 	args := func(out string, extra ...string) []string {
-		return append([]string{"-teacher", teacher, "-out", out, "-adaptors", adaptors, "-n", "6", "-epochs", "1", "-trajectories", "4",
-			"-time-repeats", "1", "-time-batch", "6", "-batch", "6", "-quiet"}, extra...)
+		return append([]string{"-model", teacher, "-out", out, "-adaptors", adaptors, "-n", "6", "-epochs", "1", "-trajectories", "4",
+			"-time-rounds", "1", "-time-batch", "6", "-batch", "6", "-quiet"}, extra...)
 	}
 	whole := filepath.Join(root, "whole")
 	code, so, se := runCmd(args(whole)...)
@@ -123,7 +123,7 @@ func TestClockworkStudy(t *testing.T) {
 		{args(whole, "-n", "7"), 1, "other settings"},
 		{args(whole, "stray"), 2, "unexpected argument"},
 		{[]string{"-merge", "-out", filepath.Join(root, "m2")}, 2, "directories to merge"},
-		{[]string{"-teacher", filepath.Join(root, "none"), "-out", filepath.Join(root, "x")}, 1, "config.json"},
+		{[]string{"-model", filepath.Join(root, "none"), "-out", filepath.Join(root, "x")}, 1, "config.json"},
 	} {
 		code, _, se := runCmd(c.args...)
 		if code != c.code || !strings.Contains(se, c.want) {

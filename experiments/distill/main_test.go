@@ -49,7 +49,7 @@ func TestDistillCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Epochs != 2 || m.Spec.Kind != "resnet" || m.Sampler != "dpmpp2m" || m.Steps != 4 {
+	if m.Epochs != 2 || m.Adaptor.Kind != "resnet" || m.Sampler != "dpmpp2m" || m.Steps != 4 {
 		t.Errorf("manifest %+v", m)
 	}
 	// Extend the run by one epoch.

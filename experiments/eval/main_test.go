@@ -68,7 +68,8 @@ func TestEvalErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{}, 2, "exactly one"},
+		{[]string{"-real", "test", "-model", dir}, 2, "takes no -model"},
+		{[]string{"-model", dir, "extra"}, 2, "unexpected argument"},
 		{[]string{"-model", noWeights, "-out", filepath.Join(t.TempDir(), "x.json")}, 1, "model.npz"},
 		{[]string{"-model", dir, "-sampler", "heun", "-n", "4", "-out", filepath.Join(t.TempDir(), "x.json")}, 1, "unknown sampler"},
 		{[]string{"-real", "test", "-n", "20000"}, 1, "larger than the 10000"},
@@ -80,6 +81,15 @@ func TestEvalErrors(t *testing.T) {
 		if code := run(c.args, &so, &se); code != c.code || !strings.Contains(se.String(), c.want) {
 			t.Errorf("%v: exit %d, %q; want %d mentioning %q", c.args, code, se.String(), c.code, c.want)
 		}
+	}
+}
+
+// TestEvalHelp: -h prints the synopsis, an example and the flags on stdout
+// and exits 0.
+func TestEvalHelp(t *testing.T) {
+	var so, se bytes.Buffer
+	if code := run([]string{"-h"}, &so, &se); code != 0 || !strings.Contains(so.String(), "Examples:") || !strings.Contains(so.String(), "-adaptor") {
+		t.Errorf("-h: exit %d, stdout %q, stderr %q", code, so.String(), se.String())
 	}
 }
 

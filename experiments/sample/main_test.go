@@ -56,7 +56,7 @@ func TestSampleErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{}, 2, "-model is required"},
+		{[]string{"-model", dir, "-clock", "2"}, 2, "go with -adaptor"},
 		{[]string{"-model", dir, "-sampler", "plms"}, 1, "unknown sampler"},
 		{[]string{"-model", dir, "-labels", "12"}, 1, "not a class"},
 		{[]string{"-model", dir, "-steps", "0"}, 1, "0 steps"},

@@ -1,6 +1,7 @@
 package fsutil
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,10 +10,13 @@ import (
 	"path/filepath"
 )
 
-// WriteAtomic writes a file through fill into a temporary file next to path,
-// syncs it and renames it over path.
+// WriteAtomic writes a file through fill into a temporary file next to path
+// (creating its directory), syncs it and renames it over path.
 func WriteAtomic(path string, fill func(w io.Writer) error) error {
 	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
@@ -87,4 +91,17 @@ func CheckOutFile(flag, path string) error {
 			return nil
 		}
 	}
+}
+
+// WriteJSON writes v as indented JSON with a final newline to path,
+// atomically, creating its directory.
+func WriteJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return WriteAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(append(b, '\n'))
+		return err
+	})
 }

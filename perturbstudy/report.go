@@ -1,4 +1,4 @@
-package perturb
+package perturbstudy
 
 import (
 	"encoding/csv"
@@ -29,7 +29,7 @@ const Threshold = 2.0
 
 // cell is a record decoded.
 type cell struct {
-	spec CellSpec
+	spec Cell
 	res  Result
 }
 
@@ -56,7 +56,7 @@ func Decode(cfg Config, records []study.Record) (*Results, error) {
 }
 
 // Get returns the result of a cell, if the study has it.
-func (r *Results) Get(s CellSpec) (Result, bool) {
+func (r *Results) Get(s Cell) (Result, bool) {
 	c, ok := r.cells[s.Key()]
 	return c.res, ok
 }
@@ -122,7 +122,7 @@ func (r *Results) curves(sampler string, a float64, value func(Result) *metrics.
 	for _, tap := range c.Taps {
 		s := plots.Series{Name: c.tapLabel(tap), Color: c.tapColor(tap), Dashed: !strings.HasPrefix(tap, "up_blocks") && tap != "mid_block"}
 		for _, k := range c.From {
-			res, ok := r.Get(CellSpec{Sampler: sampler, Tap: tap, From: k, A: a})
+			res, ok := r.Get(Cell{Sampler: sampler, Tap: tap, From: k, A: a})
 			if !ok {
 				continue
 			}
@@ -146,16 +146,6 @@ func l2Of(r Result) *metrics.Interval   { return r.L2 }
 func flipOf(r Result) *metrics.Interval { return r.FlipRate }
 func hfOf(r Result) *metrics.Interval   { return r.HighFreq }
 
-// saveBoth writes a figure as PDF and PNG and returns the PNG's name.
-func saveBoth(dir, name string, save func(path string) error) (string, error) {
-	for _, ext := range []string{".pdf", ".png"} {
-		if err := save(filepath.Join(dir, name+ext)); err != nil {
-			return "", err
-		}
-	}
-	return name + ".png", nil
-}
-
 // Report writes results.csv, the figures and summary.md into dir from a
 // study's results, and returns the figures' PNG names.
 func Report(dir string, r *Results) ([]string, error) {
@@ -174,7 +164,7 @@ func Report(dir string, r *Results) ([]string, error) {
 			}
 			p.Legend.Top, p.Legend.Left = true, false
 			logScale(p, s)
-			name, err := saveBoth(dir, "l2_vs_k"+sfx, func(path string) error { return plots.Save(p, path, plots.PageWidth, 1.6*plots.FigHeight) })
+			name, err := plots.SaveBoth(dir, "l2_vs_k"+sfx, func(path string) error { return plots.Save(p, path, plots.PageWidth, 1.6*plots.FigHeight) })
 			if err != nil {
 				return nil, err
 			}
@@ -196,7 +186,7 @@ func Report(dir string, r *Results) ([]string, error) {
 			if err != nil {
 				return nil, err
 			}
-			name, err := saveBoth(dir, hm.name+sfx, func(path string) error { return plots.Save(p, path, plots.PageWidth, 1.6*plots.FigHeight) })
+			name, err := plots.SaveBoth(dir, hm.name+sfx, func(path string) error { return plots.Save(p, path, plots.PageWidth, 1.6*plots.FigHeight) })
 			if err != nil {
 				return nil, err
 			}
@@ -210,7 +200,7 @@ func Report(dir string, r *Results) ([]string, error) {
 			if p == nil {
 				break
 			}
-			name, err := saveBoth(dir, fmt.Sprintf("grid%s-%d", sfx, i), func(path string) error {
+			name, err := plots.SaveBoth(dir, fmt.Sprintf("grid%s-%d", sfx, i), func(path string) error {
 				return plots.Save(p, path, vg.Length(len(c.GridFrom)+1)*0.75*vg.Inch, vg.Length(len(c.Taps))*0.7*vg.Inch)
 			})
 			if err != nil {
@@ -237,7 +227,7 @@ func Report(dir string, r *Results) ([]string, error) {
 				row = append(row, p)
 			}
 			if len(row) > 1 {
-				name, err := saveBoth(dir, "a_sweep"+sfx, func(path string) error {
+				name, err := plots.SaveBoth(dir, "a_sweep"+sfx, func(path string) error {
 					return plots.SavePanels([][]*plot.Plot{row}, path, vg.Length(len(row))*3.2*vg.Inch, 1.6*plots.FigHeight)
 				})
 				if err != nil {
@@ -285,7 +275,7 @@ func (r *Results) table(sampler string, a float64, value func(Result) *metrics.I
 		row := make([]float64, len(c.From))
 		for j, k := range c.From {
 			row[j] = math.NaN()
-			if res, ok := r.Get(CellSpec{Sampler: sampler, Tap: tap, From: k, A: a}); ok {
+			if res, ok := r.Get(Cell{Sampler: sampler, Tap: tap, From: k, A: a}); ok {
 				if iv := value(res); iv != nil {
 					row[j] = iv.Value
 					any = true
@@ -308,11 +298,11 @@ func (r *Results) table(sampler string, a float64, value func(Result) *metrics.I
 // rows are taps, the first column the unperturbed sample.
 func (r *Results) grid(sampler string, i int) (*plot.Plot, error) {
 	c := r.Config
-	ref, ok := r.Get(CellSpec{Sampler: sampler})
+	ref, ok := r.Get(Cell{Sampler: sampler})
 	if !ok || ref.Samples == "" {
 		return nil, nil
 	}
-	refX, err := DecodeSamples(ref.Samples)
+	refX, err := study.DecodeSamples(ref.Samples)
 	if err != nil || len(refX) < (i+1)*1024 {
 		return nil, err
 	}
@@ -324,10 +314,10 @@ func (r *Results) grid(sampler string, i int) (*plot.Plot, error) {
 	for _, tap := range c.Taps {
 		x = append(x, refX[i*1024:(i+1)*1024]...)
 		for _, k := range c.GridFrom {
-			res, ok := r.Get(CellSpec{Sampler: sampler, Tap: tap, From: k, A: c.FigureA})
+			res, ok := r.Get(Cell{Sampler: sampler, Tap: tap, From: k, A: c.FigureA})
 			img := blank
 			if ok && res.Samples != "" {
-				s, err := DecodeSamples(res.Samples)
+				s, err := study.DecodeSamples(res.Samples)
 				if err == nil && len(s) >= (i+1)*1024 {
 					img = s[i*1024 : (i+1)*1024]
 				}
@@ -361,11 +351,11 @@ func (r *Results) writeCSV(path string) error {
 			return []string{f(p.Value), f(p.Lo), f(p.Hi)}
 		}
 		for _, smp := range c.Samplers {
-			specs := []CellSpec{{Sampler: smp}}
+			specs := []Cell{{Sampler: smp}}
 			for _, a := range c.A {
 				for _, tap := range c.Taps {
 					for _, k := range c.From {
-						specs = append(specs, CellSpec{Sampler: smp, Tap: tap, From: k, A: a})
+						specs = append(specs, Cell{Sampler: smp, Tap: tap, From: k, A: a})
 					}
 				}
 			}

@@ -1,4 +1,4 @@
-package perturb
+package perturbstudy
 
 import (
 	"fmt"
@@ -75,7 +75,7 @@ func (r *Results) groupMean(sampler string, a float64, taps []string, ks []int, 
 	n := 0
 	for _, tap := range taps {
 		for _, k := range ks {
-			res, ok := r.Get(CellSpec{Sampler: sampler, Tap: tap, From: k, A: a})
+			res, ok := r.Get(Cell{Sampler: sampler, Tap: tap, From: k, A: a})
 			if !ok {
 				continue
 			}
@@ -92,7 +92,7 @@ func (r *Results) groupMean(sampler string, a float64, taps []string, ks []int, 
 }
 
 func (r *Results) l2(sampler, tap string, k int, a float64) (metrics.Interval, bool) {
-	res, ok := r.Get(CellSpec{Sampler: sampler, Tap: tap, From: k, A: a})
+	res, ok := r.Get(Cell{Sampler: sampler, Tap: tap, From: k, A: a})
 	if !ok || res.L2 == nil {
 		return metrics.Interval{}, false
 	}
@@ -118,13 +118,13 @@ func (r *Results) Summary(figs []string) (string, error) {
 	smp, a := c.Samplers[0], c.FigureA
 	p("# Perturbation robustness of the U-Net's features\n\n")
 	p("Generated from the %d cells of `results.jsonl` (model %s). Settings: samplers %s at %d steps; %d samples per cell, seed %d; taps %s; perturbation from step k ∈ %v (k clean steps first, then every later step); mixing weight a ∈ %v. ",
-		len(r.cells), c.ModelHash, strings.Join(c.Samplers, ", "), c.Steps, c.N, c.Seed, strings.Join(c.Taps, ", "), c.From, c.A)
+		len(r.cells), c.Model, strings.Join(c.Samplers, ", "), c.Steps, c.N, c.Seed, strings.Join(c.Taps, ", "), c.From, c.A)
 	p("The perturbation is the paper's statistics-preserving mix, per sample and per channel: f ← m + √a·(f − m) + √(1−a)·z, z ~ N(0, s²). ")
 	p("The numbers below are for %s and a = %g (the paper's Fig. 2 setting) unless said; intervals are 95%% bootstrap intervals over the samples.\n\n", smp, a)
 
 	p("## Unperturbed reference\n\n| sampler | FID-MNIST | KID | class accuracy |\n|---|---|---|---|\n")
 	for _, s := range c.Samplers {
-		if res, ok := r.Get(CellSpec{Sampler: s}); ok {
+		if res, ok := r.Get(Cell{Sampler: s}); ok {
 			acc := ""
 			if res.Accuracy != nil {
 				acc = res.Accuracy.String()

@@ -1,17 +1,15 @@
-package perturb
+package perturbstudy
 
 import (
-	"encoding/base64"
 	"fmt"
-	"math"
 	"path/filepath"
 	"slices"
 	"strconv"
 
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/evaluate"
-	"github.com/clockwork-go/clockwork/internal/npzio"
 	"github.com/clockwork-go/clockwork/metrics"
+	"github.com/clockwork-go/clockwork/perturb"
 	"github.com/clockwork-go/clockwork/study"
 	"github.com/clockwork-go/clockwork/unet"
 )
@@ -19,10 +17,11 @@ import (
 // Config defines a perturbation study: the model (by fingerprint), the grid
 // of cells and the samples per cell. It is what study.json records.
 type Config struct {
-	ModelHash string   `json:"model_hash"`
-	Samplers  []string `json:"samplers"`
-	Steps     int      `json:"steps"`
-	Taps      []string `json:"taps"`
+	// Model is the model's fingerprint (unet.Model.Fingerprint).
+	Model    string   `json:"model"`
+	Samplers []string `json:"samplers"`
+	Steps    int      `json:"steps"`
+	Taps     []string `json:"taps"`
 	// Work is each tap's working resolution (unet.TapInfo.WorkH), for the
 	// figures' colours and the summary's low- and high-resolution groups.
 	Work []int     `json:"work_res"`
@@ -91,14 +90,14 @@ func (c Config) Validate(taps []string) error {
 		return fmt.Errorf("perturbation study: empty grid (samplers %v, taps %v, k %v, a %v)", c.Samplers, c.Taps, c.From, c.A)
 	}
 	for _, s := range c.Samplers {
-		if !slices.Contains(diffusion.Samplers, s) {
-			return fmt.Errorf("unknown sampler %q (have %v)", s, diffusion.Samplers)
+		if _, err := diffusion.LookupSampler(s); err != nil {
+			return err
 		}
 	}
 	for _, tap := range c.Taps {
 		for _, k := range c.From {
 			for _, a := range c.A {
-				if err := (Spec{Tap: tap, From: k, A: a}).Validate(taps, c.Steps); err != nil {
+				if err := (perturb.Perturbation{Tap: tap, From: k, A: a}).Validate(taps, c.Steps); err != nil {
 					return err
 				}
 			}
@@ -107,9 +106,9 @@ func (c Config) Validate(taps []string) error {
 	return nil
 }
 
-// CellSpec is one cell: a sampler's unperturbed reference run (Tap empty)
+// Cell is one cell: a sampler's unperturbed reference run (Tap empty)
 // or a perturbation.
-type CellSpec struct {
+type Cell struct {
 	Sampler string  `json:"sampler"`
 	Tap     string  `json:"tap,omitempty"`
 	From    int     `json:"from"`
@@ -117,7 +116,7 @@ type CellSpec struct {
 }
 
 // Key returns the cell's key in the study.
-func (s CellSpec) Key() string {
+func (s Cell) Key() string {
 	if s.Tap == "" {
 		return "reference/" + s.Sampler
 	}
@@ -129,12 +128,12 @@ func (s CellSpec) Key() string {
 func (c Config) Study() study.Study {
 	s := study.Study{Name: "perturb", Config: c}
 	for _, smp := range c.Samplers {
-		ref := CellSpec{Sampler: smp}
+		ref := Cell{Sampler: smp}
 		s.Cells = append(s.Cells, study.Cell{Key: ref.Key(), Spec: ref})
 		for _, a := range c.A {
 			for _, tap := range c.Taps {
 				for _, k := range c.From {
-					cs := CellSpec{Sampler: smp, Tap: tap, From: k, A: a}
+					cs := Cell{Sampler: smp, Tap: tap, From: k, A: a}
 					s.Cells = append(s.Cells, study.Cell{Key: cs.Key(), Spec: cs})
 				}
 			}
@@ -168,9 +167,11 @@ const HighFreqCutoff = 0.25
 
 // Runner runs the cells of a study on one model.
 type Runner struct {
-	Config     Config
-	Model      *unet.Model
-	Schedule   *diffusion.Schedule
+	Config Config
+	// Model is the model perturbed, Noise its noise schedule.
+	Model *unet.Model
+	Noise *diffusion.Schedule
+	// Classifier gives the quality measures and the class flips.
 	Classifier *metrics.Classifier
 	// Dir caches each sampler's reference samples (reference-<sampler>.npz).
 	Dir   string
@@ -187,7 +188,20 @@ type reference struct {
 	pred   []int64
 	// prefix replays the unperturbed run's clean steps (nil when the run
 	// could not be reproduced bit for bit: cells then compute them).
-	prefix *Prefix
+	prefix *perturb.Prefix
+}
+
+// setup returns the evaluation setup of the study's samples.
+func (r *Runner) setup(labels []int64) (evaluate.Setup, error) {
+	shape, err := r.Model.Config.SampleShape()
+	if err != nil {
+		return evaluate.Setup{}, err
+	}
+	batch := r.Batch
+	if batch <= 0 {
+		batch = 64
+	}
+	return evaluate.Setup{Noise: r.Noise, Shape: shape, N: r.Config.N, Batch: batch, Seed: r.Config.Seed, Cond: diffusion.Labels(labels), Progress: r.Progress}, nil
 }
 
 // reference returns a sampler's unperturbed samples, from the cache file
@@ -201,7 +215,11 @@ func (r *Runner) reference(sampler string) (*reference, error) {
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(r.Dir, fmt.Sprintf("reference-%s%d-%s-n%d-seed%d.npz", sampler, c.Steps, c.ModelHash, c.N, c.Seed))
+	s, err := r.setup(labels)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(r.Dir, fmt.Sprintf("reference-%s%d-%s-n%d-seed%d.npz", sampler, c.Steps, c.Model, c.N, c.Seed))
 	ref := &reference{labels: labels}
 	// The unperturbed run, recording its model outputs for the cells to
 	// replay; a cached reference from an earlier run is kept (cells done
@@ -209,18 +227,18 @@ func (r *Runner) reference(sampler string) (*reference, error) {
 	// run reproduces it bit for bit.
 	// Cells replay the steps before their start step, so the steps from
 	// the latest start on need no record.
-	prefix := NewPrefix(slices.Max(c.From))
-	x, err := r.sample(prefix.Recorder(&diffusion.ModelDenoiser{Model: r.Model}), sampler, labels)
+	prefix := perturb.NewPrefix(slices.Max(c.From))
+	x, err := r.sample(prefix.Recorder(&diffusion.ModelDenoiser{Model: r.Model}), sampler, s)
 	if err != nil {
 		return nil, err
 	}
 	ref.x, ref.prefix = x, prefix
-	if a, err := npzio.Read(path); err == nil && a["samples"].F32 != nil && len(a["samples"].F32) == c.N*32*32 {
-		ref.x = a["samples"].F32
+	if cached, ok := study.ReadSamples(path, c.N, s.Shape); ok {
+		ref.x = cached
 		if !slices.Equal(ref.x, x) {
 			ref.prefix = nil
 		}
-	} else if err := npzio.Write(path, []string{"samples"}, map[string]npzio.Array{"samples": npzio.Float32(x, c.N, 1, 32, 32)}); err != nil {
+	} else if err := study.WriteSamples(path, x, c.N, s.Shape); err != nil {
 		return nil, err
 	}
 	if ref.pred, err = r.Classifier.Predict(ref.x, c.N); err != nil {
@@ -233,27 +251,18 @@ func (r *Runner) reference(sampler string) (*reference, error) {
 	return ref, nil
 }
 
-func (r *Runner) sample(d diffusion.Denoiser, sampler string, labels []int64) ([]float32, error) {
-	c := r.Config
-	batch := r.Batch
-	if batch <= 0 {
-		batch = 64
-	}
-	var done func(int)
-	if r.Progress != nil {
-		done = func(n int) { r.Progress(n, c.N) }
-	}
-	x, err := diffusion.SampleMany(d, r.Schedule, []int{1, 32, 32}, c.N, batch, labels,
-		diffusion.Options{Sampler: sampler, Steps: c.Steps, Seed: c.Seed}, done)
+// sample draws the cell's samples with d, as images (clipped to [−1, 1]).
+func (r *Runner) sample(d diffusion.Denoiser, sampler string, s evaluate.Setup) ([]float32, error) {
+	out, err := evaluate.Draw(evaluate.Method{Name: sampler, Denoiser: d, Sampler: sampler, Steps: r.Config.Steps}, s)
 	if err != nil {
 		return nil, err
 	}
-	return diffusion.ClipImages(x.Data().([]float32)), nil
+	return diffusion.ClipImages(out.X), nil
 }
 
 // Run runs one cell (a study.Cell of Config.Study).
 func (r *Runner) Run(cell study.Cell) (any, error) {
-	cs, ok := cell.Spec.(CellSpec)
+	cs, ok := cell.Spec.(Cell)
 	if !ok {
 		return nil, fmt.Errorf("cell %s is not a perturbation cell", cell.Key)
 	}
@@ -262,27 +271,32 @@ func (r *Runner) Run(cell study.Cell) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := metrics.QualityOptions{Seed: c.Seed}
+	s, err := r.setup(ref.labels)
+	if err != nil {
+		return nil, err
+	}
 	res := Result{N: c.N}
 	x := ref.x
 	if cs.Tap != "" {
-		pd, err := New(&diffusion.ModelDenoiser{Model: r.Model}, Spec{Tap: cs.Tap, From: cs.From, A: cs.A}, c.Steps)
+		pd, err := perturb.New(&diffusion.ModelDenoiser{Model: r.Model}, perturb.Perturbation{Tap: cs.Tap, From: cs.From, A: cs.A}, r.Model.Taps(), c.Steps)
 		if err != nil {
 			return nil, err
 		}
 		pd.Prefix = ref.prefix
-		if x, err = r.sample(pd, cs.Sampler, ref.labels); err != nil {
+		if x, err = r.sample(pd, cs.Sampler, s); err != nil {
 			return nil, err
 		}
 		if err := r.compare(&res, x, ref); err != nil {
 			return nil, err
 		}
 	}
-	if res.Quality, err = metrics.MeasureQuality(r.Classifier, x, c.N, ref.labels, q); err != nil {
+	rep, err := evaluate.Measure(r.Classifier, evaluate.Method{}, s, evaluate.Drawn{X: x}, metrics.QualityOptions{Seed: c.Seed})
+	if err != nil {
 		return nil, err
 	}
+	res.Quality = rep.Quality
 	if c.Keep > 0 && (cs.Tap == "" || cs.A == c.FigureA && slices.Contains(c.GridFrom, cs.From)) {
-		res.Samples = EncodeSamples(x[:c.Keep*32*32])
+		res.Samples = study.EncodeSamples(x[:c.Keep*s.Shape[0]*s.Shape[1]*s.Shape[2]])
 	}
 	return res, nil
 }
@@ -292,11 +306,7 @@ func (r *Runner) Run(cell study.Cell) (any, error) {
 func (r *Runner) compare(res *Result, x []float32, ref *reference) error {
 	n := r.Config.N
 	seed := r.Config.Seed
-	p, err := metrics.PairedDistances(x, ref.x, n)
-	if err != nil {
-		return err
-	}
-	l2, err := metrics.Mean(p.L2, 200, seed)
+	l2, _, err := evaluate.Distances(x, ref.x, n, 200, seed)
 	if err != nil {
 		return err
 	}
@@ -347,26 +357,4 @@ func (r *Runner) compare(res *Result, x []float32, ref *reference) error {
 		res.HighFreq = &hf
 	}
 	return nil
-}
-
-// EncodeSamples stores images in [−1, 1] as 8-bit values in base64.
-func EncodeSamples(x []float32) string {
-	b := make([]byte, len(x))
-	for i, v := range x {
-		b[i] = byte(math.Round((math.Max(-1, math.Min(1, float64(v))) + 1) * 127.5))
-	}
-	return base64.StdEncoding.EncodeToString(b)
-}
-
-// DecodeSamples reverses EncodeSamples.
-func DecodeSamples(s string) ([]float32, error) {
-	b, err := base64.StdEncoding.DecodeString(s)
-	if err != nil {
-		return nil, err
-	}
-	x := make([]float32, len(b))
-	for i, v := range b {
-		x[i] = float32(v)/127.5 - 1
-	}
-	return x, nil
 }

@@ -1,0 +1,61 @@
+package diffusion
+
+import (
+	"flag"
+	"fmt"
+
+	"github.com/clockwork-go/clockwork/datasets"
+	"github.com/clockwork-go/clockwork/internal/sysmem"
+	"github.com/clockwork-go/clockwork/unet"
+)
+
+// NewModelFor builds the U-Net of config cfg (named name in errors) with
+// weights from c.Seed, for training on data with c. It reports, before
+// anything is allocated at scale, data the model cannot take (channels,
+// image size), weights too large, and a training step beyond the memory
+// left, naming the settings.
+func NewModelFor(cfg unet.Config, name string, data *datasets.Images, c TrainConfig) (*unet.Model, error) {
+	ch, h, w := data.Shape()
+	if ch != cfg.InChannels || ch != cfg.OutChannels {
+		return nil, fmt.Errorf("-data %s has %d channels; -config %s takes %d and gives %d", data.Name, ch, name, cfg.InChannels, cfg.OutChannels)
+	}
+	if err := cfg.CheckSize(h, w); err != nil {
+		return nil, fmt.Errorf("-data %s with -config %s: %w", data.Name, name, err)
+	}
+	m, err := unet.New(cfg, c.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("-config %s: %w", name, err)
+	}
+	need, err := TrainMemory(cfg, c.BatchSize, h, w)
+	if err != nil {
+		return nil, err
+	}
+	if err := sysmem.Check(need, fmt.Sprintf("-batch %d (training -config %s, %d parameters, on %d×%d×%d images)", c.BatchSize, name, m.Params.Count(), ch, h, w)); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Register adds the training settings to fs as flags (-steps, -batch, -lr,
+// …), with c's values as their defaults: the train command's flags.
+func (c *TrainConfig) Register(fs *flag.FlagSet) {
+	d := *c
+	fs.IntVar(&c.Steps, "steps", d.Steps, "training steps (with -resume: the new total)")
+	fs.IntVar(&c.BatchSize, "batch", d.BatchSize, "batch size")
+	fs.Float64Var(&c.LR, "lr", d.LR, "peak learning rate")
+	fs.IntVar(&c.Warmup, "warmup", d.Warmup, "learning-rate warm-up steps")
+	fs.StringVar(&c.Decay, "decay", d.Decay, "learning-rate decay after warm-up: constant or cosine")
+	fs.StringVar(&c.Optimizer, "optimizer", d.Optimizer, "adam or adamw")
+	fs.Float64Var(&c.WeightDecay, "weight-decay", d.WeightDecay, "weight decay")
+	fs.Float64Var(&c.EMADecay, "ema", d.EMADecay, "EMA decay of the weights used for sampling")
+	fs.Float64Var(&c.GradClip, "clip", d.GradClip, "gradient global-norm clip (0: none)")
+	fs.Float64Var(&c.CondDropout, "cond-dropout", d.CondDropout, "probability of the null class (classifier-free guidance)")
+	fs.Float64Var(&c.MinSNRGamma, "min-snr", d.MinSNRGamma, "min-SNR-gamma loss weighting (0: none)")
+	fs.Uint64Var(&c.Seed, "seed", d.Seed, "seed of initialisation, data order and noise")
+	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", d.CheckpointEvery, "steps between checkpoints")
+	fs.IntVar(&c.SampleEvery, "sample-every", d.SampleEvery, "steps between sample grids (0: none)")
+	fs.IntVar(&c.LogEvery, "log-every", d.LogEvery, "steps between metrics lines")
+	fs.StringVar(&c.Schedule.PredictionType, "prediction", d.Schedule.PredictionType, "epsilon, v_prediction or sample")
+	fs.StringVar(&c.Schedule.BetaSchedule, "beta-schedule", d.Schedule.BetaSchedule, "linear, scaled_linear, squaredcos_cap_v2 or sigmoid")
+	fs.BoolVar(&c.Schedule.RescaleBetasZeroSNR, "zero-snr", d.Schedule.RescaleBetasZeroSNR, "rescale betas to zero terminal SNR (needs -prediction v_prediction or sample)")
+}

@@ -1,0 +1,194 @@
+package distill
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/train"
+)
+
+// Config is a distillation run's settings.
+type Config struct {
+	Adaptor AdaptorConfig `json:"adaptor"`
+	// Sampler and the adaptor's Steps are the operating point the adaptor
+	// is distilled for (one adaptor per sampler and step count, as in the
+	// paper); Clock its adaptor steps (ParseClock's syntax).
+	Sampler string `json:"sampler"`
+	Clock   string `json:"schedule"`
+	// StepCounts, when set, distils one adaptor for several step counts
+	// (the clock applied at each): every epoch's trajectories are split
+	// evenly between them. Pair it with Adaptor.StepSize (not required: an
+	// adaptor without it sees only the timestep).
+	StepCounts []int `json:"step_counts,omitempty"`
+	// Data is "unrolled" (teacher trajectories from pure noise, the
+	// paper's method) or "noised" (real MNIST training images noised to
+	// each step's timestep, the paper's ablation).
+	Data string `json:"data"`
+	// Epochs of Trajectories fresh trajectories (or noised images) each;
+	// Validation held-out trajectories (another seed) measure the loss
+	// after each epoch.
+	Epochs       int `json:"epochs"`
+	Trajectories int `json:"trajectories"`
+	Validation   int `json:"validation"`
+	// Batch, LR and Decay are Adam's minibatch size, learning rate and its
+	// decay (constant or cosine).
+	Batch int     `json:"batch"`
+	LR    float64 `json:"learning_rate"`
+	Decay string  `json:"lr_decay"`
+	Seed  uint64  `json:"seed"`
+}
+
+// DefaultConfig returns the paper's settings (App. Alg. 1: Adam, learning
+// rate 1e-4, batch 16) for a ResNet adaptor at the default cut, clock 2 at
+// 8 DPM-Solver++(2M) steps, with a budget of 30 epochs of 128 fresh
+// trajectories that fits a toy teacher. It is the one default of the
+// toolkit: the distill command and the Clockwork study start from it.
+func DefaultConfig() Config {
+	return Config{Adaptor: AdaptorConfig{Kind: "resnet", Width: DefaultWidth("resnet"), Depth: 1, Steps: 8},
+		Sampler: "dpmpp2m", Clock: "clock:2", Data: "unrolled",
+		Epochs: 30, Trajectories: 128, Validation: 64, Batch: 16, LR: 1e-4, Decay: "constant"}
+}
+
+// Validate reports the first invalid setting.
+func (c Config) Validate() error {
+	c.Adaptor = c.Adaptor.WithDefaults()
+	if err := c.Adaptor.Validate(); err != nil {
+		return err
+	}
+	k, _ := c.Adaptor.kind()
+	if !k.Trainable {
+		return fmt.Errorf("a %s adaptor has nothing to train", c.Adaptor.Kind)
+	}
+	if _, err := diffusion.LookupSampler(c.Sampler); err != nil {
+		return err
+	}
+	if len(c.StepCounts) > 0 {
+		if k.PerStep {
+			return fmt.Errorf("a %s adaptor keeps parameters per step: it cannot serve several step counts", c.Adaptor.Kind)
+		}
+		if !slices.Contains(c.StepCounts, c.Adaptor.Steps) {
+			return fmt.Errorf("step counts %v do not include the adaptor's %d steps", c.StepCounts, c.Adaptor.Steps)
+		}
+		for i, n := range c.StepCounts {
+			if n < 1 || slices.Contains(c.StepCounts[:i], n) {
+				return fmt.Errorf("step counts %v: each must be a positive step count, given once", c.StepCounts)
+			}
+		}
+		if c.Trajectories < len(c.StepCounts) || c.Validation < len(c.StepCounts) {
+			return fmt.Errorf("%d trajectories and %d validation trajectories cannot be split between %d step counts", c.Trajectories, c.Validation, len(c.StepCounts))
+		}
+	}
+	count := 0
+	for _, steps := range c.counts() {
+		clock, err := c.clockAt(steps)
+		if err != nil {
+			return err
+		}
+		if err := clock.Validate(c.Adaptor.NeedsPrev()); err != nil {
+			return err
+		}
+		if clock.Count() == 0 {
+			return fmt.Errorf("clock %s has no adaptor step to train", clock)
+		}
+		if c.Adaptor.StepSize && clock.Adaptor[0] {
+			return fmt.Errorf("an adaptor conditioned on the step size cannot run at step 1, which has no step before it: clock %s", clock)
+		}
+		count += clock.Count() * c.perCount(steps)
+	}
+	if c.Data != "unrolled" && c.Data != "noised" {
+		return fmt.Errorf("distillation data %q is not unrolled or noised", c.Data)
+	}
+	switch {
+	case c.Epochs < 1 || c.Epochs > 1_000_000:
+		return fmt.Errorf("epochs %d: want 1 to 1000000", c.Epochs)
+	case c.Trajectories < 1 || c.Validation < 1:
+		return fmt.Errorf("trajectories %d and validation trajectories %d must be positive", c.Trajectories, c.Validation)
+	case c.Batch < 1 || c.Batch > count:
+		return fmt.Errorf("batch %d: want 1 to the %d records of an epoch (trajectories × adaptor steps)", c.Batch, count)
+	}
+	return train.LR{Peak: c.LR, Decay: c.Decay, Steps: c.Epochs}.Validate()
+}
+
+// clockAt returns the config's clock for a run of steps sampling steps:
+// as long as the sampler's model evaluations.
+func (c Config) clockAt(steps int) (Clock, error) {
+	evals, err := diffusion.EvalsFor(c.Sampler, steps)
+	if err != nil {
+		return Clock{}, err
+	}
+	return ParseClock(c.Clock, evals)
+}
+
+// counts returns the step counts the adaptor is distilled for.
+func (c Config) counts() []int {
+	if len(c.StepCounts) > 0 {
+		return c.StepCounts
+	}
+	return []int{c.Adaptor.Steps}
+}
+
+// perCount returns the trajectories of an epoch unrolled at a step count
+// (n split evenly between the counts, the first ones taking the rest).
+func (c Config) perCount(steps int) int {
+	return c.split(c.Trajectories, steps)
+}
+
+func (c Config) split(n, steps int) int {
+	cs := c.counts()
+	i := slices.Index(cs, steps)
+	per := n / len(cs)
+	if i < n%len(cs) {
+		per++
+	}
+	return per
+}
+
+// Name is an adaptor directory's default name for the configuration:
+// kind, sampler and steps, clock, and what differs from the defaults.
+func (c Config) Name() string {
+	steps := fmt.Sprint(c.Adaptor.Steps)
+	if len(c.StepCounts) > 0 {
+		steps = joinInts(c.StepCounts, "_")
+	}
+	s := fmt.Sprintf("%s-%s%s-%s", c.Adaptor.Kind, c.Sampler, steps, strings.NewReplacer(":", "", ",", "_").Replace(c.Clock))
+	if c.Adaptor.Depth != 1 {
+		s += fmt.Sprintf("-d%d", c.Adaptor.Depth)
+	}
+	if c.Adaptor.NoPrev {
+		s += "-noprev"
+	}
+	if c.Data != "unrolled" {
+		s += "-" + c.Data
+	}
+	if c.Adaptor.Width != DefaultWidth(c.Adaptor.Kind) {
+		s += fmt.Sprintf("-w%d", c.Adaptor.Width)
+	}
+	if c.Adaptor.StepSize {
+		s += "-dt"
+	}
+	return s
+}
+
+// MemoryEstimate returns the bytes an epoch's records take (the
+// distillation's peak beyond the model): trajectories × adaptor steps ×
+// (r_in + 2 r_out + embedding), for the teacher's shapes.
+func (c Config) MemoryEstimate(b *AdaptorBase) int64 {
+	per := int64(b.RIn[0]*b.RIn[1]*b.RIn[2]+2*b.ROut[0]*b.ROut[1]*b.ROut[2]+b.Temb)*4 + 32
+	var records int64
+	for _, steps := range c.counts() {
+		clock, _ := c.clockAt(steps)
+		records += int64(c.split(c.Trajectories, steps)+c.split(c.Validation, steps)) * int64(clock.Count())
+	}
+	return records * per
+}
+
+// joinInts formats v with a separator.
+func joinInts(v []int, sep string) string {
+	var parts []string
+	for _, x := range v {
+		parts = append(parts, fmt.Sprint(x))
+	}
+	return strings.Join(parts, sep)
+}

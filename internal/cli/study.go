@@ -1,0 +1,164 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+
+	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/internal/sysmem"
+	"github.com/clockwork-go/clockwork/metrics"
+	"github.com/clockwork-go/clockwork/study"
+	"github.com/clockwork-go/clockwork/unet"
+)
+
+// StudyFlags are the flags every study command takes: where the study
+// goes, which shard of it to run, merging, the quick or the full study,
+// samples per cell, sampling batch, seed and -quiet.
+type StudyFlags struct {
+	Out, Shard string
+	Merging    bool
+	Full       bool
+	N, Batch   int
+	Seed       uint64
+	Quiet      bool
+	shard      study.Shard
+}
+
+// Register adds the flags to c's flag set; out is -out's default, full
+// describes -full, batch is -batch's default.
+func (f *StudyFlags) Register(c *Command, out, full string, batch int) {
+	fs := c.Flags
+	fs.StringVar(&f.Out, "out", out, "study directory")
+	fs.BoolVar(&f.Full, "full", false, full)
+	fs.StringVar(&f.Shard, "shard", "0/1", "run only shard i of n (i/n): every n-th cell from the i-th")
+	fs.BoolVar(&f.Merging, "merge", false, "merge the study directories given as arguments into -out, and write its report")
+	fs.IntVar(&f.N, "n", 0, "samples per cell (default: the study's)")
+	fs.IntVar(&f.Batch, "batch", batch, "sampling batch (results do not depend on it)")
+	fs.Uint64Var(&f.Seed, "seed", 0, "noise seed")
+	fs.BoolVar(&f.Quiet, "quiet", false, "no progress display")
+}
+
+// Check parses -shard and checks -n and -batch (usage errors).
+func (f *StudyFlags) Check() error {
+	sh, err := study.ParseShard(f.Shard)
+	if err != nil {
+		return err
+	}
+	f.shard = sh
+	if f.Batch < 1 {
+		return fmt.Errorf("-batch %d must be positive", f.Batch)
+	}
+	if f.N < 0 || f.N == 1 || f.N > 1_000_000 {
+		return fmt.Errorf("-n %d: want 2 to 1000000 samples per cell", f.N)
+	}
+	return nil
+}
+
+// CheckMemory reports, as an error, a study whose cells' samples (n of a
+// model's samples, their twins and their classifier features) and sampling
+// do not fit in the memory left.
+func (f *StudyFlags) CheckMemory(mc unet.Config, n int) error {
+	chw, err := mc.SampleShape()
+	if err != nil {
+		return err
+	}
+	need, err := diffusion.SampleMemory(mc, n, f.Batch, chw, 1)
+	if err != nil {
+		return err
+	}
+	need += float64(n) * (4*float64(chw[0]*chw[1]*chw[2]) + 2*4*metrics.FeatureDim)
+	return sysmem.Check(need, fmt.Sprintf("-n %d with -batch %d (samples per cell, of %d×%d×%d)", n, f.Batch, chw[0], chw[1], chw[2]))
+}
+
+// Run runs the cells of the study's shard in -out, with progress unless
+// -quiet, and returns every record of the directory. ok is false when the
+// command should stop with code (interrupted: 130, with how to continue;
+// failed: 1).
+func (f *StudyFlags) Run(ctx context.Context, c *Command, st study.Study, run func(study.Cell) (any, error)) (recs []study.Record, code int, ok bool) {
+	var prog *Progress
+	o := study.Options{Dir: f.Out, Shard: f.shard, Progress: func(done, total int, key string) {
+		if f.Quiet {
+			return
+		}
+		if prog == nil {
+			prog = NewProgress(c.Stderr, total, "cells").From(done)
+		}
+		prog.Set(done, key)
+	}}
+	recs, err := study.Run(ctx, st, o, run)
+	prog.Finish()
+	if errors.Is(err, study.ErrInterrupted) {
+		return recs, c.Interrupted("%d cells are saved in %s. Run the same command again to continue.", len(recs), f.Out), false
+	}
+	if err != nil {
+		return recs, c.Fail(err), false
+	}
+	return recs, 0, true
+}
+
+// Shards says how to merge when the run was one shard of several.
+func (f *StudyFlags) Shards(c *Command) {
+	if f.shard.Count > 1 {
+		c.Printf("this is shard %s: merge the shards with %s -merge -out DIR SHARD_DIRS...\n", f.shard, c.Name)
+	}
+}
+
+// Sharded returns the shard -shard names.
+func (f *StudyFlags) Sharded() study.Shard { return f.shard }
+
+// Merge merges the study directories given as arguments into -out: decode
+// reads the first one's study (its cells) from its manifest's config, same
+// compares two results of one cell (nil: byte for byte), report writes the
+// merged study's report. It returns the exit code.
+func (f *StudyFlags) Merge(c *Command, name string, decode func(config json.RawMessage) (study.Study, error),
+	same func(a, b json.RawMessage) bool, report func(st study.Study, recs []study.Record) error) int {
+	dirs := c.Flags.Args()
+	if len(dirs) == 0 {
+		return c.Usage("-merge takes the study directories to merge as arguments")
+	}
+	man, err := study.ReadManifest(dirs[0])
+	if err != nil {
+		return c.Fail(err)
+	}
+	if man.Study != name {
+		return c.Fail(fmt.Errorf("%s holds a %q study, not a %s study", dirs[0], man.Study, name))
+	}
+	st, err := decode(man.Config)
+	if err != nil {
+		return c.Fail(fmt.Errorf("%s: %w", filepath.Join(dirs[0], study.ManifestFile), err))
+	}
+	var keys []string
+	for _, cell := range st.Cells {
+		keys = append(keys, cell.Key)
+	}
+	_, recs, err := study.Merge(f.Out, dirs, keys, same)
+	if err != nil {
+		return c.Fail(err)
+	}
+	if err := report(st, recs); err != nil {
+		return c.Fail(err)
+	}
+	c.Printf("merged %d directories: %d of %d cells in %s; summary in %s\n", len(dirs), len(recs), len(keys),
+		filepath.Join(f.Out, study.ResultsFile), filepath.Join(f.Out, "summary.md"))
+	return 0
+}
+
+// IntList parses a comma-separated list of integers.
+func IntList(s string) ([]int, error) {
+	var out []int
+	for _, f := range Split(s) {
+		v, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an integer", f)
+		}
+		out = append(out, v)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("empty list")
+	}
+	return out, nil
+}
