@@ -16,10 +16,10 @@ import (
 // 32×32.
 type Images struct {
 	Name string
-	// Spec is the data specification the set was opened from (Open's
+	// Source is the data specification the set was opened from (Open's
 	// argument: "mnist", "shapes:64", "npz:PATH"), empty when built
 	// otherwise.
-	Spec    string
+	Source  string
 	C, H, W int     // stored size
 	Pad     int     // pixels added on each side when read
 	U8      []uint8 // N·C·H·W bytes, or nil
@@ -120,7 +120,7 @@ func (d *Images) Subset(n int) *Images {
 // Info identifies an image set: what a run directory records of the data
 // it was trained on, so that a resume with other data is noticed.
 type Info struct {
-	Spec    string `json:"spec,omitempty"` // as given (Images.Spec)
+	Source  string `json:"spec,omitempty"` // as given (Images.Source)
 	Name    string `json:"name"`
 	N       int    `json:"images"`
 	C       int    `json:"channels"`
@@ -167,7 +167,7 @@ func (d *Images) Info() Info {
 			hs.Write(b[:])
 		}
 	}
-	return Info{Spec: d.Spec, Name: d.Name, N: d.Len(), C: c, H: h, W: w, Classes: d.Classes, SHA256: hex.EncodeToString(hs.Sum(nil))}
+	return Info{Source: d.Source, Name: d.Name, N: d.Len(), C: c, H: h, W: w, Classes: d.Classes, SHA256: hex.EncodeToString(hs.Sum(nil))}
 }
 
 // Same reports whether two descriptions are of the same images.
@@ -178,7 +178,7 @@ func (i Info) Same(o Info) bool {
 // String describes the set for messages: "shapes:64 (64 images of 3×32×32,
 // sha256 1a2b3c4d…)".
 func (i Info) String() string {
-	name := i.Spec
+	name := i.Source
 	if name == "" {
 		name = i.Name
 	}

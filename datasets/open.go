@@ -20,13 +20,13 @@ import (
 //
 // split ("train" or "test") picks MNIST's split and the seed of shapes.
 //
-// The set's Spec is spec.
+// The set's Source is spec.
 func Open(spec, split string) (*Images, error) {
 	d, err := open(spec, split)
 	if err != nil {
 		return nil, err
 	}
-	d.Spec = spec
+	d.Source = spec
 	return d, nil
 }
 

@@ -110,7 +110,7 @@ func TestResumeOtherData(t *testing.T) {
 	data := shapes(t)
 	dir, _ := threeSteps(t, data)
 	other, _ := datasets.Shapes(40, 16, 4)
-	other.Spec = "shapes:other"
+	other.Source = "shapes:other"
 	if _, err := ResumeTrainer(dir, other); err == nil || !strings.Contains(err.Error(), "was trained on") || !strings.Contains(err.Error(), "shapes:other") {
 		t.Errorf("resume on other data: %v", err)
 	}

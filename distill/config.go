@@ -1,8 +1,10 @@
 package distill
 
 import (
+	"flag"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/clockwork-go/clockwork/diffusion"
@@ -191,4 +193,47 @@ func joinInts(v []int, sep string) string {
 		parts = append(parts, fmt.Sprint(x))
 	}
 	return strings.Join(parts, sep)
+}
+
+// Register adds the distillation settings to fs as flags (-adaptor, -width,
+// -depth, -no-prev, -step-size, -step-counts, -sampler, -steps, -clock,
+// -at, -data, -epochs, -trajectories, -validation, -batch, -lr, -decay,
+// -seed), with c's values as defaults: the distill command's flags.
+func (c *Config) Register(fs *flag.FlagSet) {
+	d := *c
+	fs.StringVar(&c.Adaptor.Kind, "adaptor", d.Adaptor.Kind, "adaptor kind: "+strings.Join(KindNames(), ", "))
+	fs.IntVar(&c.Adaptor.Width, "width", 0, "adaptor width (default: the kind's)")
+	fs.IntVar(&c.Adaptor.Depth, "depth", d.Adaptor.Depth, "cut depth: 1 keeps the first down and last up block in the shell, 2 one level more")
+	fs.BoolVar(&c.Adaptor.NoPrev, "no-prev", false, "without the previous step's r_out (input ablation)")
+	fs.BoolVar(&c.Adaptor.StepSize, "step-size", false, "condition the adaptor on the step size (for -step-counts)")
+	fs.Func("step-counts", "distil one adaptor for several step counts, e.g. 4,8,16 (with -step-size)", func(v string) error {
+		c.StepCounts = nil
+		for _, f := range strings.Split(v, ",") {
+			k, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil {
+				return fmt.Errorf("want a list of step counts such as 4,8,16")
+			}
+			c.StepCounts = append(c.StepCounts, k)
+		}
+		return nil
+	})
+	fs.StringVar(&c.Sampler, "sampler", d.Sampler, "sampler the adaptor is distilled for")
+	fs.IntVar(&c.Adaptor.Steps, "steps", d.Adaptor.Steps, "sampling steps the adaptor is distilled for")
+	fs.Func("clock", "clock N: the full U-Net every N steps, the adaptor otherwise (default 2)", func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("want a whole number")
+		}
+		c.Clock = fmt.Sprintf("clock:%d", n)
+		return nil
+	})
+	fs.Func("at", "explicit 1-based adaptor steps, e.g. 2,4,6,8, or all (with -no-prev)", func(v string) error { c.Clock = v; return nil })
+	fs.StringVar(&c.Data, "data", d.Data, "unrolled (teacher trajectories) or noised (forward-noised MNIST images)")
+	fs.IntVar(&c.Epochs, "epochs", d.Epochs, "epochs")
+	fs.IntVar(&c.Trajectories, "trajectories", d.Trajectories, "fresh trajectories per epoch")
+	fs.IntVar(&c.Validation, "validation", d.Validation, "held-out trajectories for the validation loss")
+	fs.IntVar(&c.Batch, "batch", d.Batch, "minibatch of records")
+	fs.Float64Var(&c.LR, "lr", d.LR, "Adam learning rate")
+	fs.StringVar(&c.Decay, "decay", d.Decay, "learning-rate decay: constant or cosine")
+	fs.Uint64Var(&c.Seed, "seed", d.Seed, "seed of initialisation, trajectories and minibatches")
 }

@@ -3,34 +3,10 @@ package perturbstudy
 import (
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 
 	"github.com/clockwork-go/clockwork/metrics"
-	"github.com/clockwork-go/clockwork/unet"
 )
-
-// SetTaps chooses the taps of the study (names, in the model's order, from
-// infos) and their working resolutions.
-func (c *Config) SetTaps(names []string, infos []unet.TapInfo) error {
-	var all []string
-	for _, t := range infos {
-		all = append(all, t.Name)
-	}
-	c.Taps, c.Work = nil, nil
-	for _, t := range infos {
-		if slices.Contains(names, t.Name) {
-			c.Taps = append(c.Taps, t.Name)
-			c.Work = append(c.Work, t.WorkH)
-		}
-	}
-	for _, n := range names {
-		if !slices.Contains(all, n) {
-			return fmt.Errorf("unknown tap %q; the model's taps are %v", n, all)
-		}
-	}
-	return nil
-}
 
 // groups returns the taps working at the lowest and at the highest
 // resolution.

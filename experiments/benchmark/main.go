@@ -11,21 +11,25 @@
 package main
 
 import (
-	"flag"
+	"context"
 	"fmt"
 	"io"
 	"os"
 
+	"github.com/clockwork-go/clockwork/internal/cli"
 	"github.com/clockwork-go/clockwork/internal/simd"
 	"github.com/clockwork-go/clockwork/internal/speed"
 	"github.com/clockwork-go/clockwork/unet"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	cli.Main(func(_ context.Context, args []string, o, e io.Writer) int { return run(args, o, e) })
+}
 
 func run(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("benchmark", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	cmd := cli.New("benchmark", "time U-Net training or sampling steps (RESULT line: the median seconds per step)",
+		[]string{"benchmark -config mnist -batch 16 -steps 20 -mode train", "benchmark -config configs/mnist_attn32.json -mode sample -cpuprofile cpu.prof"}, stdout, stderr)
+	fs := cmd.Flags
 	config := fs.String("config", "mnist", "diffusers config.json, model directory or embedded config name")
 	batch := fs.Int("batch", 16, "batch size")
 	steps := fs.Int("steps", 20, "timed steps")
@@ -33,24 +37,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	mode := fs.String("mode", "train", "train or sample")
 	seed := fs.Uint64("seed", 0, "seed of the weights and inputs")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file (go tool pprof)")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "benchmark: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if code, ok := cmd.Parse(args, false); !ok {
+		return code
 	}
 	c, err := unet.ConfigFrom(*config)
 	if err != nil {
-		fmt.Fprintln(stderr, "benchmark:", err)
-		return 1
+		return cmd.Fail(err)
 	}
 	opts := speed.Options{Config: c, Batch: *batch, Steps: *steps, Warmup: *warmup, Mode: speed.Mode(*mode), Seed: *seed}
 	// Every flag is checked before the profile file is created (or
 	// truncated).
 	if err := opts.Validate(); err != nil {
-		fmt.Fprintln(stderr, "benchmark:", err)
-		return 1
+		return cmd.Fail(err)
 	}
 	fmt.Fprintf(stdout, "config %s, batch %d, mode %s, gemm %s\n", *config, *batch, *mode, simd.Current())
 	if *cpuprofile != "" {
@@ -68,8 +66,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "benchmark:", err)
-		return 1
+		return cmd.Fail(err)
 	}
 	fmt.Fprintf(stdout, "RESULT %s_step_median_s %.6f\n", *mode, speed.Median(times))
 	return 0

@@ -7,23 +7,26 @@
 package main
 
 import (
-	"flag"
+	"context"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"time"
 
 	"github.com/clockwork-go/clockwork/datasets"
+	"github.com/clockwork-go/clockwork/internal/cli"
 	"github.com/clockwork-go/clockwork/internal/fsutil"
 	"github.com/clockwork-go/clockwork/metrics"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	cli.Main(func(_ context.Context, args []string, o, e io.Writer) int { return run(args, o, e) })
+}
 
 func run(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("classifier", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	cmd := cli.New("classifier", "retrain the MNIST classifier whose features FID-MNIST, KID and the class accuracy use",
+		[]string{"classifier -out /tmp/classifier.npz"}, stdout, stderr)
+	fs := cmd.Flags
 	d := metrics.DefaultClassifierTrainConfig()
 	out := fs.String("out", metrics.ShippedClassifierFile, "weights file to write")
 	data := fs.String("data", "mnist", "MNIST source: mnist or mnist:DIR")
@@ -31,14 +34,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&d.Batch, "batch", d.Batch, "batch size")
 	fs.Float64Var(&d.LR, "lr", d.LR, "peak learning rate")
 	fs.Uint64Var(&d.Seed, "seed", d.Seed, "seed")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := cmd.Parse(args, false); !ok {
+		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "classifier: unexpected argument %q\n", fs.Arg(0))
-		return 2
-	}
-	fail := func(err error) int { fmt.Fprintln(stderr, "classifier:", err); return 1 }
+	fail := cmd.Fail
 	if d.Epochs <= 0 || d.Batch <= 0 || !(d.LR > 0) || math.IsInf(d.LR, 0) {
 		return fail(fmt.Errorf("-epochs %d, -batch %d and -lr %g must be positive", d.Epochs, d.Batch, d.LR))
 	}

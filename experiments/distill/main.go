@@ -36,42 +36,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	model := fs.String("model", "", "teacher model directory (default: the shipped teacher)")
 	out := fs.String("out", "", "adaptor directory (default: <teacher>/../adaptors/<name>; for the shipped teacher runs/adaptors/<fingerprint>/<name>)")
 	resume := fs.Bool("resume", false, "continue the distillation in -out (-epochs may give a new total)")
-	fs.StringVar(&cfg.Adaptor.Kind, "adaptor", cfg.Adaptor.Kind, "adaptor kind: "+strings.Join(distill.KindNames(), ", "))
-	fs.IntVar(&cfg.Adaptor.Width, "width", 0, "adaptor width (default: the kind's)")
-	fs.IntVar(&cfg.Adaptor.Depth, "depth", cfg.Adaptor.Depth, "cut depth: 1 keeps the first down and last up block in the shell, 2 one level more")
-	fs.BoolVar(&cfg.Adaptor.NoPrev, "no-prev", false, "without the previous step's r_out (input ablation)")
-	fs.BoolVar(&cfg.Adaptor.StepSize, "step-size", false, "condition the adaptor on the step size (for -step-counts)")
-	counts := fs.String("step-counts", "", "distil one adaptor for several step counts, e.g. 4,8,16 (with -step-size)")
-	fs.StringVar(&cfg.Sampler, "sampler", cfg.Sampler, "sampler the adaptor is distilled for")
-	fs.IntVar(&cfg.Adaptor.Steps, "steps", cfg.Adaptor.Steps, "sampling steps the adaptor is distilled for")
-	clock := fs.Int("clock", 0, "clock N: the full U-Net every N steps, the adaptor otherwise (default 2)")
-	at := fs.String("at", "", "explicit 1-based adaptor steps, e.g. 2,4,6,8, or all (with -no-prev)")
-	fs.StringVar(&cfg.Data, "data", cfg.Data, "unrolled (teacher trajectories) or noised (forward-noised MNIST images)")
-	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "epochs")
-	fs.IntVar(&cfg.Trajectories, "trajectories", cfg.Trajectories, "fresh trajectories per epoch")
-	fs.IntVar(&cfg.Validation, "validation", cfg.Validation, "held-out trajectories for the validation loss")
-	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "minibatch of records")
-	fs.Float64Var(&cfg.LR, "lr", cfg.LR, "Adam learning rate")
-	fs.StringVar(&cfg.Decay, "decay", cfg.Decay, "learning-rate decay: constant or cosine")
-	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of initialisation, trajectories and minibatches")
+	cfg.Register(fs)
 	unroll := fs.Int("unroll-batch", 64, "sampling batch of the trajectories (results do not depend on it)")
 	quiet := fs.Bool("quiet", false, "no progress display")
 	if code, ok := c.Parse(args, false); !ok {
 		return code
 	}
-	switch {
-	case *clock != 0 && *at != "":
+	if c.Given("clock") && c.Given("at") {
 		return c.Usage("give -clock or -at, not both")
-	case *at != "":
-		cfg.Clock = *at
-	case *clock != 0:
-		cfg.Clock = fmt.Sprintf("clock:%d", *clock)
-	}
-	if *counts != "" {
-		var err error
-		if cfg.StepCounts, err = cli.IntList(*counts); err != nil {
-			return c.Usage("-step-counts %q: want a list of step counts such as 4,8,16", *counts)
-		}
 	}
 	if *unroll < 1 {
 		return c.Usage("-unroll-batch %d must be positive", *unroll)

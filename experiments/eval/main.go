@@ -12,14 +12,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/evaluate"
 	"github.com/clockwork-go/clockwork/internal/cli"
 	"github.com/clockwork-go/clockwork/internal/fsutil"
-	"github.com/clockwork-go/clockwork/internal/sysmem"
 	"github.com/clockwork-go/clockwork/metrics"
 	"github.com/clockwork-go/clockwork/models"
 	"github.com/clockwork-go/clockwork/plots"
@@ -69,8 +67,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return c.Usage("reference %q is not test or train", q.Reference)
 	case *n < 2:
 		return c.Fail(fmt.Errorf("-n %d: want at least 2 samples", *n))
-	case *batch < 1:
-		return c.Fail(fmt.Errorf("-batch %d: want a positive number of samples per batch", *batch))
 	case q.Bootstrap != 0 && q.Bootstrap < 2:
 		return c.Fail(fmt.Errorf("-bootstrap %d: want at least 2 resamples", q.Bootstrap))
 	}
@@ -78,24 +74,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return c.Fail(err)
 	}
-	if *out == "" {
-		name := "mnist-" + *real
-		if *real == "" {
-			name = fmt.Sprintf("%s-%s%d", filepath.Base(filepath.Clean(dir)), m.Sampler, m.Steps)
-			if *guidance != 1 {
-				name += fmt.Sprintf("-g%g", *guidance)
-			}
-			name += cw.Name()
-		}
-		*out = filepath.Join("runs", "eval", name+".json")
+	name := "mnist-" + *real
+	if *real == "" {
+		name = cli.SampleName(dir, m.Sampler, m.Steps, *guidance, &cw)
 	}
-	if *grid == "-" {
-		*grid = strings.TrimSuffix(*out, filepath.Ext(*out)) + ".png"
-	}
-	for flag, path := range map[string]string{"-out": *out, "-grid": *grid} {
-		if err := fsutil.CheckOutFile(flag, path); path != "" && err != nil {
-			return c.Fail(err)
-		}
+	if err := cli.Outputs(out, grid, "eval", name, ".json"); err != nil {
+		return c.Fail(err)
 	}
 	clf, err := metrics.MNISTClassifier()
 	if err != nil {
@@ -128,31 +112,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 // with the plain model's) and returns the report and the samples.
 func sampled(c *cli.Command, clf *metrics.Classifier, dir string, m evaluate.Method, cw *cli.ClockworkFlags, guidance float64, n, batch int, seed uint64,
 	q metrics.QualityOptions, toTeacher bool, rounds int) (evaluate.Comparison, []float32, error) {
-	model, noise, err := diffusion.LoadModel(dir)
+	s, err := cli.LoadSampling(dir, guidance, n, batch, seed, "cycle", 2*4*metrics.FeatureDim+4*10+8, " and their features")
 	if err != nil {
 		return evaluate.Comparison{}, nil, err
 	}
-	if err := evaluate.CheckMNIST(model.Config); err != nil {
+	if err := evaluate.CheckMNIST(s.Model.Config); err != nil {
 		return evaluate.Comparison{}, nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	g, err := diffusion.ClassGuidance(model.Config.NumClasses(), guidance)
-	if err != nil {
-		return evaluate.Comparison{}, nil, err
-	}
-	shape, _ := model.Config.SampleShape()
-	need, err := diffusion.SampleMemory(model.Config, n, batch, shape, g.Branches())
-	if err != nil {
-		return evaluate.Comparison{}, nil, err
-	}
-	need += float64(n) * (2*4*metrics.FeatureDim + 4*10 + 8)
-	if err := sysmem.Check(need, fmt.Sprintf("-n %d with -batch %d (samples of 1×32×32 and their features)", n, batch)); err != nil {
-		return evaluate.Comparison{}, nil, err
-	}
-	labels, err := evaluate.LabelsFor(n, model.Config.NumClasses())
-	if err != nil {
-		return evaluate.Comparison{}, nil, err
-	}
-	plain, method, desc, err := cw.Denoisers(model, dir, g, m.Sampler, m.Steps)
+	plain, method, desc, err := cw.Denoisers(s.Model, dir, s.Guidance, m.Sampler, m.Steps)
 	if err != nil {
 		return evaluate.Comparison{}, nil, err
 	}
@@ -160,8 +127,7 @@ func sampled(c *cli.Command, clf *metrics.Classifier, dir string, m evaluate.Met
 	ref.Name, ref.Denoiser = dir, plain
 	m.Name, m.Denoiser = desc, method
 	prog := cli.NewProgress(c.Stderr, n, "sample")
-	s := evaluate.Setup{Noise: noise, Shape: shape, N: n, Batch: batch, Seed: seed, Cond: diffusion.Labels(labels),
-		Progress: func(done, _ int) { prog.Set(done, "") }}
+	s.Setup.Progress = func(done, _ int) { prog.Set(done, "") }
 	o := evaluate.CompareOptions{Quality: q, Guidance: guidance, Bootstrap: q.Bootstrap}
 	if cw.Adaptor != "" {
 		o.Distances, o.Rounds = toTeacher, rounds
@@ -169,7 +135,7 @@ func sampled(c *cli.Command, clf *metrics.Classifier, dir string, m evaluate.Met
 			fmt.Fprintf(c.Stderr, "then the plain model's samples and %d alternating timed rounds of a batch of %d\n", rounds, min(batch, n))
 		}
 	}
-	cmp, x, err := evaluate.Compare(clf, ref, m, s, o)
+	cmp, x, err := evaluate.Compare(clf, ref, m, s.Setup, o)
 	prog.Finish()
 	return cmp, x, err
 }

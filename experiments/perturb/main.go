@@ -11,12 +11,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
-	"math"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"time"
 
 	"github.com/clockwork-go/clockwork/diffusion"
@@ -81,30 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if sf.N > 0 {
 		cfg.N, cfg.Keep = sf.N, min(cfg.Keep, sf.N)
 	}
-	if *taps != "" {
-		if err := cfg.SetTaps(cli.Split(*taps), infos); err != nil {
-			return c.Usage("-taps: %v", err)
-		}
-	}
-	if *ks != "" {
-		if cfg.From, err = cli.IntList(*ks); err != nil {
-			return c.Usage("-k: %v", err)
-		}
-		slices.Sort(cfg.From)
-		cfg.From = slices.Compact(cfg.From)
-		cfg.GridFrom = cfg.From
-	}
-	if *as != "" {
-		if cfg.A, err = floats(*as); err != nil {
-			return c.Usage("-a: %v", err)
-		}
-		slices.Sort(cfg.A)
-		if cfg.A = slices.Compact(cfg.A); !slices.Contains(cfg.A, cfg.FigureA) {
-			cfg.FigureA = cfg.A[0]
-		}
-	}
-	if *samplers != "" {
-		cfg.Samplers = cli.Split(*samplers)
+	if err := cfg.Narrow(*taps, *ks, *as, *samplers, infos); err != nil {
+		return c.Usage("%v", err)
 	}
 	if err := cfg.Validate(m.Taps()); err != nil {
 		return c.Usage("%v", err)
@@ -139,19 +113,4 @@ func report(dir string, cfg perturbstudy.Config, recs []study.Record) error {
 		_, err = perturbstudy.Report(dir, res)
 	}
 	return err
-}
-
-func floats(s string) ([]float64, error) {
-	var out []float64
-	for _, f := range cli.Split(s) {
-		v, err := strconv.ParseFloat(f, 64)
-		if err != nil || math.IsNaN(v) {
-			return nil, fmt.Errorf("%q is not a number", f)
-		}
-		out = append(out, v)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("empty list")
-	}
-	return out, nil
 }

@@ -9,47 +9,44 @@
 package main
 
 import (
-	"flag"
+	"context"
 	"fmt"
 	"io"
-	"os"
 
+	"github.com/clockwork-go/clockwork/internal/cli"
 	"github.com/clockwork-go/clockwork/internal/fsutil"
 	"github.com/clockwork-go/clockwork/unet"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	cli.Main(func(_ context.Context, args []string, o, e io.Writer) int { return run(args, o, e) })
+}
 
 func run(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	cmd := cli.New("predict", "run a model directory on the inputs of an .npz file (parity checks against diffusers)",
+		[]string{"predict -model DIR -input IN.npz -output OUT.npz"}, stdout, stderr)
+	fs := cmd.Flags
 	model := fs.String("model", "", "model directory (config.json + model.npz)")
 	input := fs.String("input", "", "input .npz (sample, timestep, class_labels)")
 	output := fs.String("output", "", "output .npz to write (output)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := cmd.Parse(args, true); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "predict: unexpected argument %q (every input is a flag: -model, -input, -output)\n", fs.Arg(0))
-		return 2
+		return cmd.Usage("unexpected argument %q (every input is a flag: -model, -input, -output)", fs.Arg(0))
 	}
 	if *model == "" || *input == "" || *output == "" {
-		fmt.Fprintln(stderr, "predict: -model, -input and -output are required")
-		fs.Usage()
-		return 2
+		return cmd.Usage("-model, -input and -output are required")
 	}
 	if err := fsutil.CheckOutFile("-output", *output); err != nil {
-		fmt.Fprintln(stderr, "predict:", err)
-		return 2
+		return cmd.Usage("%v", err)
 	}
 	m, err := unet.Load(*model)
 	if err != nil {
-		fmt.Fprintln(stderr, "predict:", err)
-		return 1
+		return cmd.Fail(err)
 	}
 	if err := m.PredictNPZ(*input, *output); err != nil {
-		fmt.Fprintln(stderr, "predict:", err)
-		return 1
+		return cmd.Fail(err)
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", *output)
 	return 0

@@ -10,15 +10,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/internal/cli"
-	"github.com/clockwork-go/clockwork/internal/fsutil"
 	"github.com/clockwork-go/clockwork/internal/npzio"
-	"github.com/clockwork-go/clockwork/internal/sysmem"
 	"github.com/clockwork-go/clockwork/models"
 	"github.com/clockwork-go/clockwork/plots"
 )
@@ -53,64 +50,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := cw.Check(); err != nil {
 		return c.Usage("%v", err)
 	}
-	switch {
-	case *n <= 0:
-		return c.Fail(fmt.Errorf("-n %d: want a positive number of samples", *n))
-	case *batch <= 0:
-		return c.Fail(fmt.Errorf("-batch %d: want a positive number of samples per batch", *batch))
-	case *grid != "" && *cols <= 0:
+	if *grid != "" && *cols <= 0 {
 		return c.Fail(fmt.Errorf("-cols %d: want a positive number of grid columns", *cols))
 	}
 	dir, err := models.Resolve(*model)
 	if err != nil {
 		return c.Fail(err)
 	}
-	if *out == "" {
-		*out = filepath.Join("runs", "samples", fmt.Sprintf("%s-%s%d%s.npz", filepath.Base(filepath.Clean(dir)), o.Sampler, o.Steps, cw.Name()))
+	if err := cli.Outputs(out, grid, "samples", cli.SampleName(dir, o.Sampler, o.Steps, *guidance, &cw), ".npz"); err != nil {
+		return c.Fail(err)
 	}
-	if *grid == "-" {
-		*grid = strings.TrimSuffix(*out, filepath.Ext(*out)) + ".png"
-	}
-	for flag, path := range map[string]string{"-out": *out, "-grid": *grid} {
-		if err := fsutil.CheckOutFile(flag, path); path != "" && err != nil {
-			return c.Fail(err)
-		}
-	}
-	m, s, err := diffusion.LoadModel(dir)
+	s, err := cli.LoadSampling(dir, *guidance, *n, *batch, o.Seed, *labels, 0, "")
 	if err != nil {
 		return c.Fail(err)
 	}
-	chw, err := m.Config.SampleShape()
-	if err != nil {
-		return c.Fail(fmt.Errorf("-model %s: %w", dir, err))
-	}
-	k := m.Config.NumClasses()
-	g, err := diffusion.ClassGuidance(k, *guidance)
+	_, d, _, err := cw.Denoisers(s.Model, dir, s.Guidance, o.Sampler, o.Steps)
 	if err != nil {
 		return c.Fail(err)
 	}
-	need, err := diffusion.SampleMemory(m.Config, *n, *batch, chw, g.Branches())
-	if err == nil {
-		err = sysmem.Check(need, fmt.Sprintf("-n %d with -batch %d (samples of %d×%d×%d)", *n, *batch, chw[0], chw[1], chw[2]))
-	}
-	if err != nil {
-		return c.Fail(err)
-	}
-	if k == 0 && *labels == "cycle" {
-		*labels = ""
-	}
-	lab, err := diffusion.ParseLabels(*labels, *n, k)
-	if err != nil {
-		return c.Fail(err)
-	}
-	o.Cond = diffusion.Labels(lab)
-	_, d, _, err := cw.Denoisers(m, dir, g, o.Sampler, o.Steps)
-	if err != nil {
-		return c.Fail(err)
-	}
+	o.Cond = s.Setup.Cond
+	chw, lab := s.Setup.Shape, s.Setup.Cond.Labels
 	prog := cli.NewProgress(stderr, *n, "sample")
 	start := time.Now()
-	x, err := diffusion.SampleMany(d, s, chw, *n, *batch, o, func(done int) { prog.Set(done, "") })
+	x, err := diffusion.SampleMany(d, s.Noise, chw, *n, *batch, o, func(done int) { prog.Set(done, "") })
 	prog.Finish()
 	if err != nil {
 		return c.Fail(err)

@@ -31,7 +31,7 @@ func New(name, synopsis string, examples []string, stdout, stderr io.Writer) *Co
 	c := &Command{Name: name, Synopsis: synopsis, Examples: examples, Stdout: stdout, Stderr: stderr}
 	c.Flags = flag.NewFlagSet(name, flag.ContinueOnError)
 	c.Flags.SetOutput(stderr)
-	c.Flags.Usage = func() { fmt.Fprintf(stderr, "%s -h lists the flags, with examples\n", name) }
+	c.Flags.Usage = func() {} // Parse says what to do
 	return c
 }
 
@@ -59,6 +59,7 @@ func (c *Command) Parse(argv []string, args bool) (int, bool) {
 			c.usage(c.Stdout)
 			return 0, false
 		}
+		fmt.Fprintf(c.Stderr, "%s -h lists the flags, with examples\n", c.Name)
 		return 2, false
 	}
 	if !args && c.Flags.NArg() > 0 {
