@@ -10,28 +10,40 @@
 // (LoadModel): sampling with another schedule than the training's fails
 // silently, so a missing file is an error, as is an unknown key.
 //
-// Sample and SampleMany run the samplers — DDPM (Ho et al., NeurIPS 2020),
-// DDIM (Song et al., ICLR 2021), DPM-Solver++(2M) (Lu et al., 2022; the
-// sampler of the Clockwork paper, Habibian et al., CVPR 2024) and Euler
-// (Karras et al., NeurIPS 2022) — on any Denoiser, with classifier-free
-// guidance (Guided, Guide; Ho and Salimans, 2022) and per-sample noise
-// streams, so a sample depends on its seed and index, never on the batch
-// size. Their coefficients, timesteps and trajectories match diffusers'
-// schedulers (tests against fixtures from scripts/reference). DDPM and DDIM
-// clip their x₀ estimates to [−1, 1]; DPM-Solver++ and Euler do not, and
-// their samples can leave that range: ClipImages is where samples become
-// images for storage.
+// Sample and SampleMany run the samplers on any Denoiser. A sampler is a
+// value (Sampler), registered by name (Register): the toolkit's DDPM (Ho et
+// al., NeurIPS 2020), DDIM (Song et al., ICLR 2021), DPM-Solver++(2M) (Lu
+// et al., 2022; the sampler of the Clockwork paper, Habibian et al., CVPR
+// 2024) and Euler (Karras et al., NeurIPS 2022), one file each, and a
+// user's. A sampler sees the run through an exported step protocol (Run):
+// Denoise begins a model evaluation on every layer of the denoiser chain,
+// calls the model and converts its output, of any prediction type, to the
+// x₀ estimate once (Prediction, Scaling); EndStep ends it. The run checks
+// the protocol, so a sampler cannot silently skip what a step-dependent
+// method needs. Noise comes from per-sample streams, so a sample depends on
+// its seed and index, never on the batch size. The toolkit's samplers match
+// diffusers' schedulers in coefficients, timesteps and trajectories (tests
+// against fixtures from scripts/reference). DDPM and DDIM clip their x₀
+// estimates to [−1, 1]; DPM-Solver++ and Euler do not, and their samples
+// can leave that range: ClipImages is where samples become images.
 //
-// Studies plug in at the Denoiser interface, not inside the samplers: a
-// denoiser may wrap another (Wrapper), and samplers call BeginStep (Stepper)
-// before and EndStep (StepEnder) after every step on each layer of the
-// chain that has them. StepInfo carries the step, the noise seed, the first
-// sample index and the layout of the rows the layer will see (Row: which
-// sample, which label, which branch of guidance), so a perturbation can draw
-// per-sample noise that does not depend on the batch; StepEnd adds the
-// step's x₀ estimate and the next state. Denoisers count the FLOPs they
-// spend (FLOPCounter), so evaluation accounts for methods whose cost changes
-// from step to step.
+// Conditioning is one value, Cond, carried row by row through every
+// sampler, denoiser, guidance wrapper and step hook: class labels, a
+// sequence of text embeddings with its mask, an image concatenated to the
+// input (ModelInput). Guidance (Guide) runs classifier-free guidance with
+// one scale (Ho and Salimans, 2022) or InstructPix2Pix's two (Brooks et al.,
+// CVPR 2023), its branches stacked in one batch.
+//
+// Methods plug in at the Denoiser interface, not inside the samplers: a
+// denoiser may wrap another (Wrapper), and the run calls BeginStep
+// (Stepper) before and EndStep (StepEnder) after every evaluation on each
+// layer of the chain that has them. StepInfo carries the evaluation, the
+// noise seed, the first sample index, the rows the layer will see (Row:
+// which sample, which branch of guidance) and their conditioning, so a
+// perturbation can draw per-sample noise that does not depend on the
+// batch; StepEnd adds the step's x₀ estimate and the next state. Denoisers
+// count the FLOPs they spend (FLOPCounter), and those that run a U-Net pass
+// its feature taps to a hook (Tapper).
 //
 // Trainer trains a U-Net's denoiser on the shared training loop (package
 // train): AdamW with warm-up and cosine decay, EMA weights, gradient

@@ -48,8 +48,8 @@ func Run(c *metrics.Classifier, m Method, s Setup, guidance float64, q metrics.Q
 	return rep, d, err
 }
 
-// Measure reports the quality of drawn samples of m. Samples are measured
-// as the sampler leaves them.
+// Measure reports the quality of drawn samples of m (images: Draw clips
+// them to [−1, 1]).
 func Measure(c *metrics.Classifier, m Method, s Setup, d Drawn, q metrics.QualityOptions) (Report, error) {
 	if err := CheckMNISTShape(s.Shape); err != nil {
 		return Report{}, fmt.Errorf("%s: %w", m.Name, err)

@@ -74,7 +74,9 @@ func (s Setup) per() int { return s.Shape[0] * s.Shape[1] * s.Shape[2] }
 
 // Drawn are a method's samples and what drawing them cost.
 type Drawn struct {
-	// X holds the N samples as the sampler leaves them, N·C·H·W values.
+	// X holds the N samples as images, N·C·H·W values clipped to [−1, 1]
+	// (diffusion.ClipImages): every figure of the toolkit is measured on
+	// what a user stores and sees, never on the sampler's raw output.
 	X []float32
 	// GFLOPs is the method's cost per sample, counted by its denoiser
 	// chain (diffusion.FLOPCounter).
@@ -115,7 +117,7 @@ func Draw(m Method, s Setup) (Drawn, error) {
 	elapsed := time.Since(timedFrom)
 	after, _ := diffusion.CountedFLOPs(m.Denoiser)
 	return Drawn{
-		X:      x.Data().([]float32),
+		X:      diffusion.ClipImages(x.Data().([]float32)),
 		GFLOPs: float64(after-before) / float64(s.N) / 1e9,
 		Ms:     float64(elapsed.Microseconds()) / 1e3 / float64(timedN),
 	}, nil

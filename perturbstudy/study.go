@@ -251,13 +251,11 @@ func (r *Runner) reference(sampler string) (*reference, error) {
 	return ref, nil
 }
 
-// sample draws the cell's samples with d, as images (clipped to [−1, 1]).
+// sample draws the cell's samples with d, as images (evaluate.Draw clips
+// them to [−1, 1]).
 func (r *Runner) sample(d diffusion.Denoiser, sampler string, s evaluate.Setup) ([]float32, error) {
 	out, err := evaluate.Draw(evaluate.Method{Name: sampler, Denoiser: d, Sampler: sampler, Steps: r.Config.Steps}, s)
-	if err != nil {
-		return nil, err
-	}
-	return diffusion.ClipImages(out.X), nil
+	return out.X, err
 }
 
 // Run runs one cell (a study.Cell of Config.Study).

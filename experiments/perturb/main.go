@@ -10,17 +10,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"fmt"
 	"io"
 	"path/filepath"
-	"time"
 
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/internal/cli"
 	"github.com/clockwork-go/clockwork/metrics"
-	"github.com/clockwork-go/clockwork/models"
 	"github.com/clockwork-go/clockwork/perturbstudy"
-	"github.com/clockwork-go/clockwork/study"
+	"github.com/clockwork-go/clockwork/unet"
 )
 
 func main() { cli.Main(run) }
@@ -41,76 +39,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if code, ok := c.Parse(args, true); !ok {
 		return code
 	}
-	if sf.Merging {
-		return sf.Merge(c, "perturb", func(raw json.RawMessage) (study.Study, error) {
-			var cfg perturbstudy.Config
-			err := json.Unmarshal(raw, &cfg)
-			return cfg.Study(), err
-		}, nil, func(st study.Study, recs []study.Record) error {
-			return report(sf.Out, st.Config.(perturbstudy.Config), recs)
-		})
+	plan := func(m *unet.Model, dir string, noise *diffusion.Schedule) (cli.Plan, error) {
+		shape, err := m.Config.SampleShape()
+		if err != nil {
+			return cli.Plan{}, err
+		}
+		infos := m.TapInfos(shape[1], shape[2])
+		cfg := perturbstudy.QuickConfig(infos)
+		if sf.Full {
+			cfg = perturbstudy.FullConfig(infos)
+		}
+		cfg.Model, cfg.Steps, cfg.Seed = m.Fingerprint(), *steps, sf.Seed
+		if sf.N > 0 {
+			cfg.N, cfg.Keep = sf.N, min(cfg.Keep, sf.N)
+		}
+		if err := cfg.Narrow(*taps, *ks, *as, *samplers, infos); err != nil {
+			return cli.Plan{}, cli.UsageError(err)
+		}
+		if err := cfg.Validate(m.Taps()); err != nil {
+			return cli.Plan{}, cli.UsageError(err)
+		}
+		clf, err := metrics.MNISTClassifier()
+		if err != nil {
+			return cli.Plan{}, err
+		}
+		r := &perturbstudy.Runner{Config: cfg, Model: m, Noise: noise, Classifier: clf, Dir: sf.Out, Batch: sf.Batch}
+		return cli.Plan{Study: cfg.Study(), N: cfg.N, Run: r.Run, Describe: fmt.Sprintf("perturbation study of %s (model %s)", dir, cfg.Model)}, nil
 	}
-	if c.Flags.NArg() > 0 {
-		return c.Usage("unexpected argument %q", c.Flags.Arg(0))
-	}
-	if err := sf.Check(); err != nil {
-		return c.Usage("%v", err)
-	}
-	dir, err := models.Resolve(*model)
-	if err != nil {
-		return c.Fail(err)
-	}
-	m, noise, err := diffusion.LoadModel(dir)
-	if err != nil {
-		return c.Fail(err)
-	}
-	shape, err := m.Config.SampleShape()
-	if err != nil {
-		return c.Fail(err)
-	}
-	infos := m.TapInfos(shape[1], shape[2])
-	cfg := perturbstudy.QuickConfig(infos)
-	if sf.Full {
-		cfg = perturbstudy.FullConfig(infos)
-	}
-	cfg.Model, cfg.Steps, cfg.Seed = m.Fingerprint(), *steps, sf.Seed
-	if sf.N > 0 {
-		cfg.N, cfg.Keep = sf.N, min(cfg.Keep, sf.N)
-	}
-	if err := cfg.Narrow(*taps, *ks, *as, *samplers, infos); err != nil {
-		return c.Usage("%v", err)
-	}
-	if err := cfg.Validate(m.Taps()); err != nil {
-		return c.Usage("%v", err)
-	}
-	if err := sf.CheckMemory(m.Config, cfg.N); err != nil {
-		return c.Usage("%v", err)
-	}
-	clf, err := metrics.MNISTClassifier()
-	if err != nil {
-		return c.Fail(err)
-	}
-	st := cfg.Study()
-	r := &perturbstudy.Runner{Config: cfg, Model: m, Noise: noise, Classifier: clf, Dir: sf.Out, Batch: sf.Batch}
-	c.Printf("perturbation study of %s (model %s): %d cells of %d samples, shard %s, into %s\n", dir, cfg.Model, len(st.Cells), cfg.N, sf.Sharded(), sf.Out)
-	start := time.Now()
-	recs, code, ok := sf.Run(ctx, c, st, r.Run)
-	if !ok {
-		return code
-	}
-	if err := report(sf.Out, cfg, recs); err != nil {
-		return c.Fail(err)
-	}
-	c.Printf("done in %s: %d of %d cells in %s; summary in %s\n", time.Since(start).Round(time.Second), len(recs), len(st.Cells),
-		filepath.Join(sf.Out, study.ResultsFile), filepath.Join(sf.Out, "summary.md"))
-	sf.Shards(c)
-	return 0
-}
-
-func report(dir string, cfg perturbstudy.Config, recs []study.Record) error {
-	res, err := perturbstudy.Decode(cfg, recs)
-	if err == nil {
-		_, err = perturbstudy.Report(dir, res)
-	}
-	return err
+	return sf.Main(ctx, c, *model, cli.Study{Name: "perturb", Plan: plan,
+		Decode: perturbstudy.ReadStudy, Report: perturbstudy.WriteReport})
 }

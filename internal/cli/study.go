@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/internal/sysmem"
 	"github.com/clockwork-go/clockwork/metrics"
+	"github.com/clockwork-go/clockwork/models"
 	"github.com/clockwork-go/clockwork/study"
 	"github.com/clockwork-go/clockwork/unet"
 )
@@ -100,13 +102,6 @@ func (f *StudyFlags) Run(ctx context.Context, c *Command, st study.Study, run fu
 	return recs, 0, true
 }
 
-// Shards says how to merge when the run was one shard of several.
-func (f *StudyFlags) Shards(c *Command) {
-	if f.shard.Count > 1 {
-		c.Printf("this is shard %s: merge the shards with %s -merge -out DIR SHARD_DIRS...\n", f.shard, c.Name)
-	}
-}
-
 // Sharded returns the shard -shard names.
 func (f *StudyFlags) Sharded() study.Shard { return f.shard }
 
@@ -161,4 +156,107 @@ func IntList(s string) ([]int, error) {
 		return nil, fmt.Errorf("empty list")
 	}
 	return out, nil
+}
+
+// Study is what a study command defines; StudyFlags.Main runs it.
+type Study struct {
+	// Name is the study's name in study.json.
+	Name string
+	// Decode reads a study (its config and cells) from study.json's
+	// config, for -merge.
+	Decode func(config json.RawMessage) (study.Study, error)
+	// Same compares two results of one cell for -merge (nil: byte for
+	// byte).
+	Same func(a, b json.RawMessage) bool
+	// Report writes the report of a study directory's records.
+	Report func(dir string, st study.Study, recs []study.Record) error
+	// Plan makes the study of a model and its schedule (loaded from dir)
+	// as the flags ask for it. An error wrapped by UsageError is a usage
+	// error.
+	Plan func(m *unet.Model, dir string, noise *diffusion.Schedule) (Plan, error)
+}
+
+// Plan is a study ready to run.
+type Plan struct {
+	Study study.Study
+	// N is the samples per cell (for the memory check).
+	N int
+	// Run runs a cell; Before, when set, runs first on the cells pending
+	// in this shard (the Clockwork study distils their adaptors).
+	Run    func(study.Cell) (any, error)
+	Before func(pending []study.Cell) error
+	// Describe is the line printed before the cells run.
+	Describe string
+}
+
+// usageError marks an error as a usage error (exit 2).
+type usageError struct{ error }
+
+func (u usageError) Unwrap() error { return u.error }
+
+// UsageError marks err as a usage error: a command stops on it with exit 2.
+func UsageError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return usageError{err}
+}
+
+// Main runs a study command after its flags are parsed: -merge, or the
+// study of the model in model (the shipped teacher when empty) in -out's
+// shard, with its report at the end. It returns the exit code.
+func (f *StudyFlags) Main(ctx context.Context, c *Command, model string, s Study) int {
+	if f.Merging {
+		return f.Merge(c, s.Name, s.Decode, s.Same, func(st study.Study, recs []study.Record) error { return s.Report(f.Out, st, recs) })
+	}
+	if c.Flags.NArg() > 0 {
+		return c.Usage("unexpected argument %q", c.Flags.Arg(0))
+	}
+	if err := f.Check(); err != nil {
+		return c.Usage("%v", err)
+	}
+	dir, err := models.Resolve(model)
+	if err != nil {
+		return c.Fail(err)
+	}
+	m, noise, err := diffusion.LoadModel(dir)
+	if err != nil {
+		return c.Fail(err)
+	}
+	p, err := s.Plan(m, dir, noise)
+	if err == nil {
+		err = UsageError(f.CheckMemory(m.Config, p.N))
+	}
+	var u usageError
+	if errors.As(err, &u) {
+		return c.Usage("%v", u.error)
+	} else if err != nil {
+		return c.Fail(err)
+	}
+	c.Printf("%s: %d cells of %d samples, shard %s, into %s\n", p.Describe, len(p.Study.Cells), p.N, f.shard, f.Out)
+	start := time.Now()
+	if p.Before != nil {
+		pending, err := study.Pending(p.Study, f.Out, f.shard)
+		if err == nil {
+			err = p.Before(pending)
+		}
+		if errors.Is(err, study.ErrInterrupted) {
+			return c.Interrupted("what was done is saved. Run the same command again to continue.")
+		} else if err != nil {
+			return c.Fail(err)
+		}
+	}
+	recs, code, ok := f.Run(ctx, c, p.Study, p.Run)
+	if !ok {
+		return code
+	}
+	if err := s.Report(f.Out, p.Study, recs); err != nil {
+		return c.Fail(err)
+	}
+	c.Printf("done in %s: %d of %d cells in %s; summary in %s\n", time.Since(start).Round(time.Second), len(recs), len(p.Study.Cells),
+		filepath.Join(f.Out, study.ResultsFile), filepath.Join(f.Out, "summary.md"))
+	if f.shard.Count > 1 {
+		c.Printf("this is shard %s: merge the shards with %s -merge -out DIR SHARD_DIRS...\n", f.shard, c.Name)
+	}
+	return 0
 }
