@@ -42,15 +42,19 @@ type Config struct {
 	Seed  uint64  `json:"seed"`
 }
 
-// DefaultConfig returns the paper's settings (App. Alg. 1: Adam, learning
-// rate 1e-4, batch 16) for a ResNet adaptor at the default cut, clock 2 at
-// 8 DPM-Solver++(2M) steps, with a budget of 30 epochs of 128 fresh
-// trajectories that fits a toy teacher. It is the one default of the
+// DefaultConfig returns the distillation settings the toolkit starts from:
+// a ResNet adaptor at the default cut, clock 2 at 8 DPM-Solver++(2M) steps,
+// the paper's Adam and batch of 16 (App. Alg. 1), 30 epochs of 128 fresh
+// trajectories, and a learning rate of 1e-3 with cosine decay. The paper
+// trains 120 epochs at 1e-4; at the 30 that fit a toy teacher on two
+// cores, 1e-3 with cosine decay ends at a 22% lower validation loss on the
+// shipped teacher (0.0397 against 0.0506 for 1e-4 constant; distill -lr
+// 1e-4 -decay constant gives the paper's). It is the one default of the
 // toolkit: the distill command and the Clockwork study start from it.
 func DefaultConfig() Config {
 	return Config{Adaptor: AdaptorConfig{Kind: "resnet", Width: DefaultWidth("resnet"), Depth: 1, Steps: 8},
 		Sampler: "dpmpp2m", Clock: "clock:2", Data: "unrolled",
-		Epochs: 30, Trajectories: 128, Validation: 64, Batch: 16, LR: 1e-4, Decay: "constant"}
+		Epochs: 30, Trajectories: 128, Validation: 64, Batch: 16, LR: 1e-3, Decay: "cosine"}
 }
 
 // Validate reports the first invalid setting.

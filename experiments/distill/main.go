@@ -113,7 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return c.Fail(err)
 		}
 		a := d.Adaptor
-		c.Printf("distilling a %s adaptor (%d parameters, %.2f MFLOPs per sample) for %s (%s) at %d %s steps, clock %s, %s data, into %s; records take about %.0f MB\n",
+		c.Printf("distilling a %s adaptor (%d parameters, %.2f MFLOPs per sample) for %s (%s) at %d %s steps, schedule %s, %s data, into %s; records take about %.0f MB\n",
 			cfg.Adaptor.Kind, a.Params().Count(), float64(a.FLOPs())/1e6, dir, teacher.Fingerprint(), cfg.Adaptor.Steps, cfg.Sampler, cfg.Clock, cfg.Data, *out, float64(cfg.MemoryEstimate(a.Base()))/1e6)
 	}
 	d.UnrollBatch = *unroll
