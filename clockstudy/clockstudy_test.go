@@ -73,7 +73,7 @@ func TestLeastSensitiveSchedule(t *testing.T) {
 			t.Errorf("sensitivities %v", sens)
 		}
 	}
-	c := Config{Model: m.Fingerprint(), N: 4, TimeBatch: 4, TimeRounds: 1, Keep: 2,
+	c := Config{Model: m.Fingerprint(), Shape: []int{1, 32, 32}, N: 4, TimeBatch: 4, TimeRounds: 1, Keep: 2,
 		Distill: Distill{Epochs: 1, Trajectories: 4, Validation: 4, Batch: 4, LR: 1e-3, Decay: "constant"},
 		Methods: []Method{TeacherMethod("dpmpp2m", 6), ClockworkMethod("resnet", "dpmpp2m", 6, LeastSensitivePrefix+"3", "sensitivity")}}
 	c.Methods[1].Width = 8
@@ -155,7 +155,7 @@ func TestPrepareSharedAdaptors(t *testing.T) {
 		meth.Width, meth.StepCounts = 8, counts
 		return meth
 	}
-	c := Config{Model: m.Fingerprint(), N: 4, TimeBatch: 4, TimeRounds: 1,
+	c := Config{Model: m.Fingerprint(), Shape: []int{1, 32, 32}, N: 4, TimeBatch: 4, TimeRounds: 1,
 		Distill: Distill{Epochs: 1, Trajectories: 4, Validation: 4, Batch: 4, LR: 1e-3, Decay: "constant"},
 		Methods: []Method{mk(4, []int{4, 6}), mk(6, []int{4, 6}), mk(4, nil)}}
 	if err := c.Validate(m); err != nil {

@@ -16,8 +16,10 @@ import (
 // cells, the samples per cell and the distillation settings. It is what
 // study.json records.
 type Config struct {
-	// Model is the teacher's fingerprint (unet.Model.Fingerprint).
+	// Model is the teacher's fingerprint (unet.Model.Fingerprint), Shape
+	// its samples' (C, H, W).
 	Model   string   `json:"model"`
+	Shape   []int    `json:"shape"`
 	N       int      `json:"n"`
 	Seed    uint64   `json:"seed"`
 	Distill Distill  `json:"distill"`
@@ -58,7 +60,11 @@ func Full(teacher *unet.Model) (Config, error) {
 }
 
 func build(teacher *unet.Model, methods []Method, n int) (Config, error) {
-	c := Config{Model: teacher.Fingerprint(), N: n, Distill: DefaultDistill(), TimeBatch: 64, TimeRounds: DefaultTimeRounds, Keep: 8}
+	shape, err := teacher.Config.SampleShape()
+	if err != nil {
+		return Config{}, err
+	}
+	c := Config{Model: teacher.Fingerprint(), Shape: shape, N: n, Distill: DefaultDistill(), TimeBatch: 64, TimeRounds: DefaultTimeRounds, Keep: 8}
 	// The teacher at the step counts that cost about what the Clockwork
 	// methods at 8 DPM-Solver++ steps cost: the baseline a reviewer asks
 	// for first.
@@ -138,6 +144,9 @@ func (c Config) Validate(teacher *unet.Model) error {
 	}
 	if err := evaluate.CheckMNIST(teacher.Config); err != nil {
 		return fmt.Errorf("clockwork study: %w", err)
+	}
+	if shape, _ := teacher.Config.SampleShape(); !slices.Equal(c.Shape, shape) {
+		return fmt.Errorf("clockwork study of samples %v on a model of samples %v", c.Shape, shape)
 	}
 	if fp := teacher.Fingerprint(); c.Model != fp {
 		return fmt.Errorf("clockwork study of model %s run on model %s", c.Model, fp)

@@ -108,7 +108,7 @@ func TestDeepCacheFromOutside(t *testing.T) {
 
 	// The study: the teacher, the toolkit's identity adaptor and the
 	// user's method, all at 6 DPM-Solver++ steps.
-	cfg := clockstudy.Config{Model: m.Fingerprint(), N: 8, TimeBatch: 4, TimeRounds: 1, Keep: 2, Distill: clockstudy.DefaultDistill(),
+	cfg := clockstudy.Config{Model: m.Fingerprint(), Shape: shape, N: 8, TimeBatch: 4, TimeRounds: 1, Keep: 2, Distill: clockstudy.DefaultDistill(),
 		Methods: []clockstudy.Method{
 			clockstudy.TeacherMethod(clockstudy.BaseSampler, clockstudy.BaseSteps, "ladder"),
 			clockstudy.ClockworkMethod("identity", "dpmpp2m", 6, "clock:2", "ladder"),

@@ -284,6 +284,8 @@ func (r *Results) figures(dir string) ([]string, error) {
 	}
 	// Sample grid: the teacher, the Clockwork methods at 8 steps and the
 	// teacher at fewer steps, from the same noise.
+	sh := r.Config.Shape
+	per := sh[0] * sh[1] * sh[2]
 	var rows []string
 	var x []float32
 	k := r.Config.Keep
@@ -296,14 +298,14 @@ func (r *Results) figures(dir string) ([]string, error) {
 			continue
 		}
 		s, err := study.DecodeSamples(res.Samples)
-		if err != nil || len(s) < k*1024 {
+		if err != nil || len(s) < k*per {
 			continue
 		}
 		rows = append(rows, short(m))
-		x = append(x, s[:k*1024]...)
+		x = append(x, s[:k*per]...)
 	}
 	if len(rows) > 1 && k > 0 {
-		p, err := plots.Grid("Samples from the same noise", x, len(rows)*k, 1, 32, 32, k, rows, nil)
+		p, err := plots.Grid("Samples from the same noise", x, len(rows)*k, sh[0], sh[1], sh[2], k, rows, nil)
 		if err != nil {
 			return nil, err
 		}

@@ -52,8 +52,12 @@ func Sensitivity(teacher *unet.Model, noise *diffusion.Schedule, sampler string,
 	if err != nil {
 		return nil, err
 	}
+	shape, err := teacher.Config.SampleShape()
+	if err != nil {
+		return nil, err
+	}
 	o := diffusion.Options{Sampler: sampler, Steps: steps, Seed: seed, Cond: diffusion.Labels(labels)}
-	ref, err := diffusion.SampleMany(&diffusion.ModelDenoiser{Model: teacher}, noise, []int{1, 32, 32}, n, batch, o, nil)
+	ref, err := diffusion.SampleMany(&diffusion.ModelDenoiser{Model: teacher}, noise, shape, n, batch, o, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +76,7 @@ func Sensitivity(teacher *unet.Model, noise *diffusion.Schedule, sampler string,
 		if err != nil {
 			return nil, err
 		}
-		x, err := diffusion.SampleMany(cw, noise, []int{1, 32, 32}, n, batch, o, nil)
+		x, err := diffusion.SampleMany(cw, noise, shape, n, batch, o, nil)
 		if err != nil {
 			return nil, err
 		}

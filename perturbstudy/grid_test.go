@@ -16,8 +16,11 @@ func TestNarrow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	infos := m.TapInfos(32, 32)
-	cfg := QuickConfig(infos)
+	infos, _ := TapInfos(m)
+	cfg, err := QuickConfig(m)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cfg.Narrow("mid_block,conv_in", "5,0,5", "0.7,0.3", "ddim", infos); err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +35,7 @@ func TestNarrow(t *testing.T) {
 		t.Errorf("cells %v", cfg.Study().Cells)
 	}
 	for _, bad := range [][4]string{{"bogus", "", "", ""}, {"", "x", "", ""}, {"", "", "NaN", ""}} {
-		c2 := QuickConfig(infos)
+		c2, _ := QuickConfig(m)
 		if err := c2.Narrow(bad[0], bad[1], bad[2], bad[3], infos); err == nil || !strings.Contains(err.Error(), []string{"-taps", "-k", "-a"}[slices.IndexFunc(bad[:], func(s string) bool { return s != "" })]) {
 			t.Errorf("%v: %v", bad, err)
 		}

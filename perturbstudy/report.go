@@ -302,24 +302,26 @@ func (r *Results) grid(sampler string, i int) (*plot.Plot, error) {
 	if !ok || ref.Samples == "" {
 		return nil, nil
 	}
+	sh := c.Shape
+	per := sh[0] * sh[1] * sh[2]
 	refX, err := study.DecodeSamples(ref.Samples)
-	if err != nil || len(refX) < (i+1)*1024 {
+	if err != nil || len(refX) < (i+1)*per {
 		return nil, err
 	}
-	blank := make([]float32, 1024)
+	blank := make([]float32, per)
 	for j := range blank {
 		blank[j] = -1
 	}
 	var x []float32
 	for _, tap := range c.Taps {
-		x = append(x, refX[i*1024:(i+1)*1024]...)
+		x = append(x, refX[i*per:(i+1)*per]...)
 		for _, k := range c.GridFrom {
 			res, ok := r.Get(Cell{Sampler: sampler, Tap: tap, From: k, A: c.FigureA})
 			img := blank
 			if ok && res.Samples != "" {
 				s, err := study.DecodeSamples(res.Samples)
-				if err == nil && len(s) >= (i+1)*1024 {
-					img = s[i*1024 : (i+1)*1024]
+				if err == nil && len(s) >= (i+1)*per {
+					img = s[i*per : (i+1)*per]
 				}
 			}
 			x = append(x, img...)
@@ -333,7 +335,7 @@ func (r *Results) grid(sampler string, i int) (*plot.Plot, error) {
 	for _, tap := range c.Taps {
 		rows = append(rows, c.tapLabel(tap))
 	}
-	return plots.Grid(fmt.Sprintf("%s, a = %g, sample %d", sampler, c.FigureA, i), x, len(c.Taps)*len(cols), 1, 32, 32, len(cols), rows, cols)
+	return plots.Grid(fmt.Sprintf("%s, a = %g, sample %d", sampler, c.FigureA, i), x, len(c.Taps)*len(cols), sh[0], sh[1], sh[2], len(cols), rows, cols)
 }
 
 // writeCSV writes every cell's numbers.

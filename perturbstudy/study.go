@@ -17,8 +17,10 @@ import (
 // Config defines a perturbation study: the model (by fingerprint), the grid
 // of cells and the samples per cell. It is what study.json records.
 type Config struct {
-	// Model is the model's fingerprint (unet.Model.Fingerprint).
+	// Model is the model's fingerprint (unet.Model.Fingerprint), Shape
+	// its samples' (C, H, W).
 	Model    string   `json:"model"`
+	Shape    []int    `json:"shape"`
 	Samplers []string `json:"samplers"`
 	Steps    int      `json:"steps"`
 	Taps     []string `json:"taps"`
@@ -36,20 +38,42 @@ type Config struct {
 	GridFrom []int   `json:"grid_from"`
 }
 
-// QuickConfig is the default study: DPM-Solver++(2M) at 20 steps, every
-// tap, k in {0, 2, 5, 10, 15}, a in {0.3, 0.7}, 64 samples per cell; a
-// few minutes on two cores.
-func QuickConfig(taps []unet.TapInfo) Config {
-	return Config{Samplers: []string{"dpmpp2m"}, Steps: 20, Taps: tapNames(taps), Work: tapWork(taps), From: []int{0, 2, 5, 10, 15},
-		A: []float64{0.3, 0.7}, N: 64, Keep: 4, FigureA: 0.3, GridFrom: []int{0, 2, 5, 10, 15}}
+// QuickConfig is the default study of model m: DPM-Solver++(2M) at 20
+// steps, every tap, k in {0, 2, 5, 10, 15}, a in {0.3, 0.7}, 64 samples per
+// cell; a few minutes on two cores.
+func QuickConfig(m *unet.Model) (Config, error) {
+	return newConfig(m, Config{Samplers: []string{"dpmpp2m"}, Steps: 20, From: []int{0, 2, 5, 10, 15},
+		A: []float64{0.3, 0.7}, N: 64, Keep: 4, FigureA: 0.3, GridFrom: []int{0, 2, 5, 10, 15}})
 }
 
-// FullConfig is the paper's grid: DPM-Solver++(2M) and DDIM at 20 steps,
-// every tap, k in {0, 1, 2, 3, 4, 5, 10, 15}, a in {0, 0.3, 0.7}, 256
-// samples per cell.
-func FullConfig(taps []unet.TapInfo) Config {
-	return Config{Samplers: []string{"dpmpp2m", "ddim"}, Steps: 20, Taps: tapNames(taps), Work: tapWork(taps), From: []int{0, 1, 2, 3, 4, 5, 10, 15},
-		A: []float64{0, 0.3, 0.7}, N: 256, Keep: 4, FigureA: 0.3, GridFrom: []int{0, 2, 5, 10, 15}}
+// FullConfig is the paper's grid on model m: DPM-Solver++(2M) and DDIM at
+// 20 steps, every tap, k in {0, 1, 2, 3, 4, 5, 10, 15}, a in {0, 0.3, 0.7},
+// 256 samples per cell.
+func FullConfig(m *unet.Model) (Config, error) {
+	return newConfig(m, Config{Samplers: []string{"dpmpp2m", "ddim"}, Steps: 20, From: []int{0, 1, 2, 3, 4, 5, 10, 15},
+		A: []float64{0, 0.3, 0.7}, N: 256, Keep: 4, FigureA: 0.3, GridFrom: []int{0, 2, 5, 10, 15}})
+}
+
+// newConfig completes a grid with the model's fingerprint, sample shape
+// and taps.
+func newConfig(m *unet.Model, c Config) (Config, error) {
+	shape, err := m.Config.SampleShape()
+	if err != nil {
+		return c, err
+	}
+	taps := m.TapInfos(shape[1], shape[2])
+	c.Model, c.Shape, c.Taps, c.Work = m.Fingerprint(), shape, tapNames(taps), tapWork(taps)
+	return c, nil
+}
+
+// TapInfos returns the taps of the model the config is for, at its sample
+// size.
+func TapInfos(m *unet.Model) ([]unet.TapInfo, error) {
+	shape, err := m.Config.SampleShape()
+	if err != nil {
+		return nil, err
+	}
+	return m.TapInfos(shape[1], shape[2]), nil
 }
 
 func tapNames(taps []unet.TapInfo) []string {
@@ -82,6 +106,9 @@ func (c Config) Validate(taps []string) error {
 		if slices.Contains(c.A[:i], a) {
 			return fmt.Errorf("perturbation study: mixing weight %g given twice", a)
 		}
+	}
+	if len(c.Shape) != 3 {
+		return fmt.Errorf("perturbation study: sample shape %v, want (C, H, W)", c.Shape)
 	}
 	if c.Steps < 1 || c.N < 2 || c.Keep < 0 || c.Keep > c.N {
 		return fmt.Errorf("perturbation study: steps %d, samples %d and kept samples %d: want steps ≥ 1, samples ≥ 2, 0 ≤ kept ≤ samples", c.Steps, c.N, c.Keep)
@@ -324,13 +351,15 @@ func (r *Runner) compare(res *Result, x []float32, ref *reference) error {
 		return err
 	}
 	res.FlipRate = &fr
-	sp := metrics.NewSpectrum(32, 32)
+	sh := r.Config.Shape
+	per := sh[0] * sh[1] * sh[2]
+	sp := metrics.NewSpectrum(sh[1], sh[2])
 	high, total := make([]float64, n), make([]float64, n)
-	d := make([]float32, 32*32)
+	d := make([]float32, per)
 	var sumT float64
 	for i := 0; i < n; i++ {
 		for j := range d {
-			d[j] = x[i*1024+j] - ref.x[i*1024+j]
+			d[j] = x[i*per+j] - ref.x[i*per+j]
 		}
 		if high[i], total[i], err = sp.HighEnergy(d, HighFreqCutoff); err != nil {
 			return err

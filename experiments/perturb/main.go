@@ -40,19 +40,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	plan := func(m *unet.Model, dir string, noise *diffusion.Schedule) (cli.Plan, error) {
-		shape, err := m.Config.SampleShape()
+		cfg, err := perturbstudy.QuickConfig(m)
+		if sf.Full {
+			cfg, err = perturbstudy.FullConfig(m)
+		}
 		if err != nil {
 			return cli.Plan{}, err
 		}
-		infos := m.TapInfos(shape[1], shape[2])
-		cfg := perturbstudy.QuickConfig(infos)
-		if sf.Full {
-			cfg = perturbstudy.FullConfig(infos)
-		}
-		cfg.Model, cfg.Steps, cfg.Seed = m.Fingerprint(), *steps, sf.Seed
+		cfg.Steps, cfg.Seed = *steps, sf.Seed
 		if sf.N > 0 {
 			cfg.N, cfg.Keep = sf.N, min(cfg.Keep, sf.N)
 		}
+		infos, _ := perturbstudy.TapInfos(m)
 		if err := cfg.Narrow(*taps, *ks, *as, *samplers, infos); err != nil {
 			return cli.Plan{}, cli.UsageError(err)
 		}
