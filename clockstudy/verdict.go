@@ -64,7 +64,7 @@ func (c Claim) String() string {
 		}
 		parts = append(parts, s)
 	}
-	return c.Text + " Verdicts: " + strings.Join(parts, "; ") + "."
+	return strings.TrimSpace(c.Text) + " Verdicts: " + strings.Join(parts, "; ") + "."
 }
 
 // one returns a claim with one verdict.

@@ -18,6 +18,7 @@ import (
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/internal/cli"
 	"github.com/clockwork-go/clockwork/metrics"
+	"github.com/clockwork-go/clockwork/models"
 	"github.com/clockwork-go/clockwork/study"
 	"github.com/clockwork-go/clockwork/unet"
 )
@@ -86,7 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				methods = append(methods, cell.Spec.(clockstudy.Method))
 			}
 			return r.Prepare(methods)
-		}, Describe: fmt.Sprintf("Clockwork study of teacher %s (%s), adaptors in %s", dir, cfg.Model, *adaptors)}, nil
+		}, Describe: fmt.Sprintf("Clockwork study of %s (%s), adaptors in %s", models.Label(dir), cfg.Model, *adaptors)}, nil
 	}
 	return sf.Main(ctx, c, *model, cli.Study{Name: "clockwork", Same: clockstudy.SameResult, Plan: plan,
 		Decode: clockstudy.ReadStudy, Report: clockstudy.WriteReport})

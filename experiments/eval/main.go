@@ -119,12 +119,12 @@ func sampled(c *cli.Command, clf *metrics.Classifier, dir string, m evaluate.Met
 	if err := evaluate.CheckMNIST(s.Model.Config); err != nil {
 		return evaluate.Comparison{}, nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	plain, method, desc, err := cw.Denoisers(s.Model, dir, s.Guidance, m.Sampler, m.Steps)
+	plain, method, desc, err := cw.Denoisers(s.Model, models.Label(dir), s.Guidance, m.Sampler, m.Steps)
 	if err != nil {
 		return evaluate.Comparison{}, nil, err
 	}
 	ref := m
-	ref.Name, ref.Denoiser = dir, plain
+	ref.Name, ref.Denoiser = models.Label(dir), plain
 	m.Name, m.Denoiser = desc, method
 	prog := cli.NewProgress(c.Stderr, n, "sample")
 	s.Setup.Progress = func(done, _ int) { prog.Set(done, "") }

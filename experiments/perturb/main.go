@@ -17,6 +17,7 @@ import (
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/internal/cli"
 	"github.com/clockwork-go/clockwork/metrics"
+	"github.com/clockwork-go/clockwork/models"
 	"github.com/clockwork-go/clockwork/perturbstudy"
 	"github.com/clockwork-go/clockwork/unet"
 )
@@ -63,7 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return cli.Plan{}, err
 		}
 		r := &perturbstudy.Runner{Config: cfg, Model: m, Noise: noise, Classifier: clf, Dir: sf.Out, Batch: sf.Batch}
-		return cli.Plan{Study: cfg.Study(), N: cfg.N, Run: r.Run, Describe: fmt.Sprintf("perturbation study of %s (model %s)", dir, cfg.Model)}, nil
+		return cli.Plan{Study: cfg.Study(), N: cfg.N, Run: r.Run, Describe: fmt.Sprintf("perturbation study of %s (model %s)", models.Label(dir), cfg.Model)}, nil
 	}
 	return sf.Main(ctx, c, *model, cli.Study{Name: "perturb", Plan: plan,
 		Decode: perturbstudy.ReadStudy, Report: perturbstudy.WriteReport})

@@ -9,6 +9,7 @@ import (
 	"github.com/clockwork-go/clockwork/evaluate"
 	"github.com/clockwork-go/clockwork/internal/fsutil"
 	"github.com/clockwork-go/clockwork/internal/sysmem"
+	"github.com/clockwork-go/clockwork/models"
 	"github.com/clockwork-go/clockwork/unet"
 )
 
@@ -81,11 +82,11 @@ func CheckOutFiles(flagPaths ...string) error {
 	return nil
 }
 
-// SampleName names a sampling command's outputs: the model directory's
-// base name, the sampler and steps, the guidance scale and the adaptor
+// SampleName names a sampling command's outputs: the model's name
+// (models.Name), the sampler and steps, the guidance scale and the adaptor
 // ("teacher-dpmpp2m8-g2-identity-clock2").
 func SampleName(dir, sampler string, steps int, guidance float64, cw *ClockworkFlags) string {
-	name := fmt.Sprintf("%s-%s%d", filepath.Base(filepath.Clean(dir)), sampler, steps)
+	name := fmt.Sprintf("%s-%s%d", models.Name(dir), sampler, steps)
 	if guidance != 1 {
 		name += fmt.Sprintf("-g%g", guidance)
 	}
