@@ -141,7 +141,7 @@ func Report(dir string, r *Results) ([]string, error) {
 		return nil, err
 	}
 	err := fsutil.WriteAtomic(filepath.Join(dir, "tables.md"), func(w io.Writer) error {
-		fmt.Fprintf(w, "# Clockwork study: tables\n\nTeacher %s; %d samples per cell, seed %d; FID-MNIST, KID and class accuracy against the MNIST test set, L2 and PSNR to the teacher's samples from the same noise and labels (the teacher at the same sampler and steps for Clockwork cells, at 8 DPM-Solver++ steps for the teacher's); 95%% intervals. Wall time: median of %d runs of a batch of %d on this machine. FLOPs saved and speed-up are against the teacher at 8 DPM-Solver++ steps.\n\n",
+		fmt.Fprintf(w, "# Clockwork study: tables\n\nTeacher %s; %d samples per cell, seed %d; FID-MNIST, KID and class accuracy against the MNIST test set, L2 and PSNR to the teacher's samples from the same noise and labels (the teacher at the same sampler and steps for Clockwork and custom cells, at 8 DPM-Solver++ steps for the teacher's); 95%% intervals. Wall time: every cell but the 8-step teacher's timed against it in %d alternating rounds of a batch of %d in one process (ms/sample is the cell's median round, the speed-up the median of the rounds' ratios, least and greatest in brackets). FLOPs saved and speed-up are against the teacher at 8 DPM-Solver++ steps.\n\n",
 			r.Config.Model, r.Config.N, r.Config.Seed, r.Config.TimeRounds, r.Config.TimeBatch)
 		for _, g := range Groups {
 			ms := r.inGroup(g[0])

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/clockwork-go/clockwork/diffusion"
@@ -102,9 +101,6 @@ func (f *StudyFlags) Run(ctx context.Context, c *Command, st study.Study, run fu
 	return recs, 0, true
 }
 
-// Sharded returns the shard -shard names.
-func (f *StudyFlags) Sharded() study.Shard { return f.shard }
-
 // Merge merges the study directories given as arguments into -out: decode
 // reads the first one's study (its cells) from its manifest's config, same
 // compares two results of one cell (nil: byte for byte), report writes the
@@ -140,22 +136,6 @@ func (f *StudyFlags) Merge(c *Command, name string, decode func(config json.RawM
 	c.Printf("merged %d directories: %d of %d cells in %s; summary in %s\n", len(dirs), len(recs), len(keys),
 		filepath.Join(f.Out, study.ResultsFile), filepath.Join(f.Out, "summary.md"))
 	return 0
-}
-
-// IntList parses a comma-separated list of integers.
-func IntList(s string) ([]int, error) {
-	var out []int
-	for _, f := range Split(s) {
-		v, err := strconv.Atoi(f)
-		if err != nil {
-			return nil, fmt.Errorf("%q is not an integer", f)
-		}
-		out = append(out, v)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("empty list")
-	}
-	return out, nil
 }
 
 // Study is what a study command defines; StudyFlags.Main runs it.
