@@ -74,7 +74,7 @@ func TestLeastSensitiveSchedule(t *testing.T) {
 		}
 	}
 	c := Config{Model: m.Fingerprint(), Shape: []int{1, 32, 32}, N: 4, TimeBatch: 4, TimeRounds: 1, Keep: 2,
-		Distill: Distill{Epochs: 1, Trajectories: 4, Validation: 4, Batch: 4, LR: 1e-3, Decay: "constant"},
+		Distill: distill.Training{Epochs: 1, Trajectories: 4, Validation: 4, Batch: 4, LR: 1e-3, Decay: "constant"},
 		Methods: []Method{TeacherMethod("dpmpp2m", 6), ClockworkMethod("resnet", "dpmpp2m", 6, LeastSensitivePrefix+"3", "sensitivity")}}
 	c.Methods[1].Width = 8
 	if err := c.Validate(m); err != nil {
@@ -156,7 +156,7 @@ func TestPrepareSharedAdaptors(t *testing.T) {
 		return meth
 	}
 	c := Config{Model: m.Fingerprint(), Shape: []int{1, 32, 32}, N: 4, TimeBatch: 4, TimeRounds: 1,
-		Distill: Distill{Epochs: 1, Trajectories: 4, Validation: 4, Batch: 4, LR: 1e-3, Decay: "constant"},
+		Distill: distill.Training{Epochs: 1, Trajectories: 4, Validation: 4, Batch: 4, LR: 1e-3, Decay: "constant"},
 		Methods: []Method{mk(4, []int{4, 6}), mk(6, []int{4, 6}), mk(4, nil)}}
 	if err := c.Validate(m); err != nil {
 		t.Fatal(err)

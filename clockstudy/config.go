@@ -18,12 +18,12 @@ import (
 type Config struct {
 	// Model is the teacher's fingerprint (unet.Model.Fingerprint), Shape
 	// its samples' (C, H, W).
-	Model   string   `json:"model"`
-	Shape   []int    `json:"shape"`
-	N       int      `json:"n"`
-	Seed    uint64   `json:"seed"`
-	Distill Distill  `json:"distill"`
-	Methods []Method `json:"methods"`
+	Model   string           `json:"model"`
+	Shape   []int            `json:"shape"`
+	N       int              `json:"n"`
+	Seed    uint64           `json:"seed"`
+	Distill distill.Training `json:"distill"`
+	Methods []Method         `json:"methods"`
 	// TimeBatch samples are drawn in TimeRounds alternating rounds with
 	// the baseline per cell to time it (the median ratio counts, with its
 	// confidence interval from 6 rounds on), the same batch for every

@@ -159,7 +159,7 @@ func (m Method) Trained() bool {
 }
 
 // DistillConfig returns the distillation settings of the method's adaptor.
-func (m Method) DistillConfig(d Distill) distill.Config {
+func (m Method) DistillConfig(d distill.Training) distill.Config {
 	c := distill.DefaultConfig()
 	c.Adaptor = distill.AdaptorConfig{Kind: m.Kind, Width: m.Width, Depth: m.Depth, NoPrev: m.NoPrev, Steps: m.Steps}
 	if len(m.StepCounts) > 0 {
@@ -176,27 +176,13 @@ func (m Method) DistillConfig(d Distill) distill.Config {
 	if c.Data == "" {
 		c.Data = "unrolled"
 	}
-	c.Epochs, c.Trajectories, c.Validation, c.Batch, c.LR, c.Decay, c.Seed = d.Epochs, d.Trajectories, d.Validation, d.Batch, d.LR, d.Decay, d.Seed
+	c.Training = d
 	return c
 }
 
 // DefaultDistill returns the distillation settings of distill.DefaultConfig,
 // the toolkit's one default.
-func DefaultDistill() Distill {
-	c := distill.DefaultConfig()
-	return Distill{Epochs: c.Epochs, Trajectories: c.Trajectories, Validation: c.Validation, Batch: c.Batch, LR: c.LR, Decay: c.Decay, Seed: c.Seed}
-}
-
-// Distill are the distillation settings every adaptor of a study shares.
-type Distill struct {
-	Epochs       int     `json:"epochs"`
-	Trajectories int     `json:"trajectories"`
-	Validation   int     `json:"validation"`
-	Batch        int     `json:"batch"`
-	LR           float64 `json:"learning_rate"`
-	Decay        string  `json:"lr_decay"`
-	Seed         uint64  `json:"seed"`
-}
+func DefaultDistill() distill.Training { return distill.DefaultConfig().Training }
 
 // ClockworkMethod returns a cell of Clockwork with an adaptor of a kind at
 // the default cut (depth 1), distilled on unrolled trajectories, at a

@@ -381,27 +381,3 @@ func readCurve(path string) (ep, val []float64, id float64) {
 	}
 	return ep, val, id
 }
-
-// ReadStudy returns the study that the config of a study.json defines (a
-// directory to merge).
-func ReadStudy(config json.RawMessage) (study.Study, error) {
-	var c Config
-	if err := json.Unmarshal(config, &c); err != nil {
-		return study.Study{}, err
-	}
-	return c.Study(), nil
-}
-
-// WriteReport decodes a study's records and writes its report into dir
-// (Report).
-func WriteReport(dir string, st study.Study, recs []study.Record) error {
-	c, ok := st.Config.(Config)
-	if !ok {
-		return fmt.Errorf("not a study of this package: %T", st.Config)
-	}
-	res, err := Decode(c, recs)
-	if err == nil {
-		_, err = Report(dir, res)
-	}
-	return err
-}

@@ -16,8 +16,8 @@ func ddim(r *Run) error {
 	eta := r.Options.Eta
 	for i, tf := range r.Timesteps {
 		t := int(tf)
-		aT := ac[t]
-		p, err := r.Denoise(r.X, tf, VP(math.Sqrt(aT), math.Sqrt(1-aT)))
+		aT, sc := vpAt(r.Schedule, t)
+		p, err := r.Denoise(r.X, tf, sc)
 		if err != nil {
 			return err
 		}

@@ -15,8 +15,8 @@ func ddpm(r *Run) error {
 	ac := r.Schedule.AlphasCumprod
 	for i, tf := range r.Timesteps {
 		t := int(tf)
-		aT := ac[t]
-		p, err := r.Denoise(r.X, tf, VP(math.Sqrt(aT), math.Sqrt(1-aT)))
+		aT, sc := vpAt(r.Schedule, t)
+		p, err := r.Denoise(r.X, tf, sc)
 		if err != nil {
 			return err
 		}
@@ -51,6 +51,13 @@ func ddpm(r *Run) error {
 		}
 	}
 	return nil
+}
+
+// vpAt returns ᾱ at integer timestep t and the variance-preserving
+// scaling of the state there.
+func vpAt(s *Schedule, t int) (float64, Scaling) {
+	a := s.AlphasCumprod[t]
+	return a, VP(math.Sqrt(a), math.Sqrt(1-a))
 }
 
 func clip(v float64) float64 { return math.Max(-1, math.Min(1, v)) }

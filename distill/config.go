@@ -28,6 +28,13 @@ type Config struct {
 	// paper's method) or "noised" (real MNIST training images noised to
 	// each step's timestep, the paper's ablation).
 	Data string `json:"data"`
+	// Training are the epochs, trajectories, optimiser settings and seed.
+	Training
+}
+
+// Training are a distillation's budget and optimiser settings: the part a
+// study's adaptors share (clockstudy.Config.Distill).
+type Training struct {
 	// Epochs of Trajectories fresh trajectories (or noised images) each;
 	// Validation held-out trajectories (another seed) measure the loss
 	// after each epoch.
@@ -54,7 +61,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{Adaptor: AdaptorConfig{Kind: "resnet", Width: DefaultWidth("resnet"), Depth: 1, Steps: 8},
 		Sampler: "dpmpp2m", Clock: "clock:2", Data: "unrolled",
-		Epochs: 30, Trajectories: 128, Validation: 64, Batch: 16, LR: 1e-3, Decay: "cosine"}
+		Training: Training{Epochs: 30, Trajectories: 128, Validation: 64, Batch: 16, LR: 1e-3, Decay: "cosine"}}
 }
 
 // Validate reports the first invalid setting.

@@ -368,3 +368,32 @@ func Pending(s Study, dir string, sh Shard) ([]Cell, error) {
 	}
 	return out, nil
 }
+
+// Decoder returns a function that reads the study a study.json's config
+// defines, for a study whose config is a C (a directory to merge).
+func Decoder[C interface{ Study() Study }]() func(config json.RawMessage) (Study, error) {
+	return func(config json.RawMessage) (Study, error) {
+		var c C
+		if err := json.Unmarshal(config, &c); err != nil {
+			return Study{}, err
+		}
+		return c.Study(), nil
+	}
+}
+
+// Reporter returns a function that writes the report of a study whose
+// config is a C into a directory: decode reads its records, report writes
+// the files.
+func Reporter[C, R any](decode func(C, []Record) (R, error), report func(dir string, r R) ([]string, error)) func(dir string, st Study, recs []Record) error {
+	return func(dir string, st Study, recs []Record) error {
+		c, ok := st.Config.(C)
+		if !ok {
+			return fmt.Errorf("study %s: config of type %T", st.Name, st.Config)
+		}
+		r, err := decode(c, recs)
+		if err == nil {
+			_, err = report(dir, r)
+		}
+		return err
+	}
+}

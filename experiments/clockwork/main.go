@@ -90,5 +90,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}, Describe: fmt.Sprintf("Clockwork study of %s (%s), adaptors in %s", models.Label(dir), cfg.Model, *adaptors)}, nil
 	}
 	return sf.Main(ctx, c, *model, cli.Study{Name: "clockwork", Same: clockstudy.SameResult, Plan: plan,
-		Decode: clockstudy.ReadStudy, Report: clockstudy.WriteReport})
+		Decode: study.Decoder[clockstudy.Config](), Report: study.Reporter(clockstudy.Decode, clockstudy.Report)})
 }

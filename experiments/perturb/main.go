@@ -19,6 +19,7 @@ import (
 	"github.com/clockwork-go/clockwork/metrics"
 	"github.com/clockwork-go/clockwork/models"
 	"github.com/clockwork-go/clockwork/perturbstudy"
+	"github.com/clockwork-go/clockwork/study"
 	"github.com/clockwork-go/clockwork/unet"
 )
 
@@ -67,5 +68,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cli.Plan{Study: cfg.Study(), N: cfg.N, Run: r.Run, Describe: fmt.Sprintf("perturbation study of %s (model %s)", models.Label(dir), cfg.Model)}, nil
 	}
 	return sf.Main(ctx, c, *model, cli.Study{Name: "perturb", Plan: plan,
-		Decode: perturbstudy.ReadStudy, Report: perturbstudy.WriteReport})
+		Decode: study.Decoder[perturbstudy.Config](), Report: study.Reporter(perturbstudy.Decode, perturbstudy.Report)})
 }
