@@ -292,3 +292,46 @@ func scores(q, k, bias []float32, lq, lk, d, ld int, scale float32, causal bool,
 		simd.Softmax(row)
 	}
 }
+
+// Lookup returns rows idx of table (V, D): (len, D), the token embedding
+// of a text encoder. idx holds row numbers as float32 values (a graph
+// input); rows outside the table are an error. The gradient with respect
+// to the table adds each output row's gradient into its row, in order.
+func Lookup(table, idx *G.Node) *G.Node {
+	check := func(s []tensor.Shape) (tensor.Shape, error) {
+		if len(s[0]) != 2 || len(s[1]) != 1 {
+			return nil, fmt.Errorf("lookup: table %v and indices %v", s[0], s[1])
+		}
+		return tensor.Shape{s[1][0], s[0][1]}, nil
+	}
+	k := kernel{name: "Lookup", in: []int{2, 1}, out: 2, shape: check, wrt: []bool{true, false},
+		do: func(out []float32, in [][]float32, s []tensor.Shape) error {
+			v, d := s[0][0], s[0][1]
+			for i, f := range in[1] {
+				r := int(f)
+				if float32(r) != f || r < 0 || r >= v {
+					return fmt.Errorf("lookup: index %v at %d is not a row of a table of %d", f, i, v)
+				}
+				copy(out[i*d:(i+1)*d], in[0][r*d:(r+1)*d])
+			}
+			return nil
+		}}
+	k.diff = func(ins G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		ts := ins[0].Shape().Clone()
+		return G.Nodes{apply(kernel{name: "LookupBackward", in: []int{1, 2}, out: 2,
+			shape: func([]tensor.Shape) (tensor.Shape, error) { return ts.Clone(), nil },
+			do: func(out []float32, in [][]float32, _ []tensor.Shape) error {
+				d := ts[1]
+				clear(out)
+				for i, f := range in[0] {
+					r := int(f)
+					dst, g := out[r*d:(r+1)*d], in[1][i*d:(i+1)*d]
+					for j := range dst {
+						dst[j] += g[j]
+					}
+				}
+				return nil
+			}}, ins[1], grad), nil}, nil
+	}
+	return apply(k, table, idx)
+}
