@@ -87,7 +87,9 @@ func LoadTokenizer(dir string) (*Tokenizer, error) {
 }
 
 // Save writes the vocabulary to dir/vocab.json.
-func (t *Tokenizer) Save(dir string) error { return fsutil.WriteJSON(filepath.Join(dir, VocabFile), t.IDs) }
+func (t *Tokenizer) Save(dir string) error {
+	return fsutil.WriteJSON(filepath.Join(dir, VocabFile), t.IDs)
+}
 
 // Size returns the number of token ids the vocabulary needs (its largest
 // id plus one).
