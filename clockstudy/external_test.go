@@ -55,7 +55,7 @@ func (d *deepCache) BeginStep(info diffusion.StepInfo) error {
 }
 
 func (d *deepCache) Predict(x *tensor.Dense, t float64, c diffusion.Cond) (*tensor.Dense, error) {
-	sh, err := d.cut.ShellIn(x, []float64{t}, c.Labels, nil)
+	sh, err := d.cut.ShellIn(x, []float64{t}, c.UNet(), nil)
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,9 @@ type Images struct {
 	F32     []float32
 	Labels  []int64 // one per image, or nil
 	Classes int     // number of classes (labels lie in [0, Classes))
+	// Captions describe the images in words, one per image, or nil: what
+	// a text-conditioned model is trained on.
+	Captions []string
 }
 
 // Len returns the number of images.
@@ -50,6 +53,9 @@ func (d *Images) check() error {
 	}
 	if n := max(len(d.U8), len(d.F32)); n%per != 0 || n == 0 {
 		return fmt.Errorf("%s: %d values do not make whole %d×%d×%d images", d.Name, n, d.C, d.H, d.W)
+	}
+	if d.Captions != nil && len(d.Captions) != d.Len() {
+		return fmt.Errorf("%s: %d captions for %d images", d.Name, len(d.Captions), d.Len())
 	}
 	if d.Labels != nil {
 		if len(d.Labels) != d.Len() {
@@ -114,6 +120,9 @@ func (d *Images) Subset(n int) *Images {
 	if d.Labels != nil {
 		s.Labels = d.Labels[:n]
 	}
+	if d.Captions != nil {
+		s.Captions = d.Captions[:n]
+	}
 	return &s
 }
 
@@ -127,8 +136,9 @@ type Info struct {
 	H       int    `json:"height"` // as read (padding included)
 	W       int    `json:"width"`
 	Classes int    `json:"classes,omitempty"`
-	// SHA256 is a digest of the pixels as stored, the padding and the
-	// labels: equal digests mean the same images in the same order.
+	// SHA256 is a digest of the pixels as stored, the padding, the labels
+	// and the captions: equal digests mean the same images in the same
+	// order.
 	SHA256 string `json:"sha256"`
 }
 
@@ -165,6 +175,15 @@ func (d *Images) Info() Info {
 		for _, l := range d.Labels {
 			binary.LittleEndian.PutUint64(b[:], uint64(l))
 			hs.Write(b[:])
+		}
+	}
+	if d.Captions != nil {
+		hs.Write([]byte("captions"))
+		var b [8]byte
+		for _, c := range d.Captions {
+			binary.LittleEndian.PutUint64(b[:], uint64(len(c)))
+			hs.Write(b[:])
+			hs.Write([]byte(c))
 		}
 	}
 	return Info{Source: d.Source, Name: d.Name, N: d.Len(), C: c, H: h, W: w, Classes: d.Classes, SHA256: hex.EncodeToString(hs.Sum(nil))}
@@ -239,9 +258,10 @@ func (l *Loader) Restore(epoch, pos int) error {
 	return nil
 }
 
-// Next fills x and labels with the next batch; an epoch's last partial
-// batch is dropped.
-func (l *Loader) Next(x []float32, labels []int64) {
+// Next fills x and labels with the next batch and returns the indices of
+// its images (valid until the next call); an epoch's last partial batch is
+// dropped.
+func (l *Loader) Next(x []float32, labels []int64) []int {
 	if l.Pos+l.Batch > l.Data.Len() {
 		l.Epoch++
 		l.Pos = 0
@@ -250,6 +270,8 @@ func (l *Loader) Next(x []float32, labels []int64) {
 		l.perm = rand.New(rand.NewPCG(l.Seed, uint64(l.Epoch))).Perm(l.Data.Len())
 		l.permEpoch = l.Epoch
 	}
-	l.Data.Batch(l.perm[l.Pos:l.Pos+l.Batch], x, labels)
+	idx := l.perm[l.Pos : l.Pos+l.Batch]
+	l.Data.Batch(idx, x, labels)
 	l.Pos += l.Batch
+	return idx
 }

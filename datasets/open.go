@@ -2,8 +2,10 @@ package datasets
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/clockwork-go/clockwork/internal/sysmem"
 )
@@ -30,8 +32,47 @@ func Open(spec, split string) (*Images, error) {
 	return d, nil
 }
 
+// Opener opens a kind of data that another package provides (see
+// Register): arg is what follows "kind:" in the specification, and split
+// "train" or "test".
+type Opener func(arg, split string) (*Images, error)
+
+var (
+	openersMu sync.Mutex
+	openers   = map[string]Opener{}
+)
+
+// Register makes Open resolve "kind" and "kind:ARG" with open: a data set
+// defined outside this package (the captioned digits of package captions,
+// say) becomes a -data value of every command that imports it. A kind
+// built in or registered before is an error.
+func Register(kind string, open Opener) error {
+	openersMu.Lock()
+	defer openersMu.Unlock()
+	if _, ok := openers[kind]; ok || slices.Contains(builtinKinds, kind) {
+		return fmt.Errorf("datasets: data kind %q is already defined", kind)
+	}
+	if kind == "" || strings.Contains(kind, ":") {
+		return fmt.Errorf("datasets: bad data kind %q", kind)
+	}
+	openers[kind] = open
+	return nil
+}
+
+var builtinKinds = []string{"mnist", "shapes", "npy", "npz"}
+
 func open(spec, split string) (*Images, error) {
 	kind, arg, _ := strings.Cut(spec, ":")
+	openersMu.Lock()
+	o := openers[kind]
+	openersMu.Unlock()
+	if o != nil {
+		d, err := o(arg, split)
+		if err != nil {
+			return nil, fmt.Errorf("data %q: %w", spec, err)
+		}
+		return d, nil
+	}
 	switch kind {
 	case "mnist":
 		return MNIST(split, arg, true)
@@ -79,5 +120,11 @@ func open(spec, split string) (*Images, error) {
 		}
 		return FromNPZ(parts[0], x, y, k)
 	}
-	return nil, fmt.Errorf("data %q: want mnist, mnist:DIR, shapes[:N], npy:PATH or npz:PATH[:images[:labels[:classes]]]", spec)
+	var extra string
+	openersMu.Lock()
+	for k := range openers {
+		extra += ", " + k
+	}
+	openersMu.Unlock()
+	return nil, fmt.Errorf("data %q: want mnist, mnist:DIR, shapes[:N], npy:PATH or npz:PATH[:images[:labels[:classes]]]%s", spec, extra)
 }

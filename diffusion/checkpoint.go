@@ -8,13 +8,16 @@ import (
 	"strings"
 
 	"github.com/clockwork-go/clockwork/datasets"
+	"github.com/clockwork-go/clockwork/textenc"
 	"github.com/clockwork-go/clockwork/train"
 	"github.com/clockwork-go/clockwork/unet"
 )
 
 // A diffusion run's checkpoint (train.Checkpoint) holds model/ (config.json,
-// model.npz), ema.npz, adam.npz (first and second moments) and state.json
-// (step, data order, random state, optimiser counters, training config).
+// model.npz, and a text-conditioned model's text encoder in
+// model/text_encoder/), ema.npz, adam.npz (first and second moments, the
+// text encoder's included) and state.json (step, data order, random state,
+// optimiser counters, training config).
 
 // trainState is the part of a checkpoint that is not arrays. Data, the
 // training images' description, is absent from checkpoints written before
@@ -39,10 +42,33 @@ func (tr *Trainer) checkpoint() *train.Checkpoint {
 	return &train.Checkpoint{
 		Parts: []train.Part{
 			{Name: "model",
-				Save: func(dir string) error { return tr.Model.Save(filepath.Join(dir, "model")) },
-				Load: func(dir string) error { return tr.Model.LoadWeights(filepath.Join(dir, "model", unet.WeightsFile)) }},
+				Save: func(dir string) error {
+					if err := tr.Model.Save(filepath.Join(dir, "model")); err != nil {
+						return err
+					}
+					if tr.Text != nil {
+						return tr.Text.Save(textenc.ModelDir(filepath.Join(dir, "model")))
+					}
+					return nil
+				},
+				Load: func(dir string) error {
+					if err := tr.Model.LoadWeights(filepath.Join(dir, "model", unet.WeightsFile)); err != nil {
+						return err
+					}
+					if tr.Text != nil {
+						t, err := textenc.Load(textenc.ModelDir(filepath.Join(dir, "model")))
+						if err != nil {
+							return err
+						}
+						if err := tr.Text.Encoder.Params.CopyFrom(t.Params); err != nil {
+							return fmt.Errorf("%s: %w", textenc.ModelDir(filepath.Join(dir, "model")), err)
+						}
+						tr.Text.Forget()
+					}
+					return nil
+				}},
 			train.ParamsPart("ema.npz", tr.EMA.Shadow),
-			train.AdamPart("adam.npz", tr.Opt, tr.Model.Params),
+			train.AdamPart("adam.npz", tr.Opt, tr.params),
 		},
 		State: train.JSONPart("state.json", func() any {
 			rng, err := tr.rngSrc.MarshalBinary()

@@ -5,6 +5,9 @@ import (
 	"math"
 
 	"gorgonia.org/tensor"
+
+	"github.com/clockwork-go/clockwork/textenc"
+	"github.com/clockwork-go/clockwork/unet"
 )
 
 // Cond is the conditioning of a batch, row by row: what a denoiser is asked
@@ -26,6 +29,31 @@ type Cond struct {
 	// (N, C, H, W): the input image of an editor (InstructPix2Pix,
 	// Brooks et al., CVPR 2023).
 	Image *tensor.Dense
+}
+
+// UNet returns what a U-Net's forward pass takes of c: the labels and the
+// text with its mask (the image goes into its input, see ModelInput).
+func (c Cond) UNet() unet.Cond {
+	return unet.Cond{Labels: c.Labels, Text: c.Text, TextMask: c.TextMask}
+}
+
+// Tokens returns the number of text tokens per row, 0 without text.
+func (c Cond) Tokens() int {
+	if c.Text == nil || len(c.Text.Shape()) != 3 {
+		return 0
+	}
+	return c.Text.Shape()[1]
+}
+
+// PromptCond returns the conditioning of prompts, one per row: their text
+// embeddings (N, tokens, width) from the text encoder p, with no mask (every
+// token attended to, as Stable Diffusion's pipelines run CLIP).
+func PromptCond(p *textenc.Prompter, prompts []string) (Cond, error) {
+	t, err := p.Embed(prompts)
+	if err != nil {
+		return Cond{}, err
+	}
+	return Cond{Text: t}, nil
 }
 
 // IsZero reports whether c carries no conditioning.

@@ -145,13 +145,14 @@ func FindTapper(d Denoiser) Tapper {
 // image is concatenated to the input along the channels.
 //
 // It counts the FLOPs of its forward passes (FLOPCounter): the analytic
-// cost of the whole U-Net (unet.Model.Cost) per row.
+// cost of the whole U-Net (unet.Model.CostAt, at the text's length) per
+// row.
 type ModelDenoiser struct {
 	Model *unet.Model
 	Hook  unet.Hook
 
 	flops  int64
-	costHW [2]int
+	costHW [3]int
 	cost   int64
 }
 
@@ -161,23 +162,24 @@ func (m *ModelDenoiser) Predict(x *tensor.Dense, t float64, c Cond) (*tensor.Den
 	if err != nil {
 		return nil, err
 	}
-	out, err := m.Model.Forward(in, []float64{t}, c.Labels, m.Hook)
+	out, err := m.Model.Forward(in, []float64{t}, c.UNet(), m.Hook)
 	if err != nil {
 		return nil, err
 	}
 	s := x.Shape()
-	m.flops += int64(s[0]) * m.passFLOPs(s[2], s[3])
+	m.flops += int64(s[0]) * m.passFLOPs(s[2], s[3], c.Tokens())
 	return out, nil
 }
 
 // SetTapHook implements Tapper.
 func (m *ModelDenoiser) SetTapHook(h unet.Hook) { m.Hook = h }
 
-// passFLOPs returns the FLOPs of one forward pass of one h×w sample.
-func (m *ModelDenoiser) passFLOPs(h, w int) int64 {
-	if m.costHW != [2]int{h, w} || m.cost == 0 {
-		_, m.cost = m.Model.Cost(h, w).Total()
-		m.costHW = [2]int{h, w}
+// passFLOPs returns the FLOPs of one forward pass of one h×w sample
+// attending to tokens text tokens.
+func (m *ModelDenoiser) passFLOPs(h, w, tokens int) int64 {
+	if m.costHW != [3]int{h, w, tokens} || m.cost == 0 {
+		_, m.cost = m.Model.CostAt(h, w, tokens).Total()
+		m.costHW = [3]int{h, w, tokens}
 	}
 	return m.cost
 }
@@ -188,18 +190,21 @@ func (m *ModelDenoiser) FLOPs() int64 { return m.flops }
 // ModelInput returns what a U-Net is run on for the noisy batch x under c:
 // x itself, or x with c's image concatenated along the channels. It
 // reports conditioning the model cannot take: text for a model without
-// cross-attention, an image the model has no input channels for (or lacks
-// one it needs), labels for an unconditional model.
+// cross-attention (or none for one with), an image the model has no input
+// channels for (or lacks one it needs), labels for a model without class
+// embeddings.
 func ModelInput(m *unet.Model, x *tensor.Dense, c Cond) (*tensor.Dense, error) {
 	s := x.Shape()
 	if err := c.Check(s[0]); err != nil {
 		return nil, err
 	}
-	if c.Text != nil {
-		return nil, fmt.Errorf("text conditioning: the model (UNet2DModel) has no cross-attention")
-	}
-	if c.Labels != nil && m.Config.NumClasses() == 0 {
-		return nil, fmt.Errorf("class labels for an unconditional model")
+	switch {
+	case c.Text != nil && !m.Config.Conditional():
+		return nil, fmt.Errorf("text conditioning: the model (%s) has no cross-attention", unet.ClassUNet2D)
+	case c.Text == nil && m.Config.Conditional():
+		return nil, fmt.Errorf("the model (%s) is conditioned on text: a prompt's embeddings are required", unet.ClassUNet2DCondition)
+	case c.Labels != nil && m.Config.NumClasses() == 0:
+		return nil, fmt.Errorf("class labels for a model without class embeddings")
 	}
 	extra := m.Config.InChannels - s[1]
 	if c.Image == nil {

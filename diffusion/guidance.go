@@ -5,6 +5,8 @@ import (
 	"math"
 
 	"gorgonia.org/tensor"
+
+	"github.com/clockwork-go/clockwork/textenc"
 )
 
 // Branch says which branch of guidance a row of a batch belongs to.
@@ -114,6 +116,22 @@ func ClassGuidance(k int, scale float64) (Guidance, error) {
 		return g, fmt.Errorf("guidance needs a class-conditional model with a null class")
 	}
 	g.Null = Cond{Labels: []int64{null}}
+	return g, g.Validate()
+}
+
+// TextGuidance returns one-scale classifier-free guidance of a
+// text-conditioned model whose text encoder is p: the empty prompt is the
+// dropped one, as the model was trained.
+func TextGuidance(p *textenc.Prompter, scale float64) (Guidance, error) {
+	g := Guidance{Scale: scale}
+	if scale == 1 {
+		return g, nil
+	}
+	null, err := PromptCond(p, []string{""})
+	if err != nil {
+		return g, err
+	}
+	g.Null = null
 	return g, g.Validate()
 }
 

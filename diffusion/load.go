@@ -2,9 +2,11 @@ package diffusion
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
+	"github.com/clockwork-go/clockwork/textenc"
 	"github.com/clockwork-go/clockwork/unet"
 )
 
@@ -24,6 +26,36 @@ func LoadModel(dir string) (*unet.Model, *Schedule, error) {
 		return nil, nil, err
 	}
 	return m, s, nil
+}
+
+// LoadText reads the text encoder of a model directory (in text_encoder/,
+// with its vocabulary) when the model is a UNet2DConditionModel, and checks
+// that its width is the U-Net's cross_attention_dim; other models get nil.
+func LoadText(dir string, m *unet.Model) (*textenc.Prompter, error) {
+	if !m.Config.Conditional() {
+		return nil, nil
+	}
+	td := textenc.ModelDir(dir)
+	if _, err := os.Stat(td); err != nil {
+		return nil, fmt.Errorf("model %s is a %s but has no text encoder in %s", dir, unet.ClassUNet2DCondition, td)
+	}
+	p, err := textenc.LoadPrompter(td)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckText(m.Config, p); err != nil {
+		return nil, fmt.Errorf("model %s: %w", dir, err)
+	}
+	return p, nil
+}
+
+// Prompts repeats prompts to n rows, in turn.
+func Prompts(prompts []string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = prompts[i%len(prompts)]
+	}
+	return out
 }
 
 // ParseLabels turns a label specification into n class labels for a model

@@ -13,6 +13,7 @@ import (
 	"github.com/clockwork-go/clockwork/internal/fsutil"
 	"github.com/clockwork-go/clockwork/internal/sysmem"
 	"github.com/clockwork-go/clockwork/nn"
+	"github.com/clockwork-go/clockwork/textenc"
 	"github.com/clockwork-go/clockwork/train"
 	"github.com/clockwork-go/clockwork/unet"
 )
@@ -95,6 +96,10 @@ type Trainer struct {
 	Data     *datasets.Images
 	Loader   *datasets.Loader
 	Step     int
+	// Text is the text encoder of a UNet2DConditionModel with its
+	// vocabulary, trained jointly with the U-Net on the data's captions
+	// (nil for a UNet2DModel).
+	Text *textenc.Prompter
 
 	// Progress, when set, is called after every step.
 	Progress func(train.Progress)
@@ -111,6 +116,8 @@ type Trainer struct {
 	rngSrc   *rand.PCG
 	rng      *rand.Rand
 	graph    *TrainGraph
+	params   *nn.Params // what the optimiser updates: the U-Net's, and Text's
+	emaText  *textenc.Prompter
 	null     int64
 	emaModel *unet.Model
 	b        batch
@@ -154,18 +161,45 @@ var ErrInterrupted = train.ErrInterrupted
 
 // NewTrainer prepares a new run in dir (which must hold no checkpoint).
 // Class-conditional models (num_class_embeds = K) are trained on labels in
-// [0, K−1) with class K−1 as the null class of classifier-free guidance.
+// [0, K−1) with class K−1 as the null class of classifier-free guidance. A
+// UNet2DConditionModel trains with a text encoder: see NewTextTrainer.
 func NewTrainer(dir string, m *unet.Model, data *datasets.Images, c TrainConfig) (*Trainer, error) {
+	return NewTextTrainer(dir, m, nil, data, c)
+}
+
+// NewTextTrainer prepares a new run in dir (which must hold no checkpoint)
+// of a UNet2DConditionModel m and its text encoder text, trained jointly
+// on the captions of data (latent diffusion's trainable conditioning
+// stage, Rombach et al., CVPR 2022, Sec. 3.3). The empty caption is the
+// unconditional input of classifier-free guidance: Config.CondDropout of
+// the captions are replaced by it. For other models text must be nil and
+// it is NewTrainer.
+func NewTextTrainer(dir string, m *unet.Model, text *textenc.Prompter, data *datasets.Images, c TrainConfig) (*Trainer, error) {
 	switch has, err := train.HasCheckpoint(dir); {
 	case err != nil:
 		return nil, err
 	case has:
 		return nil, fmt.Errorf("run %s already has a checkpoint: resume it or choose another directory", dir)
 	}
-	return newTrainer(dir, m, data, c)
+	return newTrainer(dir, m, text, data, c)
 }
 
-func newTrainer(dir string, m *unet.Model, data *datasets.Images, c TrainConfig) (*Trainer, error) {
+// CheckText reports what keeps a text encoder from serving a U-Net: a
+// model without cross-attention given one, or one with cross-attention
+// given none, or widths that disagree.
+func CheckText(mc unet.Config, text *textenc.Prompter) error {
+	switch {
+	case !mc.Conditional() && text != nil:
+		return fmt.Errorf("a text encoder for a %s, which has no cross-attention", unet.ClassUNet2D)
+	case mc.Conditional() && text == nil:
+		return fmt.Errorf("a %s attends to text: it needs a text encoder", unet.ClassUNet2DCondition)
+	case text != nil && text.Width() != mc.CrossAttentionDim:
+		return fmt.Errorf("the text encoder's hidden_size %d is not the U-Net's cross_attention_dim %d", text.Width(), mc.CrossAttentionDim)
+	}
+	return nil
+}
+
+func newTrainer(dir string, m *unet.Model, text *textenc.Prompter, data *datasets.Images, c TrainConfig) (*Trainer, error) {
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("training config: %w", err)
 	}
@@ -188,7 +222,29 @@ func newTrainer(dir string, m *unet.Model, data *datasets.Images, c TrainConfig)
 	if err := sysmem.Check(need, fmt.Sprintf("training with batch size %d on %d×%d×%d images", c.BatchSize, ch, h, w)); err != nil {
 		return nil, err
 	}
-	tr := &Trainer{Dir: dir, Config: c, Model: m, Schedule: s, Data: data, null: -1}
+	if err := CheckText(mc, text); err != nil {
+		return nil, err
+	}
+	tr := &Trainer{Dir: dir, Config: c, Model: m, Text: text, Schedule: s, Data: data, null: -1}
+	tokens := 0
+	if text != nil {
+		if data.Captions == nil {
+			return nil, fmt.Errorf("%s has no captions to train a text-conditioned model on", data.Name)
+		}
+		// Every caption must tokenize: report the first that does not
+		// before training starts.
+		seen := map[string]bool{}
+		for i, cap := range data.Captions {
+			if seen[cap] {
+				continue
+			}
+			seen[cap] = true
+			if _, err := text.IDs([]string{cap}); err != nil {
+				return nil, fmt.Errorf("%s, caption of image %d: %w", data.Name, i, err)
+			}
+		}
+		tokens = text.Tokens()
+	}
 	if k := mc.NumClasses(); k > 0 {
 		if data.Labels == nil {
 			return nil, fmt.Errorf("class-conditional model but %s has no labels", data.Name)
@@ -201,15 +257,20 @@ func newTrainer(dir string, m *unet.Model, data *datasets.Images, c TrainConfig)
 	if tr.Loader, err = datasets.NewLoader(data, c.BatchSize, c.Seed); err != nil {
 		return nil, err
 	}
-	if tr.graph, err = NewTrainGraph(m, c.BatchSize, h, w); err != nil {
+	var enc *textenc.Model
+	if text != nil {
+		enc = text.Encoder
+	}
+	if tr.graph, err = NewTrainGraph(m, enc, c.BatchSize, h, w, tokens); err != nil {
 		return nil, err
 	}
+	tr.params = tr.graph.Params()
 	tr.Opt = nn.NewAdam(c.LR)
 	if c.Optimizer == "adamw" {
 		tr.Opt.Decoupled = true
 	}
 	tr.Opt.WeightDecay = c.WeightDecay
-	tr.EMA = nn.NewEMA(m.Params, c.EMADecay)
+	tr.EMA = nn.NewEMA(tr.params, c.EMADecay)
 	tr.EMA.Warmup = true
 	tr.rngSrc = rand.NewPCG(c.Seed, 0x7a1)
 	tr.rng = rand.New(tr.rngSrc)
@@ -275,7 +336,13 @@ func Resume(dir string, data *datasets.Images, o ResumeOptions) (*Trainer, error
 	if err != nil {
 		return nil, err
 	}
-	tr, err := newTrainer(dir, m, data, st.Config)
+	var text *textenc.Prompter
+	if cfg.Conditional() {
+		if text, err = textenc.LoadPrompter(textenc.ModelDir(filepath.Join(ck, "model"))); err != nil {
+			return nil, damaged(err)
+		}
+	}
+	tr, err := newTrainer(dir, m, text, data, st.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -300,12 +367,13 @@ type Metrics struct {
 	Epoch    int     `json:"epoch"`
 }
 
-// batch draws the next training batch: noised samples, timesteps, labels,
-// targets and loss weights.
+// batch draws the next training batch: noised samples, timesteps, labels
+// or captions, targets and loss weights.
 type batch struct {
 	x0, noise, xt, target []float32
 	t                     []float64
 	labels                []int64
+	captions              []string
 	weights               []float32
 }
 
@@ -321,7 +389,13 @@ func (tr *Trainer) nextBatch(b *batch) {
 			b.labels = make([]int64, n)
 		}
 	}
-	tr.Loader.Next(b.x0, b.labels)
+	idx := tr.Loader.Next(b.x0, b.labels)
+	if tr.Text != nil {
+		b.captions = b.captions[:0]
+		for _, i := range idx {
+			b.captions = append(b.captions, tr.Data.Captions[i])
+		}
+	}
 	for i := 0; i < n; i++ {
 		t := tr.rng.IntN(tr.Schedule.T())
 		b.t[i] = float64(t)
@@ -331,6 +405,9 @@ func (tr *Trainer) nextBatch(b *batch) {
 		}
 		if tr.null >= 0 && tr.rng.Float64() < c.CondDropout {
 			b.labels[i] = tr.null
+		}
+		if tr.Text != nil && tr.rng.Float64() < c.CondDropout {
+			b.captions[i] = "" // the unconditional input
 		}
 		tr.Schedule.AddNoise(b.xt[i*per:(i+1)*per], b.x0[i*per:(i+1)*per], e, t)
 		tr.Schedule.Target(b.target[i*per:(i+1)*per], b.x0[i*per:(i+1)*per], e, t)
@@ -347,7 +424,15 @@ func (tr *Trainer) step(step int) error {
 	mkT := func(d []float32) *tensor.Dense { return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(d)) }
 	b := &tr.b
 	tr.nextBatch(b)
-	loss, err := tr.graph.Run(mkT(b.xt), b.t, b.labels, mkT(b.target), b.weights)
+	in := TrainInput{X: mkT(b.xt), T: b.t, Cond: Cond{Labels: b.labels}, Target: mkT(b.target), Weights: b.weights}
+	if tr.Text != nil {
+		ids, err := tr.Text.IDs(b.captions)
+		if err != nil {
+			return fmt.Errorf("step %d: %w", step, err)
+		}
+		in.IDs = ids
+	}
+	loss, err := tr.graph.Run(in)
 	if err != nil {
 		return fmt.Errorf("step %d: %w", step, err)
 	}
@@ -363,10 +448,13 @@ func (tr *Trainer) step(step int) error {
 		nn.ClipGradNorm(grads, c.GradClip)
 	}
 	tr.Opt.LR = c.LRSchedule().At(step)
-	if err := tr.Opt.Update(tr.Model.Params, names, grads); err != nil {
+	if err := tr.Opt.Update(tr.params, names, grads); err != nil {
 		return fmt.Errorf("step %d: %w", step, err)
 	}
-	tr.EMA.Update(tr.Model.Params)
+	tr.EMA.Update(tr.params)
+	if tr.Text != nil {
+		tr.Text.Forget() // its weights moved
+	}
 	tr.Step = step + 1
 	tr.lastLoss, tr.lastNorm = loss, norm
 	return nil
@@ -423,7 +511,11 @@ func (tr *Trainer) Run(ctx context.Context) error {
 // shares the EMA's tensors, so it follows later updates.
 func (tr *Trainer) EMAModel() (*unet.Model, error) {
 	if tr.emaModel == nil {
-		m, err := tr.Model.WithParams(tr.EMA.Shadow)
+		p, err := tr.EMA.Shadow.Select(tr.Model.Params)
+		if err != nil {
+			return nil, err
+		}
+		m, err := tr.Model.WithParams(p)
 		if err != nil {
 			return nil, err
 		}
@@ -432,8 +524,33 @@ func (tr *Trainer) EMAModel() (*unet.Model, error) {
 	return tr.emaModel, nil
 }
 
+// EMAText returns the text encoder with the EMA weights, nil without one.
+// Its weights are the EMA's, but it caches embeddings: call Forget after
+// training on.
+func (tr *Trainer) EMAText() (*textenc.Prompter, error) {
+	if tr.Text == nil {
+		return nil, nil
+	}
+	if tr.emaText == nil {
+		p, err := tr.EMA.Shadow.Select(tr.Text.Encoder.Params)
+		if err != nil {
+			return nil, err
+		}
+		enc, err := tr.Text.Encoder.WithParams(p)
+		if err != nil {
+			return nil, err
+		}
+		if tr.emaText, err = textenc.NewPrompter(enc, tr.Text.Tokenizer); err != nil {
+			return nil, err
+		}
+	}
+	tr.emaText.Forget()
+	return tr.emaText, nil
+}
+
 // ExportEMA writes the EMA weights as a model directory, with the noise
-// schedule in scheduler_config.json beside config.json.
+// schedule in scheduler_config.json beside config.json and the text
+// encoder, with its vocabulary, in text_encoder/.
 func (tr *Trainer) ExportEMA(dir string) error {
 	m, err := tr.EMAModel()
 	if err != nil {
@@ -442,13 +559,23 @@ func (tr *Trainer) ExportEMA(dir string) error {
 	if err := m.Save(dir); err != nil {
 		return err
 	}
+	if tr.Text != nil {
+		t, err := tr.EMAText()
+		if err != nil {
+			return err
+		}
+		if err := t.Save(textenc.ModelDir(dir)); err != nil {
+			return err
+		}
+	}
 	return SaveScheduleConfig(dir, tr.Config.Schedule)
 }
 
 // GridSamples draws a grid's samples from the EMA weights with 20
 // DPM-Solver++ steps and seed 1: for a class-conditional model one row per
-// class, eight samples each, with guidance scale 2; else 64 samples. It
-// returns them with the number of columns.
+// class, eight samples each, with guidance scale 2; for a text-conditioned
+// one a row for each of the data's first eight captions, with guidance
+// scale 2; else 64 samples. It returns them with the number of columns.
 func (tr *Trainer) GridSamples() (*tensor.Dense, int, error) {
 	m, err := tr.EMAModel()
 	if err != nil {
@@ -465,8 +592,28 @@ func (tr *Trainer) GridSamples() (*tensor.Dense, int, error) {
 		}
 		d = &Guided{D: d, G: Guidance{Scale: 2, Null: Labels([]int64{tr.null})}}
 	}
+	cond := Labels(labels)
+	if tr.Text != nil {
+		// The first eight captions of the data, eight samples each.
+		text, err := tr.EMAText()
+		if err != nil {
+			return nil, 0, err
+		}
+		prompts := make([]string, n)
+		for i := range prompts {
+			prompts[i] = tr.Data.Captions[(i/8)%tr.Data.Len()]
+		}
+		if cond, err = PromptCond(text, prompts); err != nil {
+			return nil, 0, err
+		}
+		null, err := PromptCond(text, []string{""})
+		if err != nil {
+			return nil, 0, err
+		}
+		d = &Guided{D: d, G: Guidance{Scale: 2, Null: null}}
+	}
 	// Batches of 20 bound the memory the grid needs (guidance doubles them).
-	x, err := SampleMany(d, tr.Schedule, []int{ch, h, w}, n, 20, Options{Sampler: "dpmpp2m", Steps: 20, Seed: 1, Cond: Labels(labels)}, nil)
+	x, err := SampleMany(d, tr.Schedule, []int{ch, h, w}, n, 20, Options{Sampler: "dpmpp2m", Steps: 20, Seed: 1, Cond: cond}, nil)
 	if err != nil {
 		return nil, 0, err
 	}

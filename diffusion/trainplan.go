@@ -3,9 +3,11 @@ package diffusion
 import (
 	"flag"
 	"fmt"
+	"slices"
 
 	"github.com/clockwork-go/clockwork/datasets"
 	"github.com/clockwork-go/clockwork/internal/sysmem"
+	"github.com/clockwork-go/clockwork/textenc"
 	"github.com/clockwork-go/clockwork/unet"
 )
 
@@ -34,6 +36,40 @@ func NewModelFor(cfg unet.Config, name string, data *datasets.Images, c TrainCon
 		return nil, err
 	}
 	return m, nil
+}
+
+// TextTokens is the length of the prompts of the text encoders NewTextFor
+// makes: the start and end tokens and up to 14 words.
+const TextTokens = 16
+
+// NewTextFor returns the text encoder a new run of a UNet2DConditionModel
+// of config cfg trains jointly with it on data's captions: a tokenizer over
+// the captions' words and a small CLIP text model (textenc.ToyConfig) as
+// wide as the U-Net's cross_attention_dim, initialised from c.Seed.
+func NewTextFor(cfg unet.Config, data *datasets.Images, c TrainConfig) (*textenc.Prompter, error) {
+	if data.Captions == nil {
+		return nil, fmt.Errorf("-data %s has no captions: a text-conditioned U-Net (%s) trains on captioned images (-data captions)", data.Name, unet.ClassUNet2DCondition)
+	}
+	seen := map[string]bool{}
+	var words []string
+	for _, cap := range data.Captions {
+		for _, w := range textenc.Words(cap) {
+			if !seen[w] {
+				seen[w] = true
+				words = append(words, w)
+			}
+		}
+	}
+	slices.Sort(words)
+	tok, err := textenc.NewTokenizer(words)
+	if err != nil {
+		return nil, fmt.Errorf("-data %s: %w", data.Name, err)
+	}
+	enc, err := textenc.New(textenc.ToyConfig(tok.Size(), cfg.CrossAttentionDim, TextTokens), c.Seed^0x7e47)
+	if err != nil {
+		return nil, err
+	}
+	return textenc.NewPrompter(enc, tok)
 }
 
 // Register adds the training settings to fs as flags (-steps, -batch, -lr,

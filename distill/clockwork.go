@@ -122,7 +122,7 @@ func (c *Clockwork) Predict(x *tensor.Dense, t float64, cond diffusion.Cond) (*t
 	if err != nil {
 		return nil, err
 	}
-	sh, err := c.split.ShellIn(in, []float64{t}, cond.Labels, c.Hook)
+	sh, err := c.split.ShellIn(in, []float64{t}, cond.UNet(), c.Hook)
 	if err != nil {
 		return nil, err
 	}

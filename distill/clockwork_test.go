@@ -218,7 +218,7 @@ func TestClockworkFLOPs(t *testing.T) {
 	if cw.FLOPs() != want {
 		t.Errorf("counted %d FLOPs, want %d", cw.FLOPs(), want)
 	}
-	if got, want := m.SamplingFLOPs(32, 32, 8, 4, a.FLOPs()), 8*shell+4*core+4*a.FLOPs(); got != want {
+	if got, want := m.SamplingFLOPs(32, 32, 0, 8, 4, a.FLOPs()), 8*shell+4*core+4*a.FLOPs(); got != want {
 		t.Errorf("SamplingFLOPs %d, want %d", got, want)
 	}
 	ref, _ := unet.ConfigFrom("mnist")

@@ -38,7 +38,15 @@ func newRecords(b *AdaptorBase) *Records {
 
 // Bytes returns the memory the records hold.
 func (r *Records) Bytes() int64 {
-	return 4*int64(len(r.RIn)+len(r.ROut)+len(r.ROutPrev)+len(r.Emb)) + 8*int64(len(r.Step)+len(r.StepSize)+len(r.Traj)+len(r.Cond.Labels))
+	return 4*int64(len(r.RIn)+len(r.ROut)+len(r.ROutPrev)+len(r.Emb)) + 8*int64(len(r.Step)+len(r.StepSize)+len(r.Traj)+len(r.Cond.Labels)) + 4*int64(len(r.Cond.TextMask)+condTextLen(r.Cond))
+}
+
+// condTextLen returns the number of text embedding values c holds.
+func condTextLen(c diffusion.Cond) int {
+	if c.Text == nil {
+		return 0
+	}
+	return c.Text.Shape().TotalSize()
 }
 
 // alloc makes room for n trajectories of steps adaptor steps each, with
@@ -153,7 +161,7 @@ func (r *recorder) Predict(x *tensor.Dense, t float64, c diffusion.Cond) (*tenso
 	if err != nil {
 		return nil, err
 	}
-	sh, err := r.split.ShellIn(in, []float64{t}, c.Labels, nil)
+	sh, err := r.split.ShellIn(in, []float64{t}, c.UNet(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -233,6 +241,9 @@ func Noised(m *unet.Model, base *AdaptorBase, s *diffusion.Schedule, clock Clock
 	if len(ts) != clock.Steps() {
 		return nil, fmt.Errorf("forward-noised records: sampler %s makes more than one model evaluation per step", sampler)
 	}
+	if m.Config.Conditional() {
+		return nil, fmt.Errorf("forward-noised records: not implemented for a text-conditioned teacher (%s); distil from unrolled trajectories", unet.ClassUNet2DCondition)
+	}
 	rec := newRecords(base)
 	count := clock.Count()
 	pick := rand.New(rand.NewPCG(seed, 0x401eed))
@@ -277,7 +288,7 @@ func Noised(m *unet.Model, base *AdaptorBase, s *diffusion.Schedule, clock Clock
 			var prev *tensor.Dense
 			if i > 0 {
 				noiseTo(s, xt, x0, eps, int(ts[i-1]), per)
-				sh, err := base.Cut.ShellIn(xt, []float64{ts[i-1]}, labels, nil)
+				sh, err := base.Cut.ShellIn(xt, []float64{ts[i-1]}, unet.Cond{Labels: labels}, nil)
 				if err != nil {
 					return nil, err
 				}
@@ -286,7 +297,7 @@ func Noised(m *unet.Model, base *AdaptorBase, s *diffusion.Schedule, clock Clock
 				}
 			}
 			noiseTo(s, xt, x0, eps, int(ts[i]), per)
-			sh, err := base.Cut.ShellIn(xt, []float64{ts[i]}, labels, nil)
+			sh, err := base.Cut.ShellIn(xt, []float64{ts[i]}, unet.Cond{Labels: labels}, nil)
 			if err != nil {
 				return nil, err
 			}

@@ -138,6 +138,43 @@ func (p *Params) Clone() *Params {
 	return q
 }
 
+// Join returns a store over the tensors of every store given, shared and
+// not copied, in order: training a U-Net jointly with its text encoder
+// updates both through one store. A name in two stores is an error.
+func Join(stores ...*Params) (*Params, error) {
+	q := NewParams()
+	for _, p := range stores {
+		for _, n := range p.names {
+			if _, ok := q.byName[n]; ok {
+				return nil, fmt.Errorf("join parameter stores: %q is in two of them", n)
+			}
+			q.names = append(q.names, n)
+			q.byName[n] = p.byName[n]
+		}
+	}
+	return q, nil
+}
+
+// Select returns a store over the tensors of p that have the names of
+// layout, shared and not copied, in layout's order (the part of a joined
+// store, or of its EMA, that belongs to one model). A name p lacks, or a
+// shape that differs, is an error.
+func (p *Params) Select(layout *Params) (*Params, error) {
+	q := NewParams()
+	for _, n := range layout.names {
+		t, ok := p.byName[n]
+		if !ok {
+			return nil, fmt.Errorf("parameter %q missing", n)
+		}
+		if !t.Shape().Eq(layout.byName[n].Shape()) {
+			return nil, fmt.Errorf("parameter %q has shape %v, want %v", n, t.Shape(), layout.byName[n].Shape())
+		}
+		q.names = append(q.names, n)
+		q.byName[n] = t
+	}
+	return q, nil
+}
+
 // CopyFrom copies every parameter's values from q, which must hold the same
 // names and shapes.
 func (p *Params) CopyFrom(q *Params) error {

@@ -133,6 +133,12 @@ func Activation(x *G.Node, act string) *G.Node {
 	k := kernel{name: "Activation(" + act + ")", in: []int{dims}, out: dims, shape: sameShape(act),
 		do: func(out []float32, in [][]float32, _ []tensor.Shape) error {
 			simd.Parallel(len(out), 32, func(lo, hi int) {
+				if act == ActGELU {
+					for i := lo; i < hi; i++ {
+						out[i], _ = gelu32(in[0][i])
+					}
+					return
+				}
 				for i := lo; i < hi; i++ {
 					out[i] = float32(f(float64(in[0][i])))
 				}
@@ -143,6 +149,13 @@ func Activation(x *G.Node, act string) *G.Node {
 		return G.Nodes{apply(kernel{name: "ActivationBackward(" + act + ")", in: []int{dims, dims}, out: dims, shape: sameShape(act),
 			do: func(out []float32, in [][]float32, _ []tensor.Shape) error {
 				simd.Parallel(len(out), 48, func(lo, hi int) {
+					if act == ActGELU {
+						for i := lo; i < hi; i++ {
+							_, d := gelu32(in[0][i])
+							out[i] = d * in[1][i]
+						}
+						return
+					}
 					for i := lo; i < hi; i++ {
 						out[i] = float32(df(float64(in[0][i])) * float64(in[1][i]))
 					}
@@ -157,7 +170,6 @@ func Activation(x *G.Node, act string) *G.Node {
 // columns (hidden) and its last D (gate) (Shazeer, "GLU Variants Improve
 // Transformer", 2020), as diffusers' GEGLU feed-forward does: (rows, D).
 func GEGLU(x *G.Node) *G.Node {
-	f, df, _ := activation(ActGELU)
 	check := func(s []tensor.Shape) (tensor.Shape, error) {
 		if len(s[0]) != 2 || s[0][1]%2 != 0 {
 			return nil, fmt.Errorf("geglu: input %v is not (rows, 2·D)", s[0])
@@ -171,7 +183,8 @@ func GEGLU(x *G.Node) *G.Node {
 				for r := lo; r < hi; r++ {
 					x := in[0][r*2*d : (r+1)*2*d]
 					for j := 0; j < d; j++ {
-						out[r*d+j] = float32(float64(x[j]) * f(float64(x[d+j])))
+						g, _ := gelu32(x[d+j])
+						out[r*d+j] = x[j] * g
 					}
 				}
 			})
@@ -186,9 +199,9 @@ func GEGLU(x *G.Node) *G.Node {
 					for r := lo; r < hi; r++ {
 						x, g, o := in[0][r*2*d:(r+1)*2*d], in[1][r*d:(r+1)*d], out[r*2*d:(r+1)*2*d]
 						for j := 0; j < d; j++ {
-							h, gt, gy := float64(x[j]), float64(x[d+j]), float64(g[j])
-							o[j] = float32(gy * f(gt))
-							o[d+j] = float32(gy * h * df(gt))
+							f, df := gelu32(x[d+j])
+							o[j] = g[j] * f
+							o[d+j] = g[j] * x[j] * df
 						}
 					}
 				})

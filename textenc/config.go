@@ -120,3 +120,16 @@ func LoadConfig(path string) (Config, error) {
 
 // headDim returns the width of an attention head.
 func (c Config) headDim() int { return c.HiddenSize / c.NumAttentionHeads }
+
+// ToyConfig returns the text encoder the toolkit trains with a U-Net on a
+// closed vocabulary of vocab ids (the tokenizer's Size): CLIP's text
+// architecture at width hidden_size, two layers of four heads, an MLP of
+// four times the width with quick GELU, positions for tokens tokens, and
+// the tokenizer's special ids (start 0, end 1, pad 2).
+func ToyConfig(vocab, width, tokens int) Config {
+	c := DefaultConfig()
+	c.VocabSize, c.HiddenSize, c.IntermediateSize, c.ProjectionDim = vocab, width, 4*width, width
+	c.NumHiddenLayers, c.NumAttentionHeads, c.MaxPositionEmbeddings = 2, 4, tokens
+	c.BosTokenID, c.EosTokenID, c.PadTokenID = 0, 1, 2
+	return c
+}

@@ -210,3 +210,12 @@ func (m *Model) Save(dir string) error {
 	}
 	return fsutil.WriteJSON(filepath.Join(dir, ConfigFile), m.Config)
 }
+
+// WithParams returns a text encoder with the same configuration over
+// another parameter store of the same layout (the EMA of its weights, say).
+func (m *Model) WithParams(p *nn.Params) (*Model, error) {
+	if err := m.Params.SameLayout(p); err != nil {
+		return nil, err
+	}
+	return &Model{Config: m.Config, Params: p}, nil
+}

@@ -35,7 +35,7 @@ func BenchmarkSplitHalves(b *testing.B) {
 	}
 	shell, core := sp.Cost(m.Cost(32, 32))
 	b.Run("core", func(b *testing.B) {
-		sh, err := sp.ShellIn(x, []float64{999}, labels, nil)
+		sh, err := sp.ShellIn(x, []float64{999}, Cond{Labels: labels}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -52,7 +52,7 @@ func BenchmarkSplitHalves(b *testing.B) {
 		b.ReportMetric(float64(core)/1e9, "GFLOPs/sample")
 	})
 	b.Run("shell", func(b *testing.B) {
-		sh, err := sp.ShellIn(x, []float64{999}, labels, nil)
+		sh, err := sp.ShellIn(x, []float64{999}, Cond{Labels: labels}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -62,7 +62,7 @@ func BenchmarkSplitHalves(b *testing.B) {
 		}
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			if sh, err = sp.ShellIn(x, []float64{874}, labels, nil); err != nil {
+			if sh, err = sp.ShellIn(x, []float64{874}, Cond{Labels: labels}, nil); err != nil {
 				b.Fatal(err)
 			}
 			if _, err := m.ShellOut(sh, rOut, nil); err != nil {

@@ -136,8 +136,15 @@ func (b *CostBuilder) Attention(prefix string, a nn.SpatialAttention, hh, ww int
 }
 
 // Cost returns the analytic cost of the forward pass of one sample of h×w,
-// module by module, from the configuration alone.
-func (m *Model) Cost(h, w int) Cost {
+// module by module, from the configuration alone. For a
+// UNet2DConditionModel it counts no text tokens: use CostAt.
+func (m *Model) Cost(h, w int) Cost { return m.CostAt(h, w, 0) }
+
+// CostAt returns the analytic cost of the forward pass of one sample of h×w
+// whose cross-attention blocks attend to tokens text tokens (a
+// UNet2DModel's cost does not depend on them), module by module, from the
+// configuration alone.
+func (m *Model) CostAt(h, w, tokens int) Cost {
 	var b CostBuilder
 	cfg := m.Config
 	c0, temb := cfg.BlockOutChannels[0], cfg.TimeEmbedDim()
@@ -153,7 +160,7 @@ func (m *Model) Cost(h, w int) Cost {
 		for j, r := range bp.resnets {
 			b.ResBlock(fmt.Sprintf("%s.resnets.%d", bp.prefix, j), r, hh, ww)
 			if len(bp.attns) > 0 {
-				b.Attention(fmt.Sprintf("%s.attentions.%d", bp.prefix, j), bp.attns[j], hh, ww)
+				bp.attns[j].cost(&b, fmt.Sprintf("%s.attentions.%d", bp.prefix, j), hh, ww, tokens)
 			}
 		}
 	}
@@ -169,7 +176,7 @@ func (m *Model) Cost(h, w int) Cost {
 	if mp := m.plan.mid; mp != nil {
 		b.ResBlock("mid_block.resnets.0", mp.resnets[0], hh, ww)
 		if mp.attn != nil {
-			b.Attention("mid_block.attentions.0", *mp.attn, hh, ww)
+			mp.attn.cost(&b, "mid_block.attentions.0", hh, ww, tokens)
 		}
 		b.ResBlock("mid_block.resnets.1", mp.resnets[1], hh, ww)
 	}
@@ -186,12 +193,12 @@ func (m *Model) Cost(h, w int) Cost {
 }
 
 // SamplingFLOPs returns the FLOPs of a sampling run of steps model
-// evaluations of one h×w sample, of which approx run the high-resolution
-// shell plus a substitute costing subFLOPs instead of the whole U-Net (the
-// Clockwork case; approx = 0 for a plain run). Guidance doubles every pass:
-// multiply by 2 for it.
-func (m *Model) SamplingFLOPs(h, w, steps, approx int, subFLOPs int64) int64 {
-	c := m.Cost(h, w)
+// evaluations of one h×w sample attending to tokens text tokens, of which
+// approx run the high-resolution shell plus a substitute costing subFLOPs
+// instead of the whole U-Net (the Clockwork case; approx = 0 for a plain
+// run). Guidance doubles every pass: multiply by 2 for it.
+func (m *Model) SamplingFLOPs(h, w, tokens, steps, approx int, subFLOPs int64) int64 {
+	c := m.CostAt(h, w, tokens)
 	shell, core := m.ShellCore(c)
 	full := int64(steps-approx) * (shell + core)
 	return full + int64(approx)*(shell+subFLOPs)

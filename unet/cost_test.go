@@ -83,6 +83,49 @@ func TestCostMatchesReference(t *testing.T) {
 	}
 }
 
+// TestCostAtMatchesReference does the same for the UNet2DConditionModel
+// fixtures, whose cross-attention depends on the number of text tokens:
+//
+//	/usr/bin/python3 scripts/reference/count_macs.py unet/testdata/cond-class/config.json 8 7
+//	{"conv": 1488896, "linear": 773472, "attention": 423808}
+//	/usr/bin/python3 scripts/reference/count_macs.py unet/testdata/cond-linear/config.json 8 5
+//	{"conv": 967680, "linear": 636800, "attention": 445440}
+//	/usr/bin/python3 scripts/reference/count_macs.py unet/testdata/cond-8ch/config.json 8 5
+//	{"conv": 1043456, "linear": 529504, "attention": 254976}
+func TestCostAtMatchesReference(t *testing.T) {
+	for _, tc := range []struct {
+		name                      string
+		tokens                    int
+		conv, linear, attentionMs int64
+	}{{"cond-class", 7, 1488896, 773472, 423808}, {"cond-linear", 5, 967680, 636800, 445440}, {"cond-8ch", 5, 1043456, 529504, 254976}} {
+		m, err := Load("testdata/" + tc.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int64{}
+		for _, mc := range m.CostAt(8, 8, tc.tokens) {
+			got[mc.Kind] += mc.MACs
+		}
+		// The reference counts the class embedding's lookup as nothing and
+		// the time embedding's linear layers as linear, as Cost does.
+		if got["conv"] != tc.conv || got["linear"] != tc.linear || got["attention"] != tc.attentionMs {
+			t.Errorf("%s: conv %d, linear %d, attention %d MACs; want %d, %d, %d", tc.name, got["conv"], got["linear"], got["attention"], tc.conv, tc.linear, tc.attentionMs)
+		}
+		// More tokens cost more; a UNet2DModel's cost does not depend on them.
+		_, a := m.CostAt(8, 8, tc.tokens).Total()
+		_, b := m.CostAt(8, 8, 2*tc.tokens).Total()
+		if b <= a {
+			t.Errorf("%s: %d FLOPs at %d tokens, %d at %d", tc.name, a, tc.tokens, b, 2*tc.tokens)
+		}
+	}
+	m := mnistModel(t, "mnist")
+	_, a := m.CostAt(32, 32, 0).Total()
+	_, b := m.CostAt(32, 32, 77).Total()
+	if a != b {
+		t.Errorf("UNet2DModel cost depends on tokens: %d vs %d", a, b)
+	}
+}
+
 func TestShellCore(t *testing.T) {
 	m := mnistModel(t, "mnist")
 	c := m.Cost(32, 32)
@@ -106,11 +149,11 @@ func TestSamplingFLOPs(t *testing.T) {
 	c := m.Cost(32, 32)
 	_, total := c.Total()
 	shell, _ := m.ShellCore(c)
-	if got := m.SamplingFLOPs(32, 32, 20, 0, 0); got != 20*total {
+	if got := m.SamplingFLOPs(32, 32, 0, 20, 0, 0); got != 20*total {
 		t.Errorf("plain run: %d, want %d", got, 20*total)
 	}
 	// Clockwork with 8 steps, 4 of them approximate with a 1 MFLOP adaptor.
-	if got, want := m.SamplingFLOPs(32, 32, 8, 4, 1e6), 4*total+4*(shell+1e6); got != want {
+	if got, want := m.SamplingFLOPs(32, 32, 0, 8, 4, 1e6), 4*total+4*(shell+1e6); got != want {
 		t.Errorf("clockwork run: %d, want %d", got, want)
 	}
 }

@@ -17,7 +17,7 @@ func ExampleLoad() {
 	}
 	x := tensor.New(tensor.WithShape(2, 1, 16, 16), tensor.Of(tensor.Float32))
 	var mid tensor.Shape
-	out, err := m.Forward(x, []float64{999, 10}, []int64{3, 7}, func(tap string, h *tensor.Dense) (*tensor.Dense, error) {
+	out, err := m.Forward(x, []float64{999, 10}, unet.Cond{Labels: []int64{3, 7}}, func(tap string, h *tensor.Dense) (*tensor.Dense, error) {
 		if tap == unet.TapMid {
 			mid = h.Shape().Clone()
 		}
@@ -41,7 +41,7 @@ func ExampleModel_ShellIn() {
 		log.Fatal(err)
 	}
 	x := tensor.New(tensor.WithShape(1, 3, 8, 8), tensor.Of(tensor.Float32))
-	sh, err := m.ShellIn(x, []float64{500}, nil, nil)
+	sh, err := m.ShellIn(x, []float64{500}, unet.Cond{}, nil)
 	if err != nil {
 		log.Fatal(err)
 	}

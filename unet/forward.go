@@ -21,7 +21,8 @@ type Hook func(tap string, x *tensor.Dense) (*tensor.Dense, error)
 // block or the head).
 type stage = nn.Func
 
-// runner holds the stages compiled for one input shape (N, H, W).
+// runner holds the stages compiled for one input shape (N, H, W) and text
+// length L.
 type runner struct {
 	embed, convIn, mid, head *stage
 	down, up                 []*stage
@@ -37,8 +38,28 @@ func (m *Model) compileStage(shapes [][]int, f func(g *nn.Graph, in []*G.Node) [
 
 func shapeOf(s *stage, i int) []int { return []int(s.OutputShape(i)) }
 
-func (m *Model) runnerFor(n, h, w int) (*runner, error) {
-	key := [3]int{n, h, w}
+// crossStage reports whether a block attends to text, and so takes the
+// text's tokens and bias as its last two inputs.
+func crossStage(attns ...attnBlock) bool {
+	for _, a := range attns {
+		if _, ok := a.(crossAttn); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// textIn returns the text nodes of a stage whose last two inputs are the
+// tokens and the bias, or nil.
+func textIn(cross bool, in []*G.Node) *TextNodes {
+	if !cross {
+		return nil
+	}
+	return &TextNodes{Tokens: in[len(in)-2], Bias: in[len(in)-1]}
+}
+
+func (m *Model) runnerFor(n, h, w, tokens int) (*runner, error) {
+	key := [4]int{n, h, w, tokens}
 	if r, ok := m.runners[key]; ok {
 		return r, nil
 	}
@@ -64,11 +85,19 @@ func (m *Model) runnerFor(n, h, w int) (*runner, error) {
 	}); err != nil {
 		return nil, err
 	}
+	textShapes := [][]int{{n * tokens, c.CrossAttentionDim}, {n, tokens}}
+	withText := func(cross bool, shapes ...[]int) [][]int {
+		if cross {
+			return append(shapes, textShapes...)
+		}
+		return shapes
+	}
 	hShape := shapeOf(r.convIn, 0)
 	skipShapes := [][]int{hShape}
-	for i := range m.plan.down {
-		st, err := m.compileStage([][]int{hShape, embShape}, func(g *nn.Graph, in []*G.Node) []*G.Node {
-			h, skips := m.Down(g, i, in[0], nn.SiLU(in[1]))
+	for i, b := range m.plan.down {
+		cross := crossStage(b.attns...)
+		st, err := m.compileStage(withText(cross, hShape, embShape), func(g *nn.Graph, in []*G.Node) []*G.Node {
+			h, skips := m.Down(g, i, in[0], nn.SiLU(in[1]), textIn(cross, in))
 			return append([]*G.Node{h}, skips...)
 		})
 		if err != nil {
@@ -80,19 +109,21 @@ func (m *Model) runnerFor(n, h, w int) (*runner, error) {
 			skipShapes = append(skipShapes, shapeOf(st, k))
 		}
 	}
-	if m.plan.mid != nil {
-		if r.mid, err = m.compileStage([][]int{hShape, embShape}, func(g *nn.Graph, in []*G.Node) []*G.Node {
-			return []*G.Node{m.Mid(g, in[0], nn.SiLU(in[1]))}
+	if mp := m.plan.mid; mp != nil {
+		cross := mp.attn != nil && crossStage(mp.attn)
+		if r.mid, err = m.compileStage(withText(cross, hShape, embShape), func(g *nn.Graph, in []*G.Node) []*G.Node {
+			return []*G.Node{m.Mid(g, in[0], nn.SiLU(in[1]), textIn(cross, in))}
 		}); err != nil {
 			return nil, err
 		}
 	}
-	for i := range m.plan.up {
+	for i, b := range m.plan.up {
 		k := m.UpSkips(i)
-		shapes := append([][]int{hShape, embShape}, skipShapes[len(skipShapes)-k:]...)
+		cross := crossStage(b.attns...)
+		shapes := withText(cross, append([][]int{hShape, embShape}, skipShapes[len(skipShapes)-k:]...)...)
 		skipShapes = skipShapes[:len(skipShapes)-k]
 		st, err := m.compileStage(shapes, func(g *nn.Graph, in []*G.Node) []*G.Node {
-			return []*G.Node{m.Up(g, i, in[0], in[2:], nn.SiLU(in[1]))}
+			return []*G.Node{m.Up(g, i, in[0], in[2:2+k], nn.SiLU(in[1]), textIn(cross, in))}
 		})
 		if err != nil {
 			return nil, err
@@ -106,7 +137,7 @@ func (m *Model) runnerFor(n, h, w int) (*runner, error) {
 		return nil, err
 	}
 	if m.runners == nil {
-		m.runners = map[[3]int]*runner{}
+		m.runners = map[[4]int]*runner{}
 	}
 	m.runners[key] = r
 	return r, nil
@@ -117,9 +148,18 @@ type state struct {
 	m     *Model
 	r     *runner
 	emb   *tensor.Dense
+	text  []*tensor.Dense // the tokens (N·L, D) and bias (N, L), or nil
 	h     *tensor.Dense
 	skips []*tensor.Dense
 	hook  Hook
+}
+
+// with appends the text to a stage's inputs when the stage attends to it.
+func (s *state) with(cross bool, in ...*tensor.Dense) []*tensor.Dense {
+	if cross {
+		return append(in, s.text...)
+	}
+	return in
 }
 
 // tap passes the current feature map through the hook.
@@ -149,7 +189,8 @@ func (s *state) tap(name string) error {
 }
 
 // begin checks the inputs and runs the embedding and conv_in.
-func (m *Model) begin(x *tensor.Dense, t []float64, labels []int64, hook Hook) (*state, error) {
+func (m *Model) begin(x *tensor.Dense, t []float64, cond Cond, hook Hook) (*state, error) {
+	labels := cond.Labels
 	c := m.Config
 	s := x.Shape()
 	if len(s) != 4 || s[1] != c.InChannels {
@@ -191,7 +232,7 @@ func (m *Model) begin(x *tensor.Dense, t []float64, labels []int64, hook Hook) (
 	case c.NumClasses() > 0 && labels == nil:
 		return nil, fmt.Errorf("model is class-conditional (num_class_embeds %d): class labels are required", c.NumClasses())
 	case c.NumClasses() == 0 && labels != nil:
-		return nil, fmt.Errorf("model is unconditional: class labels given")
+		return nil, fmt.Errorf("model has no class embeddings (num_class_embeds is null): class labels given")
 	case labels != nil && len(labels) != n:
 		return nil, fmt.Errorf("%d class labels for a batch of %d", len(labels), n)
 	case labels != nil:
@@ -201,7 +242,11 @@ func (m *Model) begin(x *tensor.Dense, t []float64, labels []int64, hook Hook) (
 		}
 		embIn = append(embIn, oh)
 	}
-	r, err := m.runnerFor(n, h, w)
+	text, tokens, err := m.textInputs(cond, n)
+	if err != nil {
+		return nil, err
+	}
+	r, err := m.runnerFor(n, h, w, tokens)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +255,7 @@ func (m *Model) begin(x *tensor.Dense, t []float64, labels []int64, hook Hook) (
 	if err != nil {
 		return nil, fmt.Errorf("embedding: %w", err)
 	}
-	st := &state{m: m, r: r, emb: out[0], hook: hook}
+	st := &state{m: m, r: r, emb: out[0], text: text, hook: hook}
 	if out, err = r.convIn.Call(x); err != nil {
 		return nil, fmt.Errorf("conv_in: %w", err)
 	}
@@ -220,7 +265,7 @@ func (m *Model) begin(x *tensor.Dense, t []float64, labels []int64, hook Hook) (
 }
 
 func (s *state) down(i int) error {
-	out, err := s.r.down[i].Call(s.h, s.emb)
+	out, err := s.r.down[i].Call(s.with(crossStage(s.m.plan.down[i].attns...), s.h, s.emb)...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.m.plan.down[i].prefix, err)
 	}
@@ -233,7 +278,7 @@ func (s *state) mid() error {
 	if s.r.mid == nil {
 		return nil
 	}
-	out, err := s.r.mid.Call(s.h, s.emb)
+	out, err := s.r.mid.Call(s.with(s.m.plan.mid.attn != nil && crossStage(s.m.plan.mid.attn), s.h, s.emb)...)
 	if err != nil {
 		return fmt.Errorf("mid_block: %w", err)
 	}
@@ -245,7 +290,7 @@ func (s *state) up(i int) error {
 	k := s.m.UpSkips(i)
 	in := append([]*tensor.Dense{s.h, s.emb}, s.skips[len(s.skips)-k:]...)
 	s.skips = s.skips[:len(s.skips)-k]
-	out, err := s.r.up[i].Call(in...)
+	out, err := s.r.up[i].Call(s.with(crossStage(s.m.plan.up[i].attns...), in...)...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.m.plan.up[i].prefix, err)
 	}
@@ -262,12 +307,13 @@ func (s *state) head() (*tensor.Dense, error) {
 }
 
 // Forward runs the model on a batch: sample x (N,in_channels,H,W), one
-// timestep per sample (or one for all), and class labels for
-// class-conditional models (nil otherwise). hook, when not nil, sees every
-// tap (see Taps) and may replace it. The result (N,out_channels,H,W) is a
-// new tensor.
-func (m *Model) Forward(x *tensor.Dense, t []float64, labels []int64, hook Hook) (*tensor.Dense, error) {
-	s, err := m.begin(x, t, labels, hook)
+// timestep per sample (or one for all), and what it is conditioned on:
+// class labels for models with class embeddings, the text for a
+// UNet2DConditionModel (see Cond). hook, when not nil, sees every tap (see
+// Taps) and may replace it. The result (N,out_channels,H,W) is a new
+// tensor.
+func (m *Model) Forward(x *tensor.Dense, t []float64, cond Cond, hook Hook) (*tensor.Dense, error) {
+	s, err := m.begin(x, t, cond, hook)
 	if err != nil {
 		return nil, err
 	}
@@ -329,19 +375,19 @@ func (sh *Shell) valid() error {
 // ShellIn runs the input half of the shell at depth 1 (conv_in and
 // down_blocks[0]; their taps pass through hook), the paper's default cut.
 // It is SplitAt(1) followed by Split.ShellIn.
-func (m *Model) ShellIn(x *tensor.Dense, t []float64, labels []int64, hook Hook) (*Shell, error) {
+func (m *Model) ShellIn(x *tensor.Dense, t []float64, cond Cond, hook Hook) (*Shell, error) {
 	sp, err := m.SplitAt(1)
 	if err != nil {
 		return nil, err
 	}
-	return sp.ShellIn(x, t, labels, hook)
+	return sp.ShellIn(x, t, cond, hook)
 }
 
 // ShellIn runs conv_in and down_blocks[:Depth] (their taps pass through
 // hook) and returns the shell with r_in, the output of down_blocks[Depth−1].
-func (sp Split) ShellIn(x *tensor.Dense, t []float64, labels []int64, hook Hook) (*Shell, error) {
+func (sp Split) ShellIn(x *tensor.Dense, t []float64, cond Cond, hook Hook) (*Shell, error) {
 	m := sp.m
-	s, err := m.begin(x, t, labels, hook)
+	s, err := m.begin(x, t, cond, hook)
 	if err != nil {
 		return nil, err
 	}
@@ -379,7 +425,7 @@ func (m *Model) CoreInto(sh *Shell, dst *tensor.Dense, hook Hook) (*tensor.Dense
 		return nil, fmt.Errorf("r_in is %v %v, want float32 %v", sh.RIn.Dtype(), sh.RIn.Shape(), sh.s.h.Shape())
 	}
 	d := sh.split.Depth
-	s := &state{m: m, r: sh.s.r, emb: sh.Emb, h: sh.RIn, hook: hook}
+	s := &state{m: m, r: sh.s.r, emb: sh.Emb, text: sh.s.text, h: sh.RIn, hook: hook}
 	s.skips = append(append([]*tensor.Dense(nil), sh.skips...), sh.RIn)
 	for i := d; i < len(m.plan.down); i++ {
 		if err := s.down(i); err != nil {
@@ -414,7 +460,7 @@ func (m *Model) ShellOut(sh *Shell, rOut *tensor.Dense, hook Hook) (*tensor.Dens
 	if rOut.Dtype() != tensor.Float32 {
 		return nil, fmt.Errorf("r_out has dtype %v, want float32", rOut.Dtype())
 	}
-	s := &state{m: m, r: sh.s.r, emb: sh.Emb, h: rOut, hook: hook}
+	s := &state{m: m, r: sh.s.r, emb: sh.Emb, text: sh.s.text, h: rOut, hook: hook}
 	s.skips = append([]*tensor.Dense(nil), sh.skips...)
 	for i := len(m.plan.up) - sh.split.Depth; i < len(m.plan.up); i++ {
 		if err := s.up(i); err != nil {

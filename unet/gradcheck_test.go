@@ -61,7 +61,7 @@ func TestUNetGradientFiniteDifferences(t *testing.T) {
 				return err
 			}
 		}
-		out = m.Graph(g, x, tp, oh)
+		out = m.Graph(g, x, tp, oh, nil)
 		return nil
 	})
 	if err != nil {

@@ -139,7 +139,7 @@ func TestLoadBadModelDirectories(t *testing.T) {
 		}, []string{ConfigFile, `down block type "CrossAttnDownBlock2D" is not supported`}},
 		{"unknown key", func(t *testing.T, dir string) {
 			editConfig(t, dir, `"in_channels"`, `"in_channel"`)
-		}, []string{`unknown config key "in_channel"`}},
+		}, []string{`unknown UNet2DModel config key "in_channel"`}},
 		{"unsupported option", func(t *testing.T, dir string) {
 			editConfig(t, dir, `"resnet_time_scale_shift": "default"`, `"resnet_time_scale_shift": "scale_shift"`)
 		}, []string{"resnet_time_scale_shift", "scale_shift"}},
@@ -201,11 +201,11 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		t.Errorf("config changed in a round trip: %+v", m2.Config)
 	}
 	x := tensor.New(tensor.WithShape(1, 1, 4, 4), tensor.WithBacking(make([]float32, 16)))
-	a, err := m.Forward(x, []float64{5}, []int64{1}, nil)
+	a, err := m.Forward(x, []float64{5}, Cond{Labels: []int64{1}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := m2.Forward(x, []float64{5}, []int64{1}, nil)
+	b, err := m2.Forward(x, []float64{5}, Cond{Labels: []int64{1}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,13 +250,13 @@ func TestForwardBadInputs(t *testing.T) {
 		{"dtype", tensor.New(tensor.WithShape(1, 1, 4, 4), tensor.Of(tensor.Float64)), []float64{1}, []int64{0}, "dtype"},
 	}
 	for _, c := range cases {
-		if _, err := m.Forward(c.x, c.t, c.labels, nil); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := m.Forward(c.x, c.t, Cond{Labels: c.labels}, nil); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one mentioning %q", c.name, err, c.want)
 		}
 	}
 	nanX := x(1, 1, 4, 4)
 	nanX.Data().([]float32)[3] = float32(nan())
-	if _, err := m.Forward(nanX, []float64{1}, []int64{0}, nil); err == nil || !strings.Contains(err.Error(), "NaN") {
+	if _, err := m.Forward(nanX, []float64{1}, Cond{Labels: []int64{0}}, nil); err == nil || !strings.Contains(err.Error(), "NaN") {
 		t.Errorf("NaN sample: error %v", err)
 	}
 }

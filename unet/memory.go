@@ -75,12 +75,9 @@ func (c Config) ActivationBytes(h, w int) (float64, error) {
 			elems += l * float64(r.Out)
 		}
 	}
-	attn := func(a nn.SpatialAttention, l float64) {
-		inner := float64(a.Heads * a.HeadDim)
-		// norm, q, k, v, the weighted values, the output projection and
-		// the residual sum (the attention matrices live in scratch
-		// memory, one sequence at a time).
-		elems += l * (3*float64(a.Channels) + 4*inner)
+	attn := func(a attnBlock, l float64) {
+		// Text tokens count as one: a lower bound.
+		elems += a.activations(l, 1)
 	}
 	layers := func(b blockPlan, l float64) {
 		for j, r := range b.resnets {
@@ -102,7 +99,7 @@ func (c Config) ActivationBytes(h, w int) (float64, error) {
 	if p.mid != nil {
 		res(p.mid.resnets[0], hh*ww)
 		if p.mid.attn != nil {
-			attn(*p.mid.attn, hh*ww)
+			attn(p.mid.attn, hh*ww)
 		}
 		res(p.mid.resnets[1], hh*ww)
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/clockwork-go/clockwork/nn"
 )
 
-// Model is a UNet2DModel: its configuration and its parameters, named as in
+// Model is a UNet2DModel or a UNet2DConditionModel: its configuration and its parameters, named as in
 // diffusers' state_dict. The graph-building methods (Graph, and the pieces
 // it is made of) serve training; Forward, ShellIn, Core and ShellOut run
 // inference on host tensors through graphs compiled once per input shape.
@@ -20,7 +20,7 @@ type Model struct {
 	Params *nn.Params
 
 	plan    *plan
-	runners map[[3]int]*runner
+	runners map[[4]int]*runner
 	gen     uint64 // forward passes begun: a Shell remembers the one it belongs to
 }
 
@@ -92,14 +92,15 @@ func (m *Model) ConvIn(g *nn.Graph, x *G.Node) *G.Node {
 }
 
 // Down adds down block i to h and returns its output and the skip tensors
-// it contributes, in order. embAct is SiLU of the embedding.
-func (m *Model) Down(g *nn.Graph, i int, h, embAct *G.Node) (*G.Node, []*G.Node) {
+// it contributes, in order. embAct is SiLU of the embedding; text is what
+// the cross-attention blocks attend to (nil for a UNet2DModel).
+func (m *Model) Down(g *nn.Graph, i int, h, embAct *G.Node, text *TextNodes) (*G.Node, []*G.Node) {
 	b := m.plan.down[i]
 	var skips []*G.Node
 	for j, r := range b.resnets {
 		h = r.Apply(g, fmt.Sprintf("%s.resnets.%d", b.prefix, j), h, embAct)
 		if len(b.attns) > 0 {
-			h = b.attns[j].Apply(g, fmt.Sprintf("%s.attentions.%d", b.prefix, j), h)
+			h = b.attns[j].apply(g, fmt.Sprintf("%s.attentions.%d", b.prefix, j), h, text)
 		}
 		skips = append(skips, h)
 	}
@@ -116,11 +117,11 @@ func (m *Model) Down(g *nn.Graph, i int, h, embAct *G.Node) (*G.Node, []*G.Node)
 }
 
 // Mid adds the mid block (which must exist).
-func (m *Model) Mid(g *nn.Graph, h, embAct *G.Node) *G.Node {
+func (m *Model) Mid(g *nn.Graph, h, embAct *G.Node, text *TextNodes) *G.Node {
 	mp := m.plan.mid
 	h = mp.resnets[0].Apply(g, "mid_block.resnets.0", h, embAct)
 	if mp.attn != nil {
-		h = mp.attn.Apply(g, "mid_block.attentions.0", h)
+		h = mp.attn.apply(g, "mid_block.attentions.0", h, text)
 	}
 	return mp.resnets[1].Apply(g, "mid_block.resnets.1", h, embAct)
 }
@@ -130,13 +131,13 @@ func (m *Model) UpSkips(i int) int { return len(m.plan.up[i].resnets) }
 
 // Up adds up block i; skips are the UpSkips(i) skip tensors it consumes, in
 // the order they were produced (it pops them from the end).
-func (m *Model) Up(g *nn.Graph, i int, h *G.Node, skips []*G.Node, embAct *G.Node) *G.Node {
+func (m *Model) Up(g *nn.Graph, i int, h *G.Node, skips []*G.Node, embAct *G.Node, text *TextNodes) *G.Node {
 	b := m.plan.up[i]
 	for j, r := range b.resnets {
 		h = nn.ConcatChannels(h, skips[len(skips)-1-j])
 		h = r.Apply(g, fmt.Sprintf("%s.resnets.%d", b.prefix, j), h, embAct)
 		if len(b.attns) > 0 {
-			h = b.attns[j].Apply(g, fmt.Sprintf("%s.attentions.%d", b.prefix, j), h)
+			h = b.attns[j].apply(g, fmt.Sprintf("%s.attentions.%d", b.prefix, j), h, text)
 		}
 	}
 	if b.resample {
@@ -152,23 +153,23 @@ func (m *Model) Head(g *nn.Graph, h *G.Node) *G.Node {
 }
 
 // Graph adds the whole network to g and returns its output for the sample x
-// (N,in_channels,H,W), the timestep projection tproj and the one-hot labels
-// (nil when unconditional).
-func (m *Model) Graph(g *nn.Graph, x, tproj, onehot *G.Node) *G.Node {
+// (N,in_channels,H,W), the timestep projection tproj, the one-hot labels
+// (nil without class embeddings) and the text (nil for a UNet2DModel).
+func (m *Model) Graph(g *nn.Graph, x, tproj, onehot *G.Node, text *TextNodes) *G.Node {
 	embAct := nn.SiLU(m.Embedding(g, tproj, onehot))
 	h := m.ConvIn(g, x)
 	skips := []*G.Node{h}
 	for i := range m.plan.down {
 		var s []*G.Node
-		h, s = m.Down(g, i, h, embAct)
+		h, s = m.Down(g, i, h, embAct, text)
 		skips = append(skips, s...)
 	}
 	if m.plan.mid != nil {
-		h = m.Mid(g, h, embAct)
+		h = m.Mid(g, h, embAct, text)
 	}
 	for i := range m.plan.up {
 		k := m.UpSkips(i)
-		h = m.Up(g, i, h, skips[len(skips)-k:], embAct)
+		h = m.Up(g, i, h, skips[len(skips)-k:], embAct, text)
 		skips = skips[:len(skips)-k]
 	}
 	return m.Head(g, h)

@@ -14,10 +14,14 @@ import (
 	"github.com/clockwork-go/clockwork/nn"
 )
 
-// The fixtures in testdata come from scripts/reference/make_unet_fixtures.py:
-// an independent PyTorch implementation of UNet2DModel, evaluated in float64
-// on random float32 weights.
-var fixtures = []string{"attn", "classcond", "layers2", "nomid"}
+// The fixtures in testdata come from scripts/reference/make_unet_fixtures.py
+// and make_unet_cond_fixtures.py: independent PyTorch implementations of
+// UNet2DModel and UNet2DConditionModel written from diffusers' sources,
+// evaluated in float64 on random float32 weights. The cond-* fixtures
+// attend to text (encoder_hidden_states) under a mask: linear projections
+// and two transformer layers (cond-linear), class labels beside the text
+// (cond-class), eight input channels (cond-8ch).
+var fixtures = []string{"attn", "classcond", "layers2", "nomid", "cond-linear", "cond-class", "cond-8ch"}
 
 const parityTol = 1e-4
 
@@ -26,7 +30,7 @@ type fixture struct {
 	model  *Model
 	sample *tensor.Dense
 	t      []float64
-	labels []int64
+	cond   Cond
 	want   map[string]npzio.Array
 }
 
@@ -52,7 +56,13 @@ func loadFixture(t *testing.T, name string) *fixture {
 		f.t = append(f.t, float64(v))
 	}
 	if l, ok := in["class_labels"]; ok {
-		f.labels = l.I64
+		f.cond.Labels = l.I64
+	}
+	if e, ok := in["encoder_hidden_states"]; ok {
+		f.cond.Text = tensor.New(tensor.WithShape(e.Shape...), tensor.WithBacking(e.F32))
+	}
+	if a, ok := in["encoder_attention_mask"]; ok {
+		f.cond.TextMask = a.Floats()
 	}
 	return f
 }
@@ -74,7 +84,7 @@ func TestParityForward(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := loadFixture(t, name)
 			taps := map[string]*tensor.Dense{}
-			out, err := f.model.Forward(f.sample, f.t, f.labels, func(tap string, x *tensor.Dense) (*tensor.Dense, error) {
+			out, err := f.model.Forward(f.sample, f.t, f.cond, func(tap string, x *tensor.Dense) (*tensor.Dense, error) {
 				taps[tap] = x.Clone().(*tensor.Dense)
 				return nil, nil
 			})
@@ -99,7 +109,7 @@ func TestParityForward(t *testing.T) {
 				}
 			}
 			// A second call reuses the compiled graphs and must agree exactly.
-			again, err := f.model.Forward(f.sample, f.t, f.labels, nil)
+			again, err := f.model.Forward(f.sample, f.t, f.cond, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -115,7 +125,7 @@ func TestParityShellCore(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := loadFixture(t, name)
 			m := f.model
-			sh, err := m.ShellIn(f.sample, f.t, f.labels, nil)
+			sh, err := m.ShellIn(f.sample, f.t, f.cond, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -161,13 +171,19 @@ func TestParityShellCore(t *testing.T) {
 // every parameter with PyTorch's autograd on the same model, with and
 // without memory planning.
 func TestParityGradients(t *testing.T) {
-	for _, planned := range []bool{false, true} {
-		t.Run(fmt.Sprintf("planned=%t", planned), func(t *testing.T) { parityGradients(t, planned) })
+	for _, name := range gradFixtures {
+		for _, planned := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/planned=%t", name, planned), func(t *testing.T) { parityGradients(t, name, planned) })
+		}
 	}
 }
 
-func parityGradients(t *testing.T, planned bool) {
-	f := loadFixture(t, "attn")
+// gradFixtures are the fixtures with reference gradients (grad.npz); a
+// UNet2DConditionModel's include the gradient with respect to the text.
+var gradFixtures = []string{"attn", "cond-linear"}
+
+func parityGradients(t *testing.T, name string, planned bool) {
+	f := loadFixture(t, name)
 	m := f.model
 	gr, err := npzio.Read(filepath.Join(f.dir, "grad.npz"))
 	if err != nil {
@@ -176,10 +192,24 @@ func parityGradients(t *testing.T, planned bool) {
 	g := nn.NewGraph(m.Params)
 	s := f.sample.Shape()
 	var x, tp, rIn, out *G.Node
+	var text *TextNodes
+	type binding struct {
+		n *G.Node
+		t *tensor.Dense
+	}
+	var binds []binding
 	err = nn.Build(func() error {
 		x = g.Input("x", s...)
 		tp = g.Input("tproj", s[0], m.Config.BlockOutChannels[0])
-		out = m.Graph(g, x, tp, nil)
+		binds = append(binds, binding{x, f.sample}, binding{tp, m.TimeProj(f.t)})
+		if f.cond.Text != nil {
+			ts := f.cond.Text.Shape()
+			text = &TextNodes{Tokens: g.Input("text", ts[0]*ts[1], ts[2]), Bias: g.Input("bias", ts[0], ts[1])}
+			tok := tensor.New(tensor.WithShape(ts[0]*ts[1], ts[2]), tensor.WithBacking(f.cond.Text.Float32s()))
+			bias := tensor.New(tensor.WithShape(ts[0], ts[1]), tensor.WithBacking(nn.TextBias(f.cond.TextMask, ts[0], ts[1])))
+			binds = append(binds, binding{text.Tokens, tok}, binding{text.Bias, bias})
+		}
+		out = m.Graph(g, x, tp, nil, text)
 		rIn = g.Input("r", out.Shape()...)
 		return nil
 	})
@@ -187,15 +217,18 @@ func parityGradients(t *testing.T, planned bool) {
 		t.Fatal(err)
 	}
 	loss := nn.Dot(out, rIn)
-	names, grads, err := g.Grad(loss)
+	names, wrt := g.UsedParams()
+	if text != nil {
+		// The gradient reaches the text encoder through the tokens.
+		names, wrt = append(names, "encoder_hidden_states"), append(wrt, text.Tokens)
+	}
+	grads, err := G.Grad(loss, wrt...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := gr["r"]
-	for _, b := range []struct {
-		n *G.Node
-		t *tensor.Dense
-	}{{x, f.sample}, {tp, m.TimeProj(f.t)}, {rIn, tensor.New(tensor.WithShape(r.Shape...), tensor.WithBacking(r.F32))}} {
+	binds = append(binds, binding{rIn, tensor.New(tensor.WithShape(r.Shape...), tensor.WithBacking(r.F32))})
+	for _, b := range binds {
 		if err := nn.Let(b.n, b.t); err != nil {
 			t.Fatal(err)
 		}
@@ -217,8 +250,12 @@ func parityGradients(t *testing.T, planned bool) {
 	if d := maxAbsDiff(t, "output", nn.Value(out), f.want["output"]); d > parityTol {
 		t.Errorf("training graph output differs by %.3g", d)
 	}
-	if len(names) != m.Params.Len() {
-		t.Errorf("gradients for %d parameters, model has %d", len(names), m.Params.Len())
+	np := len(names)
+	if text != nil {
+		np--
+	}
+	if np != m.Params.Len() {
+		t.Errorf("gradients for %d parameters, model has %d", np, m.Params.Len())
 	}
 	for i, n := range names {
 		want, ok := gr["grad."+n]
@@ -226,6 +263,9 @@ func parityGradients(t *testing.T, planned bool) {
 			t.Fatalf("fixture has no gradient for %s", n)
 		}
 		got := nn.Value(grads[i])
+		if n == "encoder_hidden_states" {
+			want.Shape = []int(got.Shape())
+		}
 		var scale float64
 		for _, v := range want.F32 {
 			scale = math.Max(scale, math.Abs(float64(v)))
@@ -247,7 +287,7 @@ func TestParityEveryPath(t *testing.T) {
 		t.Run(string(p), func(t *testing.T) {
 			for _, name := range fixtures {
 				f := loadFixture(t, name)
-				out, err := f.model.Forward(f.sample, f.t, f.labels, nil)
+				out, err := f.model.Forward(f.sample, f.t, f.cond, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -255,7 +295,9 @@ func TestParityEveryPath(t *testing.T) {
 					t.Errorf("%s on %s: output differs by %.3g", name, p, d)
 				}
 			}
-			parityGradients(t, true)
+			for _, name := range gradFixtures {
+				parityGradients(t, name, true)
+			}
 		})
 	}
 }

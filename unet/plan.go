@@ -22,14 +22,14 @@ type plan struct {
 type blockPlan struct {
 	prefix   string // "down_blocks.0"
 	resnets  []nn.ResBlock
-	attns    []nn.SpatialAttention // empty for DownBlock2D/UpBlock2D
+	attns    []attnBlock // empty for DownBlock2D/UpBlock2D
 	resample bool
 	out      int
 }
 
 type midPlan struct {
 	resnets []nn.ResBlock // two
-	attn    *nn.SpatialAttention
+	attn    attnBlock     // nil without one
 }
 
 func newPlan(c Config) (*plan, error) {
@@ -41,13 +41,27 @@ func newPlan(c Config) (*plan, error) {
 	res := func(in, out int, scale float64) nn.ResBlock {
 		return nn.ResBlock{In: in, Out: out, Temb: temb, Groups: groups, Eps: c.NormEps, OutScale: float32(scale)}
 	}
-	attn := func(where string, ch, groups int, scale float64) (nn.SpatialAttention, error) {
+	attn := func(where string, ch, groups int, scale float64) (attnBlock, error) {
+		if c.Conditional() {
+			// attention_head_dim is the number of heads here (diffusers
+			// issue 2011); each works at channels/heads.
+			heads := *c.AttentionHeadDim
+			if heads > ch {
+				return nil, fmt.Errorf("config: %s: attention_head_dim %d (heads) exceeds its %d channels", where, heads, ch)
+			}
+			return crossAttn{nn.Transformer2D{Channels: ch, Heads: heads, HeadDim: ch / heads, Layers: c.TransformerLayersPerBlock,
+				Groups: groups, Context: c.CrossAttentionDim, Linear: c.UseLinearProjection, Eps: 1e-5}}, nil
+		}
 		hd := c.headDim(ch)
 		heads := ch / hd
 		if heads < 1 {
-			return nn.SpatialAttention{}, fmt.Errorf("config: %s: attention_head_dim %d exceeds its %d channels", where, hd, ch)
+			return nil, fmt.Errorf("config: %s: attention_head_dim %d exceeds its %d channels", where, hd, ch)
 		}
-		return nn.SpatialAttention{Channels: ch, Heads: heads, HeadDim: hd, Groups: groups, Eps: c.NormEps, OutScale: float32(scale)}, nil
+		return selfAttn{nn.SpatialAttention{Channels: ch, Heads: heads, HeadDim: hd, Groups: groups, Eps: c.NormEps, OutScale: float32(scale)}}, nil
+	}
+	attnDown, attnUp := "AttnDownBlock2D", "AttnUpBlock2D"
+	if c.Conditional() {
+		attnDown, attnUp = "CrossAttnDownBlock2D", "CrossAttnUpBlock2D"
 	}
 	out := boc[0]
 	for i, t := range c.DownBlockTypes {
@@ -60,7 +74,7 @@ func newPlan(c Config) (*plan, error) {
 				rin = in
 			}
 			b.resnets = append(b.resnets, res(rin, out, 1))
-			if blockType(t) == "AttnDownBlock2D" {
+			if blockType(t) == attnDown {
 				a, err := attn(b.prefix, out, groups, 1)
 				if err != nil {
 					return nil, err
@@ -73,16 +87,16 @@ func newPlan(c Config) (*plan, error) {
 	if c.MidBlockType != nil {
 		ch := boc[n-1]
 		m := &midPlan{resnets: []nn.ResBlock{res(ch, ch, c.MidBlockScaleFactor), res(ch, ch, c.MidBlockScaleFactor)}}
-		if c.AddAttention {
+		if c.AddAttention || c.Conditional() {
 			ag := groups
-			if c.AttnNormNumGroups != nil {
+			if c.AttnNormNumGroups != nil && !c.Conditional() {
 				ag = *c.AttnNormNumGroups
 			}
 			a, err := attn("mid_block", ch, ag, c.MidBlockScaleFactor)
 			if err != nil {
 				return nil, err
 			}
-			m.attn = &a
+			m.attn = a
 		}
 		p.mid = m
 	}
@@ -102,7 +116,7 @@ func newPlan(c Config) (*plan, error) {
 				rin = prev
 			}
 			b.resnets = append(b.resnets, res(rin+skip, out, 1))
-			if blockType(t) == "AttnUpBlock2D" {
+			if blockType(t) == attnUp {
 				a, err := attn(b.prefix, out, groups, 1)
 				if err != nil {
 					return nil, err
@@ -137,7 +151,7 @@ func newPlan(c Config) (*plan, error) {
 			return nil, err
 		}
 		if p.mid.attn != nil {
-			if err := check("mid_block.attentions.0", boc[n-1], p.mid.attn.Groups); err != nil {
+			if err := check("mid_block.attentions.0", boc[n-1], p.mid.attn.groups()); err != nil {
 				return nil, err
 			}
 		}
@@ -160,11 +174,19 @@ func (p *plan) declare(c Config, ps *nn.Params, seed uint64) {
 		nn.DeclareEmbedding(ps, seed, "class_embedding", k, temb)
 	}
 	declareBlock := func(b blockPlan, down bool) {
+		attns := func() {
+			for j, a := range b.attns {
+				a.Declare(ps, seed, fmt.Sprintf("%s.attentions.%d", b.prefix, j))
+			}
+		}
+		if c.Conditional() {
+			attns() // the CrossAttn blocks register their attentions first
+		}
 		for j, r := range b.resnets {
 			r.Declare(ps, seed, fmt.Sprintf("%s.resnets.%d", b.prefix, j))
 		}
-		for j, a := range b.attns {
-			a.Declare(ps, seed, fmt.Sprintf("%s.attentions.%d", b.prefix, j))
+		if !c.Conditional() {
+			attns()
 		}
 		if b.resample {
 			if down {

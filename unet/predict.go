@@ -13,17 +13,20 @@ import (
 // PredictNPZ runs the model on the arrays of an .npz file and writes the
 // result to another, the interface a NumPy or PyTorch user checks parity
 // through. The input holds "sample" (N,C,H,W) float32, "timestep" (N) or a
-// single timestep, int64 or float32, and for class-conditional models
-// "class_labels" (N) int64. The output holds "output" (N,C_out,H,W) float32
-// and is written atomically.
+// single timestep, int64 or float32, for models with class embeddings
+// "class_labels" (N) int64, and for a UNet2DConditionModel
+// "encoder_hidden_states" (N,L,cross_attention_dim) float32 with an
+// optional "encoder_attention_mask" (N,L) of 1 (attend) and 0 (drop), as
+// diffusers' forward takes them. The output holds "output"
+// (N,C_out,H,W) float32 and is written atomically.
 func (m *Model) PredictNPZ(inPath, outPath string) error {
 	in, err := npzio.Read(inPath)
 	if err != nil {
 		return err
 	}
 	for k := range in {
-		if !slices.Contains([]string{"sample", "timestep", "class_labels"}, k) {
-			return fmt.Errorf("%s: unexpected array %q (want sample, timestep, class_labels)", inPath, k)
+		if !slices.Contains([]string{"sample", "timestep", "class_labels", "encoder_hidden_states", "encoder_attention_mask"}, k) {
+			return fmt.Errorf("%s: unexpected array %q (want sample, timestep, class_labels, encoder_hidden_states, encoder_attention_mask)", inPath, k)
 		}
 	}
 	s, ok := in["sample"]
@@ -58,6 +61,22 @@ func (m *Model) PredictNPZ(inPath, outPath string) error {
 		}
 		labels = l.I64
 	}
+	cond := Cond{Labels: labels}
+	if e, ok := in["encoder_hidden_states"]; ok {
+		if e.F32 == nil || len(e.Shape) != 3 {
+			return fmt.Errorf("%s: \"encoder_hidden_states\" is %s %v, want float32 (N,L,D)", inPath, e.Dtype(), e.Shape)
+		}
+		cond.Text = tensor.New(tensor.WithShape(e.Shape...), tensor.WithBacking(e.F32))
+	}
+	if a, ok := in["encoder_attention_mask"]; ok {
+		if cond.Text == nil {
+			return fmt.Errorf("%s: \"encoder_attention_mask\" without \"encoder_hidden_states\"", inPath)
+		}
+		if len(a.Shape) != 2 || a.Shape[0] != cond.Text.Shape()[0] || a.Shape[1] != cond.Text.Shape()[1] {
+			return fmt.Errorf("%s: \"encoder_attention_mask\" has shape %v, want (N,L) = %v", inPath, a.Shape, cond.Text.Shape()[:2])
+		}
+		cond.TextMask = a.Floats()
+	}
 	need, err := m.Config.ForwardMemory(s.Shape[0], s.Shape[2], s.Shape[3])
 	if err != nil {
 		return err
@@ -66,7 +85,7 @@ func (m *Model) PredictNPZ(inPath, outPath string) error {
 		return err
 	}
 	x := tensor.New(tensor.WithShape(s.Shape...), tensor.WithBacking(s.F32))
-	out, err := m.Forward(x, t, labels, nil)
+	out, err := m.Forward(x, t, cond, nil)
 	if err != nil {
 		return fmt.Errorf("%s: %w", inPath, err)
 	}

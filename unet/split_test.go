@@ -22,7 +22,7 @@ func TestSplitDepths(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				sh, err := sp.ShellIn(f.sample, f.t, f.labels, nil)
+				sh, err := sp.ShellIn(f.sample, f.t, f.cond, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -62,7 +62,7 @@ func TestSplitDepths(t *testing.T) {
 func TestStaleShell(t *testing.T) {
 	f := loadFixture(t, "attn")
 	m := f.model
-	sh, err := m.ShellIn(f.sample, f.t, f.labels, nil)
+	sh, err := m.ShellIn(f.sample, f.t, f.cond, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestStaleShell(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Forward(f.sample, f.t, f.labels, nil); err != nil {
+	if _, err := m.Forward(f.sample, f.t, f.cond, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.ShellOut(sh, rOut, nil); err == nil || !strings.Contains(err.Error(), "stale") {
@@ -79,8 +79,8 @@ func TestStaleShell(t *testing.T) {
 	if _, err := m.Core(sh, nil); err == nil || !strings.Contains(err.Error(), "stale") {
 		t.Errorf("Core on a stale shell: %v", err)
 	}
-	sh2, _ := m.ShellIn(f.sample, f.t, f.labels, nil)
-	if _, err := m.ShellIn(f.sample, f.t, f.labels, nil); err != nil {
+	sh2, _ := m.ShellIn(f.sample, f.t, f.cond, nil)
+	if _, err := m.ShellIn(f.sample, f.t, f.cond, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.ShellOut(sh2, tensor.New(tensor.WithShape(sh2.ROutShape()...), tensor.Of(tensor.Float32)), nil); err == nil {
@@ -119,7 +119,7 @@ func TestTapInfos(t *testing.T) {
 	m := f.model
 	s := f.sample.Shape()
 	seen := map[string]tensor.Shape{}
-	if _, err := m.Forward(f.sample, f.t, f.labels, func(tap string, x *tensor.Dense) (*tensor.Dense, error) {
+	if _, err := m.Forward(f.sample, f.t, f.cond, func(tap string, x *tensor.Dense) (*tensor.Dense, error) {
 		seen[tap] = x.Shape().Clone()
 		return nil, nil
 	}); err != nil {

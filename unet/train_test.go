@@ -33,7 +33,7 @@ func TestTrainingGraph(t *testing.T) {
 	var x, tp, oh, y, out *G.Node
 	if err := nn.Build(func() error {
 		x, tp, oh, y = g.Input("x", 4, 1, 4, 4), g.Input("t", 4, 4), g.Input("oh", 4, 3), g.Input("y", 4, 1, 4, 4)
-		out = m.Graph(g, x, tp, oh)
+		out = m.Graph(g, x, tp, oh, nil)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func TestTrainingGraph(t *testing.T) {
 			t.Fatalf("gradient of %s changed between two runs on the same data: accumulation", names[0])
 		}
 	}
-	before, err := m.Forward(xv, tv, labels, nil)
+	before, err := m.Forward(xv, tv, Cond{Labels: labels}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestTrainingGraph(t *testing.T) {
 	if l > 0.8*l0 {
 		t.Errorf("loss %.4f after 30 steps, started at %.4f", l, l0)
 	}
-	after, err := m.Forward(xv, tv, labels, nil)
+	after, err := m.Forward(xv, tv, Cond{Labels: labels}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

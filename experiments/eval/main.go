@@ -112,7 +112,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // with the plain model's) and returns the report and the samples.
 func sampled(c *cli.Command, clf *metrics.Classifier, dir string, m evaluate.Method, cw *cli.ClockworkFlags, guidance float64, n, batch int, seed uint64,
 	q metrics.QualityOptions, toTeacher bool, rounds int) (evaluate.Comparison, []float32, error) {
-	s, err := cli.LoadSampling(dir, guidance, n, batch, seed, "cycle", 2*4*metrics.FeatureDim+4*10+8, " and their features")
+	s, err := cli.LoadSampling(dir, guidance, n, batch, seed, "cycle", nil, 2*4*metrics.FeatureDim+4*10+8, " and their features")
 	if err != nil {
 		return evaluate.Comparison{}, nil, err
 	}

@@ -26,7 +26,8 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	c := cli.New("sample", "draw samples of a model (or of Clockwork on it) to an .npz file and a PNG grid",
-		[]string{"sample -steps 20 -guidance 2 -n 100", "sample -model DIR -steps 8 -adaptor identity -clock 2"}, stdout, stderr)
+		[]string{"sample -steps 20 -guidance 2 -n 100", "sample -model DIR -steps 8 -adaptor identity -clock 2",
+			"sample -model models/text -prompt \"a thick seven on the left\" -guidance 3 -n 16"}, stdout, stderr)
 	fs := c.Flags
 	var cw cli.ClockworkFlags
 	o := diffusion.Options{}
@@ -40,6 +41,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	n := fs.Int("n", 64, "number of samples")
 	batch := fs.Int("batch", 64, "batch size")
 	labels := fs.String("labels", "cycle", "class labels: cycle, a class, or a comma-separated list (none for unconditional models)")
+	prompt := fs.String("prompt", "", "the prompt of a text-conditioned model (\"a thick seven on the left\")")
+	promptFile := fs.String("prompts", "", "a file of prompts, one per line, taken in turn")
 	cw.Register(fs)
 	out := fs.String("out", "", "output .npz (samples, labels); default: runs/samples/<model>-<sampler><steps>.npz")
 	grid := fs.String("grid", "-", "output PNG grid (default: beside -out; empty: none)")
@@ -60,7 +63,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := cli.Outputs(out, grid, "samples", cli.SampleName(dir, o.Sampler, o.Steps, *guidance, &cw), ".npz"); err != nil {
 		return c.Fail(err)
 	}
-	s, err := cli.LoadSampling(dir, *guidance, *n, *batch, o.Seed, *labels, 0, "")
+	prompts, err := cli.ReadPrompts(*prompt, *promptFile)
+	if err != nil {
+		return c.Usage("%v", err)
+	}
+	s, err := cli.LoadSampling(dir, *guidance, *n, *batch, o.Seed, *labels, prompts, 0, "")
 	if err != nil {
 		return c.Fail(err)
 	}
@@ -81,6 +88,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	arrays, order := map[string]npzio.Array{"samples": npzio.Float32(xs, x.Shape().Clone()...)}, []string{"samples"}
 	if lab != nil {
 		arrays["labels"], order = npzio.Int64(lab, len(lab)), append(order, "labels")
+	}
+	if s.Prompts != nil {
+		// The prompts' token ids, padded as the text encoder read them.
+		ids, err := s.Text.IDs(s.Prompts)
+		if err != nil {
+			return c.Fail(err)
+		}
+		arrays["input_ids"], order = npzio.Int64(ids, len(s.Prompts), s.Text.Tokens()), append(order, "input_ids")
 	}
 	if err := npzio.Write(*out, order, arrays); err != nil {
 		return c.Fail(err)

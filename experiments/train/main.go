@@ -24,6 +24,7 @@ import (
 	"github.com/clockwork-go/clockwork/internal/cli"
 	"github.com/clockwork-go/clockwork/internal/fsutil"
 	"github.com/clockwork-go/clockwork/plots"
+	"github.com/clockwork-go/clockwork/textenc"
 	"github.com/clockwork-go/clockwork/train"
 	"github.com/clockwork-go/clockwork/unet"
 )
@@ -33,13 +34,14 @@ func main() { cli.Main(run) }
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := cli.New("train", "train a diffusion U-Net (resumable, verified checkpoints; the EMA model as a diffusers-style directory)",
 		[]string{"train                                  # class-conditional MNIST, the reference config",
+			"train -config mnist_text -data captions -out runs/text   # text-to-image on captioned digits",
 			"train -out runs/mnist -resume          # continue after Ctrl-C", "train -out runs/mnist -resume -from 500  # from an earlier checkpoint"}, stdout, stderr)
 	fs := c.Flags
 	d := diffusion.DefaultTrainConfig()
 	tc := &d
 	out := fs.String("out", "runs/mnist", "run directory")
 	config := fs.String("config", "mnist", "U-Net config: an embedded name, a config.json or a model directory")
-	data := fs.String("data", "mnist", "training data: mnist, mnist:DIR, shapes[:N], npz:PATH[:images[:labels[:classes]]]")
+	data := fs.String("data", "mnist", "training data: mnist, mnist:DIR, shapes[:N], npz:PATH[:images[:labels[:classes]]], captions[:N] (captioned digits, for a text config)")
 	resume := fs.Bool("resume", false, "continue the run in -out from its latest checkpoint (or, when that is missing or incomplete, its newest complete one)")
 	from := fs.Int("from", -1, "with -resume: continue from the checkpoint of this step instead of the latest; later checkpoints are discarded")
 	force := fs.Bool("force", false, "with -resume: continue even though -data gives other images than the run was trained on")
@@ -72,10 +74,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return c.Fail(err)
 	}
 	var m *unet.Model
+	var text *textenc.Prompter
 	if !*resume {
 		cfg, err := unet.ConfigFrom(*config)
 		if err == nil {
 			m, err = diffusion.NewModelFor(cfg, *config, images, *tc)
+		}
+		if err == nil && cfg.Conditional() {
+			text, err = diffusion.NewTextFor(cfg, images, *tc)
 		}
 		if err != nil {
 			return c.Fail(err)
@@ -106,11 +112,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			c.Printf("resuming %s at step %d of %d\n", *out, tr.Step, tr.Config.Steps)
 		}
 	} else {
-		if tr, err = diffusion.NewTrainer(*out, m, images, *tc); err != nil {
+		if tr, err = diffusion.NewTextTrainer(*out, m, text, images, *tc); err != nil {
 			abandon()
 			return c.Fail(err)
 		}
-		c.Printf("training %s (%d parameters) on %s (%d images) for %d steps of %d into %s\n", *config, m.Params.Count(), images.Name, images.Len(), tc.Steps, tc.BatchSize, *out)
+		what := fmt.Sprintf("%d parameters", m.Params.Count())
+		if text != nil {
+			what += fmt.Sprintf(", with a text encoder of %d over %d words trained jointly", text.Encoder.Params.Count(), len(text.Tokenizer.IDs))
+		}
+		c.Printf("training %s (%s) on %s (%d images) for %d steps of %d into %s\n", *config, what, images.Name, images.Len(), tc.Steps, tc.BatchSize, *out)
 	}
 	tr.Note = func(n string) { c.Printf("note: %s\n", n) }
 	var prog *cli.Progress

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/clockwork-go/clockwork/internal/fsutil"
 	"github.com/clockwork-go/clockwork/internal/sysmem"
 	"github.com/clockwork-go/clockwork/models"
+	"github.com/clockwork-go/clockwork/textenc"
 	"github.com/clockwork-go/clockwork/unet"
 )
 
@@ -22,15 +24,21 @@ type Sampling struct {
 	Noise    *diffusion.Schedule
 	Guidance diffusion.Guidance
 	Setup    evaluate.Setup
+	// Text is a text-conditioned model's text encoder, and Prompts the
+	// prompts of the samples, one per sample (nil for other models).
+	Text    *textenc.Prompter
+	Prompts []string
 }
 
 // LoadSampling loads the model of dir for n samples in batches of batch
 // from seed, with class labels as diffusion.ParseLabels reads them ("" for
-// an unconditional model; "cycle" gives none there either) and guidance of
-// the given scale. It reports, before anything is drawn, settings the model
-// cannot take and sizes beyond the memory left (extra: bytes per sample
-// the command keeps besides the samples, what: what they are).
-func LoadSampling(dir string, guidance float64, n, batch int, seed uint64, labels string, extra float64, what string) (*Sampling, error) {
+// an unconditional model; "cycle" gives none there either), or for a
+// text-conditioned model prompts (taken in turn; required), and guidance
+// of the given scale. It reports, before anything is drawn, settings the
+// model cannot take, prompts its vocabulary cannot, and sizes beyond the
+// memory left (extra: bytes per sample the command keeps besides the
+// samples, what: what they are).
+func LoadSampling(dir string, guidance float64, n, batch int, seed uint64, labels string, prompts []string, extra float64, what string) (*Sampling, error) {
 	if n <= 0 {
 		return nil, fmt.Errorf("-n %d: want a positive number of samples", n)
 	}
@@ -45,8 +53,23 @@ func LoadSampling(dir string, guidance float64, n, batch int, seed uint64, label
 	if err != nil {
 		return nil, fmt.Errorf("-model %s: %w", dir, err)
 	}
+	text, err := diffusion.LoadText(dir, m)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case text != nil && len(prompts) == 0:
+		return nil, fmt.Errorf("-model %s is conditioned on text: give -prompt or -prompts", dir)
+	case text == nil && len(prompts) > 0:
+		return nil, fmt.Errorf("-prompt: -model %s is not conditioned on text (a %s has no cross-attention)", dir, unet.ClassUNet2D)
+	}
 	k := m.Config.NumClasses()
-	g, err := diffusion.ClassGuidance(k, guidance)
+	var g diffusion.Guidance
+	if text != nil {
+		g, err = diffusion.TextGuidance(text, guidance)
+	} else {
+		g, err = diffusion.ClassGuidance(k, guidance)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -64,8 +87,18 @@ func LoadSampling(dir string, guidance float64, n, batch int, seed uint64, label
 	if err != nil {
 		return nil, err
 	}
-	return &Sampling{Dir: dir, Model: m, Noise: noise, Guidance: g,
-		Setup: evaluate.Setup{Noise: noise, Shape: shape, N: n, Batch: batch, Seed: seed, Cond: diffusion.Labels(lab)}}, nil
+	cond := diffusion.Labels(lab)
+	var rows []string
+	if text != nil {
+		rows = diffusion.Prompts(prompts, n)
+		tc, err := diffusion.PromptCond(text, rows)
+		if err != nil {
+			return nil, err
+		}
+		cond.Text = tc.Text
+	}
+	return &Sampling{Dir: dir, Model: m, Noise: noise, Guidance: g, Text: text, Prompts: rows,
+		Setup: evaluate.Setup{Noise: noise, Shape: shape, N: n, Batch: batch, Seed: seed, Cond: cond}}, nil
 }
 
 // CheckOutFiles reports an output path (by its flag) that cannot be
@@ -91,6 +124,35 @@ func SampleName(dir, sampler string, steps int, guidance float64, cw *ClockworkF
 		name += fmt.Sprintf("-g%g", guidance)
 	}
 	return name + cw.Name()
+}
+
+// ReadPrompts returns the prompts of -prompt (one) or -prompts (a file of
+// one prompt per line; blank lines and lines starting with # are skipped),
+// nil when neither is given.
+func ReadPrompts(prompt, file string) ([]string, error) {
+	switch {
+	case prompt != "" && file != "":
+		return nil, fmt.Errorf("-prompt and -prompts: give one")
+	case prompt != "":
+		return []string{prompt}, nil
+	case file == "":
+		return nil, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("-prompts: %w", err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimSpace(l)
+		if l != "" && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("-prompts %s holds no prompt", file)
+	}
+	return out, nil
 }
 
 // Outputs fills in a command's output file and grid: out, when empty, is

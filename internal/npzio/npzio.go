@@ -66,6 +66,26 @@ func (a Array) Dtype() string {
 	return "float32"
 }
 
+// Floats returns the array's values as float32, whatever its numeric
+// dtype (a mask stored as int64, uint8 or float64, say). The values of a
+// float32 array are returned, not copied.
+func (a Array) Floats() []float32 {
+	if a.F32 != nil {
+		return a.F32
+	}
+	out := make([]float32, 0, a.values())
+	for _, v := range a.F64 {
+		out = append(out, float32(v))
+	}
+	for _, v := range a.I64 {
+		out = append(out, float32(v))
+	}
+	for _, v := range a.U8 {
+		out = append(out, float32(v))
+	}
+	return out
+}
+
 // values returns the number of elements the array holds.
 func (a Array) values() int { return max(len(a.F32), len(a.F64), len(a.I64), len(a.U8)) }
 

@@ -34,9 +34,19 @@ type Options struct {
 	Warmup int
 	Mode   Mode
 	Seed   uint64
+	// Tokens is the length of the text a UNet2DConditionModel attends to
+	// (random embeddings, as a frozen text encoder would give); 0: 16.
+	Tokens int
 	// Profile, when set, receives a CPU profile (runtime/pprof) of the
 	// timed steps.
 	Profile io.Writer
+}
+
+func (opts Options) tokens() int {
+	if opts.Tokens > 0 {
+		return opts.Tokens
+	}
+	return 16
 }
 
 // Validate checks the options, and that the model and a step's batch fit
@@ -103,23 +113,29 @@ func Run(opts Options, w io.Writer) ([]float64, error) {
 	x := randn(n, c.InChannels, h, wd)
 	target := randn(n, c.OutChannels, h, wd)
 	t := make([]float64, n)
-	var labels []int64
+	var cond diffusion.Cond
 	for i := range t {
 		t[i] = float64(rng.IntN(1000))
 		if k := c.NumClasses(); k > 0 {
-			labels = append(labels, int64(rng.IntN(k)))
+			cond.Labels = append(cond.Labels, int64(rng.IntN(k)))
 		}
+	}
+	tokens := 0
+	if c.Conditional() {
+		// Fixed text embeddings, as a frozen text encoder gives them.
+		tokens = opts.tokens()
+		cond.Text = randn(n, tokens, c.CrossAttentionDim)
 	}
 	var step func() error
 	switch opts.Mode {
 	case Train:
-		tg, err := diffusion.NewTrainGraph(m, n, h, wd)
+		tg, err := diffusion.NewTrainGraph(m, nil, n, h, wd, tokens)
 		if err != nil {
 			return nil, err
 		}
 		opt := nn.NewAdam(1e-4)
 		step = func() error {
-			if _, err := tg.Run(x, t, labels, target, nil); err != nil {
+			if _, err := tg.Run(diffusion.TrainInput{X: x, T: t, Cond: cond, Target: target}); err != nil {
 				return err
 			}
 			names, grads := tg.Gradients()
@@ -127,7 +143,7 @@ func Run(opts Options, w io.Writer) ([]float64, error) {
 		}
 	case Sample:
 		step = func() error {
-			_, err := m.Forward(x, t, labels, nil)
+			_, err := m.Forward(x, t, cond.UNet(), nil)
 			return err
 		}
 	}
