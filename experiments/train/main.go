@@ -19,6 +19,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	_ "github.com/clockwork-go/clockwork/captions" // -data captions
 	"github.com/clockwork-go/clockwork/datasets"
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/internal/cli"
