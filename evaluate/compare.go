@@ -59,7 +59,7 @@ func Compare(c *metrics.Classifier, ref, m Method, s Setup, o CompareOptions) (C
 			if err != nil {
 				return Comparison{}, nil, err
 			}
-			x, cmp.RefGFLOPs = rd.X, rd.GFLOPs
+			x, cmp.RefGFLOPs = rd.X, rd.GFLOPs+s.TextGFLOPs
 		}
 		reps := o.Bootstrap
 		if reps == 0 {
@@ -86,7 +86,7 @@ func Compare(c *metrics.Classifier, ref, m Method, s Setup, o CompareOptions) (C
 		}
 		cmp.Paired = &p
 		if cmp.RefGFLOPs == 0 && o.TimeAgainst.Denoiser == nil {
-			cmp.RefGFLOPs = p.GFLOPsA
+			cmp.RefGFLOPs = p.GFLOPsA + s.TextGFLOPs
 		}
 	}
 	return cmp, d.X, nil

@@ -3,6 +3,7 @@ package evaluate
 import (
 	"fmt"
 
+	"github.com/clockwork-go/clockwork/captions"
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/metrics"
 	"github.com/clockwork-go/clockwork/unet"
@@ -18,10 +19,15 @@ type Report struct {
 	Seed      uint64  `json:"seed"`
 	Reference string  `json:"reference"`
 	metrics.Quality
-	// GFLOPsPerSample is the method's cost per sample as counted;
-	// MsPerSample the wall time per sample (Drawn.Ms).
-	GFLOPsPerSample float64 `json:"gflops_per_sample,omitempty"`
-	MsPerSample     float64 `json:"ms_per_sample,omitempty"`
+	// GFLOPsPerSample is the method's cost per sample as counted (the
+	// text encoder's share, TextGFLOPsPerSample, included); MsPerSample
+	// the wall time per sample (Drawn.Ms).
+	GFLOPsPerSample     float64 `json:"gflops_per_sample,omitempty"`
+	TextGFLOPsPerSample float64 `json:"text_encoder_gflops_per_sample,omitempty"`
+	MsPerSample         float64 `json:"ms_per_sample,omitempty"`
+	// Prompts is the samples' prompt adherence beside real images', for a
+	// text-conditioned model.
+	Prompts *captions.Judgement `json:"prompt_adherence,omitempty"`
 }
 
 // LabelsFor returns the default labels of n samples for a model with
@@ -54,16 +60,34 @@ func Measure(c *metrics.Classifier, m Method, s Setup, d Drawn, q metrics.Qualit
 	if err := CheckMNISTShape(s.Shape); err != nil {
 		return Report{}, fmt.Errorf("%s: %w", m.Name, err)
 	}
+	if s.Prompts != nil && q.Data == "" {
+		q.Data = captions.DataKind // the images the prompts describe
+	}
 	qual, err := metrics.MeasureQuality(c, d.X, s.N, s.Cond.Labels, q)
 	if err != nil {
 		return Report{}, err
 	}
-	ref := q.Reference
+	ref, data := q.Reference, q.Data
 	if ref == "" {
 		ref = "test"
 	}
-	return Report{Model: m.Name, Sampler: m.Sampler, Steps: m.Steps, N: s.N, Seed: s.Seed,
-		Reference: "mnist-" + ref, Quality: qual, GFLOPsPerSample: d.GFLOPs, MsPerSample: d.Ms}, nil
+	if data == "" {
+		data = "mnist"
+	}
+	r := Report{Model: m.Name, Sampler: m.Sampler, Steps: m.Steps, N: s.N, Seed: s.Seed,
+		Reference: data + "-" + ref, Quality: qual, GFLOPsPerSample: d.GFLOPs + s.TextGFLOPs, TextGFLOPsPerSample: s.TextGFLOPs, MsPerSample: d.Ms}
+	if s.Prompts != nil {
+		reps := q.Bootstrap
+		if reps == 0 {
+			reps = 100
+		}
+		j, err := captions.Judge(d.X, s.Prompts, reps, q.Seed)
+		if err != nil {
+			return Report{}, fmt.Errorf("%s: %w", m.Name, err)
+		}
+		r.Prompts = &j
+	}
+	return r, nil
 }
 
 // CheckMNIST reports, as an error, a model whose samples the MNIST metrics

@@ -38,6 +38,14 @@ type Setup struct {
 	// Cond is the samples' conditioning, N rows (the zero Cond for an
 	// unconditional model).
 	Cond diffusion.Cond
+	// Prompts are the samples' prompts for a text-conditioned model (N,
+	// the captions whose embeddings Cond holds), nil otherwise: Measure
+	// judges the samples' adherence to them (captions.Judge).
+	Prompts []string
+	// TextGFLOPs is the text encoder's cost per sample, counted once per
+	// distinct prompt (the empty one of guidance included) and spread over
+	// the samples; Measure adds it to every method's cost.
+	TextGFLOPs float64
 	// Progress, when set, is called after each batch with the samples done.
 	Progress func(done, total int)
 }
@@ -56,6 +64,9 @@ func (s Setup) Validate() error {
 	if err := s.Cond.Check(s.N); err != nil {
 		return fmt.Errorf("evaluation: conditioning of %d samples: %w", s.N, err)
 	}
+	if s.Prompts != nil && len(s.Prompts) != s.N {
+		return fmt.Errorf("evaluation: %d prompts for %d samples", len(s.Prompts), s.N)
+	}
 	return nil
 }
 
@@ -64,6 +75,9 @@ func (s Setup) First(n int) Setup {
 	n = min(n, s.N)
 	if !s.Cond.IsZero() {
 		s.Cond = s.Cond.Slice(0, n)
+	}
+	if s.Prompts != nil {
+		s.Prompts = s.Prompts[:n]
 	}
 	s.N, s.Batch = n, min(s.Batch, n)
 	return s

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"text/tabwriter"
 
+	"github.com/clockwork-go/clockwork/captions"
 	"github.com/clockwork-go/clockwork/datasets"
 	"github.com/clockwork-go/clockwork/metrics"
 )
@@ -25,8 +26,29 @@ func (c Comparison) WriteTable(w io.Writer) error {
 	if a := c.Accuracy; a != nil {
 		fmt.Fprintf(tw, "class accuracy\t%.4f  [%.4f, %.4f]\n", a.Value, a.Lo, a.Hi)
 	}
+	if p := c.Prompts; p != nil {
+		iv := func(r captions.Rate) string {
+			if r.Named == 0 {
+				return "—"
+			}
+			return fmt.Sprintf("%.3f  [%.3f, %.3f]", r.Satisfied.Value, r.Satisfied.Lo, r.Satisfied.Hi)
+		}
+		fmt.Fprintf(tw, "prompt adherence\t%.3f  [%.3f, %.3f]  (real images: %.3f)\n", p.Samples.Share.Value, p.Samples.Share.Lo, p.Samples.Share.Hi, p.Ceiling.Share.Value)
+		for _, a := range []struct {
+			name string
+			s, c captions.Rate
+		}{{"digit", p.Samples.Digit, p.Ceiling.Digit}, {"size", p.Samples.Size, p.Ceiling.Size}, {"stroke", p.Samples.Stroke, p.Ceiling.Stroke},
+			{"column", p.Samples.H, p.Ceiling.H}, {"row", p.Samples.V, p.Ceiling.V}} {
+			fmt.Fprintf(tw, "  %s\t%s  (real images: %.3f; %d prompts name it)\n", a.name, iv(a.s), a.c.Satisfied.Value, a.s.Named)
+		}
+		fmt.Fprintf(tw, "  whole prompt\t%.3f  [%.3f, %.3f]  (real images: %.3f)\n", p.Samples.All.Value, p.Samples.All.Lo, p.Samples.All.Hi, p.Ceiling.All.Value)
+	}
 	if c.Sampler != "" {
-		fmt.Fprintf(tw, "GFLOPs/sample\t%.3f\n", c.GFLOPsPerSample)
+		if c.TextGFLOPsPerSample > 0 {
+			fmt.Fprintf(tw, "GFLOPs/sample\t%.3f (text encoder %.4f of it)\n", c.GFLOPsPerSample, c.TextGFLOPsPerSample)
+		} else {
+			fmt.Fprintf(tw, "GFLOPs/sample\t%.3f\n", c.GFLOPsPerSample)
+		}
 		fmt.Fprintf(tw, "ms/sample\t%.2f\n", c.MsPerSample)
 	}
 	if p := c.Paired; p != nil && c.RefGFLOPs > 0 {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/clockwork-go/clockwork/datasets"
@@ -17,6 +18,14 @@ import (
 // ("train" or "test"), cached under the user cache directory (keyed by the
 // classifier's weights) so that later evaluations skip the computation.
 func ReferenceFeatures(c *Classifier, split string) (Features, error) {
+	return DataFeatures(c, "mnist", split)
+}
+
+// DataFeatures returns the classifier features of a split of the images a
+// data specification names (datasets.Open: "mnist", "captions", …; 1×32×32
+// images), cached as ReferenceFeatures caches MNIST's, keyed by the
+// classifier's weights and the images' digest.
+func DataFeatures(c *Classifier, data, split string) (Features, error) {
 	h := sha256.New()
 	for _, n := range c.Params.Names() {
 		for _, v := range c.Params.Data(n) {
@@ -24,19 +33,34 @@ func ReferenceFeatures(c *Classifier, split string) (Features, error) {
 			h.Write([]byte{byte(b), byte(b >> 8), byte(b >> 16), byte(b >> 24)})
 		}
 	}
+	var d *datasets.Images
+	name := "mnist"
+	if data != "mnist" {
+		var err error
+		if d, err = datasets.Open(data, split); err != nil {
+			return Features{}, err
+		}
+		if c, h, w := d.Shape(); c != 1 || h != 32 || w != 32 {
+			return Features{}, fmt.Errorf("reference data %s: images of %d×%d×%d; the classifier takes 1×32×32", data, c, h, w)
+		}
+		h.Write([]byte(d.Info().SHA256))
+		name = strings.NewReplacer("/", "_", ":", "_").Replace(data)
+	}
 	key := hex.EncodeToString(h.Sum(nil))[:16]
 	var cache string
 	if dir, err := os.UserCacheDir(); err == nil {
-		cache = filepath.Join(dir, "clockwork", fmt.Sprintf("mnist-%s-features-%s.npz", split, key))
+		cache = filepath.Join(dir, "clockwork", fmt.Sprintf("%s-%s-features-%s.npz", name, split, key))
 		if a, err := npzio.Read(cache); err == nil {
 			if f, ok := a["features"]; ok && f.F32 != nil && len(f.Shape) == 2 {
 				return Features{N: f.Shape[0], Dim: f.Shape[1], X: f.F32}, nil
 			}
 		}
 	}
-	d, err := datasets.MNIST(split, "", true)
-	if err != nil {
-		return Features{}, err
+	if d == nil {
+		var err error
+		if d, err = datasets.MNIST(split, "", true); err != nil {
+			return Features{}, err
+		}
 	}
 	x := make([]float32, d.Len()*32*32)
 	idx := make([]int, d.Len())
@@ -66,8 +90,8 @@ var refCache struct {
 }
 
 type refKey struct {
-	c     *Classifier
-	split string
+	c           *Classifier
+	data, split string
 }
 
 type refEntry struct {
@@ -75,16 +99,16 @@ type refEntry struct {
 	s Stats
 }
 
-// referenceStats returns an MNIST split's features and their statistics
+// referenceStats returns the features of a data split and their statistics
 // (with the covariance's root), computed once per classifier and split.
-func referenceStats(c *Classifier, split string) (Features, Stats, error) {
+func referenceStats(c *Classifier, data, split string) (Features, Stats, error) {
 	refCache.Lock()
 	defer refCache.Unlock()
-	k := refKey{c, split}
+	k := refKey{c, data, split}
 	if e, ok := refCache.m[k]; ok {
 		return e.f, e.s, nil
 	}
-	f, err := ReferenceFeatures(c, split)
+	f, err := DataFeatures(c, data, split)
 	if err != nil {
 		return Features{}, Stats{}, err
 	}
@@ -111,10 +135,14 @@ type Quality struct {
 
 // QualityOptions tune the quality measures.
 type QualityOptions struct {
-	Reference  string // MNIST split the images are compared with ("test" or "train")
-	KIDSubsets int    // default 50
-	KIDSize    int    // default 1000
-	Bootstrap  int    // bootstrap resamples for the FID and accuracy intervals; default 100
+	Reference string // split the images are compared with ("test" or "train")
+	// Data is the data specification (datasets.Open) whose split they are
+	// compared with; "" is MNIST. Commands that take other data import
+	// the package that registers it ("captions").
+	Data       string
+	KIDSubsets int // default 50
+	KIDSize    int // default 1000
+	Bootstrap  int // bootstrap resamples for the FID and accuracy intervals; default 100
 	Seed       uint64
 }
 
@@ -139,7 +167,10 @@ func MeasureQuality(c *Classifier, x []float32, n int, labels []int64, o Quality
 	if n < 2 {
 		return Quality{}, fmt.Errorf("quality needs at least 2 images, have %d", n)
 	}
-	ref, refStats, err := referenceStats(c, o.Reference)
+	if o.Data == "" {
+		o.Data = "mnist"
+	}
+	ref, refStats, err := referenceStats(c, o.Data, o.Reference)
 	if err != nil {
 		return Quality{}, err
 	}

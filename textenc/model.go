@@ -219,3 +219,24 @@ func (m *Model) WithParams(p *nn.Params) (*Model, error) {
 	}
 	return &Model{Config: m.Config, Params: p}, nil
 }
+
+// FLOPs returns the floating-point operations of encoding one prompt of
+// tokens tokens, in the conventions of unet.Cost (2 per multiply-add,
+// biases not counted; LayerNorm 8 per element, softmax 5 per score, GELU 8
+// and quick GELU 5 per element, additions 1): the projections, the causal
+// attention's products (counted in full, as the kernels compute them), the
+// MLP, the norms and the residual sums. The embeddings are lookups.
+func (m *Model) FLOPs(tokens int) int64 {
+	c := m.Config
+	l, d, f, heads := int64(tokens), int64(c.HiddenSize), int64(c.IntermediateSize), int64(c.NumAttentionHeads)
+	act := int64(8)
+	if c.HiddenAct == nn.ActQuickGELU {
+		act = 5
+	}
+	perLayer := 2*8*l*d + // two LayerNorms
+		2*4*l*d*d + // q, k, v and out projections
+		2*2*l*l*d + 5*heads*l*l + // Q·Kᵀ, P·V and the softmax
+		2*2*l*d*f + act*l*f + // the MLP
+		2*l*d // the residual sums
+	return l*d + int64(c.NumHiddenLayers)*perLayer + 8*l*d // position embeddings added, final LayerNorm
+}

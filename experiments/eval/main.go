@@ -14,6 +14,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/clockwork-go/clockwork/captions"
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/evaluate"
 	"github.com/clockwork-go/clockwork/internal/cli"
@@ -21,6 +22,7 @@ import (
 	"github.com/clockwork-go/clockwork/metrics"
 	"github.com/clockwork-go/clockwork/models"
 	"github.com/clockwork-go/clockwork/plots"
+	"github.com/clockwork-go/clockwork/unet"
 )
 
 func main() {
@@ -47,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	seed := fs.Uint64("seed", 0, "noise seed")
 	fs.StringVar(&q.Reference, "reference", "test", "MNIST split to compare with: test or train")
 	fs.IntVar(&q.Bootstrap, "bootstrap", 100, "bootstrap resamples for the intervals")
+	prompt := fs.String("prompt", "", "a text-conditioned model's prompt for every sample")
+	promptFile := fs.String("prompts", "", "a file of prompts, one per line, taken in turn (default for a text-conditioned model: the captions of the captioned digits' test split)")
 	cw.Register(fs)
 	toTeacher := fs.Bool("to-teacher", true, "with -adaptor: also draw the plain model's samples from the same noise and labels and report the L2 distance and PSNR to them")
 	rounds := fs.Int("time-rounds", 11, "with -adaptor: time the plain model and Clockwork on one batch in this many alternating rounds (0: skip)")
@@ -90,7 +94,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *real != "" {
 		cmp.Report, x, err = evaluate.Real(clf, *real, *n, *seed, q)
 	} else {
-		cmp, x, err = sampled(c, clf, dir, m, &cw, *guidance, *n, *batch, *seed, q, *toTeacher, *rounds)
+		var prompts []string
+		if prompts, err = textPrompts(dir, *prompt, *promptFile, *n); err == nil {
+			cmp, x, err = sampled(c, clf, dir, m, &cw, *guidance, *n, *batch, *seed, prompts, q, *toTeacher, *rounds)
+		}
 	}
 	if err != nil {
 		return c.Fail(err)
@@ -111,8 +118,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 // sampled draws the model's samples (and, with an adaptor, compares them
 // with the plain model's) and returns the report and the samples.
 func sampled(c *cli.Command, clf *metrics.Classifier, dir string, m evaluate.Method, cw *cli.ClockworkFlags, guidance float64, n, batch int, seed uint64,
-	q metrics.QualityOptions, toTeacher bool, rounds int) (evaluate.Comparison, []float32, error) {
-	s, err := cli.LoadSampling(dir, guidance, n, batch, seed, "cycle", nil, 2*4*metrics.FeatureDim+4*10+8, " and their features")
+	prompts []string, q metrics.QualityOptions, toTeacher bool, rounds int) (evaluate.Comparison, []float32, error) {
+	s, err := cli.LoadSampling(dir, guidance, n, batch, seed, "cycle", prompts, 2*4*metrics.FeatureDim+4*10+8, " and their features")
 	if err != nil {
 		return evaluate.Comparison{}, nil, err
 	}
@@ -138,4 +145,19 @@ func sampled(c *cli.Command, clf *metrics.Classifier, dir string, m evaluate.Met
 	cmp, x, err := evaluate.Compare(clf, ref, m, s.Setup, o)
 	prog.Finish()
 	return cmp, x, err
+}
+
+// textPrompts returns the prompts of -prompt or -prompts, or for a
+// text-conditioned model given neither, the captions of the captioned
+// digits' test split (whose images are then the FID reference).
+func textPrompts(dir, prompt, file string, n int) ([]string, error) {
+	p, err := cli.ReadPrompts(prompt, file)
+	if err != nil || p != nil {
+		return p, err
+	}
+	cfg, err := unet.ConfigFrom(dir)
+	if err != nil || !cfg.Conditional() {
+		return nil, err
+	}
+	return captions.TestCaptions(n)
 }

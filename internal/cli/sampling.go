@@ -97,8 +97,19 @@ func LoadSampling(dir string, guidance float64, n, batch int, seed uint64, label
 		}
 		cond.Text = tc.Text
 	}
-	return &Sampling{Dir: dir, Model: m, Noise: noise, Guidance: g, Text: text, Prompts: rows,
-		Setup: evaluate.Setup{Noise: noise, Shape: shape, N: n, Batch: batch, Seed: seed, Cond: cond}}, nil
+	setup := evaluate.Setup{Noise: noise, Shape: shape, N: n, Batch: batch, Seed: seed, Cond: cond, Prompts: rows}
+	if text != nil {
+		// The text encoder runs once per distinct prompt.
+		distinct := map[string]bool{}
+		for _, p := range rows {
+			distinct[p] = true
+		}
+		if g.Active() {
+			distinct[""] = true
+		}
+		setup.TextGFLOPs = float64(len(distinct)) * float64(text.Encoder.FLOPs(text.Tokens())) / float64(n) / 1e9
+	}
+	return &Sampling{Dir: dir, Model: m, Noise: noise, Guidance: g, Text: text, Prompts: rows, Setup: setup}, nil
 }
 
 // CheckOutFiles reports an output path (by its flag) that cannot be
