@@ -86,6 +86,12 @@ func (r *Runner) distiller(m Method) (*distill.Distiller, func(), error) {
 		unlock()
 		return nil, nil, err
 	}
+	if r.Text != nil {
+		if err := d.UseText(r.Text, r.Captions); err != nil {
+			unlock()
+			return nil, nil, err
+		}
+	}
 	d.UnrollBatch = r.batch()
 	if r.Log != nil {
 		d.Log = prefixed{r.Log, m.Label() + ": "}

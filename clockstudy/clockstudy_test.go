@@ -60,7 +60,7 @@ func TestRelativeFLOPs(t *testing.T) {
 func TestLeastSensitiveSchedule(t *testing.T) {
 	m := tinyTeacher(t)
 	s, _ := diffusion.NewSchedule(diffusion.DefaultScheduleConfig())
-	sens, err := Sensitivity(m, s, "dpmpp2m", 6, 4, 4, 1)
+	sens, err := Sensitivity(m, s, "dpmpp2m", 6, 4, 4, 1, diffusion.Cond{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,16 @@ type Config struct {
 	TimeRounds int `json:"time_rounds"`
 	// Keep samples of each cell are kept for the figures.
 	Keep int `json:"keep_samples"`
+	// Guidance is the classifier-free guidance scale every cell samples
+	// with (0 or 1: none); a text-conditioned teacher's study guides at
+	// TextGuidance.
+	Guidance float64 `json:"guidance,omitempty"`
 }
+
+// TextGuidance is the guidance scale of a text-conditioned teacher's
+// study: prompts are followed, not merely suggested, as text-to-image
+// models are run.
+const TextGuidance = 2
 
 // DefaultTimeRounds is the number of alternating rounds a cell is timed in
 // against the baseline: enough for a distribution-free 95% interval of the
@@ -42,16 +51,36 @@ const DefaultTimeRounds = 11
 // Quick is the default study: the teacher at 8 DPM-Solver++(2M) steps and
 // at the step counts of about the FLOPs of the ResNet adaptor's clock 2,
 // and the ladder identity, scale-shift, ResNet and UNet-light under clock
-// 2; 500 samples per cell.
+// 2; 500 samples per cell. A text-conditioned teacher's adds the ResNet
+// adaptor conditioned on the pooled text (the paper's Tab. 5) and guides
+// every cell at TextGuidance.
 func Quick(teacher *unet.Model) (Config, error) {
-	return build(teacher, quickMethods(), 500)
+	return build(teacher, withText(teacher, quickMethods()), 500)
+}
+
+// withText adds, for a text-conditioned teacher, the ResNet adaptor that
+// reads the pooled text, and drops the cells distilled on forward-noised
+// images (not implemented for text: distill.Noised).
+func withText(teacher *unet.Model, methods []Method) []Method {
+	if !teacher.Config.Conditional() {
+		return methods
+	}
+	methods = slices.DeleteFunc(methods, func(m Method) bool { return m.Data == "noised" })
+	m := ClockworkMethod("resnet", "dpmpp2m", 8, "clock:2", "text")
+	m.Text = true
+	for i := range methods {
+		if methods[i].Kind == "resnet" && methods[i].Key() == ClockworkMethod("resnet", "dpmpp2m", 8, "clock:2").Key() {
+			methods[i].Groups = append(methods[i].Groups, "text")
+		}
+	}
+	return append(methods, m)
 }
 
 // Full adds every ablation (clocks 2–4, placements, inputs, unrolled
 // against forward-noised data at 4 and 8 steps, cut depth, DDIM, 4 and 16
 // steps); 1000 samples per cell.
 func Full(teacher *unet.Model) (Config, error) {
-	c, err := build(teacher, fullMethods(), 1000)
+	c, err := build(teacher, withText(teacher, fullMethods()), 1000)
 	if err != nil {
 		return c, err
 	}
@@ -65,6 +94,9 @@ func build(teacher *unet.Model, methods []Method, n int) (Config, error) {
 		return Config{}, err
 	}
 	c := Config{Model: teacher.Fingerprint(), Shape: shape, N: n, Distill: DefaultDistill(), TimeBatch: 64, TimeRounds: DefaultTimeRounds, Keep: 8}
+	if teacher.Config.Conditional() {
+		c.Guidance = TextGuidance
+	}
 	// The teacher at the step counts that cost about what the Clockwork
 	// methods at 8 DPM-Solver++ steps cost: the baseline a reviewer asks
 	// for first.
@@ -106,7 +138,7 @@ func RelativeFLOPs(teacher *unet.Model, m Method) (float64, error) {
 	if !m.Clockwork() {
 		return 1, nil
 	}
-	a, err := distill.New(teacher, distill.AdaptorConfig{Kind: m.Kind, Width: m.Width, Depth: m.Depth, NoPrev: m.NoPrev, Steps: m.Steps, StepSize: len(m.StepCounts) > 0}, 0)
+	a, err := distill.New(teacher, distill.AdaptorConfig{Kind: m.Kind, Width: m.Width, Depth: m.Depth, NoPrev: m.NoPrev, Steps: m.Steps, StepSize: len(m.StepCounts) > 0, Text: m.Text}, 0)
 	if err != nil {
 		return 0, err
 	}
@@ -117,10 +149,20 @@ func RelativeFLOPs(teacher *unet.Model, m Method) (float64, error) {
 		return 0, err
 	}
 	h, w, _ := teacher.Config.SampleHW()
-	shell, core := a.Base().Cut.Cost(teacher.Cost(h, w))
+	shell, core := a.Base().Cut.Cost(teacher.CostAt(h, w, textTokens(teacher)))
 	evals, n := int64(clock.Steps()), int64(clock.Count())
 	total := evals*shell + (evals-n)*core + n*a.FLOPs()
 	return float64(total) / float64(evals*(shell+core)), nil
+}
+
+// textTokens is the text length a text-conditioned teacher's costs are
+// counted at: the prompts of the toolkit's text encoders
+// (diffusion.TextTokens); 0 for other teachers.
+func textTokens(teacher *unet.Model) int {
+	if teacher.Config.Conditional() {
+		return diffusion.TextTokens
+	}
+	return 0
 }
 
 // placeholder returns a method's schedule, or for a schedule chosen by

@@ -24,6 +24,9 @@ type Method struct {
 	NoPrev   bool   `json:"no_prev,omitempty"`
 	Width    int    `json:"width,omitempty"`
 	Data     string `json:"data,omitempty"`
+	// Text conditions the adaptor on the prompt's pooled text embedding
+	// (a text-conditioned teacher; distill.AdaptorConfig.Text).
+	Text bool `json:"text,omitempty"`
 	// StepCounts, when set, is the step counts of an adaptor distilled
 	// for several (conditioned on the step size); the cell runs it at
 	// Steps.
@@ -79,6 +82,9 @@ func (m Method) Key() string {
 	if len(m.StepCounts) > 0 {
 		k += "/multi" + joinInts(m.StepCounts, "_")
 	}
+	if m.Text {
+		k += "/text"
+	}
 	return k
 }
 
@@ -125,6 +131,9 @@ func (m Method) Label() string {
 	if len(m.StepCounts) > 0 {
 		extra = append(extra, "one adaptor for "+joinInts(m.StepCounts, "/")+" steps")
 	}
+	if m.Text {
+		extra = append(extra, "pooled text")
+	}
 	if m.Sampler != "dpmpp2m" || m.Steps != 8 {
 		extra = append(extra, fmt.Sprintf("%s %d steps", m.Sampler, m.Steps))
 	}
@@ -161,7 +170,7 @@ func (m Method) Trained() bool {
 // DistillConfig returns the distillation settings of the method's adaptor.
 func (m Method) DistillConfig(d distill.Training) distill.Config {
 	c := distill.DefaultConfig()
-	c.Adaptor = distill.AdaptorConfig{Kind: m.Kind, Width: m.Width, Depth: m.Depth, NoPrev: m.NoPrev, Steps: m.Steps}
+	c.Adaptor = distill.AdaptorConfig{Kind: m.Kind, Width: m.Width, Depth: m.Depth, NoPrev: m.NoPrev, Steps: m.Steps, Text: m.Text}
 	if len(m.StepCounts) > 0 {
 		// One adaptor for every cell of these counts: the same settings.
 		c.StepCounts = m.StepCounts

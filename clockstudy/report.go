@@ -83,6 +83,14 @@ func (r *Results) inGroup(g string) []Method {
 	return out
 }
 
+// ivs3 formats a share with three decimals.
+func ivs3(p *metrics.Interval) string {
+	if p == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%.3f [%.3f, %.3f]", p.Value, p.Lo, p.Hi)
+}
+
 func ivs(p *metrics.Interval) string {
 	if p == nil {
 		return "—"
@@ -105,13 +113,46 @@ var Groups = [][2]string{
 	{"steps", "Step counts 4, 8 and 16"},
 	{"multistep", "Beyond the paper: one adaptor for 4, 8 and 16 steps (conditioned on the step size) against one per step count, the limitation the paper states"},
 	{"sensitivity", "Beyond the paper: adaptor steps chosen where the core's perturbation changes the samples least, against clock 2 at equal FLOPs"},
+	{"text", "The adaptor with and without the pooled text (paper Tab. 5)"},
+}
+
+// ceiling returns the real images' prompt adherence of the study (their
+// mean share, or with all the share with every attribute), nil without
+// prompts.
+func (r *Results) ceiling(all bool) *metrics.Interval {
+	for _, m := range r.order {
+		if p := r.byKey[m.Key()].Prompts; p != nil {
+			if all {
+				return &p.Ceiling.All
+			}
+			return &p.Ceiling.Share
+		}
+	}
+	return nil
+}
+
+// prompted reports whether the study's cells measured prompt adherence (a
+// text-conditioned teacher's).
+func (r *Results) prompted() bool {
+	for _, res := range r.byKey {
+		if res.Prompts != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // table writes a markdown table of methods.
 func (r *Results) table(w io.Writer, methods []Method) {
 	base, hasBase := r.base()
-	fmt.Fprintln(w, "| method | GFLOPs/sample | FLOPs saved | ms/sample | wall-time speed-up | FID-MNIST | KID | class accuracy | L2 to teacher | PSNR to teacher (dB) |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
+	prompted := r.prompted()
+	if prompted {
+		fmt.Fprintln(w, "| method | GFLOPs/sample | FLOPs saved | ms/sample | wall-time speed-up | FID-MNIST | KID | prompt adherence | whole prompt | L2 to teacher | PSNR to teacher (dB) |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
+	} else {
+		fmt.Fprintln(w, "| method | GFLOPs/sample | FLOPs saved | ms/sample | wall-time speed-up | FID-MNIST | KID | class accuracy | L2 to teacher | PSNR to teacher (dB) |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
+	}
 	for _, m := range methods {
 		res := r.byKey[m.Key()]
 		saved, speed := "", ""
@@ -129,6 +170,15 @@ func (r *Results) table(w io.Writer, methods []Method) {
 		if leastSensitiveCount(m.Schedule) > 0 && res.Schedule != "" {
 			label += " " + res.Schedule
 		}
+		if prompted {
+			var share, all *metrics.Interval
+			if p := res.Prompts; p != nil {
+				share, all = &p.Samples.Share, &p.Samples.All
+			}
+			fmt.Fprintf(w, "| %s | %.3f | %s | %.2f | %s | %s | %s | %s | %s | %s | %s |\n", label, res.GFLOPs, saved, res.MsPerSample, speed,
+				ivs(&res.FID), ivs(&res.KID), ivs3(share), ivs3(all), ivs(res.L2), ivs(res.PSNR))
+			continue
+		}
 		fmt.Fprintf(w, "| %s | %.3f | %s | %.2f | %s | %s | %s | %s | %s | %s |\n", label, res.GFLOPs, saved, res.MsPerSample, speed,
 			ivs(&res.FID), ivs(&res.KID), ivs(res.Accuracy), ivs(res.L2), ivs(res.PSNR))
 	}
@@ -141,7 +191,12 @@ func Report(dir string, r *Results) ([]string, error) {
 		return nil, err
 	}
 	err := fsutil.WriteAtomic(filepath.Join(dir, "tables.md"), func(w io.Writer) error {
-		fmt.Fprintf(w, "# Clockwork study: tables\n\nTeacher %s; %d samples per cell, seed %d; FID-MNIST, KID and class accuracy against the MNIST test set, L2 and PSNR to the teacher's samples from the same noise and labels (the teacher at the same sampler and steps for Clockwork and custom cells, at 8 DPM-Solver++ steps for the teacher's); 95%% intervals. Wall time: every cell but the 8-step teacher's timed against it in %d alternating rounds of a batch of %d in one process (ms/sample is the cell's median round, the speed-up the median of the rounds' ratios, least and greatest in brackets). FLOPs saved and speed-up are against the teacher at 8 DPM-Solver++ steps.\n\n",
+		against := "FID-MNIST, KID and class accuracy against the MNIST test set"
+		if r.prompted() {
+			against = fmt.Sprintf("guidance %g; FID-MNIST and KID against the captioned digits' test images, whose captions are the prompts; prompt adherence the mean share of a prompt's attributes the samples have, whole prompt the share with all (real images: %s and %s)",
+				r.Config.Guidance, ivs3(r.ceiling(false)), ivs3(r.ceiling(true)))
+		}
+		fmt.Fprintf(w, "# Clockwork study: tables\n\nTeacher %s; %d samples per cell, seed %d; "+strings.ReplaceAll(against, "%", "%%")+", L2 and PSNR to the teacher's samples from the same noise and labels (the teacher at the same sampler and steps for Clockwork and custom cells, at 8 DPM-Solver++ steps for the teacher's); 95%% intervals. Wall time: every cell but the 8-step teacher's timed against it in %d alternating rounds of a batch of %d in one process (ms/sample is the cell's median round, the speed-up the median of the rounds' ratios, least and greatest in brackets). FLOPs saved and speed-up are against the teacher at 8 DPM-Solver++ steps.\n\n",
 			r.Config.Model, r.Config.N, r.Config.Seed, r.Config.TimeRounds, r.Config.TimeBatch)
 		for _, g := range Groups {
 			ms := r.inGroup(g[0])
@@ -181,7 +236,8 @@ func (r *Results) writeCSV(path string) error {
 		cw := csv.NewWriter(w)
 		cw.Write([]string{"key", "method", "kind", "sampler", "steps", "schedule", "depth", "no_prev", "data", "groups", "n",
 			"gflops", "ms_per_sample", "fid", "fid_lo", "fid_hi", "kid", "kid_lo", "kid_hi", "accuracy", "accuracy_lo", "accuracy_hi",
-			"l2", "l2_lo", "l2_hi", "psnr", "psnr_lo", "psnr_hi", "adaptor_params", "adaptor_mflops", "val_loss", "identity_val_loss", "distill_seconds"})
+			"l2", "l2_lo", "l2_hi", "psnr", "psnr_lo", "psnr_hi", "adaptor_params", "adaptor_mflops", "val_loss", "identity_val_loss", "distill_seconds",
+			"prompt_adherence", "prompt_adherence_lo", "prompt_adherence_hi", "whole_prompt", "whole_prompt_lo", "whole_prompt_hi"})
 		f := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
 		iv := func(p *metrics.Interval) []string {
 			if p == nil {
@@ -202,6 +258,12 @@ func (r *Results) writeCSV(path string) error {
 				row = append(row, strconv.Itoa(a.Params), f(a.MFLOPs), f(a.ValLoss), f(a.IdentityValLoss), f(a.Seconds))
 			} else {
 				row = append(row, "", "", "", "", "")
+			}
+			if p := res.Prompts; p != nil {
+				row = append(row, iv(&p.Samples.Share)...)
+				row = append(row, iv(&p.Samples.All)...)
+			} else {
+				row = append(row, "", "", "", "", "", "")
 			}
 			cw.Write(row)
 		}

@@ -10,12 +10,14 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/clockwork-go/clockwork/captions"
 	"github.com/clockwork-go/clockwork/datasets"
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/distill"
 	"github.com/clockwork-go/clockwork/evaluate"
 	"github.com/clockwork-go/clockwork/metrics"
 	"github.com/clockwork-go/clockwork/study"
+	"github.com/clockwork-go/clockwork/textenc"
 	"github.com/clockwork-go/clockwork/unet"
 )
 
@@ -61,6 +63,9 @@ type Result struct {
 	// Samples keeps the first Keep samples, 8-bit, base64
 	// (study.EncodeSamples).
 	Samples string `json:"samples,omitempty"`
+	// Prompts is a text-conditioned teacher's cells' prompt adherence,
+	// beside real images'.
+	Prompts *captions.Judgement `json:"prompt_adherence,omitempty"`
 }
 
 // AdaptorInfo is an adaptor's size and distillation.
@@ -102,10 +107,39 @@ type Runner struct {
 	Log io.Writer
 	// Context stops a distillation between epochs (it checkpoints).
 	Context context.Context
+	// Text is a text-conditioned teacher's text encoder (nil for others):
+	// the cells draw the test split's captions of the captioned digits,
+	// and the adaptors are distilled on prompts drawn from Captions.
+	Text     *textenc.Prompter
+	Captions []string
 
 	refs   map[string][]float32
 	labels []int64
 	mnist  *datasets.Images
+	cond   *diffusion.Cond
+	prompt []string
+	textG  float64
+}
+
+// guidance returns the guidance every cell samples with.
+func (r *Runner) guidance() (diffusion.Guidance, error) {
+	scale := r.Config.Guidance
+	if scale == 0 {
+		scale = 1
+	}
+	if r.Text != nil {
+		return diffusion.TextGuidance(r.Text, scale)
+	}
+	return diffusion.ClassGuidance(r.Model.Config.NumClasses(), scale)
+}
+
+// guided wraps a method's denoiser in the study's guidance.
+func (r *Runner) guided(d diffusion.Denoiser) (diffusion.Denoiser, error) {
+	g, err := r.guidance()
+	if err != nil {
+		return nil, err
+	}
+	return diffusion.Guide(d, g)
 }
 
 func (r *Runner) logf(format string, a ...any) {
@@ -127,17 +161,49 @@ func (r *Runner) setup() (evaluate.Setup, error) {
 	if err != nil {
 		return evaluate.Setup{}, err
 	}
-	if r.labels == nil {
+	if r.cond == nil {
+		if r.Model.Config.Conditional() != (r.Text != nil) {
+			return evaluate.Setup{}, fmt.Errorf("clockwork study: %w", diffusion.CheckText(r.Model.Config, r.Text))
+		}
 		if r.labels, err = evaluate.LabelsFor(r.Config.N, r.Model.Config.NumClasses()); err != nil {
 			return evaluate.Setup{}, err
 		}
+		c := diffusion.Labels(r.labels)
+		if r.Text != nil {
+			if r.prompt, err = captions.TestCaptions(r.Config.N); err != nil {
+				return evaluate.Setup{}, err
+			}
+			tc, err := diffusion.PromptCond(r.Text, r.prompt)
+			if err != nil {
+				return evaluate.Setup{}, err
+			}
+			c.Text, c.Pooled = tc.Text, tc.Pooled
+			distinct := map[string]bool{"": r.Config.Guidance > 1}
+			for _, p := range r.prompt {
+				distinct[p] = true
+			}
+			k := 0
+			for _, ok := range distinct {
+				if ok {
+					k++
+				}
+			}
+			r.textG = float64(k) * float64(r.Text.Encoder.FLOPs(r.Text.Tokens())) / float64(r.Config.N) / 1e9
+		}
+		r.cond = &c
 	}
-	return evaluate.Setup{Noise: r.Noise, Shape: shape, N: r.Config.N, Batch: min(r.batch(), r.Config.N), Seed: r.Config.Seed, Cond: diffusion.Labels(r.labels)}, nil
+	return evaluate.Setup{Noise: r.Noise, Shape: shape, N: r.Config.N, Batch: min(r.batch(), r.Config.N), Seed: r.Config.Seed, Cond: *r.cond,
+		Prompts: r.prompt, TextGFLOPs: r.textG}, nil
 }
 
-// teacher returns the teacher at a sampler and step count as a method.
-func (r *Runner) teacher(sampler string, steps int) evaluate.Method {
-	return evaluate.Method{Name: fmt.Sprintf("teacher, %d %s steps", steps, sampler), Denoiser: &diffusion.ModelDenoiser{Model: r.Model}, Sampler: sampler, Steps: steps}
+// teacher returns the teacher at a sampler and step count as a method,
+// with the study's guidance.
+func (r *Runner) teacher(sampler string, steps int) (evaluate.Method, error) {
+	d, err := r.guided(&diffusion.ModelDenoiser{Model: r.Model})
+	if err != nil {
+		return evaluate.Method{}, err
+	}
+	return evaluate.Method{Name: fmt.Sprintf("teacher, %d %s steps", steps, sampler), Denoiser: d, Sampler: sampler, Steps: steps}, nil
 }
 
 // reference returns the teacher's samples at a sampler and step count,
@@ -153,9 +219,13 @@ func (r *Runner) reference(sampler string, steps int) ([]float32, error) {
 	}
 	c := r.Config
 	path := filepath.Join(r.Dir, "references", fmt.Sprintf("%s-%s-n%d-seed%d.npz", key, c.Model, c.N, c.Seed))
+	t, err := r.teacher(sampler, steps)
+	if err != nil {
+		return nil, err
+	}
 	x, err := study.CachedSamples(path, c.N, s.Shape, func() ([]float32, error) {
 		r.logf("teacher reference: %d samples, %d %s steps", c.N, steps, sampler)
-		d, err := evaluate.Draw(r.teacher(sampler, steps), s)
+		d, err := evaluate.Draw(t, s)
 		return d.X, err
 	})
 	if err != nil {
@@ -168,8 +238,18 @@ func (r *Runner) reference(sampler string, steps int) ([]float32, error) {
 	return x, nil
 }
 
-// denoiser builds the method's denoiser.
+// denoiser builds the method's denoiser, guided as the study guides.
 func (r *Runner) denoiser(m Method) (diffusion.Denoiser, *AdaptorInfo, error) {
+	d, info, err := r.plain(m)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err = r.guided(d)
+	return d, info, err
+}
+
+// plain builds the method's denoiser without guidance.
+func (r *Runner) plain(m Method) (diffusion.Denoiser, *AdaptorInfo, error) {
 	switch {
 	case m.Kind == Custom:
 		b, ok := r.Custom[m.Name]
@@ -215,7 +295,10 @@ func (r *Runner) Run(cell study.Cell) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	base := r.teacher(BaseSampler, BaseSteps)
+	base, err := r.teacher(BaseSampler, BaseSteps)
+	if err != nil {
+		return nil, err
+	}
 	res := Result{N: c.N, Adaptor: info, Host: Host()}
 	if m.Clockwork() {
 		clock, _ := m.clock()
@@ -227,8 +310,12 @@ func (r *Runner) Run(cell study.Cell) (any, error) {
 		if x, err = r.reference(BaseSampler, BaseSteps); err != nil {
 			return nil, err
 		}
-		_, full := r.Model.Cost(s.Shape[1], s.Shape[2]).Total()
-		res.GFLOPs = float64(full) * float64(m.Steps) / 1e9
+		g, err := r.guidance()
+		if err != nil {
+			return nil, err
+		}
+		_, full := r.Model.CostAt(s.Shape[1], s.Shape[2], s.Cond.Tokens()).Total()
+		res.GFLOPs = float64(full)*float64(m.Steps*g.Branches())/1e9 + s.TextGFLOPs
 		if res.MsPerSample, err = r.time(method, s); err != nil {
 			return nil, err
 		}
@@ -236,7 +323,7 @@ func (r *Runner) Run(cell study.Cell) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		res.Quality = rep.Quality
+		res.Quality, res.Prompts = rep.Quality, rep.Prompts
 	} else {
 		// Clockwork and custom methods are compared with the teacher at
 		// their own sampler and steps, the teacher's other cells with the
@@ -250,14 +337,18 @@ func (r *Runner) Run(cell study.Cell) (any, error) {
 			return nil, err
 		}
 		r.logf("%s: %d samples, then %d rounds timed against the teacher at %d %s steps", m.Label(), c.N, c.TimeRounds, BaseSteps, BaseSampler)
-		cmp, drawn, err := evaluate.Compare(r.Classifier, r.teacher(refSampler, refSteps), method, s, evaluate.CompareOptions{
+		refMethod, err := r.teacher(refSampler, refSteps)
+		if err != nil {
+			return nil, err
+		}
+		cmp, drawn, err := evaluate.Compare(r.Classifier, refMethod, method, s, evaluate.CompareOptions{
 			Quality: metrics.QualityOptions{Seed: c.Seed}, Distances: true, Bootstrap: 200, Reference: ref,
 			Rounds: c.TimeRounds, TimeBatch: c.TimeBatch, TimeAgainst: base})
 		if err != nil {
 			return nil, err
 		}
 		x = drawn
-		res.GFLOPs, res.Quality, res.L2, res.PSNR, res.Timing = cmp.GFLOPsPerSample, cmp.Quality, cmp.L2, cmp.PSNR, cmp.Paired
+		res.GFLOPs, res.Quality, res.L2, res.PSNR, res.Timing, res.Prompts = cmp.GFLOPsPerSample, cmp.Quality, cmp.L2, cmp.PSNR, cmp.Paired, cmp.Prompts
 		res.MsPerSample = cmp.Paired.MsB
 	}
 	if c.Keep > 0 {

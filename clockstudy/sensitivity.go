@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,17 +47,22 @@ func leastSensitiveCount(spec string) int {
 // chosen. It is the perturbation
 // study's measurement turned on the core, on n samples of noise seed
 // (another seed than the evaluation's, so the choice is not fitted to the
-// samples it is judged on).
-func Sensitivity(teacher *unet.Model, noise *diffusion.Schedule, sampler string, steps, n, batch int, seed uint64) ([]float64, error) {
-	labels, err := evaluate.LabelsFor(n, teacher.Config.NumClasses())
-	if err != nil {
-		return nil, err
+// samples it is judged on). The samples' conditioning is cond (n rows: a
+// text-conditioned teacher's prompts), or when cond is zero the digits in
+// turn for a class-conditional teacher.
+func Sensitivity(teacher *unet.Model, noise *diffusion.Schedule, sampler string, steps, n, batch int, seed uint64, cond diffusion.Cond) ([]float64, error) {
+	if cond.IsZero() {
+		labels, err := evaluate.LabelsFor(n, teacher.Config.NumClasses())
+		if err != nil {
+			return nil, err
+		}
+		cond = diffusion.Labels(labels)
 	}
 	shape, err := teacher.Config.SampleShape()
 	if err != nil {
 		return nil, err
 	}
-	o := diffusion.Options{Sampler: sampler, Steps: steps, Seed: seed, Cond: diffusion.Labels(labels)}
+	o := diffusion.Options{Sampler: sampler, Steps: steps, Seed: seed, Cond: cond}
 	ref, err := diffusion.SampleMany(&diffusion.ModelDenoiser{Model: teacher}, noise, shape, n, batch, o, nil)
 	if err != nil {
 		return nil, err
@@ -132,7 +138,20 @@ func (r *Runner) sensitivity(sampler string, steps int) ([]float64, error) {
 		return rec.L2, nil
 	}
 	r.logf("measuring the core's sensitivity at each of %d %s steps on %d samples", steps, sampler, n)
-	l2, err := Sensitivity(r.Model, r.Noise, sampler, steps, n, r.batch(), seed)
+	var cond diffusion.Cond
+	if r.Text != nil {
+		// Prompts of the train split's captions, drawn from the seed.
+		caps := make([]string, n)
+		pick := rand.New(rand.NewPCG(seed, 0xca9))
+		for i := range caps {
+			caps[i] = r.Captions[pick.IntN(len(r.Captions))]
+		}
+		var err error
+		if cond, err = diffusion.PromptCond(r.Text, caps); err != nil {
+			return nil, err
+		}
+	}
+	l2, err := Sensitivity(r.Model, r.Noise, sampler, steps, n, r.batch(), seed, cond)
 	if err != nil {
 		return nil, err
 	}

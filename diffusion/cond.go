@@ -25,6 +25,11 @@ type Cond struct {
 	// TextMask marks each row's valid tokens, N·tokens values of 1 (valid)
 	// or 0 (padding); nil when every token is valid.
 	TextMask []float32
+	// Pooled is a pooled embedding of each row's text (N, dim): the text
+	// encoder's output at the end-of-text token. The U-Net does not read
+	// it; methods that condition a small network on the prompt do (the
+	// text-aware Clockwork adaptor, after the paper's Tab. 5).
+	Pooled *tensor.Dense
 	// Image is concatenated to the noisy input along the channels,
 	// (N, C, H, W): the input image of an editor (InstructPix2Pix,
 	// Brooks et al., CVPR 2023).
@@ -47,18 +52,23 @@ func (c Cond) Tokens() int {
 
 // PromptCond returns the conditioning of prompts, one per row: their text
 // embeddings (N, tokens, width) from the text encoder p, with no mask (every
-// token attended to, as Stable Diffusion's pipelines run CLIP).
+// token attended to, as Stable Diffusion's pipelines run CLIP), and their
+// pooled embeddings (N, width).
 func PromptCond(p *textenc.Prompter, prompts []string) (Cond, error) {
 	t, err := p.Embed(prompts)
 	if err != nil {
 		return Cond{}, err
 	}
-	return Cond{Text: t}, nil
+	pooled, err := p.Pooled(prompts)
+	if err != nil {
+		return Cond{}, err
+	}
+	return Cond{Text: t, Pooled: pooled}, nil
 }
 
 // IsZero reports whether c carries no conditioning.
 func (c Cond) IsZero() bool {
-	return c.Labels == nil && c.Text == nil && c.TextMask == nil && c.Image == nil
+	return c.Labels == nil && c.Text == nil && c.TextMask == nil && c.Pooled == nil && c.Image == nil
 }
 
 // Rows returns the number of rows of the fields that are set, or 0 when none
@@ -69,6 +79,8 @@ func (c Cond) Rows() int {
 		return len(c.Labels)
 	case c.Text != nil:
 		return c.Text.Shape()[0]
+	case c.Pooled != nil:
+		return c.Pooled.Shape()[0]
 	case c.Image != nil:
 		return c.Image.Shape()[0]
 	}
@@ -103,6 +115,14 @@ func (c Cond) Check(n int) error {
 		}
 	} else if c.TextMask != nil {
 		return fmt.Errorf("a text mask without text embeddings")
+	}
+	if c.Pooled != nil {
+		if s := c.Pooled.Shape(); len(s) != 2 || s[0] != n || s[1] < 1 {
+			return fmt.Errorf("pooled text embeddings of shape %v for %d rows: want (%d, dim)", s, n, n)
+		}
+		if err := finite("pooled text embeddings", c.Pooled); err != nil {
+			return err
+		}
 	}
 	if c.Image != nil {
 		s := c.Image.Shape()
@@ -143,6 +163,10 @@ func (c Cond) Slice(i, j int) Cond {
 			out.TextMask = c.TextMask[i*s[1] : j*s[1]]
 		}
 	}
+	if c.Pooled != nil {
+		d := c.Pooled.Shape()[1]
+		out.Pooled = tensor.New(tensor.WithShape(j-i, d), tensor.WithBacking(c.Pooled.Data().([]float32)[i*d:j*d]))
+	}
 	if c.Image != nil {
 		s := c.Image.Shape()
 		per := s[1] * s[2] * s[3]
@@ -181,6 +205,9 @@ func (c Cond) Take(idx []int) Cond {
 			}
 		}
 	}
+	if c.Pooled != nil {
+		out.Pooled = gather(c.Pooled)
+	}
 	if c.Image != nil {
 		out.Image = gather(c.Image)
 	}
@@ -199,11 +226,14 @@ func Concat(cs ...Cond) (Cond, error) {
 	n := 0
 	for i, c := range cs {
 		if (c.Labels == nil) != (first.Labels == nil) || (c.Text == nil) != (first.Text == nil) ||
-			(c.TextMask == nil) != (first.TextMask == nil) || (c.Image == nil) != (first.Image == nil) {
+			(c.TextMask == nil) != (first.TextMask == nil) || (c.Pooled == nil) != (first.Pooled == nil) || (c.Image == nil) != (first.Image == nil) {
 			return Cond{}, fmt.Errorf("conditioning %d sets other fields than conditioning 0", i)
 		}
 		if c.Text != nil && !sameTail(c.Text.Shape(), first.Text.Shape()) {
 			return Cond{}, fmt.Errorf("text embeddings %v and %v differ in tokens or width", c.Text.Shape(), first.Text.Shape())
+		}
+		if c.Pooled != nil && !sameTail(c.Pooled.Shape(), first.Pooled.Shape()) {
+			return Cond{}, fmt.Errorf("pooled text embeddings %v and %v differ in width", c.Pooled.Shape(), first.Pooled.Shape())
 		}
 		if c.Image != nil && !sameTail(c.Image.Shape(), first.Image.Shape()) {
 			return Cond{}, fmt.Errorf("conditioning images %v and %v differ in shape", c.Image.Shape(), first.Image.Shape())
@@ -222,6 +252,9 @@ func Concat(cs ...Cond) (Cond, error) {
 	}
 	if first.Text != nil {
 		out.Text = stack(func(c Cond) *tensor.Dense { return c.Text })
+	}
+	if first.Pooled != nil {
+		out.Pooled = stack(func(c Cond) *tensor.Dense { return c.Pooled })
 	}
 	if first.Image != nil {
 		out.Image = stack(func(c Cond) *tensor.Dense { return c.Image })

@@ -245,6 +245,17 @@ func (g *Guided) branches(n int, c Cond) (Cond, error) {
 			}
 		}
 	}
+	if c.Pooled != nil {
+		if null.Pooled == nil || null.Pooled.Shape()[1] != c.Pooled.Shape()[1] {
+			return Cond{}, fmt.Errorf("guidance of pooled text needs the empty prompt's pooled embedding of width %d (Guidance.Null.Pooled)", c.Pooled.Shape()[1])
+		}
+		d := c.Pooled.Shape()[1]
+		v := make([]float32, n*d)
+		for i := 0; i < n; i++ {
+			copy(v[i*d:], null.Pooled.Data().([]float32))
+		}
+		drop.Pooled = tensor.New(tensor.WithShape(n, d), tensor.WithBacking(v))
+	}
 	drop.Image = c.Image
 	if g.G.Branches() == 2 {
 		return Concat(c, drop)

@@ -78,8 +78,9 @@ type AdaptorBase struct {
 	// RIn and ROut are r_in's and r_out's per-sample shapes (C, H, W).
 	RIn, ROut [3]int
 	// Temb is the width of the teacher's timestep embedding, Classes its
-	// number of classes (0: unconditional).
-	Temb, Classes int
+	// number of classes (0: unconditional), TextWidth that of the pooled
+	// text the adaptor conditions on (0: none; AdaptorConfig.Text).
+	Temb, Classes, TextWidth int
 }
 
 // NewBase checks c and returns the base of an adaptor of it for teacher.
@@ -100,6 +101,12 @@ func NewBase(teacher *unet.Model, c AdaptorConfig) (*AdaptorBase, error) {
 	b := &AdaptorBase{Cfg: c, Teacher: teacher, Cut: sp,
 		RIn: [3]int{ri[1], ri[2], ri[3]}, ROut: [3]int{ro[1], ro[2], ro[3]},
 		Temb: teacher.Config.TimeEmbedDim(), Classes: teacher.Config.NumClasses()}
+	if c.Text {
+		if !teacher.Config.Conditional() {
+			return nil, fmt.Errorf("adaptor: a text-conditioned adaptor needs a text-conditioned teacher (%s)", unet.ClassUNet2DCondition)
+		}
+		b.TextWidth = teacher.Config.CrossAttentionDim
+	}
 	if ro[2] != 2*ri[2] || ro[3] != 2*ri[3] {
 		return nil, fmt.Errorf("adaptor: r_in %v and r_out %v are not one octave apart", ri, ro)
 	}

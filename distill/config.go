@@ -181,6 +181,9 @@ func (c Config) Name() string {
 	if c.Adaptor.StepSize {
 		s += "-dt"
 	}
+	if c.Adaptor.Text {
+		s += "-text"
+	}
 	return s
 }
 
@@ -217,6 +220,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.Adaptor.Depth, "depth", d.Adaptor.Depth, "cut depth: 1 keeps the first down and last up block in the shell, 2 one level more")
 	fs.BoolVar(&c.Adaptor.NoPrev, "no-prev", false, "without the previous step's r_out (input ablation)")
 	fs.BoolVar(&c.Adaptor.StepSize, "step-size", false, "condition the adaptor on the step size (for -step-counts)")
+	fs.BoolVar(&c.Adaptor.Text, "text", false, "condition the adaptor on the prompt's pooled text embedding (a text-conditioned teacher; the paper's Tab. 5)")
 	fs.Func("step-counts", "distil one adaptor for several step counts, e.g. 4,8,16 (with -step-size)", func(v string) error {
 		c.StepCounts = nil
 		for _, f := range strings.Split(v, ",") {

@@ -75,6 +75,9 @@ func (a *convAdaptor) declareIn(seed uint64) {
 	if a.Classes > 0 {
 		nn.DeclareLinear(a.params, seed, "adaptor.cond_proj", a.Temb, a.Cfg.Width)
 	}
+	if a.TextWidth > 0 {
+		nn.DeclareLinear(a.params, seed, "adaptor.text_proj", a.TextWidth, a.Cfg.Width)
+	}
 }
 
 // declareOut declares the output head, zeroed when the adaptor has the
@@ -100,6 +103,9 @@ func (a *convAdaptor) Shapes(n int) [][]int {
 	out = append(out, []int{n, a.Temb})
 	if a.Classes > 0 {
 		out = append(out, []int{n, a.Classes})
+	}
+	if a.TextWidth > 0 {
+		out = append(out, []int{n, a.TextWidth})
 	}
 	if a.Cfg.StepSize {
 		out = append(out, []int{n, a.Teacher.Config.BlockOutChannels[0]})
@@ -128,6 +134,13 @@ func (a *convAdaptor) Tensors(in Inputs) ([]*tensor.Dense, error) {
 		}
 		out = append(out, oh)
 	}
+	if a.TextWidth > 0 {
+		p := in.Cond.Pooled
+		if p == nil || !p.Shape().Eq(tensor.Shape{n, a.TextWidth}) {
+			return nil, fmt.Errorf("adaptor: pooled text of shape %v for %d rows of width %d (a text-conditioned adaptor needs the prompts' pooled embeddings)", shapeOrNil(p), n, a.TextWidth)
+		}
+		out = append(out, p)
+	}
 	if a.Cfg.StepSize {
 		dts := make([]float64, n)
 		for i := range dts {
@@ -144,9 +157,17 @@ func (a *convAdaptor) Tensors(in Inputs) ([]*tensor.Dense, error) {
 	return out, nil
 }
 
+// shapeOrNil returns t's shape, nil for no tensor.
+func shapeOrNil(t *tensor.Dense) tensor.Shape {
+	if t == nil {
+		return nil
+	}
+	return t.Shape()
+}
+
 // convInputs are a graph's input nodes by role.
 type convInputs struct {
-	x, prev, act, onehot *G.Node
+	x, prev, act, onehot, pooled *G.Node
 }
 
 // inputs unpacks the graph's inputs: the first convolution's input x (r_in
@@ -165,6 +186,9 @@ func (a *convAdaptor) inputs(g *nn.Graph, in []*G.Node) convInputs {
 	if a.Classes > 0 {
 		c.onehot, k = in[k], k+1
 	}
+	if a.TextWidth > 0 {
+		c.pooled, k = in[k], k+1
+	}
 	if a.Cfg.StepSize {
 		e := g.Linear("adaptor.step_embedding.linear_1", in[k])
 		emb = nn.Add(emb, g.Linear("adaptor.step_embedding.linear_2", nn.SiLU(e)))
@@ -173,13 +197,17 @@ func (a *convAdaptor) inputs(g *nn.Graph, in []*G.Node) convInputs {
 	return c
 }
 
-// cond adds the projection of the teacher's class embedding to h.
+// cond adds the projections of the teacher's class embedding and of the
+// pooled text to h.
 func (a *convAdaptor) cond(g *nn.Graph, c convInputs, h *G.Node) *G.Node {
-	if c.onehot == nil {
-		return h
+	if c.onehot != nil {
+		e := g.Embedding("class_embedding", c.onehot)
+		h = nn.AddChannel(h, g.Linear("adaptor.cond_proj", e))
 	}
-	e := g.Embedding("class_embedding", c.onehot)
-	return nn.AddChannel(h, g.Linear("adaptor.cond_proj", e))
+	if c.pooled != nil {
+		h = nn.AddChannel(h, g.Linear("adaptor.text_proj", c.pooled))
+	}
+	return h
 }
 
 // head maps h to r_out: GroupNorm, SiLU, the 1×1 convolution, the
@@ -215,6 +243,10 @@ func (a *convAdaptor) costCond(b *unet.CostBuilder, c, hh, ww int) {
 	if a.Classes > 0 {
 		b.Linear("adaptor.cond_proj", 1, a.Temb, c)
 		b.Sum("adaptor.cond_add", c*hh*ww)
+	}
+	if a.TextWidth > 0 {
+		b.Linear("adaptor.text_proj", 1, a.TextWidth, c)
+		b.Sum("adaptor.text_add", c*hh*ww)
 	}
 }
 

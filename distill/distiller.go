@@ -17,6 +17,7 @@ import (
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/internal/sysmem"
 	"github.com/clockwork-go/clockwork/nn"
+	"github.com/clockwork-go/clockwork/textenc"
 	"github.com/clockwork-go/clockwork/train"
 	"github.com/clockwork-go/clockwork/unet"
 )
@@ -43,6 +44,12 @@ type Distiller struct {
 	Seconds float64
 	// Data is the image set of forward-noised distillation.
 	Data *datasets.Images
+	// Text and Captions give a text-conditioned teacher its prompts: each
+	// trajectory's caption is drawn from Captions (from the seed; one in
+	// ten is the empty caption, the branch guidance drops the prompt to)
+	// and encoded by Text, the teacher's text encoder (UseText).
+	Text     *textenc.Prompter
+	Captions []string
 	// UnrollBatch is the sampling batch of the trajectories (results do
 	// not depend on it); default 64.
 	UnrollBatch int
@@ -277,7 +284,11 @@ func (d *Distiller) generate(n int, seed uint64) (*Records, error) {
 		if c.Data == "noised" {
 			rec, err = Noised(d.Teacher, d.Adaptor.Base(), d.Noise, clock, c.Sampler, d.Data, k, b, s)
 		} else {
-			rec, err = Unroll(d.Teacher, d.Adaptor.Base(), d.Noise, clock, diffusion.Options{Sampler: c.Sampler, Seed: s}, steps, k, b)
+			o := diffusion.Options{Sampler: c.Sampler, Seed: s}
+			if o.Cond, err = d.prompts(k, s); err != nil {
+				return nil, err
+			}
+			rec, err = Unroll(d.Teacher, d.Adaptor.Base(), d.Noise, clock, o, steps, k, b)
 		}
 		if err != nil {
 			return nil, err
@@ -289,6 +300,48 @@ func (d *Distiller) generate(n int, seed uint64) (*Records, error) {
 		}
 	}
 	return all, nil
+}
+
+// NullCaptionShare is the share of a text-conditioned teacher's
+// distillation trajectories drawn for the empty caption: the prompt
+// dropped, as guidance's unconditional branch runs the adaptor too.
+const NullCaptionShare = 0.1
+
+// UseText gives a text-conditioned teacher's distillation its prompts: the
+// teacher's text encoder and the captions to draw them from (a data set's,
+// with repeats).
+func (d *Distiller) UseText(text *textenc.Prompter, captions []string) error {
+	if err := diffusion.CheckText(d.Teacher.Config, text); err != nil {
+		return fmt.Errorf("distill: %w", err)
+	}
+	if len(captions) == 0 {
+		return fmt.Errorf("distill: no captions to draw the trajectories' prompts from")
+	}
+	if _, err := text.IDs(captions); err != nil {
+		return fmt.Errorf("distill: %w", err)
+	}
+	d.Text, d.Captions = text, captions
+	return nil
+}
+
+// prompts returns the conditioning of n trajectories from seed: none for a
+// teacher without text (Unroll draws class labels), else prompts drawn
+// from the captions.
+func (d *Distiller) prompts(n int, seed uint64) (diffusion.Cond, error) {
+	if !d.Teacher.Config.Conditional() {
+		return diffusion.Cond{}, nil
+	}
+	if d.Text == nil {
+		return diffusion.Cond{}, fmt.Errorf("distill: a text-conditioned teacher needs its text encoder and captions (Distiller.UseText)")
+	}
+	rng := rand.New(rand.NewPCG(seed, 0xca9710))
+	caps := make([]string, n)
+	for i := range caps {
+		if rng.Float64() >= NullCaptionShare {
+			caps[i] = d.Captions[rng.IntN(len(d.Captions))]
+		}
+	}
+	return diffusion.PromptCond(d.Text, caps)
 }
 
 // Validate returns the adaptor's and the identity adaptor's mean squared

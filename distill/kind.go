@@ -30,6 +30,12 @@ type AdaptorConfig struct {
 	// several step counts. Kinds that take it say so
 	// (Kind.TakesStepSize).
 	StepSize bool `json:"step_size,omitempty"`
+	// Text conditions the adaptor on the prompt's pooled text embedding
+	// (diffusion.Cond.Pooled) of a text-conditioned teacher: the paper's
+	// ResNet adaptor with the text projected and added after its first
+	// convolution, which its Tab. 5 found changes nothing. Kinds that take
+	// it say so (Kind.TakesText).
+	Text bool `json:"text,omitempty"`
 }
 
 // Kind is a kind of adaptor, registered by name (RegisterKind) so that
@@ -50,9 +56,9 @@ type Kind struct {
 	// PerStep says it keeps parameters per sampling step: it runs only at
 	// the step count it was built for, and cannot serve several.
 	PerStep bool
-	// TakesNoPrev and TakesStepSize say which of AdaptorConfig's options
-	// the kind accepts.
-	TakesNoPrev, TakesStepSize bool
+	// TakesNoPrev, TakesStepSize and TakesText say which of
+	// AdaptorConfig's options the kind accepts.
+	TakesNoPrev, TakesStepSize, TakesText bool
 	// New builds an adaptor on b (the teacher's split and shapes), its
 	// parameters drawn from seed.
 	New func(b *AdaptorBase, seed uint64) (Adaptor, error)
@@ -154,6 +160,9 @@ func (c AdaptorConfig) Validate() error {
 	}
 	if c.StepSize && !k.TakesStepSize {
 		return fmt.Errorf("a %s adaptor does not condition on the step size", c.Kind)
+	}
+	if c.Text && !k.TakesText {
+		return fmt.Errorf("a %s adaptor does not condition on the text", c.Kind)
 	}
 	return nil
 }

@@ -15,7 +15,7 @@ import (
 // projection of the conditioning, two ResBlocks on the timestep embedding,
 // a sub-pixel convolution back to r_out's size and a residual connection
 // from r_out_{t+1}. No attention.
-var resNetKind = Kind{Name: "resnet", DefaultWidth: 32, UsesPrev: true, Trainable: true, TakesNoPrev: true, TakesStepSize: true,
+var resNetKind = Kind{Name: "resnet", DefaultWidth: 32, UsesPrev: true, Trainable: true, TakesNoPrev: true, TakesStepSize: true, TakesText: true,
 	New: func(b *AdaptorBase, seed uint64) (Adaptor, error) {
 		if b.RIn[1]%4 != 0 || b.RIn[2]%4 != 0 {
 			return nil, fmt.Errorf("r_in of %d×%d cannot be halved twice", b.RIn[1], b.RIn[2])

@@ -14,7 +14,7 @@ import (
 // (Habibian et al., CVPR 2024, Tab. 4): a convolution at r_in's size, one
 // level down with a ResBlock, back up, a ResBlock on the skip
 // concatenation, and the head of the ResNet adaptor at r_in's size.
-var uNetLightKind = Kind{Name: "unet-light", DefaultWidth: 8, UsesPrev: true, Trainable: true, TakesNoPrev: true, TakesStepSize: true,
+var uNetLightKind = Kind{Name: "unet-light", DefaultWidth: 8, UsesPrev: true, Trainable: true, TakesNoPrev: true, TakesStepSize: true, TakesText: true,
 	New: func(b *AdaptorBase, seed uint64) (Adaptor, error) {
 		if b.RIn[1]%2 != 0 || b.RIn[2]%2 != 0 {
 			return nil, fmt.Errorf("r_in of %d×%d cannot be halved", b.RIn[1], b.RIn[2])

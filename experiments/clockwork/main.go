@@ -28,11 +28,13 @@ func main() { cli.Main(run) }
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := cli.New("clockwork", "the Clockwork study: adaptors distilled and measured against the teacher, the paper's claims tested one by one",
 		[]string{"clockwork                                  # the quick study on the shipped teacher",
-			"clockwork -full -shard 2/8 -out runs/clockwork-2", "clockwork -merge -out runs/clockwork runs/clockwork-*"}, stdout, stderr)
+			"clockwork -full -shard 2/8 -out runs/clockwork-2", "clockwork -merge -out runs/clockwork runs/clockwork-*",
+			"clockwork -teacher models/mnist_text -out runs/clockwork-text   # text-to-image"}, stdout, stderr)
 	var sf cli.StudyFlags
 	sf.Register(c, filepath.Join("runs", "clockwork"), "every ablation (clocks, placements, inputs, data, cut depth, DDIM, 4 and 16 steps), 1000 samples per cell", 100)
 	fs := c.Flags
 	model := fs.String("model", "", "teacher model directory (default: the shipped teacher)")
+	fs.StringVar(model, "teacher", "", "the same as -model")
 	adaptors := fs.String("adaptors", "", "where adaptors are distilled and reused (default: runs/adaptors/<teacher fingerprint>)")
 	epochs := fs.Int("epochs", 0, "distillation epochs (default: the study's)")
 	trajectories := fs.Int("trajectories", 0, "fresh teacher trajectories per distillation epoch (default: the study's)")
@@ -79,6 +81,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			logw = stderr
 		}
 		r := &clockstudy.Runner{Config: cfg, Model: m, ModelDir: dir, Noise: noise, Classifier: clf, Dir: sf.Out, Adaptors: *adaptors, Batch: sf.Batch, Log: logw, Context: ctx}
+		if r.Text, r.Captions, err = cli.StudyText(dir, m); err != nil {
+			return cli.Plan{}, err
+		}
 		return cli.Plan{Study: cfg.Study(), N: cfg.N, Run: r.Run, Before: func(pending []study.Cell) error {
 			// The adaptors first, those of one operating point side by
 			// side on shared trajectories.

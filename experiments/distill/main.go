@@ -116,6 +116,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		c.Printf("distilling a %s adaptor (%d parameters, %.2f MFLOPs per sample) for %s (%s) at %d %s steps, schedule %s, %s data, into %s; records take about %.0f MB\n",
 			cfg.Adaptor.Kind, a.Params().Count(), float64(a.FLOPs())/1e6, dir, teacher.Fingerprint(), cfg.Adaptor.Steps, cfg.Sampler, cfg.Clock, cfg.Data, *out, float64(cfg.MemoryEstimate(a.Base()))/1e6)
 	}
+	if err := cli.DistillText(d, dir); err != nil {
+		return c.Fail(err)
+	}
 	d.UnrollBatch = *unroll
 	var prog *cli.Progress
 	if !*quiet {

@@ -6,7 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/clockwork-go/clockwork/captions"
+	"github.com/clockwork-go/clockwork/datasets"
 	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/distill"
 	"github.com/clockwork-go/clockwork/evaluate"
 	"github.com/clockwork-go/clockwork/internal/fsutil"
 	"github.com/clockwork-go/clockwork/internal/sysmem"
@@ -177,4 +180,32 @@ func Outputs(out, grid *string, subdir, name, ext string) error {
 		*grid = strings.TrimSuffix(*out, filepath.Ext(*out)) + ".png"
 	}
 	return CheckOutFiles("-out", *out, "-grid", *grid)
+}
+
+// StudyText returns what a study of a text-conditioned teacher (loaded
+// from dir) needs besides the teacher: its text encoder and the captions
+// of the captioned digits' train split, the prompts of its
+// distillations. Other teachers get nil.
+func StudyText(dir string, m *unet.Model) (*textenc.Prompter, []string, error) {
+	text, err := diffusion.LoadText(dir, m)
+	if err != nil || text == nil {
+		return nil, nil, err
+	}
+	data, err := datasets.Open(captions.DataKind, "train")
+	if err != nil {
+		return nil, nil, err
+	}
+	return text, data.Captions, nil
+}
+
+// DistillText gives a distiller of a text-conditioned teacher (loaded from
+// dir) its text encoder and the captions its trajectories' prompts are
+// drawn from: those of the captioned digits' train split. Other teachers
+// need nothing.
+func DistillText(d *distill.Distiller, dir string) error {
+	text, caps, err := StudyText(dir, d.Teacher)
+	if err != nil || text == nil {
+		return err
+	}
+	return d.UseText(text, caps)
 }
