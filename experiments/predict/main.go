@@ -1,11 +1,18 @@
-// Command predict runs a UNet2DModel directory on the inputs of an .npz file
-// and writes its output to another, for parity checks against diffusers:
+// Command predict runs a U-Net directory (UNet2DModel or
+// UNet2DConditionModel) or a text encoder directory (CLIPTextModel) on the
+// inputs of an .npz file and writes its outputs to another, for parity
+// checks against diffusers and transformers:
 //
 //	go run ./experiments/predict -model DIR -input IN.npz -output OUT.npz
 //
-// IN.npz holds "sample" (N,C,H,W float32), "timestep" (N, int64) and, for
-// class-conditional models, "class_labels" (N, int64); OUT.npz receives
-// "output" (N,C_out,H,W float32).
+// For a U-Net, IN.npz holds "sample" (N,C,H,W float32), "timestep" (N,
+// int64), for models with class embeddings "class_labels" (N, int64), and
+// for a UNet2DConditionModel "encoder_hidden_states" (N,L,D float32) with
+// an optional "encoder_attention_mask" (N,L); OUT.npz receives "output"
+// (N,C_out,H,W float32). For a text encoder (its config.json names
+// CLIPTextModel), IN.npz holds "input_ids" (N,L int64) and optionally
+// "attention_mask"; OUT.npz receives "last_hidden_state" (N,L,D) and
+// "pooler_output" (N,D).
 package main
 
 import (
@@ -15,6 +22,7 @@ import (
 
 	"github.com/clockwork-go/clockwork/internal/cli"
 	"github.com/clockwork-go/clockwork/internal/fsutil"
+	"github.com/clockwork-go/clockwork/textenc"
 	"github.com/clockwork-go/clockwork/unet"
 )
 
@@ -26,9 +34,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd := cli.New("predict", "run a model directory on the inputs of an .npz file (parity checks against diffusers)",
 		[]string{"predict -model DIR -input IN.npz -output OUT.npz"}, stdout, stderr)
 	fs := cmd.Flags
-	model := fs.String("model", "", "model directory (config.json + model.npz)")
-	input := fs.String("input", "", "input .npz (sample, timestep, class_labels)")
-	output := fs.String("output", "", "output .npz to write (output)")
+	model := fs.String("model", "", "model directory (config.json + model.npz): a U-Net or a text encoder")
+	input := fs.String("input", "", "input .npz (sample, timestep, class_labels, encoder_hidden_states, encoder_attention_mask; or input_ids, attention_mask)")
+	output := fs.String("output", "", "output .npz to write (output; or last_hidden_state, pooler_output)")
 	if code, ok := cmd.Parse(args, true); !ok {
 		return code
 	}
@@ -40,6 +48,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := fsutil.CheckOutFile("-output", *output); err != nil {
 		return cmd.Usage("%v", err)
+	}
+	if textenc.IsDir(*model) {
+		t, err := textenc.Load(*model)
+		if err == nil {
+			err = t.PredictNPZ(*input, *output)
+		}
+		if err != nil {
+			return cmd.Fail(err)
+		}
+		fmt.Fprintf(stdout, "wrote %s\n", *output)
+		return 0
 	}
 	m, err := unet.Load(*model)
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 )
 
 func TestPredictParity(t *testing.T) {
-	for _, name := range []string{"attn", "classcond", "layers2", "nomid"} {
+	for _, name := range []string{"attn", "classcond", "layers2", "nomid", "cond-linear", "cond-class", "cond-8ch"} {
 		dir := filepath.Join("..", "..", "unet", "testdata", name)
 		out := filepath.Join(t.TempDir(), "out.npz")
 		var so, se bytes.Buffer
@@ -33,6 +33,37 @@ func TestPredictParity(t *testing.T) {
 		t.Logf("%s: max abs diff %.3g", name, d)
 		if d > 1e-4 || len(got["output"].F32) != len(want["output"].F32) {
 			t.Errorf("%s: output differs from the reference by %.3g", name, d)
+		}
+	}
+}
+
+// TestPredictTextEncoder: on a text encoder directory predict reads
+// input_ids (and the attention mask) and writes transformers'
+// CLIPTextModel outputs, equal to the reference's.
+func TestPredictTextEncoder(t *testing.T) {
+	for _, name := range []string{"tiny", "gelu-eos", "added-tokens"} {
+		dir := filepath.Join("..", "..", "textenc", "testdata", name)
+		out := filepath.Join(t.TempDir(), "out.npz")
+		var so, se bytes.Buffer
+		if code := run([]string{"-model", dir, "-input", filepath.Join(dir, "input.npz"), "-output", out}, &so, &se); code != 0 {
+			t.Fatalf("%s: exit %d: %s", name, code, se.String())
+		}
+		got, err := npzio.Read(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := npzio.Read(filepath.Join(dir, "output.npz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"last_hidden_state", "pooler_output"} {
+			var d float64
+			for i, v := range got[k].F32 {
+				d = math.Max(d, math.Abs(float64(v)-float64(want[k].F32[i])))
+			}
+			if d > 1e-4 || len(got[k].F32) != len(want[k].F32) {
+				t.Errorf("%s: %s differs from the reference by %.3g", name, k, d)
+			}
 		}
 	}
 }
