@@ -1,5 +1,8 @@
 """PyTorch peer of experiments/benchmark: the same U-Net (the independent
-reference of diffusers' UNet2DModel in scripts/reference/unet2d.py), the same
+references of diffusers' UNet2DModel in scripts/reference/unet2d.py and, for
+a config whose _class_name is UNet2DConditionModel, of its cross-attention
+U-Net in unet2d_cond.py, attending to random text embeddings of --tokens
+tokens as a frozen text encoder would give them), the same
 step (train: eps-MSE loss, backward, Adam; sample: one forward pass without
 gradients), the same output format.
 
@@ -27,6 +30,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "reference"))
 import unet2d  # noqa: E402
 from unet2d import UNet2D  # noqa: E402
+from unet2d_cond import UNet2DCondition  # noqa: E402
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 
@@ -56,6 +60,7 @@ def main():
     sdpa = hasattr(F, "scaled_dot_product_attention")
     ap.add_argument("--attention", choices=["auto", "sdpa", "classic"], default="auto")
     ap.add_argument("--no-mallopt", action="store_true")
+    ap.add_argument("--tokens", type=int, default=16, help="text tokens of a UNet2DConditionModel")
     a = ap.parse_args()
     unet2d.ATTENTION = ("sdpa" if sdpa else "classic") if a.attention == "auto" else a.attention
     allocator = "default"
@@ -63,27 +68,34 @@ def main():
         allocator = tune_malloc()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    cfg = {k: v for k, v in json.load(open(a.config)).items() if not k.startswith("_")}
-    model = UNet2D(**cfg)
+    raw = json.load(open(a.config))
+    cond = raw.get("_class_name") == "UNet2DConditionModel"
+    cfg = {k: v for k, v in raw.items() if not k.startswith("_")}
+    model = UNet2DCondition(**cfg) if cond else UNet2D(**cfg)
     size = cfg.get("sample_size") or 32
     n = a.batch
     x = torch.randn(n, cfg["in_channels"], size, size)
     target = torch.randn(n, cfg["out_channels"], size, size)
     t = torch.randint(0, 1000, (n,))
     labels = torch.randint(0, cfg["num_class_embeds"], (n,)) if cfg.get("num_class_embeds") else None
+    if cond:
+        text = torch.randn(n, a.tokens, cfg["cross_attention_dim"])
+        net = lambda: model(x, t, text, labels)  # noqa: E731
+    else:
+        net = lambda: model(x, t, labels)  # noqa: E731
     if a.mode == "train":
         opt = torch.optim.Adam(model.parameters(), lr=1e-4)
 
         def step():
             opt.zero_grad(set_to_none=True)
-            F.mse_loss(model(x, t, labels), target).backward()
+            F.mse_loss(net(), target).backward()
             opt.step()
     else:
         model.eval()
 
         def step():
             with torch.inference_mode():
-                model(x, t, labels)
+                net()
     print(f"config {a.config}, batch {n}, mode {a.mode}, torch {torch.__version__}, threads {torch.get_num_threads()}, attention {unet2d.ATTENTION}, allocator {allocator}")
     for _ in range(a.warmup):
         step()
