@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -102,5 +103,37 @@ func TestLoaderRestoreAndInfo(t *testing.T) {
 	d, _ := Open("shapes:64", "train")
 	if s := d.Info().String(); !strings.HasPrefix(s, "shapes:64 (64 images of 3×32×32, sha256 ") {
 		t.Errorf("Info: %s", s)
+	}
+}
+
+// TestRegister: a registered kind opens through Open with its argument and
+// split, its errors name the specification, and kinds cannot be taken
+// twice or shadow the built-in ones.
+func TestRegister(t *testing.T) {
+	var got [2]string
+	err := Register("toy-test", func(arg, split string) (*Images, error) {
+		got = [2]string{arg, split}
+		if arg == "bad" {
+			return nil, fmt.Errorf("bad count")
+		}
+		return Shapes(4, 32, 1)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open("toy-test:7", "test")
+	if err != nil || d.Len() != 4 || got != [2]string{"7", "test"} || d.Source != "toy-test:7" {
+		t.Fatalf("Open: %v, %v, %v", d, err, got)
+	}
+	if _, err := Open("toy-test:bad", "train"); err == nil || !strings.Contains(err.Error(), `data "toy-test:bad": bad count`) {
+		t.Errorf("opener error: %v", err)
+	}
+	for _, k := range []string{"toy-test", "mnist", "", "a:b"} {
+		if err := Register(k, nil); err == nil {
+			t.Errorf("Register(%q) accepted", k)
+		}
+	}
+	if _, err := Open("nothing:1", "train"); err == nil || !strings.Contains(err.Error(), "toy-test") {
+		t.Errorf("unknown kind: %v", err)
 	}
 }

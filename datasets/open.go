@@ -52,8 +52,8 @@ func Register(kind string, open Opener) error {
 	if _, ok := openers[kind]; ok || slices.Contains(builtinKinds, kind) {
 		return fmt.Errorf("datasets: data kind %q is already defined", kind)
 	}
-	if kind == "" || strings.Contains(kind, ":") {
-		return fmt.Errorf("datasets: bad data kind %q", kind)
+	if kind == "" || strings.Contains(kind, ":") || open == nil {
+		return fmt.Errorf("datasets: bad data kind %q (a name without a colon, and its opener)", kind)
 	}
 	openers[kind] = open
 	return nil

@@ -29,8 +29,9 @@
 //
 // Conditioning is one value, Cond, carried row by row through every
 // sampler, denoiser, guidance wrapper and step hook: class labels, a
-// sequence of text embeddings with its mask, an image concatenated to the
-// input (ModelInput). Guidance (Guide) runs classifier-free guidance with
+// sequence of text embeddings with its mask and their pooled embedding
+// (PromptCond makes them from prompts with a textenc.Prompter), an image
+// concatenated to the input (ModelInput). Guidance (Guide) runs classifier-free guidance with
 // one scale (Ho and Salimans, 2022) or InstructPix2Pix's two (Brooks et al.,
 // CVPR 2023), its branches stacked in one batch.
 //
@@ -52,5 +53,11 @@
 // cosine schedule depends on it), metrics.jsonl, sample grids handed to a
 // callback, and the EMA model exported as a diffusers-style model
 // directory. A resume (Resume) verifies the checkpoint it continues from and
-// that the data is the run's, recorded in every checkpoint.
+// that the data is the run's, recorded in every checkpoint. A
+// UNet2DConditionModel trains with its text encoder (NewTextTrainer,
+// NewTextFor): the encoder learns with the U-Net from the diffusion loss
+// alone, as latent diffusion's conditioning stage did (Rombach et al., CVPR
+// 2022, Sec. 3.3), the data's captions its input and the empty caption the
+// dropped one; checkpoints and the exported model hold it in
+// text_encoder/.
 package diffusion

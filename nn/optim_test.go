@@ -2,6 +2,7 @@ package nn
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"gorgonia.org/tensor"
@@ -109,5 +110,41 @@ func TestEMA(t *testing.T) {
 	e.Update(p) // decay min(0.999, 1/10) = 0.1: 1 → 0.1·1 + 0.9·2
 	if got := e.Shadow.Data("w")[0]; math.Abs(float64(got)-1.9) > 1e-6 {
 		t.Errorf("warm-up ema %g, want 1.9", got)
+	}
+}
+
+// TestJoinSelect: a joined store shares its members' tensors (an update
+// through it is seen by each), Select takes a member's part back (of the
+// joined store or of a clone, an EMA's), and names in two stores or
+// missing from the layout are errors.
+func TestJoinSelect(t *testing.T) {
+	a, b := NewParams(), NewParams()
+	a.Declare("u.w", 1, Const(1), 2, 3)
+	b.Declare("t.w", 1, Const(2), 4)
+	j, err := Join(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Len() != 2 || j.Names()[0] != "u.w" || j.Names()[1] != "t.w" {
+		t.Fatalf("joined names %v", j.Names())
+	}
+	j.Data("t.w")[0] = 7
+	if b.Data("t.w")[0] != 7 {
+		t.Error("a joined store does not share its members' tensors")
+	}
+	ema := j.Clone()
+	ema.Data("u.w")[1] = 5
+	part, err := ema.Select(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if part.Len() != 1 || part.Data("u.w")[1] != 5 || a.Data("u.w")[1] != 1 {
+		t.Errorf("selected %v: %v", part.Names(), part.Data("u.w"))
+	}
+	if _, err := Join(a, a); err == nil || !strings.Contains(err.Error(), `"u.w" is in two`) {
+		t.Errorf("joining a store twice: %v", err)
+	}
+	if _, err := b.Select(a); err == nil || !strings.Contains(err.Error(), `"u.w" missing`) {
+		t.Errorf("selecting a name the store lacks: %v", err)
 	}
 }
