@@ -3,11 +3,13 @@ package diffusion
 import (
 	"flag"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/clockwork-go/clockwork/datasets"
 	"github.com/clockwork-go/clockwork/internal/sysmem"
 	"github.com/clockwork-go/clockwork/textenc"
+	"github.com/clockwork-go/clockwork/train"
 	"github.com/clockwork-go/clockwork/unet"
 )
 
@@ -72,6 +74,15 @@ func NewTextFor(cfg unet.Config, data *datasets.Images, c TrainConfig) (*textenc
 	return textenc.NewPrompter(enc, tok)
 }
 
+// TextNote describes a text encoder trained with a U-Net for a command's
+// first line (empty without one).
+func TextNote(text *textenc.Prompter) string {
+	if text == nil {
+		return ""
+	}
+	return fmt.Sprintf(", with a text encoder of %d parameters over %d words trained jointly", text.Encoder.Params.Count(), len(text.Tokenizer.IDs))
+}
+
 // Register adds the training settings to fs as flags (-steps, -batch, -lr,
 // …), with c's values as their defaults: the train command's flags.
 func (c *TrainConfig) Register(fs *flag.FlagSet) {
@@ -94,4 +105,69 @@ func (c *TrainConfig) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Schedule.PredictionType, "prediction", d.Schedule.PredictionType, "epsilon, v_prediction or sample")
 	fs.StringVar(&c.Schedule.BetaSchedule, "beta-schedule", d.Schedule.BetaSchedule, "linear, scaled_linear, squaredcos_cap_v2 or sigmoid")
 	fs.BoolVar(&c.Schedule.RescaleBetasZeroSNR, "zero-snr", d.Schedule.RescaleBetasZeroSNR, "rescale betas to zero terminal SNR (needs -prediction v_prediction or sample)")
+}
+
+// TrainConfig holds the hyperparameters of a training run. It is saved in
+// every checkpoint, so a resumed run continues with the same settings.
+type TrainConfig struct {
+	Steps       int     `json:"steps"`
+	BatchSize   int     `json:"batch_size"`
+	LR          float64 `json:"learning_rate"`
+	Warmup      int     `json:"warmup_steps"`
+	Decay       string  `json:"lr_decay"`  // "constant" or "cosine" (to 0 at Steps)
+	Optimizer   string  `json:"optimizer"` // "adam" or "adamw"
+	WeightDecay float64 `json:"weight_decay"`
+	EMADecay    float64 `json:"ema_decay"`
+	GradClip    float64 `json:"grad_clip"`    // global-norm clip; 0: none
+	CondDropout float64 `json:"cond_dropout"` // probability of training on the null class
+	MinSNRGamma float64 `json:"min_snr_gamma"`
+	Seed        uint64  `json:"seed"`
+
+	CheckpointEvery int `json:"checkpoint_every"`
+	SampleEvery     int `json:"sample_every"` // write a sample grid every so many steps; 0: never
+	LogEvery        int `json:"log_every"`
+
+	Schedule ScheduleConfig `json:"schedule"`
+}
+
+// DefaultTrainConfig returns the settings of the reference MNIST run.
+func DefaultTrainConfig() TrainConfig {
+	return TrainConfig{
+		Steps: 3000, BatchSize: 64, LR: 1e-3, Warmup: 200, Decay: "cosine", Optimizer: "adamw",
+		WeightDecay: 0, EMADecay: 0.999, GradClip: 1, CondDropout: 0.1, Seed: 0,
+		CheckpointEvery: 250, SampleEvery: 1000, LogEvery: 10, Schedule: DefaultScheduleConfig(),
+	}
+}
+
+// Validate reports the first invalid setting.
+func (c TrainConfig) Validate() error {
+	switch {
+	case c.Steps <= 0:
+		return fmt.Errorf("steps %d must be positive", c.Steps)
+	case c.BatchSize <= 0:
+		return fmt.Errorf("batch size %d must be positive", c.BatchSize)
+	case c.LRSchedule().Validate() != nil:
+		return c.LRSchedule().Validate()
+	case c.Optimizer != "adam" && c.Optimizer != "adamw":
+		return fmt.Errorf("optimizer %q is not adam or adamw", c.Optimizer)
+	case !(c.EMADecay >= 0 && c.EMADecay < 1):
+		return fmt.Errorf("ema decay %g must lie in [0, 1)", c.EMADecay)
+	case !(c.CondDropout >= 0 && c.CondDropout < 1):
+		return fmt.Errorf("conditioning dropout %g must lie in [0, 1)", c.CondDropout)
+	case c.Schedule.RescaleBetasZeroSNR && c.Schedule.PredictionType == PredictEpsilon:
+		return fmt.Errorf("a zero-terminal-SNR schedule needs v_prediction or sample prediction: ε is undefined where the signal is zero (Lin et al., WACV 2024)")
+	case !finiteNonNeg(c.GradClip) || !finiteNonNeg(c.WeightDecay) || !finiteNonNeg(c.MinSNRGamma):
+		return fmt.Errorf("grad clip %g, weight decay %g and min-SNR gamma %g must be finite and not negative", c.GradClip, c.WeightDecay, c.MinSNRGamma)
+	case c.CheckpointEvery <= 0 || c.LogEvery <= 0 || c.SampleEvery < 0:
+		return fmt.Errorf("checkpoint and log intervals must be positive")
+	}
+	return nil
+}
+
+// finiteNonNeg reports whether v is a finite number ≥ 0 (NaN is not).
+func finiteNonNeg(v float64) bool { return v >= 0 && !math.IsInf(v, 1) }
+
+// LRSchedule returns the run's learning-rate schedule.
+func (c TrainConfig) LRSchedule() train.LR {
+	return train.LR{Peak: c.LR, Warmup: c.Warmup, Decay: c.Decay, Steps: c.Steps}
 }

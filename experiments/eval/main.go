@@ -14,7 +14,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/clockwork-go/clockwork/captions"
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/evaluate"
 	"github.com/clockwork-go/clockwork/internal/cli"
@@ -22,7 +21,6 @@ import (
 	"github.com/clockwork-go/clockwork/metrics"
 	"github.com/clockwork-go/clockwork/models"
 	"github.com/clockwork-go/clockwork/plots"
-	"github.com/clockwork-go/clockwork/unet"
 )
 
 func main() {
@@ -49,8 +47,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	seed := fs.Uint64("seed", 0, "noise seed")
 	fs.StringVar(&q.Reference, "reference", "test", "MNIST split to compare with: test or train")
 	fs.IntVar(&q.Bootstrap, "bootstrap", 100, "bootstrap resamples for the intervals")
-	prompt := fs.String("prompt", "", "a text-conditioned model's prompt for every sample")
-	promptFile := fs.String("prompts", "", "a file of prompts, one per line, taken in turn (default for a text-conditioned model: the captions of the captioned digits' test split)")
+	var pf cli.PromptFlags
+	pf.Register(fs, " (default: the captioned digits' test captions)")
 	cw.Register(fs)
 	toTeacher := fs.Bool("to-teacher", true, "with -adaptor: also draw the plain model's samples from the same noise and labels and report the L2 distance and PSNR to them")
 	rounds := fs.Int("time-rounds", 11, "with -adaptor: time the plain model and Clockwork on one batch in this many alternating rounds (0: skip)")
@@ -95,7 +93,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cmp.Report, x, err = evaluate.Real(clf, *real, *n, *seed, q)
 	} else {
 		var prompts []string
-		if prompts, err = textPrompts(dir, *prompt, *promptFile, *n); err == nil {
+		if prompts, err = pf.Or(dir, *n); err == nil {
 			cmp, x, err = sampled(c, clf, dir, m, &cw, *guidance, *n, *batch, *seed, prompts, q, *toTeacher, *rounds)
 		}
 	}
@@ -145,19 +143,4 @@ func sampled(c *cli.Command, clf *metrics.Classifier, dir string, m evaluate.Met
 	cmp, x, err := evaluate.Compare(clf, ref, m, s.Setup, o)
 	prog.Finish()
 	return cmp, x, err
-}
-
-// textPrompts returns the prompts of -prompt or -prompts, or for a
-// text-conditioned model given neither, the captions of the captioned
-// digits' test split (whose images are then the FID reference).
-func textPrompts(dir, prompt, file string, n int) ([]string, error) {
-	p, err := cli.ReadPrompts(prompt, file)
-	if err != nil || p != nil {
-		return p, err
-	}
-	cfg, err := unet.ConfigFrom(dir)
-	if err != nil || !cfg.Conditional() {
-		return nil, err
-	}
-	return captions.TestCaptions(n)
 }

@@ -41,8 +41,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	n := fs.Int("n", 64, "number of samples")
 	batch := fs.Int("batch", 64, "batch size")
 	labels := fs.String("labels", "cycle", "class labels: cycle, a class, or a comma-separated list (none for unconditional models)")
-	prompt := fs.String("prompt", "", "the prompt of a text-conditioned model (\"a thick seven on the left\")")
-	promptFile := fs.String("prompts", "", "a file of prompts, one per line, taken in turn")
+	var pf cli.PromptFlags
+	pf.Register(fs, "")
 	cw.Register(fs)
 	out := fs.String("out", "", "output .npz (samples, labels); default: runs/samples/<model>-<sampler><steps>.npz")
 	grid := fs.String("grid", "-", "output PNG grid (default: beside -out; empty: none)")
@@ -63,7 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := cli.Outputs(out, grid, "samples", cli.SampleName(dir, o.Sampler, o.Steps, *guidance, &cw), ".npz"); err != nil {
 		return c.Fail(err)
 	}
-	prompts, err := cli.ReadPrompts(*prompt, *promptFile)
+	prompts, err := pf.Prompts()
 	if err != nil {
 		return c.Usage("%v", err)
 	}

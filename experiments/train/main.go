@@ -117,11 +117,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			abandon()
 			return c.Fail(err)
 		}
-		what := fmt.Sprintf("%d parameters", m.Params.Count())
-		if text != nil {
-			what += fmt.Sprintf(", with a text encoder of %d over %d words trained jointly", text.Encoder.Params.Count(), len(text.Tokenizer.IDs))
-		}
-		c.Printf("training %s (%s) on %s (%d images) for %d steps of %d into %s\n", *config, what, images.Name, images.Len(), tc.Steps, tc.BatchSize, *out)
+		c.Printf("training %s (%d parameters%s) on %s (%d images) for %d steps of %d into %s\n", *config, m.Params.Count(), diffusion.TextNote(text), images.Name, images.Len(), tc.Steps, tc.BatchSize, *out)
 	}
 	tr.Note = func(n string) { c.Printf("note: %s\n", n) }
 	var prog *cli.Progress

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -208,4 +209,33 @@ func DistillText(d *distill.Distiller, dir string) error {
 		return err
 	}
 	return d.UseText(text, caps)
+}
+
+// PromptFlags are the -prompt and -prompts flags of a command that samples
+// a text-conditioned model.
+type PromptFlags struct{ Prompt, File string }
+
+// Register adds the flags to fs; what says what a command does without
+// them.
+func (p *PromptFlags) Register(fs *flag.FlagSet, what string) {
+	fs.StringVar(&p.Prompt, "prompt", "", "the prompt of every sample of a text-conditioned model (\"a thick seven on the left\")")
+	fs.StringVar(&p.File, "prompts", "", "a file of prompts, one per line, taken in turn"+what)
+}
+
+// Prompts returns the prompts given (ReadPrompts), nil for none.
+func (p *PromptFlags) Prompts() ([]string, error) { return ReadPrompts(p.Prompt, p.File) }
+
+// Or returns the prompts given, or for a text-conditioned model given none
+// the first n captions of the captioned digits' test split (whose images
+// are then the FID reference).
+func (p *PromptFlags) Or(dir string, n int) ([]string, error) {
+	ps, err := p.Prompts()
+	if err != nil || ps != nil {
+		return ps, err
+	}
+	cfg, err := unet.ConfigFrom(dir)
+	if err != nil || !cfg.Conditional() {
+		return nil, err
+	}
+	return captions.TestCaptions(n)
 }
