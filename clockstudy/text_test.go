@@ -11,49 +11,17 @@ import (
 	"github.com/clockwork-go/clockwork/captions"
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/distill"
+	"github.com/clockwork-go/clockwork/internal/texttest"
 	"github.com/clockwork-go/clockwork/metrics"
 	"github.com/clockwork-go/clockwork/study"
-	"github.com/clockwork-go/clockwork/textenc"
-	"github.com/clockwork-go/clockwork/unet"
 )
-
-// tinyTextTeacher is an untrained UNet2DConditionModel of the shape of
-// configs/mnist_text with its text encoder over the captions' words.
-func tinyTextTeacher(t *testing.T) (*unet.Model, *textenc.Prompter) {
-	t.Helper()
-	c, err := unet.ConfigFrom("mnist_text")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.BlockOutChannels = []int{8, 16, 16}
-	four := 4
-	c.NormNumGroups = &four
-	c.CrossAttentionDim = 16
-	m, err := unet.New(c, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := textenc.NewTokenizer(captions.Vocabulary())
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc, err := textenc.New(textenc.ToyConfig(tok.Size(), 16, diffusion.TextTokens), 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := textenc.NewPrompter(enc, tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m, p
-}
 
 // TestTextStudy: a study of a text-conditioned teacher guides every cell,
 // draws the test captions, distils on prompts (the adaptor reading the
 // pooled text among them) and reports prompt adherence beside real images'
 // in its cells, tables and claims.
 func TestTextStudy(t *testing.T) {
-	m, text := tinyTextTeacher(t)
+	m, text := texttest.Model(t, 16, diffusion.TextTokens)
 	q, err := Quick(m)
 	if err != nil {
 		t.Fatal(err)

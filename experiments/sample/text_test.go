@@ -7,56 +7,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/clockwork-go/clockwork/captions"
-	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/internal/npzio"
-	"github.com/clockwork-go/clockwork/textenc"
-	"github.com/clockwork-go/clockwork/unet"
+	"github.com/clockwork-go/clockwork/internal/texttest"
 )
-
-// textModel writes an untrained text-conditioned model directory (the
-// mnist_text config, narrowed) whose text encoder is width wide.
-func textModel(t *testing.T, width int) string {
-	t.Helper()
-	c, err := unet.ConfigFrom("mnist_text")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.BlockOutChannels = []int{8, 16, 16}
-	four := 4
-	c.NormNumGroups = &four
-	c.CrossAttentionDim = 16
-	m, err := unet.New(c, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "model")
-	if err := m.Save(dir); err != nil {
-		t.Fatal(err)
-	}
-	if err := diffusion.SaveScheduleConfig(dir, diffusion.DefaultScheduleConfig()); err != nil {
-		t.Fatal(err)
-	}
-	tok, _ := textenc.NewTokenizer(captions.Vocabulary())
-	enc, err := textenc.New(textenc.ToyConfig(tok.Size(), width, 12), 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := textenc.NewPrompter(enc, tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Save(textenc.ModelDir(dir)); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
 
 // TestSampleText: a text-conditioned model samples from prompts (their
 // token ids stored beside the samples), and the prompts it cannot take are
 // clear errors with nothing written.
 func TestSampleText(t *testing.T) {
-	dir := textModel(t, 16)
+	dir := texttest.Dir(t, 16, 12)
 	out := filepath.Join(t.TempDir(), "s.npz")
 	var so, se bytes.Buffer
 	if code := run([]string{"-model", dir, "-prompt", "a thick 7 on the left", "-n", "3", "-steps", "2", "-guidance", "2", "-out", out}, &so, &se); code != 0 {
@@ -71,7 +30,7 @@ func TestSampleText(t *testing.T) {
 	}
 	prompts := filepath.Join(t.TempDir(), "prompts.txt")
 	os.WriteFile(prompts, []byte("# a comment\na 1\n\na small 2 at the top\n"), 0o644)
-	bad := textModel(t, 8) // its encoder is narrower than cross_attention_dim
+	bad := texttest.Dir(t, 8, 12) // its encoder is narrower than cross_attention_dim
 	for _, c := range []struct {
 		args []string
 		want []string
