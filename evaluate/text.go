@@ -68,21 +68,36 @@ func (c Comparison) WriteTable(w io.Writer) error {
 	return tw.Flush()
 }
 
-// Real measures n real MNIST images of a split (a seeded random subset:
-// the test set is ordered by writer population) as Run measures samples:
-// the floor of FID-MNIST and KID.
+// Real measures n real images of a split (a seeded random subset: the
+// MNIST test set is ordered by writer population) as Run measures samples:
+// the floor of FID-MNIST and KID. The images are MNIST's, or with q.Data
+// set those of that data specification (the captioned digits: their
+// train split against the test split's reference).
 func Real(c *metrics.Classifier, split string, n int, seed uint64, q metrics.QualityOptions) (Report, []float32, error) {
-	d, err := datasets.MNIST(split, "", true)
+	data := q.Data
+	if data == "" {
+		data = "mnist"
+	}
+	var d *datasets.Images
+	var err error
+	if data == "mnist" {
+		d, err = datasets.MNIST(split, "", true)
+	} else {
+		d, err = datasets.Open(data, split)
+	}
 	if err != nil {
 		return Report{}, nil, err
 	}
 	if n > d.Len() {
-		return Report{}, nil, fmt.Errorf("-n %d is larger than the %d images of mnist-%s", n, d.Len(), split)
+		return Report{}, nil, fmt.Errorf("-n %d is larger than the %d images of %s-%s", n, d.Len(), data, split)
 	}
 	idx := rand.New(rand.NewPCG(seed, 0x5e7)).Perm(d.Len())[:n]
 	x := make([]float32, n*32*32)
 	labels := make([]int64, n)
 	d.Batch(idx, x, labels)
+	if data != "mnist" {
+		labels = nil // the classifier reads centred MNIST digits only
+	}
 	qual, err := metrics.MeasureQuality(c, x, n, labels, q)
 	if err != nil {
 		return Report{}, nil, err
@@ -91,5 +106,5 @@ func Real(c *metrics.Classifier, split string, n int, seed uint64, q metrics.Qua
 	if ref == "" {
 		ref = "test"
 	}
-	return Report{Model: "mnist-" + split + " (real images, random subset)", N: n, Seed: seed, Reference: "mnist-" + ref, Quality: qual}, x, nil
+	return Report{Model: data + "-" + split + " (real images, random subset)", N: n, Seed: seed, Reference: data + "-" + ref, Quality: qual}, x, nil
 }

@@ -9,6 +9,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -30,7 +31,8 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	c := cli.New("eval", "measure a model's samples (FID-MNIST, KID, accuracy, FLOPs, time), or Clockwork's against the plain model",
 		[]string{"eval -steps 8                                   # the shipped teacher", "eval -model DIR -steps 8 -adaptor identity -clock 2",
-			"eval -steps 8 -adaptor runs/adaptors/FP/resnet-dpmpp2m8-clock2", "eval -real test -reference train             # the floor: real images"}, stdout, stderr)
+			"eval -steps 8 -adaptor runs/adaptors/FP/resnet-dpmpp2m8-clock2", "eval -real test -reference train             # the floor: real images",
+			"eval -real train -data captions              # the captioned digits' floor"}, stdout, stderr)
 	fs := c.Flags
 	var cw cli.ClockworkFlags
 	var q metrics.QualityOptions
@@ -45,7 +47,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	n := fs.Int("n", 1000, "samples")
 	batch := fs.Int("batch", 100, "sampling batch size")
 	seed := fs.Uint64("seed", 0, "noise seed")
-	fs.StringVar(&q.Reference, "reference", "test", "MNIST split to compare with: test or train")
+	fs.StringVar(&q.Reference, "reference", "test", "split to compare with: test or train")
+	fs.StringVar(&q.Data, "data", "", "the images -reference and -real name: mnist (default), or captions (the default for a text-conditioned model)")
 	fs.IntVar(&q.Bootstrap, "bootstrap", 100, "bootstrap resamples for the intervals")
 	var pf cli.PromptFlags
 	pf.Register(fs, " (default: the captioned digits' test captions)")
@@ -76,7 +79,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return c.Fail(err)
 	}
-	name := "mnist-" + *real
+	name := cmp.Or(q.Data, "mnist") + "-" + *real
 	if *real == "" {
 		name = cli.SampleName(dir, m.Sampler, m.Steps, *guidance, &cw)
 	}
