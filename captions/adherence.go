@@ -12,8 +12,8 @@ import (
 type Rate struct {
 	// Named is the number of images whose prompt names the attribute.
 	Named int `json:"named"`
-	// Satisfied is the share of those images that have it, with a
-	// bootstrap 95% interval; zero when Named is 0.
+	// Satisfied is the share of those images that have it, with its exact
+	// 95% interval (metrics.Proportion); zero when Named is 0.
 	Satisfied metrics.Interval `json:"satisfied"`
 }
 
@@ -32,14 +32,16 @@ type Report struct {
 	// its prompt asks for).
 	Share metrics.Interval `json:"share"`
 	// All is the share of images that have every attribute their prompt
-	// names.
+	// names, with its exact 95% interval (metrics.Proportion).
 	All metrics.Interval `json:"all"`
 }
 
 // Adherence measures n generated 32×32 images in [−1, 1] (n·Side·Side
 // values) with m and returns how well they have what their prompts (one
-// per image) ask for, with bootstrap 95% intervals over reps resamples of
-// the images drawn from seed (metrics.Mean). Real images measured against
+// per image) ask for, with 95% intervals that stay inside [0, 1]: exact
+// ones for the shares of images (metrics.Proportion), a percentile
+// bootstrap over reps resamples of the images drawn from seed for the mean
+// share (metrics.Mean). Real images measured against
 // their own captions give the ceiling (compare Measurer.Accuracy); against
 // another image's caption, chance. Wrong lengths, invalid prompts, NaN or
 // infinite pixels and fewer than 2 resamples are errors.
@@ -65,9 +67,9 @@ func Adherence(m *Measurer, images []float32, n int, prompts []Prompt, reps int,
 	if err != nil {
 		return Report{}, fmt.Errorf("captions: adherence: %w", err)
 	}
-	var per [5][]float64 // 0 or 1 per image naming the attribute
+	var per [5][]bool // per image naming the attribute: has it
 	share := make([]float64, n)
-	all := make([]float64, n)
+	all := make([]bool, n)
 	for i, p := range prompts {
 		a := got[i]
 		for k, c := range []struct{ named, ok bool }{
@@ -78,12 +80,12 @@ func Adherence(m *Measurer, images []float32, n int, prompts []Prompt, reps int,
 			{p.V != AnyV, p.V == a.V},
 		} {
 			if c.named {
-				per[k] = append(per[k], b2f(c.ok))
+				per[k] = append(per[k], c.ok)
 			}
 		}
 		ok := p.Satisfied(a)
 		share[i] = float64(ok) / float64(p.Named())
-		all[i] = b2f(ok == p.Named())
+		all[i] = ok == p.Named()
 	}
 	r := Report{Images: n}
 	for k, rate := range []*Rate{&r.Digit, &r.Size, &r.Stroke, &r.H, &r.V} {
@@ -91,14 +93,14 @@ func Adherence(m *Measurer, images []float32, n int, prompts []Prompt, reps int,
 		if rate.Named == 0 {
 			continue
 		}
-		if rate.Satisfied, err = metrics.Mean(per[k], reps, seed+uint64(k)); err != nil {
+		if rate.Satisfied, err = metrics.Hits(per[k]); err != nil {
 			return Report{}, fmt.Errorf("captions: adherence: %w", err)
 		}
 	}
 	if r.Share, err = metrics.Mean(share, reps, seed+5); err != nil {
 		return Report{}, fmt.Errorf("captions: adherence: %w", err)
 	}
-	if r.All, err = metrics.Mean(all, reps, seed+6); err != nil {
+	if r.All, err = metrics.Hits(all); err != nil {
 		return Report{}, fmt.Errorf("captions: adherence: %w", err)
 	}
 	return r, nil

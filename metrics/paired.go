@@ -52,12 +52,15 @@ func CapPSNR(v []float64) []float64 {
 	return out
 }
 
-// Mean returns the mean of values with a bootstrap 95% interval.
+// Mean returns the mean of values with the 95% percentile bootstrap
+// interval (Percentile), which stays between the smallest and the largest
+// value. For a share of yes/no outcomes use Proportion, which is exact and
+// has a width at 0% and 100%.
 func Mean(values []float64, reps int, seed uint64) (Interval, error) {
 	if len(values) == 0 {
 		return Interval{}, fmt.Errorf("mean of no values")
 	}
-	return Bootstrap(len(values), reps, seed, func(idx []int) (float64, error) {
+	return Percentile(len(values), reps, seed, func(idx []int) (float64, error) {
 		var s float64
 		for _, i := range idx {
 			s += values[i]

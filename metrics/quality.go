@@ -142,15 +142,16 @@ type QualityOptions struct {
 	Data       string
 	KIDSubsets int // default 50
 	KIDSize    int // default 1000
-	Bootstrap  int // bootstrap resamples for the FID and accuracy intervals; default 100
+	Bootstrap  int // bootstrap resamples for the FID interval; default 100
 	Seed       uint64
 }
 
 // MeasureQuality computes FID-MNIST and KID of n images x (n·32·32 values in
 // [−1, 1]) against an MNIST split, and, when labels is not nil, the
-// fraction the classifier recognises as their label. FID and accuracy carry
-// bootstrap 95% intervals over the images; KID's interval is the mean over
-// subsets ± 1.96 standard errors.
+// fraction the classifier recognises as their label. FID carries a
+// bootstrap 95% interval over the images, accuracy the exact interval of a
+// proportion (Proportion); KID's interval is the mean over subsets ± 1.96
+// standard errors.
 func MeasureQuality(c *Classifier, x []float32, n int, labels []int64, o QualityOptions) (Quality, error) {
 	if o.Reference == "" {
 		o.Reference = "test"
@@ -186,6 +187,7 @@ func MeasureQuality(c *Classifier, x []float32, n int, labels []int64, o Quality
 	if err != nil {
 		return Quality{}, err
 	}
+	q.FID.Lo = math.Max(q.FID.Lo, 0) // a distance: the normal interval cut to where it can be
 	kid, std, err := KID(f, ref, o.KIDSubsets, o.KIDSize, o.Seed)
 	if err != nil {
 		return Quality{}, err
@@ -196,7 +198,7 @@ func MeasureQuality(c *Classifier, x []float32, n int, labels []int64, o Quality
 		if len(labels) != n {
 			return Quality{}, fmt.Errorf("%d labels for %d images", len(labels), n)
 		}
-		hit := make([]float64, n)
+		hit := make([]bool, n)
 		for i := 0; i < n; i++ {
 			best := 0
 			for k := 1; k < 10; k++ {
@@ -204,17 +206,9 @@ func MeasureQuality(c *Classifier, x []float32, n int, labels []int64, o Quality
 					best = k
 				}
 			}
-			if int64(best) == labels[i] {
-				hit[i] = 1
-			}
+			hit[i] = int64(best) == labels[i]
 		}
-		acc, err := Bootstrap(n, o.Bootstrap, o.Seed+1, func(idx []int) (float64, error) {
-			var s float64
-			for _, i := range idx {
-				s += hit[i]
-			}
-			return s / float64(len(idx)), nil
-		})
+		acc, err := Hits(hit)
 		if err != nil {
 			return Quality{}, err
 		}

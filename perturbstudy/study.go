@@ -340,13 +340,11 @@ func (r *Runner) compare(res *Result, x []float32, ref *reference) error {
 	if err != nil {
 		return err
 	}
-	flips := make([]float64, n)
+	flips := make([]bool, n)
 	for i := range flips {
-		if pred[i] != ref.pred[i] {
-			flips[i] = 1
-		}
+		flips[i] = pred[i] != ref.pred[i]
 	}
-	fr, err := metrics.Mean(flips, 200, seed+1)
+	fr, err := metrics.Hits(flips)
 	if err != nil {
 		return err
 	}
@@ -367,7 +365,7 @@ func (r *Runner) compare(res *Result, x []float32, ref *reference) error {
 		sumT += total[i]
 	}
 	if sumT > 0 {
-		hf, err := metrics.Bootstrap(n, 200, seed+2, func(idx []int) (float64, error) {
+		hf, err := metrics.Percentile(n, 200, seed+2, func(idx []int) (float64, error) {
 			var h, t float64
 			for _, i := range idx {
 				h += high[i]
