@@ -391,14 +391,21 @@ func Host() string {
 }
 
 // SameResult reports whether two results of one cell agree in everything
-// but the wall time and the host it was timed on (for study.Merge of
-// overlapping directories).
+// they measured, for study.Merge of overlapping directories: where and how
+// fast they were made (the wall time, the host it was timed on, the
+// adaptor's directory and its distillation time) is left out, so that two
+// runs of one study on two machines merge.
 func SameResult(a, b json.RawMessage) bool {
 	var x, y Result
 	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
 		return false
 	}
-	x.MsPerSample, y.MsPerSample, x.Host, y.Host, x.Timing, y.Timing = 0, 0, "", "", nil, nil
+	for _, r := range []*Result{&x, &y} {
+		r.MsPerSample, r.Host, r.Timing = 0, "", nil
+		if r.Adaptor != nil {
+			r.Adaptor.Dir, r.Adaptor.Seconds = "", 0
+		}
+	}
 	ja, _ := json.Marshal(x)
 	jb, _ := json.Marshal(y)
 	return string(ja) == string(jb)
