@@ -51,7 +51,12 @@ type Manifest struct {
 
 // Record is one line of results.jsonl: a finished cell.
 type Record struct {
-	Key     string          `json:"key"`
+	Key string `json:"key"`
+	// Study is the config hash of the study that made the record
+	// (Manifest.Hash): a record is read only in a directory whose
+	// study.json has that hash, so results copied or appended from a study
+	// of other settings are refused, never mixed in.
+	Study   string          `json:"study_hash"`
 	Cell    json.RawMessage `json:"cell"`
 	Result  json.RawMessage `json:"result"`
 	Seconds float64         `json:"seconds"`
@@ -145,7 +150,7 @@ func Run(ctx context.Context, s Study, o Options, run func(Cell) (any, error)) (
 	if err := ensureManifest(o.Dir, want); err != nil {
 		return nil, err
 	}
-	records, err := loadRecords(o.Dir, true)
+	records, err := loadRecords(o.Dir, want.Hash, true)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +193,7 @@ func Run(ctx context.Context, s Study, o Options, run func(Cell) (any, error)) (
 		if err != nil {
 			return records, fmt.Errorf("cell %s: %w", c.Key, err)
 		}
-		rec, err := newRecord(c, res, time.Since(start).Seconds(), shard)
+		rec, err := newRecord(c, res, want.Hash, time.Since(start).Seconds(), shard)
 		if err != nil {
 			return records, err
 		}
@@ -214,7 +219,7 @@ func Run(ctx context.Context, s Study, o Options, run func(Cell) (any, error)) (
 	return records, nil
 }
 
-func newRecord(c Cell, res any, secs float64, shard string) (Record, error) {
+func newRecord(c Cell, res any, hash string, secs float64, shard string) (Record, error) {
 	cell, err := json.Marshal(c.Spec)
 	if err != nil {
 		return Record{}, fmt.Errorf("cell %s: %w", c.Key, err)
@@ -223,7 +228,7 @@ func newRecord(c Cell, res any, secs float64, shard string) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("cell %s result: %w", c.Key, err)
 	}
-	return Record{Key: c.Key, Cell: cell, Result: r, Seconds: secs, Shard: shard}, nil
+	return Record{Key: c.Key, Study: hash, Cell: cell, Result: r, Seconds: secs, Shard: shard}, nil
 }
 
 // ensureManifest writes study.json into a new directory, or checks that an
@@ -294,14 +299,15 @@ func Load(dir string) (Manifest, []Record, error) {
 	if err != nil {
 		return Manifest{}, nil, err
 	}
-	r, err := loadRecords(dir, false)
+	r, err := loadRecords(dir, m.Hash, false)
 	return m, r, err
 }
 
 // loadRecords reads results.jsonl. Every line ended by a newline must be a
-// record; an unterminated last line is what a crash mid-write leaves, and is
-// dropped (and, when repair is set, cut from the file).
-func loadRecords(dir string, repair bool) ([]Record, error) {
+// record of the study whose config hash is hash; an unterminated last line
+// is what a crash mid-write leaves, and is dropped (and, when repair is
+// set, cut from the file).
+func loadRecords(dir, hash string, repair bool) ([]Record, error) {
 	path := filepath.Join(dir, ResultsFile)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -320,6 +326,13 @@ func loadRecords(dir string, repair bool) ([]Record, error) {
 		var r Record
 		if err := json.Unmarshal(line, &r); err != nil || r.Key == "" {
 			return nil, fmt.Errorf("%s line %d: not a result record", path, i+1)
+		}
+		if r.Study != hash {
+			made := "a study of other settings (study_hash " + strconv.Quote(r.Study) + ")"
+			if r.Study == "" {
+				made = "no study this toolkit can check (it has no study_hash)"
+			}
+			return nil, fmt.Errorf("%s line %d (cell %s): made by %s, but %s's %s has config_hash %q: the line was copied or appended from elsewhere; remove it or use another directory", path, i+1, r.Key, made, dir, ManifestFile, hash)
 		}
 		if !seen[r.Key] {
 			out = append(out, r)
@@ -352,7 +365,7 @@ func Pending(s Study, dir string, sh Shard) ([]Cell, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	records, err := loadRecords(dir, false)
+	records, err := loadRecords(dir, want.Hash, false)
 	if err != nil {
 		return nil, err
 	}

@@ -201,3 +201,54 @@ func TestOneWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestForeignResults: results copied from a study of other settings into a
+// finished study's directory (cell keys that exist in both) are refused by
+// a rerun, by Pending, by Load and by Merge, naming the file and the line,
+// instead of resuming on them (issue 26, case 1).
+func TestForeignResults(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	small := Study{Name: "toy", Config: map[string]int{"n": 4}, Cells: toy(2).Cells}
+	if _, err := Run(context.Background(), small, Options{Dir: a}, square); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), toy(5), Options{Dir: b}, square); err != nil {
+		t.Fatal(err)
+	}
+	foreign, err := os.ReadFile(filepath.Join(a, ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(b, ResultsFile)
+	if err := os.WriteFile(path, foreign, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{path, "line 1", "cell ca", "copied or appended from elsewhere"}
+	check := func(what string, err error) {
+		t.Helper()
+		if err == nil {
+			t.Fatalf("%s: foreign results accepted", what)
+		}
+		for _, w := range want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %q does not say %q", what, err, w)
+			}
+		}
+	}
+	_, err = Run(context.Background(), toy(5), Options{Dir: b}, square)
+	check("rerun", err)
+	_, err = Pending(toy(5), b, All)
+	check("Pending", err)
+	_, _, err = Load(b)
+	check("Load", err)
+	_, _, err = Merge(t.TempDir(), []string{b}, nil, nil)
+	check("Merge", err)
+	if after, _ := os.ReadFile(path); string(after) != string(foreign) {
+		t.Error("the refused file was changed")
+	}
+	// A line without a study hash (an older version's) is refused too.
+	os.WriteFile(path, []byte(`{"key":"ca","cell":{},"result":{},"seconds":1}`+"\n"), 0o644)
+	if _, _, err := Load(b); err == nil || !strings.Contains(err.Error(), "no study_hash") {
+		t.Errorf("a record without a study hash: %v", err)
+	}
+}
