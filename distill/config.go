@@ -77,6 +77,9 @@ func (c Config) Validate() error {
 	if _, err := diffusion.LookupSampler(c.Sampler); err != nil {
 		return err
 	}
+	if c.Adaptor.StepSize != (len(c.StepCounts) > 0) {
+		return fmt.Errorf("step-size conditioning and several step counts go together: an adaptor told the step size is distilled for several step counts (step_counts), and one for several step counts is told the step size (step_size); give both or neither")
+	}
 	if len(c.StepCounts) > 0 {
 		if k.PerStep {
 			return fmt.Errorf("a %s adaptor keeps parameters per step: it cannot serve several step counts", c.Adaptor.Kind)

@@ -1,6 +1,7 @@
 package distill
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -66,7 +67,7 @@ func Save(dir string, a Adaptor, m Manifest) error {
 	})
 }
 
-// ReadManifest reads adaptor.json.
+// ReadManifest reads adaptor.json; an unknown key is an error naming it.
 func ReadManifest(dir string) (Manifest, error) {
 	path := filepath.Join(dir, ManifestFile)
 	b, err := os.ReadFile(path)
@@ -74,7 +75,9 @@ func ReadManifest(dir string) (Manifest, error) {
 		return Manifest{}, fmt.Errorf("adaptor %s: %w", dir, err)
 	}
 	var m Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields() // a misspelt key is an error, not a default
+	if err := dec.Decode(&m); err != nil {
 		return Manifest{}, fmt.Errorf("%s: %w", path, err)
 	}
 	if err := m.Adaptor.Validate(); err != nil {

@@ -317,6 +317,7 @@ func TestSeveralStepCounts(t *testing.T) {
 	}
 	bad := tinyConfig()
 	bad.StepCounts = []int{6, 8}
+	bad.Adaptor.StepSize = true
 	if _, err := NewDistiller(t.TempDir(), m, "t", s, bad, nil); err == nil || !strings.Contains(err.Error(), "do not include") {
 		t.Errorf("counts without the adaptor's: %v", err)
 	}

@@ -73,6 +73,10 @@ func TestDistillCommand(t *testing.T) {
 		{append([]string{"-model", model, "-out", dir}, tiny...), 1, "already holds a distillation"},
 		{[]string{"-model", other, "-out", dir, "-resume"}, 1, "this teacher is"},
 		{[]string{"-model", model, "-out", dir, "-resume", "-lr", "1"}, 2, "cannot change"},
+		// issue 26, case 4: no sentinel value, no flag that does nothing
+		{append([]string{"-model", model, "-clock", "0"}, tiny...), 2, "clock 0 must be at least 1"},
+		{append([]string{"-model", model, "-step-size"}, tiny...), 2, "go together"},
+		{append([]string{"-model", model, "-step-counts", "4,8"}, tiny...), 2, "go together"},
 	} {
 		code, _, se := runCmd(c.args...)
 		if code != c.code || !strings.Contains(se, c.want) {
@@ -87,6 +91,14 @@ func TestDistillCommand(t *testing.T) {
 	if code, so, se := runCmd("-model", model, "-out", noised, "-resume", "-epochs", "3", "-quiet"); code != 0 || !strings.Contains(so, "resuming") {
 		t.Fatalf("noised resume: exit %d: %s %s", code, so, se)
 	}
+	// An unknown key in adaptor.json is an error naming it (issue 26, case 4).
+	mpath := filepath.Join(dir, distill.ManifestFile)
+	good, _ := os.ReadFile(mpath)
+	os.WriteFile(mpath, []byte(strings.Replace(string(good), "{", `{"colour": "red",`, 1)), 0o644)
+	if _, err := distill.ReadManifest(dir); err == nil || !strings.Contains(err.Error(), `unknown field "colour"`) || !strings.Contains(err.Error(), mpath) {
+		t.Errorf("unknown key in adaptor.json: %v", err)
+	}
+	os.WriteFile(mpath, good, 0o644)
 	// A corrupt adaptor.npz is reported by name when the adaptor is loaded.
 	os.WriteFile(filepath.Join(dir, distill.WeightsFile), []byte("garbage"), 0o644)
 	teacher, err := unet.Load(model)

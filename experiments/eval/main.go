@@ -64,8 +64,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return c.Usage("%v", err)
 	}
 	switch {
-	case *real != "" && (*model != "" || cw.Adaptor != ""):
-		return c.Usage("-real measures real images: it takes no -model or -adaptor")
+	case *real != "" && len(c.GivenExcept("real", "n", "seed", "reference", "data", "bootstrap", "out", "grid")) > 0:
+		return c.Usage("-real measures real images: %s do not apply to them (they are a model's)", strings.Join(c.GivenExcept("real", "n", "seed", "reference", "data", "bootstrap", "out", "grid"), ", "))
 	case *rounds < 0:
 		return c.Usage("-time-rounds %d: want 0 (no paired timing) or more", *rounds)
 	case q.Reference != "test" && q.Reference != "train":

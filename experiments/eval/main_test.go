@@ -68,7 +68,7 @@ func TestEvalErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"-real", "test", "-model", dir}, 2, "takes no -model"},
+		{[]string{"-real", "test", "-model", dir}, 2, "-model do not apply"},
 		{[]string{"-model", dir, "extra"}, 2, "unexpected argument"},
 		{[]string{"-model", noWeights, "-out", filepath.Join(t.TempDir(), "x.json")}, 1, "model.npz"},
 		{[]string{"-model", dir, "-sampler", "heun", "-n", "4", "-out", filepath.Join(t.TempDir(), "x.json")}, 1, "unknown sampler"},

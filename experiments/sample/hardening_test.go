@@ -56,6 +56,9 @@ func TestSampleInputMessages(t *testing.T) {
 		{[]string{"-model", dir, "-batch", "0"}, "-batch 0"},
 		{[]string{"-model", dir, "-cols", "0", "-out", filepath.Join(outDir, "s.npz"), "-grid", filepath.Join(outDir, "g.png")}, "-cols 0"},
 		{[]string{"-model", dir, "-out", outDir, "-grid", ""}, "-out " + outDir + " is a directory"},
+		// issue 26, case 5: outputs refused before sampling, nothing written
+		{[]string{"-model", dir, "-out", filepath.Join(outDir, "g.npz"), "-grid", "/proc/self/g.png"}, "cannot write in /proc/self"},
+		{[]string{"-model", dir, "-out", filepath.Join(outDir, "d") + "/", "-grid", ""}, "ends in a separator"},
 	} {
 		var so, se bytes.Buffer
 		args := c.args
@@ -65,5 +68,8 @@ func TestSampleInputMessages(t *testing.T) {
 		if code := run(args, &so, &se); code != 1 || !strings.Contains(se.String(), c.want) {
 			t.Errorf("%v: exit %d, %q; want 1 mentioning %q", c.args, code, se.String(), c.want)
 		}
+	}
+	if left, _ := os.ReadDir(outDir); len(left) > 0 {
+		t.Errorf("refused runs wrote %v", left)
 	}
 }

@@ -64,6 +64,10 @@ func TestSampleErrors(t *testing.T) {
 		{[]string{"-model", filepath.Join(t.TempDir(), "none")}, 1, "config.json"},
 		{[]string{"-model", dir, "-n", "-1"}, 1, "positive number"},
 		{[]string{"-model", dir, "-guidance", "NaN"}, 1, "not a finite number"},
+		// issue 26: a sentinel value and flags that would be ignored
+		{[]string{"-model", dir, "-adaptor", "identity", "-clock", "0"}, 2, "-clock 0"},
+		{[]string{"-model", dir, "-depth", "2"}, 2, "go with -adaptor"},
+		{[]string{"-model", dir, "-adaptor", filepath.Join(t.TempDir(), "a"), "-depth", "2"}, 2, "keeps the depth it was distilled at"},
 	} {
 		var so, se bytes.Buffer
 		args := append(c.args, "-out", filepath.Join(t.TempDir(), "o.npz"), "-grid", "")

@@ -19,24 +19,39 @@ type ClockworkFlags struct {
 	At      string
 	Depth   int
 	Force   bool
+	fs      *flag.FlagSet
 }
 
 // Register adds the flags to fs.
 func (f *ClockworkFlags) Register(fs *flag.FlagSet) {
+	f.fs = fs
 	fs.StringVar(&f.Adaptor, "adaptor", "", "Clockwork: an adaptor directory, or identity (default: none, the plain U-Net)")
 	fs.IntVar(&f.Clock, "clock", 0, "Clockwork clock N: the full U-Net every N steps (default: the adaptor's own, clock 2 for identity)")
 	fs.StringVar(&f.At, "at", "", "Clockwork: explicit 1-based adaptor steps, e.g. 2,4,6,8")
-	fs.IntVar(&f.Depth, "depth", 1, "cut depth of the identity adaptor")
+	fs.IntVar(&f.Depth, "depth", 1, "cut depth of a training-free adaptor (identity, oracle); a distilled adaptor keeps its own")
 	fs.BoolVar(&f.Force, "force", false, "use an adaptor distilled for another teacher or operating point")
 }
 
-// Check reports flags that do not go together (a usage error).
+// Check reports flags that do not go together or values that are not
+// theirs (a usage error): every flag given either acts or is refused.
 func (f *ClockworkFlags) Check() error {
-	if f.Adaptor == "" && (f.Clock != 0 || f.At != "" || f.Force) {
-		return fmt.Errorf("-clock, -at and -force go with -adaptor")
+	given := map[string]bool{}
+	if f.fs != nil {
+		f.fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
 	}
-	if f.Clock != 0 && f.At != "" {
+	if f.Adaptor == "" && (given["clock"] || given["at"] || given["force"] || given["depth"]) {
+		return fmt.Errorf("-clock, -at, -depth and -force go with -adaptor")
+	}
+	if given["clock"] && given["at"] {
 		return fmt.Errorf("give -clock or -at, not both")
+	}
+	if given["clock"] && f.Clock < 1 {
+		return fmt.Errorf("-clock %d: the full U-Net every N steps needs N ≥ 1", f.Clock)
+	}
+	if given["depth"] {
+		if k, err := distill.LookupKind(f.Adaptor); err != nil || k.Trainable {
+			return fmt.Errorf("-depth is the cut depth of a training-free adaptor (identity, oracle); the distilled adaptor %s keeps the depth it was distilled at (its %s)", f.Adaptor, distill.ManifestFile)
+		}
 	}
 	return nil
 }
@@ -44,7 +59,7 @@ func (f *ClockworkFlags) Check() error {
 // ClockSpec returns the clock the flags ask for, in distill.ParseClock's
 // syntax; empty for the adaptor's own.
 func (f *ClockworkFlags) ClockSpec() string {
-	if f.Clock != 0 {
+	if f.Clock > 0 {
 		return fmt.Sprintf("clock:%d", f.Clock)
 	}
 	return f.At

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -55,5 +56,23 @@ func TestCheckOut(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(tmp, "new")); err == nil {
 		t.Error("a check created a directory")
+	}
+	// A name ending in a separator is a directory's (issue 26, case 5:
+	// "sample -out DIR/" failed after sampling, leaving an empty directory).
+	if err := CheckOutFile("-out", filepath.Join(tmp, "d")+string(filepath.Separator)); err == nil || !strings.Contains(err.Error(), "ends in a separator") {
+		t.Errorf("file name ending in a separator: %v", err)
+	}
+	if runtime.GOOS == "linux" { // a directory no one can make files in, even root
+		for _, c := range []struct {
+			check func(string, string) error
+			path  string
+		}{{CheckOutFile, "/proc/self/e.json"}, {CheckOutFile, "/proc/self/x/g.png"}, {CheckOutDir, "/proc/self/run"}, {CheckOutDir, "/proc/self"}} {
+			if err := c.check("-out", c.path); err == nil || !strings.Contains(err.Error(), "cannot write in /proc/self") {
+				t.Errorf("%s: %v", c.path, err)
+			}
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(tmp, ".clockwork-probe-*")); len(left) > 0 {
+		t.Errorf("checks left %v", left)
 	}
 }
