@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fsutil.CheckOutDir("-out", *out); err != nil {
 		return c.Usage("%v", err)
 	}
-	release, abandon, err := cli.Claim(*out)
+	release, abandon, err := cli.Claim(*out, "distill")
 	if err != nil {
 		return c.Fail(err)
 	}

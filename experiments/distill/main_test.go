@@ -60,6 +60,8 @@ func TestDistillCommand(t *testing.T) {
 		t.Errorf("after the resume: %d epochs", m.Epochs)
 	}
 	other := tinyModel(t, 2)
+	studyDir := t.TempDir()
+	os.WriteFile(filepath.Join(studyDir, "study.json"), []byte(`{"study": "perturb", "config": {}, "config_hash": "ab", "cells": 1}`), 0o644)
 	for _, c := range []struct {
 		args []string
 		code int
@@ -77,6 +79,9 @@ func TestDistillCommand(t *testing.T) {
 		{append([]string{"-model", model, "-clock", "0"}, tiny...), 2, "clock 0 must be at least 1"},
 		{append([]string{"-model", model, "-step-size"}, tiny...), 2, "go together"},
 		{append([]string{"-model", model, "-step-counts", "4,8"}, tiny...), 2, "go together"},
+		// issue 26, case 6: another command's directory
+		{append([]string{"-model", model, "-out", studyDir}, tiny...), 1, "holds a perturb study directory; distill writes an adaptor directory (distill)"},
+		{append([]string{"-model", model, "-out", model}, tiny...), 1, "holds a model directory"},
 	} {
 		code, _, se := runCmd(c.args...)
 		if code != c.code || !strings.Contains(se, c.want) {
@@ -90,6 +95,9 @@ func TestDistillCommand(t *testing.T) {
 	}
 	if code, so, se := runCmd("-model", model, "-out", noised, "-resume", "-epochs", "3", "-quiet"); code != 0 || !strings.Contains(so, "resuming") {
 		t.Fatalf("noised resume: exit %d: %s %s", code, so, se)
+	}
+	if left, _ := os.ReadDir(studyDir); len(left) != 1 {
+		t.Errorf("a refused distillation wrote into the study directory: %v", left)
 	}
 	// An unknown key in adaptor.json is an error naming it (issue 26, case 4).
 	mpath := filepath.Join(dir, distill.ManifestFile)

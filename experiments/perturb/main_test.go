@@ -135,6 +135,8 @@ func TestPerturbErrors(t *testing.T) {
 	if code, _, se := runCmd(t, small(model, other, "-n", "5")...); code != 0 {
 		t.Fatal(se)
 	}
+	adaptorDir := t.TempDir()
+	os.WriteFile(filepath.Join(adaptorDir, "adaptor.json"), []byte("{}"), 0o644)
 	for _, c := range []struct {
 		args []string
 		code int
@@ -152,6 +154,9 @@ func TestPerturbErrors(t *testing.T) {
 		{[]string{"-merge", "-out", filepath.Join(t.TempDir(), "m")}, 2, "directories to merge"},
 		{[]string{"-merge", "-out", filepath.Join(t.TempDir(), "m"), t.TempDir()}, 1, "study.json"},
 		{small(filepath.Join(t.TempDir(), "none"), out), 1, "config.json"},
+		// issue 26, case 6: another command's directory
+		{small(model, adaptorDir), 1, "holds an adaptor directory (distill); perturb writes a perturb study directory"},
+		{small(model, model), 1, "holds a model directory"},
 	} {
 		code, _, se := runCmd(t, c.args...)
 		if code != c.code || !strings.Contains(se, c.want) {
@@ -161,6 +166,9 @@ func TestPerturbErrors(t *testing.T) {
 	after, _ := os.ReadFile(filepath.Join(out, study.ResultsFile))
 	if !bytes.Equal(before, after) {
 		t.Error("a refused run changed results.jsonl")
+	}
+	if left, _ := os.ReadDir(adaptorDir); len(left) != 1 {
+		t.Errorf("a refused run wrote into the adaptor directory: %v", left)
 	}
 	var m study.Manifest
 	b, _ := os.ReadFile(filepath.Join(out, study.ManifestFile))

@@ -88,7 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return c.Fail(err)
 		}
 	}
-	release, abandon, err := cli.Claim(*out)
+	release, abandon, err := cli.Claim(*out, "train")
 	if err != nil {
 		return c.Fail(err)
 	}

@@ -186,6 +186,9 @@ func UsageError(err error) error {
 // study of the model in model (the shipped teacher when empty) in -out's
 // shard, with its report at the end. It returns the exit code.
 func (f *StudyFlags) Main(ctx context.Context, c *Command, model string, s Study) int {
+	if err := CheckRunDir(f.Out, s.Name); err != nil {
+		return c.Fail(err)
+	}
 	if f.Merging {
 		return f.Merge(c, s.Name, s.Decode, s.Same, func(st study.Study, recs []study.Record) error { return s.Report(f.Out, st, recs) })
 	}
