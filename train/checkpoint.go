@@ -97,6 +97,15 @@ func (c *Checkpoint) Save(runDir string, step int) error {
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return err
 	}
+	// A failed write (a full disk) removes what it wrote; only a process
+	// killed mid-write leaves a temporary directory, for the next run to
+	// remove.
+	done := false
+	defer func() {
+		if !done {
+			os.RemoveAll(tmp)
+		}
+	}()
 	for _, p := range c.Parts {
 		if err := p.Save(tmp); err != nil {
 			return err
@@ -117,6 +126,7 @@ func (c *Checkpoint) Save(runDir string, step int) error {
 	if err := os.Rename(tmp, final); err != nil {
 		return err
 	}
+	done = true
 	if err := writeLatest(root, name); err != nil {
 		return err
 	}

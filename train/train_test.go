@@ -162,5 +162,10 @@ func TestCheckpointCrashKeepsPrevious(t *testing.T) {
 		if l, err := Latest(dir); err != nil || filepath.Base(l) != StepName(2) {
 			t.Errorf("after a crash in %s latest is %q, %v", part, l, err)
 		}
+		// A write that fails (a full disk: issue 26, case 7) removes its
+		// temporary directory at once, not at the next run.
+		if left, _ := filepath.Glob(filepath.Join(dir, CheckpointDir, ".tmp-*")); len(left) > 0 {
+			t.Errorf("after a failed write in %s: %v left", part, left)
+		}
 	}
 }
