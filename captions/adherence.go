@@ -39,9 +39,9 @@ type Report struct {
 // Adherence measures n generated 32×32 images in [−1, 1] (n·Side·Side
 // values) with m and returns how well they have what their prompts (one
 // per image) ask for, with 95% intervals that stay inside [0, 1]: exact
-// ones for the shares of images (metrics.Proportion), a percentile
-// bootstrap over reps resamples of the images drawn from seed for the mean
-// share (metrics.Mean). Real images measured against
+// ones for the shares of images (metrics.Proportion), a bootstrap over
+// reps resamples of the images drawn from seed, cut to [0, 1], for the
+// mean share (metrics.Mean). Real images measured against
 // their own captions give the ceiling (compare Measurer.Accuracy); against
 // another image's caption, chance. Wrong lengths, invalid prompts, NaN or
 // infinite pixels and fewer than 2 resamples are errors.

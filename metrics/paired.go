@@ -3,6 +3,7 @@ package metrics
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Paired compares two sample sets drawn from the same noise (a clean and a
@@ -52,19 +53,25 @@ func CapPSNR(v []float64) []float64 {
 	return out
 }
 
-// Mean returns the mean of values with the 95% percentile bootstrap
-// interval (Percentile), which stays between the smallest and the largest
-// value. For a share of yes/no outcomes use Proportion, which is exact and
-// has a width at 0% and 100%.
+// Mean returns the mean of values with the 95% interval of Bootstrap cut
+// to the values' range: a mean cannot leave [min, max], so neither does
+// its interval (a distance's stays above 0, a share's inside [0, 1]). For
+// a share of yes/no outcomes use Proportion, which is exact and has a
+// width at 0% and 100%.
 func Mean(values []float64, reps int, seed uint64) (Interval, error) {
 	if len(values) == 0 {
 		return Interval{}, fmt.Errorf("mean of no values")
 	}
-	return Percentile(len(values), reps, seed, func(idx []int) (float64, error) {
+	iv, err := Bootstrap(len(values), reps, seed, func(idx []int) (float64, error) {
 		var s float64
 		for _, i := range idx {
 			s += values[i]
 		}
 		return s / float64(len(idx)), nil
 	})
+	if err != nil {
+		return Interval{}, err
+	}
+	iv.Lo, iv.Hi = math.Max(iv.Lo, slices.Min(values)), math.Min(iv.Hi, slices.Max(values))
+	return iv, nil
 }
