@@ -230,6 +230,22 @@ type ResumeOptions struct {
 	ForceData bool
 }
 
+// RunData returns the description of the data a run was trained on, as
+// its checkpoint (the latest, or that of step from when from ≥ 0)
+// records it; its Source is the data specification to resume with
+// (datasets.Open), empty when an older version wrote the checkpoint.
+func RunData(dir string, from int) (datasets.Info, error) {
+	ck, _, err := train.Find(dir, max(from, -1), checkpointNames...)
+	if err != nil {
+		return datasets.Info{}, err
+	}
+	st, err := readCheckpointState(ck)
+	if err != nil || st.Data == nil {
+		return datasets.Info{}, err
+	}
+	return *st.Data, nil
+}
+
 // Resume restores a run from a checkpoint (see ResumeOptions), verifying
 // it: every state field in range and consistent with the step and the
 // directory's name, every weight, EMA and optimiser array present with its
@@ -259,7 +275,11 @@ func Resume(dir string, data *datasets.Images, o ResumeOptions) (*Trainer, error
 		notes = append(notes, fmt.Sprintf("checkpoint %s records no data specification (an older version wrote it): the data could not be checked", ck))
 	} else if !st.Data.Same(got) {
 		if !o.ForceData {
-			return nil, fmt.Errorf("run %s was trained on %s; the data given is %s: give the run's data, or force a resume on these images", dir, st.Data, got)
+			give := "the run's data"
+			if st.Data.Source != "" {
+				give = "-data " + st.Data.Source
+			}
+			return nil, fmt.Errorf("run %s was trained on %s; the data given is %s: give %s, or force a resume on these images", dir, st.Data, got, give)
 		}
 		notes = append(notes, fmt.Sprintf("continuing run %s, trained on %s, on other data: %s", dir, st.Data, got))
 	}

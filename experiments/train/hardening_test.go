@@ -91,7 +91,7 @@ func TestTrainResumeChecks(t *testing.T) {
 	out := newRun(t, 2)
 	// Other data than the run's: an error, unless forced.
 	code, _, se := runCmd("-out", out, "-data", "shapes:48", "-resume", "-steps", "3")
-	if code != 1 || !strings.Contains(se, "was trained on shapes:64") || !strings.Contains(se, "shapes:48") {
+	if code != 1 || !strings.Contains(se, "was trained on shapes:64") || !strings.Contains(se, "shapes:48") || !strings.Contains(se, "give -data shapes:64") {
 		t.Errorf("other data: exit %d, %s", code, se)
 	}
 	// Fewer steps than done: an error, not "done".
@@ -99,7 +99,7 @@ func TestTrainResumeChecks(t *testing.T) {
 	if code != 2 || !strings.Contains(se, "-steps 1: the run in "+out+" is already at step 2") || strings.Contains(so, "done") {
 		t.Errorf("past the steps: exit %d, %s%s", code, so, se)
 	}
-	code, so, se = runCmd("-out", out, "-data", "shapes:64", "-resume")
+	code, so, se = runCmd("-out", out, "-resume") // -data: the run's own
 	if code != 0 || !strings.Contains(so, "nothing to train") || strings.Contains(so, "done:") {
 		t.Errorf("at the steps: exit %d, %s%s", code, so, se)
 	}

@@ -42,7 +42,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	tc := &d
 	out := fs.String("out", "runs/mnist", "run directory")
 	config := fs.String("config", "mnist", "U-Net config: an embedded name, a config.json or a model directory")
-	data := fs.String("data", "mnist", "training data: mnist, mnist:DIR, shapes[:N], npz:PATH[:images[:labels[:classes]]], captions[:N] (captioned digits, for a text config)")
+	data := fs.String("data", "mnist", "training data (with -resume: the run's own by default): mnist, mnist:DIR, shapes[:N], npz:PATH[:images[:labels[:classes]]], captions[:N] (captioned digits, for a text config)")
 	resume := fs.Bool("resume", false, "continue the run in -out from its latest checkpoint (or, when that is missing or incomplete, its newest complete one)")
 	from := fs.Int("from", -1, "with -resume: continue from the checkpoint of this step instead of the latest; later checkpoints are discarded")
 	force := fs.Bool("force", false, "with -resume: continue even though -data gives other images than the run was trained on")
@@ -69,6 +69,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	} else if err := tc.Validate(); err != nil {
 		return c.Fail(fmt.Errorf("training config: %w", err))
+	}
+	if info, err := diffusion.RunData(*out, *from); *resume && !c.Given("data") && err == nil && info.Source != "" {
+		*data = info.Source // the run's own data
 	}
 	images, err := datasets.Open(*data, "train")
 	if err != nil {
@@ -126,8 +129,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		tr.Progress = func(p train.Progress) { prog.Set(p.Done, p.Status) }
 	}
 	tr.Grid = func(step int, x *tensor.Dense, cols int) error {
-		s := x.Shape()
-		return plots.SaveGridPNG(filepath.Join(*out, "samples", fmt.Sprintf("step-%08d.png", step)), x.Data().([]float32), s[0], s[1], s[2], s[3], cols, 2)
+		return plots.SaveGridPNG(filepath.Join(*out, "samples", fmt.Sprintf("step-%08d.png", step)), x.Data().([]float32), x.Shape()[0], x.Shape()[1], x.Shape()[2], x.Shape()[3], cols, 2)
 	}
 	start, startStep := time.Now(), tr.Step
 	err = tr.Run(ctx)
@@ -138,10 +140,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return c.Fail(err)
 	}
+	done := fmt.Sprintf("done: %d steps in %s; ", tr.Step, time.Since(start).Round(time.Second))
 	if tr.Step == startStep {
-		c.Printf("EMA model of step %d in %s\n", tr.Step, filepath.Join(*out, "model"))
-		return 0
+		done = ""
 	}
-	c.Printf("done: %d steps in %s; EMA model in %s\n", tr.Step, time.Since(start).Round(time.Second), filepath.Join(*out, "model"))
+	c.Printf("%sEMA model of step %d in %s\n", done, tr.Step, filepath.Join(*out, "model"))
 	return 0
 }
