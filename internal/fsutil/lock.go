@@ -11,43 +11,41 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/gofrs/flock"
 )
 
 // LockFile is the name of the lock file a writer holds in a directory.
 const LockFile = ".lock"
 
 // Lock makes the calling process the one writer of dir (created if needed):
-// it takes an exclusive advisory lock (flock) on dir/.lock and writes its
-// process id there. The kernel drops the lock when the process exits, however
-// it exits, so a lock left by a dead process is never in the way: its file,
-// still naming the dead process, is simply locked again. A second
-// writer gets an error that names the lock file and the holder's process id.
-// The returned function releases the lock.
+// it takes an exclusive advisory lock on dir/.lock (flock on Unix,
+// LockFileEx on Windows, through github.com/gofrs/flock) and writes its
+// process id there. The system drops the lock when the process exits,
+// however it exits, so a lock left by a dead process is never in the way:
+// its file, still naming the dead process, is simply locked again. A second
+// writer gets an error that names the lock file and the holder's process id
+// (where the system lets a locked file be read). The returned function
+// releases the lock.
 func Lock(dir string) (unlock func(), err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	path := filepath.Join(dir, LockFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	fl := flock.New(path, flock.SetFlag(os.O_RDWR|os.O_CREATE))
+	ok, err := fl.TryLock()
 	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", dir, err)
+		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		b, _ := os.ReadFile(path)
-		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			holder := "another process"
+	if !ok {
+		holder := "another process"
+		if b, err := os.ReadFile(path); err == nil {
 			if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr == nil {
 				holder = fmt.Sprintf("process %d", pid)
 			}
-			return nil, fmt.Errorf("%s is in use by %s (it holds the lock %s); wait for it to finish or choose another directory: %w", dir, holder, path, ErrLocked)
 		}
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		return nil, fmt.Errorf("%s is in use by %s (it holds the lock %s); wait for it to finish or choose another directory: %w", dir, holder, path, ErrLocked)
 	}
-	if err := f.Truncate(0); err == nil {
-		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	}
+	os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644) // who holds it, for the message above
 	key := heldKey(dir)
 	held.Lock()
 	held.dirs[key]++
@@ -60,8 +58,7 @@ func Lock(dir string) (unlock func(), err error) {
 				delete(held.dirs, key)
 			}
 			held.Unlock()
-			unix.Flock(int(f.Fd()), unix.LOCK_UN)
-			f.Close()
+			fl.Unlock()
 		})
 	}, nil
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // ErrTooLarge is wrapped by Check's error.
@@ -16,15 +15,13 @@ var ErrTooLarge = errors.New("does not fit in memory")
 
 // Available returns the bytes a new allocation can take: MemAvailable of
 // /proc/meminfo (free memory plus what the kernel can reclaim), lowered to
-// what a cgroup memory limit leaves, or, where /proc/meminfo cannot be read,
-// the machine's total memory (sysinfo).
+// what a cgroup memory limit leaves, or, where /proc/meminfo cannot be read
+// (macOS, Windows), the machine's memory as the system reports it
+// (totalMemory: sysinfo, sysctl hw.memsize, GlobalMemoryStatusEx).
 func Available() uint64 {
 	avail, ok := memAvailable()
 	if !ok {
-		var si syscall.Sysinfo_t
-		if err := syscall.Sysinfo(&si); err == nil {
-			avail = uint64(si.Totalram) * uint64(si.Unit)
-		}
+		avail = totalMemory()
 	}
 	if left, ok := cgroupLeft(); ok && (avail == 0 || left < avail) {
 		avail = left
