@@ -8,13 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 
 	"github.com/clockwork-go/clockwork/captions"
 	"github.com/clockwork-go/clockwork/datasets"
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/distill"
 	"github.com/clockwork-go/clockwork/evaluate"
+	"github.com/clockwork-go/clockwork/internal/provenance"
 	"github.com/clockwork-go/clockwork/metrics"
 	"github.com/clockwork-go/clockwork/study"
 	"github.com/clockwork-go/clockwork/textenc"
@@ -378,16 +378,7 @@ func (r *Runner) time(m evaluate.Method, s evaluate.Setup) (float64, error) {
 // Host names this machine and its CPU model, for Result.Host.
 func Host() string {
 	name, _ := os.Hostname()
-	cpu := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				cpu = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	return fmt.Sprintf("%s (%s, %d CPUs)", name, cpu, runtime.NumCPU())
+	return fmt.Sprintf("%s (%s, %d CPUs)", name, provenance.CPU(), runtime.NumCPU())
 }
 
 // SameResult reports whether two results of one cell agree in everything

@@ -16,6 +16,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/clockwork-go/clockwork/internal/fsutil"
+	"github.com/clockwork-go/clockwork/internal/provenance"
 	"github.com/clockwork-go/clockwork/metrics"
 	"github.com/clockwork-go/clockwork/plots"
 	"github.com/clockwork-go/clockwork/study"
@@ -242,7 +243,7 @@ func Report(dir string, r *Results) ([]string, error) {
 		return nil, err
 	}
 	err = fsutil.WriteAtomic(filepath.Join(dir, "summary.md"), func(w io.Writer) error {
-		_, err := io.WriteString(w, sum)
+		_, err := io.WriteString(w, sum+provenance.Section(dir))
 		return err
 	})
 	return figs, err

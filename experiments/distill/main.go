@@ -120,6 +120,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return c.Fail(err)
 	}
 	d.UnrollBatch = *unroll
+	defer c.Provenance(*out)()
 	var prog *cli.Progress
 	if !*quiet {
 		prog = cli.NewProgress(stderr, d.Config.Epochs, "epochs").From(d.Epoch)

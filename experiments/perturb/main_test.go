@@ -81,10 +81,13 @@ func TestStudyResumesAndMerges(t *testing.T) {
 	if len(want) != 7 {
 		t.Fatalf("%d cells, want 1 reference + 3 taps × 2 k", len(want))
 	}
-	for _, f := range []string{"summary.md", "results.csv", "l2_vs_k-dpmpp2m.png", "heatmap_flip-dpmpp2m.pdf", "grid-dpmpp2m-0.png"} {
+	for _, f := range []string{"summary.md", "results.csv", "l2_vs_k-dpmpp2m.png", "heatmap_flip-dpmpp2m.pdf", "grid-dpmpp2m-0.png", "provenance.json"} {
 		if _, err := os.Stat(filepath.Join(whole, f)); err != nil {
 			t.Errorf("missing %s", f)
 		}
+	}
+	if sum, _ := os.ReadFile(filepath.Join(whole, "summary.md")); !strings.Contains(string(sum), "## Provenance") || !strings.Contains(string(sum), "`perturb -model") {
+		t.Error("summary.md says nothing of what made it")
 	}
 	// Stopped part-way: only some cells, and a half-written line.
 	part := filepath.Join(root, "part")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/clockwork-go/clockwork/internal/provenance"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -44,6 +45,9 @@ func newRun(t *testing.T, steps int) string {
 	out := filepath.Join(t.TempDir(), "run")
 	if code, _, se := runCmd("-out", out, "-config", tinyConfigDir(t), "-data", "shapes:64", "-steps", strconv.Itoa(steps), "-batch", "4", "-sample-every", "0", "-checkpoint-every", "1"); code != 0 {
 		t.Fatalf("exit %d: %s", code, se)
+	}
+	if runs, err := provenance.Runs(out); err != nil || len(runs) != 1 || runs[0].CommandLine[0] != "train" || runs[0].End == nil {
+		t.Errorf("provenance of the run: %+v, %v", runs, err)
 	}
 	return out
 }

@@ -123,6 +123,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		c.Printf("training %s (%d parameters%s) on %s (%d images) for %d steps of %d into %s\n", *config, m.Params.Count(), diffusion.TextNote(text), images.Name, images.Len(), tc.Steps, tc.BatchSize, *out)
 	}
 	tr.Note = func(n string) { c.Printf("note: %s\n", n) }
+	defer c.Provenance(*out)()
 	var prog *cli.Progress
 	if !*quiet {
 		prog = cli.NewProgress(stderr, tr.Config.Steps, "train").From(tr.Step)

@@ -10,6 +10,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/clockwork-go/clockwork/internal/provenance"
 )
 
 // Command is a command's flags and its two ways of stopping: a usage error
@@ -24,6 +26,7 @@ type Command struct {
 	Examples []string
 	Stdout   io.Writer
 	Stderr   io.Writer
+	args     []string // as parsed, for Provenance
 }
 
 // New returns a command with an empty flag set.
@@ -54,6 +57,7 @@ func (c *Command) usage(w io.Writer) {
 // command should stop: 0 after -h or -help (the usage on stdout), 2 on a
 // bad flag, or on positional arguments unless args is true.
 func (c *Command) Parse(argv []string, args bool) (int, bool) {
+	c.args = argv
 	if err := c.Flags.Parse(argv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			c.usage(c.Stdout)
@@ -135,4 +139,21 @@ func Split(s string) []string {
 		}
 	}
 	return out
+}
+
+// Provenance records this invocation (its command line, the code's
+// revision, Go, the machine, the start time) in dir's provenance.json and
+// returns the function that stamps its end, for a command to defer. A
+// record that cannot be written is a note, not a failure.
+func (c *Command) Provenance(dir string) func() {
+	end, err := provenance.Begin(dir, provenance.New(c.Name, c.args))
+	if err != nil {
+		c.Printf("note: no provenance record in %s: %v\n", dir, err)
+		return func() {}
+	}
+	return func() {
+		if err := end(); err != nil {
+			c.Printf("note: provenance of %s: %v\n", dir, err)
+		}
+	}
 }

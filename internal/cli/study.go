@@ -216,6 +216,10 @@ func (f *StudyFlags) Main(ctx context.Context, c *Command, model string, s Study
 	} else if err != nil {
 		return c.Fail(err)
 	}
+	if _, err := study.Pending(p.Study, f.Out, f.shard); err != nil { // another study's directory: refused before anything is written
+		return c.Fail(err)
+	}
+	defer c.Provenance(f.Out)()
 	c.Printf("%s: %d cells of %d samples, shard %s, into %s\n", p.Describe, len(p.Study.Cells), p.N, f.shard, f.Out)
 	start := time.Now()
 	if p.Before != nil {
