@@ -18,7 +18,6 @@ import (
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/evaluate"
 	"github.com/clockwork-go/clockwork/internal/cli"
-	"github.com/clockwork-go/clockwork/internal/fsutil"
 	"github.com/clockwork-go/clockwork/metrics"
 	"github.com/clockwork-go/clockwork/models"
 	"github.com/clockwork-go/clockwork/plots"
@@ -103,7 +102,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return c.Fail(err)
 	}
-	if err := fsutil.WriteJSON(*out, cmp); err != nil {
+	if err := c.WriteStamped(*out, cmp); err != nil {
 		return c.Fail(err)
 	}
 	if *grid != "" {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/clockwork-go/clockwork/internal/provenance"
 	"math"
 	"os"
 	"path/filepath"
@@ -52,6 +53,10 @@ func TestEvalModel(t *testing.T) {
 	}
 	if !(rep.FID.Lo <= rep.FID.Value && rep.FID.Value <= rep.FID.Hi) {
 		t.Errorf("FID %v outside its interval", rep.FID)
+	}
+	var stamp struct{ Provenance provenance.Record }
+	if json.Unmarshal(b, &stamp); len(stamp.Provenance.CommandLine) == 0 || stamp.Provenance.CommandLine[0] != "eval" || stamp.Provenance.End == nil || stamp.Provenance.GoVersion == "" {
+		t.Errorf("provenance %+v", stamp.Provenance)
 	}
 	if !strings.Contains(so.String(), "FID-MNIST") {
 		t.Errorf("no table: %s", so.String())

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,7 +11,9 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/clockwork-go/clockwork/internal/fsutil"
 	"github.com/clockwork-go/clockwork/internal/provenance"
 )
 
@@ -156,4 +159,26 @@ func (c *Command) Provenance(dir string) func() {
 			c.Printf("note: provenance of %s: %v\n", dir, err)
 		}
 	}
+}
+
+// WriteStamped writes a JSON report (v, which must marshal to a JSON
+// object) to path, atomically, with this invocation's provenance record,
+// ended now, under "provenance": what a report written to a file rather
+// than a run directory carries.
+func (c *Command) WriteStamped(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("%s: the report is not a JSON object: %w", c.Name, err)
+	}
+	r := provenance.New(c.Name, c.args)
+	end := time.Now().UTC().Truncate(time.Second)
+	r.End = &end
+	if m["provenance"], err = json.Marshal(r); err != nil {
+		return err
+	}
+	return fsutil.WriteJSON(path, m)
 }
