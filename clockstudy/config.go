@@ -2,6 +2,7 @@ package clockstudy
 
 import (
 	"fmt"
+	"github.com/clockwork-go/clockwork/captions"
 	"math"
 	"slices"
 	"strings"
@@ -36,6 +37,10 @@ type Config struct {
 	// with (0 or 1: none); a text-conditioned teacher's study guides at
 	// TextGuidance.
 	Guidance float64 `json:"guidance,omitempty"`
+	// Data is the data set whose test split FID-MNIST and KID compare
+	// with (datasets.Open): "" for MNIST, captions.DataKind for a
+	// text-conditioned teacher, trained on the captioned digits.
+	Data string `json:"data,omitempty"`
 }
 
 // TextGuidance is the guidance scale of a text-conditioned teacher's
@@ -95,7 +100,7 @@ func build(teacher *unet.Model, methods []Method, n int) (Config, error) {
 	}
 	c := Config{Model: teacher.Fingerprint(), Shape: shape, N: n, Distill: DefaultDistill(), TimeBatch: 64, TimeRounds: DefaultTimeRounds, Keep: 8}
 	if teacher.Config.Conditional() {
-		c.Guidance = TextGuidance
+		c.Guidance, c.Data = TextGuidance, captions.DataKind
 	}
 	// The teacher at the step counts that cost about what the Clockwork
 	// methods at 8 DPM-Solver++ steps cost: the baseline a reviewer asks

@@ -342,7 +342,7 @@ func (r *Runner) Run(cell study.Cell) (any, error) {
 			return nil, err
 		}
 		cmp, drawn, err := evaluate.Compare(r.Classifier, refMethod, method, s, evaluate.CompareOptions{
-			Quality: metrics.QualityOptions{Seed: c.Seed}, Distances: true, Bootstrap: 200, Reference: ref,
+			Quality: metrics.QualityOptions{Seed: c.Seed, Data: c.Data}, Distances: true, Bootstrap: 200, Reference: ref,
 			Rounds: c.TimeRounds, TimeBatch: c.TimeBatch, TimeAgainst: base})
 		if err != nil {
 			return nil, err

@@ -26,8 +26,8 @@ func TestTextStudy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q.Guidance != TextGuidance {
-		t.Errorf("quick study of a text teacher guides at %g", q.Guidance)
+	if q.Guidance != TextGuidance || q.Data != captions.DataKind {
+		t.Errorf("quick study of a text teacher guides at %g and compares with %q", q.Guidance, q.Data)
 	}
 	var withText bool
 	for _, meth := range q.Methods {
