@@ -221,8 +221,25 @@ func (iv Interval) String() string {
 // shifts the percentiles away from the estimate; the spread is still a fair
 // measure of its uncertainty.
 func Bootstrap(n, reps int, seed uint64, stat func(idx []int) (float64, error)) (Interval, error) {
+	v, xs, err := resample(n, reps, seed, stat)
+	if err != nil {
+		return Interval{}, err
+	}
+	var sum, sq float64
+	for _, x := range xs {
+		sum += x
+		sq += x * x
+	}
+	mean := sum / float64(reps)
+	sd := math.Sqrt(math.Max(sq/float64(reps)-mean*mean, 0) * float64(reps) / float64(reps-1))
+	return Interval{Value: v, Lo: v - 1.96*sd, Hi: v + 1.96*sd}, nil
+}
+
+// resample returns stat on all n items and on reps resamples of them with
+// replacement, drawn from seed: what Bootstrap and Percentile summarise.
+func resample(n, reps int, seed uint64, stat func(idx []int) (float64, error)) (float64, []float64, error) {
 	if n < 1 || reps < 2 {
-		return Interval{}, fmt.Errorf("bootstrap: %d items, %d resamples", n, reps)
+		return 0, nil, fmt.Errorf("bootstrap: %d items, %d resamples", n, reps)
 	}
 	all := make([]int, n)
 	for i := range all {
@@ -230,25 +247,20 @@ func Bootstrap(n, reps int, seed uint64, stat func(idx []int) (float64, error)) 
 	}
 	v, err := stat(all)
 	if err != nil {
-		return Interval{}, err
+		return 0, nil, err
 	}
 	rng := rand.New(rand.NewPCG(seed, 0xb007))
-	var sum, sq float64
+	xs := make([]float64, reps)
 	idx := make([]int, n)
-	for r := 0; r < reps; r++ {
+	for r := range xs {
 		for i := range idx {
 			idx[i] = rng.IntN(n)
 		}
-		x, err := stat(idx)
-		if err != nil {
-			return Interval{}, err
+		if xs[r], err = stat(idx); err != nil {
+			return 0, nil, err
 		}
-		sum += x
-		sq += x * x
 	}
-	mean := sum / float64(reps)
-	sd := math.Sqrt(math.Max(sq/float64(reps)-mean*mean, 0) * float64(reps) / float64(reps-1))
-	return Interval{Value: v, Lo: v - 1.96*sd, Hi: v + 1.96*sd}, nil
+	return v, xs, nil
 }
 
 // Subset returns the feature rows idx (with repetition).

@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"slices"
 
 	"gonum.org/v1/gonum/stat/distuv"
@@ -47,27 +46,9 @@ func Hits(hits []bool) (Interval, error) {
 // statistic can take (a mean of values in [0, 1] inside [0, 1], a mean
 // distance above 0), which the normal interval of Bootstrap does not.
 func Percentile(n, reps int, seed uint64, stat func(idx []int) (float64, error)) (Interval, error) {
-	if n < 1 || reps < 2 {
-		return Interval{}, fmt.Errorf("bootstrap: %d items, %d resamples", n, reps)
-	}
-	all := make([]int, n)
-	for i := range all {
-		all[i] = i
-	}
-	v, err := stat(all)
+	v, xs, err := resample(n, reps, seed, stat)
 	if err != nil {
 		return Interval{}, err
-	}
-	rng := rand.New(rand.NewPCG(seed, 0xb007))
-	xs := make([]float64, reps)
-	idx := make([]int, n)
-	for r := range xs {
-		for i := range idx {
-			idx[i] = rng.IntN(n)
-		}
-		if xs[r], err = stat(idx); err != nil {
-			return Interval{}, err
-		}
 	}
 	slices.Sort(xs)
 	q := func(p float64) float64 { // linear interpolation between order statistics
