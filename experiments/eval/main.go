@@ -62,9 +62,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := cw.Check(); err != nil {
 		return c.Usage("%v", err)
 	}
+	modelFlags := c.GivenExcept("real", "n", "seed", "reference", "data", "bootstrap", "out", "grid")
 	switch {
-	case *real != "" && len(c.GivenExcept("real", "n", "seed", "reference", "data", "bootstrap", "out", "grid")) > 0:
-		return c.Usage("-real measures real images: %s do not apply to them (they are a model's)", strings.Join(c.GivenExcept("real", "n", "seed", "reference", "data", "bootstrap", "out", "grid"), ", "))
+	case *real != "" && len(modelFlags) > 0:
+		return c.Usage("-real measures real images: %s do not apply to them (they are a model's)", strings.Join(modelFlags, ", "))
 	case *rounds < 0:
 		return c.Usage("-time-rounds %d: want 0 (no paired timing) or more", *rounds)
 	case q.Reference != "test" && q.Reference != "train":

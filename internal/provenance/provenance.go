@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -140,16 +139,9 @@ func Begin(dir string, r Record) (end func() error, err error) {
 }
 
 func write(dir string, runs []Record) error {
-	b, err := json.MarshalIndent(struct {
+	return fsutil.WriteJSON(filepath.Join(dir, File), struct {
 		Runs []Record `json:"runs"`
-	}{runs}, "", "  ")
-	if err != nil {
-		return err
-	}
-	return fsutil.WriteAtomic(filepath.Join(dir, File), func(w io.Writer) error {
-		_, err := w.Write(append(b, '\n'))
-		return err
-	})
+	}{runs})
 }
 
 // Section is a Markdown section listing dir's records, for a study's
