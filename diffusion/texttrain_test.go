@@ -157,3 +157,90 @@ func TestTextTrainerErrors(t *testing.T) {
 		t.Errorf("unknown caption word: %v", err)
 	}
 }
+
+// TestStartModelsInit: a fine-tuning run (TrainConfig.Init) starts from the
+// model directory's U-Net and text encoder weights exactly, not from the
+// seed's; it refuses a -config beside it, a directory that is no model and
+// data the model cannot take.
+func TestStartModelsInit(t *testing.T) {
+	data := captioned(t)
+	cfg := tinyConfig()
+	cfg.Steps = 2
+	m := tinyTextModel(t)
+	text, err := NewTextFor(m.Config, data, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := filepath.Join(t.TempDir(), "run")
+	tr, err := NewTextTrainer(run, m, text, data, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(run, "model")
+	saved, err := unet.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	savedText, err := textenc.LoadPrompter(textenc.ModelDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cfg
+	c.Init, c.Seed = dir, 99
+	m2, text2, err := StartModels("", data, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameParams(t, "U-Net from -init", saved, m2)
+	for _, n := range savedText.Encoder.Params.Names() {
+		a, b := savedText.Encoder.Params.Data(n), text2.Encoder.Params.Data(n)
+		for i := range a {
+			if a[i] != b[i] {
+				t.Fatalf("text encoder from -init %s[%d]: %g vs %g", n, i, b[i], a[i])
+			}
+		}
+	}
+	// And it trains on: a fine-tuning run records where it started.
+	tr2, err := NewTextTrainer(filepath.Join(t.TempDir(), "fine"), m2, text2, data, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr2.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ResumeTrainer(tr2.Dir, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Config.Init != dir {
+		t.Errorf("checkpoint's init %q, want %q", back.Config.Init, dir)
+	}
+	for _, tc := range []struct {
+		config, init, want string
+	}{
+		{"mnist", dir, "-config mnist cannot change it"},
+		{"", t.TempDir(), "-init: load model"},
+	} {
+		c := cfg
+		c.Init = tc.init
+		if _, _, err := StartModels(tc.config, data, c); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("-config %q -init %q: %v, want %q", tc.config, tc.init, err, tc.want)
+		}
+	}
+	c.Init = dir
+	if _, _, err := StartModels("", gray(t), c); err == nil || !strings.Contains(err.Error(), "channels") {
+		t.Errorf("gray data for an RGB model: %v", err)
+	}
+}
+
+// gray returns one-channel 16×16 captioned images.
+func gray(t *testing.T) *datasets.Images {
+	d := &datasets.Images{Name: "gray", C: 1, H: 16, W: 16, U8: make([]uint8, 8*16*16)}
+	for i := 0; i < 8; i++ {
+		d.Captions = append(d.Captions, "a zero")
+	}
+	return d
+}

@@ -19,25 +19,79 @@ import (
 // image size), weights too large, and a training step beyond the memory
 // left, naming the settings.
 func NewModelFor(cfg unet.Config, name string, data *datasets.Images, c TrainConfig) (*unet.Model, error) {
-	ch, h, w := data.Shape()
-	if ch != cfg.InChannels || ch != cfg.OutChannels {
-		return nil, fmt.Errorf("-data %s has %d channels; -config %s takes %d and gives %d", data.Name, ch, name, cfg.InChannels, cfg.OutChannels)
-	}
-	if err := cfg.CheckSize(h, w); err != nil {
-		return nil, fmt.Errorf("-data %s with -config %s: %w", data.Name, name, err)
+	if err := checkFor(cfg, "-config "+name, data); err != nil {
+		return nil, err
 	}
 	m, err := unet.New(cfg, c.Seed)
 	if err != nil {
 		return nil, fmt.Errorf("-config %s: %w", name, err)
 	}
-	need, err := TrainMemory(cfg, c.BatchSize, h, w)
+	return m, checkMemory(m, "-config "+name, data, c)
+}
+
+// StartModels returns the models a new run starts from: with c.Init a
+// model directory's U-Net and, for a UNet2DConditionModel, its text
+// encoder, weights and all (fine-tuning; config must then be empty, the
+// model's own config being the run's); otherwise the U-Net of config (an
+// embedded name, a config.json or a model directory) initialised from
+// c.Seed and, for a text config, a new text encoder (NewTextFor). Either
+// way it reports data the models cannot take and a step beyond the
+// memory left before training starts.
+func StartModels(config string, data *datasets.Images, c TrainConfig) (*unet.Model, *textenc.Prompter, error) {
+	if c.Init == "" {
+		cfg, err := unet.ConfigFrom(config)
+		if err != nil {
+			return nil, nil, err
+		}
+		m, err := NewModelFor(cfg, config, data, c)
+		if err != nil || !cfg.Conditional() {
+			return m, nil, err
+		}
+		text, err := NewTextFor(cfg, data, c)
+		return m, text, err
+	}
+	if config != "" {
+		return nil, nil, fmt.Errorf("-init %s starts from that model and its config; -config %s cannot change it", c.Init, config)
+	}
+	m, err := unet.Load(c.Init)
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("-init: %w", err)
 	}
-	if err := sysmem.Check(need, fmt.Sprintf("-batch %d (training -config %s, %d parameters, on %d×%d×%d images)", c.BatchSize, name, m.Params.Count(), ch, h, w)); err != nil {
-		return nil, err
+	name := "-init " + c.Init
+	if err := checkFor(m.Config, name, data); err != nil {
+		return nil, nil, err
 	}
-	return m, nil
+	var text *textenc.Prompter
+	if m.Config.Conditional() {
+		if text, err = textenc.LoadPrompter(textenc.ModelDir(c.Init)); err != nil {
+			return nil, nil, fmt.Errorf("-init %s: its text encoder: %w", c.Init, err)
+		}
+	}
+	return m, text, checkMemory(m, name, data, c)
+}
+
+// checkFor reports data that a U-Net of config cfg (named name) cannot
+// train on: other channels, or an image size its blocks cannot halve.
+func checkFor(cfg unet.Config, name string, data *datasets.Images) error {
+	ch, h, w := data.Shape()
+	if ch != cfg.InChannels || ch != cfg.OutChannels {
+		return fmt.Errorf("-data %s has %d channels; %s takes %d and gives %d", data.Name, ch, name, cfg.InChannels, cfg.OutChannels)
+	}
+	if err := cfg.CheckSize(h, w); err != nil {
+		return fmt.Errorf("-data %s with %s: %w", data.Name, name, err)
+	}
+	return nil
+}
+
+// checkMemory reports a training step of m on data with c beyond the
+// memory left.
+func checkMemory(m *unet.Model, name string, data *datasets.Images, c TrainConfig) error {
+	ch, h, w := data.Shape()
+	need, err := TrainMemory(m.Config, c.BatchSize, h, w)
+	if err != nil {
+		return err
+	}
+	return sysmem.Check(need, fmt.Sprintf("-batch %d (training %s, %d parameters, on %d×%d×%d images)", c.BatchSize, name, m.Params.Count(), ch, h, w))
 }
 
 // TextTokens is the length of the prompts of the text encoders NewTextFor
@@ -99,6 +153,7 @@ func (c *TrainConfig) Register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.CondDropout, "cond-dropout", d.CondDropout, "probability of the null class (classifier-free guidance)")
 	fs.Float64Var(&c.MinSNRGamma, "min-snr", d.MinSNRGamma, "min-SNR-gamma loss weighting (0: none)")
 	fs.Uint64Var(&c.Seed, "seed", d.Seed, "seed of initialisation, data order and noise")
+	fs.StringVar(&c.Init, "init", d.Init, "fine-tune: start from this model directory's weights (U-Net and text encoder) and config instead of -config's with -seed's weights")
 	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", d.CheckpointEvery, "steps between checkpoints")
 	fs.IntVar(&c.SampleEvery, "sample-every", d.SampleEvery, "steps between sample grids (0: none)")
 	fs.IntVar(&c.LogEvery, "log-every", d.LogEvery, "steps between metrics lines")
@@ -122,6 +177,9 @@ type TrainConfig struct {
 	CondDropout float64 `json:"cond_dropout"` // probability of training on the null class
 	MinSNRGamma float64 `json:"min_snr_gamma"`
 	Seed        uint64  `json:"seed"`
+	// Init is the model directory a fine-tuning run started from (empty:
+	// weights drawn from Seed).
+	Init string `json:"init,omitempty"`
 
 	CheckpointEvery int `json:"checkpoint_every"`
 	SampleEvery     int `json:"sample_every"` // write a sample grid every so many steps; 0: never

@@ -80,14 +80,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var m *unet.Model
 	var text *textenc.Prompter
 	if !*resume {
-		cfg, err := unet.ConfigFrom(*config)
-		if err == nil {
-			m, err = diffusion.NewModelFor(cfg, *config, images, *tc)
+		if tc.Init != "" && !c.Given("config") {
+			*config = ""
 		}
-		if err == nil && cfg.Conditional() {
-			text, err = diffusion.NewTextFor(cfg, images, *tc)
-		}
-		if err != nil {
+		if m, text, err = diffusion.StartModels(*config, images, *tc); err != nil {
 			return c.Fail(err)
 		}
 	}
@@ -119,6 +115,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if tr, err = diffusion.NewTextTrainer(*out, m, text, images, *tc); err != nil {
 			abandon()
 			return c.Fail(err)
+		}
+		if tc.Init != "" {
+			*config = "from " + tc.Init
 		}
 		c.Printf("training %s (%d parameters%s) on %s (%d images) for %d steps of %d into %s\n", *config, m.Params.Count(), diffusion.TextNote(text), images.Name, images.Len(), tc.Steps, tc.BatchSize, *out)
 	}
