@@ -8,13 +8,14 @@ import (
 	"strings"
 
 	"github.com/clockwork-go/clockwork/datasets"
+	"github.com/clockwork-go/clockwork/internal/weightio"
 	"github.com/clockwork-go/clockwork/textenc"
 	"github.com/clockwork-go/clockwork/train"
 	"github.com/clockwork-go/clockwork/unet"
 )
 
 // A diffusion run's checkpoint (train.Checkpoint) holds model/ (config.json,
-// model.npz, and a text-conditioned model's text encoder in
+// the weights as unet.Save writes them, and a text-conditioned model's text encoder in
 // model/text_encoder/), ema.npz, adam.npz (first and second moments, the
 // text encoder's included) and state.json (step, data order, random state,
 // optimiser counters, training config).
@@ -52,7 +53,11 @@ func (tr *Trainer) checkpoint() *train.Checkpoint {
 					return nil
 				},
 				Load: func(dir string) error {
-					if err := tr.Model.LoadWeights(filepath.Join(dir, "model", unet.WeightsFile)); err != nil {
+					path, err := weightio.Find(filepath.Join(dir, "model"), unet.WeightsFiles...)
+					if err == nil {
+						err = tr.Model.LoadWeights(path)
+					}
+					if err != nil {
 						return err
 					}
 					if tr.Text != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/clockwork-go/clockwork/internal/fsutil"
 	"github.com/clockwork-go/clockwork/internal/sysmem"
+	"github.com/clockwork-go/clockwork/unet"
 )
 
 // ScheduleConfig describes a noise schedule and the model's prediction type
@@ -242,6 +243,10 @@ func toEps(pred string, out, x, a, sigma float64) float64 {
 // in diffusers pipelines.
 const ScheduleFile = "scheduler_config.json"
 
+// PipelineScheduler is the subdirectory of a diffusers pipeline that holds
+// its scheduler_config.json.
+const PipelineScheduler = "scheduler"
+
 // SaveScheduleConfig writes c to dir/scheduler_config.json.
 func SaveScheduleConfig(dir string, c ScheduleConfig) error {
 	b, err := json.MarshalIndent(c, "", "  ")
@@ -273,7 +278,8 @@ var samplerKeys = map[string]bool{
 // directory has no scheduler_config.json.
 var ErrNoScheduleConfig = errors.New("no " + ScheduleFile)
 
-// LoadScheduleConfig reads dir/scheduler_config.json: the noise schedule and
+// LoadScheduleConfig reads dir/scheduler_config.json (or, in a diffusers
+// pipeline, dir/scheduler/scheduler_config.json): the noise schedule and
 // the prediction type the model was trained with. The file is required:
 // sampling with another schedule than the training's gives wrong samples
 // without any error (a v-prediction model sampled as an ε one is off by
@@ -284,6 +290,9 @@ var ErrNoScheduleConfig = errors.New("no " + ScheduleFile)
 // as in config.json, and so is a malformed file or an invalid schedule.
 func LoadScheduleConfig(dir string) (ScheduleConfig, error) {
 	c := DefaultScheduleConfig()
+	if unet.Dir(dir) != dir {
+		dir = filepath.Join(dir, PipelineScheduler) // a diffusers pipeline
+	}
 	path := filepath.Join(dir, ScheduleFile)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -1,24 +1,33 @@
 package textenc
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
+	"os"
 	"path/filepath"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/clockwork-go/clockwork/internal/fsutil"
-	"github.com/clockwork-go/clockwork/internal/npzio"
+	"github.com/clockwork-go/clockwork/internal/weightio"
 	"github.com/clockwork-go/clockwork/nn"
-	"github.com/clockwork-go/clockwork/train"
 )
 
 // File names inside a text encoder directory.
 const (
-	ConfigFile  = "config.json"
-	WeightsFile = "model.npz"
+	ConfigFile = "config.json"
+	// WeightsFile is what Save writes, as transformers' save_pretrained
+	// names it.
+	WeightsFile = "model.safetensors"
 )
+
+// WeightsFiles are the weights files a text encoder directory may hold, in
+// the order Load prefers them: transformers' safetensors, the toolkit's
+// first format (.npz), and PyTorch's pickled state dict.
+var WeightsFiles = []string{WeightsFile, "model.npz", "pytorch_model.bin"}
 
 // Model is a CLIPTextModel: its configuration and its parameters, named
 // as in transformers' state_dict ("text_model.…"). It is not safe for
@@ -171,9 +180,9 @@ func (m *Model) Encode(ids []int64, mask []float32, n, l int) (hidden, pooled *t
 }
 
 // Load reads a text encoder directory: config.json (transformers'
-// CLIPTextConfig) and model.npz (float32 arrays keyed by transformers'
-// state_dict names; the position_ids buffer of older checkpoints is
-// ignored). Every parameter must be present with its shape; the error
+// CLIPTextConfig) and the weights in the first of WeightsFiles present
+// (arrays keyed by transformers' state_dict names, any float width; the
+// position_ids buffer of older checkpoints is ignored). Every parameter must be present with its shape; the error
 // names the directory, the file and the first offending key.
 func Load(dir string) (*Model, error) {
 	c, err := LoadConfig(filepath.Join(dir, ConfigFile))
@@ -184,29 +193,28 @@ func Load(dir string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load text encoder %s: %w", dir, err)
 	}
-	path := filepath.Join(dir, WeightsFile)
-	arrays, err := npzio.Read(path)
+	path, err := weightio.Find(dir, WeightsFiles...)
+	if err == nil {
+		err = weightio.LoadParams(path, m.Params, "text_model.embeddings.position_ids")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load text encoder %s: %w", dir, err)
-	}
-	delete(arrays, "text_model.embeddings.position_ids")
-	ts := make(map[string]*tensor.Dense, len(arrays))
-	for k, a := range arrays {
-		if a.F32 == nil {
-			return nil, fmt.Errorf("%s: weight %q has dtype %s, want float32", path, k, a.Dtype())
-		}
-		ts[k] = tensor.New(tensor.WithShape(a.Shape...), tensor.WithBacking(a.F32))
-	}
-	if err := m.Params.Set(ts); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return m, nil
 }
 
-// Save writes the text encoder directory: model.npz, then config.json.
+// Save writes the text encoder directory as transformers'
+// CLIPTextModel.from_pretrained reads it: model.safetensors, then
+// config.json. Weights files of other formats already there are removed
+// once the new one is in place.
 func (m *Model) Save(dir string) error {
-	if err := train.SaveParams(filepath.Join(dir, WeightsFile), m.Params); err != nil {
+	if err := weightio.SaveParams(filepath.Join(dir, WeightsFile), m.Params); err != nil {
 		return err
+	}
+	for _, f := range WeightsFiles[1:] {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 	}
 	return fsutil.WriteJSON(filepath.Join(dir, ConfigFile), m.Config)
 }

@@ -1,7 +1,9 @@
 package textenc
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -37,13 +39,21 @@ func NewPrompter(enc *Model, tok *Tokenizer) (*Prompter, error) {
 }
 
 // LoadPrompter reads a text encoder directory with its vocabulary
-// (config.json, model.npz, vocab.json).
+// (config.json, the weights, vocab.json). In a diffusers pipeline, where
+// the vocabulary lies in tokenizer/ beside text_encoder/, it is read from
+// there when dir has none.
 func LoadPrompter(dir string) (*Prompter, error) {
 	enc, err := Load(dir)
 	if err != nil {
 		return nil, err
 	}
-	tok, err := LoadTokenizer(dir)
+	tokDir := dir
+	if _, err := os.Stat(filepath.Join(dir, VocabFile)); errors.Is(err, fs.ErrNotExist) {
+		if sib := filepath.Join(filepath.Dir(dir), TokenizerDir); fileExists(filepath.Join(sib, VocabFile)) {
+			tokDir = sib
+		}
+	}
+	tok, err := LoadTokenizer(tokDir)
 	if err != nil {
 		return nil, fmt.Errorf("load text encoder %s: %w", dir, err)
 	}
@@ -132,5 +142,16 @@ func (p *Prompter) Forget() { p.cache = map[string]embedding{} }
 // and vocabulary.
 const Dir = "text_encoder"
 
-// ModelDir returns the text encoder directory of a model directory.
+// TokenizerDir is where a diffusers pipeline keeps its tokenizer, beside
+// text_encoder/.
+const TokenizerDir = "tokenizer"
+
+// fileExists reports whether path names an existing file.
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// ModelDir returns the text encoder directory of a model directory (or of
+// a diffusers pipeline).
 func ModelDir(model string) string { return filepath.Join(model, Dir) }

@@ -16,8 +16,10 @@
 // A Model is built from a diffusers config.json (same keys and defaults;
 // unsupported block types and options are errors that name them) and its
 // parameters carry diffusers' state_dict names and PyTorch layouts, so a
-// model directory (config.json + model.npz) moves between diffusers and this
-// package. Parity with independent PyTorch references written from
+// model directory (config.json and diffusion_pytorch_model.safetensors, as
+// diffusers' save_pretrained writes it; model.npz and PyTorch's .bin are
+// read too, fp16 and bf16 included) moves between diffusers and this
+// package, and a diffusers pipeline directory loads its unet/ (Dir). Parity with independent PyTorch references written from
 // diffusers' sources (scripts/reference/unet2d.py and unet2d_cond.py) is
 // tested to 1e-4, outputs, taps and gradients, the text's included.
 //

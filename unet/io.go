@@ -5,30 +5,59 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 
-	"gorgonia.org/tensor"
-
 	"github.com/clockwork-go/clockwork/internal/fsutil"
-	"github.com/clockwork-go/clockwork/internal/npzio"
+	"github.com/clockwork-go/clockwork/internal/weightio"
 )
 
 // File names inside a model directory.
 const (
-	ConfigFile  = "config.json" // diffusers' UNet2DModel config
-	WeightsFile = "model.npz"   // float32 weights by state_dict name
+	ConfigFile = "config.json" // diffusers' UNet2DModel or UNet2DConditionModel config
+	// WeightsFile is what Save writes: float32 weights by state_dict name,
+	// as diffusers' save_pretrained names them.
+	WeightsFile = "diffusion_pytorch_model.safetensors"
+	// NPZFile is the toolkit's first format, still read (the shipped
+	// models hold it).
+	NPZFile = "model.npz"
+	// PipelineIndex marks a diffusers pipeline directory, whose U-Net lies
+	// in its unet/ subdirectory.
+	PipelineIndex = "model_index.json"
+	// PipelineUNet is a pipeline's U-Net subdirectory.
+	PipelineUNet = "unet"
 )
 
-// Load reads a model directory: config.json (diffusers' UNet2DModel config)
-// and model.npz (float32 arrays keyed by diffusers' parameter names, in
-// PyTorch layouts). Every parameter must be present with its exact shape and
-// no other array may appear; the error names the directory, the file and the
-// first offending key.
+// WeightsFiles are the weights files a model directory may hold, in the
+// order Load prefers them: diffusers' safetensors, the toolkit's .npz,
+// PyTorch's pickled state dict, and the half-precision variant
+// (save_pretrained(variant="fp16")). Floats of any width load as float32.
+var WeightsFiles = []string{WeightsFile, NPZFile, "diffusion_pytorch_model.bin", "diffusion_pytorch_model.fp16.safetensors", "diffusion_pytorch_model.fp16.bin"}
+
+// Dir returns the directory holding the U-Net of a model directory: dir
+// itself, or its unet/ subdirectory when dir is a diffusers pipeline (it
+// holds model_index.json).
+func Dir(dir string) string {
+	if _, err := os.Stat(filepath.Join(dir, PipelineIndex)); err == nil {
+		return filepath.Join(dir, PipelineUNet)
+	}
+	return dir
+}
+
+// Load reads a model directory: config.json (diffusers' UNet2DModel or
+// UNet2DConditionModel config) and the weights in the first of
+// WeightsFiles present (arrays keyed by diffusers' parameter names, in
+// PyTorch layouts), or the same in the unet/ subdirectory of a diffusers
+// pipeline (see Dir). Every parameter must be present with its exact shape
+// and no other array may appear; the error names the directory, the file
+// and the first offending key.
 func Load(dir string) (*Model, error) {
+	dir = Dir(dir)
 	c, err := LoadConfig(filepath.Join(dir, ConfigFile))
 	if err != nil {
 		return nil, fmt.Errorf("load model %s: %w", dir, err)
@@ -37,52 +66,42 @@ func Load(dir string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load model %s: %w", dir, err)
 	}
-	if err := m.LoadWeights(filepath.Join(dir, WeightsFile)); err != nil {
+	path, err := weightio.Find(dir, WeightsFiles...)
+	if err == nil {
+		err = m.LoadWeights(path)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("load model %s: %w", dir, err)
 	}
 	return m, nil
 }
 
-// LoadWeights replaces the model's parameters with those of an .npz file.
-// Nothing changes unless every weight checks out.
-func (m *Model) LoadWeights(path string) error {
-	arrays, err := npzio.Read(path)
-	if err != nil {
-		return err
-	}
-	ts := make(map[string]*tensor.Dense, len(arrays))
-	for k, a := range arrays {
-		if a.F32 == nil {
-			return fmt.Errorf("%s: weight %q has dtype %s, want float32", path, k, a.Dtype())
-		}
-		ts[k] = tensor.New(tensor.WithShape(a.Shape...), tensor.WithBacking(a.F32))
-	}
-	if err := m.Params.Set(ts); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
-}
+// LoadWeights replaces the model's parameters with those of a weights file
+// (.safetensors, .npz or a PyTorch .bin; see weightio.Read). Nothing changes
+// unless every weight checks out.
+func (m *Model) LoadWeights(path string) error { return weightio.LoadParams(path, m.Params) }
 
-// SaveWeights writes the model's parameters to an .npz file atomically.
-func (m *Model) SaveWeights(path string) error {
-	names := m.Params.Names()
-	arrays := make(map[string]npzio.Array, len(names))
-	for _, n := range names {
-		t := m.Params.Get(n)
-		arrays[n] = npzio.Float32(t.Data().([]float32), t.Shape().Clone()...)
-	}
-	return npzio.Write(path, names, arrays)
-}
+// SaveWeights writes the model's parameters atomically as float32, in the
+// format path's extension names (.safetensors or .npz).
+func (m *Model) SaveWeights(path string) error { return weightio.SaveParams(path, m.Params) }
 
-// Save writes the model directory (creating it if needed): model.npz, then
-// config.json, each atomically, so an interrupted save never leaves a
-// truncated file in place of a good one.
+// Save writes the model directory (creating it if needed): the weights as
+// WeightsFile, then config.json, each atomically, so an interrupted save
+// never leaves a truncated file in place of a good one. The directory is
+// one that diffusers' from_pretrained loads; weights files of other
+// formats already there are removed once the new one is in place, so that
+// the directory holds one set of weights.
 func (m *Model) Save(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("save model: %w", err)
 	}
 	if err := m.SaveWeights(filepath.Join(dir, WeightsFile)); err != nil {
 		return fmt.Errorf("save model: %w", err)
+	}
+	for _, f := range WeightsFiles[1:] {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("save model: %w", err)
+		}
 	}
 	b, err := json.MarshalIndent(m.Config, "", "  ")
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 func copyModel(t *testing.T, name string) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, f := range []string{ConfigFile, WeightsFile} {
+	for _, f := range []string{ConfigFile, NPZFile} {
 		b, err := os.ReadFile(filepath.Join("testdata", name, f))
 		if err != nil {
 			t.Fatal(err)
@@ -33,7 +33,7 @@ func copyModel(t *testing.T, name string) string {
 // editWeights rewrites a model directory's weights through f.
 func editWeights(t *testing.T, dir string, f func(order []string, a map[string]npzio.Array) []string) {
 	t.Helper()
-	path := filepath.Join(dir, WeightsFile)
+	path := filepath.Join(dir, NPZFile)
 	a, err := npzio.Read(path)
 	if err != nil {
 		t.Fatal(err)
@@ -83,8 +83,8 @@ func TestLoadBadModelDirectories(t *testing.T) {
 	}{
 		{"missing config", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, ConfigFile)) },
 			[]string{ConfigFile, "no such file"}},
-		{"missing weights", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, WeightsFile)) },
-			[]string{WeightsFile, "no such file"}},
+		{"missing weights", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, NPZFile)) },
+			[]string{"holds no weights file", WeightsFile, NPZFile}},
 		{"missing weight", func(t *testing.T, dir string) {
 			editWeights(t, dir, func(o []string, a map[string]npzio.Array) []string {
 				delete(a, "conv_out.bias")
@@ -111,7 +111,7 @@ func TestLoadBadModelDirectories(t *testing.T) {
 			})
 		}, []string{`"conv_in.bias"`, "int64", "want float32"}},
 		{"float64 weight", func(t *testing.T, dir string) {
-			path := filepath.Join(dir, WeightsFile)
+			path := filepath.Join(dir, NPZFile)
 			if err := npz.Write(path, map[string]any{"conv_in.bias": make([]float64, 8)}); err != nil {
 				t.Fatal(err)
 			}
@@ -123,17 +123,17 @@ func TestLoadBadModelDirectories(t *testing.T) {
 			})
 		}, []string{w, "NaN"}},
 		{"truncated npz", func(t *testing.T, dir string) {
-			path := filepath.Join(dir, WeightsFile)
+			path := filepath.Join(dir, NPZFile)
 			b, _ := os.ReadFile(path)
 			os.WriteFile(path, b[:len(b)/2], 0o644)
-		}, []string{WeightsFile, "not a readable .npz"}},
+		}, []string{NPZFile, "not a readable .npz"}},
 		{"garbage npz member", func(t *testing.T, dir string) {
-			path := filepath.Join(dir, WeightsFile)
+			path := filepath.Join(dir, NPZFile)
 			f, _ := os.Create(path)
 			zw := npz.NewWriter(f)
 			zw.Write("conv_in.bias", "not an array")
 			zw.Close()
-		}, []string{WeightsFile, "not supported"}},
+		}, []string{NPZFile, "not supported"}},
 		{"unknown block type", func(t *testing.T, dir string) {
 			editConfig(t, dir, `"DownBlock2D"`, `"CrossAttnDownBlock2D"`)
 		}, []string{ConfigFile, `down block type "CrossAttnDownBlock2D" is not supported`}},

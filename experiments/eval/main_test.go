@@ -75,7 +75,7 @@ func TestEvalErrors(t *testing.T) {
 	}{
 		{[]string{"-real", "test", "-model", dir}, 2, "-model do not apply"},
 		{[]string{"-model", dir, "extra"}, 2, "unexpected argument"},
-		{[]string{"-model", noWeights, "-out", filepath.Join(t.TempDir(), "x.json")}, 1, "model.npz"},
+		{[]string{"-model", noWeights, "-out", filepath.Join(t.TempDir(), "x.json")}, 1, "holds no weights file"},
 		{[]string{"-model", dir, "-sampler", "heun", "-n", "4", "-out", filepath.Join(t.TempDir(), "x.json")}, 1, "unknown sampler"},
 		{[]string{"-real", "test", "-n", "20000"}, 1, "larger than the 10000"},
 		{[]string{"-real", "test", "-reference", "val"}, 2, "reference"},

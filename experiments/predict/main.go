@@ -34,7 +34,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd := cli.New("predict", "run a model directory on the inputs of an .npz file (parity checks against diffusers)",
 		[]string{"predict -model DIR -input IN.npz -output OUT.npz"}, stdout, stderr)
 	fs := cmd.Flags
-	model := fs.String("model", "", "model directory (config.json + model.npz): a U-Net or a text encoder")
+	model := fs.String("model", "", "model directory (config.json and weights: safetensors, .npz or .bin; or a diffusers pipeline): a U-Net or a text encoder")
 	input := fs.String("input", "", "input .npz (sample, timestep, class_labels, encoder_hidden_states, encoder_attention_mask; or input_ids, attention_mask)")
 	output := fs.String("output", "", "output .npz to write (output; or last_hidden_state, pooler_output)")
 	if code, ok := cmd.Parse(args, true); !ok {

@@ -28,7 +28,7 @@ func TestTrainCommandRunsAndResumes(t *testing.T) {
 	if code := run(context.Background(), args, &so, &se); code != 0 {
 		t.Fatalf("exit %d: %s", code, se.String())
 	}
-	for _, f := range []string{"model/config.json", "model/model.npz", "model/scheduler_config.json", "metrics.jsonl", "samples/step-00000002.png", "checkpoints/latest"} {
+	for _, f := range []string{"model/config.json", "model/" + unet.WeightsFile, "model/scheduler_config.json", "metrics.jsonl", "samples/step-00000002.png", "checkpoints/latest"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("run directory lacks %s", f)
 		}
