@@ -4,9 +4,10 @@ import "math"
 
 // ddimSampler is DDIM (Song, Meng & Ermon, "Denoising Diffusion Implicit
 // Models", ICLR 2021), deterministic at Options.Eta 0, as diffusers'
-// DDIMScheduler (with set_alpha_to_one); it clips each x₀ estimate to
+// DDIMScheduler (ending at ᾱ = 1, or at ᾱ_0 when the scheduler config sets
+// set_alpha_to_one false); it clips each x₀ estimate to
 // [−1, 1] unless Options.NoClip.
-var ddimSampler = Sampler{Name: "ddim", Timesteps: spaced(SpacingLeading, sameCount, false), Sample: ddim}
+var ddimSampler = Sampler{Name: "ddim", Timesteps: spaced(SpacingLeading, sameCount, false), Sample: ddim, Spacing: SpacingLeading}
 
 func ddim(r *Run) error {
 	x := r.X.Data().([]float32)
@@ -14,6 +15,10 @@ func ddim(r *Run) error {
 	T := r.Schedule.T()
 	ac := r.Schedule.AlphasCumprod
 	eta := r.Options.Eta
+	final := 1.0 // ᾱ after the last step: set_alpha_to_one
+	if one := r.Schedule.Config.SetAlphaToOne; one != nil && !*one {
+		final = ac[0]
+	}
 	for i, tf := range r.Timesteps {
 		t := int(tf)
 		aT, sc := vpAt(r.Schedule, t)
@@ -22,7 +27,7 @@ func ddim(r *Run) error {
 			return err
 		}
 		prev := t - T/len(r.Timesteps)
-		aP := 1.0
+		aP := final
 		if prev >= 0 {
 			aP = ac[prev]
 		}

@@ -7,7 +7,7 @@ import "math"
 // the posterior variance ("fixed_small") or β ("fixed_large",
 // Options.Variance), as diffusers' DDPMScheduler; it clips each x₀ estimate
 // to [−1, 1] unless Options.NoClip.
-var ddpmSampler = Sampler{Name: "ddpm", Timesteps: spaced(SpacingLeading, sameCount, false), Sample: ddpm}
+var ddpmSampler = Sampler{Name: "ddpm", Timesteps: spaced(SpacingLeading, sameCount, false), Sample: ddpm, Spacing: SpacingLeading}
 
 func ddpm(r *Run) error {
 	x := r.X.Data().([]float32)

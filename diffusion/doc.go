@@ -23,7 +23,11 @@
 // method needs. Noise comes from per-sample streams, so a sample depends on
 // its seed and index, never on the batch size. The toolkit's samplers match
 // diffusers' schedulers in coefficients, timesteps and trajectories (tests
-// against fixtures from scripts/reference). DDPM and DDIM clip their x₀
+// against fixtures from scripts/reference), and honour the sampler keys of
+// a model's scheduler_config.json as diffusers does (SamplerConfig:
+// timestep_spacing, steps_offset, clip_sample, set_alpha_to_one,
+// use_karras_sigmas, final_sigmas_type, variance_type); a key at a value
+// they do not implement is an error naming it. DDPM and DDIM clip their x₀
 // estimates to [−1, 1]; DPM-Solver++ and Euler do not, and their samples
 // can leave that range: ClipImages is where samples become images.
 //

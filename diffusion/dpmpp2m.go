@@ -6,7 +6,8 @@ import "math"
 // for Guided Sampling of Diffusion Probabilistic Models", 2022), the
 // multistep second-order data-prediction solver with the midpoint rule,
 // first order at the first and the last step, as diffusers'
-// DPMSolverMultistepScheduler (final_sigmas_type "zero"). It is the sampler
+// DPMSolverMultistepScheduler (with final_sigmas_type "sigma_min" it ends
+// at σ(0) instead of 0, second order from 15 steps on). It is the sampler
 // of the Clockwork paper. Its grid has n+1 points of which it visits the n
 // highest; the final step reaches σ = 0.
 //
@@ -14,7 +15,7 @@ import "math"
 // values among 1000); a repeated step leaves x unchanged, as in diffusers,
 // and the second-order correction then uses the last distinct step instead
 // of dividing by a zero step size.
-var dpmpp2mSampler = Sampler{Name: "dpmpp2m", Timesteps: spaced(SpacingLinspace, func(n int) int { return n + 1 }, false), Sample: dpmpp2m}
+var dpmpp2mSampler = Sampler{Name: "dpmpp2m", Timesteps: spaced(SpacingLinspace, func(n int) int { return n + 1 }, false), Sample: dpmpp2m, Spacing: SpacingLinspace, karras: karrasDPM}
 
 func dpmpp2m(r *Run) error {
 	x := r.X.Data().([]float32)
@@ -40,7 +41,9 @@ func dpmpp2m(r *Run) error {
 		h := lambda(sig[i+1]) - lambda(sig[i])
 		c := aT * (math.Exp(-h) - 1)
 		ratio := sT / s0
-		last := i == len(r.Timesteps)-1
+		// First order at the end: always towards σ = 0, and below 15
+		// steps towards sigma_min (diffusers' lower_order_final).
+		last := i == len(r.Timesteps)-1 && (len(r.Timesteps) < 15 || r.Schedule.Config.FinalSigmasType != FinalSigmasSigmaMin)
 		if h == 0 {
 			if err := r.EndStep(x0, r.X); err != nil { // a repeated timestep
 				return err

@@ -10,7 +10,7 @@ import (
 // Generative Models", NeurIPS 2022), as diffusers' EulerDiscreteScheduler
 // (no churn). The state is x/√ᾱ; the model sees x/√(σ²+1). Its linspace
 // timesteps are float32 fractions, as diffusers lays them.
-var eulerSampler = Sampler{Name: "euler", Timesteps: spaced(SpacingLinspace, sameCount, true), Sample: euler}
+var eulerSampler = Sampler{Name: "euler", Timesteps: spaced(SpacingLinspace, sameCount, true), Sample: euler, Spacing: SpacingLinspace, karras: karrasEuler}
 
 func euler(r *Run) error {
 	x := r.X.Data().([]float32)

@@ -24,6 +24,7 @@ type Run struct {
 	// when Sample starts; x₀ when it returns.
 	X *tensor.Dense
 
+	sigmas []float64 // σ of every step and the final one
 	d      Denoiser
 	pred   string
 	layers []Denoiser // the denoiser's chain, outermost first
@@ -43,9 +44,15 @@ type Run struct {
 func (r *Run) Steps() int { return len(r.Timesteps) }
 
 // Sigmas returns σ(t) = √((1−ᾱ)/ᾱ) at each timestep, as diffusers' Euler and
-// DPM-Solver schedulers compute it (interpolated, rounded to float32),
-// followed by a final 0.
-func (r *Run) Sigmas() []float64 { return r.Schedule.sigmasAt(r.Timesteps) }
+// DPM-Solver schedulers compute it (interpolated, rounded to float32;
+// Karras et al.'s levels under the schedule's UseKarrasSigmas), followed
+// by the final σ: 0, or σ(0) under FinalSigmasType "sigma_min".
+func (r *Run) Sigmas() []float64 {
+	if r.sigmas == nil {
+		r.sigmas, _ = r.Schedule.sigmasFor(r.Timesteps, karrasNone)
+	}
+	return r.sigmas
+}
 
 // Noise writes the next Gaussian noise of every sample into dst (N·per
 // values, the layout of X): each sample draws from its own stream (seed,

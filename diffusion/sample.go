@@ -55,6 +55,7 @@ func Sample(d Denoiser, s *Schedule, shape []int, o Options) (*tensor.Dense, err
 	if err != nil {
 		return nil, err
 	}
+	o = o.under(s.Config.SamplerConfig, smp)
 	n := shape[0]
 	if err := o.Cond.Check(n); err != nil {
 		return nil, fmt.Errorf("conditioning of %d samples: %w", n, err)
@@ -67,12 +68,12 @@ func Sample(d Denoiser, s *Schedule, shape []int, o Options) (*tensor.Dense, err
 	default:
 		return nil, fmt.Errorf("variance %q is not fixed_small or fixed_large", o.Variance)
 	}
-	ts, err := smp.Timesteps(o.Steps, s.T(), o.Spacing)
+	ts, sig, err := s.steps(smp, o)
 	if err != nil {
 		return nil, err
 	}
 	per := shape[1] * shape[2] * shape[3]
-	r := &Run{Schedule: s, Timesteps: ts, Options: o, d: d, pred: s.Config.PredictionType,
+	r := &Run{Schedule: s, Timesteps: ts, Options: o, sigmas: sig, d: d, pred: s.Config.PredictionType,
 		noise: newStreams(o, n, per), layers: Layers(d), evals: smp.evals(len(ts))}
 	r.rows = make([]Row, n)
 	for j := range r.rows {

@@ -24,12 +24,19 @@ type Sampler struct {
 	// training steps with a spacing ("" for the sampler's default);
 	// Grid lays the usual ones.
 	Timesteps func(n, T int, spacing string) ([]float64, error)
+	// Spacing is the spacing Timesteps lays when given none (leading,
+	// trailing or linspace); Sample passes it when neither the options
+	// nor the model's scheduler config choose one. Empty: Timesteps gets
+	// "" and decides.
+	Spacing string
 	// Evals returns the model evaluations of a run of n steps, n when nil
 	// (one per step). A step-dependent method's schedule counts
 	// evaluations.
 	Evals func(n int) int
 	// Sample integrates from the noise in r.X to x₀, left in r.X.
 	Sample func(r *Run) error
+
+	karras karrasKind // how it lays Karras sigmas; none for users' samplers
 }
 
 // evals returns the model evaluations of n steps.

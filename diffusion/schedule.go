@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -27,6 +28,11 @@ type ScheduleConfig struct {
 	BetaSchedule        string  `json:"beta_schedule"`
 	RescaleBetasZeroSNR bool    `json:"rescale_betas_zero_snr"`
 	PredictionType      string  `json:"prediction_type"`
+
+	// SamplerConfig holds the sampler settings the file may carry
+	// (timestep_spacing, steps_offset, …), honoured by Sample; written
+	// only where set.
+	SamplerConfig
 }
 
 // Prediction types, with diffusers' names.
@@ -72,6 +78,9 @@ func NewSchedule(c ScheduleConfig) (*Schedule, error) {
 	// The betas in float32 twice over, and three tables of float64.
 	if err := sysmem.Check(float64(T)*(2*4+3*8), fmt.Sprintf("schedule: num_train_timesteps %d", T)); err != nil {
 		return nil, err
+	}
+	if err := c.SamplerConfig.validate(); err != nil {
+		return nil, fmt.Errorf("schedule: %w", err)
 	}
 	switch c.PredictionType {
 	case PredictEpsilon, PredictSample, PredictV:
@@ -259,21 +268,6 @@ func SaveScheduleConfig(dir string, c ScheduleConfig) error {
 	})
 }
 
-// samplerKeys are keys of diffusers' scheduler configs that set up its
-// samplers, not the noise schedule a model was trained with: this toolkit
-// takes those settings from its own options (Options, the commands' flags),
-// so LoadScheduleConfig accepts and ignores them. trained_betas is the one
-// schedule key among diffusers' that it does not support: it must be null.
-var samplerKeys = map[string]bool{
-	"algorithm_type": true, "clip_sample": true, "clip_sample_range": true, "dynamic_thresholding_ratio": true,
-	"euler_at_final": true, "final_sigmas_type": true, "interpolation_type": true, "lambda_min_clipped": true,
-	"lower_order_final": true, "sample_max_value": true, "set_alpha_to_one": true, "sigma_max": true,
-	"sigma_min": true, "skip_prk_steps": true, "solver_order": true, "solver_type": true,
-	"steps_offset": true, "thresholding": true, "timestep_spacing": true, "timestep_type": true,
-	"use_beta_sigmas": true, "use_exponential_sigmas": true, "use_karras_sigmas": true, "use_lu_lambdas": true,
-	"variance_type": true, "trained_betas": true,
-}
-
 // ErrNoScheduleConfig is wrapped by LoadScheduleConfig's error when a model
 // directory has no scheduler_config.json.
 var ErrNoScheduleConfig = errors.New("no " + ScheduleFile)
@@ -285,9 +279,13 @@ var ErrNoScheduleConfig = errors.New("no " + ScheduleFile)
 // without any error (a v-prediction model sampled as an ε one is off by
 // hundreds), so a missing file is an error wrapping ErrNoScheduleConfig that
 // says how to write one. Keys missing from the file take diffusers'
-// defaults. Keys starting with "_" are metadata, and diffusers' sampler
-// settings (samplerKeys) are ignored; any other key is an error naming it,
-// as in config.json, and so is a malformed file or an invalid schedule.
+// defaults. Keys starting with "_" are metadata. diffusers' sampler
+// settings are honoured (SamplerConfig), or accepted at the one value the
+// toolkit's samplers implement (fixedKeys: thresholding false, solver_order
+// 2, …; another value is an error naming the key), or change nothing here
+// as in diffusers (inertKeys); any other key is an error naming it, as in
+// config.json, and so is a malformed file or an invalid schedule. Python's
+// bare NaN, Infinity and -Infinity are read.
 func LoadScheduleConfig(dir string) (ScheduleConfig, error) {
 	c := DefaultScheduleConfig()
 	if unet.Dir(dir) != dir {
@@ -302,32 +300,40 @@ func LoadScheduleConfig(dir string) (ScheduleConfig, error) {
 	if err != nil {
 		return c, err
 	}
+	b = jsonNonFinite(b)
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return c, fmt.Errorf("%s: not a JSON object: %w", path, err)
 	}
 	known := map[string]bool{}
-	for _, k := range []string{"num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "rescale_betas_zero_snr", "prediction_type"} {
+	for _, k := range []string{"num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "rescale_betas_zero_snr", "prediction_type",
+		"timestep_spacing", "steps_offset", "clip_sample", "set_alpha_to_one", "use_karras_sigmas", "final_sigmas_type", "variance_type"} {
 		known[k] = true
 	}
 	var unknown []string
-	for k, v := range raw {
+	keys := slices.Sorted(maps.Keys(raw))
+	for _, k := range keys {
+		v := raw[k]
 		switch {
-		case known[k] || strings.HasPrefix(k, "_"):
-		case k == "trained_betas":
-			if string(bytes.TrimSpace(v)) != "null" {
-				return c, fmt.Errorf("%s: trained_betas is not supported (give beta_schedule, beta_start and beta_end)", path)
+		case k == "trained_betas" && string(bytes.TrimSpace(v)) != "null":
+			return c, fmt.Errorf("%s: trained_betas is not supported (give beta_schedule, beta_start and beta_end)", path)
+		case fixedKeys[k] != "":
+			if err := checkFixed(k, v); err != nil {
+				return c, fmt.Errorf("%s: %w", path, err)
 			}
-		case samplerKeys[k]:
+		case known[k] || inertKeys[k] || strings.HasPrefix(k, "_"):
+			if string(bytes.TrimSpace(v)) == "null" {
+				delete(raw, k) // null: the default
+			}
 		default:
 			unknown = append(unknown, k)
 		}
 	}
 	if len(unknown) > 0 {
-		slices.Sort(unknown)
-		return c, fmt.Errorf("%s: unknown key %q (%d unknown in all)", path, unknown[0], len(unknown))
+		return c, fmt.Errorf("%s: unknown key %q (%d unknown in all; the toolkit refuses what it would not honour)", path, unknown[0], len(unknown))
 	}
-	if err := json.Unmarshal(b, &c); err != nil {
+	clean, _ := json.Marshal(raw)
+	if err := json.Unmarshal(clean, &c); err != nil {
 		return c, fmt.Errorf("%s: %w", path, err)
 	}
 	if _, err := NewSchedule(c); err != nil {

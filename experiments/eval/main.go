@@ -40,7 +40,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	real := fs.String("real", "", "measure real MNIST images of this split (train or test) instead of a model")
 	fs.StringVar(&m.Sampler, "sampler", "dpmpp2m", fmt.Sprintf("sampler: %s", strings.Join(diffusion.SamplerNames(), ", ")))
 	fs.IntVar(&m.Steps, "steps", 20, "sampling steps")
-	fs.StringVar(&m.Spacing, "spacing", "", "timestep spacing (default: the sampler's)")
+	fs.StringVar(&m.Spacing, "spacing", "", "timestep spacing (default: the model's scheduler_config.json timestep_spacing, else the sampler's)")
 	fs.Float64Var(&m.Eta, "eta", 0, "DDIM eta")
 	guidance := fs.Float64("guidance", 1, "classifier-free guidance scale (1: none)")
 	n := fs.Int("n", 1000, "samples")

@@ -34,7 +34,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	model := fs.String("model", "", "model directory (default: the shipped teacher)")
 	fs.StringVar(&o.Sampler, "sampler", "dpmpp2m", "sampler: "+strings.Join(diffusion.SamplerNames(), ", "))
 	fs.IntVar(&o.Steps, "steps", 20, "sampling steps")
-	fs.StringVar(&o.Spacing, "spacing", "", "timestep spacing: leading, trailing or linspace (default: the sampler's)")
+	fs.StringVar(&o.Spacing, "spacing", "", "timestep spacing: leading, trailing or linspace (default: the model's scheduler_config.json timestep_spacing, else the sampler's)")
 	fs.Float64Var(&o.Eta, "eta", 0, "DDIM eta")
 	fs.Uint64Var(&o.Seed, "seed", 0, "noise seed")
 	guidance := fs.Float64("guidance", 1, "classifier-free guidance scale (1: none)")

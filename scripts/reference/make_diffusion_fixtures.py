@@ -54,6 +54,26 @@ def main():
             ]:
                 _, traj = run()
                 out[f"traj.{name}.{pred}.{n}"] = np.stack(traj)
+    # Scheduler-config keys: steps_offset (leading), set_alpha_to_one false,
+    # clip_sample false, use_karras_sigmas, final_sigmas_type sigma_min,
+    # each as a whole trajectory (ε-prediction) with its timesteps.
+    for n in [20, 8]:
+        noise = out[f"traj.noise.{n}"]
+        for name, run in [
+            ("ddpm_offset", lambda: S.ddpm(toy, x0, acp, n, noise, offset=1)),
+            ("ddim_offset_noone", lambda: S.ddim(toy, x0, acp, n, noise, offset=1, alpha_one=False)),
+            ("ddim_noclip", lambda: S.ddim(toy, x0, acp, n, noise, clip=False)),
+            ("dpmpp2m_karras", lambda: S.dpmpp2m(toy, x0, acp, n, use_karras=True)),
+            ("dpmpp2m_sigmamin", lambda: S.dpmpp2m(toy, x0, acp, n, final_type="sigma_min")),
+            ("dpmpp2m_karras_sigmamin", lambda: S.dpmpp2m(toy, x0, acp, n, use_karras=True, final_type="sigma_min")),
+            ("dpmpp2m_leading_offset", lambda: S.dpmpp2m(toy, x0, acp, n, spacing="leading", offset=1)),
+            ("euler_karras", lambda: S.euler(toy, x0, acp, n, use_karras=True)),
+            ("euler_sigmamin", lambda: S.euler(toy, x0, acp, n, final_type="sigma_min")),
+            ("euler_leading_offset_karras", lambda: S.euler(toy, x0, acp, n, spacing="leading", offset=1, use_karras=True)),
+        ]:
+            ts, traj = run()
+            out[f"cfg.{name}.{n}.ts"] = np.asarray(ts, dtype=np.float64)
+            out[f"cfg.{name}.{n}.traj"] = np.stack(traj)
     path = os.path.join(os.path.dirname(__file__), "..", "..", "diffusion", "testdata", "schedulers.npz")
     os.makedirs(os.path.dirname(path), exist_ok=True)
     np.savez_compressed(path, **out)

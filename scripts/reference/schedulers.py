@@ -1,8 +1,9 @@
 """An independent numpy reference of diffusers' noise schedules and samplers.
 
 Written from diffusers' scheduling_ddpm.py, scheduling_ddim.py,
-scheduling_dpmsolver_multistep.py and scheduling_euler_discrete.py (with
-their default settings) without importing diffusers, to produce the fixtures
+scheduling_dpmsolver_multistep.py and scheduling_euler_discrete.py (their
+defaults, and the config keys steps_offset, set_alpha_to_one,
+use_karras_sigmas and final_sigmas_type) without importing diffusers, to produce the fixtures
 the Go package diffusion is tested against. Betas follow diffusers' float32
 construction; everything after that is float64 here.
 """
@@ -46,7 +47,52 @@ def alphas_cumprod(b):
     return np.cumprod(1.0 - b)
 
 
-def timesteps(sampler, n, T=1000, spacing=None):
+def timesteps(sampler, n, T=1000, spacing=None, offset=0):
+    """The spaced timesteps; steps_offset is added under leading spacing."""
+    ts = _timesteps(sampler, n, T, spacing)
+    if (spacing or ("leading" if sampler in ("ddpm", "ddim") else "linspace")) == "leading":
+        ts = ts + offset
+    return ts
+
+
+def sigma_to_t(sigma, log_sigmas):
+    """diffusers' _sigma_to_t: log-sigma interpolation between training steps."""
+    log_sigma = np.log(np.maximum(sigma, 1e-10))
+    dists = log_sigma - log_sigmas[:, np.newaxis]
+    low_idx = np.cumsum((dists >= 0), axis=0).argmax(axis=0).clip(max=log_sigmas.shape[0] - 2)
+    high_idx = low_idx + 1
+    low, high = log_sigmas[low_idx], log_sigmas[high_idx]
+    w = np.clip((low - log_sigma) / (low - high), 0, 1)
+    return ((1 - w) * low_idx + w * high_idx).reshape(np.shape(sigma))
+
+
+def karras(sigma_min, sigma_max, n, rho=7.0):
+    ramp = np.linspace(0, 1, n)
+    lo, hi = sigma_min ** (1 / rho), sigma_max ** (1 / rho)
+    return (hi + ramp * (lo - hi)) ** rho
+
+
+def sigma_steps(sampler, ts, acp, n, use_karras=False, final="zero"):
+    """Timesteps and sigmas (with the final one) of DPM-Solver++ or Euler."""
+    sig_all = ((1 - acp) / acp) ** 0.5
+    log_sig = np.log(sig_all)
+    if use_karras:
+        if sampler == "dpmpp2m":
+            ins = np.flip(sig_all)
+            ks = karras(ins[-1], ins[0], n)
+            ts = np.array([sigma_to_t(k, log_sig) for k in ks]).round()
+        else:
+            ins = np.interp(ts, np.arange(len(sig_all)), sig_all)
+            ks = karras(ins[-1], ins[0], n)
+            ts = np.array([sigma_to_t(k, log_sig) for k in ks]).astype(np.float32).astype(np.float64)
+        sig = ks
+    else:
+        sig = np.interp(ts, np.arange(len(sig_all)), sig_all)
+    last = sig_all[0] if final == "sigma_min" else 0.0
+    return ts, np.concatenate([sig, [last]]).astype(np.float32).astype(np.float64)
+
+
+def _timesteps(sampler, n, T=1000, spacing=None):
     if sampler in ("ddpm", "ddim"):
         spacing = spacing or "leading"
         if spacing == "linspace":
@@ -101,8 +147,8 @@ def to_eps(out, x, a, s, pred):
     raise ValueError(pred)
 
 
-def ddpm(model, x, acp, n, noise, pred="epsilon", variance="fixed_small", clip=True, spacing=None):
-    ts = timesteps("ddpm", n, len(acp), spacing)
+def ddpm(model, x, acp, n, noise, pred="epsilon", variance="fixed_small", clip=True, spacing=None, offset=0):
+    ts = timesteps("ddpm", n, len(acp), spacing, offset)
     traj = [x.copy()]
     for i, t in enumerate(ts):
         out = model(x, float(t))
@@ -124,15 +170,16 @@ def ddpm(model, x, acp, n, noise, pred="epsilon", variance="fixed_small", clip=T
     return ts, traj
 
 
-def ddim(model, x, acp, n, noise, pred="epsilon", eta=0.0, clip=True, spacing=None):
+def ddim(model, x, acp, n, noise, pred="epsilon", eta=0.0, clip=True, spacing=None, offset=0, alpha_one=True):
     T = len(acp)
-    ts = timesteps("ddim", n, T, spacing)
+    ts = timesteps("ddim", n, T, spacing, offset)
+    final_alpha = 1.0 if alpha_one else acp[0]
     traj = [x.copy()]
     for i, t in enumerate(ts):
         out = model(x, float(t))
         prev = t - T // n
         a_t = acp[t]
-        a_p = acp[prev] if prev >= 0 else 1.0
+        a_p = acp[prev] if prev >= 0 else final_alpha
         b_t = 1 - a_t
         x0 = to_x0(out, x, a_t ** 0.5, b_t ** 0.5, pred)
         eps = to_eps(out, x, a_t ** 0.5, b_t ** 0.5, pred)
@@ -153,9 +200,9 @@ def sigmas_for(ts, acp):
     return np.concatenate([s, [0.0]]).astype(np.float32).astype(np.float64)
 
 
-def dpmpp2m(model, x, acp, n, pred="epsilon", spacing=None):
-    ts = timesteps("dpmpp2m", n, len(acp), spacing)
-    sig = sigmas_for(ts.astype(np.float64), acp)
+def dpmpp2m(model, x, acp, n, pred="epsilon", spacing=None, offset=0, use_karras=False, final_type="zero"):
+    ts = timesteps("dpmpp2m", n, len(acp), spacing, offset)
+    ts, sig = sigma_steps("dpmpp2m", ts.astype(np.float64), acp, n, use_karras, final_type)
 
     def a_s(sigma):
         a = 1 / (sigma ** 2 + 1) ** 0.5
@@ -169,7 +216,9 @@ def dpmpp2m(model, x, acp, n, pred="epsilon", spacing=None):
         a, s = a_s(sig[i])
         x0 = to_x0(out, x, a, s, pred)
         outs.append(x0)
-        final = i == len(ts) - 1  # final_sigmas_type "zero": always first order at the end
+        # lower_order_final: first order at the end towards 0, and towards
+        # sigma_min below 15 steps.
+        final = i == len(ts) - 1 and (len(ts) < 15 or final_type == "zero")
         second_low = i == len(ts) - 2 and len(ts) < 15
         a_t, s_t = a_s(sig[i + 1])
         a_0, s_0 = a_s(sig[i])
@@ -191,9 +240,9 @@ def dpmpp2m(model, x, acp, n, pred="epsilon", spacing=None):
     return ts, traj
 
 
-def euler(model, noise0, acp, n, pred="epsilon", spacing=None):
-    ts = timesteps("euler", n, len(acp), spacing)
-    sig = sigmas_for(ts, acp)
+def euler(model, noise0, acp, n, pred="epsilon", spacing=None, offset=0, use_karras=False, final_type="zero"):
+    ts = timesteps("euler", n, len(acp), spacing, offset)
+    ts, sig = sigma_steps("euler", ts, acp, n, use_karras, final_type)
     init = sig.max() if (spacing or "linspace") in ("linspace", "trailing") else (sig.max() ** 2 + 1) ** 0.5
     x = noise0 * init
     traj = [x.copy()]
