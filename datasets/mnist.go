@@ -145,29 +145,52 @@ func ReadIDXFile(path string) ([]int, []byte, error) {
 	return dims, data, nil
 }
 
+// EmbeddedMNIST holds MNIST's four IDX files (the GoMNIST module's,
+// byte for byte) when a binary imports package datasets/mnistdata, as the
+// toolkit's commands do: MNIST then reads them when given no directory,
+// and an installed binary needs neither the module cache nor a Go
+// toolchain. Nil otherwise.
+var EmbeddedMNIST fs.FS
+
 // MNIST loads the "train" (60,000) or "test" (10,000) split of MNIST from
-// dir, or, when dir is empty, from the GoMNIST module's data directory, which
-// the go command brings with the module. Images are padded from 28×28 to
-// 32×32 when pad is set.
+// dir, or, when dir is empty, from EmbeddedMNIST when a binary carries it,
+// else from the GoMNIST module's data directory, which the go command
+// brings with the module. Images are padded from 28×28 to 32×32 when pad
+// is set.
 func MNIST(split, dir string, pad bool) (*Images, error) {
 	prefix := map[string]string{"train": "train", "test": "t10k"}[split]
 	if prefix == "" {
 		return nil, fmt.Errorf("mnist: split %q is not train or test", split)
 	}
-	if dir == "" {
-		var err error
-		if dir, err = GoMNISTDir(); err != nil {
-			return nil, err
+	fsys, where := EmbeddedMNIST, "the embedded MNIST"
+	if dir != "" || fsys == nil {
+		if dir == "" {
+			var err error
+			if dir, err = GoMNISTDir(); err != nil {
+				return nil, err
+			}
 		}
+		fsys, where = os.DirFS(dir), dir
 	}
 	find := func(kind string) (string, error) {
 		for _, name := range []string{prefix + "-" + kind + "-ubyte.gz", prefix + "-" + kind + "-ubyte", prefix + "-" + kind + ".idx3-ubyte", prefix + "-" + kind + ".idx1-ubyte"} {
-			p := filepath.Join(dir, name)
-			if _, err := os.Stat(p); err == nil {
-				return p, nil
+			if _, err := fs.Stat(fsys, name); err == nil {
+				return name, nil
 			}
 		}
-		return "", fmt.Errorf("mnist: no %s %s file in %s", split, kind, dir)
+		return "", fmt.Errorf("mnist: no %s %s file in %s", split, kind, where)
+	}
+	read := func(name string) ([]int, []byte, error) {
+		f, err := fsys.Open(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer f.Close()
+		dims, data, err := ReadIDX(f)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", filepath.Join(where, name), err)
+		}
+		return dims, data, nil
 	}
 	ip, err := find("images-idx3")
 	if err != nil {
@@ -177,11 +200,11 @@ func MNIST(split, dir string, pad bool) (*Images, error) {
 	if err != nil {
 		return nil, err
 	}
-	idims, pix, err := ReadIDXFile(ip)
+	idims, pix, err := read(ip)
 	if err != nil {
 		return nil, err
 	}
-	ldims, lab, err := ReadIDXFile(lp)
+	ldims, lab, err := read(lp)
 	if err != nil {
 		return nil, err
 	}

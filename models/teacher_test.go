@@ -66,4 +66,13 @@ func TestResolve(t *testing.T) {
 	if got, _ := Resolve("x"); got != "x" {
 		t.Errorf("Resolve(x) = %q", got)
 	}
+	// models/mnist names the embedded teacher where no such directory
+	// exists (outside the repository), and the directory where it does.
+	if got, err := Resolve("models/mnist"); err != nil || got != want {
+		t.Errorf("Resolve(models/mnist) outside the repository: %q, %v; want %q", got, err, want)
+	}
+	os.MkdirAll(filepath.Join("models", "mnist"), 0o755)
+	if got, _ := Resolve("models/mnist"); got != "models/mnist" {
+		t.Errorf("Resolve(models/mnist) with the directory there: %q", got)
+	}
 }

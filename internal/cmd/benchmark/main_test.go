@@ -1,4 +1,4 @@
-package main
+package benchmark
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 // TestBenchmarkPrintsResult runs both modes on a small test config and
 // checks the last line: "RESULT <mode>_step_median_s X" with X > 0.
 func TestBenchmarkPrintsResult(t *testing.T) {
-	cfg := filepath.Join("..", "..", "unet", "testdata", "classcond", "config.json")
+	cfg := filepath.Join("..", "..", "..", "unet", "testdata", "classcond", "config.json")
 	for _, mode := range []string{"train", "sample"} {
 		prof := filepath.Join(t.TempDir(), "cpu.prof")
 		var so, se bytes.Buffer

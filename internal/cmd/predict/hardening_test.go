@@ -1,4 +1,4 @@
-package main
+package predict
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 // (it used to be reported as a missing -model), and an int32 sample by its
 // dtype (it used to be called int64).
 func TestPredictMessages(t *testing.T) {
-	dir := filepath.Join("..", "..", "unet", "testdata", "classcond")
+	dir := filepath.Join("..", "..", "..", "unet", "testdata", "classcond")
 	in32 := filepath.Join(t.TempDir(), "in.npz")
 	if err := npztest.WriteInt32(in32, "sample", make([]int32, 16*16), 1, 1, 16, 16); err != nil {
 		t.Fatal(err)

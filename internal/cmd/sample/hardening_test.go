@@ -1,4 +1,4 @@
-package main
+package sample
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ import (
 // documentation says, whichever the sampler (DPM-Solver++ and Euler leave
 // that range on this untrained model; they used to be stored so).
 func TestSampleStoresImages(t *testing.T) {
-	dir := filepath.Join("..", "..", "unet", "testdata", "classcond")
+	dir := filepath.Join("..", "..", "..", "unet", "testdata", "classcond")
 	for _, sampler := range []string{"dpmpp2m", "euler", "ddim"} {
 		out := filepath.Join(t.TempDir(), "s.npz")
 		var so, se bytes.Buffer
@@ -39,7 +39,7 @@ func TestSampleStoresImages(t *testing.T) {
 // cannot fit in memory are refused with the estimate (they used to crash),
 // and outputs that cannot be written are reported before sampling.
 func TestSampleInputMessages(t *testing.T) {
-	dir := filepath.Join("..", "..", "unet", "testdata", "classcond")
+	dir := filepath.Join("..", "..", "..", "unet", "testdata", "classcond")
 	noSched := filepath.Join(t.TempDir(), "model")
 	os.MkdirAll(noSched, 0o755)
 	for _, f := range []string{"config.json", "model.npz"} {

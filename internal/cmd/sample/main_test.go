@@ -1,4 +1,4 @@
-package main
+package sample
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 )
 
 func TestSampleCommand(t *testing.T) {
-	dir := filepath.Join("..", "..", "unet", "testdata", "classcond")
+	dir := filepath.Join("..", "..", "..", "unet", "testdata", "classcond")
 	tmp := t.TempDir()
 	out, grid := filepath.Join(tmp, "s.npz"), filepath.Join(tmp, "s.png")
 	var so, se bytes.Buffer
@@ -49,8 +49,8 @@ func TestSampleCommand(t *testing.T) {
 }
 
 func TestSampleErrors(t *testing.T) {
-	dir := filepath.Join("..", "..", "unet", "testdata", "classcond")
-	uncond := filepath.Join("..", "..", "unet", "testdata", "attn")
+	dir := filepath.Join("..", "..", "..", "unet", "testdata", "classcond")
+	uncond := filepath.Join("..", "..", "..", "unet", "testdata", "attn")
 	for _, c := range []struct {
 		args []string
 		code int

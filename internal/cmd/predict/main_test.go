@@ -1,4 +1,4 @@
-package main
+package predict
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 
 func TestPredictParity(t *testing.T) {
 	for _, name := range []string{"attn", "classcond", "layers2", "nomid", "cond-linear", "cond-class", "cond-8ch"} {
-		dir := filepath.Join("..", "..", "unet", "testdata", name)
+		dir := filepath.Join("..", "..", "..", "unet", "testdata", name)
 		out := filepath.Join(t.TempDir(), "out.npz")
 		var so, se bytes.Buffer
 		if code := run([]string{"-model", dir, "-input", filepath.Join(dir, "input.npz"), "-output", out}, &so, &se); code != 0 {
@@ -42,7 +42,7 @@ func TestPredictParity(t *testing.T) {
 // CLIPTextModel outputs, equal to the reference's.
 func TestPredictTextEncoder(t *testing.T) {
 	for _, name := range []string{"tiny", "gelu-eos", "added-tokens"} {
-		dir := filepath.Join("..", "..", "textenc", "testdata", name)
+		dir := filepath.Join("..", "..", "..", "textenc", "testdata", name)
 		out := filepath.Join(t.TempDir(), "out.npz")
 		var so, se bytes.Buffer
 		if code := run([]string{"-model", dir, "-input", filepath.Join(dir, "input.npz"), "-output", out}, &so, &se); code != 0 {
@@ -69,7 +69,7 @@ func TestPredictTextEncoder(t *testing.T) {
 }
 
 func TestPredictErrors(t *testing.T) {
-	fix := filepath.Join("..", "..", "unet", "testdata")
+	fix := filepath.Join("..", "..", "..", "unet", "testdata")
 	tmp := t.TempDir()
 	noLabels := filepath.Join(tmp, "nolabels.npz")
 	in, _ := npzio.Read(filepath.Join(fix, "classcond", "input.npz"))
@@ -101,7 +101,7 @@ func TestPredictErrors(t *testing.T) {
 // TestPredictFloat64Timesteps: NumPy's default dtype for the timesteps
 // gives the same output as int64.
 func TestPredictFloat64Timesteps(t *testing.T) {
-	dir := filepath.Join("..", "..", "unet", "testdata", "classcond")
+	dir := filepath.Join("..", "..", "..", "unet", "testdata", "classcond")
 	in, err := npzio.Read(filepath.Join(dir, "input.npz"))
 	if err != nil {
 		t.Fatal(err)
