@@ -34,7 +34,7 @@ func ExampleMeasureQuality() {
 	for i := range noise {
 		noise[i] = float32(rng.Float64()*2 - 1)
 	}
-	o := metrics.QualityOptions{Reference: "test", KIDSubsets: 10, KIDSize: 200}
+	o := metrics.QualityOptions{Reference: "test"}
 	qd, err := metrics.MeasureQuality(c, digits, n, labels, o)
 	if err != nil {
 		log.Fatal(err)

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"math"
@@ -95,35 +96,73 @@ type refKey struct {
 }
 
 type refEntry struct {
-	f Features
-	s Stats
+	f    Features
+	s    Stats
+	sums kernelSums // KID's reference kernel sums
 }
 
 // referenceStats returns the features of a data split and their statistics
 // (with the covariance's root), computed once per classifier and split.
 func referenceStats(c *Classifier, data, split string) (Features, Stats, error) {
+	e, err := reference(c, data, split)
+	return e.f, e.s, err
+}
+
+// reference returns a data split's features, their statistics and KID's
+// kernel sums over them, computed once per classifier and split (the
+// kernel sums also cached on disk, by the features' hash).
+func reference(c *Classifier, data, split string) (refEntry, error) {
 	refCache.Lock()
 	defer refCache.Unlock()
 	k := refKey{c, data, split}
 	if e, ok := refCache.m[k]; ok {
-		return e.f, e.s, nil
+		return e, nil
 	}
 	f, err := DataFeatures(c, data, split)
 	if err != nil {
-		return Features{}, Stats{}, err
+		return refEntry{}, err
 	}
 	s, err := ComputeStats(f)
 	if err != nil {
-		return Features{}, Stats{}, err
+		return refEntry{}, err
 	}
 	if s, err = s.WithRoot(); err != nil {
-		return Features{}, Stats{}, err
+		return refEntry{}, err
 	}
 	if refCache.m == nil {
 		refCache.m = map[refKey]refEntry{}
 	}
-	refCache.m[k] = refEntry{f, s}
-	return f, s, nil
+	e := refEntry{f: f, s: s, sums: cachedSelfSums(f)}
+	refCache.m[k] = e
+	return e, nil
+}
+
+// cachedSelfSums returns selfSums(f), from the user's cache directory when
+// an earlier process wrote them for the same features.
+func cachedSelfSums(f Features) kernelSums {
+	h := sha256.New()
+	var buf [4]byte
+	for _, v := range f.X {
+		binary.LittleEndian.PutUint32(buf[:], math.Float32bits(v))
+		h.Write(buf[:])
+	}
+	var cache string
+	if dir, err := os.UserCacheDir(); err == nil {
+		cache = filepath.Join(dir, "clockwork", fmt.Sprintf("kid-self-sums-%d-%s.npz", f.N, hex.EncodeToString(h.Sum(nil))[:16]))
+		if a, err := npzio.Read(cache); err == nil {
+			if v, ok := a["self_sums"]; ok && len(v.F64) == f.N {
+				return kernelSums{Self: v.F64}
+			}
+		}
+	}
+	ks := selfSums(f)
+	if cache != "" {
+		// The cache only saves time: failing to write it is not an error.
+		if err := os.MkdirAll(filepath.Dir(cache), 0o755); err == nil {
+			_ = npzio.Write(cache, []string{"self_sums"}, map[string]npzio.Array{"self_sums": npzio.Float64(ks.Self, f.N)})
+		}
+	}
+	return ks
 }
 
 // Quality holds the quality measures of a set of 32×32 MNIST-like images.
@@ -140,8 +179,6 @@ type QualityOptions struct {
 	// compared with; "" is MNIST. Commands that take other data import
 	// the package that registers it ("captions").
 	Data       string
-	KIDSubsets int // default 50
-	KIDSize    int // default 1000
 	Bootstrap  int // bootstrap resamples for the FID interval; default 100
 	Seed       uint64
 }
@@ -150,17 +187,12 @@ type QualityOptions struct {
 // [−1, 1]) against an MNIST split, and, when labels is not nil, the
 // fraction the classifier recognises as their label. FID carries a
 // bootstrap 95% interval over the images, accuracy the exact interval of a
-// proportion (Proportion); KID's interval is the mean over subsets ± 1.96
-// standard errors.
+// proportion (Proportion); KID is one unbiased estimate on all images and
+// the whole reference split, with a jackknife interval that counts both
+// sets' sampling error (KIDInterval).
 func MeasureQuality(c *Classifier, x []float32, n int, labels []int64, o QualityOptions) (Quality, error) {
 	if o.Reference == "" {
 		o.Reference = "test"
-	}
-	if o.KIDSubsets == 0 {
-		o.KIDSubsets = 50
-	}
-	if o.KIDSize == 0 {
-		o.KIDSize = 1000
 	}
 	if o.Bootstrap == 0 {
 		o.Bootstrap = 100
@@ -171,10 +203,11 @@ func MeasureQuality(c *Classifier, x []float32, n int, labels []int64, o Quality
 	if o.Data == "" {
 		o.Data = "mnist"
 	}
-	ref, refStats, err := referenceStats(c, o.Data, o.Reference)
+	refE, err := reference(c, o.Data, o.Reference)
 	if err != nil {
 		return Quality{}, err
 	}
+	refStats := refE.s
 	feat, logits, err := c.Features(x, n, 500)
 	if err != nil {
 		return Quality{}, err
@@ -188,12 +221,9 @@ func MeasureQuality(c *Classifier, x []float32, n int, labels []int64, o Quality
 		return Quality{}, err
 	}
 	q.FID.Lo = math.Max(q.FID.Lo, 0) // a distance: the normal interval cut to where it can be
-	kid, std, err := KID(f, ref, o.KIDSubsets, o.KIDSize, o.Seed)
-	if err != nil {
+	if q.KID, err = kidInterval(f, refE.f, refE.sums); err != nil {
 		return Quality{}, err
 	}
-	se := 1.96 * std / math.Sqrt(float64(o.KIDSubsets))
-	q.KID = Interval{Value: kid, Lo: kid - se, Hi: kid + se}
 	if labels != nil {
 		if len(labels) != n {
 			return Quality{}, fmt.Errorf("%d labels for %d images", len(labels), n)
