@@ -88,7 +88,7 @@ func kidInterval(x, y Features, ys kernelSums) (Interval, error) {
 		return Interval{}, fmt.Errorf("kid: %d and %d rows of %d and %d features, want at least 3 rows each of one width", m, r, x.Dim, y.Dim)
 	}
 	xd := toDense(x)
-	a, _ := polySums(xd, xd, true)           // a_i = Σ_{j≠i} k(x_i, x_j)
+	a, _ := polySums(xd, xd, true)          // a_i = Σ_{j≠i} k(x_i, x_j)
 	b, c := polySums(xd, toDense(y), false) // b_i = Σ_l k(x_i, y_l), c_l = Σ_i k(x_i, y_l)
 	e := ys.Self                            // e_l = Σ_{l'≠l} k(y_l, y_l')
 	var sxx, sxy, syy float64

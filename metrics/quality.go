@@ -178,9 +178,9 @@ type QualityOptions struct {
 	// Data is the data specification (datasets.Open) whose split they are
 	// compared with; "" is MNIST. Commands that take other data import
 	// the package that registers it ("captions").
-	Data       string
-	Bootstrap  int // bootstrap resamples for the FID interval; default 100
-	Seed       uint64
+	Data      string
+	Bootstrap int // bootstrap resamples for the FID interval; default 100
+	Seed      uint64
 }
 
 // MeasureQuality computes FID-MNIST and KID of n images x (n·32·32 values in
