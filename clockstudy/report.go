@@ -335,7 +335,7 @@ func (r *Results) figures(dir string) ([]string, error) {
 		if len(ps) < 2 {
 			continue
 		}
-		p, err := plots.Pareto(f.title, f.xl, f.yl, ps)
+		p, err := plots.Pareto(f.title, f.xl, f.yl, ps, "teacher, other adaptors", "ResNet adaptor")
 		if err != nil {
 			return nil, err
 		}
@@ -412,6 +412,7 @@ func (r *Results) figures(dir string) ([]string, error) {
 		}
 		p.Y.Scale = plot.LogScale{}
 		p.Y.Tick.Marker = plots.LogTicks{}
+		plots.NiceLog(&p.Y)
 		name, err := plots.SaveBoth(dir, "distill_curves", func(path string) error { return plots.Save(p, path, plots.PageWidth, 1.4*plots.FigHeight) })
 		if err != nil {
 			return nil, err

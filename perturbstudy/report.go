@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
@@ -70,43 +69,33 @@ func (c Config) work(tap string) int {
 	return 0
 }
 
-// tapColor colours a tap by its working resolution: reds for the highest,
-// blues for the lowest, greens between; shades tell taps of one resolution
-// apart.
+// tapColor colours a tap by its place in the network, conv_in to the last
+// up block, along the viridis ramp (kept short of its pale yellow end,
+// which white paper swallows): ordered colours that stay distinct under the
+// common colour-vision deficiencies and in greyscale.
 func (c Config) tapColor(tap string) color.Color {
-	res := map[int]bool{}
+	i := slices.Index(c.Taps, tap)
+	if len(c.Taps) < 2 || i < 0 {
+		return plots.Viridis(0)
+	}
+	return plots.Viridis(0.85 * float64(i) / float64(len(c.Taps)-1))
+}
+
+// tapStyle draws a tap's line by its working resolution: solid at the
+// highest, dotted at the lowest, dashed between, so that resolution reads
+// without colour.
+func (c Config) tapStyle(tap string) plots.LineStyle {
+	lo, hi := math.MaxInt, 0
 	for _, w := range c.Work {
-		res[w] = true
+		lo, hi = min(lo, w), max(hi, w)
 	}
-	var levels []int
-	for w := range res {
-		levels = append(levels, w)
+	switch w := c.work(tap); {
+	case w == hi:
+		return plots.Solid
+	case w == lo:
+		return plots.Dotted
 	}
-	slices.Sort(levels)
-	w := c.work(tap)
-	level := slices.Index(levels, w)
-	same := 0
-	for _, t := range c.Taps {
-		if t == tap {
-			break
-		}
-		if c.work(t) == w {
-			same++
-		}
-	}
-	families := [][]color.RGBA{
-		{{0x08, 0x45, 0x94, 255}, {0x21, 0x71, 0xb5, 255}, {0x6b, 0xae, 0xd6, 255}, {0x42, 0x92, 0xc6, 255}}, // low: blues
-		{{0x00, 0x6d, 0x2c, 255}, {0x41, 0xab, 0x5d, 255}, {0x74, 0xc4, 0x76, 255}, {0x23, 0x8b, 0x45, 255}}, // mid: greens
-		{{0xa5, 0x0f, 0x15, 255}, {0xef, 0x3b, 0x2c, 255}, {0xfc, 0x92, 0x72, 255}, {0xcb, 0x18, 0x1d, 255}}, // high: reds
-	}
-	f := 1
-	switch {
-	case level == 0:
-		f = 0
-	case level == len(levels)-1:
-		f = 2
-	}
-	return families[f][same%4]
+	return plots.DashedLine
 }
 
 func (c Config) tapLabel(tap string) string {
@@ -121,7 +110,7 @@ func (r *Results) curves(sampler string, a float64, value func(Result) *metrics.
 	c := r.Config
 	var out []plots.Series
 	for _, tap := range c.Taps {
-		s := plots.Series{Name: c.tapLabel(tap), Color: c.tapColor(tap), Dashed: !strings.HasPrefix(tap, "up_blocks") && tap != "mid_block"}
+		s := plots.Series{Name: c.tapLabel(tap), Color: c.tapColor(tap), Style: c.tapStyle(tap)}
 		for _, k := range c.From {
 			res, ok := r.Get(Cell{Sampler: sampler, Tap: tap, From: k, A: a})
 			if !ok {
@@ -265,6 +254,7 @@ func logScale(p *plot.Plot, series []plots.Series) {
 	if lo > 0 && hi/lo > 20 {
 		p.Y.Scale = plot.LogScale{}
 		p.Y.Tick.Marker = plots.LogTicks{}
+		plots.NiceLog(&p.Y) // both ends labelled
 	}
 }
 

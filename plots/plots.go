@@ -114,6 +114,7 @@ func SavePanels(panels [][]*plot.Plot, path string, w, h vg.Length) error {
 	for i, row := range panels {
 		for j, p := range row {
 			if p != nil {
+				arrange(p, canvases[i][j])
 				p.Draw(canvases[i][j])
 			}
 		}
@@ -124,13 +125,35 @@ func SavePanels(panels [][]*plot.Plot, path string, w, h vg.Length) error {
 	})
 }
 
+// LineStyle is how a series' line is drawn.
+type LineStyle int
+
+// Line styles.
+const (
+	Solid LineStyle = iota
+	DashedLine
+	Dotted
+)
+
+// dashes returns the dash pattern of a style.
+func (s LineStyle) dashes() []vg.Length {
+	switch s {
+	case DashedLine:
+		return []vg.Length{vg.Points(4), vg.Points(2)}
+	case Dotted:
+		return []vg.Length{vg.Points(1), vg.Points(1.5)}
+	}
+	return nil
+}
+
 // Series is one line of a line plot; Lo and Hi, when set, bound a shaded
 // band (a 95% confidence interval, say).
 type Series struct {
 	Name      string
 	X, Y      []float64
 	Lo, Hi    []float64
-	Dashed    bool
+	Dashed    bool      // the same as Style DashedLine
+	Style     LineStyle // solid, dashed or dotted
 	NoMarkers bool
 	// Color, when set, replaces the palette's colour for the series.
 	Color color.Color
@@ -165,6 +188,7 @@ func Lines(title, xlabel, ylabel string, series []Series) (*plot.Plot, error) {
 			band.Color = faded(col, 60)
 			band.LineStyle.Width = 0
 			p.Add(band)
+			avoid(p, pts, false)
 		}
 		xy := make(plotter.XYs, len(s.X))
 		for k := range s.X {
@@ -179,9 +203,11 @@ func Lines(title, xlabel, ylabel string, series []Series) (*plot.Plot, error) {
 		}
 		l.Color, l.Width = col, vg.Points(lineWidth)
 		if s.Dashed {
-			l.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
+			s.Style = DashedLine
 		}
+		l.Dashes = s.Style.dashes()
 		p.Add(l)
+		avoid(p, xy, true)
 		if !s.NoMarkers && len(xy) <= 40 {
 			sc, err := plotter.NewScatter(xy)
 			if err != nil {
@@ -192,7 +218,7 @@ func Lines(title, xlabel, ylabel string, series []Series) (*plot.Plot, error) {
 			p.Add(sc)
 		}
 		if s.Name != "" {
-			p.Legend.Add(s.Name, l)
+			addLegend(p, s.Name, l)
 		}
 	}
 	return p, nil
@@ -256,8 +282,13 @@ type Point struct {
 
 // Pareto plots labelled points (cost on X, a lower-is-better quality
 // measure on Y) and joins the Pareto-optimal ones: the points no other point
-// beats on both axes.
-func Pareto(title, xlabel, ylabel string, pts []Point) (*plot.Plot, error) {
+// beats on both axes. names, when given, are the legend's names of the
+// points drawn as circles and of the highlighted ones, drawn as squares.
+// When saved, each label goes where it covers no other label, marker,
+// error bar or the legend; one that fits nowhere becomes a number, listed
+// in the legend. The axes leave room around the points and their error
+// bars.
+func Pareto(title, xlabel, ylabel string, pts []Point, names ...string) (*plot.Plot, error) {
 	if len(pts) == 0 {
 		return nil, fmt.Errorf("pareto: no points")
 	}
@@ -282,7 +313,7 @@ func Pareto(title, xlabel, ylabel string, pts []Point) (*plot.Plot, error) {
 	}
 	fl.Color, fl.Width, fl.Dashes = colorOf(1), vg.Points(lineWidth), []vg.Length{vg.Points(4), vg.Points(2)}
 	p.Add(fl)
-	p.Legend.Add("Pareto front", fl)
+	addLegend(p, "Pareto front", fl)
 	for _, q := range pts {
 		if q.YLo != q.YHi {
 			eb, err := plotter.NewYErrorBars(errXY{{x: q.X, y: q.Y, lo: q.Y - q.YLo, hi: q.YHi - q.Y}})
@@ -313,16 +344,49 @@ func Pareto(title, xlabel, ylabel string, pts []Point) (*plot.Plot, error) {
 		return g
 	}
 	p.Add(sc)
-	offsets := labelOffsets(pts, tickSize-1)
-	for i := range pts {
+	for k, name := range names {
+		if name == "" || k > 1 {
+			continue
+		}
+		g, err := plotter.NewScatter(plotter.XYs{{}})
+		if err != nil {
+			return nil, err
+		}
+		g.GlyphStyle = draw.GlyphStyle{Color: colorOf(0), Radius: vg.Points(2.5), Shape: draw.CircleGlyph{}}
+		if k == 1 {
+			g.GlyphStyle.Color, g.GlyphStyle.Shape = colorOf(3), draw.BoxGlyph{}
+		}
+		addLegend(p, name, g)
+	}
+	l := layoutOf(p)
+	avoid(p, fx, true)
+	for i, q := range pts {
+		avoid(p, plotter.XYs{{X: q.X, Y: math.Min(q.Y, q.YLo)}, {X: q.X, Y: math.Max(q.Y, q.YHi)}}, true)
 		lb, err := plotter.NewLabels(plotter.XYLabels{XYs: xy[i : i+1], Labels: labels[i : i+1]})
 		if err != nil {
 			return nil, err
 		}
 		lb.TextStyle[0].Font.Size = tickSize - 1
-		lb.Offset = offsets[i]
 		p.Add(lb)
+		l.labels, l.points = append(l.labels, lb), append(l.points, q)
 	}
+	// Room around the points: 6% of each range on every side, so that no
+	// marker or error bar touches the frame.
+	minX, maxX, minY, maxY := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
+	for _, q := range pts {
+		minX, maxX = math.Min(minX, q.X), math.Max(maxX, q.X)
+		minY, maxY = math.Min(minY, math.Min(q.Y, q.YLo)), math.Max(maxY, math.Max(q.Y, q.YHi))
+	}
+	padX, padY := 0.06*(maxX-minX), 0.06*(maxY-minY)
+	if padX == 0 {
+		padX = 0.06 * math.Max(math.Abs(maxX), 1)
+	}
+	if padY == 0 {
+		padY = 0.06 * math.Max(math.Abs(maxY), 1)
+	}
+	p.X.Min, p.X.Max = minX-padX, maxX+padX
+	p.Y.Min, p.Y.Max = minY-padY, maxY+padY
+	p.X.Tick.Marker, p.Y.Tick.Marker = NiceTicks{}, NiceTicks{}
 	return p, nil
 }
 
@@ -369,73 +433,6 @@ func (LogTicks) Ticks(min, max float64) []plot.Tick {
 		if k.Value > 0 {
 			out = append(out, k)
 		}
-	}
-	return out
-}
-
-// labelOffsets places the points' labels so that they do not overlap: each
-// label goes right of its point (left of it near the right edge), moved up
-// or down by whole lines until it clears the labels placed before it. The
-// placement estimates the canvas from a page-wide figure's data area and
-// the labels' widths from their length; good enough to keep close
-// operating points (Clockwork variants of nearly equal cost) legible.
-func labelOffsets(pts []Point, size vg.Length) []vg.Point {
-	const w, h = 440.0, 200.0 // data area in points, about
-	minX, maxX, minY, maxY := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
-	for _, q := range pts {
-		minX, maxX = math.Min(minX, q.X), math.Max(maxX, q.X)
-		minY, maxY = math.Min(minY, math.Min(q.Y, q.YLo)), math.Max(maxY, math.Max(q.Y, q.YHi))
-	}
-	scale := func(v, lo, hi, n float64) float64 {
-		if !(hi > lo) {
-			return n / 2
-		}
-		return (v - lo) / (hi - lo) * n
-	}
-	type rect struct{ x0, x1, y0, y1 float64 }
-	var placed []rect
-	clear := func(r rect) bool {
-		for _, o := range placed {
-			if r.x0 < o.x1 && o.x0 < r.x1 && r.y0 < o.y1 && o.y0 < r.y1 {
-				return false
-			}
-		}
-		return true
-	}
-	fs, line := float64(size), float64(size)+1.5
-	order := make([]int, len(pts))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int {
-		switch {
-		case pts[a].Y > pts[b].Y:
-			return -1
-		case pts[a].Y < pts[b].Y:
-			return 1
-		}
-		return 0
-	})
-	out := make([]vg.Point, len(pts))
-	for _, i := range order {
-		q := pts[i]
-		cx, cy := scale(q.X, minX, maxX, w), scale(q.Y, minY, maxY, h)
-		lw := 0.5*fs*float64(len([]rune(q.Label))) + 2
-		dx := 3.0
-		if cx+dx+lw > w+10 {
-			dx = -3 - lw
-		}
-		best := rect{cx + dx, cx + dx + lw, cy + 2, cy + 2 + fs}
-		dy := 2.0
-		for _, k := range []float64{0, -1, 1, -2, 2, -3, 3, -4, 4} {
-			r := rect{cx + dx, cx + dx + lw, cy + 2 + k*line, cy + 2 + k*line + fs}
-			if clear(r) {
-				best, dy = r, 2+k*line
-				break
-			}
-		}
-		placed = append(placed, best)
-		out[i] = vg.Point{X: vg.Points(dx), Y: vg.Points(dy)}
 	}
 	return out
 }

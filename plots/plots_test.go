@@ -2,6 +2,7 @@ package plots
 
 import (
 	"bytes"
+	"fmt"
 	"image/png"
 	"math"
 	"os"
@@ -167,28 +168,102 @@ func TestGridImage(t *testing.T) {
 	}
 }
 
-// TestLabelOffsetsSeparateClosePoints: the labels of points of nearly the
-// same cost and quality are moved apart, and a lone point keeps the
-// default place.
-func TestLabelOffsetsSeparateClosePoints(t *testing.T) {
-	pts := []Point{
-		{Label: "identity 2", X: 2.777, Y: 3.44}, {Label: "scaleshift 2", X: 2.778, Y: 3.43},
-		{Label: "unet-light 2", X: 2.806, Y: 3.45}, {Label: "resnet 2", X: 2.828, Y: 3.47},
-		{Label: "teacher 5", X: 2.52, Y: 1.87}, {Label: "teacher 8", X: 4.03, Y: 0},
+// TestParetoLayout: twenty labelled points at nearly the same cost and
+// quality (the full study's crowd), saved: no two labels overlap, none
+// overlaps the legend or leaves the data area, labels that fit nowhere
+// are numbered and listed in the legend, and the legend covers no data.
+func TestParetoLayout(t *testing.T) {
+	var pts []Point
+	for i := 0; i < 20; i++ {
+		pts = append(pts, Point{Label: fmt.Sprintf("adaptor variant %d", i), X: 2.78 + 0.002*float64(i%5), Y: 3 + 0.03*float64(i), YLo: 2.8 + 0.03*float64(i), YHi: 3.2 + 0.03*float64(i), Highlight: i == 3})
 	}
-	off := labelOffsets(pts, 7)
-	seen := map[vg.Length]string{}
-	for i := 0; i < 4; i++ {
-		if other, ok := seen[off[i].Y]; ok {
-			t.Errorf("%s and %s share the vertical offset %v", pts[i].Label, other, off[i].Y)
+	pts = append(pts, Point{Label: "teacher 5", X: 2.52, Y: 1.9}, Point{Label: "teacher 8", X: 4.03, Y: 0})
+	p, err := Pareto("t", "GFLOPs", "L2", pts, "teacher and adaptors", "ResNet adaptor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Save(p, filepath.Join(t.TempDir(), "p.png"), PageWidth, 1.4*FigHeight); err != nil {
+		t.Fatal(err)
+	}
+	l := layoutOf(p)
+	if len(l.placed)+countPrefix(l.numbers, "unlabelled") != len(pts) {
+		t.Fatalf("%d labels placed and %d listed, of %d", len(l.placed), countPrefix(l.numbers, "unlabelled"), len(pts))
+	}
+	for i, a := range l.placed {
+		if a.overlaps(l.legendAt) {
+			t.Errorf("label %d overlaps the legend", i)
 		}
-		seen[off[i].Y] = pts[i].Label
+		for j := i + 1; j < len(l.placed); j++ {
+			if a.overlaps(l.placed[j]) {
+				t.Errorf("labels %d and %d overlap", i, j)
+			}
+		}
 	}
-	if off[4] != (vg.Point{X: vg.Points(3), Y: vg.Points(2)}) {
-		t.Errorf("lone point moved to %v", off[4])
+	if len(l.numbers) == 0 || len(l.numbers) == len(pts) {
+		t.Errorf("%d of %d labels numbered; the crowd should need some, the lone points none", len(l.numbers), len(pts))
 	}
-	if off[5].X >= 0 {
-		t.Errorf("the rightmost label should go left of its point, offset %v", off[5])
+	if l.legendHit != 0 {
+		t.Errorf("the legend covers %d data points", l.legendHit)
+	}
+}
+
+func countPrefix(list []string, prefix string) (n int) {
+	for _, s := range list {
+		if strings.HasPrefix(s, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestLegendCoversNoData: a line along the top of the plot (the identity
+// adaptor's loss in the distillation figure) and curves in every corner
+// leave no free corner: the Y range grows until the legend clears them.
+func TestLegendCoversNoData(t *testing.T) {
+	xs := []float64{0, 10, 20, 30}
+	p, err := Lines("t", "epoch", "loss", []Series{
+		{Name: "falls", X: xs, Y: []float64{0.09, 0.06, 0.05, 0.049}},
+		{Name: "rises", X: xs, Y: []float64{0.049, 0.05, 0.06, 0.09}},
+		{Name: "identity", X: []float64{0, 30}, Y: []float64{0.1, 0.1}, Dashed: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, LogTicks{}
+	top := p.Y.Max
+	if err := Save(p, filepath.Join(t.TempDir(), "l.png"), PageWidth, 1.4*FigHeight); err != nil {
+		t.Fatal(err)
+	}
+	l := layoutOf(p)
+	if l.legendHit != 0 {
+		t.Errorf("the legend covers %d data points", l.legendHit)
+	}
+	if !(p.Y.Max > top) {
+		t.Errorf("Y range not grown (%g) though no corner was free", p.Y.Max)
+	}
+}
+
+// TestNiceTicks: four to eight labels at round values.
+func TestNiceTicks(t *testing.T) {
+	for _, r := range [][2]float64{{-0.2, 3.8}, {2.45, 4.1}, {0, 100}, {0.041, 0.0432}} {
+		var labels []string
+		for _, k := range (NiceTicks{}).Ticks(r[0], r[1]) {
+			if k.Label != "" {
+				labels = append(labels, k.Label)
+			}
+		}
+		if len(labels) < 4 || len(labels) > 8 {
+			t.Errorf("range %v: labels %v", r, labels)
+		}
+	}
+}
+
+// TestNiceLog: a log axis is widened to 1-2-5 values at both ends.
+func TestNiceLog(t *testing.T) {
+	a := plot.Axis{Min: 0.7, Max: 41}
+	NiceLog(&a)
+	if a.Min != 0.5 || a.Max != 50 {
+		t.Errorf("range [%g, %g], want [0.5, 50]", a.Min, a.Max)
 	}
 }
 
