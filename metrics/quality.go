@@ -96,10 +96,16 @@ type refKey struct {
 }
 
 type refEntry struct {
-	f    Features
-	s    Stats
-	sums kernelSums // KID's reference kernel sums
+	f      Features
+	s      Stats
+	kidRef Features   // KID's reference: the first KIDReference rows of f
+	sums   kernelSums // kidRef's kernel sums
 }
+
+// KIDReference is the most reference images KID compares with: the first
+// 10,000 of the split (all of MNIST's test split), which bounds the kernel
+// sums to 10⁸ pairs; the jackknife interval counts their sampling error.
+const KIDReference = 10000
 
 // referenceStats returns the features of a data split and their statistics
 // (with the covariance's root), computed once per classifier and split.
@@ -132,7 +138,11 @@ func reference(c *Classifier, data, split string) (refEntry, error) {
 	if refCache.m == nil {
 		refCache.m = map[refKey]refEntry{}
 	}
-	e := refEntry{f: f, s: s, sums: cachedSelfSums(f)}
+	kf := f
+	if kf.N > KIDReference {
+		kf = Features{N: KIDReference, Dim: f.Dim, X: f.X[:KIDReference*f.Dim]}
+	}
+	e := refEntry{f: f, s: s, kidRef: kf, sums: cachedSelfSums(kf)}
 	refCache.m[k] = e
 	return e, nil
 }
@@ -188,8 +198,8 @@ type QualityOptions struct {
 // fraction the classifier recognises as their label. FID carries a
 // bootstrap 95% interval over the images, accuracy the exact interval of a
 // proportion (Proportion); KID is one unbiased estimate on all images and
-// the whole reference split, with a jackknife interval that counts both
-// sets' sampling error (KIDInterval).
+// the reference split (its first KIDReference images), with a jackknife
+// interval that counts both sets' sampling error (KIDInterval).
 func MeasureQuality(c *Classifier, x []float32, n int, labels []int64, o QualityOptions) (Quality, error) {
 	if o.Reference == "" {
 		o.Reference = "test"
@@ -221,7 +231,7 @@ func MeasureQuality(c *Classifier, x []float32, n int, labels []int64, o Quality
 		return Quality{}, err
 	}
 	q.FID.Lo = math.Max(q.FID.Lo, 0) // a distance: the normal interval cut to where it can be
-	if q.KID, err = kidInterval(f, refE.f, refE.sums); err != nil {
+	if q.KID, err = kidInterval(f, refE.kidRef, refE.sums); err != nil {
 		return Quality{}, err
 	}
 	if labels != nil {
