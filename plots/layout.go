@@ -19,7 +19,8 @@ type layout struct {
 	data    []plotter.XY // points (dense along lines) the legend must not cover
 	legend  []string     // the legend's entries, in order
 	labels  []*plotter.Labels
-	points  []Point // the labelled points, with their error bars
+	points  []Point      // the labelled points, with their error bars
+	lines   []plotter.XY // points along lines that labels must not cover
 	numbers []string
 	done    bool // laid out (a figure saved as PDF and PNG is laid out once)
 
@@ -191,6 +192,10 @@ func placeLabels(p *plot.Plot, c draw.Canvas, l *layout, legend box) {
 			taken = append(taken, box{x - r, ty(q.YLo), x + r, ty(q.YHi)})
 		}
 	}
+	for _, q := range l.lines {
+		x, y := tx(q.X), ty(q.Y)
+		taken = append(taken, box{x - 1, y - 1, x + 1, y + 1})
+	}
 	area := box{dc.Min.X, dc.Min.Y, dc.Max.X, dc.Max.Y}
 	inside := func(b box) bool { return b.x0 >= area.x0 && b.x1 <= area.x1 && b.y0 >= area.y0 && b.y1 <= area.y1 }
 	free := func(b box) bool {
@@ -318,7 +323,11 @@ func (NiceTicks) Ticks(lo, hi float64) []plot.Tick {
 	}
 	var out []plot.Tick
 	prec := max(0, -int(math.Floor(math.Log10(step)+1e-9)))
-	for v := math.Ceil(lo/step) * step; v <= hi+step*1e-9; v += step {
+	for k := math.Ceil(lo / step); k*step <= hi+step*1e-9; k++ {
+		v := k * step
+		if k == 0 {
+			v = 0 // not −0
+		}
 		out = append(out, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', prec, 64)})
 		if minor := v + step/2; minor < hi {
 			out = append(out, plot.Tick{Value: minor})

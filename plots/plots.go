@@ -360,6 +360,12 @@ func Pareto(title, xlabel, ylabel string, pts []Point, names ...string) (*plot.P
 	}
 	l := layoutOf(p)
 	avoid(p, fx, true)
+	for i := 0; i+1 < len(fx); i++ { // labels keep off the front's line
+		for k := 0; k <= 64; k++ {
+			f := float64(k) / 64
+			l.lines = append(l.lines, plotter.XY{X: fx[i].X + f*(fx[i+1].X-fx[i].X), Y: fx[i].Y + f*(fx[i+1].Y-fx[i].Y)})
+		}
+	}
 	for i, q := range pts {
 		avoid(p, plotter.XYs{{X: q.X, Y: math.Min(q.Y, q.YLo)}, {X: q.X, Y: math.Max(q.Y, q.YHi)}}, true)
 		lb, err := plotter.NewLabels(plotter.XYLabels{XYs: xy[i : i+1], Labels: labels[i : i+1]})
