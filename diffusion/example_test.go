@@ -126,3 +126,30 @@ func ExampleNewTrainer() {
 	// resumed at step 2
 	// trained to step 4 with 45419 parameters
 }
+
+// A diffusers scheduler config's sampler keys are honoured: Stable
+// Diffusion 1.x's steps_offset of 1 under leading spacing moves DDIM's
+// timesteps up by one, as diffusers' DDIMScheduler lays them.
+func ExampleSamplerConfig() {
+	c := diffusion.DefaultScheduleConfig()
+	c.SamplerConfig = diffusion.SamplerConfig{TimestepSpacing: diffusion.SpacingLeading, StepsOffset: 1}
+	s, err := diffusion.NewSchedule(c)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var ts []float64
+	o := diffusion.Options{Sampler: "ddim", Steps: 4, Hook: func(i diffusion.StepInfo) error { ts = append(ts, i.T); return nil }}
+	if _, err := diffusion.Sample(noNoise{}, s, []int{1, 1, 2, 2}, o); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ts)
+	// Output:
+	// [751 501 251 1]
+}
+
+// noNoise is a denoiser that predicts zero noise everywhere.
+type noNoise struct{}
+
+func (noNoise) Predict(x *tensor.Dense, _ float64, _ diffusion.Cond) (*tensor.Dense, error) {
+	return tensor.New(tensor.WithShape(x.Shape().Clone()...), tensor.Of(tensor.Float32)), nil
+}

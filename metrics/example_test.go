@@ -72,3 +72,25 @@ func ExampleFrechetDistance() {
 	fmt.Printf("%.6f\n", fd)
 	// Output: 1.000000
 }
+
+// KID of two sets drawn from one distribution, with its jackknife
+// interval: the unbiased estimate is near zero (and may be negative, by
+// sampling error alone), and the interval, which counts both sets'
+// sampling error, covers zero.
+func ExampleKIDInterval() {
+	rng := rand.New(rand.NewPCG(3, 4))
+	draw := func(n int) metrics.Features {
+		f := metrics.Features{N: n, Dim: 8}
+		for i := 0; i < n*8; i++ {
+			f.X = append(f.X, float32(rng.NormFloat64()))
+		}
+		return f
+	}
+	kid, err := metrics.KIDInterval(draw(300), draw(600))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("interval covers 0:", kid.Lo < 0 && kid.Hi > 0)
+	// Output:
+	// interval covers 0: true
+}
