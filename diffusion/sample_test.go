@@ -167,8 +167,7 @@ func (g gaussian) Predict(x *tensor.Dense, t float64, _ Cond) (*tensor.Dense, er
 	// Interpolate ᾱ at fractional t like the samplers' σ(t).
 	lo := int(math.Floor(t))
 	hi := min(lo+1, g.s.T()-1)
-	al, ah := max(g.s.AlphasCumprod[lo], 0x1p-24), max(g.s.AlphasCumprod[hi], 0x1p-24)
-	sl, sh := math.Sqrt((1-al)/al), math.Sqrt((1-ah)/ah)
+	sl, sh := g.s.sigmaOf(lo), g.s.sigmaOf(hi)
 	sig := sl + (t-float64(lo))*(sh-sl)
 	ab := 1 / (1 + sig*sig)
 	a, s := math.Sqrt(ab), math.Sqrt(1-ab)

@@ -87,6 +87,12 @@ var fixedKeys = map[string]string{
 	"sigma_max":              "null",
 	"clip_sample_range":      "1",
 	"trained_betas":          "null",
+	// Flow-matching settings that diffusers 0.32 and later save with every
+	// DPM-Solver and Euler config, at their off values.
+	"use_flow_sigmas":      "false",
+	"flow_shift":           "1",
+	"use_dynamic_shifting": "false",
+	"time_shift_type":      `"exponential"`,
 }
 
 // inertKeys are keys that change nothing in the toolkit's samplers, as in
@@ -203,13 +209,11 @@ func (s *Schedule) sigmaToT(sigma float64, logSig []float64) float64 {
 	return (1-w)*float64(low) + w*float64(high)
 }
 
-// logSigmas returns log σ(t) of every training timestep (ᾱ of 0 counted
-// as 2⁻²⁴, as sigmasAt does).
+// logSigmas returns log σ(t) of every training timestep (sigmaOf).
 func (s *Schedule) logSigmas() []float64 {
 	out := make([]float64, len(s.AlphasCumprod))
-	for i, a := range s.AlphasCumprod {
-		a = max(a, 0x1p-24)
-		out[i] = math.Log(math.Sqrt((1 - a) / a))
+	for i := range s.AlphasCumprod {
+		out[i] = math.Log(s.sigmaOf(i))
 	}
 	return out
 }
@@ -238,7 +242,13 @@ func (s *Schedule) sigmasFor(ts []float64, kind karrasKind) (sig, steps []float6
 		for i, v := range ks {
 			t := s.sigmaToT(v, logSig)
 			if kind == karrasDPM {
-				t = math.RoundToEven(t)
+				// diffusers rounds, except for the cosine schedule, whose
+				// fractional timesteps its int64 cast truncates.
+				if s.Config.BetaSchedule == "squaredcos_cap_v2" {
+					t = math.Trunc(t)
+				} else {
+					t = math.RoundToEven(t)
+				}
 			} else {
 				t = float64(float32(t))
 			}
@@ -255,10 +265,7 @@ func (s *Schedule) sigmasFor(ts []float64, kind karrasKind) (sig, steps []float6
 // interpSigma returns σ at a fractional timestep by linear interpolation
 // of the training σ, in float64 (numpy.interp).
 func (s *Schedule) interpSigma(t float64) float64 {
-	sigAt := func(i int) float64 {
-		a := max(s.AlphasCumprod[i], 0x1p-24)
-		return math.Sqrt((1 - a) / a)
-	}
+	sigAt := s.sigmaOf
 	lo := max(0, min(int(math.Floor(t)), len(s.AlphasCumprod)-1))
 	hi := min(lo+1, len(s.AlphasCumprod)-1)
 	f := t - float64(lo)
@@ -308,11 +315,11 @@ func (s *Schedule) steps(smp Sampler, o Options) (ts, sig []float64, err error) 
 			return nil, nil, fmt.Errorf("the model's scheduler config sets final_sigmas_type sigma_min, which sampler %s does not have (dpmpp2m and euler do)", smp.Name)
 		}
 	}
-	for _, t := range ts {
+	sig, ts = s.sigmasFor(ts, smp.karras)
+	for _, t := range ts { // the steps the model sees
 		if t < 0 || t > float64(s.T()-1) {
 			return nil, nil, fmt.Errorf("%d %s steps reach timestep %g, outside the schedule's 0 to %d (steps_offset %d)", o.Steps, o.Spacing, t, s.T()-1, c.StepsOffset)
 		}
 	}
-	sig, ts = s.sigmasFor(ts, smp.karras)
 	return ts, sig, nil
 }

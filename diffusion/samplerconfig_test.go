@@ -26,21 +26,27 @@ func TestSchedulerConfigKeys(t *testing.T) {
 			sampler string
 			spacing string
 			c       SamplerConfig
+			beta    string // the beta schedule, when not linear
 		}{
-			{"ddpm_offset", "ddpm", "", SamplerConfig{StepsOffset: 1}},
-			{"ddim_offset_noone", "ddim", "", SamplerConfig{StepsOffset: 1, SetAlphaToOne: &no}},
-			{"ddim_noclip", "ddim", "", SamplerConfig{ClipSample: &no}},
-			{"dpmpp2m_karras", "dpmpp2m", "", SamplerConfig{UseKarrasSigmas: true}},
-			{"dpmpp2m_sigmamin", "dpmpp2m", "", SamplerConfig{FinalSigmasType: FinalSigmasSigmaMin}},
-			{"dpmpp2m_karras_sigmamin", "dpmpp2m", "", SamplerConfig{UseKarrasSigmas: true, FinalSigmasType: FinalSigmasSigmaMin}},
-			{"dpmpp2m_leading_offset", "dpmpp2m", "", SamplerConfig{TimestepSpacing: SpacingLeading, StepsOffset: 1}},
-			{"euler_karras", "euler", "", SamplerConfig{UseKarrasSigmas: true}},
-			{"euler_sigmamin", "euler", "", SamplerConfig{FinalSigmasType: FinalSigmasSigmaMin}},
+			{"ddpm_offset", "ddpm", "", SamplerConfig{StepsOffset: 1}, ""},
+			{"ddim_offset_noone", "ddim", "", SamplerConfig{StepsOffset: 1, SetAlphaToOne: &no}, ""},
+			{"ddim_noclip", "ddim", "", SamplerConfig{ClipSample: &no}, ""},
+			{"dpmpp2m_karras", "dpmpp2m", "", SamplerConfig{UseKarrasSigmas: true}, ""},
+			{"dpmpp2m_sigmamin", "dpmpp2m", "", SamplerConfig{FinalSigmasType: FinalSigmasSigmaMin}, ""},
+			{"dpmpp2m_karras_sigmamin", "dpmpp2m", "", SamplerConfig{UseKarrasSigmas: true, FinalSigmasType: FinalSigmasSigmaMin}, ""},
+			{"dpmpp2m_leading_offset", "dpmpp2m", "", SamplerConfig{TimestepSpacing: SpacingLeading, StepsOffset: 1}, ""},
+			{"euler_karras", "euler", "", SamplerConfig{UseKarrasSigmas: true}, ""},
+			{"euler_sigmamin", "euler", "", SamplerConfig{FinalSigmasType: FinalSigmasSigmaMin}, ""},
 			// The spacing from Options, the rest from the config.
-			{"euler_leading_offset_karras", "euler", SpacingLeading, SamplerConfig{StepsOffset: 1, UseKarrasSigmas: true}},
+			{"euler_leading_offset_karras", "euler", SpacingLeading, SamplerConfig{StepsOffset: 1, UseKarrasSigmas: true}, ""},
+			// The cosine schedule's Karras timesteps are truncated, not rounded.
+			{"dpmpp2m_karras_cosine", "dpmpp2m", "", SamplerConfig{UseKarrasSigmas: true}, "squaredcos_cap_v2"},
 		} {
 			c := DefaultScheduleConfig()
 			c.SamplerConfig = tc.c
+			if tc.beta != "" {
+				c.BetaSchedule = tc.beta
+			}
 			s, err := NewSchedule(c)
 			if err != nil {
 				t.Fatal(err)
@@ -79,7 +85,9 @@ func TestSchedulerConfigKeys(t *testing.T) {
 				}
 			}
 			// Each key matters: the default config gives another result.
-			plain, _ := NewSchedule(DefaultScheduleConfig())
+			pc := DefaultScheduleConfig()
+			pc.BetaSchedule = c.BetaSchedule
+			plain, _ := NewSchedule(pc)
 			o.Hook = nil
 			other, err := Sample(toy{}, plain, []int{2, 1, 3, 3}, o)
 			if err != nil {
@@ -124,7 +132,8 @@ func TestSchedulerConfigFile(t *testing.T) {
 		"beta_start": 0.0001, "dynamic_thresholding_ratio": 0.995, "euler_at_final": false, "final_sigmas_type": "zero",
 		"lambda_min_clipped": -Infinity, "lower_order_final": true, "num_train_timesteps": 1000, "prediction_type": "epsilon",
 		"sample_max_value": 1.0, "solver_order": 2, "solver_type": "midpoint", "steps_offset": 0, "thresholding": false,
-		"timestep_spacing": "trailing", "use_karras_sigmas": true, "use_lu_lambdas": false, "variance_type": null, "note": "NaN is fine in a string"}`)
+		"timestep_spacing": "trailing", "use_karras_sigmas": true, "use_lu_lambdas": false, "variance_type": null,
+		"use_flow_sigmas": false, "flow_shift": 1.0, "use_dynamic_shifting": false, "time_shift_type": "exponential", "note": "NaN is fine in a string"}`)
 	if _, err := LoadScheduleConfig(dpm); err == nil || !strings.Contains(err.Error(), `unknown key "note"`) {
 		t.Errorf("unknown key: %v", err)
 	}
@@ -152,6 +161,7 @@ func TestSchedulerConfigFile(t *testing.T) {
 		{`{"variance_type": "learned_range"}`, "variance_type"},
 		{`{"steps_offset": -1}`, "steps_offset"},
 		{`{"shift": 3.0}`, `unknown key "shift"`},
+		{`{"use_flow_sigmas": true}`, "use_flow_sigmas"},
 	} {
 		if _, err := LoadScheduleConfig(write(bad.body)); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%s: %v, want an error naming %q", bad.body, err, bad.want)

@@ -76,16 +76,26 @@ func linspaceAt(a, b float64, n, i int) float64 {
 	return a + float64(i)*step
 }
 
-// sigmasAt returns σ(t) = √((1−ᾱ)/ᾱ) interpolated linearly at each timestep
-// (numpy.interp over integer timesteps), followed by a final 0, rounded to
-// float32 as diffusers stores them. A zero ᾱ (the last step of a
-// zero-terminal-SNR schedule) counts as 2⁻²⁴, as in diffusers' Euler and
-// DPM-Solver schedulers, so that the first σ is large but finite.
+// sigmaOf returns σ = √((1−ᾱ)/ᾱ) of training timestep i. The last ᾱ of a
+// zero-terminal-SNR schedule counts as 2⁻²⁴, as diffusers' Euler and
+// DPM-Solver schedulers set it, so that the first σ is large but finite;
+// other schedules' ᾱ are used as they are (the cosine schedule's last is
+// tiny, not zero), and only an ᾱ of exactly 0 is raised to 2⁻²⁴.
+func (s *Schedule) sigmaOf(i int) float64 {
+	a := s.AlphasCumprod[i]
+	if a == 0 || (s.Config.RescaleBetasZeroSNR && i == len(s.AlphasCumprod)-1) {
+		a = 0x1p-24
+	}
+	return math.Sqrt((1 - a) / a)
+}
+
+// sigmasAt returns σ(t) = √((1−ᾱ)/ᾱ) (sigmaOf) interpolated linearly at
+// each timestep (numpy.interp over integer timesteps), followed by a final
+// 0, rounded to float32 as diffusers stores them.
 func (s *Schedule) sigmasAt(ts []float64) []float64 {
 	sig := make([]float64, len(s.AlphasCumprod))
-	for i, a := range s.AlphasCumprod {
-		a = max(a, 0x1p-24)
-		sig[i] = math.Sqrt((1 - a) / a)
+	for i := range s.AlphasCumprod {
+		sig[i] = s.sigmaOf(i)
 	}
 	out := make([]float64, len(ts)+1)
 	for i, t := range ts {

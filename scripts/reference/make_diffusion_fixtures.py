@@ -54,6 +54,7 @@ def main():
             ]:
                 _, traj = run()
                 out[f"traj.{name}.{pred}.{n}"] = np.stack(traj)
+    acp_cos = S.alphas_cumprod(S.betas(beta_schedule="squaredcos_cap_v2"))
     # Scheduler-config keys: steps_offset (leading), set_alpha_to_one false,
     # clip_sample false, use_karras_sigmas, final_sigmas_type sigma_min,
     # each as a whole trajectory (ε-prediction) with its timesteps.
@@ -70,6 +71,7 @@ def main():
             ("euler_karras", lambda: S.euler(toy, x0, acp, n, use_karras=True)),
             ("euler_sigmamin", lambda: S.euler(toy, x0, acp, n, final_type="sigma_min")),
             ("euler_leading_offset_karras", lambda: S.euler(toy, x0, acp, n, spacing="leading", offset=1, use_karras=True)),
+            ("dpmpp2m_karras_cosine", lambda: S.dpmpp2m(toy, x0, acp_cos, n, use_karras=True, cosine=True)),
         ]:
             ts, traj = run()
             out[f"cfg.{name}.{n}.ts"] = np.asarray(ts, dtype=np.float64)

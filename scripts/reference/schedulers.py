@@ -72,7 +72,7 @@ def karras(sigma_min, sigma_max, n, rho=7.0):
     return (hi + ramp * (lo - hi)) ** rho
 
 
-def sigma_steps(sampler, ts, acp, n, use_karras=False, final="zero"):
+def sigma_steps(sampler, ts, acp, n, use_karras=False, final="zero", cosine=False):
     """Timesteps and sigmas (with the final one) of DPM-Solver++ or Euler."""
     sig_all = ((1 - acp) / acp) ** 0.5
     log_sig = np.log(sig_all)
@@ -80,7 +80,10 @@ def sigma_steps(sampler, ts, acp, n, use_karras=False, final="zero"):
         if sampler == "dpmpp2m":
             ins = np.flip(sig_all)
             ks = karras(ins[-1], ins[0], n)
-            ts = np.array([sigma_to_t(k, log_sig) for k in ks]).round()
+            ts = np.array([sigma_to_t(k, log_sig) for k in ks])
+            # diffusers rounds except for the cosine schedule, whose int64
+            # cast then truncates.
+            ts = np.trunc(ts) if cosine else ts.round()
         else:
             ins = np.interp(ts, np.arange(len(sig_all)), sig_all)
             ks = karras(ins[-1], ins[0], n)
@@ -200,9 +203,9 @@ def sigmas_for(ts, acp):
     return np.concatenate([s, [0.0]]).astype(np.float32).astype(np.float64)
 
 
-def dpmpp2m(model, x, acp, n, pred="epsilon", spacing=None, offset=0, use_karras=False, final_type="zero"):
+def dpmpp2m(model, x, acp, n, pred="epsilon", spacing=None, offset=0, use_karras=False, final_type="zero", cosine=False):
     ts = timesteps("dpmpp2m", n, len(acp), spacing, offset)
-    ts, sig = sigma_steps("dpmpp2m", ts.astype(np.float64), acp, n, use_karras, final_type)
+    ts, sig = sigma_steps("dpmpp2m", ts.astype(np.float64), acp, n, use_karras, final_type, cosine)
 
     def a_s(sigma):
         a = 1 / (sigma ** 2 + 1) ** 0.5
