@@ -212,7 +212,7 @@ func Report(dir string, r *Results) ([]string, error) {
 				p.Legend.Top = true
 				logScale(p, s)
 				if len(row) > 0 {
-					p.Legend = plot.NewLegend()
+					plots.HideLegend(p)
 				}
 				row = append(row, p)
 			}

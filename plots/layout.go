@@ -3,8 +3,10 @@ package plots
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"strconv"
 	"sync"
+	"weak"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -31,27 +33,44 @@ type layout struct {
 	legendHit int
 }
 
+// layouts holds each plot's layout, keyed weakly: an entry goes when its
+// plot is collected.
 var layouts = struct {
 	sync.Mutex
-	m map[*plot.Plot]*layout
-}{m: map[*plot.Plot]*layout{}}
+	m map[weak.Pointer[plot.Plot]]*layout
+}{m: map[weak.Pointer[plot.Plot]]*layout{}}
 
 func layoutOf(p *plot.Plot) *layout {
 	layouts.Lock()
 	defer layouts.Unlock()
-	l := layouts.m[p]
+	k := weak.Make(p)
+	l := layouts.m[k]
 	if l == nil {
 		l = &layout{}
-		layouts.m[p] = l
+		layouts.m[k] = l
+		runtime.AddCleanup(p, func(k weak.Pointer[plot.Plot]) {
+			layouts.Lock()
+			delete(layouts.m, k)
+			layouts.Unlock()
+		}, k)
 	}
 	return l
 }
 
-func forget(p *plot.Plot) {
-	layouts.Lock()
-	delete(layouts.m, p)
-	layouts.Unlock()
+// HideLegend removes a plot's legend (a panel that shares another's, say):
+// its entries are dropped and arrange no longer keeps room for it.
+func HideLegend(p *plot.Plot) {
+	p.Legend = plot.NewLegend()
+	layoutOf(p).legend = nil
 }
+
+// fixedLabels are a Pareto plot's labels without glyph boxes: gonum pads
+// the data area to fit glyph boxes, which would move it after arrange
+// placed the labels on it; arrange keeps them inside the area instead.
+type fixedLabels struct{ *plotter.Labels }
+
+// GlyphBoxes implements plot.GlyphBoxer with none.
+func (fixedLabels) GlyphBoxes(*plot.Plot) []plot.GlyphBox { return nil }
 
 // addLegend records a legend entry (and adds it to the plot).
 func addLegend(p *plot.Plot, name string, thumbs ...plot.Thumbnailer) {
@@ -101,7 +120,7 @@ func (a box) holds(x, y vg.Length) bool { return x >= a.x0 && x <= a.x1 && y >= 
 // a label that fits nowhere becomes a number listed in the legend.
 func arrange(p *plot.Plot, c draw.Canvas) {
 	layouts.Lock()
-	l := layouts.m[p]
+	l := layouts.m[weak.Make(p)]
 	layouts.Unlock()
 	if l == nil || l.done {
 		return
@@ -278,7 +297,7 @@ func NiceLog(a *plot.Axis) {
 		return
 	}
 	down := func(v float64) float64 {
-		e := math.Pow(10, math.Floor(math.Log10(v)))
+		e := math.Pow(10, math.Floor(math.Log10(v)+1e-12))
 		for _, m := range []float64{5, 2, 1} {
 			if m*e <= v*(1+1e-12) {
 				return m * e
@@ -287,7 +306,7 @@ func NiceLog(a *plot.Axis) {
 		return e
 	}
 	up := func(v float64) float64 {
-		e := math.Pow(10, math.Floor(math.Log10(v)))
+		e := math.Pow(10, math.Floor(math.Log10(v)-1e-12))
 		for _, m := range []float64{1, 2, 5, 10} {
 			if m*e >= v*(1-1e-12) {
 				return m * e
@@ -298,28 +317,42 @@ func NiceLog(a *plot.Axis) {
 	a.Min, a.Max = down(a.Min), up(a.Max)
 }
 
-// NiceTicks labels a linear axis every 1, 2 or 5 × 10^k, the step giving
-// four to eight labels in the range, with unlabelled ticks between.
+// NiceTicks labels a linear axis every 1, 2 or 5 × 10^k: the smallest
+// such step giving at most eight labels, or, when that step gives fewer
+// than four, the next smaller one if it gives at most ten; unlabelled
+// ticks between. A range with no round steps (infinite, empty, or too
+// narrow for its magnitude) is labelled at its finite ends.
 type NiceTicks struct{}
 
 // Ticks implements plot.Ticker.
 func (NiceTicks) Ticks(lo, hi float64) []plot.Tick {
-	if !(hi > lo) {
-		return plot.DefaultTicks{}.Ticks(lo, hi)
-	}
-	var step float64
-	for e := math.Floor(math.Log10(hi-lo)) - 2; ; e++ {
-		found := false
-		for _, m := range []float64{1, 2, 5} {
-			s := m * math.Pow(10, e)
-			if n := math.Floor(hi/s) - math.Ceil(lo/s) + 1; n <= 8 {
-				step, found = s, true
-				break
+	width := hi - lo
+	if !(hi > lo) || math.IsInf(width, 0) || math.IsNaN(width) || width < 1e-9*math.Max(math.Abs(lo), math.Abs(hi)) {
+		// No round steps to find: the ends, where they are numbers.
+		var out []plot.Tick
+		for _, v := range []float64{lo, hi} {
+			if !math.IsNaN(v) && !math.IsInf(v, 0) && (len(out) == 0 || out[0].Value != v) {
+				out = append(out, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', 4, 64)})
 			}
 		}
-		if found {
-			break
+		return out
+	}
+	count := func(s float64) float64 { return math.Floor(hi/s) - math.Ceil(lo/s) + 1 }
+	// The smallest 1-2-5 step with at most eight labels; when that leaves
+	// fewer than four, the step before it if it gives at most ten.
+	var step, prev float64
+	for e := math.Floor(math.Log10(width)) - 2; step == 0; e++ {
+		for _, m := range []float64{1, 2, 5} {
+			s := m * math.Pow(10, e)
+			if count(s) <= 8 {
+				step = s
+				break
+			}
+			prev = s
 		}
+	}
+	if count(step) < 4 && prev > 0 && count(prev) <= 10 {
+		step = prev
 	}
 	var out []plot.Tick
 	prec := max(0, -int(math.Floor(math.Log10(step)+1e-9)))

@@ -373,7 +373,7 @@ func Pareto(title, xlabel, ylabel string, pts []Point, names ...string) (*plot.P
 			return nil, err
 		}
 		lb.TextStyle[0].Font.Size = tickSize - 1
-		p.Add(lb)
+		p.Add(fixedLabels{lb})
 		l.labels, l.points = append(l.labels, lb), append(l.points, q)
 	}
 	// Room around the points: 6% of each range on every side, so that no

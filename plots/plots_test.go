@@ -243,27 +243,37 @@ func TestLegendCoversNoData(t *testing.T) {
 	}
 }
 
-// TestNiceTicks: four to eight labels at round values.
+// TestNiceTicks: four to ten labels at round values.
 func TestNiceTicks(t *testing.T) {
-	for _, r := range [][2]float64{{-0.2, 3.8}, {2.45, 4.1}, {0, 100}, {0.041, 0.0432}} {
+	for _, r := range [][2]float64{{-0.2, 3.8}, {2.45, 4.1}, {0, 100}, {0.041, 0.0432}, {1, 19.9}} {
 		var labels []string
 		for _, k := range (NiceTicks{}).Ticks(r[0], r[1]) {
 			if k.Label != "" {
 				labels = append(labels, k.Label)
 			}
 		}
-		if len(labels) < 4 || len(labels) > 8 {
+		if len(labels) < 4 || len(labels) > 10 {
 			t.Errorf("range %v: labels %v", r, labels)
 		}
 	}
 }
 
+// TestNiceTicksDegenerate: infinite, huge and empty ranges end (gonum's
+// ticks) instead of looping.
+func TestNiceTicksDegenerate(t *testing.T) {
+	for _, r := range [][2]float64{{0, math.Inf(1)}, {1e17, 1e17 + 64}, {-1e308, 1e308}, {3, 3}, {math.NaN(), 1}} {
+		_ = (NiceTicks{}).Ticks(r[0], r[1])
+	}
+}
+
 // TestNiceLog: a log axis is widened to 1-2-5 values at both ends.
 func TestNiceLog(t *testing.T) {
-	a := plot.Axis{Min: 0.7, Max: 41}
-	NiceLog(&a)
-	if a.Min != 0.5 || a.Max != 50 {
-		t.Errorf("range [%g, %g], want [0.5, 50]", a.Min, a.Max)
+	for _, c := range [][4]float64{{0.7, 41, 0.5, 50}, {1e15, 3e15, 1e15, 5e15}, {0.02, 1000, 0.02, 1000}} {
+		a := plot.Axis{Min: c[0], Max: c[1]}
+		NiceLog(&a)
+		if math.Abs(a.Min/c[2]-1) > 1e-9 || math.Abs(a.Max/c[3]-1) > 1e-9 {
+			t.Errorf("[%g, %g] widened to [%g, %g], want [%g, %g]", c[0], c[1], a.Min, a.Max, c[2], c[3])
+		}
 	}
 }
 

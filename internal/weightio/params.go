@@ -14,7 +14,9 @@ import (
 // LoadParams replaces a parameter store's values with those of a weights
 // file of any format Read takes, leaving out the names in drop (buffers a
 // format carries that are not parameters). Every parameter must be there
-// with its shape, as float32 or a float converted to it, and nothing else;
+// with its shape, as float32 (the F16, BF16 and F64 tensors of safetensors
+// and a .bin's float types are converted on reading; an .npz must hold
+// float32), and nothing else;
 // nothing changes unless all check out, and the error names the file and
 // the first offending key.
 func LoadParams(path string, p *nn.Params, drop ...string) error {

@@ -100,7 +100,10 @@ func fromTorch(t *pytorch.Tensor) (npzio.Array, error) {
 	case *pytorch.FloatStorage:
 		f32, size = s.Data, len(s.Data)
 	case *pytorch.HalfStorage:
-		f32, size, a.Stored = s.Data, len(s.Data), "float16"
+		// gopickle converts half precision itself, through tables that get
+		// subnormals, −0, infinities and NaN wrong: refuse rather than
+		// load wrong weights.
+		return a, fmt.Errorf("half-precision (float16) tensors in a PyTorch .bin are not supported: convert the file to safetensors (save_pretrained's default), whose float16 loads exactly")
 	case *pytorch.BFloat16Storage:
 		f32, size, a.Stored = s.Data, len(s.Data), "bfloat16"
 	case *pytorch.DoubleStorage:
@@ -110,7 +113,31 @@ func fromTorch(t *pytorch.Tensor) (npzio.Array, error) {
 	case *pytorch.IntStorage:
 		i32, size, a.Stored = s.Data, len(s.Data), "int32"
 	default:
-		return a, fmt.Errorf("storage %T is not supported (want float, half, bfloat16, double, long or int)", t.Source)
+		return a, fmt.Errorf("storage %T is not supported (want float, bfloat16, double, long or int)", t.Source)
+	}
+	// The shape and strides must stay within the storage before anything
+	// is allocated: the lowest and highest offsets the tensor reaches.
+	lo, hi := t.StorageOffset, t.StorageOffset
+	for d, sz := range t.Size {
+		switch {
+		case sz < 0:
+			return a, fmt.Errorf("dimension %d of size %d", d, sz)
+		case sz == 0: // no elements
+			if f32 != nil || f64 != nil {
+				a.F32 = []float32{}
+			} else {
+				a.I64 = []int64{}
+			}
+			return a, nil
+		}
+		if span := (sz - 1) * t.Stride[d]; span >= 0 {
+			hi += span
+		} else {
+			lo += span
+		}
+	}
+	if lo < 0 || hi >= size {
+		return a, fmt.Errorf("shape %v, strides %v and offset %d reach outside the storage's %d values", t.Size, t.Stride, t.StorageOffset, size)
 	}
 	// The flat offset of every element, checked against the storage.
 	idx := make([]int, len(t.Size))
