@@ -62,6 +62,9 @@ func LoadTokenizer(dir string) (*Tokenizer, error) {
 	if err := json.Unmarshal(b, &ids); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if _, err := os.Stat(filepath.Join(dir, "merges.txt")); err == nil {
+		return nil, fmt.Errorf("%s is a byte-pair-encoding vocabulary (merges.txt beside it), as CLIP's tokenizer has: the toolkit's tokenizer is word-level over a closed vocabulary and does not read BPE", path)
+	}
 	t := &Tokenizer{IDs: ids, Path: path}
 	seen := map[int]string{}
 	for w, id := range ids {

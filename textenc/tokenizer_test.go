@@ -73,3 +73,14 @@ func TestConfigErrors(t *testing.T) {
 		t.Errorf("defaults: %+v, %v", c, err)
 	}
 }
+
+// TestLoadTokenizerRefusesBPE: a CLIP tokenizer directory (vocab.json with
+// merges.txt beside it) is refused by name rather than read as words.
+func TestLoadTokenizerRefusesBPE(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, VocabFile), []byte(`{"<|startoftext|>": 49406, "<|endoftext|>": 49407, "a</w>": 320}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "merges.txt"), []byte("#version: 0.2\ni n\n"), 0o644)
+	if _, err := LoadTokenizer(dir); err == nil || !strings.Contains(err.Error(), "byte-pair-encoding") {
+		t.Errorf("BPE tokenizer: %v", err)
+	}
+}
