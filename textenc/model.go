@@ -1,11 +1,8 @@
 package textenc
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"math"
-	"os"
 	"path/filepath"
 
 	G "gorgonia.org/gorgonia"
@@ -211,10 +208,8 @@ func (m *Model) Save(dir string) error {
 	if err := weightio.SaveParams(filepath.Join(dir, WeightsFile), m.Params); err != nil {
 		return err
 	}
-	for _, f := range WeightsFiles[1:] {
-		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
+	if err := weightio.RemoveOthers(dir, WeightsFile, WeightsFiles); err != nil {
+		return err
 	}
 	return fsutil.WriteJSON(filepath.Join(dir, ConfigFile), m.Config)
 }

@@ -13,10 +13,9 @@ import (
 	"strconv"
 	"strings"
 
-	"gorgonia.org/tensor"
-
 	"github.com/clockwork-go/clockwork/internal/fsutil"
 	"github.com/clockwork-go/clockwork/internal/npzio"
+	"github.com/clockwork-go/clockwork/internal/weightio"
 	"github.com/clockwork-go/clockwork/nn"
 )
 
@@ -442,35 +441,14 @@ func ParamsPart(file string, p *nn.Params) Part {
 	}
 }
 
-// SaveParams writes a parameter store to an .npz file atomically.
-func SaveParams(path string, p *nn.Params) error {
-	names := p.Names()
-	arrays := make(map[string]npzio.Array, len(names))
-	for _, n := range names {
-		arrays[n] = npzio.Float32(p.Data(n), p.Get(n).Shape().Clone()...)
-	}
-	return npzio.Write(path, names, arrays)
-}
+// SaveParams writes a parameter store to an .npz file atomically
+// (weightio.SaveParams).
+func SaveParams(path string, p *nn.Params) error { return weightio.SaveParams(path, p) }
 
 // LoadParams replaces a store's values with an .npz file's; nothing changes
-// unless every array checks out, and the error names the file and the key.
-func LoadParams(path string, p *nn.Params) error {
-	arrays, err := npzio.Read(path)
-	if err != nil {
-		return err
-	}
-	ts := make(map[string]*tensor.Dense, len(arrays))
-	for k, a := range arrays {
-		if a.F32 == nil {
-			return fmt.Errorf("%s: array %q is %s, want float32", path, k, a.Dtype())
-		}
-		ts[k] = tensor.New(tensor.WithShape(a.Shape...), tensor.WithBacking(a.F32))
-	}
-	if err := p.Set(ts); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
-}
+// unless every array checks out, and the error names the file and the key
+// (weightio.LoadParams).
+func LoadParams(path string, p *nn.Params) error { return weightio.LoadParams(path, p) }
 
 // AdamPart is an optimiser's moments for a store's parameters as an .npz
 // file: "m/<name>" and "v/<name>" for every parameter updated so far (its

@@ -5,10 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -98,10 +96,8 @@ func (m *Model) Save(dir string) error {
 	if err := m.SaveWeights(filepath.Join(dir, WeightsFile)); err != nil {
 		return fmt.Errorf("save model: %w", err)
 	}
-	for _, f := range WeightsFiles[1:] {
-		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("save model: %w", err)
-		}
+	if err := weightio.RemoveOthers(dir, WeightsFile, WeightsFiles); err != nil {
+		return fmt.Errorf("save model: %w", err)
 	}
 	b, err := json.MarshalIndent(m.Config, "", "  ")
 	if err != nil {

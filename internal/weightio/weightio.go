@@ -169,3 +169,18 @@ func Find(dir string, names ...string) (string, error) {
 	}
 	return "", fmt.Errorf("%s holds no weights file (looked for %s): %w", dir, strings.Join(names, ", "), fs.ErrNotExist)
 }
+
+// RemoveOthers removes from dir the files of names other than keep: the
+// weights of other formats a directory held before a save wrote keep, so
+// that it holds one set of weights. A file that is not there is no error.
+func RemoveOthers(dir, keep string, names []string) error {
+	for _, n := range names {
+		if n == keep {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
