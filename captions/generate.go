@@ -86,23 +86,8 @@ func Generate(src *datasets.Images, n int, seed uint64) (*Set, error) {
 	if n <= 0 {
 		return nil, fmt.Errorf("captions: %d images: the number must be positive", n)
 	}
-	if src == nil {
-		return nil, fmt.Errorf("captions: no source images")
-	}
-	if src.C != 1 || src.H != srcSide || src.W != srcSide || src.U8 == nil {
-		return nil, fmt.Errorf("captions: source %s holds %d×%d×%d %s images, want 1×28×28 bytes (MNIST)", src.Name, src.C, src.H, src.W, map[bool]string{true: "byte", false: "float"}[src.U8 != nil])
-	}
-	m := src.Len()
-	if m == 0 || len(src.U8) != m*srcSide*srcSide {
-		return nil, fmt.Errorf("captions: source %s has %d bytes, not whole 28×28 images", src.Name, len(src.U8))
-	}
-	if len(src.Labels) != m {
-		return nil, fmt.Errorf("captions: source %s has %d labels for %d images (it must be labelled)", src.Name, len(src.Labels), m)
-	}
-	for i, l := range src.Labels {
-		if l < 0 || l > 9 {
-			return nil, fmt.Errorf("captions: source %s: label %d of image %d is not a digit", src.Name, l, i)
-		}
+	if err := checkSource(src); err != nil {
+		return nil, err
 	}
 	set := &Set{
 		Images: &datasets.Images{
@@ -126,18 +111,35 @@ func Generate(src *datasets.Images, n int, seed uint64) (*Set, error) {
 	return set, nil
 }
 
+// checkSource reports a source that is not labelled MNIST-like digits.
+func checkSource(src *datasets.Images) error {
+	if src == nil {
+		return fmt.Errorf("captions: no source images")
+	}
+	if src.C != 1 || src.H != srcSide || src.W != srcSide || src.U8 == nil {
+		return fmt.Errorf("captions: source %s holds %d×%d×%d %s images, want 1×28×28 bytes (MNIST)", src.Name, src.C, src.H, src.W, map[bool]string{true: "byte", false: "float"}[src.U8 != nil])
+	}
+	m := src.Len()
+	if m == 0 || len(src.U8) != m*srcSide*srcSide {
+		return fmt.Errorf("captions: source %s has %d bytes, not whole 28×28 images", src.Name, len(src.U8))
+	}
+	if len(src.Labels) != m {
+		return fmt.Errorf("captions: source %s has %d labels for %d images (it must be labelled)", src.Name, len(src.Labels), m)
+	}
+	for i, l := range src.Labels {
+		if l < 0 || l > 9 {
+			return fmt.Errorf("captions: source %s: label %d of image %d is not a digit", src.Name, l, i)
+		}
+	}
+	return nil
+}
+
 // draw makes image i of the set.
 func (s *Set) draw(src *datasets.Images, i int, seed uint64, r *renderer) error {
 	rng := rand.New(rand.NewPCG(seed, uint64(i)^0x63617074696f6e73)) // "captions"
 	m := src.Len()
-	var a Attrs
-	a.Size = Small + Size(rng.IntN(2))
-	a.Stroke = Thin + Stroke(rng.IntN(3))
-	a.H = Left + HPos(rng.IntN(3))
-	a.V = Top + VPos(rng.IntN(3))
-	dh := (2*rng.Float64() - 1) * jitter
-	dx := (2*rng.Float64() - 1) * jitter
-	dy := (2*rng.Float64() - 1) * jitter
+	dr := DrawLayout(rng)
+	a, dh, dx, dy := dr.Attrs, dr.DH, dr.DX, dr.DY
 	// A source digit too wide for the size (or without ink) is drawn
 	// again: the height sets the scale, and the width must then fit.
 	const tries = 100
@@ -147,7 +149,7 @@ func (s *Set) draw(src *datasets.Images, i int, seed uint64, r *renderer) error 
 		}
 		j := rng.IntN(m)
 		a.Digit = int(src.Labels[j])
-		if r.render(src.U8[j*srcSide*srcSide:(j+1)*srcSide*srcSide], a, dh, dx, dy, s.Images.U8[i*Side*Side:(i+1)*Side*Side]) {
+		if r.render(src.U8[j*srcSide*srcSide:(j+1)*srcSide*srcSide], a, dh, dx, dy, 0, s.Images.U8[i*Side*Side:(i+1)*Side*Side]) {
 			break
 		}
 	}
@@ -182,6 +184,7 @@ const maxMorph = 4
 // renderer holds the buffers of one rendering.
 type renderer struct {
 	a, b [srcSide * srcSide]float32 // the source digit, a step of morphology
+	rot  [rotSide * rotSide]float32 // the digit rotated, on a larger canvas
 	out  [Side * Side]float32
 	rs   resampler
 	// placed is where the last digit went.
@@ -202,9 +205,13 @@ type placement struct {
 // resampling that gives the ink the size's height (times 1+dh/height) and
 // puts its centre of mass at the cell's centre shifted by (dx, dy), moved
 // the least that keeps all of the source's pixels that are not 0 inside the
-// canvas (so nothing of the digit is cut off). It returns false, drawing
-// nothing, for a digit without ink or too wide for the canvas at the size.
-func (r *renderer) render(src []uint8, a Attrs, dh, dx, dy float64, dst []uint8) bool {
+// canvas (so nothing of the digit is cut off). A non-zero angle (degrees,
+// counter-clockwise as seen) rotates the digit about its centre of mass
+// after the morphology, by bilinear interpolation; the scale is still set
+// by the unrotated ink's height, so a rotation changes nothing else. It
+// returns false, drawing nothing, for a digit without ink or too wide for
+// the canvas at the size.
+func (r *renderer) render(src []uint8, a Attrs, dh, dx, dy, angle float64, dst []uint8) bool {
 	for k, v := range src {
 		r.a[k] = float32(v)
 	}
@@ -234,6 +241,30 @@ func (r *renderer) render(src []uint8, a Attrs, dh, dx, dy float64, dst []uint8)
 	mx /= mass
 	my /= mass
 	scale := (heights[a.Size] + dh) / float64(ink.y1-ink.y0+1)
+	img, side := cur, srcSide
+	if angle != 0 {
+		// Rotate on a canvas large enough for any rotation of the
+		// source, and take the boxes from the rotated digit.
+		rotate(cur, srcSide, rotPad, mx, my, angle, r.rot[:])
+		img, side = r.rot[:], rotSide
+		mx += rotPad
+		my += rotPad
+		ink, all = box{side, side, -1, -1}, box{side, side, -1, -1}
+		for y := range side {
+			for x := range side {
+				v := img[y*side+x]
+				if v >= inkLevel {
+					ink.add(x, y)
+				}
+				if v > 0 {
+					all.add(x, y)
+				}
+			}
+		}
+		if ink.x1 < 0 {
+			return false
+		}
+	}
 	if scale*float64(max(all.x1-all.x0, all.y1-all.y0)+1) > Side {
 		return false
 	}
@@ -256,7 +287,7 @@ func (r *renderer) render(src []uint8, a Attrs, dh, dx, dy float64, dst []uint8)
 		ink:   [4]float64{(float64(ink.x0)-mx)*scale + tx, (float64(ink.y0)-my)*scale + ty, (float64(ink.x1+1)-mx)*scale + tx, (float64(ink.y1+1)-my)*scale + ty},
 		com:   [2]float64{tx, ty},
 	}
-	r.rs.run(cur, srcSide, srcSide, scale, mx, my, tx, ty, r.out[:])
+	r.rs.run(img, side, side, scale, mx, my, tx, ty, r.out[:])
 	for k, v := range r.out {
 		dst[k] = uint8(math.Round(float64(min(max(v, 0), 255))))
 	}
@@ -270,4 +301,43 @@ type box struct{ x0, y0, x1, y1 int }
 func (b *box) add(x, y int) {
 	b.x0, b.x1 = min(b.x0, x), max(b.x1, x)
 	b.y0, b.y1 = min(b.y0, y), max(b.y1, y)
+}
+
+// rotPad is the margin around a source digit that rotate draws on: any
+// rotation of the 28×28 square about a point inside it fits in
+// 28·√2 < 40 pixels when the point is near the centre, as a digit's centre
+// of mass is.
+const (
+	rotPad  = 6
+	rotSide = srcSide + 2*rotPad
+)
+
+// rotate draws the n×n image src, rotated by angle degrees
+// (counter-clockwise as seen, y pointing down) about (cx, cy), onto dst,
+// an (n+2·pad)² canvas whose pixel (x, y) is the source's (x−pad, y−pad),
+// by bilinear interpolation (the source beyond its edges is 0).
+func rotate(src []float32, n, pad int, cx, cy, angle float64, dst []float32) {
+	side := n + 2*pad
+	th := angle * math.Pi / 180
+	c, s := math.Cos(th), math.Sin(th)
+	at := func(x, y int) float64 {
+		if x < 0 || y < 0 || x >= n || y >= n {
+			return 0
+		}
+		return float64(src[y*n+x])
+	}
+	for y := range side {
+		for x := range side {
+			// The inverse rotation of the pixel centre, in source pixels;
+			// the conversions forbid fused multiply-adds.
+			px, py := float64(x-pad)+0.5-cx, float64(y-pad)+0.5-cy
+			sx := float64(c*px) - float64(s*py) + cx - 0.5
+			sy := float64(s*px) + float64(c*py) + cy - 0.5
+			x0, y0 := int(math.Floor(sx)), int(math.Floor(sy))
+			fx, fy := sx-float64(x0), sy-float64(y0)
+			top := float64((1-fx)*at(x0, y0)) + float64(fx*at(x0+1, y0))
+			bot := float64((1-fx)*at(x0, y0+1)) + float64(fx*at(x0+1, y0+1))
+			dst[y*side+x] = float32(float64((1-fy)*top) + float64(fy*bot))
+		}
+	}
 }

@@ -29,6 +29,10 @@ type Images struct {
 	// Captions describe the images in words, one per image, or nil: what
 	// a text-conditioned model is trained on.
 	Captions []string
+	// Inputs are the images a model is conditioned on, one per image, of
+	// the same size, or nil: the source images of an editor
+	// (InstructPix2Pix), whose images are the edits.
+	Inputs *Images
 }
 
 // Len returns the number of images.
@@ -56,6 +60,17 @@ func (d *Images) check() error {
 	}
 	if d.Captions != nil && len(d.Captions) != d.Len() {
 		return fmt.Errorf("%s: %d captions for %d images", d.Name, len(d.Captions), d.Len())
+	}
+	if in := d.Inputs; in != nil {
+		if in.C != d.C || in.H != d.H || in.W != d.W || in.Pad != d.Pad {
+			return fmt.Errorf("%s: input images %s of %d×%d×%d (padding %d) for images of %d×%d×%d (padding %d)", d.Name, in.Name, in.C, in.H, in.W, in.Pad, d.C, d.H, d.W, d.Pad)
+		}
+		if err := in.check(); err != nil {
+			return err
+		}
+		if in.Len() != d.Len() {
+			return fmt.Errorf("%s: %d input images for %d images", d.Name, in.Len(), d.Len())
+		}
 	}
 	if d.Labels != nil {
 		if len(d.Labels) != d.Len() {
@@ -123,6 +138,9 @@ func (d *Images) Subset(n int) *Images {
 	if d.Captions != nil {
 		s.Captions = d.Captions[:n]
 	}
+	if d.Inputs != nil {
+		s.Inputs = d.Inputs.Subset(n)
+	}
 	return &s
 }
 
@@ -136,8 +154,8 @@ type Info struct {
 	H       int    `json:"height"` // as read (padding included)
 	W       int    `json:"width"`
 	Classes int    `json:"classes,omitempty"`
-	// SHA256 is a digest of the pixels as stored, the padding, the labels
-	// and the captions: equal digests mean the same images in the same
+	// SHA256 is a digest of the pixels as stored, the padding, the labels,
+	// the captions and the input images: equal digests mean the same images in the same
 	// order.
 	SHA256 string `json:"sha256"`
 }
@@ -185,6 +203,10 @@ func (d *Images) Info() Info {
 			hs.Write(b[:])
 			hs.Write([]byte(c))
 		}
+	}
+	if d.Inputs != nil {
+		hs.Write([]byte("inputs"))
+		hs.Write([]byte(d.Inputs.Info().SHA256))
 	}
 	return Info{Source: d.Source, Name: d.Name, N: d.Len(), C: c, H: h, W: w, Classes: d.Classes, SHA256: hex.EncodeToString(hs.Sum(nil))}
 }

@@ -75,11 +75,16 @@ func (tr *Trainer) ExportEMA(dir string) error {
 // DPM-Solver++ steps and seed 1: for a class-conditional model one row per
 // class, eight samples each, with guidance scale 2; for a text-conditioned
 // one a row for each of the data's first eight captions, with guidance
-// scale 2; else 64 samples. It returns them with the number of columns.
+// scale 2; for an editor a row for each of the data's first eight pairs:
+// the source, the true edit and six edits with two-scale guidance at
+// diffusers' defaults (7.5 and 1.5); else 64 samples. It returns them with the number of columns.
 func (tr *Trainer) GridSamples() (*tensor.Dense, int, error) {
 	m, err := tr.EMAModel()
 	if err != nil {
 		return nil, 0, err
+	}
+	if tr.Data.Inputs != nil {
+		return tr.editGrid(m)
 	}
 	ch, h, w := tr.Data.Shape()
 	var d Denoiser = &ModelDenoiser{Model: m}
@@ -118,4 +123,46 @@ func (tr *Trainer) GridSamples() (*tensor.Dense, int, error) {
 		return nil, 0, err
 	}
 	return x, cols, nil
+}
+
+// editGrid draws GridSamples' grid of an editor m.
+func (tr *Trainer) editGrid(m *unet.Model) (*tensor.Dense, int, error) {
+	const rows, edits, cols = 8, 6, 8
+	ch, h, w := tr.Data.Shape()
+	per := ch * h * w
+	k := min(rows, tr.Data.Len())
+	text, err := tr.EMAText()
+	if err != nil {
+		return nil, 0, err
+	}
+	n := k * edits
+	prompts := make([]string, n)
+	src := make([]float32, n*per)
+	for i := range n {
+		prompts[i] = tr.Data.Captions[i/edits]
+		tr.Data.Inputs.Image(i/edits, src[i*per:(i+1)*per])
+	}
+	cond, err := PromptCond(text, prompts)
+	if err != nil {
+		return nil, 0, err
+	}
+	cond.Image = tensor.New(tensor.WithShape(n, ch, h, w), tensor.WithBacking(src))
+	null, err := PromptCond(text, []string{""})
+	if err != nil {
+		return nil, 0, err
+	}
+	d := &Guided{D: &ModelDenoiser{Model: m}, G: Guidance{Scale: 7.5, ImageScale: 1.5, Null: null}}
+	x, err := SampleMany(d, tr.Schedule, []int{ch, h, w}, n, 12, Options{Sampler: "dpmpp2m", Steps: 20, Seed: 1, Cond: cond}, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	xd := x.Data().([]float32)
+	out := make([]float32, k*cols*per)
+	for r := range k {
+		row := out[r*cols*per:]
+		tr.Data.Inputs.Image(r, row[:per])
+		tr.Data.Image(r, row[per:2*per])
+		copy(row[2*per:cols*per], xd[r*edits*per:(r+1)*edits*per])
+	}
+	return tensor.New(tensor.WithShape(k*cols, ch, h, w), tensor.WithBacking(out)), cols, nil
 }

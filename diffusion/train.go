@@ -144,8 +144,8 @@ func newTrainer(dir string, m *unet.Model, text *textenc.Prompter, data *dataset
 	}
 	mc := m.Config
 	ch, h, w := data.Shape()
-	if ch != mc.InChannels || ch != mc.OutChannels {
-		return nil, fmt.Errorf("%s has %d channels, the model takes %d and gives %d", data.Name, ch, mc.InChannels, mc.OutChannels)
+	if InputChannels(data) != mc.InChannels || ch != mc.OutChannels {
+		return nil, fmt.Errorf("%s has %s, the model takes %d and gives %d", data.Name, channelsOf(data), mc.InChannels, mc.OutChannels)
 	}
 	if err := mc.CheckSize(h, w); err != nil {
 		return nil, fmt.Errorf("data %s: %w", data.Name, err)
@@ -159,6 +159,14 @@ func newTrainer(dir string, m *unet.Model, text *textenc.Prompter, data *dataset
 	}
 	if err := CheckText(mc, text); err != nil {
 		return nil, err
+	}
+	if data.Inputs != nil {
+		if text == nil {
+			return nil, fmt.Errorf("%s pairs input images with instructions: it trains a text-conditioned editor (%s)", data.Name, unet.ClassUNet2DCondition)
+		}
+		if 3*c.CondDropout >= 1 {
+			return nil, fmt.Errorf("conditioning dropout %g: an editor drops the text, the image and both with this probability each, so it must be below 1/3", c.CondDropout)
+		}
 	}
 	tr := &Trainer{Dir: dir, Config: c, Model: m, Text: text, Schedule: s, Data: data, null: -1}
 	tokens := 0
@@ -326,10 +334,13 @@ type Metrics struct {
 // or captions, targets and loss weights.
 type batch struct {
 	x0, noise, xt, target []float32
-	t                     []float64
-	labels                []int64
-	captions              []string
-	weights               []float32
+	// src is the batch's input images (an editor's sources), in, xt and
+	// src concatenated along the channels, when the data has inputs.
+	src, in  []float32
+	t        []float64
+	labels   []int64
+	captions []string
+	weights  []float32
 }
 
 func (tr *Trainer) nextBatch(b *batch) {
@@ -345,6 +356,12 @@ func (tr *Trainer) nextBatch(b *batch) {
 		}
 	}
 	idx := tr.Loader.Next(b.x0, b.labels)
+	if tr.Data.Inputs != nil {
+		if b.src == nil {
+			b.src = make([]float32, n*per)
+		}
+		tr.Data.Inputs.Batch(idx, b.src, nil)
+	}
 	if tr.Text != nil {
 		b.captions = b.captions[:0]
 		for _, i := range idx {
@@ -361,8 +378,25 @@ func (tr *Trainer) nextBatch(b *batch) {
 		if tr.null >= 0 && tr.rng.Float64() < c.CondDropout {
 			b.labels[i] = tr.null
 		}
-		if tr.Text != nil && tr.rng.Float64() < c.CondDropout {
-			b.captions[i] = "" // the unconditional input
+		if tr.Text != nil {
+			r := tr.rng.Float64()
+			if b.src == nil {
+				if r < c.CondDropout {
+					b.captions[i] = "" // the unconditional input
+				}
+			} else {
+				// InstructPix2Pix's conditioning dropout (Brooks et al.,
+				// CVPR 2023, Sec. 3.3; diffusers' training script):
+				// with p the dropout, the text alone is dropped with
+				// probability p, both with p, the image alone with p.
+				// A dropped image is zeros.
+				if r < 2*c.CondDropout {
+					b.captions[i] = ""
+				}
+				if r >= c.CondDropout && r < 3*c.CondDropout {
+					clear(b.src[i*per : (i+1)*per])
+				}
+			}
 		}
 		tr.Schedule.AddNoise(b.xt[i*per:(i+1)*per], b.x0[i*per:(i+1)*per], e, t)
 		tr.Schedule.Target(b.target[i*per:(i+1)*per], b.x0[i*per:(i+1)*per], e, t)
@@ -379,7 +413,11 @@ func (tr *Trainer) step(step int) error {
 	mkT := func(d []float32) *tensor.Dense { return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(d)) }
 	b := &tr.b
 	tr.nextBatch(b)
-	in := TrainInput{X: mkT(b.xt), T: b.t, Cond: Cond{Labels: b.labels}, Target: mkT(b.target), Weights: b.weights}
+	x := mkT(b.xt)
+	if b.src != nil {
+		x = ConcatChannels(x, mkT(b.src))
+	}
+	in := TrainInput{X: x, T: b.t, Cond: Cond{Labels: b.labels}, Target: mkT(b.target), Weights: b.weights}
 	if tr.Text != nil {
 		ids, err := tr.Text.IDs(b.captions)
 		if err != nil {

@@ -58,12 +58,24 @@ func StartModels(config string, data *datasets.Images, c TrainConfig) (*unet.Mod
 		return nil, nil, fmt.Errorf("-init: %w", err)
 	}
 	name := "-init " + c.Init
+	if in := InputChannels(data); data.Inputs != nil && m.Config.InChannels == data.C && m.Config.OutChannels == data.C {
+		// A text-to-image model becomes an editor: the source image's
+		// channels start at zero (InstructPix2Pix, Sec. 3.3).
+		if m, err = m.WidenInput(in); err != nil {
+			return nil, nil, fmt.Errorf("-init %s: %w", c.Init, err)
+		}
+	}
 	if err := checkFor(m.Config, name, data); err != nil {
 		return nil, nil, err
 	}
 	var text *textenc.Prompter
 	if m.Config.Conditional() {
 		if text, err = textenc.LoadPrompter(textenc.ModelDir(c.Init)); err != nil {
+			return nil, nil, fmt.Errorf("-init %s: its text encoder: %w", c.Init, err)
+		}
+		// Words of the new captions that the encoder does not know get
+		// token embeddings drawn from the seed.
+		if text, err = text.Extend(captionWords(data), c.Seed^0x7e47); err != nil {
 			return nil, nil, fmt.Errorf("-init %s: its text encoder: %w", c.Init, err)
 		}
 	}
@@ -74,13 +86,30 @@ func StartModels(config string, data *datasets.Images, c TrainConfig) (*unet.Mod
 // train on: other channels, or an image size its blocks cannot halve.
 func checkFor(cfg unet.Config, name string, data *datasets.Images) error {
 	ch, h, w := data.Shape()
-	if ch != cfg.InChannels || ch != cfg.OutChannels {
-		return fmt.Errorf("-data %s has %d channels; %s takes %d and gives %d", data.Name, ch, name, cfg.InChannels, cfg.OutChannels)
+	if in := InputChannels(data); in != cfg.InChannels || ch != cfg.OutChannels {
+		return fmt.Errorf("-data %s has %s; %s takes %d and gives %d", data.Name, channelsOf(data), name, cfg.InChannels, cfg.OutChannels)
 	}
 	if err := cfg.CheckSize(h, w); err != nil {
 		return fmt.Errorf("-data %s with %s: %w", data.Name, name, err)
 	}
 	return nil
+}
+
+// InputChannels returns the channels a U-Net trained on data takes: the
+// images', and those of the input images an editor is conditioned on.
+func InputChannels(data *datasets.Images) int {
+	if data.Inputs != nil {
+		return data.C + data.Inputs.C
+	}
+	return data.C
+}
+
+// channelsOf describes data's channels for messages.
+func channelsOf(data *datasets.Images) string {
+	if data.Inputs != nil {
+		return fmt.Sprintf("%d channels and input images of %d", data.C, data.Inputs.C)
+	}
+	return fmt.Sprintf("%d channels", data.C)
 }
 
 // checkMemory reports a training step of m on data with c beyond the
@@ -106,6 +135,19 @@ func NewTextFor(cfg unet.Config, data *datasets.Images, c TrainConfig) (*textenc
 	if data.Captions == nil {
 		return nil, fmt.Errorf("-data %s has no captions: a text-conditioned U-Net (%s) trains on captioned images (-data captions)", data.Name, unet.ClassUNet2DCondition)
 	}
+	tok, err := textenc.NewTokenizer(captionWords(data))
+	if err != nil {
+		return nil, fmt.Errorf("-data %s: %w", data.Name, err)
+	}
+	enc, err := textenc.New(textenc.ToyConfig(tok.Size(), cfg.CrossAttentionDim, TextTokens), c.Seed^0x7e47)
+	if err != nil {
+		return nil, err
+	}
+	return textenc.NewPrompter(enc, tok)
+}
+
+// captionWords returns the words of data's captions, sorted.
+func captionWords(data *datasets.Images) []string {
 	seen := map[string]bool{}
 	var words []string
 	for _, cap := range data.Captions {
@@ -117,15 +159,7 @@ func NewTextFor(cfg unet.Config, data *datasets.Images, c TrainConfig) (*textenc
 		}
 	}
 	slices.Sort(words)
-	tok, err := textenc.NewTokenizer(words)
-	if err != nil {
-		return nil, fmt.Errorf("-data %s: %w", data.Name, err)
-	}
-	enc, err := textenc.New(textenc.ToyConfig(tok.Size(), cfg.CrossAttentionDim, TextTokens), c.Seed^0x7e47)
-	if err != nil {
-		return nil, err
-	}
-	return textenc.NewPrompter(enc, tok)
+	return words
 }
 
 // TextNote describes a text encoder trained with a U-Net for a command's
@@ -150,7 +184,7 @@ func (c *TrainConfig) Register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.WeightDecay, "weight-decay", d.WeightDecay, "weight decay")
 	fs.Float64Var(&c.EMADecay, "ema", d.EMADecay, "EMA decay of the weights used for sampling")
 	fs.Float64Var(&c.GradClip, "clip", d.GradClip, "gradient global-norm clip (0: none)")
-	fs.Float64Var(&c.CondDropout, "cond-dropout", d.CondDropout, "probability of the null class (classifier-free guidance)")
+	fs.Float64Var(&c.CondDropout, "cond-dropout", d.CondDropout, "probability of the null class or empty caption (classifier-free guidance); for an editor, of each of: the text dropped, the image dropped, both (default 0.05 there)")
 	fs.Float64Var(&c.MinSNRGamma, "min-snr", d.MinSNRGamma, "min-SNR-gamma loss weighting (0: none)")
 	fs.Uint64Var(&c.Seed, "seed", d.Seed, "seed of initialisation, data order and noise")
 	fs.StringVar(&c.Init, "init", d.Init, "fine-tune: start from this model directory's weights (U-Net and text encoder) and config instead of -config's with -seed's weights")
@@ -161,6 +195,11 @@ func (c *TrainConfig) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Schedule.BetaSchedule, "beta-schedule", d.Schedule.BetaSchedule, "linear, scaled_linear, squaredcos_cap_v2 or sigmoid")
 	fs.BoolVar(&c.Schedule.RescaleBetasZeroSNR, "zero-snr", d.Schedule.RescaleBetasZeroSNR, "rescale betas to zero terminal SNR (needs -prediction v_prediction or sample)")
 }
+
+// EditDropout is the conditioning dropout an editor trains with by default:
+// InstructPix2Pix's 5% for each of the text, the image and both (Brooks et
+// al., CVPR 2023, Sec. 3.3).
+const EditDropout = 0.05
 
 // TrainConfig holds the hyperparameters of a training run. It is saved in
 // every checkpoint, so a resumed run continues with the same settings.

@@ -18,6 +18,7 @@ import (
 	_ "github.com/clockwork-go/clockwork/captions" // -data captions
 	"github.com/clockwork-go/clockwork/datasets"
 	"github.com/clockwork-go/clockwork/diffusion"
+	_ "github.com/clockwork-go/clockwork/edits" // -data edits
 	"github.com/clockwork-go/clockwork/internal/cli"
 	"github.com/clockwork-go/clockwork/internal/fsutil"
 	"github.com/clockwork-go/clockwork/plots"
@@ -37,13 +38,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := cli.New("train", "train a diffusion U-Net (resumable, verified checkpoints; the EMA model as a diffusers-style directory)",
 		[]string{"train                                  # class-conditional MNIST, the reference config",
 			"train -config mnist_text -data captions -out runs/text   # text-to-image on captioned digits",
+			"train -init models/mnist_text -data edits -out runs/edit # an InstructPix2Pix editor from a text model",
 			"train -out runs/mnist -resume          # continue after Ctrl-C", "train -out runs/mnist -resume -from 500  # from an earlier checkpoint"}, stdout, stderr)
 	fs := c.Flags
 	d := diffusion.DefaultTrainConfig()
 	tc := &d
 	out := fs.String("out", "runs/mnist", "run directory")
 	config := fs.String("config", "mnist", "U-Net config: an embedded name, a config.json or a model directory")
-	data := fs.String("data", "mnist", "training data (with -resume: the run's own by default): mnist, mnist:DIR, shapes[:N], npz:PATH[:images[:labels[:classes]]], captions[:N] (captioned digits, for a text config)")
+	data := fs.String("data", "mnist", "training data (with -resume: the run's own by default): mnist, mnist:DIR, shapes[:N], npz:PATH[:images[:labels[:classes]]], captions[:N] (captioned digits, for a text config), edits[:N] (edit pairs, for an editor: -config mnist_edit, or -init a text model)")
 	resume := fs.Bool("resume", false, "continue the run in -out from its latest checkpoint (or, when that is missing or incomplete, its newest complete one)")
 	from := fs.Int("from", -1, "with -resume: continue from the checkpoint of this step instead of the latest; later checkpoints are discarded")
 	force := fs.Bool("force", false, "with -resume: continue even though -data gives other images than the run was trained on")
@@ -77,6 +79,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	images, err := datasets.Open(*data, "train")
 	if err != nil {
 		return c.Fail(err)
+	}
+	if images.Inputs != nil && !*resume && !c.Given("cond-dropout") {
+		tc.CondDropout = diffusion.EditDropout
 	}
 	var m *unet.Model
 	var text *textenc.Prompter

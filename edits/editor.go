@@ -1,0 +1,231 @@
+package edits
+
+import (
+	"fmt"
+	"math"
+
+	"gorgonia.org/tensor"
+
+	"github.com/clockwork-go/clockwork/captions"
+	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/textenc"
+	"github.com/clockwork-go/clockwork/unet"
+)
+
+// Editor is an instruction-guided image editor (InstructPix2Pix, Brooks et
+// al., CVPR 2023): a UNet2DConditionModel whose input is the noisy image
+// concatenated with the source image, attending to the instruction's text
+// embeddings, with its noise schedule and text encoder.
+type Editor struct {
+	Dir   string
+	Model *unet.Model
+	Noise *diffusion.Schedule
+	Text  *textenc.Prompter
+	// Shape is an edited image's (C, H, W); the model takes 2·C channels.
+	Shape []int
+}
+
+// LoadEditor loads the editor of a model directory. A model that is not
+// an editor (a text-to-image model, whose input is the image alone, or one
+// without text) is an error naming the directory.
+func LoadEditor(dir string) (*Editor, error) {
+	m, noise, err := diffusion.LoadModel(dir)
+	if err != nil {
+		return nil, err
+	}
+	c := m.Config
+	if !c.Conditional() {
+		return nil, fmt.Errorf("-model %s is a %s: an editor is a %s that attends to the instruction", dir, unet.ClassUNet2D, unet.ClassUNet2DCondition)
+	}
+	if c.InChannels != 2*c.OutChannels {
+		return nil, fmt.Errorf("-model %s takes %d input channels for %d output channels: an editor takes the noisy image and the source image (2·%d); this is a text-to-image model", dir, c.InChannels, c.OutChannels, c.OutChannels)
+	}
+	shape, err := c.SampleShape()
+	if err != nil {
+		return nil, fmt.Errorf("-model %s: %w", dir, err)
+	}
+	shape[0] = c.OutChannels
+	text, err := diffusion.LoadText(dir, m)
+	if err != nil {
+		return nil, err
+	}
+	return &Editor{Dir: dir, Model: m, Noise: noise, Text: text, Shape: shape}, nil
+}
+
+// Options configure an edit.
+type Options struct {
+	Sampler string // default dpmpp2m
+	Steps   int    // default 20
+	// TextScale and ImageScale are two-scale guidance's s_T and s_I
+	// (diffusion.Guidance); diffusers' InstructPix2Pix pipeline defaults
+	// are 7.5 and 1.5 (DefaultOptions).
+	TextScale, ImageScale float64
+	Seed                  uint64
+	Batch                 int // images per batch (default 32)
+}
+
+// DefaultOptions are diffusers' InstructPix2Pix pipeline's defaults with
+// the toolkit's sampler: 20 DPM-Solver++ steps, s_T = 7.5, s_I = 1.5.
+func DefaultOptions() Options {
+	return Options{Sampler: "dpmpp2m", Steps: 20, TextScale: 7.5, ImageScale: 1.5, Batch: 32}
+}
+
+// Check reports scales that are NaN, infinite or negative, and steps or a
+// batch that are not positive.
+func (o Options) Check() error {
+	for _, s := range []struct {
+		name string
+		v    float64
+	}{{"text guidance scale", o.TextScale}, {"image guidance scale", o.ImageScale}} {
+		if math.IsNaN(s.v) || math.IsInf(s.v, 0) || s.v < 0 {
+			return fmt.Errorf("%s %g: want a finite number ≥ 0", s.name, s.v)
+		}
+	}
+	if o.Steps <= 0 {
+		return fmt.Errorf("%d steps: want a positive number", o.Steps)
+	}
+	if o.Batch <= 0 {
+		return fmt.Errorf("batch of %d: want a positive number", o.Batch)
+	}
+	return nil
+}
+
+// Guidance returns the two-scale guidance of o. Scales of 1 and 0 run the
+// conditional branch alone.
+func (e *Editor) Guidance(o Options) (diffusion.Guidance, error) {
+	g := diffusion.Guidance{Scale: o.TextScale, ImageScale: o.ImageScale}
+	if !g.Active() {
+		return g, nil
+	}
+	null, err := diffusion.PromptCond(e.Text, []string{""})
+	if err != nil {
+		return g, err
+	}
+	g.Null = null
+	return g, g.Validate()
+}
+
+// CheckImages reports source images that an editor cannot take: values
+// that are not n images of its shape, or NaN or infinite pixels (named by
+// image and pixel). what names them in errors.
+func (e *Editor) CheckImages(what string, images []float32, n int) error {
+	per := e.Shape[0] * e.Shape[1] * e.Shape[2]
+	if n <= 0 || len(images) != n*per {
+		return fmt.Errorf("%s: %d values for %d images of %d×%d×%d (what -model %s edits)", what, len(images), n, e.Shape[0], e.Shape[1], e.Shape[2], e.Dir)
+	}
+	for k, v := range images {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("%s: image %d has %v at value %d", what, k/per, v, k%per)
+		}
+	}
+	return nil
+}
+
+// Edit edits n source images (n·C·H·W values in [−1, 1]) by their
+// instructions (one per image, or one for all), with two-scale guidance,
+// and returns the edited images clipped to [−1, 1]. Image j draws its
+// noise from stream j of o.Seed, so an edit does not depend on the batch.
+// progress, when set, is called with the number of images done.
+func (e *Editor) Edit(sources []float32, n int, instructions []string, o Options, progress func(int)) ([]float32, error) {
+	if err := o.Check(); err != nil {
+		return nil, err
+	}
+	if err := e.CheckImages("the source images", sources, n); err != nil {
+		return nil, err
+	}
+	if len(instructions) != 1 && len(instructions) != n {
+		return nil, fmt.Errorf("%d instructions for %d images: give one, or one per image", len(instructions), n)
+	}
+	for _, in := range instructions {
+		if in == "" {
+			return nil, fmt.Errorf("an empty instruction: the empty text is the dropped one of guidance")
+		}
+	}
+	cond, err := diffusion.PromptCond(e.Text, diffusion.Prompts(instructions, n))
+	if err != nil {
+		return nil, err
+	}
+	cond.Pooled = nil
+	cond.Image = tensor.New(tensor.WithShape(n, e.Shape[0], e.Shape[1], e.Shape[2]), tensor.WithBacking(sources))
+	g, err := e.Guidance(o)
+	if err != nil {
+		return nil, err
+	}
+	d, err := diffusion.Guide(&diffusion.ModelDenoiser{Model: e.Model}, g)
+	if err != nil {
+		return nil, err
+	}
+	x, err := diffusion.SampleMany(d, e.Noise, e.Shape, n, o.Batch, diffusion.Options{Sampler: o.Sampler, Steps: o.Steps, Seed: o.Seed, Cond: cond}, progress)
+	if err != nil {
+		return nil, err
+	}
+	return diffusion.ClipImages(x.Data().([]float32)), nil
+}
+
+// GFLOPs returns the cost of one edit under o in GFLOPs: the U-Net's
+// forward pass times the guidance's branches times the sampler's model
+// evaluations, and the text encoder once per edit (the instruction; the
+// empty text of guidance is shared by a whole run and not counted).
+func (e *Editor) GFLOPs(o Options) (float64, error) {
+	evals, err := diffusion.EvalsFor(o.Sampler, o.Steps)
+	if err != nil {
+		return 0, err
+	}
+	g := diffusion.Guidance{Scale: o.TextScale, ImageScale: o.ImageScale}
+	tokens := e.Text.Tokens()
+	_, f := e.Model.CostAt(e.Shape[1], e.Shape[2], tokens).Total()
+	return (float64(f)*float64(g.Branches()*evals) + float64(e.Text.Encoder.FLOPs(tokens))) / 1e9, nil
+}
+
+// Held-out evaluation.
+
+// EvalResult is an editor's evaluation on the held-out pairs.
+type EvalResult struct {
+	Report  Report `json:"report"`
+	Ceiling Report `json:"true_edits"`
+	Outputs []float32
+}
+
+// Evaluate edits the first n pairs of set (the test split: edits.OpenSplit
+// ("test", n)) and measures them (Evaluate, Summarise), with the true
+// edits' own measures as the ceiling; m is the measurer
+// (captions.DefaultMeasurer).
+func (e *Editor) Evaluate(m *captions.Measurer, set *Set, n int, o Options, reps int, progress func(int)) (*EvalResult, error) {
+	if n <= 0 || n > set.Len() {
+		return nil, fmt.Errorf("evaluate %d pairs of a set of %d", n, set.Len())
+	}
+	per := e.Shape[0] * e.Shape[1] * e.Shape[2]
+	if s := set.Data; s.C != e.Shape[0] || s.H != e.Shape[1] || s.W != e.Shape[2] {
+		return nil, fmt.Errorf("the pairs are %d×%d×%d, -model %s edits %d×%d×%d", s.C, s.H, s.W, e.Dir, e.Shape[0], e.Shape[1], e.Shape[2])
+	}
+	sub := set.Subset(n)
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	src := make([]float32, n*per)
+	tgt := make([]float32, n*per)
+	sub.Data.Inputs.Batch(idx, src, nil)
+	sub.Data.Batch(idx, tgt, nil)
+	out, err := e.Edit(src, n, sub.Phrases(), o, progress)
+	if err != nil {
+		return nil, err
+	}
+	res, err := Evaluate(m, sub, out, n)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := Summarise(sub, res, reps, o.Seed+1)
+	if err != nil {
+		return nil, err
+	}
+	cres, err := Evaluate(m, sub, tgt, n)
+	if err != nil {
+		return nil, err
+	}
+	ceil, err := Summarise(sub, cres, reps, o.Seed+1)
+	if err != nil {
+		return nil, err
+	}
+	return &EvalResult{Report: rep, Ceiling: ceil, Outputs: out}, nil
+}

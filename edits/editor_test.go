@@ -1,0 +1,185 @@
+package edits_test
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"gorgonia.org/tensor"
+
+	"github.com/clockwork-go/clockwork/captions"
+	"github.com/clockwork-go/clockwork/datasets"
+	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/edits"
+	"github.com/clockwork-go/clockwork/internal/texttest"
+)
+
+// editorDir trains a tiny editor for two steps from an untrained
+// text-to-image model (-init), as the train command does, and returns the
+// editor's directory, the text model's and the pairs.
+func editorDir(t *testing.T) (string, string, *edits.Set) {
+	t.Helper()
+	src, err := datasets.MNIST("test", "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := edits.Generate(src, 64, 3, edits.TrainMix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	textDir := texttest.Dir(t, 16, 16)
+	c := diffusion.DefaultTrainConfig()
+	c.Steps, c.BatchSize, c.Warmup, c.CheckpointEvery, c.SampleEvery, c.LogEvery = 2, 4, 1, 2, 0, 1
+	c.CondDropout = diffusion.EditDropout
+	c.Init = textDir
+	m, text, err := diffusion.StartModels("", set.Data, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Config.InChannels != 2 {
+		t.Fatalf("-init of a text model on edit pairs: %d input channels, want 2", m.Config.InChannels)
+	}
+	if _, err := text.IDs([]string{"make it thicker and rotate it a little left"}); err != nil {
+		t.Fatalf("the text encoder did not learn the instructions' words: %v", err)
+	}
+	// The widened model computes what the text model computes, whatever
+	// the source image holds, and the extended encoder reads the
+	// captions' words as before.
+	old, _, err := diffusion.LoadModel(textDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldText, err := diffusion.LoadText(textDir, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt := []string{"a thick small seven in the top left", "a 3"}
+	a, err := diffusion.PromptCond(oldText, prompt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := diffusion.PromptCond(text, prompt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(a.Text.Float32s(), b.Text.Float32s()) {
+		t.Fatal("the extended text encoder reads the captions' words differently")
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	x := make([]float32, 2*32*32)
+	img := make([]float32, 2*32*32)
+	for i := range x {
+		x[i], img[i] = float32(rng.NormFloat64()), float32(2*rng.Float64()-1)
+	}
+	xt := tensor.New(tensor.WithShape(2, 1, 32, 32), tensor.WithBacking(x))
+	ya, err := (&diffusion.ModelDenoiser{Model: old}).Predict(xt, 500, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Image = tensor.New(tensor.WithShape(2, 1, 32, 32), tensor.WithBacking(img))
+	yb, err := (&diffusion.ModelDenoiser{Model: m}).Predict(xt, 500, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ya.Float32s(), yb.Float32s()) {
+		t.Fatal("the widened model's output depends on the source image before training")
+	}
+	run := filepath.Join(t.TempDir(), "run")
+	tr, err := diffusion.NewTextTrainer(run, m, text, set.Data, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// A dropout that leaves no batch with its text and image is refused.
+	c.CondDropout = 0.4
+	if _, err := diffusion.NewTextTrainer(filepath.Join(t.TempDir(), "r2"), m, text, set.Data, c); err == nil || !strings.Contains(err.Error(), "1/3") {
+		t.Fatalf("dropout 0.4 for an editor: %v", err)
+	}
+	return filepath.Join(run, "model"), textDir, set
+}
+
+func TestEditor(t *testing.T) {
+	dir, textDir, set := editorDir(t)
+	if _, err := edits.LoadEditor(textDir); err == nil || !strings.Contains(err.Error(), "text-to-image") {
+		t.Fatalf("a text-to-image model loaded as an editor: %v", err)
+	}
+	e, err := edits.LoadEditor(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const per = 32 * 32
+	src := make([]float32, 3*per)
+	set.Data.Inputs.Batch([]int{0, 1, 2}, src, nil)
+	o := edits.DefaultOptions()
+	o.Steps, o.Seed = 3, 5
+	o.Batch = 3
+	whole, err := e.Edit(src, 3, []string{"make it thicker"}, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Batch = 1
+	one, err := e.Edit(src, 3, []string{"make it thicker"}, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(whole, one) {
+		t.Fatal("an edit depends on the batch")
+	}
+	for _, v := range whole {
+		if v < -1 || v > 1 || math.IsNaN(float64(v)) {
+			t.Fatalf("edited pixel %g outside [−1, 1]", v)
+		}
+	}
+	gf, err := e.GFLOPs(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, f := e.Model.CostAt(32, 32, e.Text.Tokens()).Total()
+	if want := (3*3*float64(f) + float64(e.Text.Encoder.FLOPs(e.Text.Tokens()))) / 1e9; gf != want {
+		t.Fatalf("GFLOPs %g, want three branches of three steps and the text: %g", gf, want)
+	}
+	// Bad input: each a clear error.
+	nan := slices.Clone(src)
+	nan[per+7] = float32(math.NaN())
+	for _, c := range []struct {
+		name  string
+		src   []float32
+		n     int
+		ins   []string
+		opt   func(*edits.Options)
+		wants string
+	}{
+		{"wrong size", src[:per-1], 1, []string{"make it thicker"}, nil, "values for 1 images"},
+		{"NaN", nan, 3, []string{"make it thicker"}, nil, "image 1 has NaN"},
+		{"unknown word", src, 3, []string{"make it purple"}, nil, `"purple"`},
+		{"empty", src, 3, []string{""}, nil, "empty instruction"},
+		{"NaN scale", src, 3, []string{"make it thicker"}, func(o *edits.Options) { o.TextScale = math.NaN() }, "text guidance scale NaN"},
+		{"negative scale", src, 3, []string{"make it thicker"}, func(o *edits.Options) { o.ImageScale = -1 }, "image guidance scale -1"},
+	} {
+		oo := o
+		if c.opt != nil {
+			c.opt(&oo)
+		}
+		if _, err := e.Edit(c.src, c.n, c.ins, oo, nil); err == nil || !strings.Contains(err.Error(), c.wants) {
+			t.Fatalf("%s: %v, want an error containing %q", c.name, err, c.wants)
+		}
+	}
+	m, err := captions.DefaultMeasurer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Batch = 8
+	r, err := e.Evaluate(m, set, 8, o, 50, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Report.Pairs != 8 || r.Ceiling.L2.Value != 0 || r.Report.L2.Value <= 0 {
+		t.Fatalf("evaluation of an untrained editor: %+v", r.Report)
+	}
+}

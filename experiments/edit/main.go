@@ -1,0 +1,21 @@
+// Command edit edits images by an instruction with an InstructPix2Pix
+// editor (Brooks et al., CVPR 2023; package edits): -input is an .npz whose
+// images (or samples, as the sample command writes them) are (N, C, H, W)
+// in [−1, 1], or a PNG; -output an .npz of the edited images likewise,
+// with a PNG strip beside it (the sources above their edits). Two-scale
+// guidance takes -text-scale (s_T, default 7.5) and -image-scale (s_I,
+// default 1.5), diffusers' pipeline defaults. With -eval it edits the
+// first -n pairs of the edit data set's held-out split (MNIST's test
+// digits; the instructions held out of training among them) and reports
+// edit success, preservation, PSNR, L2 and L1 outside the edit, per kind
+// of instruction and per instruction, beside the true edits' own measures.
+// An edit depends only on -seed and the image's index, not on -batch.
+package main
+
+import (
+	_ "github.com/clockwork-go/clockwork/datasets/mnistdata"
+	"github.com/clockwork-go/clockwork/internal/cli"
+	"github.com/clockwork-go/clockwork/internal/cmd/edit"
+)
+
+func main() { cli.Main(edit.Run) }

@@ -1,0 +1,240 @@
+// Package edit is the edit command, run as `clockwork edit` (cmd/clockwork)
+// or `go run ./experiments/edit`; the command's documentation is in
+// experiments/edit.
+package edit
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	_ "image/png" // -input PNG
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/clockwork-go/clockwork/captions"
+	"github.com/clockwork-go/clockwork/edits"
+	"github.com/clockwork-go/clockwork/internal/cli"
+	"github.com/clockwork-go/clockwork/internal/npzio"
+	"github.com/clockwork-go/clockwork/plots"
+)
+
+// DefaultModel is the shipped editor.
+const DefaultModel = "models/mnist_edit"
+
+// Run runs the edit command with the arguments after its name, writing to
+// stdout and stderr, and returns its exit status.
+func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	c := cli.New("edit", "edit images by an instruction with an InstructPix2Pix editor, or evaluate it on the held-out edits",
+		[]string{`edit -input samples.npz -instruction "make it thicker" -output edited.npz`,
+			`edit -input digit.png -instruction "move it to the left and rotate it a little right" -output out.npz`,
+			"edit -eval -n 1000 -json runs/edit-eval.json"}, stdout, stderr)
+	fs := c.Flags
+	o := edits.DefaultOptions()
+	model := fs.String("model", DefaultModel, "editor model directory")
+	input := fs.String("input", "", "images to edit: an .npz whose images (or samples) are (N, C, H, W) in [−1, 1], or a PNG")
+	instruction := fs.String("instruction", "", `the edit, e.g. "make it thicker" or "make it bigger and move it up"`)
+	output := fs.String("output", "", "output .npz (images, (N, C, H, W) in [−1, 1]); a PNG strip, sources above edits, is written beside it")
+	fs.StringVar(&o.Sampler, "sampler", o.Sampler, "sampler")
+	fs.IntVar(&o.Steps, "steps", o.Steps, "sampling steps")
+	fs.Float64Var(&o.TextScale, "text-scale", o.TextScale, "guidance scale of the instruction, s_T")
+	fs.Float64Var(&o.ImageScale, "image-scale", o.ImageScale, "guidance scale of the source image, s_I")
+	fs.Uint64Var(&o.Seed, "seed", 0, "noise seed")
+	fs.IntVar(&o.Batch, "batch", o.Batch, "images per batch")
+	eval := fs.Bool("eval", false, "evaluate on the first -n held-out pairs (test digits, the held-out instructions among them) instead of editing -input")
+	n := fs.Int("n", 1000, "with -eval: pairs")
+	jsonOut := fs.String("json", "", "with -eval: write the report as JSON here")
+	strip := fs.String("strip", "", "with -eval: write a PNG of the first 16 pairs (sources, true edits, edits) here")
+	if code, ok := c.Parse(args, false); !ok {
+		return code
+	}
+	if err := o.Check(); err != nil {
+		return c.Usage("%v", err)
+	}
+	if _, err := os.Stat(*model); err != nil && *model == DefaultModel {
+		return c.Fail(fmt.Errorf("-model: no editor is shipped in %s yet; train one with `train -init models/mnist_text -data edits -prediction v_prediction -out runs/edit` and give -model runs/edit/model", DefaultModel))
+	}
+	if *eval {
+		if *input != "" || *instruction != "" || *output != "" {
+			return c.Usage("-eval edits the held-out pairs: -input, -instruction and -output go without it")
+		}
+		if *n <= 0 {
+			return c.Usage("-n %d: want a positive number of pairs", *n)
+		}
+		if err := cli.CheckOutFiles("-json", *jsonOut, "-strip", *strip); err != nil {
+			return c.Fail(err)
+		}
+		return evaluate(c, *model, o, *n, *jsonOut, *strip)
+	}
+	if *input == "" || *instruction == "" || *output == "" {
+		return c.Usage("give -input, -instruction and -output (or -eval)")
+	}
+	if filepath.Ext(*output) != ".npz" {
+		return c.Usage("-output %s: want an .npz file", *output)
+	}
+	png := strings.TrimSuffix(*output, ".npz") + ".png"
+	if err := cli.CheckOutFiles("-output", *output, "-output's strip", png); err != nil {
+		return c.Fail(err)
+	}
+	e, err := edits.LoadEditor(*model)
+	if err != nil {
+		return c.Fail(err)
+	}
+	if _, err := e.Text.IDs([]string{*instruction}); err != nil {
+		return c.Fail(fmt.Errorf("-instruction: %w", err))
+	}
+	src, k, err := readInput(*input, e.Shape)
+	if err != nil {
+		return c.Fail(err)
+	}
+	if err := e.CheckImages("-input "+*input, src, k); err != nil {
+		return c.Fail(err)
+	}
+	prog := cli.NewProgress(stderr, k, "edit")
+	start := time.Now()
+	out, err := e.Edit(src, k, []string{*instruction}, o, func(done int) { prog.Set(done, "") })
+	prog.Finish()
+	if err != nil {
+		return c.Fail(err)
+	}
+	shape := append([]int{k}, e.Shape...)
+	if err := npzio.Write(*output, []string{"images"}, map[string]npzio.Array{"images": npzio.Float32(out, shape...)}); err != nil {
+		return c.Fail(err)
+	}
+	both := append(append([]float32(nil), src...), out...)
+	if err := plots.SaveGridPNG(png, both, 2*k, e.Shape[0], e.Shape[1], e.Shape[2], k, 2); err != nil {
+		return c.Fail(err)
+	}
+	c.Printf("%d images edited (%q; %s, %d steps, s_T %g, s_I %g) in %s; wrote %s and %s\n", k, *instruction, o.Sampler, o.Steps, o.TextScale, o.ImageScale,
+		time.Since(start).Round(time.Millisecond), *output, png)
+	return 0
+}
+
+// readInput reads the images to edit: an .npz's images (or samples), or a
+// PNG converted to [−1, 1] (gray for one channel), checked against the
+// editor's shape.
+func readInput(path string, shape []int) ([]float32, int, error) {
+	per := shape[0] * shape[1] * shape[2]
+	if strings.EqualFold(filepath.Ext(path), ".png") {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, 0, fmt.Errorf("-input: %w", err)
+		}
+		defer f.Close()
+		img, _, err := image.Decode(f)
+		if err != nil {
+			return nil, 0, fmt.Errorf("-input %s: %w", path, err)
+		}
+		b := img.Bounds()
+		if b.Dx() != shape[2] || b.Dy() != shape[1] {
+			return nil, 0, fmt.Errorf("-input %s is %d×%d pixels; the editor edits %d×%d images", path, b.Dx(), b.Dy(), shape[2], shape[1])
+		}
+		if shape[0] != 1 && shape[0] != 3 {
+			return nil, 0, fmt.Errorf("-input %s: a PNG gives 1 or 3 channels; the editor edits %d", path, shape[0])
+		}
+		out := make([]float32, per)
+		hw := shape[1] * shape[2]
+		for y := 0; y < shape[1]; y++ {
+			for x := 0; x < shape[2]; x++ {
+				px := img.At(b.Min.X+x, b.Min.Y+y)
+				if shape[0] == 1 {
+					g := color.GrayModel.Convert(px).(color.Gray)
+					out[y*shape[2]+x] = float32(g.Y)/127.5 - 1
+					continue
+				}
+				r, g, bl, _ := px.RGBA()
+				for ch, v := range []uint32{r, g, bl} {
+					out[ch*hw+y*shape[2]+x] = float32(v>>8)/127.5 - 1
+				}
+			}
+		}
+		return out, 1, nil
+	}
+	arrays, err := npzio.Read(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("-input: %w", err)
+	}
+	key := "images"
+	a, ok := arrays[key]
+	if !ok {
+		key = "samples"
+		if a, ok = arrays[key]; !ok {
+			return nil, 0, fmt.Errorf("-input %s has no array images (or samples)", path)
+		}
+	}
+	s := a.Shape
+	if len(s) != 4 || s[1] != shape[0] || s[2] != shape[1] || s[3] != shape[2] || s[0] <= 0 {
+		return nil, 0, fmt.Errorf("-input %s: %s has shape %v; the editor edits (N, %d, %d, %d)", path, key, s, shape[0], shape[1], shape[2])
+	}
+	v := a.Floats()
+	if v == nil {
+		return nil, 0, fmt.Errorf("-input %s: %s is %s, not floating point", path, key, a.Dtype())
+	}
+	return v, s[0], nil
+}
+
+// evaluate runs -eval.
+func evaluate(c *cli.Command, model string, o edits.Options, n int, jsonOut, strip string) int {
+	e, err := edits.LoadEditor(model)
+	if err != nil {
+		return c.Fail(err)
+	}
+	m, err := captions.DefaultMeasurer()
+	if err != nil {
+		return c.Fail(err)
+	}
+	set, err := edits.OpenSplit("test", n)
+	if err != nil {
+		return c.Fail(err)
+	}
+	gf, err := e.GFLOPs(o)
+	if err != nil {
+		return c.Fail(err)
+	}
+	prog := cli.NewProgress(c.Stderr, n, "edit")
+	start := time.Now()
+	r, err := e.Evaluate(m, set, n, o, 1000, func(done int) { prog.Set(done, "") })
+	prog.Finish()
+	if err != nil {
+		return c.Fail(err)
+	}
+	el := time.Since(start)
+	c.Printf("%s on %d held-out pairs (%s, %d steps, s_T %g, s_I %g, seed %d): %.3f GFLOPs per edit, %s in all\n\n", model, n, o.Sampler, o.Steps, o.TextScale, o.ImageScale, o.Seed, gf, el.Round(time.Second))
+	if err := r.Report.WriteTable(c.Stdout, &r.Ceiling); err != nil {
+		return c.Fail(err)
+	}
+	if strip != "" {
+		const k, per = 16, captions.Side * captions.Side
+		rows := min(k, n)
+		img := make([]float32, 0, 3*rows*per)
+		src := make([]float32, rows*per)
+		tgt := make([]float32, rows*per)
+		idx := make([]int, rows)
+		for i := range idx {
+			idx[i] = i
+		}
+		set.Data.Inputs.Batch(idx, src, nil)
+		set.Data.Batch(idx, tgt, nil)
+		img = append(append(append(img, src...), tgt...), r.Outputs[:rows*per]...)
+		if err := plots.SaveGridPNG(strip, img, 3*rows, 1, captions.Side, captions.Side, rows, 2); err != nil {
+			return c.Fail(err)
+		}
+	}
+	if jsonOut != "" {
+		rep := struct {
+			Model   string        `json:"model"`
+			Options edits.Options `json:"options"`
+			GFLOPs  float64       `json:"gflops_per_edit"`
+			Seconds float64       `json:"seconds"`
+			Edits   edits.Report  `json:"edits"`
+			Ceiling edits.Report  `json:"true_edits"`
+		}{model, o, gf, el.Seconds(), r.Report, r.Ceiling}
+		if err := c.WriteStamped(jsonOut, rep); err != nil {
+			return c.Fail(err)
+		}
+	}
+	return 0
+}

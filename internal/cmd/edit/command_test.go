@@ -1,0 +1,125 @@
+package edit
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/edits"
+	"github.com/clockwork-go/clockwork/internal/npzio"
+	"github.com/clockwork-go/clockwork/internal/texttest"
+	"github.com/clockwork-go/clockwork/textenc"
+)
+
+// tinyEditor writes an untrained editor: the test text model widened to
+// take the source image, its encoder extended to the instructions' words.
+func tinyEditor(t *testing.T) string {
+	m, p := texttest.Model(t, 16, 16)
+	w, err := m.WidenInput(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := p.Extend(edits.Vocabulary(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "editor")
+	if err := w.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := diffusion.SaveScheduleConfig(dir, diffusion.DefaultScheduleConfig()); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Save(textenc.ModelDir(dir)); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func run(args ...string) (int, string) {
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), args, &out, &errb)
+	return code, out.String() + errb.String()
+}
+
+func TestEditCommand(t *testing.T) {
+	dir := tinyEditor(t)
+	tmp := t.TempDir()
+	in := filepath.Join(tmp, "in.npz")
+	imgs := make([]float32, 2*32*32)
+	for i := range imgs {
+		imgs[i] = -1
+	}
+	if err := npzio.Write(in, []string{"samples"}, map[string]npzio.Array{"samples": npzio.Float32(imgs, 2, 1, 32, 32)}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(tmp, "out.npz")
+	if code, msg := run("-model", dir, "-input", in, "-instruction", "make it thicker", "-output", out, "-steps", "2"); code != 0 {
+		t.Fatalf("edit: %d %s", code, msg)
+	}
+	a, err := npzio.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := a["images"].Shape; len(s) != 4 || s[0] != 2 || s[1] != 1 || s[2] != 32 {
+		t.Fatalf("images of shape %v", s)
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "out.png")); err != nil {
+		t.Fatal(err)
+	}
+	// A PNG of the right size is read as one image.
+	pngPath := filepath.Join(tmp, "digit.png")
+	writePNG(t, pngPath, 32)
+	if code, msg := run("-model", dir, "-input", pngPath, "-instruction", "move it up", "-output", filepath.Join(tmp, "p.npz"), "-steps", "1"); code != 0 {
+		t.Fatalf("edit of a PNG: %d %s", code, msg)
+	}
+	// Bad input: a clear error, nothing written.
+	big := filepath.Join(tmp, "big.png")
+	writePNG(t, big, 28)
+	wrongC := filepath.Join(tmp, "rgb.npz")
+	if err := npzio.Write(wrongC, []string{"images"}, map[string]npzio.Array{"images": npzio.Float32(make([]float32, 3*32*32), 1, 3, 32, 32)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-input", big, "-instruction", "make it thicker"}, "28×28 pixels"},
+		{[]string{"-input", wrongC, "-instruction", "make it thicker"}, "shape [1 3 32 32]"},
+		{[]string{"-input", in, "-instruction", "make it purple"}, `"purple"`},
+		{[]string{"-input", in, "-instruction", "make it thicker", "-text-scale", "NaN"}, "text guidance scale NaN"},
+		{[]string{"-input", in, "-instruction", "make it thicker", "-image-scale", "-2"}, "image guidance scale -2"},
+		{[]string{"-model", texttest.Dir(t, 16, 16), "-input", in, "-instruction", "make it thicker"}, "text-to-image"},
+	} {
+		bad := filepath.Join(tmp, "bad.npz")
+		args := append([]string{"-model", dir, "-output", bad}, c.args...)
+		code, msg := run(args...)
+		if code == 0 || !strings.Contains(msg, c.want) {
+			t.Fatalf("%v: exit %d, %q; want an error containing %q", c.args, code, msg, c.want)
+		}
+		if _, err := os.Stat(bad); err == nil {
+			t.Fatalf("%v: an output was written", c.args)
+		}
+	}
+}
+
+func writePNG(t *testing.T, path string, side int) {
+	img := image.NewGray(image.Rect(0, 0, side, side))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 7)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+}
