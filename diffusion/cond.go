@@ -34,12 +34,20 @@ type Cond struct {
 	// (N, C, H, W): the input image of an editor (InstructPix2Pix,
 	// Brooks et al., CVPR 2023).
 	Image *tensor.Dense
+	// ClassVector is the class_labels vector of a U-Net with a
+	// "projection" class embedding, (N, dim): a guidance-distilled
+	// editor's embedding of its guidance scales.
+	ClassVector *tensor.Dense
 }
 
 // UNet returns what a U-Net's forward pass takes of c: the labels and the
 // text with its mask (the image goes into its input, see ModelInput).
 func (c Cond) UNet() unet.Cond {
-	return unet.Cond{Labels: c.Labels, Text: c.Text, TextMask: c.TextMask}
+	u := unet.Cond{Labels: c.Labels, Text: c.Text, TextMask: c.TextMask}
+	if c.ClassVector != nil {
+		u.ClassVector = c.ClassVector.Data().([]float32)
+	}
+	return u
 }
 
 // Tokens returns the number of text tokens per row, 0 without text.
@@ -68,7 +76,7 @@ func PromptCond(p *textenc.Prompter, prompts []string) (Cond, error) {
 
 // IsZero reports whether c carries no conditioning.
 func (c Cond) IsZero() bool {
-	return c.Labels == nil && c.Text == nil && c.TextMask == nil && c.Pooled == nil && c.Image == nil
+	return c.Labels == nil && c.Text == nil && c.TextMask == nil && c.Pooled == nil && c.Image == nil && c.ClassVector == nil
 }
 
 // Rows returns the number of rows of the fields that are set, or 0 when none
@@ -83,6 +91,8 @@ func (c Cond) Rows() int {
 		return c.Pooled.Shape()[0]
 	case c.Image != nil:
 		return c.Image.Shape()[0]
+	case c.ClassVector != nil:
+		return c.ClassVector.Shape()[0]
 	}
 	return 0
 }
@@ -133,6 +143,14 @@ func (c Cond) Check(n int) error {
 			return err
 		}
 	}
+	if c.ClassVector != nil {
+		if s := c.ClassVector.Shape(); len(s) != 2 || s[0] != n || s[1] < 1 {
+			return fmt.Errorf("class vectors of shape %v for %d rows: want (%d, dim)", s, n, n)
+		}
+		if err := finite("class vectors", c.ClassVector); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -171,6 +189,10 @@ func (c Cond) Slice(i, j int) Cond {
 		s := c.Image.Shape()
 		per := s[1] * s[2] * s[3]
 		out.Image = tensor.New(tensor.WithShape(j-i, s[1], s[2], s[3]), tensor.WithBacking(c.Image.Data().([]float32)[i*per:j*per]))
+	}
+	if c.ClassVector != nil {
+		d := c.ClassVector.Shape()[1]
+		out.ClassVector = tensor.New(tensor.WithShape(j-i, d), tensor.WithBacking(c.ClassVector.Data().([]float32)[i*d:j*d]))
 	}
 	return out
 }
@@ -211,6 +233,9 @@ func (c Cond) Take(idx []int) Cond {
 	if c.Image != nil {
 		out.Image = gather(c.Image)
 	}
+	if c.ClassVector != nil {
+		out.ClassVector = gather(c.ClassVector)
+	}
 	return out
 }
 
@@ -226,7 +251,7 @@ func Concat(cs ...Cond) (Cond, error) {
 	n := 0
 	for i, c := range cs {
 		if (c.Labels == nil) != (first.Labels == nil) || (c.Text == nil) != (first.Text == nil) ||
-			(c.TextMask == nil) != (first.TextMask == nil) || (c.Pooled == nil) != (first.Pooled == nil) || (c.Image == nil) != (first.Image == nil) {
+			(c.TextMask == nil) != (first.TextMask == nil) || (c.Pooled == nil) != (first.Pooled == nil) || (c.Image == nil) != (first.Image == nil) || (c.ClassVector == nil) != (first.ClassVector == nil) {
 			return Cond{}, fmt.Errorf("conditioning %d sets other fields than conditioning 0", i)
 		}
 		if c.Text != nil && !sameTail(c.Text.Shape(), first.Text.Shape()) {
@@ -237,6 +262,9 @@ func Concat(cs ...Cond) (Cond, error) {
 		}
 		if c.Image != nil && !sameTail(c.Image.Shape(), first.Image.Shape()) {
 			return Cond{}, fmt.Errorf("conditioning images %v and %v differ in shape", c.Image.Shape(), first.Image.Shape())
+		}
+		if c.ClassVector != nil && !sameTail(c.ClassVector.Shape(), first.ClassVector.Shape()) {
+			return Cond{}, fmt.Errorf("class vectors %v and %v differ in width", c.ClassVector.Shape(), first.ClassVector.Shape())
 		}
 		out.Labels = append(out.Labels, c.Labels...)
 		out.TextMask = append(out.TextMask, c.TextMask...)
@@ -258,6 +286,9 @@ func Concat(cs ...Cond) (Cond, error) {
 	}
 	if first.Image != nil {
 		out.Image = stack(func(c Cond) *tensor.Dense { return c.Image })
+	}
+	if first.ClassVector != nil {
+		out.ClassVector = stack(func(c Cond) *tensor.Dense { return c.ClassVector })
 	}
 	return out, nil
 }

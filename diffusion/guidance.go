@@ -257,6 +257,7 @@ func (g *Guided) branches(n int, c Cond) (Cond, error) {
 		drop.Pooled = tensor.New(tensor.WithShape(n, d), tensor.WithBacking(v))
 	}
 	drop.Image = c.Image
+	drop.ClassVector = c.ClassVector // not a prompt: every branch keeps it
 	if g.G.Branches() == 2 {
 		return Concat(c, drop)
 	}

@@ -37,7 +37,7 @@ type TrainGraph struct {
 func NewTrainGraph(m *unet.Model, enc *textenc.Model, n, h, w, tokens int) (*TrainGraph, error) {
 	c := m.Config
 	shapes := [][]int{{n, c.InChannels, h, w}, {n, c.BlockOutChannels[0]}}
-	k := c.NumClasses()
+	k := c.ClassInputs()
 	if k > 0 {
 		shapes = append(shapes, []int{n, k})
 	}
@@ -133,7 +133,13 @@ func (tg *TrainGraph) Run(b TrainInput) (float64, error) {
 		return 0, fmt.Errorf("train graph: %d timesteps for a batch of %d", len(b.T), tg.n)
 	}
 	in := append(tg.in[:0], b.X, m.TimeProj(b.T))
-	if m.Config.NumClasses() > 0 {
+	if k := m.Config.ClassProjection(); k > 0 {
+		v := b.Cond.ClassVector
+		if v == nil || !v.Shape().Eq(tensor.Shape{tg.n, k}) {
+			return 0, fmt.Errorf("train graph: class vectors of shape %v, want (%d, %d)", shapeOf(v), tg.n, k)
+		}
+		in = append(in, v)
+	} else if m.Config.NumClasses() > 0 {
 		oh, err := m.OneHot(b.Cond.Labels)
 		if err != nil {
 			return 0, err

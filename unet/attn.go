@@ -16,10 +16,14 @@ import (
 // encoder_hidden_states (N, tokens, cross_attention_dim), with its mask
 // (N·tokens values, 1 for a token attended to and 0 for one dropped; nil:
 // every token).
+//
+// ClassVector is the class_labels of a "projection" class embedding, one
+// vector of projection_class_embeddings_input_dim values per row.
 type Cond struct {
-	Labels   []int64
-	Text     *tensor.Dense
-	TextMask []float32
+	Labels      []int64
+	Text        *tensor.Dense
+	TextMask    []float32
+	ClassVector []float32
 }
 
 // attnBlock is an attention block of a level: spatial self-attention (the

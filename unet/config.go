@@ -63,6 +63,12 @@ type Config struct {
 	// UseLinearProjection makes proj_in and proj_out linear layers on
 	// tokens instead of 1×1 convolutions.
 	UseLinearProjection bool `json:"use_linear_projection"`
+	// ProjectionClassEmbeddingsInputDim is the width of the class_labels
+	// vector of class_embed_type "projection": a TimestepEmbedding (two
+	// linear layers with SiLU between) maps it to the time embedding's
+	// width, added to it. A guidance-distilled editor feeds it the
+	// sinusoidal embeddings of its guidance scales.
+	ProjectionClassEmbeddingsInputDim *int `json:"projection_class_embeddings_input_dim"`
 }
 
 // The model classes a Config describes ("_class_name" in config.json).
@@ -75,7 +81,7 @@ const (
 // not have, and condKeys the typed keys of UNet2DConditionModel only.
 var (
 	modelOnlyKeys = []string{"downsample_type", "upsample_type", "attn_norm_num_groups", "add_attention", "num_train_timesteps"}
-	condKeys      = []string{"cross_attention_dim", "transformer_layers_per_block", "use_linear_projection"}
+	condKeys      = []string{"cross_attention_dim", "transformer_layers_per_block", "use_linear_projection", "projection_class_embeddings_input_dim"}
 )
 
 // condFixed are UNet2DConditionModel keys this package supports with one
@@ -106,12 +112,11 @@ var condFixed = map[string]string{
 // Simple* blocks, or added and projected embeddings): any value is
 // accepted, and a saved config writes diffusers' defaults.
 var condInert = map[string]any{
-	"resnet_skip_time_act":                  false,
-	"resnet_out_scale_factor":               1.0,
-	"addition_time_embed_dim":               nil,
-	"projection_class_embeddings_input_dim": nil,
-	"mid_block_only_cross_attention":        nil,
-	"addition_embed_type_num_heads":         64,
+	"resnet_skip_time_act":           false,
+	"resnet_out_scale_factor":        1.0,
+	"addition_time_embed_dim":        nil,
+	"mid_block_only_cross_attention": nil,
+	"addition_embed_type_num_heads":  64,
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -370,6 +375,19 @@ func (c Config) headDim(ch int) int {
 	return ch
 }
 
+// ClassEmbedProjection is the class_embed_type whose class_labels are a
+// vector projected by a TimestepEmbedding (diffusers' "projection").
+const ClassEmbedProjection = "projection"
+
+// ClassProjection returns the width of the class_labels vector of a
+// "projection" class embedding, 0 for other models.
+func (c Config) ClassProjection() int {
+	if c.ClassEmbedType != nil && *c.ClassEmbedType == ClassEmbedProjection && c.ProjectionClassEmbeddingsInputDim != nil {
+		return *c.ProjectionClassEmbeddingsInputDim
+	}
+	return 0
+}
+
 // NumClasses returns num_class_embeds, or 0 for an unconditional model.
 func (c Config) NumClasses() int {
 	if c.NumClassEmbeds != nil {
@@ -448,8 +466,15 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: resnet_time_scale_shift %q is not supported (only \"default\")", c.ResnetTimeScaleShift)
 	case c.Dropout != 0:
 		return fmt.Errorf("config: dropout %g is not supported (only 0)", c.Dropout)
-	case c.ClassEmbedType != nil:
+	case c.ClassEmbedType != nil && (*c.ClassEmbedType != ClassEmbedProjection || !c.Conditional()):
+		if c.Conditional() {
+			return fmt.Errorf("config: class_embed_type %q is not supported (only null, with num_class_embeds, or %q)", *c.ClassEmbedType, ClassEmbedProjection)
+		}
 		return fmt.Errorf("config: class_embed_type %q is not supported (only null, with num_class_embeds)", *c.ClassEmbedType)
+	case c.ClassEmbedType != nil && (c.ProjectionClassEmbeddingsInputDim == nil || *c.ProjectionClassEmbeddingsInputDim <= 0):
+		return fmt.Errorf("config: class_embed_type %q needs a positive projection_class_embeddings_input_dim", ClassEmbedProjection)
+	case c.ClassEmbedType != nil && c.NumClassEmbeds != nil:
+		return fmt.Errorf("config: class_embed_type %q and num_class_embeds %d: give one", ClassEmbedProjection, *c.NumClassEmbeds)
 	case c.NumClassEmbeds != nil && *c.NumClassEmbeds <= 0:
 		return fmt.Errorf("config: num_class_embeds %d must be positive", *c.NumClassEmbeds)
 	case c.NormEps <= 0:

@@ -154,6 +154,12 @@ func (m *Model) CostAt(h, w, tokens int) Cost {
 	if cfg.NumClasses() > 0 {
 		b.Sum("class_embedding", temb) // a lookup, then the sum
 	}
+	if k := cfg.ClassProjection(); k > 0 {
+		b.Linear("class_embedding.linear_1", 1, k, temb)
+		b.Act("class_embedding.act", temb)
+		b.Linear("class_embedding.linear_2", 1, temb, temb)
+		b.Sum("class_embedding", temb)
+	}
 	b.Conv("conv_in", cfg.InChannels, c0, 3, h, w)
 	// layers adds a block's resnets, each followed by its attention if any.
 	layers := func(bp blockPlan, hh, ww int) {

@@ -92,12 +92,14 @@ func TestCostMatchesReference(t *testing.T) {
 //	{"conv": 967680, "linear": 636800, "attention": 445440}
 //	/usr/bin/python3 scripts/reference/count_macs.py unet/testdata/cond-8ch/config.json 8 5
 //	{"conv": 1043456, "linear": 529504, "attention": 254976}
+//	/usr/bin/python3 scripts/reference/count_macs.py unet/testdata/cond-proj/config.json 8 4
+//	{"conv": 944640, "linear": 336768, "attention": 40960}
 func TestCostAtMatchesReference(t *testing.T) {
 	for _, tc := range []struct {
 		name                      string
 		tokens                    int
 		conv, linear, attentionMs int64
-	}{{"cond-class", 7, 1488896, 773472, 423808}, {"cond-linear", 5, 967680, 636800, 445440}, {"cond-8ch", 5, 1043456, 529504, 254976}} {
+	}{{"cond-class", 7, 1488896, 773472, 423808}, {"cond-linear", 5, 967680, 636800, 445440}, {"cond-8ch", 5, 1043456, 529504, 254976}, {"cond-proj", 4, 944640, 336768, 40960}} {
 		m, err := Load("testdata/" + tc.name)
 		if err != nil {
 			t.Fatal(err)

@@ -68,8 +68,8 @@ func (m *Model) runnerFor(n, h, w, tokens int) (*runner, error) {
 	var err error
 	embShape := []int{n, c.TimeEmbedDim()}
 	embIn := [][]int{{n, c.BlockOutChannels[0]}}
-	if c.NumClasses() > 0 {
-		embIn = append(embIn, []int{n, c.NumClasses()})
+	if k := c.ClassInputs(); k > 0 {
+		embIn = append(embIn, []int{n, k})
 	}
 	if r.embed, err = m.compileStage(embIn, func(g *nn.Graph, in []*G.Node) []*G.Node {
 		var onehot *G.Node
@@ -228,6 +228,20 @@ func (m *Model) begin(x *tensor.Dense, t []float64, cond Cond, hook Hook) (*stat
 		}
 	}
 	embIn := []*tensor.Dense{m.TimeProj(t)}
+	if k := c.ClassProjection(); k > 0 || cond.ClassVector != nil {
+		switch {
+		case k == 0:
+			return nil, fmt.Errorf("model has no projection class embedding (class_embed_type is not %q): a class vector given", ClassEmbedProjection)
+		case len(cond.ClassVector) != n*k:
+			return nil, fmt.Errorf("%d class vector values for a batch of %d of projection_class_embeddings_input_dim %d", len(cond.ClassVector), n, k)
+		}
+		for i, v := range cond.ClassVector {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return nil, fmt.Errorf("class vector value %d is %v", i, v)
+			}
+		}
+		embIn = append(embIn, tensor.New(tensor.WithShape(n, k), tensor.WithBacking(cond.ClassVector)))
+	}
 	switch {
 	case c.NumClasses() > 0 && labels == nil:
 		return nil, fmt.Errorf("model is class-conditional (num_class_embeds %d): class labels are required", c.NumClasses())

@@ -73,13 +73,31 @@ const (
 // class_embedding(onehot) for class-conditional models. tproj is the
 // sinusoidal projection (N, block_out_channels[0]) from TimeProj and onehot
 // the (N, num_class_embeds) one-hot labels, nil for unconditional models.
+//
+// For a "projection" class embedding onehot is instead the class_labels
+// vector (N, projection_class_embeddings_input_dim), and the class
+// embedding is class_embedding.linear_2(SiLU(class_embedding.linear_1(·))).
 func (m *Model) Embedding(g *nn.Graph, tproj, onehot *G.Node) *G.Node {
 	e := g.Linear("time_embedding.linear_1", tproj)
 	e = g.Linear("time_embedding.linear_2", nn.SiLU(e))
-	if onehot != nil {
+	switch {
+	case onehot == nil:
+	case m.Config.ClassProjection() > 0:
+		c := g.Linear("class_embedding.linear_1", onehot)
+		e = nn.Add(e, g.Linear("class_embedding.linear_2", nn.SiLU(c)))
+	default:
 		e = nn.Add(e, g.Embedding("class_embedding", onehot))
 	}
 	return e
+}
+
+// ClassInputs returns the width of the class input of the embedding (the
+// one-hot labels or the projected vector), 0 without one.
+func (c Config) ClassInputs() int {
+	if k := c.ClassProjection(); k > 0 {
+		return k
+	}
+	return c.NumClasses()
 }
 
 // ConvIn adds the input convolution (after centering when

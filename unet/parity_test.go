@@ -20,8 +20,10 @@ import (
 // evaluated in float64 on random float32 weights. The cond-* fixtures
 // attend to text (encoder_hidden_states) under a mask: linear projections
 // and two transformer layers (cond-linear), class labels beside the text
-// (cond-class), eight input channels (cond-8ch).
-var fixtures = []string{"attn", "classcond", "layers2", "nomid", "cond-linear", "cond-class", "cond-8ch"}
+// (cond-class), eight input channels (cond-8ch), a "projection" class
+// embedding of a class_labels vector (cond-proj, a guidance-distilled
+// editor's layout).
+var fixtures = []string{"attn", "classcond", "layers2", "nomid", "cond-linear", "cond-class", "cond-8ch", "cond-proj"}
 
 const parityTol = 1e-4
 
@@ -56,7 +58,11 @@ func loadFixture(t *testing.T, name string) *fixture {
 		f.t = append(f.t, float64(v))
 	}
 	if l, ok := in["class_labels"]; ok {
-		f.cond.Labels = l.I64
+		if l.I64 != nil {
+			f.cond.Labels = l.I64
+		} else {
+			f.cond.ClassVector = l.Floats()
+		}
 	}
 	if e, ok := in["encoder_hidden_states"]; ok {
 		f.cond.Text = tensor.New(tensor.WithShape(e.Shape...), tensor.WithBacking(e.F32))
@@ -180,7 +186,7 @@ func TestParityGradients(t *testing.T) {
 
 // gradFixtures are the fixtures with reference gradients (grad.npz); a
 // UNet2DConditionModel's include the gradient with respect to the text.
-var gradFixtures = []string{"attn", "cond-linear"}
+var gradFixtures = []string{"attn", "cond-linear", "cond-proj"}
 
 func parityGradients(t *testing.T, name string, planned bool) {
 	f := loadFixture(t, name)
@@ -209,7 +215,13 @@ func parityGradients(t *testing.T, name string, planned bool) {
 			bias := tensor.New(tensor.WithShape(ts[0], ts[1]), tensor.WithBacking(nn.TextBias(f.cond.TextMask, ts[0], ts[1])))
 			binds = append(binds, binding{text.Tokens, tok}, binding{text.Bias, bias})
 		}
-		out = m.Graph(g, x, tp, nil, text)
+		var cls *G.Node
+		if f.cond.ClassVector != nil {
+			k := m.Config.ClassProjection()
+			cls = g.Input("class", s[0], k)
+			binds = append(binds, binding{cls, tensor.New(tensor.WithShape(s[0], k), tensor.WithBacking(f.cond.ClassVector))})
+		}
+		out = m.Graph(g, x, tp, cls, text)
 		rIn = g.Input("r", out.Shape()...)
 		return nil
 	})

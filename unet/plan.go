@@ -173,6 +173,10 @@ func (p *plan) declare(c Config, ps *nn.Params, seed uint64) {
 	if k := c.NumClasses(); k > 0 {
 		nn.DeclareEmbedding(ps, seed, "class_embedding", k, temb)
 	}
+	if k := c.ClassProjection(); k > 0 {
+		nn.DeclareLinear(ps, seed, "class_embedding.linear_1", k, temb)
+		nn.DeclareLinear(ps, seed, "class_embedding.linear_2", temb, temb)
+	}
 	declareBlock := func(b blockPlan, down bool) {
 		attns := func() {
 			for j, a := range b.attns {

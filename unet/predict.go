@@ -14,7 +14,8 @@ import (
 // result to another, the interface a NumPy or PyTorch user checks parity
 // through. The input holds "sample" (N,C,H,W) float32, "timestep" (N) or a
 // single timestep, int64 or float32, for models with class embeddings
-// "class_labels" (N) int64, and for a UNet2DConditionModel
+// "class_labels" (N) int64 (or, for class_embed_type "projection",
+// (N, projection_class_embeddings_input_dim) float), and for a UNet2DConditionModel
 // "encoder_hidden_states" (N,L,cross_attention_dim) float32 with an
 // optional "encoder_attention_mask" (N,L) of 1 (attend) and 0 (drop), as
 // diffusers' forward takes them. The output holds "output"
@@ -54,14 +55,21 @@ func (m *Model) PredictNPZ(inPath, outPath string) error {
 	if ts.U8 != nil {
 		return fmt.Errorf("%s: \"timestep\" is uint8, want int64, float32 or float64", inPath)
 	}
-	var labels []int64
+	var cond Cond
 	if l, ok := in["class_labels"]; ok {
-		if l.I64 == nil || len(l.Shape) != 1 {
-			return fmt.Errorf("%s: \"class_labels\" is %s %v, want int64 or int32 (N)", inPath, l.Dtype(), l.Shape)
+		if k := m.Config.ClassProjection(); k > 0 {
+			// A "projection" class embedding takes a vector per row.
+			if v := l.Floats(); v == nil || len(l.Shape) != 2 || l.Shape[1] != k {
+				return fmt.Errorf("%s: \"class_labels\" is %s %v, want float (N,%d) for class_embed_type %q", inPath, l.Dtype(), l.Shape, k, ClassEmbedProjection)
+			}
+			cond.ClassVector = l.Floats()
+		} else {
+			if l.I64 == nil || len(l.Shape) != 1 {
+				return fmt.Errorf("%s: \"class_labels\" is %s %v, want int64 or int32 (N)", inPath, l.Dtype(), l.Shape)
+			}
+			cond.Labels = l.I64
 		}
-		labels = l.I64
 	}
-	cond := Cond{Labels: labels}
 	if e, ok := in["encoder_hidden_states"]; ok {
 		if e.F32 == nil || len(e.Shape) != 3 {
 			return fmt.Errorf("%s: \"encoder_hidden_states\" is %s %v, want float32 (N,L,D)", inPath, e.Dtype(), e.Shape)

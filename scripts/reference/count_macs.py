@@ -44,6 +44,8 @@ def main():
     for mod in m.modules():
         mod.register_forward_hook(hook)
     labels = torch.zeros(1, dtype=torch.long) if cfg.get("num_class_embeds") else None
+    if cfg.get("class_embed_type") == "projection":
+        labels = torch.zeros(1, cfg["projection_class_embeddings_input_dim"])
     x = torch.zeros(1, cfg["in_channels"], size, size)
     with torch.no_grad():
         if cond:

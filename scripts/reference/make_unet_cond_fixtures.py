@@ -56,9 +56,19 @@ CONFIGS = {
         up_block_types=["CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
         norm_num_groups=4, attention_head_dim=4, cross_attention_dim=10,
     ),
+    # A guidance-distilled InstructPix2Pix-like student: 2 input channels
+    # (the image and the source), a "projection" class embedding of a
+    # 12-wide class_labels vector (the guidance scales' embedding).
+    "cond-proj": dict(
+        sample_size=8, in_channels=2, out_channels=1, block_out_channels=[8, 16], layers_per_block=1,
+        down_block_types=["DownBlock2D", "CrossAttnDownBlock2D"],
+        up_block_types=["CrossAttnUpBlock2D", "UpBlock2D"],
+        norm_num_groups=4, attention_head_dim=2, cross_attention_dim=6, use_linear_projection=True,
+        class_embed_type="projection", projection_class_embeddings_input_dim=12,
+    ),
 }
 
-TOKENS = {"cond-linear": 5, "cond-class": 7, "cond-8ch": 5}
+TOKENS = {"cond-linear": 5, "cond-class": 7, "cond-8ch": 5, "cond-proj": 4}
 
 
 def make_mask(n, tokens):
@@ -144,6 +154,10 @@ def main():
         if cfg.get("num_class_embeds"):
             labels = torch.randint(0, cfg["num_class_embeds"], (n,), generator=gen, dtype=torch.int64)
             inputs["class_labels"] = labels.numpy()
+        if cfg.get("class_embed_type") == "projection":
+            labels = torch.randn(n, cfg["projection_class_embeddings_input_dim"], generator=gen).float()
+            inputs["class_labels"] = labels.numpy()
+            labels = labels.double()
         np.savez(os.path.join(out_dir, "input.npz"), **inputs)
 
         x, c, m = sample.double(), ehs.double(), mask.double()
@@ -160,7 +174,7 @@ def main():
               f"taps {list(taps)}")
         checks(name, model, x, timestep, c, m, labels, out)
 
-        if i == 0:
+        if i == 0 or name == "cond-proj":
             r = torch.randn(out.shape, generator=gen, dtype=torch.float64).float()
             model.zero_grad()
             cg = c.clone().requires_grad_(True)

@@ -50,7 +50,7 @@ DEFAULTS = dict(
 # Keys that must keep one value (the default unless noted) in this subset.
 FIXED = dict(
     only_cross_attention=False, dropout=0.0, act_fn="silu", reverse_transformer_layers_per_block=None,
-    encoder_hid_dim=None, encoder_hid_dim_type=None, dual_cross_attention=False, class_embed_type=None,
+    encoder_hid_dim=None, encoder_hid_dim_type=None, dual_cross_attention=False,
     addition_embed_type=None, upcast_attention=False, resnet_time_scale_shift="default",
     time_embedding_type="positional", time_embedding_act_fn=None, timestep_post_act=None,
     time_cond_proj_dim=None, conv_in_kernel=3, conv_out_kernel=3, attention_type="default",
@@ -58,9 +58,9 @@ FIXED = dict(
 )
 # Keys that do not reach any supported block (diffusers only uses them for
 # ResnetDownsampleBlock2D / Simple* blocks, "text"/"text_time" addition
-# embeddings or "projection" class embeddings): any value is accepted.
+# embeddings): any value is accepted.
 INERT = ("resnet_skip_time_act", "resnet_out_scale_factor", "addition_time_embed_dim",
-         "projection_class_embeddings_input_dim", "mid_block_only_cross_attention",
+         "mid_block_only_cross_attention",
          "addition_embed_type_num_heads")
 
 DOWN_TYPES = ("CrossAttnDownBlock2D", "DownBlock2D")
@@ -87,6 +87,16 @@ def check_config(c):
     for k in ("num_class_embeds", "time_embedding_dim"):
         if c[k] is not None and not _is_int(c[k]):
             raise ValueError(f"{k}={c[k]!r} is not supported (only None or an int)")
+    # class_embed_type: None (with num_class_embeds or none), or "projection":
+    # TimestepEmbedding(projection_class_embeddings_input_dim, time_embed_dim)
+    # on a class_labels vector (unet_2d_condition.py, _set_class_embedding).
+    if c["class_embed_type"] not in (None, "projection"):
+        raise ValueError(f"class_embed_type={c['class_embed_type']!r} is not supported (only None or 'projection')")
+    if c["class_embed_type"] == "projection":
+        if not _is_int(c["projection_class_embeddings_input_dim"]):
+            raise ValueError("class_embed_type='projection' requires projection_class_embeddings_input_dim")
+        if c["num_class_embeds"] is not None:
+            raise ValueError("class_embed_type='projection' and num_class_embeds: give one")
     if c["mid_block_type"] not in ("UNetMidBlock2DCrossAttn", None):
         raise ValueError(f"mid_block_type={c['mid_block_type']!r} is not supported")
     for t in c["down_block_types"]:
@@ -330,7 +340,9 @@ class UNet2DCondition(nn.Module):
         # class_embedding, down_blocks, up_blocks, mid_block, conv_norm_out, conv_out.
         self.conv_in = nn.Conv2d(c["in_channels"], boc[0], 3, padding=1)
         self.time_embedding = TimestepEmbedding(boc[0], temb)
-        if c["num_class_embeds"] is not None:
+        if c["class_embed_type"] == "projection":
+            self.class_embedding = TimestepEmbedding(c["projection_class_embeddings_input_dim"], temb)
+        elif c["num_class_embeds"] is not None:
             self.class_embedding = nn.Embedding(c["num_class_embeds"], temb)
         else:
             self.class_embedding = None

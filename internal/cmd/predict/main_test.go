@@ -11,7 +11,7 @@ import (
 )
 
 func TestPredictParity(t *testing.T) {
-	for _, name := range []string{"attn", "classcond", "layers2", "nomid", "cond-linear", "cond-class", "cond-8ch"} {
+	for _, name := range []string{"attn", "classcond", "layers2", "nomid", "cond-linear", "cond-class", "cond-8ch", "cond-proj"} {
 		dir := filepath.Join("..", "..", "..", "unet", "testdata", name)
 		out := filepath.Join(t.TempDir(), "out.npz")
 		var so, se bytes.Buffer
