@@ -31,6 +31,9 @@ func (tr *Trainer) EMAText() (*textenc.Prompter, error) {
 	if tr.Text == nil {
 		return nil, nil
 	}
+	if tr.teacher != nil {
+		return tr.Text, nil // frozen in a guidance distillation
+	}
 	if tr.emaText == nil {
 		p, err := tr.EMA.Shadow.Select(tr.Text.Encoder.Params)
 		if err != nil {
@@ -65,6 +68,11 @@ func (tr *Trainer) ExportEMA(dir string) error {
 			return err
 		}
 		if err := t.Save(textenc.ModelDir(dir)); err != nil {
+			return err
+		}
+	}
+	if g := tr.Config.Guidance; g != nil {
+		if err := saveGuidanceInfo(dir, *g); err != nil {
 			return err
 		}
 	}
@@ -147,11 +155,24 @@ func (tr *Trainer) editGrid(m *unet.Model) (*tensor.Dense, int, error) {
 		return nil, 0, err
 	}
 	cond.Image = tensor.New(tensor.WithShape(n, ch, h, w), tensor.WithBacking(src))
-	null, err := PromptCond(text, []string{""})
-	if err != nil {
-		return nil, 0, err
+	cond.Pooled = nil
+	var d Denoiser = &ModelDenoiser{Model: m}
+	if tr.Config.Guidance != nil {
+		// A student: the scales go in as its class vector.
+		st, si := make([]float64, n), make([]float64, n)
+		for i := range n {
+			st[i], si[i] = 7.5, 1.5
+		}
+		if cond.ClassVector, err = GuidanceVector(m, st, si); err != nil {
+			return nil, 0, err
+		}
+	} else {
+		null, err := PromptCond(text, []string{""})
+		if err != nil {
+			return nil, 0, err
+		}
+		d = &Guided{D: d, G: Guidance{Scale: 7.5, ImageScale: 1.5, Null: null}}
 	}
-	d := &Guided{D: &ModelDenoiser{Model: m}, G: Guidance{Scale: 7.5, ImageScale: 1.5, Null: null}}
 	x, err := SampleMany(d, tr.Schedule, []int{ch, h, w}, n, 12, Options{Sampler: "dpmpp2m", Steps: 20, Seed: 1, Cond: cond}, nil)
 	if err != nil {
 		return nil, 0, err

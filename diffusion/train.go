@@ -48,6 +48,11 @@ type Trainer struct {
 	Notes []string
 	Note  func(string)
 
+	// teacher and nullText are a guidance distillation's teacher and the
+	// empty text's embedding (nil otherwise).
+	teacher  *unet.Model
+	nullText *tensor.Dense
+
 	rngSrc   *rand.PCG
 	rng      *rand.Rand
 	graph    *TrainGraph
@@ -204,6 +209,24 @@ func newTrainer(dir string, m *unet.Model, text *textenc.Prompter, data *dataset
 	if text != nil {
 		enc = text.Encoder
 	}
+	if g := c.Guidance; g != nil {
+		if data.Inputs == nil || text == nil {
+			return nil, fmt.Errorf("guidance distillation trains an editor on edit pairs: -data %s has no input images", data.Name)
+		}
+		if mc.ClassProjection() != 2*mc.BlockOutChannels[0] {
+			return nil, fmt.Errorf("guidance distillation: the model is not a student (no projection class embedding of width %d)", 2*mc.BlockOutChannels[0])
+		}
+		if tr.teacher, err = loadTeacher(g); err != nil {
+			return nil, err
+		}
+		if tc := tr.teacher.Config; tc.InChannels != mc.InChannels || tc.OutChannels != mc.OutChannels {
+			return nil, fmt.Errorf("guidance distillation: the teacher %s takes %d channels and gives %d, the student %d and %d", g.Teacher, tc.InChannels, tc.OutChannels, mc.InChannels, mc.OutChannels)
+		}
+		if tr.nullText, err = text.Embed([]string{""}); err != nil {
+			return nil, err
+		}
+		enc = nil // the text encoder is the teacher's, frozen: the graph takes its embeddings
+	}
 	if tr.graph, err = NewTrainGraph(m, enc, c.BatchSize, h, w, tokens); err != nil {
 		return nil, err
 	}
@@ -334,13 +357,15 @@ type Metrics struct {
 // or captions, targets and loss weights.
 type batch struct {
 	x0, noise, xt, target []float32
-	// src is the batch's input images (an editor's sources), in, xt and
-	// src concatenated along the channels, when the data has inputs.
-	src, in  []float32
+	// src is the batch's input images (an editor's sources), when the
+	// data has inputs.
+	src      []float32
 	t        []float64
 	labels   []int64
 	captions []string
 	weights  []float32
+	// textScale and imageScale are a guidance distillation's scales.
+	textScale, imageScale []float64
 }
 
 func (tr *Trainer) nextBatch(b *batch) {
@@ -378,7 +403,15 @@ func (tr *Trainer) nextBatch(b *batch) {
 		if tr.null >= 0 && tr.rng.Float64() < c.CondDropout {
 			b.labels[i] = tr.null
 		}
-		if tr.Text != nil {
+		if g := c.Guidance; g != nil {
+			// The student sees every prompt and image: guidance is in
+			// its target, at these scales.
+			if b.textScale == nil {
+				b.textScale, b.imageScale = make([]float64, n), make([]float64, n)
+			}
+			b.textScale[i] = g.TextScale[0] + (g.TextScale[1]-g.TextScale[0])*tr.rng.Float64()
+			b.imageScale[i] = g.ImageScale[0] + (g.ImageScale[1]-g.ImageScale[0])*tr.rng.Float64()
+		} else if tr.Text != nil {
 			r := tr.rng.Float64()
 			if b.src == nil {
 				if r < c.CondDropout {
@@ -418,7 +451,11 @@ func (tr *Trainer) step(step int) error {
 		x = ConcatChannels(x, mkT(b.src))
 	}
 	in := TrainInput{X: x, T: b.t, Cond: Cond{Labels: b.labels}, Target: mkT(b.target), Weights: b.weights}
-	if tr.Text != nil {
+	if tr.teacher != nil {
+		if err := tr.guidanceInput(&in, shape); err != nil {
+			return fmt.Errorf("step %d: %w", step, err)
+		}
+	} else if tr.Text != nil {
 		ids, err := tr.Text.IDs(b.captions)
 		if err != nil {
 			return fmt.Errorf("step %d: %w", step, err)
@@ -445,7 +482,7 @@ func (tr *Trainer) step(step int) error {
 		return fmt.Errorf("step %d: %w", step, err)
 	}
 	tr.EMA.Update(tr.params)
-	if tr.Text != nil {
+	if tr.Text != nil && tr.teacher == nil {
 		tr.Text.Forget() // its weights moved
 	}
 	tr.Step = step + 1
@@ -498,4 +535,28 @@ func (tr *Trainer) Run(ctx context.Context) error {
 		return err
 	}
 	return tr.ExportEMA(filepath.Join(tr.Dir, "model"))
+}
+
+// guidanceInput completes a guidance distillation's batch: the
+// instructions' embeddings from the frozen text encoder, the scales'
+// vector, and the teacher's guided prediction as the target, the loss
+// unweighted.
+func (tr *Trainer) guidanceInput(in *TrainInput, shape []int) error {
+	b := &tr.b
+	text, err := tr.Text.Embed(b.captions)
+	if err != nil {
+		return err
+	}
+	vec, err := GuidanceVector(tr.Model, b.textScale, b.imageScale)
+	if err != nil {
+		return err
+	}
+	target, err := guidedTarget(tr.teacher, b.xt, b.src, shape, b.t, text, tr.nullText, b.textScale, b.imageScale)
+	if err != nil {
+		return err
+	}
+	in.Cond.Text, in.Cond.ClassVector = text, vec
+	in.Target = tensor.New(tensor.WithShape(shape...), tensor.WithBacking(target))
+	in.Weights = nil
+	return nil
 }

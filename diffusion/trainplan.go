@@ -37,7 +37,21 @@ func NewModelFor(cfg unet.Config, name string, data *datasets.Images, c TrainCon
 // c.Seed and, for a text config, a new text encoder (NewTextFor). Either
 // way it reports data the models cannot take and a step beyond the
 // memory left before training starts.
+//
+// With c.Guidance the run is a guidance distillation: the student of its
+// teacher (StudentFrom, which records the teacher's fingerprint in
+// c.Guidance), with neither config nor c.Init.
 func StartModels(config string, data *datasets.Images, c TrainConfig) (*unet.Model, *textenc.Prompter, error) {
+	if c.Guidance != nil {
+		if config != "" || c.Init != "" {
+			return nil, nil, fmt.Errorf("guidance distillation starts from its teacher %s: -config and -init cannot change it", c.Guidance.Teacher)
+		}
+		m, text, err := StudentFrom(c.Guidance, data, c.Seed)
+		if err != nil {
+			return nil, nil, err
+		}
+		return m, text, checkMemory(m, "student of "+c.Guidance.Teacher, data, c)
+	}
 	if c.Init == "" {
 		cfg, err := unet.ConfigFrom(config)
 		if err != nil {
@@ -219,6 +233,9 @@ type TrainConfig struct {
 	// Init is the model directory a fine-tuning run started from (empty:
 	// weights drawn from Seed).
 	Init string `json:"init,omitempty"`
+	// Guidance, when set, makes the run a guidance distillation: the
+	// model is a student learning its teacher's two-scale guided output.
+	Guidance *GuidanceDistillation `json:"guidance_distillation,omitempty"`
 
 	CheckpointEvery int `json:"checkpoint_every"`
 	SampleEvery     int `json:"sample_every"` // write a sample grid every so many steps; 0: never
@@ -257,6 +274,8 @@ func (c TrainConfig) Validate() error {
 		return fmt.Errorf("grad clip %g, weight decay %g and min-SNR gamma %g must be finite and not negative", c.GradClip, c.WeightDecay, c.MinSNRGamma)
 	case c.CheckpointEvery <= 0 || c.LogEvery <= 0 || c.SampleEvery < 0:
 		return fmt.Errorf("checkpoint and log intervals must be positive")
+	case c.Guidance != nil:
+		return c.Guidance.Validate()
 	}
 	return nil
 }

@@ -23,6 +23,10 @@ type Editor struct {
 	Text  *textenc.Prompter
 	// Shape is an edited image's (C, H, W); the model takes 2·C channels.
 	Shape []int
+	// Student, for a guidance-distilled student, says what it learned: it
+	// edits in one pass, the scales embedded in its class vector
+	// (diffusion.GuidanceVector). Nil for a three-pass editor.
+	Student *diffusion.GuidanceInfo
 }
 
 // LoadEditor loads the editor of a model directory. A model that is not
@@ -49,7 +53,38 @@ func LoadEditor(dir string) (*Editor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Editor{Dir: dir, Model: m, Noise: noise, Text: text, Shape: shape}, nil
+	g, err := diffusion.LoadGuidanceInfo(dir)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case g != nil && c.ClassProjection() != 2*c.BlockOutChannels[0]:
+		return nil, fmt.Errorf("-model %s has %s but no projection class embedding of width %d: it is not a guidance-distilled student", dir, diffusion.GuidanceFile, 2*c.BlockOutChannels[0])
+	case g == nil && c.ClassProjection() > 0:
+		return nil, fmt.Errorf("-model %s has a projection class embedding but no %s: a guidance-distilled student without it cannot be told its scales", dir, diffusion.GuidanceFile)
+	}
+	return &Editor{Dir: dir, Model: m, Noise: noise, Text: text, Shape: shape, Student: g}, nil
+}
+
+// LoadThreePass loads a three-pass editor (the teacher of guidance
+// distillation, the reference of a study): a guidance-distilled student
+// is an error naming it.
+func LoadThreePass(dir string) (*Editor, error) {
+	e, err := LoadEditor(dir)
+	if err == nil && e.Student != nil {
+		err = fmt.Errorf("-model %s is a guidance-distilled student (it has %s), not a three-pass editor", dir, diffusion.GuidanceFile)
+	}
+	return e, err
+}
+
+// LoadStudent loads a guidance-distilled student: a three-pass editor is
+// an error naming it.
+func LoadStudent(dir string) (*Editor, error) {
+	e, err := LoadEditor(dir)
+	if err == nil && e.Student == nil {
+		err = fmt.Errorf("-model %s is a three-pass editor, not a guidance-distilled student (it has no %s)", dir, diffusion.GuidanceFile)
+	}
+	return e, err
 }
 
 // Options configure an edit.
@@ -88,6 +123,21 @@ func (o Options) Check() error {
 		return fmt.Errorf("batch of %d: want a positive number", o.Batch)
 	}
 	return nil
+}
+
+// Denoiser returns the editor's denoiser under o: the model with
+// two-scale guidance for a three-pass editor, the model alone (one pass,
+// the scales in its class vector) for a student.
+func (e *Editor) Denoiser(o Options) (diffusion.Denoiser, error) {
+	d := &diffusion.ModelDenoiser{Model: e.Model}
+	if e.Student != nil {
+		return d, nil
+	}
+	g, err := e.Guidance(o)
+	if err != nil {
+		return nil, err
+	}
+	return diffusion.Guide(d, g)
 }
 
 // Guidance returns the two-scale guidance of o. Scales of 1 and 0 run the
@@ -147,13 +197,18 @@ func (e *Editor) Edit(sources []float32, n int, instructions []string, o Options
 	}
 	cond.Pooled = nil
 	cond.Image = tensor.New(tensor.WithShape(n, e.Shape[0], e.Shape[1], e.Shape[2]), tensor.WithBacking(sources))
-	g, err := e.Guidance(o)
+	d, err := e.Denoiser(o)
 	if err != nil {
 		return nil, err
 	}
-	d, err := diffusion.Guide(&diffusion.ModelDenoiser{Model: e.Model}, g)
-	if err != nil {
-		return nil, err
+	if e.Student != nil {
+		st, si := make([]float64, n), make([]float64, n)
+		for i := range n {
+			st[i], si[i] = o.TextScale, o.ImageScale
+		}
+		if cond.ClassVector, err = diffusion.GuidanceVector(e.Model, st, si); err != nil {
+			return nil, err
+		}
 	}
 	x, err := diffusion.SampleMany(d, e.Noise, e.Shape, n, o.Batch, diffusion.Options{Sampler: o.Sampler, Steps: o.Steps, Seed: o.Seed, Cond: cond}, progress)
 	if err != nil {
@@ -163,7 +218,8 @@ func (e *Editor) Edit(sources []float32, n int, instructions []string, o Options
 }
 
 // GFLOPs returns the cost of one edit under o in GFLOPs: the U-Net's
-// forward pass times the guidance's branches times the sampler's model
+// forward pass (its class embedding included) times the guidance's
+// branches (one for a student) times the sampler's model
 // evaluations, and the text encoder once per edit (the instruction; the
 // empty text of guidance is shared by a whole run and not counted).
 func (e *Editor) GFLOPs(o Options) (float64, error) {
@@ -171,10 +227,13 @@ func (e *Editor) GFLOPs(o Options) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	g := diffusion.Guidance{Scale: o.TextScale, ImageScale: o.ImageScale}
+	branches := diffusion.Guidance{Scale: o.TextScale, ImageScale: o.ImageScale}.Branches()
+	if e.Student != nil {
+		branches = 1
+	}
 	tokens := e.Text.Tokens()
 	_, f := e.Model.CostAt(e.Shape[1], e.Shape[2], tokens).Total()
-	return (float64(f)*float64(g.Branches()*evals) + float64(e.Text.Encoder.FLOPs(tokens))) / 1e9, nil
+	return (float64(f)*float64(branches*evals) + float64(e.Text.Encoder.FLOPs(tokens))) / 1e9, nil
 }
 
 // Held-out evaluation.

@@ -183,3 +183,85 @@ func TestEditor(t *testing.T) {
 		t.Fatalf("evaluation of an untrained editor: %+v", r.Report)
 	}
 }
+
+func TestGuidanceDistillation(t *testing.T) {
+	dir, _, set := editorDir(t)
+	c := diffusion.DefaultTrainConfig()
+	c.Steps, c.BatchSize, c.Warmup, c.CheckpointEvery, c.SampleEvery, c.LogEvery = 2, 4, 1, 1, 0, 1
+	c.Guidance = &diffusion.GuidanceDistillation{Teacher: dir, TextScale: diffusion.DefaultTextScales, ImageScale: diffusion.DefaultImageScales}
+	if _, _, err := diffusion.StartModels("mnist_edit", set.Data, c); err == nil {
+		t.Fatal("a config given to a guidance distillation")
+	}
+	m, text, err := diffusion.StartModels("", set.Data, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Guidance.Fingerprint == "" {
+		t.Fatal("the teacher's fingerprint is not recorded")
+	}
+	run := filepath.Join(t.TempDir(), "gd")
+	tr, err := diffusion.NewTextTrainer(run, m, text, set.Data, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// It resumes, teacher and all.
+	tr2, err := diffusion.ResumeTrainer(run, set.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr2.Config.Steps = 3
+	if err := tr2.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	student := filepath.Join(run, "model")
+	if _, err := edits.LoadThreePass(student); err == nil || !strings.Contains(err.Error(), "guidance-distilled student") {
+		t.Fatalf("a student loaded as a three-pass editor: %v", err)
+	}
+	if _, err := edits.LoadStudent(dir); err == nil || !strings.Contains(err.Error(), "three-pass editor") {
+		t.Fatalf("a three-pass editor loaded as a student: %v", err)
+	}
+	c2 := c
+	c2.Guidance = &diffusion.GuidanceDistillation{Teacher: student, TextScale: diffusion.DefaultTextScales, ImageScale: diffusion.DefaultImageScales}
+	if _, _, err := diffusion.StartModels("", set.Data, c2); err == nil || !strings.Contains(err.Error(), "student") {
+		t.Fatalf("a student as the teacher of guidance distillation: %v", err)
+	}
+	s, err := edits.LoadStudent(student)
+	if err != nil {
+		t.Fatal(err)
+	}
+	teacher, err := edits.LoadThreePass(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := edits.DefaultOptions()
+	o.Steps = 3
+	const per = 32 * 32
+	src := make([]float32, 2*per)
+	set.Data.Inputs.Batch([]int{0, 1}, src, nil)
+	a, err := s.Edit(src, 2, []string{"move it up"}, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Batch = 1
+	b, err := s.Edit(src, 2, []string{"move it up"}, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(a, b) {
+		t.Fatal("a student's edit depends on the batch")
+	}
+	gs, err := s.GFLOPs(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gt, err := teacher.GFLOPs(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := gt / gs; r < 2.9 || r > 3 {
+		t.Fatalf("the student costs 1/%.3f of the three-pass editor, want about 1/3", r)
+	}
+}

@@ -40,3 +40,46 @@ func (m *Model) WidenInput(in int) (*Model, error) {
 	}
 	return w, nil
 }
+
+// AddClassProjection returns a copy of m with a "projection" class
+// embedding of a dim-wide class_labels vector: class_embedding.linear_1
+// drawn from seed as a new model's, class_embedding.linear_2 zero, so the
+// new model computes what m computes whatever the vector holds; every
+// other weight is m's. A guidance-distilled student starts so from its
+// teacher (MoViE, arXiv 2412.06578, Sec. 3.2: the guidance scales'
+// embeddings added like the timestep's, zero-initialised). m must have no
+// class embedding.
+func (m *Model) AddClassProjection(dim int, seed uint64) (*Model, error) {
+	if m.Config.NumClasses() > 0 || m.Config.ClassEmbedType != nil {
+		return nil, fmt.Errorf("unet: the model has a class embedding already")
+	}
+	if !m.Config.Conditional() {
+		return nil, fmt.Errorf("unet: a projection class embedding needs a %s", ClassUNet2DCondition)
+	}
+	if dim <= 0 {
+		return nil, fmt.Errorf("unet: projection class embedding of width %d", dim)
+	}
+	cfg := m.Config
+	typ := ClassEmbedProjection
+	cfg.ClassEmbedType, cfg.ProjectionClassEmbeddingsInputDim = &typ, &dim
+	w, err := New(cfg, seed)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range w.Params.Names() {
+		dst := w.Params.Data(name)
+		switch name {
+		case "class_embedding.linear_1.weight", "class_embedding.linear_1.bias":
+			continue
+		case "class_embedding.linear_2.weight", "class_embedding.linear_2.bias":
+			clear(dst)
+			continue
+		}
+		src := m.Params.Data(name)
+		if len(dst) != len(src) {
+			return nil, fmt.Errorf("unet: add class projection: parameter %s has %d values, want %d", name, len(src), len(dst))
+		}
+		copy(dst, src)
+	}
+	return w, nil
+}

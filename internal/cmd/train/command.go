@@ -39,6 +39,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		[]string{"train                                  # class-conditional MNIST, the reference config",
 			"train -config mnist_text -data captions -out runs/text   # text-to-image on captioned digits",
 			"train -init models/mnist_text -data edits -out runs/edit # an InstructPix2Pix editor from a text model",
+			"train -distill-guidance runs/edit/model -data edits -out runs/edit-gd  # its one-pass guidance-distilled student",
 			"train -out runs/mnist -resume          # continue after Ctrl-C", "train -out runs/mnist -resume -from 500  # from an earlier checkpoint"}, stdout, stderr)
 	fs := c.Flags
 	d := diffusion.DefaultTrainConfig()
@@ -50,12 +51,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	from := fs.Int("from", -1, "with -resume: continue from the checkpoint of this step instead of the latest; later checkpoints are discarded")
 	force := fs.Bool("force", false, "with -resume: continue even though -data gives other images than the run was trained on")
 	quiet := fs.Bool("quiet", false, "no progress display")
+	guide := fs.String("distill-guidance", "", "guidance distillation: train a one-pass student of this three-pass editor's two-scale guidance (MoViE Sec. 3.2), on -data edits")
+	textScales := fs.String("text-scales", "2,14", "with -distill-guidance: the range the text scale s_T is drawn from")
+	imageScales := fs.String("image-scales", "1,3", "with -distill-guidance: the range the image scale s_I is drawn from")
 	tc.Register(fs)
 	if code, ok := c.Parse(args, false); !ok {
 		return code
 	}
 	if !*resume && (c.Given("from") || *force) {
 		return c.Usage("-from and -force go with -resume")
+	}
+	if *guide == "" && (c.Given("text-scales") || c.Given("image-scales")) {
+		return c.Usage("-text-scales and -image-scales go with -distill-guidance")
+	}
+	if *guide != "" {
+		if c.Given("config") || c.Given("init") {
+			return c.Usage("-distill-guidance starts from its teacher: -config and -init cannot change it")
+		}
+		g := &diffusion.GuidanceDistillation{Teacher: *guide}
+		for _, r := range []struct {
+			flag, v string
+			dst     *[2]float64
+		}{{"-text-scales", *textScales, &g.TextScale}, {"-image-scales", *imageScales, &g.ImageScale}} {
+			if _, err := fmt.Sscanf(r.v, "%g,%g", &r.dst[0], &r.dst[1]); err != nil {
+				return c.Usage("%s %q: want LO,HI", r.flag, r.v)
+			}
+		}
+		if err := g.Validate(); err != nil {
+			return c.Usage("%v", err)
+		}
+		tc.Guidance = g
+		*config = ""
 	}
 	if err := fsutil.CheckOutDir("-out", *out); err != nil {
 		return c.Usage("%v", err)
@@ -80,7 +106,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return c.Fail(err)
 	}
-	if images.Inputs != nil && !*resume && !c.Given("cond-dropout") {
+	if images.Inputs != nil && !*resume && !c.Given("cond-dropout") && tc.Guidance == nil {
 		tc.CondDropout = diffusion.EditDropout
 	}
 	var m *unet.Model
@@ -124,6 +150,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		if tc.Init != "" {
 			*config = "from " + tc.Init
+		}
+		if g := tc.Guidance; g != nil {
+			*config = fmt.Sprintf("a guidance-distilled student of %s (s_T in [%g, %g], s_I in [%g, %g])", g.Teacher, g.TextScale[0], g.TextScale[1], g.ImageScale[0], g.ImageScale[1])
 		}
 		c.Printf("training %s (%d parameters%s) on %s (%d images) for %d steps of %d into %s\n", *config, m.Params.Count(), diffusion.TextNote(text), images.Name, images.Len(), tc.Steps, tc.BatchSize, *out)
 	}
