@@ -10,14 +10,19 @@ import (
 	"image/color"
 	_ "image/png" // -input PNG
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
+
+	"gonum.org/v1/plot/vg"
 
 	"github.com/clockwork-go/clockwork/captions"
 	"github.com/clockwork-go/clockwork/edits"
 	"github.com/clockwork-go/clockwork/internal/cli"
+	"github.com/clockwork-go/clockwork/internal/fsutil"
 	"github.com/clockwork-go/clockwork/internal/npzio"
 	"github.com/clockwork-go/clockwork/plots"
 )
@@ -48,6 +53,10 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	n := fs.Int("n", 1000, "with -eval: pairs")
 	jsonOut := fs.String("json", "", "with -eval: write the report as JSON here")
 	strip := fs.String("strip", "", "with -eval: write a PNG of the first 16 pairs (sources, true edits, edits) here")
+	sweep := fs.String("sweep", "", "evaluate the first -n held-out pairs over a grid of guidance scales and write the table, JSON and figure into this directory")
+	sweepImage := fs.String("sweep-image", "1,1.5,2,3", "with -sweep: the image scales s_I")
+	sweepText := fs.String("sweep-text", "2,4,7.5,10,14", "with -sweep: the text scales s_T")
+	student := fs.String("student", "", "with -sweep: a guidance-distilled student of -model to sweep beside it")
 	if code, ok := c.Parse(args, false); !ok {
 		return code
 	}
@@ -56,6 +65,23 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if _, err := os.Stat(*model); err != nil && *model == DefaultModel {
 		return c.Fail(fmt.Errorf("-model: no editor is shipped in %s yet; train one with `train -init models/mnist_text -data edits -prediction v_prediction -out runs/edit` and give -model runs/edit/model", DefaultModel))
+	}
+	if *sweep != "" {
+		if *eval || *input != "" || *output != "" {
+			return c.Usage("-sweep evaluates held-out pairs: -eval, -input and -output go without it")
+		}
+		is, err1 := parseList(*sweepImage)
+		ts, err2 := parseList(*sweepText)
+		if err1 != nil || err2 != nil {
+			return c.Usage("-sweep-image %q, -sweep-text %q: want comma-separated finite scales ≥ 0", *sweepImage, *sweepText)
+		}
+		if *n <= 0 {
+			return c.Usage("-n %d: want a positive number of pairs", *n)
+		}
+		return runSweep(c, *model, *student, o, *n, is, ts, *sweep)
+	}
+	if *student != "" {
+		return c.Usage("-student goes with -sweep")
 	}
 	if *eval {
 		if *input != "" || *instruction != "" || *output != "" {
@@ -236,5 +262,89 @@ func evaluate(c *cli.Command, model string, o edits.Options, n int, jsonOut, str
 			return c.Fail(err)
 		}
 	}
+	return 0
+}
+
+// parseList reads comma-separated scales.
+func parseList(s string) ([]float64, error) {
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+			return nil, fmt.Errorf("scale %q", f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// runSweep runs -sweep.
+func runSweep(c *cli.Command, model, student string, o edits.Options, n int, is, ts []float64, dir string) int {
+	load := edits.LoadEditor
+	if student != "" {
+		load = edits.LoadThreePass
+	}
+	e, err := load(model)
+	if err != nil {
+		return c.Fail(err)
+	}
+	editors := []*edits.Editor{e}
+	names := []string{"three-pass"}
+	if e.Student != nil {
+		names[0] = "guidance-distilled"
+	}
+	if student != "" {
+		s, err := edits.LoadStudent(student)
+		if err != nil {
+			return c.Fail(err)
+		}
+		editors, names = append(editors, s), append(names, "guidance-distilled")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return c.Fail(err)
+	}
+	m, err := captions.DefaultMeasurer()
+	if err != nil {
+		return c.Fail(err)
+	}
+	set, err := edits.OpenSplit("test", n)
+	if err != nil {
+		return c.Fail(err)
+	}
+	total := len(editors) * len(is) * len(ts)
+	prog := cli.NewProgress(c.Stderr, total, "sweep")
+	sweeps := map[string][]edits.SweepCell{}
+	start := time.Now()
+	for k, ed := range editors {
+		cells, err := edits.Sweep(ed, m, set, n, is, ts, o, 1000, func(done, _ int) { prog.Set(k*len(is)*len(ts)+done, names[k]) })
+		if err != nil {
+			prog.Finish()
+			return c.Fail(err)
+		}
+		sweeps[names[k]] = cells
+	}
+	prog.Finish()
+	var md strings.Builder
+	for _, name := range names {
+		fmt.Fprintf(&md, "%s (%s), %d held-out pairs, %s %d steps, seed %d:\n\n", name, map[string]string{names[0]: model, "guidance-distilled": student}[name], n, o.Sampler, o.Steps, o.Seed)
+		edits.WriteSweepTable(&md, sweeps[name])
+		md.WriteString("\n")
+	}
+	if err := fsutil.WriteAtomic(filepath.Join(dir, "sweep.md"), func(w io.Writer) error { _, err := io.WriteString(w, md.String()); return err }); err != nil {
+		return c.Fail(err)
+	}
+	if err := c.WriteStamped(filepath.Join(dir, "sweep.json"), map[string]any{"model": model, "student": student, "pairs": n, "options": o, "sweeps": sweeps}); err != nil {
+		return c.Fail(err)
+	}
+	p, err := edits.SweepPlot("Edit success against preservation over the guidance scales", sweeps, names)
+	if err != nil {
+		return c.Fail(err)
+	}
+	png, err := plots.SaveBoth(dir, "sweep", func(path string) error { return plots.Save(p, path, 6*vg.Inch, 4.5*vg.Inch) })
+	if err != nil {
+		return c.Fail(err)
+	}
+	c.Printf("%s", md.String())
+	c.Printf("sweep of %d cells in %s; wrote %s\n", total, time.Since(start).Round(time.Second), strings.Join([]string{filepath.Join(dir, "sweep.md"), filepath.Join(dir, "sweep.json"), filepath.Join(dir, png)}, ", "))
 	return 0
 }

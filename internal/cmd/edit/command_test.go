@@ -123,3 +123,26 @@ func writePNG(t *testing.T, path string, side int) {
 		t.Fatal(err)
 	}
 }
+
+func TestEditSweep(t *testing.T) {
+	dir := tinyEditor(t)
+	out := filepath.Join(t.TempDir(), "sweep")
+	code, msg := run("-model", dir, "-sweep", out, "-n", "4", "-steps", "2", "-sweep-image", "1,2", "-sweep-text", "3,7.5")
+	if code != 0 {
+		t.Fatalf("sweep: %d %s", code, msg)
+	}
+	for _, f := range []string{"sweep.md", "sweep.json", "sweep.png", "sweep.pdf"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !strings.Contains(msg, "| 2 | 7.5 |") {
+		t.Fatalf("the table lacks the cell s_I 2, s_T 7.5:\n%s", msg)
+	}
+	if code, msg := run("-model", dir, "-sweep", out, "-sweep-text", "NaN"); code == 0 || !strings.Contains(msg, "-sweep-text") {
+		t.Fatalf("a NaN scale in the sweep: %d %s", code, msg)
+	}
+	if code, msg := run("-model", dir, "-sweep", out, "-student", dir); code == 0 || !strings.Contains(msg, "not a guidance-distilled student") {
+		t.Fatalf("a three-pass editor as -student: %d %s", code, msg)
+	}
+}
