@@ -12,6 +12,7 @@ import (
 	"time"
 
 	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 
 	"github.com/clockwork-go/clockwork/datasets"
 	"github.com/clockwork-go/clockwork/diffusion"
@@ -50,6 +51,13 @@ type Distiller struct {
 	// and encoded by Text, the teacher's text encoder (UseText).
 	Text     *textenc.Prompter
 	Captions []string
+	// Inputs, for an editor (a teacher whose input is the noisy image and
+	// a source image), are the source images, Inputs' image i paired with
+	// Captions[i] (UseEdits).
+	Inputs *datasets.Images
+	// Student, for a guidance-distilled student editor, holds the scale
+	// ranges it learned: its trajectories draw their scales from them.
+	Student *diffusion.GuidanceInfo
 	// UnrollBatch is the sampling batch of the trajectories (results do
 	// not depend on it); default 64.
 	UnrollBatch int
@@ -324,6 +332,31 @@ func (d *Distiller) UseText(text *textenc.Prompter, captions []string) error {
 	return nil
 }
 
+// UseEdits gives an editor's distillation its trajectories' conditioning:
+// the teacher's text encoder and edit pairs, instructions[i] with source
+// image i of sources (an edit data set's train split). A third of the
+// trajectories keep both, a third drop the instruction, a third drop both
+// (the image to zeros): the three branches two-scale guidance runs the
+// adaptor on. A guidance-distilled student (student not nil) runs one
+// branch: its trajectories keep both, at scales drawn from its ranges.
+func (d *Distiller) UseEdits(text *textenc.Prompter, instructions []string, sources *datasets.Images, student *diffusion.GuidanceInfo) error {
+	if err := d.UseText(text, instructions); err != nil {
+		return err
+	}
+	c, h, w := sources.Shape()
+	if sources.Len() != len(instructions) {
+		return fmt.Errorf("distill: %d source images for %d instructions", sources.Len(), len(instructions))
+	}
+	if tc := d.Teacher.Config; c+tc.OutChannels != tc.InChannels {
+		return fmt.Errorf("distill: source images of %d channels for a teacher taking %d and giving %d", c, tc.InChannels, tc.OutChannels)
+	}
+	if s, err := d.Teacher.Config.SampleShape(); err == nil && (s[1] != h || s[2] != w) {
+		return fmt.Errorf("distill: source images of %d×%d for a teacher of %d×%d samples", h, w, s[1], s[2])
+	}
+	d.Inputs, d.Student = sources, student
+	return nil
+}
+
 // prompts returns the conditioning of n trajectories from seed: none for a
 // teacher without text (Unroll draws class labels), else prompts drawn
 // from the captions.
@@ -335,6 +368,9 @@ func (d *Distiller) prompts(n int, seed uint64) (diffusion.Cond, error) {
 		return diffusion.Cond{}, fmt.Errorf("distill: a text-conditioned teacher needs its text encoder and captions (Distiller.UseText)")
 	}
 	rng := rand.New(rand.NewPCG(seed, 0xca9710))
+	if d.Inputs != nil {
+		return d.edits(n, rng)
+	}
 	caps := make([]string, n)
 	for i := range caps {
 		if rng.Float64() >= NullCaptionShare {
@@ -460,4 +496,46 @@ func (d *Distiller) Manifest() Manifest {
 		Sampler: d.Config.Sampler, Steps: d.Adaptor.Config().Steps, StepCounts: d.Config.StepCounts, Clock: d.clock.Format(), Config: d.Config, Epochs: d.Epoch,
 		ValLoss: d.last.ValLoss, IdentityValLoss: d.last.IdentityValLoss, Params: d.Adaptor.Params().Count(), FLOPs: d.Adaptor.FLOPs(),
 		Seconds: d.Seconds}
+}
+
+// edits returns the conditioning of n trajectories of an editor (UseEdits).
+func (d *Distiller) edits(n int, rng *rand.Rand) (diffusion.Cond, error) {
+	c, h, w := d.Inputs.Shape()
+	per := c * h * w
+	caps := make([]string, n)
+	img := make([]float32, n*per)
+	if g := d.Student; g != nil {
+		st, si := make([]float64, n), make([]float64, n)
+		for i := range n {
+			j := rng.IntN(len(d.Captions))
+			caps[i] = d.Captions[j]
+			d.Inputs.Image(j, img[i*per:(i+1)*per])
+			st[i] = g.TextScale[0] + (g.TextScale[1]-g.TextScale[0])*rng.Float64()
+			si[i] = g.ImageScale[0] + (g.ImageScale[1]-g.ImageScale[0])*rng.Float64()
+		}
+		cond, err := diffusion.PromptCond(d.Text, caps)
+		if err != nil {
+			return cond, err
+		}
+		cond.Image = tensor.New(tensor.WithShape(n, c, h, w), tensor.WithBacking(img))
+		cond.ClassVector, err = diffusion.GuidanceVector(d.Teacher, st, si)
+		return cond, err
+	}
+	for i := range n {
+		j := rng.IntN(len(d.Captions))
+		switch rng.IntN(3) {
+		case 0:
+			caps[i] = d.Captions[j]
+			d.Inputs.Image(j, img[i*per:(i+1)*per])
+		case 1:
+			d.Inputs.Image(j, img[i*per:(i+1)*per]) // the instruction dropped
+		}
+		// case 2: both dropped, the image zeros
+	}
+	cond, err := diffusion.PromptCond(d.Text, caps)
+	if err != nil {
+		return cond, err
+	}
+	cond.Image = tensor.New(tensor.WithShape(n, c, h, w), tensor.WithBacking(img))
+	return cond, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/clockwork-go/clockwork/datasets"
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/distill"
+	"github.com/clockwork-go/clockwork/edits"
 	"github.com/clockwork-go/clockwork/evaluate"
 	"github.com/clockwork-go/clockwork/internal/fsutil"
 	"github.com/clockwork-go/clockwork/internal/sysmem"
@@ -203,7 +204,26 @@ func StudyText(dir string, m *unet.Model) (*textenc.Prompter, []string, error) {
 // dir) its text encoder and the captions its trajectories' prompts are
 // drawn from: those of the captioned digits' train split. Other teachers
 // need nothing.
+//
+// An editor (a text-conditioned teacher whose input is the noisy image and
+// a source image) draws its trajectories' instructions and sources from
+// the edit pairs' train split instead (distill.Distiller.UseEdits).
 func DistillText(d *distill.Distiller, dir string) error {
+	if c := d.Teacher.Config; c.Conditional() && c.InChannels == 2*c.OutChannels {
+		text, err := diffusion.LoadText(dir, d.Teacher)
+		if err != nil {
+			return err
+		}
+		g, err := diffusion.LoadGuidanceInfo(dir)
+		if err != nil {
+			return err
+		}
+		set, err := edits.OpenSplit("train", 0)
+		if err != nil {
+			return err
+		}
+		return d.UseEdits(text, set.Phrases(), set.Data.Inputs, g)
+	}
 	text, caps, err := StudyText(dir, d.Teacher)
 	if err != nil || text == nil {
 		return err
