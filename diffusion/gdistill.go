@@ -235,3 +235,46 @@ func guidedTarget(teacher *unet.Model, x, src []float32, shape []int, t []float6
 	}
 	return res, nil
 }
+
+// Scaled runs a guidance-distilled student at fixed guidance scales: it
+// sets every row's class vector to GuidanceVector of (Text, Image) before
+// its denoiser runs, so a student takes the same conditioning (text and
+// image) as the three-pass editor it replaces.
+type Scaled struct {
+	D           Denoiser
+	Model       *unet.Model // the student, whose class vector it fills
+	Text, Image float64     // s_T and s_I
+}
+
+// withScales returns c with every row's class vector set.
+func (s *Scaled) withScales(c Cond, n int) (Cond, error) {
+	st, si := make([]float64, n), make([]float64, n)
+	for i := range n {
+		st[i], si[i] = s.Text, s.Image
+	}
+	v, err := GuidanceVector(s.Model, st, si)
+	if err != nil {
+		return c, err
+	}
+	c.ClassVector = v
+	return c, nil
+}
+
+// Predict implements Denoiser.
+func (s *Scaled) Predict(x *tensor.Dense, t float64, c Cond) (*tensor.Dense, error) {
+	c, err := s.withScales(c, x.Shape()[0])
+	if err != nil {
+		return nil, err
+	}
+	return s.D.Predict(x, t, c)
+}
+
+// Unwrap implements Wrapper.
+func (s *Scaled) Unwrap() Denoiser { return s.D }
+
+// InnerRows implements RowMapper: the rows are the same, their
+// conditioning gains the class vector.
+func (s *Scaled) InnerRows(rows []Row, c Cond) ([]Row, Cond, error) {
+	c, err := s.withScales(c, len(rows))
+	return rows, c, err
+}

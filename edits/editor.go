@@ -129,9 +129,19 @@ func (o Options) Check() error {
 // two-scale guidance for a three-pass editor, the model alone (one pass,
 // the scales in its class vector) for a student.
 func (e *Editor) Denoiser(o Options) (diffusion.Denoiser, error) {
-	d := &diffusion.ModelDenoiser{Model: e.Model}
+	return e.Wrap(&diffusion.ModelDenoiser{Model: e.Model}, o)
+}
+
+// Wrap returns d, a denoiser of the editor's model (the model itself, or
+// Clockwork on it), as the editor runs it under o: with two-scale
+// guidance for a three-pass editor, at o's scales (diffusion.Scaled) for
+// a student.
+func (e *Editor) Wrap(d diffusion.Denoiser, o Options) (diffusion.Denoiser, error) {
+	if err := o.Check(); err != nil {
+		return nil, err
+	}
 	if e.Student != nil {
-		return d, nil
+		return &diffusion.Scaled{D: d, Model: e.Model, Text: o.TextScale, Image: o.ImageScale}, nil
 	}
 	g, err := e.Guidance(o)
 	if err != nil {
@@ -200,15 +210,6 @@ func (e *Editor) Edit(sources []float32, n int, instructions []string, o Options
 	d, err := e.Denoiser(o)
 	if err != nil {
 		return nil, err
-	}
-	if e.Student != nil {
-		st, si := make([]float64, n), make([]float64, n)
-		for i := range n {
-			st[i], si[i] = o.TextScale, o.ImageScale
-		}
-		if cond.ClassVector, err = diffusion.GuidanceVector(e.Model, st, si); err != nil {
-			return nil, err
-		}
 	}
 	x, err := diffusion.SampleMany(d, e.Noise, e.Shape, n, o.Batch, diffusion.Options{Sampler: o.Sampler, Steps: o.Steps, Seed: o.Seed, Cond: cond}, progress)
 	if err != nil {

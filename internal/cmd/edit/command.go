@@ -20,6 +20,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/clockwork-go/clockwork/captions"
+	"github.com/clockwork-go/clockwork/distill"
 	"github.com/clockwork-go/clockwork/edits"
 	"github.com/clockwork-go/clockwork/internal/cli"
 	"github.com/clockwork-go/clockwork/internal/fsutil"
@@ -56,7 +57,14 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	sweep := fs.String("sweep", "", "evaluate the first -n held-out pairs over a grid of guidance scales and write the table, JSON and figure into this directory")
 	sweepImage := fs.String("sweep-image", "1,1.5,2,3", "with -sweep: the image scales s_I")
 	sweepText := fs.String("sweep-text", "2,4,7.5,10,14", "with -sweep: the text scales s_T")
-	student := fs.String("student", "", "with -sweep: a guidance-distilled student of -model to sweep beside it")
+	student := fs.String("student", "", "with -sweep or -study: a guidance-distilled student of -model")
+	study := fs.String("study", "", "the savings study: edit the first -n held-out pairs with -model at -steps (the reference) and -fewer steps, the -student at -student-steps, each with Clockwork where -adaptor / -student-adaptor is given; write the table, JSON, figure and strips into this directory")
+	fewer := fs.String("fewer", "8", "with -study: the three-pass editor's other step counts")
+	studentSteps := fs.String("student-steps", "20,8", "with -study: the student's step counts")
+	adaptor := fs.String("adaptor", "", "with -study: a Clockwork adaptor of -model (identity, or a distilled adaptor's directory), run at its own steps (identity: at each of -fewer)")
+	studentAdaptor := fs.String("student-adaptor", "", "with -study: a Clockwork adaptor of -student, run at its own steps (identity: at each of -student-steps)")
+	rounds := fs.Int("rounds", 5, "with -study: paired timing rounds against the reference (0: none)")
+	timeBatch := fs.Int("time-batch", 16, "with -study: edits per timed round")
 	if code, ok := c.Parse(args, false); !ok {
 		return code
 	}
@@ -80,8 +88,23 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return runSweep(c, *model, *student, o, *n, is, ts, *sweep)
 	}
-	if *student != "" {
-		return c.Usage("-student goes with -sweep")
+	if *study != "" {
+		if *eval || *input != "" || *output != "" {
+			return c.Usage("-study evaluates held-out pairs: -eval, -input and -output go without it")
+		}
+		if *n <= 0 || *rounds < 0 || *timeBatch <= 0 {
+			return c.Usage("-n %d, -rounds %d, -time-batch %d: want positive counts", *n, *rounds, *timeBatch)
+		}
+		fs, err1 := parseSteps(*fewer)
+		ss, err2 := parseSteps(*studentSteps)
+		if err1 != nil || err2 != nil {
+			return c.Usage("-fewer %q, -student-steps %q: want comma-separated positive step counts", *fewer, *studentSteps)
+		}
+		return runStudy(c, studyConfig{model: *model, student: *student, adaptor: *adaptor, studentAdaptor: *studentAdaptor, o: o, fewer: fs, studentSteps: ss,
+			setup: edits.StudySetup{N: *n, Batch: o.Batch, Seed: o.Seed, TimeBatch: *timeBatch, Rounds: *rounds, Reps: 1000}, dir: *study})
+	}
+	if *student != "" || *adaptor != "" || *studentAdaptor != "" {
+		return c.Usage("-student goes with -sweep or -study, -adaptor and -student-adaptor with -study")
 	}
 	if *eval {
 		if *input != "" || *instruction != "" || *output != "" {
@@ -346,5 +369,136 @@ func runSweep(c *cli.Command, model, student string, o edits.Options, n int, is,
 	}
 	c.Printf("%s", md.String())
 	c.Printf("sweep of %d cells in %s; wrote %s\n", total, time.Since(start).Round(time.Second), strings.Join([]string{filepath.Join(dir, "sweep.md"), filepath.Join(dir, "sweep.json"), filepath.Join(dir, png)}, ", "))
+	return 0
+}
+
+// parseSteps reads comma-separated step counts ("" for none).
+func parseSteps(s string) ([]int, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("steps %q", f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+type studyConfig struct {
+	model, student, adaptor, studentAdaptor string
+	o                                       edits.Options
+	fewer, studentSteps                     []int
+	setup                                   edits.StudySetup
+	dir                                     string
+}
+
+// adaptorSteps returns the step counts an adaptor runs at: a distilled
+// adaptor's own, identity's the given ones.
+func adaptorSteps(adaptor string, steps []int) ([]int, error) {
+	if adaptor == "identity" {
+		return steps, nil
+	}
+	man, err := distill.ReadManifest(adaptor)
+	if err != nil {
+		return nil, err
+	}
+	return []int{man.Steps}, nil
+}
+
+// runStudy runs -study.
+func runStudy(c *cli.Command, sc studyConfig) int {
+	teacher, err := edits.LoadThreePass(sc.model)
+	if err != nil {
+		return c.Fail(err)
+	}
+	with := func(o edits.Options, steps int) edits.Options { o.Steps = steps; return o }
+	methods := []edits.Method{{Name: fmt.Sprintf("three-pass, %d steps", sc.o.Steps), Editor: teacher, Options: sc.o}}
+	for _, k := range sc.fewer {
+		methods = append(methods, edits.Method{Name: fmt.Sprintf("three-pass, %d steps", k), Editor: teacher, Options: with(sc.o, k)})
+	}
+	if sc.adaptor != "" {
+		steps, err := adaptorSteps(sc.adaptor, sc.fewer)
+		if err != nil {
+			return c.Fail(fmt.Errorf("-adaptor: %w", err))
+		}
+		for _, k := range steps {
+			methods = append(methods, edits.Method{Name: fmt.Sprintf("three-pass + Clockwork, %d steps", k), Editor: teacher, Options: with(sc.o, k), Adaptor: sc.adaptor})
+		}
+	}
+	if sc.student != "" {
+		st, err := edits.LoadStudent(sc.student)
+		if err != nil {
+			return c.Fail(err)
+		}
+		for _, k := range sc.studentSteps {
+			methods = append(methods, edits.Method{Name: fmt.Sprintf("guidance-distilled, %d steps", k), Editor: st, Options: with(sc.o, k)})
+		}
+		if sc.studentAdaptor != "" {
+			steps, err := adaptorSteps(sc.studentAdaptor, sc.studentSteps)
+			if err != nil {
+				return c.Fail(fmt.Errorf("-student-adaptor: %w", err))
+			}
+			for _, k := range steps {
+				methods = append(methods, edits.Method{Name: fmt.Sprintf("guidance-distilled + Clockwork, %d steps", k), Editor: st, Options: with(sc.o, k), Adaptor: sc.studentAdaptor})
+			}
+		}
+	} else if sc.studentAdaptor != "" {
+		return c.Usage("-student-adaptor goes with -student")
+	}
+	if err := os.MkdirAll(sc.dir, 0o755); err != nil {
+		return c.Fail(err)
+	}
+	m, err := captions.DefaultMeasurer()
+	if err != nil {
+		return c.Fail(err)
+	}
+	set, err := edits.OpenSplit("test", sc.setup.N)
+	if err != nil {
+		return c.Fail(err)
+	}
+	prog := cli.NewProgress(c.Stderr, len(methods), "study")
+	done := 0
+	start := time.Now()
+	rows, outs, err := edits.Study(methods, m, set, sc.setup, func(name string) { prog.Set(done, name); done++ })
+	prog.Finish()
+	if err != nil {
+		return c.Fail(err)
+	}
+	var md strings.Builder
+	fmt.Fprintf(&md, "%d held-out pairs, %s, s_T %g, s_I %g, seed %d; wall time in %d paired rounds of %d edits against the first row:\n\n", sc.setup.N, sc.o.Sampler, sc.o.TextScale, sc.o.ImageScale, sc.setup.Seed, sc.setup.Rounds, min(sc.setup.TimeBatch, sc.setup.N))
+	edits.WriteStudyTable(&md, rows)
+	md.WriteString("\n")
+	for _, line := range edits.StudyFindings(rows) {
+		fmt.Fprintf(&md, "- %s\n", line)
+	}
+	if err := fsutil.WriteAtomic(filepath.Join(sc.dir, "study.md"), func(w io.Writer) error { _, err := io.WriteString(w, md.String()); return err }); err != nil {
+		return c.Fail(err)
+	}
+	if err := c.WriteStamped(filepath.Join(sc.dir, "study.json"), map[string]any{"model": sc.model, "student": sc.student, "adaptor": sc.adaptor, "student_adaptor": sc.studentAdaptor, "setup": sc.setup, "options": sc.o, "rows": rows}); err != nil {
+		return c.Fail(err)
+	}
+	p, err := edits.StudyPlot(rows)
+	if err != nil {
+		return c.Fail(err)
+	}
+	if _, err := plots.SaveBoth(sc.dir, "study_pareto", func(path string) error { return plots.Save(p, path, 6*vg.Inch, 4.5*vg.Inch) }); err != nil {
+		return c.Fail(err)
+	}
+	img, labels := edits.StudyStrip(set, rows, outs, 8)
+	g, err := plots.Grid("The first held-out edits", img, len(labels)*min(8, sc.setup.N), 1, captions.Side, captions.Side, min(8, sc.setup.N), labels, nil)
+	if err != nil {
+		return c.Fail(err)
+	}
+	if _, err := plots.SaveBoth(sc.dir, "study_strips", func(path string) error {
+		return plots.Save(g, path, 6*vg.Inch, vg.Length(0.6*float64(len(labels)+1))*vg.Inch)
+	}); err != nil {
+		return c.Fail(err)
+	}
+	c.Printf("%s", md.String())
+	c.Printf("study of %d methods in %s; wrote %s\n", len(methods), time.Since(start).Round(time.Second), sc.dir)
 	return 0
 }

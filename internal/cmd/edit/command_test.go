@@ -3,6 +3,7 @@ package edit
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"image"
 	"image/png"
 	"os"
@@ -144,5 +145,81 @@ func TestEditSweep(t *testing.T) {
 	}
 	if code, msg := run("-model", dir, "-sweep", out, "-student", dir); code == 0 || !strings.Contains(msg, "not a guidance-distilled student") {
 		t.Fatalf("a three-pass editor as -student: %d %s", code, msg)
+	}
+}
+
+// tinyStudent writes an untrained guidance-distilled student of the
+// editor in dir.
+func tinyStudent(t *testing.T, dir string) string {
+	e, err := edits.LoadEditor(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := e.Model.AddClassProjection(2*e.Model.Config.BlockOutChannels[0], 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "student")
+	if err := s.Save(out); err != nil {
+		t.Fatal(err)
+	}
+	if err := diffusion.SaveScheduleConfig(out, diffusion.DefaultScheduleConfig()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Text.Save(textenc.ModelDir(out)); err != nil {
+		t.Fatal(err)
+	}
+	info := `{"teacher": "` + dir + `", "teacher_fingerprint": "", "text_scale": [2, 14], "image_scale": [1, 3], "multiplier": 100, "class_labels": "x"}`
+	if err := os.WriteFile(filepath.Join(out, diffusion.GuidanceFile), []byte(info), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestEditStudy(t *testing.T) {
+	dir := tinyEditor(t)
+	student := tinyStudent(t, dir)
+	out := filepath.Join(t.TempDir(), "study")
+	code, msg := run("-model", dir, "-student", student, "-study", out, "-n", "4", "-steps", "4", "-fewer", "2", "-student-steps", "4,2",
+		"-adaptor", "identity", "-student-adaptor", "identity", "-rounds", "1", "-time-batch", "2")
+	if code != 0 {
+		t.Fatalf("study: %d %s", code, msg)
+	}
+	for _, want := range []string{"| three-pass, 4 steps | 4 |", "| guidance-distilled, 4 steps | 4 |", "three-pass + Clockwork, 2 steps", "guidance-distilled + Clockwork, 4 steps", "The cheapest method"} {
+		if !strings.Contains(msg, want) {
+			t.Fatalf("the study lacks %q:\n%s", want, msg)
+		}
+	}
+	// The student at the reference's steps costs a third of it (the text
+	// encoder's share aside).
+	b, err := os.ReadFile(filepath.Join(out, "study.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Rows []edits.StudyRow `json:"rows"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	var three, one float64
+	for _, r := range rep.Rows {
+		switch r.Name {
+		case "three-pass, 4 steps":
+			three = r.GFLOPs
+		case "guidance-distilled, 4 steps":
+			one = r.GFLOPs
+		}
+	}
+	if r := three / one; r < 2.9 || r > 3 {
+		t.Fatalf("the student saves %.3f× the FLOPs at the same steps, want about 3", r)
+	}
+	for _, f := range []string{"study.md", "study_pareto.png", "study_strips.png"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, msg := run("-model", student, "-study", out, "-n", "2"); code == 0 || !strings.Contains(msg, "not a three-pass editor") {
+		t.Fatalf("a student as the study's reference: %d %s", code, msg)
 	}
 }
