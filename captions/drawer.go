@@ -19,6 +19,13 @@ type Drawing struct {
 	// set, in degrees, counter-clockwise as seen; the size is still set by
 	// the unrotated ink's height. Generate draws every image at 0.
 	Angle float64
+	// At, when set, puts the centre of mass there (pixels, centres at
+	// k+0.5) instead of the layout's cell and jitter, and a digit that
+	// would then leave the canvas is not drawn rather than moved; Zoom,
+	// when not 0, multiplies the scale the size sets. Videos draw a digit
+	// along a trajectory with them.
+	At   *[2]float64
+	Zoom float64
 }
 
 // Drawer draws digits of a source set as Generate does, for data sets
@@ -65,11 +72,33 @@ func (d *Drawer) Draw(dr Drawing, dst []uint8) (bool, error) {
 	if !(math.Abs(dr.Angle) <= 90) {
 		return false, fmt.Errorf("captions: angle %g is beyond ±90 degrees", dr.Angle)
 	}
+	if dr.Zoom != 0 && !(dr.Zoom >= 0.25 && dr.Zoom <= 4) {
+		return false, fmt.Errorf("captions: zoom %g is outside [0.25, 4]", dr.Zoom)
+	}
+	if dr.At != nil && !(math.Abs(dr.At[0]-Side/2) <= Side && math.Abs(dr.At[1]-Side/2) <= Side) {
+		return false, fmt.Errorf("captions: centre %v is far outside the canvas", *dr.At)
+	}
+	d.r.at, d.r.zoom = dr.At, dr.Zoom
+	defer func() { d.r.at, d.r.zoom = nil, 0 }()
 	if len(dst) != Side*Side {
 		return false, fmt.Errorf("captions: %d bytes are not a 32×32 image", len(dst))
 	}
 	j := dr.Source
 	return d.r.render(d.src.U8[j*srcSide*srcSide:(j+1)*srcSide*srcSide], a, dr.DH, dr.DX, dr.DY, dr.Angle, dst), nil
+}
+
+// Extent returns how far the digit of dr reaches from its centre of mass
+// when drawn, ignoring dr.At (left, top, right, bottom, in output pixels;
+// left and top negative), or false when it cannot be drawn at its cell.
+func (d *Drawer) Extent(dr Drawing) ([4]float64, bool, error) {
+	var buf [Side * Side]uint8
+	dr.At = nil
+	ok, err := d.Draw(dr, buf[:])
+	if err != nil || !ok {
+		return [4]float64{}, false, err
+	}
+	p := d.r.placed
+	return [4]float64{p.drawn[0] - p.com[0], p.drawn[1] - p.com[1], p.drawn[2] - p.com[0], p.drawn[3] - p.com[1]}, true, nil
 }
 
 // DrawLayout draws attributes and jitter from rng as Generate draws them

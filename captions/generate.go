@@ -189,6 +189,12 @@ type renderer struct {
 	rs   resampler
 	// placed is where the last digit went.
 	placed placement
+	// at, when set, is where the centre of mass goes instead of the
+	// layout's cell (a digit that would leave the canvas there is not
+	// drawn), and zoom, when not 0, multiplies the scale: a Drawing's At
+	// and Zoom.
+	at   *[2]float64
+	zoom float64
 }
 
 // placement is where a digit was drawn, in output pixels: the scale, the
@@ -241,6 +247,9 @@ func (r *renderer) render(src []uint8, a Attrs, dh, dx, dy, angle float64, dst [
 	mx /= mass
 	my /= mass
 	scale := (heights[a.Size] + dh) / float64(ink.y1-ink.y0+1)
+	if r.zoom != 0 {
+		scale *= r.zoom
+	}
 	img, side := cur, srcSide
 	if angle != 0 {
 		// Rotate on a canvas large enough for any rotation of the
@@ -281,6 +290,15 @@ func (r *renderer) render(src []uint8, a Attrs, dh, dx, dy, angle float64, dst [
 	}
 	tx := place(float64(all.x0), float64(all.x1+1), mx, centres[a.Size][a.H]+dx)
 	ty := place(float64(all.y0), float64(all.y1+1), my, centres[a.Size][a.V]+dy)
+	if r.at != nil {
+		tx, ty = r.at[0], r.at[1]
+		inside := func(lo, hi, c, t float64) bool {
+			return float64((lo-c)*scale)+t >= 0 && float64((hi-c)*scale)+t <= Side
+		}
+		if !inside(float64(all.x0), float64(all.x1+1), mx, tx) || !inside(float64(all.y0), float64(all.y1+1), my, ty) {
+			return false
+		}
+	}
 	r.placed = placement{
 		scale: scale,
 		drawn: [4]float64{(float64(all.x0)-mx)*scale + tx, (float64(all.y0)-my)*scale + ty, (float64(all.x1+1)-mx)*scale + tx, (float64(all.y1+1)-my)*scale + ty},
