@@ -97,6 +97,10 @@ type Options struct {
 	TextScale, ImageScale float64
 	Seed                  uint64
 	Batch                 int // images per batch (default 32)
+	// SharedNoise draws every image's noise from the seed's first stream
+	// (the same noise for all, as frame-by-frame video editing with shared
+	// noise does) instead of image j's from stream j.
+	SharedNoise bool `json:",omitempty"`
 }
 
 // DefaultOptions are diffusers' InstructPix2Pix pipeline's defaults with
@@ -211,7 +215,25 @@ func (e *Editor) Edit(sources []float32, n int, instructions []string, o Options
 	if err != nil {
 		return nil, err
 	}
-	x, err := diffusion.SampleMany(d, e.Noise, e.Shape, n, o.Batch, diffusion.Options{Sampler: o.Sampler, Steps: o.Steps, Seed: o.Seed, Cond: cond}, progress)
+	so := diffusion.Options{Sampler: o.Sampler, Steps: o.Steps, Seed: o.Seed, Cond: cond}
+	if o.SharedNoise {
+		per := e.Shape[0] * e.Shape[1] * e.Shape[2]
+		out := make([]float32, 0, n*per)
+		for i := range n {
+			one := so
+			one.Cond = cond.Slice(i, i+1)
+			x, err := diffusion.SampleMany(d, e.Noise, e.Shape, 1, 1, one, nil)
+			if err != nil {
+				return nil, fmt.Errorf("image %d: %w", i, err)
+			}
+			out = append(out, x.Float32s()...)
+			if progress != nil {
+				progress(i + 1)
+			}
+		}
+		return diffusion.ClipImages(out), nil
+	}
+	x, err := diffusion.SampleMany(d, e.Noise, e.Shape, n, o.Batch, so, progress)
 	if err != nil {
 		return nil, err
 	}

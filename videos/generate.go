@@ -227,3 +227,11 @@ func bounce(p, v, lo, hi float64) (float64, float64) {
 	}
 	return math.Min(math.Max(p, lo), hi), v
 }
+
+// Seeds of the toy videos' splits: the train split draws MNIST's training
+// digits and edits.TrainMix's instructions, the held-out split its test
+// digits and edits.TestMix's.
+const (
+	TrainSeed = 1
+	TestSeed  = 2
+)

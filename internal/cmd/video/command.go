@@ -1,0 +1,163 @@
+// Package video is the video command, run as `clockwork video` (cmd/clockwork)
+// or `go run ./experiments/video`; the command's documentation is in
+// experiments/video.
+package video
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/clockwork-go/clockwork/captions"
+	"github.com/clockwork-go/clockwork/datasets"
+	"github.com/clockwork-go/clockwork/edits"
+	"github.com/clockwork-go/clockwork/internal/cli"
+	"github.com/clockwork-go/clockwork/internal/npzio"
+	"github.com/clockwork-go/clockwork/metrics"
+	"github.com/clockwork-go/clockwork/plots"
+	"github.com/clockwork-go/clockwork/videos"
+)
+
+// DefaultModel is the shipped editor.
+const DefaultModel = "models/mnist_edit"
+
+// Run runs the video command with the arguments after its name, writing to
+// stdout and stderr, and returns its exit status.
+func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	c := cli.New("video", "edit a video frame by frame with an instruction-guided editor; without -input, a held-out toy video with known motion, measured against its true edit",
+		[]string{"video", `video -input clip.gif -instruction "make it thicker" -output runs/video/out.npz`, "video -shared-noise"}, stdout, stderr)
+	fs := c.Flags
+	o := edits.DefaultOptions()
+	model := fs.String("model", DefaultModel, "editor model directory")
+	input := fs.String("input", "", "the video: an .npz whose frames are (T, C, H, W) in [−1, 1], or an animated GIF (default: held-out toy video -index, with its instruction)")
+	index := fs.Int("index", 0, "without -input: which held-out toy video")
+	frames := fs.Int("frames", 16, "without -input: the toy video's length")
+	instruction := fs.String("instruction", "", "the edit (default, for a toy video: its own)")
+	output := fs.String("output", "runs/video/edited.npz", "output .npz (frames); a GIF (source | edit [| true edit]) and a frame strip PNG are written beside it")
+	shared := fs.Bool("shared-noise", false, "every frame from the same noise (default: frame t from noise stream t)")
+	fs.StringVar(&o.Sampler, "sampler", o.Sampler, "sampler")
+	fs.IntVar(&o.Steps, "steps", o.Steps, "sampling steps")
+	fs.Float64Var(&o.TextScale, "text-scale", o.TextScale, "guidance scale of the instruction, s_T")
+	fs.Float64Var(&o.ImageScale, "image-scale", o.ImageScale, "guidance scale of the source frame, s_I")
+	fs.Uint64Var(&o.Seed, "seed", 0, "noise seed")
+	fs.IntVar(&o.Batch, "batch", 16, "frames per batch")
+	if code, ok := c.Parse(args, false); !ok {
+		return code
+	}
+	o.SharedNoise = *shared
+	if err := o.Check(); err != nil {
+		return c.Usage("%v", err)
+	}
+	if filepath.Ext(*output) != ".npz" {
+		return c.Usage("-output %s: want an .npz file", *output)
+	}
+	base := strings.TrimSuffix(*output, ".npz")
+	if err := cli.CheckOutFiles("-output", *output, "-output's GIF", base+".gif", "-output's strip", base+".png"); err != nil {
+		return c.Fail(err)
+	}
+	if _, err := os.Stat(*model); err != nil && *model == DefaultModel {
+		return c.Fail(fmt.Errorf("-model: no editor is shipped in %s yet; train one (docs/editing.md) and give -model DIR", DefaultModel))
+	}
+	e, err := edits.LoadEditor(*model)
+	if err != nil {
+		return c.Fail(err)
+	}
+	var (
+		src   []float32
+		t     int
+		shape []int
+		toy   *videos.Video
+	)
+	if *input == "" {
+		if *index < 0 {
+			return c.Usage("-index %d: want a video's index ≥ 0", *index)
+		}
+		mn, err := datasets.MNIST("test", "", false)
+		if err != nil {
+			return c.Fail(err)
+		}
+		set, err := videos.Generate(mn, *index+1, *frames, videos.TestSeed, edits.TestMix)
+		if err != nil {
+			return c.Fail(err)
+		}
+		toy = &set.Videos[*index]
+		src, t, shape = videos.FloatFrames(toy.Source), toy.Frames(), []int{1, captions.Side, captions.Side}
+		if *instruction == "" {
+			*instruction = toy.Phrase
+		}
+	} else {
+		if src, t, shape, err = videos.ReadFrames(*input); err != nil {
+			return c.Fail(fmt.Errorf("-input: %w", err))
+		}
+		if *instruction == "" {
+			return c.Usage("-input needs -instruction")
+		}
+	}
+	if shape[0] != e.Shape[0] || shape[1] != e.Shape[1] || shape[2] != e.Shape[2] {
+		return c.Fail(fmt.Errorf("-input: frames of %d×%d×%d; -model %s edits %d×%d×%d", shape[0], shape[1], shape[2], *model, e.Shape[0], e.Shape[1], e.Shape[2]))
+	}
+	if err := e.CheckImages("-input", src, t); err != nil {
+		return c.Fail(err)
+	}
+	if _, err := e.Text.IDs([]string{*instruction}); err != nil {
+		return c.Fail(fmt.Errorf("-instruction: %w", err))
+	}
+	prog := cli.NewProgress(c.Stderr, t, "video")
+	start := time.Now()
+	out, err := e.Edit(src, t, []string{*instruction}, o, func(done int) { prog.Set(done, "") })
+	prog.Finish()
+	if err != nil {
+		return c.Fail(err)
+	}
+	el := time.Since(start)
+	if err := os.MkdirAll(filepath.Dir(*output), 0o755); err != nil {
+		return c.Fail(err)
+	}
+	if err := npzio.Write(*output, []string{"frames"}, map[string]npzio.Array{"frames": npzio.Float32(out, append([]int{t}, shape...)...)}); err != nil {
+		return c.Fail(err)
+	}
+	rows := [][]float32{src, out}
+	if toy != nil {
+		rows = append(rows, videos.FloatFrames(toy.Target))
+	}
+	if shape[0] == 1 {
+		if err := videos.WriteGIF(base+".gif", rows, t, shape[1], shape[2], 4, 12); err != nil {
+			return c.Fail(err)
+		}
+	}
+	var strip []float32
+	for _, r := range rows {
+		strip = append(strip, r...)
+	}
+	if err := plots.SaveGridPNG(base+".png", strip, len(rows)*t, shape[0], shape[1], shape[2], t, 2); err != nil {
+		return c.Fail(err)
+	}
+	c.Printf("%d frames edited (%q; %s, %d steps, s_T %g, s_I %g, %s noise) in %s\n", t, *instruction, o.Sampler, o.Steps, o.TextScale, o.ImageScale,
+		map[bool]string{false: "per-frame", true: "shared"}[o.SharedNoise], el.Round(time.Millisecond))
+	if toy != nil {
+		m, err := captions.DefaultMeasurer()
+		if err != nil {
+			return c.Fail(err)
+		}
+		clf, err := metrics.MNISTClassifier()
+		if err != nil {
+			return c.Fail(err)
+		}
+		got, err := videos.Measure(m, clf, toy, out)
+		if err != nil {
+			return c.Fail(err)
+		}
+		truth, err := videos.Measure(m, clf, toy, videos.FloatFrames(toy.Target))
+		if err != nil {
+			return c.Fail(err)
+		}
+		c.Printf("held-out toy video %d (%s, %q): Frame-Acc %.3f (true edit %.3f), PSNR to the true edit %.2f dB, warp error %.5f (true edit %.5f), Tem-Con %.4f (true edit %.4f)\n",
+			*index, toy.Before, toy.Phrase, got.FrameAcc, truth.FrameAcc, got.PSNR, got.Warp, truth.Warp, got.TemCon, truth.TemCon)
+	}
+	c.Printf("wrote %s, %s.gif and %s.png (source | edit%s)\n", *output, base, base, map[bool]string{false: "", true: " | true edit"}[toy != nil])
+	return 0
+}

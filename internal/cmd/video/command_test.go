@@ -1,0 +1,122 @@
+package video
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/edits"
+	"github.com/clockwork-go/clockwork/internal/npzio"
+	"github.com/clockwork-go/clockwork/internal/texttest"
+	"github.com/clockwork-go/clockwork/textenc"
+	"github.com/clockwork-go/clockwork/videos"
+)
+
+func tinyEditor(t *testing.T) string {
+	m, p := texttest.Model(t, 16, 16)
+	w, err := m.WidenInput(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := p.Extend(edits.Vocabulary(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "editor")
+	if err := w.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := diffusion.SaveScheduleConfig(dir, diffusion.DefaultScheduleConfig()); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Save(textenc.ModelDir(dir)); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func run(args ...string) (int, string) {
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), args, &out, &errb)
+	return code, out.String() + errb.String()
+}
+
+func TestVideoCommand(t *testing.T) {
+	dir := tinyEditor(t)
+	tmp := t.TempDir()
+	out := filepath.Join(tmp, "toy.npz")
+	code, msg := run("-model", dir, "-steps", "2", "-frames", "8", "-output", out)
+	if code != 0 || !strings.Contains(msg, "warp error") {
+		t.Fatalf("toy video: %d %s", code, msg)
+	}
+	// The GIF it wrote reads back as 8 frames of source | edit | true edit.
+	f, n, shape, err := videos.ReadFrames(filepath.Join(tmp, "toy.gif"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 8 || shape[0] != 1 || shape[1] != 128 || len(f) != 8*128*shape[2] {
+		t.Fatalf("GIF of %d frames of %v", n, shape)
+	}
+	// Shared noise: every frame of a still video is the same edit.
+	still := filepath.Join(tmp, "still.npz")
+	fr := make([]float32, 3*32*32)
+	for i := range fr {
+		fr[i] = -1
+		if (i%1024)/32 == 16 {
+			fr[i] = 1
+		}
+	}
+	if err := npzio.Write(still, []string{"frames"}, map[string]npzio.Array{"frames": npzio.Float32(fr, 3, 1, 32, 32)}); err != nil {
+		t.Fatal(err)
+	}
+	so := filepath.Join(tmp, "shared.npz")
+	if code, msg := run("-model", dir, "-steps", "2", "-input", still, "-instruction", "make it thicker", "-shared-noise", "-output", so); code != 0 {
+		t.Fatalf("shared noise: %d %s", code, msg)
+	}
+	a, err := npzio.Read(so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := a["frames"].F32
+	if !equal(v[:1024], v[1024:2048]) || !equal(v[:1024], v[2048:]) {
+		t.Fatal("with shared noise the frames of a still video differ")
+	}
+	// Bad input: a clear error, nothing written.
+	empty := filepath.Join("testdata", "empty.npz") // numpy's np.zeros((0, 1, 32, 32), np.float32)
+	big := filepath.Join(tmp, "big.npz")
+	npzio.Write(big, []string{"frames"}, map[string]npzio.Array{"frames": npzio.Float32(make([]float32, 2*28*28), 2, 1, 28, 28)})
+	notGIF := filepath.Join(tmp, "bad.gif")
+	os.WriteFile(notGIF, []byte("GIF89a not really"), 0o644)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-input", empty, "-instruction", "make it thicker"}, "empty video"},
+		{[]string{"-input", big, "-instruction", "make it thicker"}, "frames of 1×28×28"},
+		{[]string{"-input", notGIF, "-instruction", "make it thicker"}, "bad.gif"},
+		{[]string{"-input", still}, "needs -instruction"},
+		{[]string{"-input", still, "-instruction", "make it purple"}, `"purple"`},
+	} {
+		bad := filepath.Join(tmp, "bad-out.npz")
+		code, msg := run(append([]string{"-model", dir, "-output", bad}, c.args...)...)
+		if code == 0 || !strings.Contains(msg, c.want) {
+			t.Fatalf("%v: %d %q, want an error containing %q", c.args, code, msg, c.want)
+		}
+		if _, err := os.Stat(bad); err == nil {
+			t.Fatalf("%v: an output was written", c.args)
+		}
+	}
+}
+
+func equal(a, b []float32) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
