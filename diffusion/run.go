@@ -171,7 +171,7 @@ type noiseStreams struct {
 func newStreams(o Options, n, per int) *noiseStreams {
 	ns := &noiseStreams{per: per, first: o.noise}
 	for j := 0; j < n; j++ {
-		ns.rngs = append(ns.rngs, rand.New(rand.NewPCG(o.Seed, uint64(o.FirstIndex+j))))
+		ns.rngs = append(ns.rngs, rand.New(rand.NewPCG(o.Seed, uint64(o.sampleIndex(j)))))
 	}
 	return ns
 }

@@ -25,6 +25,10 @@ type Options struct {
 	// is drawn in.
 	Seed       uint64
 	FirstIndex int
+	// Indices, when set, are the samples' indices in the seed's sequence
+	// row by row (one per row), in place of FirstIndex, FirstIndex+1, …:
+	// the anchors of a video, say, which are not consecutive frames.
+	Indices []int
 
 	// Cond is the samples' conditioning, one row per sample (the zero Cond
 	// for an unconditional model).
@@ -57,8 +61,14 @@ func Sample(d Denoiser, s *Schedule, shape []int, o Options) (*tensor.Dense, err
 	}
 	o = o.under(s.Config.SamplerConfig, smp)
 	n := shape[0]
+	if o.Indices != nil && len(o.Indices) != n {
+		return nil, fmt.Errorf("%d sample indices for a batch of %d", len(o.Indices), n)
+	}
 	if err := o.Cond.Check(n); err != nil {
 		return nil, fmt.Errorf("conditioning of %d samples: %w", n, err)
+	}
+	if o.Indices != nil && len(o.Indices) != n {
+		return nil, fmt.Errorf("%d sample indices for %d samples", len(o.Indices), n)
 	}
 	if !(o.Eta >= 0) || math.IsInf(o.Eta, 1) {
 		return nil, fmt.Errorf("eta %g must be finite and not negative", o.Eta)
@@ -77,7 +87,7 @@ func Sample(d Denoiser, s *Schedule, shape []int, o Options) (*tensor.Dense, err
 		noise: newStreams(o, n, per), layers: Layers(d), evals: smp.evals(len(ts))}
 	r.rows = make([]Row, n)
 	for j := range r.rows {
-		r.rows[j] = Row{Sample: o.FirstIndex + j}
+		r.rows[j] = Row{Sample: o.sampleIndex(j)}
 	}
 	r.infos = make([]StepInfo, len(r.layers))
 	for _, l := range r.layers {
@@ -137,6 +147,14 @@ func SampleMemory(mc unet.Config, n, batch int, chw []int, branches int) (float6
 	return fwd + 3*float64(b)*per + 16*float64(min(batch, n))*per/4 + float64(n)*(per+8), nil
 }
 
+// sampleIndex returns the index in the seed's sequence of row j.
+func (o Options) sampleIndex(j int) int {
+	if o.Indices != nil {
+		return o.Indices[j]
+	}
+	return o.FirstIndex + j
+}
+
 // SampleMany draws n samples of shape (C,H,W) in batches of at most batch,
 // sample j with noise stream FirstIndex+j and conditioning row j of o.Cond
 // (so the result does not depend on the batch size). progress, when set,
@@ -151,6 +169,9 @@ func SampleMany(d Denoiser, s *Schedule, chw []int, n, batch int, o Options, pro
 	if err := o.Cond.Check(n); err != nil {
 		return nil, fmt.Errorf("conditioning of %d samples: %w", n, err)
 	}
+	if o.Indices != nil && len(o.Indices) != n {
+		return nil, fmt.Errorf("%d sample indices for %d samples", len(o.Indices), n)
+	}
 	all := o.Cond
 	cond := !all.IsZero()
 	per := chw[0] * chw[1] * chw[2]
@@ -161,6 +182,9 @@ func SampleMany(d Denoiser, s *Schedule, chw []int, n, batch int, o Options, pro
 		b := min(batch, n-i)
 		oo := o
 		oo.FirstIndex = first + i
+		if o.Indices != nil {
+			oo.Indices = o.Indices[i : i+b]
+		}
 		if cond {
 			oo.Cond = all.Slice(i, i+b)
 		}

@@ -311,3 +311,9 @@ func (e *Editor) Evaluate(m *captions.Measurer, set *Set, n int, o Options, reps
 	}
 	return &EvalResult{Report: rep, Ceiling: ceil, Outputs: out}, nil
 }
+
+// ImagesTensor wraps n images of shape (C, H, W) as an (N, C, H, W)
+// tensor sharing x.
+func ImagesTensor(x []float32, n int, shape []int) *tensor.Dense {
+	return tensor.New(tensor.WithShape(n, shape[0], shape[1], shape[2]), tensor.WithBacking(x))
+}

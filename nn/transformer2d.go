@@ -25,6 +25,9 @@ type Transformer2D struct {
 	Context  int     // width of the context tokens (cross_attention_dim)
 	Linear   bool    // use_linear_projection
 	Eps      float64 // LayerNorm ε (1e-5 in diffusers)
+	// Anchors, when set, makes the self-attention FAIRY's anchor-based
+	// cross-frame attention (KVStore); it has no parameters.
+	Anchors *KVStore
 }
 
 // inner returns the width the blocks work at.
@@ -106,8 +109,15 @@ func (t Transformer2D) Apply(g *Graph, prefix string, x, ctx, bias *G.Node) *G.N
 		attend := func(j int, q, kv, bias *G.Node) *G.Node {
 			a := fmt.Sprintf("%s.attn%d", b, j)
 			w := func(name string) *G.Node { return g.Param(a + "." + name + ".weight") }
-			o := Attention(MatMul(q, w("to_q"), false, true), MatMul(kv, w("to_k"), false, true), MatMul(kv, w("to_v"), false, true),
-				bias, n, t.Heads, scale, false)
+			k, v := MatMul(kv, w("to_k"), false, true), MatMul(kv, w("to_v"), false, true)
+			if j == 1 && t.Anchors != nil {
+				// FAIRY's anchor attention: the keys and values of the
+				// anchor frames beside (or instead of) the frame's own.
+				l := s[2] * s[3]
+				k, v = t.Anchors.Extend(a+".k", k, n, l), t.Anchors.Extend(a+".v", v, n, l)
+				bias = g.Zeros(n, t.Anchors.Tokens(l))
+			}
+			o := Attention(MatMul(q, w("to_q"), false, true), k, v, bias, n, t.Heads, scale, false)
 			return g.Linear(a+".to_out.0", o)
 		}
 		n1 := g.LayerNorm(b+".norm1", h, t.Eps)

@@ -1,6 +1,10 @@
 package unet
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/clockwork-go/clockwork/nn"
+)
 
 // WidenInput returns a copy of m that takes in input channels instead of
 // m.Config.InChannels (in must be more): every weight is m's, and conv_in's
@@ -82,4 +86,43 @@ func (m *Model) AddClassProjection(dim int, seed uint64) (*Model, error) {
 		copy(dst, src)
 	}
 	return w, nil
+}
+
+// WithAnchors returns a model sharing m's weights whose cross-attention
+// blocks' self-attention is FAIRY's anchor-based cross-frame attention
+// over s (nn.KVStore; Wu et al., CVPR 2024): recording the anchors' keys
+// and values, or attending to them beside each frame's own, as s's mode
+// says when the model first runs a shape (change the mode on another
+// model from WithAnchors). A UNet2DModel's spatial attention is left as it
+// is.
+func (m *Model) WithAnchors(s *nn.KVStore) *Model {
+	p := *m.plan
+	with := func(attns []attnBlock) []attnBlock {
+		out := make([]attnBlock, len(attns))
+		for i, a := range attns {
+			if c, ok := a.(crossAttn); ok {
+				c.Anchors = s
+				a = c
+			}
+			out[i] = a
+		}
+		return out
+	}
+	cp := func(bs []blockPlan) []blockPlan {
+		out := make([]blockPlan, len(bs))
+		for i, b := range bs {
+			b.attns = with(b.attns)
+			out[i] = b
+		}
+		return out
+	}
+	p.down, p.up = cp(m.plan.down), cp(m.plan.up)
+	if m.plan.mid != nil {
+		mid := *m.plan.mid
+		if mid.attn != nil {
+			mid.attn = with([]attnBlock{mid.attn})[0]
+		}
+		p.mid = &mid
+	}
+	return &Model{Config: m.Config, Params: m.Params, plan: &p}
 }

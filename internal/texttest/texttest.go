@@ -8,6 +8,7 @@ import (
 
 	"github.com/clockwork-go/clockwork/captions"
 	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/edits"
 	"github.com/clockwork-go/clockwork/textenc"
 	"github.com/clockwork-go/clockwork/unet"
 )
@@ -58,6 +59,33 @@ func Dir(t testing.TB, width, tokens int) string {
 		t.Fatal(err)
 	}
 	if err := p.Save(textenc.ModelDir(dir)); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// EditorDir writes an untrained editor as a model directory: Model's U-Net
+// widened to take a source image (unet.Model.WidenInput), its text encoder
+// extended to the edit instructions' words, and returns it.
+func EditorDir(t testing.TB) string {
+	t.Helper()
+	m, p := Model(t, 16, 16)
+	w, err := m.WidenInput(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := p.Extend(edits.Vocabulary(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "editor")
+	if err := w.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := diffusion.SaveScheduleConfig(dir, diffusion.DefaultScheduleConfig()); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Save(textenc.ModelDir(dir)); err != nil {
 		t.Fatal(err)
 	}
 	return dir

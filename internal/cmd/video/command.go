@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,7 +39,10 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	frames := fs.Int("frames", 16, "without -input: the toy video's length")
 	instruction := fs.String("instruction", "", "the edit (default, for a toy video: its own)")
 	output := fs.String("output", "runs/video/edited.npz", "output .npz (frames); a GIF (source | edit [| true edit]) and a frame strip PNG are written beside it")
-	shared := fs.Bool("shared-noise", false, "every frame from the same noise (default: frame t from noise stream t)")
+	shared := fs.Bool("shared-noise", false, "frame by frame, every frame from the same noise (default: frame t from noise stream t)")
+	anchors := fs.Int("anchors", 0, "FAIRY's anchor attention with this many anchor frames (0: frame by frame)")
+	choice := fs.String("anchor-choice", videos.AnchorsUniform, "anchor frames: uniform (spread over the video) or middle")
+	shard := fs.String("shard", "", "with -anchors: i/n edits the anchors and the i-th of n parts of the other frames (1-based); the output holds those frames and their indices (frame_index)")
 	fs.StringVar(&o.Sampler, "sampler", o.Sampler, "sampler")
 	fs.IntVar(&o.Steps, "steps", o.Steps, "sampling steps")
 	fs.Float64Var(&o.TextScale, "text-scale", o.TextScale, "guidance scale of the instruction, s_T")
@@ -51,6 +55,18 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	o.SharedNoise = *shared
 	if err := o.Check(); err != nil {
 		return c.Usage("%v", err)
+	}
+	if *anchors < 0 {
+		return c.Usage("-anchors %d: want 0 (frame by frame) or more", *anchors)
+	}
+	if *anchors > 0 && *shared {
+		return c.Usage("-shared-noise is a frame-by-frame baseline: it goes without -anchors")
+	}
+	var si, sn int
+	if *shard != "" {
+		if _, err := fmt.Sscanf(*shard, "%d/%d", &si, &sn); err != nil || sn < 1 || si < 1 || si > sn || *anchors == 0 {
+			return c.Usage("-shard %q: want i/n with 1 ≤ i ≤ n, with -anchors", *shard)
+		}
 	}
 	if filepath.Ext(*output) != ".npz" {
 		return c.Usage("-output %s: want an .npz file", *output)
@@ -106,14 +122,60 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if _, err := e.Text.IDs([]string{*instruction}); err != nil {
 		return c.Fail(fmt.Errorf("-instruction: %w", err))
 	}
-	prog := cli.NewProgress(c.Stderr, t, "video")
+	var anc []int
+	if *anchors > 0 {
+		if anc, err = videos.ChooseAnchors(t, *anchors, *choice); err != nil {
+			return c.Fail(fmt.Errorf("-anchors: %w", err))
+		}
+	}
+	var only []int // a shard's frames besides the anchors
+	if sn > 0 {
+		var rest []int
+		for f := range t {
+			if !slices.Contains(anc, f) {
+				rest = append(rest, f)
+			}
+		}
+		lo, hi := (si-1)*len(rest)/sn, si*len(rest)/sn
+		only = append([]int{}, rest[lo:hi]...)
+	}
 	start := time.Now()
-	out, err := e.Edit(src, t, []string{*instruction}, o, func(done int) { prog.Set(done, "") })
-	prog.Finish()
+	var out []float32
+	cache := int64(0)
+	if anc == nil {
+		prog := cli.NewProgress(c.Stderr, t, "video")
+		out, err = e.Edit(src, t, []string{*instruction}, o, func(done int) { prog.Set(done, "") })
+		prog.Finish()
+	} else {
+		var r *videos.AnchoredResult
+		if r, err = videos.EditAnchored(e, src, t, *instruction, o, anc, o.Batch, only); err == nil {
+			out, cache = r.Frames, r.CacheBytes
+		}
+	}
 	if err != nil {
 		return c.Fail(err)
 	}
 	el := time.Since(start)
+	if sn > 0 {
+		// A shard writes its frames and their indices.
+		idx := append(append([]int{}, anc...), only...)
+		slices.Sort(idx)
+		per := shape[0] * shape[1] * shape[2]
+		var fr []float32
+		var ix []int64
+		for _, f := range idx {
+			fr = append(fr, out[f*per:(f+1)*per]...)
+			ix = append(ix, int64(f))
+		}
+		if err := os.MkdirAll(filepath.Dir(*output), 0o755); err != nil {
+			return c.Fail(err)
+		}
+		if err := npzio.Write(*output, []string{"frames", "frame_index"}, map[string]npzio.Array{"frames": npzio.Float32(fr, append([]int{len(idx)}, shape...)...), "frame_index": npzio.Int64(ix, len(ix))}); err != nil {
+			return c.Fail(err)
+		}
+		c.Printf("shard %d/%d: frames %v (anchors %v) edited in %s; anchor cache %.1f MB; wrote %s\n", si, sn, idx, anc, el.Round(time.Millisecond), float64(cache)/1e6, *output)
+		return 0
+	}
 	if err := os.MkdirAll(filepath.Dir(*output), 0o755); err != nil {
 		return c.Fail(err)
 	}
@@ -136,8 +198,11 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := plots.SaveGridPNG(base+".png", strip, len(rows)*t, shape[0], shape[1], shape[2], t, 2); err != nil {
 		return c.Fail(err)
 	}
-	c.Printf("%d frames edited (%q; %s, %d steps, s_T %g, s_I %g, %s noise) in %s\n", t, *instruction, o.Sampler, o.Steps, o.TextScale, o.ImageScale,
-		map[bool]string{false: "per-frame", true: "shared"}[o.SharedNoise], el.Round(time.Millisecond))
+	how := map[bool]string{false: "frame by frame, per-frame noise", true: "frame by frame, shared noise"}[o.SharedNoise]
+	if anc != nil {
+		how = fmt.Sprintf("anchor attention, anchors %v, cache %.1f MB", anc, float64(cache)/1e6)
+	}
+	c.Printf("%d frames edited (%q; %s, %d steps, s_T %g, s_I %g; %s) in %s\n", t, *instruction, o.Sampler, o.Steps, o.TextScale, o.ImageScale, how, el.Round(time.Millisecond))
 	if toy != nil {
 		m, err := captions.DefaultMeasurer()
 		if err != nil {

@@ -85,6 +85,35 @@ func TestVideoCommand(t *testing.T) {
 	if !equal(v[:1024], v[1024:2048]) || !equal(v[:1024], v[2048:]) {
 		t.Fatal("with shared noise the frames of a still video differ")
 	}
+	// Anchors: two shards give the frames of the whole run, bit for bit.
+	full := filepath.Join(tmp, "anch.npz")
+	if code, msg := run("-model", dir, "-steps", "2", "-frames", "8", "-anchors", "3", "-output", full); code != 0 || !strings.Contains(msg, "anchor attention") {
+		t.Fatalf("anchors: %d %s", code, msg)
+	}
+	fa, err := npzio.Read(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int64]bool{}
+	for _, sh := range []string{"1/2", "2/2"} {
+		p := filepath.Join(tmp, "shard"+sh[:1]+".npz")
+		if code, msg := run("-model", dir, "-steps", "2", "-frames", "8", "-anchors", "3", "-shard", sh, "-output", p); code != 0 {
+			t.Fatalf("shard %s: %d %s", sh, code, msg)
+		}
+		a, err := npzio.Read(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, f := range a["frame_index"].I64 {
+			seen[f] = true
+			if !equal(a["frames"].F32[k*1024:(k+1)*1024], fa["frames"].F32[f*1024:(f+1)*1024]) {
+				t.Fatalf("shard %s: frame %d differs from the whole run", sh, f)
+			}
+		}
+	}
+	if len(seen) != 8 {
+		t.Fatalf("the shards edit %d of 8 frames", len(seen))
+	}
 	// Bad input: a clear error, nothing written.
 	empty := filepath.Join("testdata", "empty.npz") // numpy's np.zeros((0, 1, 32, 32), np.float32)
 	big := filepath.Join(tmp, "big.npz")
@@ -100,6 +129,8 @@ func TestVideoCommand(t *testing.T) {
 		{[]string{"-input", notGIF, "-instruction", "make it thicker"}, "bad.gif"},
 		{[]string{"-input", still}, "needs -instruction"},
 		{[]string{"-input", still, "-instruction", "make it purple"}, `"purple"`},
+		{[]string{"-input", still, "-instruction", "make it thicker", "-anchors", "4"}, "4 anchors for a video of 3 frames"},
+		{[]string{"-input", still, "-instruction", "make it thicker", "-shard", "3/2", "-anchors", "1"}, "-shard"},
 	} {
 		bad := filepath.Join(tmp, "bad-out.npz")
 		code, msg := run(append([]string{"-model", dir, "-output", bad}, c.args...)...)

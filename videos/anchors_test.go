@@ -1,0 +1,88 @@
+package videos_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/clockwork-go/clockwork/datasets"
+	"github.com/clockwork-go/clockwork/edits"
+	"github.com/clockwork-go/clockwork/internal/texttest"
+	"github.com/clockwork-go/clockwork/videos"
+)
+
+func TestChooseAnchors(t *testing.T) {
+	for _, c := range []struct {
+		t, k   int
+		choice string
+		want   []int
+	}{{16, 1, videos.AnchorsUniform, []int{7}}, {16, 3, videos.AnchorsUniform, []int{0, 8, 15}}, {16, 7, videos.AnchorsUniform, []int{0, 3, 5, 8, 10, 13, 15}},
+		{16, 1, videos.AnchorsMiddle, []int{7}}, {16, 3, videos.AnchorsMiddle, []int{6, 7, 8}}} {
+		got, err := videos.ChooseAnchors(c.t, c.k, c.choice)
+		if err != nil || !slices.Equal(got, c.want) {
+			t.Fatalf("%d of %d (%s): %v, %v; want %v", c.k, c.t, c.choice, got, err, c.want)
+		}
+	}
+	for _, k := range []int{0, 17} {
+		if _, err := videos.ChooseAnchors(16, k, videos.AnchorsUniform); err == nil {
+			t.Fatalf("%d anchors of 16 frames accepted", k)
+		}
+	}
+}
+
+// TestEditAnchoredBatches: frames of the second phase are the same bits
+// whatever their batch or shard, and the anchors change them.
+func TestEditAnchoredBatches(t *testing.T) {
+	e, err := edits.LoadEditor(texttest.EditorDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := datasets.MNIST("test", "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := videos.Generate(src, 1, 8, 3, edits.TestMix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := set.Videos[0]
+	frames := videos.FloatFrames(v.Source)
+	o := edits.DefaultOptions()
+	o.Steps = 2
+	anchors := []int{0, 4, 7}
+	whole, err := videos.EditAnchored(e, frames, 8, v.Phrase, o, anchors, 5, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if whole.CacheBytes == 0 {
+		t.Fatal("no cache reported")
+	}
+	ones, err := videos.EditAnchored(e, frames, 8, v.Phrase, o, anchors, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(whole.Frames, ones.Frames) {
+		t.Fatal("the frames differ between batches of 5 and of 1")
+	}
+	const per = 32 * 32
+	for _, shard := range [][]int{{1, 2}, {3, 5, 6}} {
+		part, err := videos.EditAnchored(e, frames, 8, v.Phrase, o, anchors, 2, shard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range append(shard, anchors...) {
+			if !slices.Equal(part.Frames[f*per:(f+1)*per], whole.Frames[f*per:(f+1)*per]) {
+				t.Fatalf("frame %d differs in the shard %v", f, shard)
+			}
+		}
+	}
+	plain, err := e.Edit(frames, 8, []string{v.Phrase}, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(plain[per:2*per], whole.Frames[per:2*per]) {
+		t.Fatal("the anchors do not change frame 1")
+	}
+	if _, err := videos.EditAnchored(e, frames, 8, v.Phrase, o, []int{9}, 2, nil); err == nil {
+		t.Fatal("an anchor beyond the video accepted")
+	}
+}
