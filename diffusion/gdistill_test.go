@@ -102,3 +102,71 @@ func TestGuidedTarget(t *testing.T) {
 		t.Fatal("a NaN range accepted")
 	}
 }
+
+// TestEquivariant: the affine transform of equivariant fine-tuning is the
+// identity at zero, moves an image by whole pixels exactly, and the
+// trainer gives a pair's source and target the same one.
+func TestEquivariant(t *testing.T) {
+	const h, w = 16, 16
+	img := make([]float32, h*w)
+	for i := range img {
+		img[i] = float32(i%7)/7*2 - 1
+	}
+	tmp := make([]float32, h*w)
+	id := affine{inv: [4]float64{1, 0, 0, 1}}
+	x := append([]float32(nil), img...)
+	id.apply(x, 1, h, w, tmp)
+	for i := range x {
+		if math.Abs(float64(x[i]-img[i])) > 1e-6 {
+			t.Fatalf("the identity moves pixel %d: %g vs %g", i, x[i], img[i])
+		}
+	}
+	shift := affine{inv: [4]float64{1, 0, 0, 1}, dx: 2, dy: -1}
+	x = append([]float32(nil), img...)
+	shift.apply(x, 1, h, w, tmp)
+	for y := 1; y < h-1; y++ {
+		for xx := 2; xx < w; xx++ {
+			if math.Abs(float64(x[y*w+xx]-img[(y+1)*w+xx-2])) > 1e-6 {
+				t.Fatalf("a shift of (2, −1) puts %g at (%d, %d), want %g", x[y*w+xx], xx, y, img[(y+1)*w+xx-2])
+			}
+		}
+	}
+	// The trainer: pairs whose source is their target stay equal.
+	data := captioned(t)
+	in := *data
+	in.Captions = nil
+	data.Inputs = &in
+	m, err := tinyTextModel(t).WidenInput(6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := tinyConfig()
+	c.Equivariant, c.CondDropout = true, 0
+	text, err := NewTextFor(m.Config, data, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := NewTextTrainer(t.TempDir()+"/run", m, text, data, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.nextBatch(&tr.b)
+	raw := make([]float32, len(tr.b.x0))
+	data.Batch(rand.New(rand.NewPCG(c.Seed, 0)).Perm(data.Len())[:c.BatchSize], raw, nil) // the loader's first batch
+	moved := false
+	for i := range tr.b.x0 {
+		if tr.b.x0[i] != tr.b.src[i] {
+			t.Fatalf("the source and the target got different transforms at %d", i)
+		}
+		if tr.b.x0[i] != raw[i] {
+			moved = true
+		}
+	}
+	if !moved {
+		t.Fatal("equivariant fine-tuning left the images as they were")
+	}
+	c.Equivariant = true
+	if _, err := NewTextTrainer(t.TempDir()+"/r2", tinyTextModel(t), text, captioned(t), c); err == nil {
+		t.Fatal("equivariant fine-tuning without edit pairs accepted")
+	}
+}

@@ -165,6 +165,9 @@ func newTrainer(dir string, m *unet.Model, text *textenc.Prompter, data *dataset
 	if err := CheckText(mc, text); err != nil {
 		return nil, err
 	}
+	if c.Equivariant && data.Inputs == nil {
+		return nil, fmt.Errorf("equivariant fine-tuning transforms edit pairs: -data %s has no input images", data.Name)
+	}
 	if data.Inputs != nil {
 		if text == nil {
 			return nil, fmt.Errorf("%s pairs input images with instructions: it trains a text-conditioned editor (%s)", data.Name, unet.ClassUNet2DCondition)
@@ -391,6 +394,14 @@ func (tr *Trainer) nextBatch(b *batch) {
 		b.captions = b.captions[:0]
 		for _, i := range idx {
 			b.captions = append(b.captions, tr.Data.Captions[i])
+		}
+	}
+	if c.Equivariant {
+		tmp := make([]float32, h*w)
+		for i := range n {
+			a := drawAffine(tr.rng, h, w)
+			a.apply(b.x0[i*per:(i+1)*per], ch, h, w, tmp)
+			a.apply(b.src[i*per:(i+1)*per], ch, h, w, tmp)
 		}
 	}
 	for i := 0; i < n; i++ {

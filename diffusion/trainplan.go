@@ -201,6 +201,7 @@ func (c *TrainConfig) Register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.CondDropout, "cond-dropout", d.CondDropout, "probability of the null class or empty caption (classifier-free guidance); for an editor, of each of: the text dropped, the image dropped, both (default 0.05 there)")
 	fs.Float64Var(&c.MinSNRGamma, "min-snr", d.MinSNRGamma, "min-SNR-gamma loss weighting (0: none)")
 	fs.Uint64Var(&c.Seed, "seed", d.Seed, "seed of initialisation, data order and noise")
+	fs.BoolVar(&c.Equivariant, "equivariant", d.Equivariant, "equivariant fine-tuning of an editor: the same random affine transform on the source and the target of each pair (FAIRY)")
 	fs.StringVar(&c.Init, "init", d.Init, "fine-tune: start from this model directory's weights (U-Net and text encoder) and config instead of -config's with -seed's weights")
 	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", d.CheckpointEvery, "steps between checkpoints")
 	fs.IntVar(&c.SampleEvery, "sample-every", d.SampleEvery, "steps between sample grids (0: none)")
@@ -236,6 +237,11 @@ type TrainConfig struct {
 	// Guidance, when set, makes the run a guidance distillation: the
 	// model is a student learning its teacher's two-scale guided output.
 	Guidance *GuidanceDistillation `json:"guidance_distillation,omitempty"`
+	// Equivariant applies one random affine transform (FAIRY's ranges:
+	// rotation and shear within ±5°, shifts within ±5%, scale 0.95 to
+	// 1.05) to both images of each edit pair, so that an editor learns to
+	// follow motion (FAIRY, Sec. 3.3).
+	Equivariant bool `json:"equivariant,omitempty"`
 
 	CheckpointEvery int `json:"checkpoint_every"`
 	SampleEvery     int `json:"sample_every"` // write a sample grid every so many steps; 0: never
