@@ -115,3 +115,31 @@ func TestAnchorAttention(t *testing.T) {
 		t.Fatalf("attending with no record: %v", err)
 	}
 }
+
+// TestAnchorCost: anchors add the attention to their keys to the FLOPs,
+// and nothing else.
+func TestAnchorCost(t *testing.T) {
+	m := loadFixture(t, "cond-linear").model
+	s, err := nn.NewKVStore(3, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Mode = nn.AnchorAttend
+	_, plain := m.CostAt(8, 8, 5).Total()
+	_, anch := m.WithAnchors(s).CostAt(8, 8, 5).Total()
+	var extra int64
+	for _, c := range m.WithAnchors(s).CostAt(8, 8, 5) {
+		if strings.HasSuffix(c.Name, ".attn1.attention") {
+			extra += c.FLOPs
+		}
+	}
+	var base int64
+	for _, c := range m.CostAt(8, 8, 5) {
+		if strings.HasSuffix(c.Name, ".attn1.attention") {
+			base += c.FLOPs
+		}
+	}
+	if anch-plain != extra-base || extra != 4*base {
+		t.Fatalf("FLOPs %d with 3 anchors, %d without; attn1 %d against %d (want 4×: its own keys and 3 anchors')", anch, plain, extra, base)
+	}
+}

@@ -102,21 +102,28 @@ func (b *CostBuilder) Transformer(prefix string, t nn.Transformer2D, hh, ww, tok
 		}
 	}
 	proj(prefix+".proj_in", c, d)
-	attention := func(name string, lk, kv int) {
+	// attention counts the projections of lk keys and values and the
+	// attention of l queries to keys keys (more than lk with FAIRY's
+	// anchors, whose keys and values are cached).
+	attention := func(name string, lk, kv, keys int) {
 		b.Linear(name+".to_q", l, d, d)
 		b.Linear(name+".to_k", lk, kv, d)
 		b.Linear(name+".to_v", lk, kv, d)
-		macs := 2 * int64(t.Heads) * int64(l) * int64(lk) * int64(t.HeadDim) // Q·Kᵀ and P·V
-		b.Add(name+".attention", "attention", macs, flopsPerMAC*macs+flopsSoftmax*int64(t.Heads)*int64(l)*int64(lk))
+		macs := 2 * int64(t.Heads) * int64(l) * int64(keys) * int64(t.HeadDim) // Q·Kᵀ and P·V
+		b.Add(name+".attention", "attention", macs, flopsPerMAC*macs+flopsSoftmax*int64(t.Heads)*int64(l)*int64(keys))
 		b.Linear(name+".to_out.0", l, d, d)
 	}
 	for i := 0; i < t.Layers; i++ {
 		p := fmt.Sprintf("%s.transformer_blocks.%d", prefix, i)
 		b.Norm(p+".norm1", d*l, false)
-		attention(p+".attn1", l, d)
+		keys := l
+		if t.Anchors != nil {
+			keys = t.Anchors.Tokens(l)
+		}
+		attention(p+".attn1", l, d, keys)
 		b.Sum(p+".attn1.residual", d*l)
 		b.Norm(p+".norm2", d*l, false)
-		attention(p+".attn2", tokens, t.Context)
+		attention(p+".attn2", tokens, t.Context, tokens)
 		b.Sum(p+".attn2.residual", d*l)
 		b.Norm(p+".norm3", d*l, false)
 		b.Linear(p+".ff.net.0.proj", l, d, 8*d)

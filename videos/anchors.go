@@ -6,8 +6,10 @@ import (
 	"slices"
 
 	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/distill"
 	"github.com/clockwork-go/clockwork/edits"
 	"github.com/clockwork-go/clockwork/nn"
+	"github.com/clockwork-go/clockwork/unet"
 )
 
 // The ways of choosing anchor frames.
@@ -48,37 +50,82 @@ func ChooseAnchors(t, k int, choice string) ([]int, error) {
 	return out, nil
 }
 
-// AnchoredResult is an edit with anchor attention.
-type AnchoredResult struct {
+// Result is an edited video.
+type Result struct {
 	Frames  []float32 // T·C·H·W, in [−1, 1]
-	Anchors []int
+	Anchors []int     // nil for frame-by-frame editing
 	// CacheBytes is the memory the anchors' keys and values took.
 	CacheBytes int64
+	// FLOPs are the model's, counted as it ran (both phases).
+	FLOPs int64
+}
+
+// AnchoredResult is an edit with anchor attention (Result).
+type AnchoredResult = Result
+
+// Editing says how a video is edited: by an editor (three-pass or
+// guidance-distilled) under Options, frame by frame (no Anchors; shared
+// noise with Options.SharedNoise) or with FAIRY's anchor attention, with
+// Clockwork on the U-Net when Adaptor is set ("identity" or an adaptor's
+// directory; Clock its clock, "" for the adaptor's own). On Clockwork's
+// adaptor steps the anchors' attention inside the replaced core is
+// skipped (Clockwork, App. D.1). Batch is the frames per batch of
+// frame-by-frame editing and of phase 2.
+type Editing struct {
+	Editor         *edits.Editor
+	Options        edits.Options
+	Anchors        []int
+	Adaptor, Clock string
+	Batch          int
+}
+
+// base returns the denoiser of model: the model, or Clockwork on it.
+func (ed Editing) base(model *unet.Model) (diffusion.Denoiser, error) {
+	if ed.Adaptor == "" {
+		return &diffusion.ModelDenoiser{Model: model}, nil
+	}
+	o := ed.Options
+	cw, _, err := distill.Open(model, ed.Adaptor, 1, o.Sampler, o.Steps, ed.Clock, false)
+	return cw, err
 }
 
 // EditAnchored edits t frames (t·C·H·W values in [−1, 1]) by instruction
 // with FAIRY's anchor-based cross-frame attention (Wu et al., CVPR 2024):
-// the anchor frames are edited first, as one batch whose self-attention
-// spans all of them, their keys and values cached per layer, model
-// evaluation and guidance branch (nn.KVStore); then the other frames,
-// in batches of batch, each attending to its own keys and values and the
-// anchors'. Frame f draws its noise from stream f of o.Seed in both
-// phases, so a frame of the second phase is the same whatever batch it is
-// edited in. only, when not nil, edits only those frames of the second
-// phase (a shard; the anchors are always edited): the result holds zeros
-// for the others.
-func EditAnchored(e *edits.Editor, frames []float32, t int, instruction string, o edits.Options, anchors []int, batch int, only []int) (*AnchoredResult, error) {
+// Editing.Run with the editor e, o, the anchors and batch.
+func EditAnchored(e *edits.Editor, frames []float32, t int, instruction string, o edits.Options, anchors []int, batch int, only []int) (*Result, error) {
+	if len(anchors) == 0 {
+		return nil, fmt.Errorf("no anchors")
+	}
+	return Editing{Editor: e, Options: o, Anchors: anchors, Batch: batch}.Run(frames, t, instruction, only)
+}
+
+// Run edits t frames (t·C·H·W values in [−1, 1]) by instruction. Frame by
+// frame, frame f draws its noise from stream f of the seed (stream 0 for
+// every frame with shared noise). With anchors, the anchor frames are
+// edited first, as one batch whose self-attention spans all of them, their
+// keys and values cached per layer, model evaluation and guidance branch
+// (nn.KVStore); then the other frames, in batches of Batch, each
+// attending to its own keys and values and the anchors'; frame f draws
+// stream f in both phases, so a frame of the second phase is the same
+// whatever batch it is edited in. only, when not nil, edits only those
+// frames of the second phase (a shard; the anchors are always edited):
+// the result holds zeros for the others.
+func (ed Editing) Run(frames []float32, t int, instruction string, only []int) (*Result, error) {
+	e, o, anchors, batch := ed.Editor, ed.Options, ed.Anchors, ed.Batch
 	if err := o.Check(); err != nil {
 		return nil, err
 	}
 	if err := e.CheckImages("the frames", frames, t); err != nil {
 		return nil, err
 	}
-	if len(anchors) == 0 || len(anchors) > t {
+	if len(anchors) > t {
 		return nil, fmt.Errorf("%d anchors for %d frames", len(anchors), t)
 	}
 	if batch <= 0 {
 		return nil, fmt.Errorf("a batch of %d frames", batch)
+	}
+	if o.SharedNoise && anchors != nil {
+		return nil, fmt.Errorf("shared noise is a frame-by-frame baseline: it goes without anchors")
 	}
 	for _, a := range anchors {
 		if a < 0 || a >= t {
@@ -91,8 +138,44 @@ func EditAnchored(e *edits.Editor, frames []float32, t int, instruction string, 
 		return nil, err
 	}
 	cond.Pooled = nil
-	all := edits.ImagesTensor(frames, t, e.Shape)
-	cond.Image = all
+	cond.Image = edits.ImagesTensor(frames, t, e.Shape)
+	res := &Result{Frames: make([]float32, t*per), Anchors: anchors}
+	sample := func(d diffusion.Denoiser, rows, indices []int, size int, hook func(diffusion.StepInfo) error) error {
+		f0, _ := diffusion.CountedFLOPs(d)
+		so := diffusion.Options{Sampler: o.Sampler, Steps: o.Steps, Seed: o.Seed, Indices: indices, Cond: cond.Take(rows), Hook: hook}
+		x, err := diffusion.SampleMany(d, e.Noise, e.Shape, len(rows), size, so, nil)
+		if err != nil {
+			return err
+		}
+		f1, _ := diffusion.CountedFLOPs(d)
+		res.FLOPs += f1 - f0
+		xs := diffusion.ClipImages(x.Float32s())
+		for i, f := range rows {
+			copy(res.Frames[f*per:(f+1)*per], xs[i*per:(i+1)*per])
+		}
+		return nil
+	}
+	if anchors == nil {
+		b, err := ed.base(e.Model)
+		if err != nil {
+			return nil, err
+		}
+		d, err := e.Wrap(b, o)
+		if err != nil {
+			return nil, err
+		}
+		rows := make([]int, 0, t)
+		for f := range t {
+			if only == nil || slices.Contains(only, f) {
+				rows = append(rows, f)
+			}
+		}
+		indices := rows
+		if o.SharedNoise {
+			indices = make([]int, len(rows))
+		}
+		return res, sample(d, rows, indices, batch, nil)
+	}
 	branches := 1
 	if e.Student == nil {
 		branches = diffusion.Guidance{Scale: o.TextScale, ImageScale: o.ImageScale}.Branches()
@@ -101,30 +184,20 @@ func EditAnchored(e *edits.Editor, frames []float32, t int, instruction string, 
 	if err != nil {
 		return nil, err
 	}
-	run := func(rows []int) ([]float32, error) {
-		d, err := e.Wrap(&diffusion.ModelDenoiser{Model: e.Model.WithAnchors(store)}, o)
+	hook := func(info diffusion.StepInfo) error { store.Step = info.Index; return nil }
+	phase := func(rows []int, size int) error {
+		b, err := ed.base(e.Model.WithAnchors(store))
 		if err != nil {
-			return nil, err
+			return err
 		}
-		so := diffusion.Options{Sampler: o.Sampler, Steps: o.Steps, Seed: o.Seed, Indices: rows, Cond: cond.Take(rows),
-			Hook: func(info diffusion.StepInfo) error { store.Step = info.Index; return nil }}
-		size := len(rows)
-		if store.Mode == nn.AnchorAttend {
-			size = batch
-		}
-		x, err := diffusion.SampleMany(d, e.Noise, e.Shape, len(rows), size, so, nil)
+		d, err := e.Wrap(b, o)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		return diffusion.ClipImages(x.Float32s()), nil
+		return sample(d, rows, rows, size, hook)
 	}
-	out := make([]float32, t*per)
-	a, err := run(anchors)
-	if err != nil {
+	if err := phase(anchors, len(anchors)); err != nil {
 		return nil, fmt.Errorf("the anchors: %w", err)
-	}
-	for i, f := range anchors {
-		copy(out[f*per:(f+1)*per], a[i*per:(i+1)*per])
 	}
 	var rest []int
 	for f := range t {
@@ -134,13 +207,10 @@ func EditAnchored(e *edits.Editor, frames []float32, t int, instruction string, 
 	}
 	if len(rest) > 0 {
 		store.Mode = nn.AnchorAttend
-		r, err := run(rest)
-		if err != nil {
+		if err := phase(rest, batch); err != nil {
 			return nil, fmt.Errorf("the frames: %w", err)
 		}
-		for i, f := range rest {
-			copy(out[f*per:(f+1)*per], r[i*per:(i+1)*per])
-		}
 	}
-	return &AnchoredResult{Frames: out, Anchors: anchors, CacheBytes: store.Bytes()}, nil
+	res.CacheBytes = store.Bytes()
+	return res, nil
 }

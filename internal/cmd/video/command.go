@@ -13,10 +13,13 @@ import (
 	"strings"
 	"time"
 
+	"gonum.org/v1/plot/vg"
+
 	"github.com/clockwork-go/clockwork/captions"
 	"github.com/clockwork-go/clockwork/datasets"
 	"github.com/clockwork-go/clockwork/edits"
 	"github.com/clockwork-go/clockwork/internal/cli"
+	"github.com/clockwork-go/clockwork/internal/fsutil"
 	"github.com/clockwork-go/clockwork/internal/npzio"
 	"github.com/clockwork-go/clockwork/metrics"
 	"github.com/clockwork-go/clockwork/plots"
@@ -42,6 +45,13 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	shared := fs.Bool("shared-noise", false, "frame by frame, every frame from the same noise (default: frame t from noise stream t)")
 	anchors := fs.Int("anchors", 0, "FAIRY's anchor attention with this many anchor frames (0: frame by frame)")
 	choice := fs.String("anchor-choice", videos.AnchorsUniform, "anchor frames: uniform (spread over the video) or middle")
+	study := fs.String("study", "", "the video study: edit -n held-out toy videos frame by frame (per-frame and shared noise), with -anchor-counts anchors, and with the -equivariant-model and the -student stack, and write the table, JSON, figure and GIF into this directory")
+	nVideos := fs.Int("n", 8, "with -study: held-out videos")
+	counts := fs.String("anchor-counts", "1,3,7", "with -study: the anchor counts (uniform anchors)")
+	equiModel := fs.String("equivariant-model", "", "with -study: an equivariantly fine-tuned editor, run with 3 anchors")
+	student := fs.String("student", "", "with -study: a guidance-distilled student of -model, run at -student-steps with one middle anchor (MoViE's stack)")
+	studentSteps := fs.Int("student-steps", 8, "with -study: the student's steps")
+	studentAdaptor := fs.String("student-adaptor", "", "with -study: a Clockwork adaptor of -student (identity or a directory), added to the student's row")
 	shard := fs.String("shard", "", "with -anchors: i/n edits the anchors and the i-th of n parts of the other frames (1-based); the output holds those frames and their indices (frame_index)")
 	fs.StringVar(&o.Sampler, "sampler", o.Sampler, "sampler")
 	fs.IntVar(&o.Steps, "steps", o.Steps, "sampling steps")
@@ -67,6 +77,24 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		if _, err := fmt.Sscanf(*shard, "%d/%d", &si, &sn); err != nil || sn < 1 || si < 1 || si > sn || *anchors == 0 {
 			return c.Usage("-shard %q: want i/n with 1 ≤ i ≤ n, with -anchors", *shard)
 		}
+	}
+	if *study != "" {
+		if *input != "" || *anchors != 0 || *shared || *shard != "" {
+			return c.Usage("-study runs its own methods on held-out toy videos: -input, -anchors, -shared-noise and -shard go without it")
+		}
+		if *nVideos <= 0 {
+			return c.Usage("-n %d: want a positive number of videos", *nVideos)
+		}
+		var ks []int
+		for _, f := range strings.Split(*counts, ",") {
+			var k int
+			if _, err := fmt.Sscanf(strings.TrimSpace(f), "%d", &k); err != nil || k < 1 {
+				return c.Usage("-anchor-counts %q: want positive counts", *counts)
+			}
+			ks = append(ks, k)
+		}
+		return runStudy(c, studyConfig{model: *model, equi: *equiModel, student: *student, studentAdaptor: *studentAdaptor, studentSteps: *studentSteps,
+			o: o, counts: ks, n: *nVideos, frames: *frames, dir: *study})
 	}
 	if filepath.Ext(*output) != ".npz" {
 		return c.Usage("-output %s: want an .npz file", *output)
@@ -224,5 +252,114 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 			*index, toy.Before, toy.Phrase, got.FrameAcc, truth.FrameAcc, got.PSNR, got.Warp, truth.Warp, got.TemCon, truth.TemCon)
 	}
 	c.Printf("wrote %s, %s.gif and %s.png (source | edit%s)\n", *output, base, base, map[bool]string{false: "", true: " | true edit"}[toy != nil])
+	return 0
+}
+
+type studyConfig struct {
+	model, equi, student, studentAdaptor string
+	studentSteps                         int
+	o                                    edits.Options
+	counts                               []int
+	n, frames                            int
+	dir                                  string
+}
+
+// runStudy runs -study.
+func runStudy(c *cli.Command, sc studyConfig) int {
+	if _, err := os.Stat(sc.model); err != nil && sc.model == DefaultModel {
+		return c.Fail(fmt.Errorf("-model: no editor is shipped in %s yet; train one (docs/editing.md) and give -model DIR", DefaultModel))
+	}
+	e, err := edits.LoadThreePass(sc.model)
+	if err != nil {
+		return c.Fail(err)
+	}
+	o := sc.o
+	batch := o.Batch
+	methods := []videos.StudyMethod{{Name: "frame by frame, per-frame noise", Editing: videos.Editing{Editor: e, Options: o, Batch: batch}}}
+	shared := o
+	shared.SharedNoise = true
+	methods = append(methods, videos.StudyMethod{Name: "frame by frame, shared noise", Editing: videos.Editing{Editor: e, Options: shared, Batch: batch}})
+	for _, k := range sc.counts {
+		name := fmt.Sprintf("%d anchors", k)
+		if k == 1 {
+			name = "1 anchor"
+		}
+		methods = append(methods, videos.StudyMethod{Name: name, Editing: videos.Editing{Editor: e, Options: o, Batch: batch}, Count: k, Choice: videos.AnchorsUniform})
+	}
+	if sc.equi != "" {
+		eq, err := edits.LoadThreePass(sc.equi)
+		if err != nil {
+			return c.Fail(err)
+		}
+		methods = append(methods, videos.StudyMethod{Name: "equivariant, 3 anchors", Editing: videos.Editing{Editor: eq, Options: o, Batch: batch}, Count: 3, Choice: videos.AnchorsUniform})
+	}
+	if sc.student != "" {
+		st, err := edits.LoadStudent(sc.student)
+		if err != nil {
+			return c.Fail(err)
+		}
+		so := o
+		so.Steps = sc.studentSteps
+		methods = append(methods, videos.StudyMethod{Name: fmt.Sprintf("guidance-distilled, %d steps, 1 middle anchor", so.Steps), Editing: videos.Editing{Editor: st, Options: so, Batch: batch}, Count: 1, Choice: videos.AnchorsMiddle})
+		if sc.studentAdaptor != "" {
+			methods = append(methods, videos.StudyMethod{Name: fmt.Sprintf("guidance-distilled + Clockwork, %d steps, 1 middle anchor", so.Steps),
+				Editing: videos.Editing{Editor: st, Options: so, Batch: batch, Adaptor: sc.studentAdaptor}, Count: 1, Choice: videos.AnchorsMiddle})
+		}
+	} else if sc.studentAdaptor != "" {
+		return c.Usage("-student-adaptor goes with -student")
+	}
+	mn, err := datasets.MNIST("test", "", false)
+	if err != nil {
+		return c.Fail(err)
+	}
+	set, err := videos.Generate(mn, sc.n, sc.frames, videos.TestSeed, edits.TestMix)
+	if err != nil {
+		return c.Fail(err)
+	}
+	m, err := captions.DefaultMeasurer()
+	if err != nil {
+		return c.Fail(err)
+	}
+	clf, err := metrics.MNISTClassifier()
+	if err != nil {
+		return c.Fail(err)
+	}
+	if err := os.MkdirAll(sc.dir, 0o755); err != nil {
+		return c.Fail(err)
+	}
+	prog := cli.NewProgress(c.Stderr, sc.n*len(methods), "video study")
+	start := time.Now()
+	rows, first, truth, err := videos.Study(methods, m, clf, set, 1000, func(done, _ int) { prog.Set(done, "") })
+	prog.Finish()
+	if err != nil {
+		return c.Fail(err)
+	}
+	var md strings.Builder
+	fmt.Fprintf(&md, "%d held-out toy videos of %d frames, %s %d steps (the student: its own), s_T %g, s_I %g, seed %d; intervals over videos:\n\n", sc.n, sc.frames, o.Sampler, o.Steps, o.TextScale, o.ImageScale, o.Seed)
+	videos.WriteStudyTable(&md, rows, truth)
+	if err := fsutil.WriteAtomic(filepath.Join(sc.dir, "study.md"), func(w io.Writer) error { _, err := io.WriteString(w, md.String()); return err }); err != nil {
+		return c.Fail(err)
+	}
+	if err := c.WriteStamped(filepath.Join(sc.dir, "study.json"), map[string]any{"model": sc.model, "videos": sc.n, "frames": sc.frames, "options": o, "rows": rows, "true_edit": truth}); err != nil {
+		return c.Fail(err)
+	}
+	p, err := videos.StudyPlot(rows)
+	if err != nil {
+		return c.Fail(err)
+	}
+	if _, err := plots.SaveBoth(sc.dir, "study_pareto", func(path string) error { return plots.Save(p, path, 6*vg.Inch, 4.5*vg.Inch) }); err != nil {
+		return c.Fail(err)
+	}
+	v := set.Videos[0]
+	gif := append([][]float32{videos.FloatFrames(v.Source), videos.FloatFrames(v.Target)}, first...)
+	if err := videos.WriteGIF(filepath.Join(sc.dir, "video0.gif"), gif, v.Frames(), captions.Side, captions.Side, 3, 12); err != nil {
+		return c.Fail(err)
+	}
+	names := []string{"source", "true edit"}
+	for _, r := range rows {
+		names = append(names, r.Name)
+	}
+	c.Printf("%s", md.String())
+	c.Printf("video study of %d methods on %d videos in %s; wrote %s (video0.gif: %s, left to right)\n", len(methods), sc.n, time.Since(start).Round(time.Second), sc.dir, strings.Join(names, " | "))
 	return 0
 }

@@ -151,3 +151,25 @@ func equal(a, b []float32) bool {
 	}
 	return true
 }
+
+func TestVideoStudy(t *testing.T) {
+	dir := tinyEditor(t)
+	out := filepath.Join(t.TempDir(), "study")
+	code, msg := run("-model", dir, "-study", out, "-n", "2", "-frames", "8", "-steps", "2", "-anchor-counts", "1,3", "-equivariant-model", dir)
+	if code != 0 {
+		t.Fatalf("study: %d %s", code, msg)
+	}
+	for _, want := range []string{"| frame by frame, per-frame noise |", "| frame by frame, shared noise |", "| 3 anchors |", "| equivariant, 3 anchors |", "| true edit |"} {
+		if !strings.Contains(msg, want) {
+			t.Fatalf("the study lacks %q:\n%s", want, msg)
+		}
+	}
+	for _, f := range []string{"study.md", "study.json", "study_pareto.png", "video0.gif"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, msg := run("-model", dir, "-study", out, "-anchors", "2"); code == 0 || !strings.Contains(msg, "go without it") {
+		t.Fatalf("-study with -anchors: %d %s", code, msg)
+	}
+}
