@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"reflect"
 
 	"gorgonia.org/tensor"
 
@@ -221,6 +222,15 @@ func newTrainer(dir string, m *unet.Model, text *textenc.Prompter, data *dataset
 		}
 		if tr.teacher, err = loadTeacher(g); err != nil {
 			return nil, err
+		}
+		// The targets are the teacher's outputs: the student must share
+		// its parameterisation and noise schedule.
+		ts, err := LoadScheduleConfig(g.Teacher)
+		if err != nil {
+			return nil, fmt.Errorf("guidance distillation's teacher: %w", err)
+		}
+		if !reflect.DeepEqual(ts, c.Schedule) {
+			return nil, fmt.Errorf("guidance distillation: the run's noise schedule (%s, %s) is not its teacher's (%s, %s, in %s): a student learns its teacher's outputs under its schedule", c.Schedule.PredictionType, c.Schedule.BetaSchedule, ts.PredictionType, ts.BetaSchedule, g.Teacher)
 		}
 		if tc := tr.teacher.Config; tc.InChannels != mc.InChannels || tc.OutChannels != mc.OutChannels {
 			return nil, fmt.Errorf("guidance distillation: the teacher %s takes %d channels and gives %d, the student %d and %d", g.Teacher, tc.InChannels, tc.OutChannels, mc.InChannels, mc.OutChannels)

@@ -199,6 +199,11 @@ func TestGuidanceDistillation(t *testing.T) {
 	if c.Guidance.Fingerprint == "" {
 		t.Fatal("the teacher's fingerprint is not recorded")
 	}
+	other := c
+	other.Schedule.PredictionType = "v_prediction"
+	if _, err := diffusion.NewTextTrainer(filepath.Join(t.TempDir(), "gd-v"), m, text, set.Data, other); err == nil || !strings.Contains(err.Error(), "not its teacher's") {
+		t.Fatalf("a student under another schedule than its teacher's: %v", err)
+	}
 	run := filepath.Join(t.TempDir(), "gd")
 	tr, err := diffusion.NewTextTrainer(run, m, text, set.Data, c)
 	if err != nil {

@@ -226,6 +226,20 @@ func TestMeasuresOnTrueEdits(t *testing.T) {
 			t.Fatalf("table lacks %q:\n%s", want, buf.String())
 		}
 	}
+	// An output without ink makes no edit, whatever the source reads as.
+	blank := make([]float32, n*per)
+	for i := range blank {
+		blank[i] = -1
+	}
+	bres, err := Evaluate(m, set, blank, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range bres {
+		if r.Success {
+			t.Fatalf("pair %d (%q): a blank output counts as the edit", i, set.Instructions[i])
+		}
+	}
 	bad := slices.Clone(tgt)
 	bad[5] = float32(math.NaN())
 	if _, err := Evaluate(m, set, bad, n); err == nil {

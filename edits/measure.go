@@ -92,7 +92,8 @@ func Evaluate(m *captions.Measurer, set *Set, outputs []float32, n int) ([]Resul
 		}
 		step := func(a Attribute, got, from int8) {
 			if d := in[a]; d != 0 {
-				r.Changed[a] = got == from+d
+				// got is 0 (Any) for an output without ink: never an edit.
+				r.Changed[a] = got != 0 && got == from+d
 			} else {
 				r.Kept[a.String()] = got == from
 			}
@@ -102,7 +103,7 @@ func Evaluate(m *captions.Measurer, set *Set, outputs []float32, n int) ([]Resul
 		step(Column, int8(o.H), int8(s.H))
 		step(Row, int8(o.V), int8(s.V))
 		if d := in[Rotation]; d != 0 {
-			r.Changed[Rotation] = math.Abs(r.Angle-Angle*float64(d)) <= AngleTolerance
+			r.Changed[Rotation] = o.Digit >= 0 && math.Abs(r.Angle-Angle*float64(d)) <= AngleTolerance
 		} else {
 			r.Kept[Rotation.String()] = math.Abs(r.Angle) <= AngleTolerance
 		}

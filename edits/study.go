@@ -3,6 +3,7 @@ package edits
 import (
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 
 	"gonum.org/v1/plot"
@@ -93,6 +94,9 @@ func Study(methods []Method, m *captions.Measurer, set *Set, s StudySetup, progr
 	cond.Pooled = nil
 	cond.Image = tensor.New(tensor.WithShape(append([]int{s.N}, ref.Shape...)...), tensor.WithBacking(src))
 	for _, me := range methods[1:] {
+		if !reflect.DeepEqual(me.Editor.Noise.Config, ref.Noise.Config) {
+			return nil, nil, fmt.Errorf("%s: its noise schedule is not the reference's: the study samples and times every method on one", me.Name)
+		}
 		c, err := diffusion.PromptCond(me.Editor.Text, sub.Phrases()[:1])
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", me.Name, err)

@@ -127,9 +127,12 @@ func (ed Editing) Run(frames []float32, t int, instruction string, only []int) (
 	if o.SharedNoise && anchors != nil {
 		return nil, fmt.Errorf("shared noise is a frame-by-frame baseline: it goes without anchors")
 	}
-	for _, a := range anchors {
+	for i, a := range anchors {
 		if a < 0 || a >= t {
 			return nil, fmt.Errorf("anchor frame %d of a video of %d frames", a, t)
+		}
+		if slices.Contains(anchors[:i], a) {
+			return nil, fmt.Errorf("anchor frame %d given twice", a)
 		}
 	}
 	per := e.Shape[0] * e.Shape[1] * e.Shape[2]

@@ -85,4 +85,7 @@ func TestEditAnchoredBatches(t *testing.T) {
 	if _, err := videos.EditAnchored(e, frames, 8, v.Phrase, o, []int{9}, 2, nil); err == nil {
 		t.Fatal("an anchor beyond the video accepted")
 	}
+	if _, err := videos.EditAnchored(e, frames, 8, v.Phrase, o, []int{3, 3}, 2, nil); err == nil {
+		t.Fatal("an anchor given twice accepted")
+	}
 }

@@ -15,8 +15,8 @@ import (
 )
 
 // ReadFrames reads a video: an .npz whose "frames" are (T, C, H, W) in
-// [−1, 1], or an animated GIF (gray, each frame composed over the last as
-// GIF players show them). It returns the frames, T and (C, H, W). An empty
+// [−1, 1], or an animated GIF (gray, each frame composed over what the
+// last one's disposal method leaves, as GIF players show them). It returns the frames, T and (C, H, W). An empty
 // video, frames of different sizes and a file that does not decode are
 // errors naming the file.
 func ReadFrames(path string) ([]float32, int, []int, error) {
@@ -65,10 +65,18 @@ func readGIF(path string) ([]float32, int, []int, error) {
 	}
 	canvas := image.NewGray(image.Rect(0, 0, w, h))
 	out := make([]float32, 0, len(g.Image)*w*h)
+	var prev []uint8
 	for i, fr := range g.Image {
 		b := fr.Bounds()
 		if !b.In(canvas.Bounds()) {
 			return nil, 0, nil, fmt.Errorf("%s: frame %d (%v) lies outside the %d×%d video", path, i, b, w, h)
+		}
+		disposal := byte(0)
+		if i < len(g.Disposal) {
+			disposal = g.Disposal[i]
+		}
+		if disposal == gif.DisposalPrevious {
+			prev = append(prev[:0], canvas.Pix...)
 		}
 		for y := b.Min.Y; y < b.Max.Y; y++ {
 			for x := b.Min.X; x < b.Max.X; x++ {
@@ -81,6 +89,17 @@ func readGIF(path string) ([]float32, int, []int, error) {
 		}
 		for _, v := range canvas.Pix {
 			out = append(out, float32(v)/127.5-1)
+		}
+		// What the next frame is drawn over, as GIF players do it.
+		switch disposal {
+		case gif.DisposalBackground:
+			for y := b.Min.Y; y < b.Max.Y; y++ {
+				for x := b.Min.X; x < b.Max.X; x++ {
+					canvas.SetGray(x, y, color.Gray{})
+				}
+			}
+		case gif.DisposalPrevious:
+			copy(canvas.Pix, prev)
 		}
 	}
 	return out, len(g.Image), []int{1, h, w}, nil

@@ -24,6 +24,7 @@ func WarpError(frames []float32, motion []Frame) (float64, error) {
 		return 0, fmt.Errorf("videos: warp error of %d values for %d frames of 32×32", len(frames), t)
 	}
 	var sum float64
+	pairs := 0
 	for f := 0; f+1 < t; f++ {
 		a, b := frames[f*per:(f+1)*per], frames[(f+1)*per:(f+2)*per]
 		m0, m1 := motion[f], motion[f+1]
@@ -51,9 +52,13 @@ func WarpError(frames []float32, motion []Frame) (float64, error) {
 		}
 		if n > 0 {
 			sum += e / float64(n)
+			pairs++
 		}
 	}
-	return sum / float64(t-1), nil
+	if pairs == 0 {
+		return 0, fmt.Errorf("videos: no frame of the motion overlaps the next")
+	}
+	return sum / float64(pairs), nil
 }
 
 // FloatFrames returns a video's frames in model scale, [−1, 1].
@@ -135,6 +140,8 @@ func Measure(m *captions.Measurer, clf *metrics.Classifier, v *Video, frames []f
 		return sc, err
 	}
 	d := len(feat) / t
+	var tc float64
+	pairs := 0
 	for f := 0; f+1 < t; f++ {
 		a, b := feat[f*d:(f+1)*d], feat[(f+1)*d:(f+2)*d]
 		var ab, aa, bb float64
@@ -144,8 +151,12 @@ func Measure(m *captions.Measurer, clf *metrics.Classifier, v *Video, frames []f
 			bb += float64(b[k]) * float64(b[k])
 		}
 		if aa > 0 && bb > 0 {
-			sc.TemCon += ab / math.Sqrt(aa*bb) / float64(t-1)
+			tc += ab / math.Sqrt(aa*bb)
+			pairs++
 		}
+	}
+	if pairs > 0 {
+		sc.TemCon = tc / float64(pairs)
 	}
 	return sc, nil
 }

@@ -348,8 +348,9 @@ func runSweep(c *cli.Command, model, student string, o edits.Options, n int, is,
 	}
 	prog.Finish()
 	var md strings.Builder
-	for _, name := range names {
-		fmt.Fprintf(&md, "%s (%s), %d held-out pairs, %s %d steps, seed %d:\n\n", name, map[string]string{names[0]: model, "guidance-distilled": student}[name], n, o.Sampler, o.Steps, o.Seed)
+	paths := []string{model, student}
+	for k, name := range names {
+		fmt.Fprintf(&md, "%s (%s), %d held-out pairs, %s %d steps, seed %d:\n\n", name, paths[k], n, o.Sampler, o.Steps, o.Seed)
 		edits.WriteSweepTable(&md, sweeps[name])
 		md.WriteString("\n")
 	}

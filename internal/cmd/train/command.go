@@ -82,6 +82,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		tc.Guidance = g
 		*config = ""
+		// The student learns the teacher's outputs: it takes the
+		// teacher's noise schedule and parameterisation.
+		if c.Given("prediction") || c.Given("beta-schedule") || c.Given("zero-snr") {
+			return c.Usage("-distill-guidance takes its teacher's noise schedule: -prediction, -beta-schedule and -zero-snr cannot change it")
+		}
+		ts, err := diffusion.LoadScheduleConfig(*guide)
+		if err != nil {
+			return c.Fail(fmt.Errorf("-distill-guidance: %w", err))
+		}
+		tc.Schedule = ts
 	}
 	if err := fsutil.CheckOutDir("-out", *out); err != nil {
 		return c.Usage("%v", err)

@@ -251,7 +251,12 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		c.Printf("held-out toy video %d (%s, %q): Frame-Acc %.3f (true edit %.3f), PSNR to the true edit %.2f dB, warp error %.5f (true edit %.5f), Tem-Con %.4f (true edit %.4f)\n",
 			*index, toy.Before, toy.Phrase, got.FrameAcc, truth.FrameAcc, got.PSNR, got.Warp, truth.Warp, got.TemCon, truth.TemCon)
 	}
-	c.Printf("wrote %s, %s.gif and %s.png (source | edit%s)\n", *output, base, base, map[bool]string{false: "", true: " | true edit"}[toy != nil])
+	written := []string{*output}
+	if shape[0] == 1 {
+		written = append(written, base+".gif")
+	}
+	written = append(written, base+".png")
+	c.Printf("wrote %s (source | edit%s)\n", strings.Join(written, ", "), map[bool]string{false: "", true: " | true edit"}[toy != nil])
 	return 0
 }
 
