@@ -265,6 +265,13 @@ func TestOpenSplit(t *testing.T) {
 	if !bytes.Equal(s.Data.U8, d.U8) {
 		t.Fatal("OpenSplit and datasets.Open differ")
 	}
+	val, err := OpenSplit("val", 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(val.Data.U8, d.U8) {
+		t.Fatal("the validation split is the test split")
+	}
 	o := d.Info()
 	d.Inputs.U8[0]++
 	if d.Info().Same(o) {

@@ -23,19 +23,28 @@ func init() {
 const (
 	TrainSeed = 1
 	TestSeed  = 2
+	// ValSeed draws the validation split: MNIST's training digits (other
+	// pairs than the train split's) with TestMix's instructions, the held
+	// out ones among them: where an editor's scales are chosen, so that
+	// the test split stays unseen.
+	ValSeed = 3
 )
 
 // OpenSplit returns the pairs datasets.Open gives for "edits:N" (n ≤ 0:
-// the default count) and split.
+// the default count) and split ("train" or "test"), or the validation
+// split ("val", ValSeed).
 func OpenSplit(split string, n int) (*Set, error) {
-	seed, mix, def := uint64(TrainSeed), TrainMix, 60000
-	if split == "test" {
+	seed, mix, def, digits := uint64(TrainSeed), TrainMix, 60000, split
+	switch split {
+	case "test":
 		seed, mix, def = TestSeed, TestMix, 10000
+	case "val":
+		seed, mix, def, digits = ValSeed, TestMix, 10000, "train"
 	}
 	if n <= 0 {
 		n = def
 	}
-	return Open(split, n, seed, mix)
+	return Open(digits, n, seed, mix)
 }
 
 // openData opens "edits[:N]": N edit pairs (default 60000 for the train

@@ -57,6 +57,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	sweep := fs.String("sweep", "", "evaluate the first -n held-out pairs over a grid of guidance scales and write the table, JSON and figure into this directory")
 	sweepImage := fs.String("sweep-image", "1,1.5,2,3", "with -sweep: the image scales s_I")
 	sweepText := fs.String("sweep-text", "2,4,7.5,10,14", "with -sweep: the text scales s_T")
+	split := fs.String("split", "test", "with -sweep or -eval: the pairs, test (held out) or val (MNIST's training digits, other pairs: where scales are chosen)")
 	student := fs.String("student", "", "with -sweep or -study: a guidance-distilled student of -model")
 	study := fs.String("study", "", "the savings study: edit the first -n held-out pairs with -model at -steps (the reference) and -fewer steps, the -student at -student-steps, each with Clockwork where -adaptor / -student-adaptor is given; write the table, JSON, figure and strips into this directory")
 	fewer := fs.String("fewer", "8", "with -study: the three-pass editor's other step counts")
@@ -86,7 +87,10 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		if *n <= 0 {
 			return c.Usage("-n %d: want a positive number of pairs", *n)
 		}
-		return runSweep(c, *model, *student, o, *n, is, ts, *sweep)
+		if *split != "test" && *split != "val" {
+			return c.Usage("-split %q: want test or val", *split)
+		}
+		return runSweep(c, *model, *student, o, *n, is, ts, *sweep, *split)
 	}
 	if *study != "" {
 		if *eval || *input != "" || *output != "" {
@@ -116,7 +120,10 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		if err := cli.CheckOutFiles("-json", *jsonOut, "-strip", *strip); err != nil {
 			return c.Fail(err)
 		}
-		return evaluate(c, *model, o, *n, *jsonOut, *strip)
+		if *split != "test" && *split != "val" {
+			return c.Usage("-split %q: want test or val", *split)
+		}
+		return evaluate(c, *model, o, *n, *jsonOut, *strip, *split)
 	}
 	if *input == "" || *instruction == "" || *output == "" {
 		return c.Usage("give -input, -instruction and -output (or -eval)")
@@ -226,7 +233,7 @@ func readInput(path string, shape []int) ([]float32, int, error) {
 }
 
 // evaluate runs -eval.
-func evaluate(c *cli.Command, model string, o edits.Options, n int, jsonOut, strip string) int {
+func evaluate(c *cli.Command, model string, o edits.Options, n int, jsonOut, strip, split string) int {
 	e, err := edits.LoadEditor(model)
 	if err != nil {
 		return c.Fail(err)
@@ -235,7 +242,7 @@ func evaluate(c *cli.Command, model string, o edits.Options, n int, jsonOut, str
 	if err != nil {
 		return c.Fail(err)
 	}
-	set, err := edits.OpenSplit("test", n)
+	set, err := edits.OpenSplit(split, n)
 	if err != nil {
 		return c.Fail(err)
 	}
@@ -251,7 +258,7 @@ func evaluate(c *cli.Command, model string, o edits.Options, n int, jsonOut, str
 		return c.Fail(err)
 	}
 	el := time.Since(start)
-	c.Printf("%s on %d held-out pairs (%s, %d steps, s_T %g, s_I %g, seed %d): %.3f GFLOPs per edit, %s in all\n\n", model, n, o.Sampler, o.Steps, o.TextScale, o.ImageScale, o.Seed, gf, el.Round(time.Second))
+	c.Printf("%s on %d %s pairs (%s, %d steps, s_T %g, s_I %g, seed %d): %.3f GFLOPs per edit, %s in all\n\n", model, n, map[string]string{"test": "held-out", "val": "validation"}[split], o.Sampler, o.Steps, o.TextScale, o.ImageScale, o.Seed, gf, el.Round(time.Second))
 	if err := r.Report.WriteTable(c.Stdout, &r.Ceiling); err != nil {
 		return c.Fail(err)
 	}
@@ -302,7 +309,7 @@ func parseList(s string) ([]float64, error) {
 }
 
 // runSweep runs -sweep.
-func runSweep(c *cli.Command, model, student string, o edits.Options, n int, is, ts []float64, dir string) int {
+func runSweep(c *cli.Command, model, student string, o edits.Options, n int, is, ts []float64, dir, split string) int {
 	load := edits.LoadEditor
 	if student != "" {
 		load = edits.LoadThreePass
@@ -330,7 +337,7 @@ func runSweep(c *cli.Command, model, student string, o edits.Options, n int, is,
 	if err != nil {
 		return c.Fail(err)
 	}
-	set, err := edits.OpenSplit("test", n)
+	set, err := edits.OpenSplit(split, n)
 	if err != nil {
 		return c.Fail(err)
 	}
@@ -350,14 +357,14 @@ func runSweep(c *cli.Command, model, student string, o edits.Options, n int, is,
 	var md strings.Builder
 	paths := []string{model, student}
 	for k, name := range names {
-		fmt.Fprintf(&md, "%s (%s), %d held-out pairs, %s %d steps, seed %d:\n\n", name, paths[k], n, o.Sampler, o.Steps, o.Seed)
+		fmt.Fprintf(&md, "%s (%s), %d %s pairs, %s %d steps, seed %d:\n\n", name, paths[k], n, split, o.Sampler, o.Steps, o.Seed)
 		edits.WriteSweepTable(&md, sweeps[name])
 		md.WriteString("\n")
 	}
 	if err := fsutil.WriteAtomic(filepath.Join(dir, "sweep.md"), func(w io.Writer) error { _, err := io.WriteString(w, md.String()); return err }); err != nil {
 		return c.Fail(err)
 	}
-	if err := c.WriteStamped(filepath.Join(dir, "sweep.json"), map[string]any{"model": model, "student": student, "pairs": n, "options": o, "sweeps": sweeps}); err != nil {
+	if err := c.WriteStamped(filepath.Join(dir, "sweep.json"), map[string]any{"model": model, "student": student, "split": split, "pairs": n, "options": o, "sweeps": sweeps}); err != nil {
 		return c.Fail(err)
 	}
 	p, err := edits.SweepPlot("Edit success against preservation over the guidance scales", sweeps, names)
