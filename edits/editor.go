@@ -1,8 +1,13 @@
 package edits
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
+	"os"
+	"path/filepath"
 
 	"gorgonia.org/tensor"
 
@@ -27,6 +32,40 @@ type Editor struct {
 	// edits in one pass, the scales embedded in its class vector
 	// (diffusion.GuidanceVector). Nil for a three-pass editor.
 	Student *diffusion.GuidanceInfo
+	// Defaults, when the directory has DefaultsFile, are the scales and
+	// steps its editor is meant to run at (chosen on the validation
+	// split); nil otherwise.
+	Defaults *Defaults
+}
+
+// DefaultsFile is the file of an editor's directory that gives the scales
+// and steps it runs at by default.
+const DefaultsFile = "editor_defaults.json"
+
+// Defaults are an editor's default guidance scales and steps, and how they
+// were chosen.
+type Defaults struct {
+	TextScale  float64 `json:"text_scale"`
+	ImageScale float64 `json:"image_scale"`
+	Steps      int     `json:"steps"`
+	ChosenBy   string  `json:"chosen_by"`
+}
+
+// Apply sets o's scales and steps to the defaults (all of them: the
+// caller leaves out what the user gave).
+func (d *Defaults) Apply(o *Options, text, image, steps bool) {
+	if d == nil {
+		return
+	}
+	if text {
+		o.TextScale = d.TextScale
+	}
+	if image {
+		o.ImageScale = d.ImageScale
+	}
+	if steps && d.Steps > 0 {
+		o.Steps = d.Steps
+	}
 }
 
 // LoadEditor loads the editor of a model directory. A model that is not
@@ -63,7 +102,20 @@ func LoadEditor(dir string) (*Editor, error) {
 	case g == nil && c.ClassProjection() > 0:
 		return nil, fmt.Errorf("-model %s has a projection class embedding but no %s: a guidance-distilled student without it cannot be told its scales", dir, diffusion.GuidanceFile)
 	}
-	return &Editor{Dir: dir, Model: m, Noise: noise, Text: text, Shape: shape, Student: g}, nil
+	e := &Editor{Dir: dir, Model: m, Noise: noise, Text: text, Shape: shape, Student: g}
+	if b, err := os.ReadFile(filepath.Join(unet.Dir(dir), DefaultsFile)); err == nil {
+		var d Defaults
+		if err := json.Unmarshal(b, &d); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, DefaultsFile), err)
+		}
+		if err := (Options{TextScale: d.TextScale, ImageScale: d.ImageScale, Steps: max(d.Steps, 1), Batch: 1}).Check(); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, DefaultsFile), err)
+		}
+		e.Defaults = &d
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	return e, nil
 }
 
 // LoadThreePass loads a three-pass editor (the teacher of guidance

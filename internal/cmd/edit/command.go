@@ -104,7 +104,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		if err1 != nil || err2 != nil {
 			return c.Usage("-fewer %q, -student-steps %q: want comma-separated positive step counts", *fewer, *studentSteps)
 		}
-		return runStudy(c, studyConfig{model: *model, student: *student, adaptor: *adaptor, studentAdaptor: *studentAdaptor, o: o, fewer: fs, studentSteps: ss,
+		return runStudy(c, studyConfig{given: given(c), model: *model, student: *student, adaptor: *adaptor, studentAdaptor: *studentAdaptor, o: o, fewer: fs, studentSteps: ss,
 			setup: edits.StudySetup{N: *n, Batch: o.Batch, Seed: o.Seed, TimeBatch: *timeBatch, Rounds: *rounds, Reps: 1000}, dir: *study})
 	}
 	if *student != "" || *adaptor != "" || *studentAdaptor != "" {
@@ -123,7 +123,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		if *split != "test" && *split != "val" {
 			return c.Usage("-split %q: want test or val", *split)
 		}
-		return evaluate(c, *model, o, *n, *jsonOut, *strip, *split)
+		return evaluate(c, *model, o, *n, *jsonOut, *strip, *split, given(c))
 	}
 	if *input == "" || *instruction == "" || *output == "" {
 		return c.Usage("give -input, -instruction and -output (or -eval)")
@@ -139,6 +139,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return c.Fail(err)
 	}
+	e.Defaults.Apply(&o, !c.Given("text-scale"), !c.Given("image-scale"), !c.Given("steps"))
 	if _, err := e.Text.IDs([]string{*instruction}); err != nil {
 		return c.Fail(fmt.Errorf("-instruction: %w", err))
 	}
@@ -233,11 +234,12 @@ func readInput(path string, shape []int) ([]float32, int, error) {
 }
 
 // evaluate runs -eval.
-func evaluate(c *cli.Command, model string, o edits.Options, n int, jsonOut, strip, split string) int {
+func evaluate(c *cli.Command, model string, o edits.Options, n int, jsonOut, strip, split string, g [3]bool) int {
 	e, err := edits.LoadEditor(model)
 	if err != nil {
 		return c.Fail(err)
 	}
+	e.Defaults.Apply(&o, !g[0], !g[1], !g[2])
 	m, err := captions.DefaultMeasurer()
 	if err != nil {
 		return c.Fail(err)
@@ -397,6 +399,7 @@ func parseSteps(s string) ([]int, error) {
 }
 
 type studyConfig struct {
+	given                                   [3]bool
 	model, student, adaptor, studentAdaptor string
 	o                                       edits.Options
 	fewer, studentSteps                     []int
@@ -423,6 +426,7 @@ func runStudy(c *cli.Command, sc studyConfig) int {
 	if err != nil {
 		return c.Fail(err)
 	}
+	teacher.Defaults.Apply(&sc.o, !sc.given[0], !sc.given[1], !sc.given[2])
 	with := func(o edits.Options, steps int) edits.Options { o.Steps = steps; return o }
 	methods := []edits.Method{{Name: fmt.Sprintf("three-pass, %d steps", sc.o.Steps), Editor: teacher, Options: sc.o}}
 	for _, k := range sc.fewer {
@@ -509,4 +513,10 @@ func runStudy(c *cli.Command, sc studyConfig) int {
 	c.Printf("%s", md.String())
 	c.Printf("study of %d methods in %s; wrote %s\n", len(methods), time.Since(start).Round(time.Second), sc.dir)
 	return 0
+}
+
+// given reports which of -text-scale, -image-scale and -steps the user
+// gave (the others take an editor's defaults, edits.DefaultsFile).
+func given(c *cli.Command) [3]bool {
+	return [3]bool{c.Given("text-scale"), c.Given("image-scale"), c.Given("steps")}
 }

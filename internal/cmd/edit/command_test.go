@@ -74,6 +74,18 @@ func TestEditCommand(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(tmp, "out.png")); err != nil {
 		t.Fatal(err)
 	}
+	// An editor's defaults file sets the scales and steps not given.
+	if err := os.WriteFile(filepath.Join(dir, edits.DefaultsFile), []byte(`{"text_scale": 3, "image_scale": 1.25, "steps": 2, "chosen_by": "a test"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, msg := run("-model", dir, "-input", in, "-instruction", "make it thicker", "-output", out, "-image-scale", "2"); code != 0 || !strings.Contains(msg, "2 steps, s_T 3, s_I 2)") {
+		t.Fatalf("defaults: %d %s", code, msg)
+	}
+	os.WriteFile(filepath.Join(dir, edits.DefaultsFile), []byte(`{"text_scale": -3}`), 0o644)
+	if code, msg := run("-model", dir, "-input", in, "-instruction", "make it thicker", "-output", out); code == 0 || !strings.Contains(msg, edits.DefaultsFile) {
+		t.Fatalf("a bad defaults file: %d %s", code, msg)
+	}
+	os.Remove(filepath.Join(dir, edits.DefaultsFile))
 	// A PNG of the right size is read as one image.
 	pngPath := filepath.Join(tmp, "digit.png")
 	writePNG(t, pngPath, 32)

@@ -93,7 +93,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 			ks = append(ks, k)
 		}
-		return runStudy(c, studyConfig{model: *model, equi: *equiModel, student: *student, studentAdaptor: *studentAdaptor, studentSteps: *studentSteps,
+		return runStudy(c, studyConfig{given: [3]bool{c.Given("text-scale"), c.Given("image-scale"), c.Given("steps")}, model: *model, equi: *equiModel, student: *student, studentAdaptor: *studentAdaptor, studentSteps: *studentSteps,
 			o: o, counts: ks, n: *nVideos, frames: *frames, dir: *study})
 	}
 	if filepath.Ext(*output) != ".npz" {
@@ -110,6 +110,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return c.Fail(err)
 	}
+	e.Defaults.Apply(&o, !c.Given("text-scale"), !c.Given("image-scale"), !c.Given("steps"))
 	var (
 		src   []float32
 		t     int
@@ -261,6 +262,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 type studyConfig struct {
+	given                                [3]bool
 	model, equi, student, studentAdaptor string
 	studentSteps                         int
 	o                                    edits.Options
@@ -279,6 +281,7 @@ func runStudy(c *cli.Command, sc studyConfig) int {
 		return c.Fail(err)
 	}
 	o := sc.o
+	e.Defaults.Apply(&o, !sc.given[0], !sc.given[1], !sc.given[2])
 	batch := o.Batch
 	methods := []videos.StudyMethod{{Name: "frame by frame, per-frame noise", Editing: videos.Editing{Editor: e, Options: o, Batch: batch}}}
 	shared := o
