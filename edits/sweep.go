@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 
 	"gonum.org/v1/plot"
 
@@ -62,7 +63,11 @@ func SweepPlot(title string, sweeps map[string][]SweepCell, order []string) (*pl
 			byImage[c.ImageScale] = append(byImage[c.ImageScale], c)
 		}
 		for i, si := range images {
-			s := plots.Series{Name: fmt.Sprintf("%s, s_I %g", name, si), Color: plots.Viridis(float64(i) / math.Max(1, float64(len(images)-1)))}
+			var ts []string
+			for _, c := range byImage[si] {
+				ts = append(ts, fmt.Sprintf("%g", c.TextScale))
+			}
+			s := plots.Series{Name: fmt.Sprintf("%s, s_I %g (s_T %s)", name, si, strings.Join(ts, "→")), Color: plots.Viridis(float64(i) / math.Max(1, float64(len(images)-1)))}
 			if k > 0 {
 				s.Style = plots.DashedLine
 			}

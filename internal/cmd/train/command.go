@@ -164,7 +164,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if g := tc.Guidance; g != nil {
 			*config = fmt.Sprintf("a guidance-distilled student of %s (s_T in [%g, %g], s_I in [%g, %g])", g.Teacher, g.TextScale[0], g.TextScale[1], g.ImageScale[0], g.ImageScale[1])
 		}
-		c.Printf("training %s (%d parameters%s) on %s (%d images) for %d steps of %d into %s\n", *config, m.Params.Count(), diffusion.TextNote(text), images.Name, images.Len(), tc.Steps, tc.BatchSize, *out)
+		note := diffusion.TextNote(text)
+		if tc.Guidance != nil {
+			note = ", with its teacher's text encoder, frozen"
+		}
+		c.Printf("training %s (%d parameters%s) on %s (%d images) for %d steps of %d into %s\n", *config, m.Params.Count(), note, images.Name, images.Len(), tc.Steps, tc.BatchSize, *out)
 	}
 	tr.Note = func(n string) { c.Printf("note: %s\n", n) }
 	defer c.Provenance(*out)()
