@@ -8,36 +8,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/clockwork-go/clockwork/diffusion"
-	"github.com/clockwork-go/clockwork/edits"
 	"github.com/clockwork-go/clockwork/internal/npzio"
 	"github.com/clockwork-go/clockwork/internal/texttest"
-	"github.com/clockwork-go/clockwork/textenc"
 	"github.com/clockwork-go/clockwork/videos"
 )
 
-func tinyEditor(t *testing.T) string {
-	m, p := texttest.Model(t, 16, 16)
-	w, err := m.WidenInput(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := p.Extend(edits.Vocabulary(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "editor")
-	if err := w.Save(dir); err != nil {
-		t.Fatal(err)
-	}
-	if err := diffusion.SaveScheduleConfig(dir, diffusion.DefaultScheduleConfig()); err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Save(textenc.ModelDir(dir)); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
+func tinyEditor(t *testing.T) string { return texttest.EditorDir(t) }
 
 func run(args ...string) (int, string) {
 	var out, errb bytes.Buffer
