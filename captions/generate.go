@@ -224,8 +224,7 @@ func (r *renderer) render(src []uint8, a Attrs, dh, dx, dy, angle float64, dst [
 	cur := setStroke(r.a[:], r.b[:], srcSide, strokeWidth[a.Stroke])
 	// The bounding boxes of the ink and of everything drawn, and the centre
 	// of mass (pixel centres at k+0.5).
-	ink := box{srcSide, srcSide, -1, -1}
-	all := ink
+	ink, all := inkBoxes(cur, srcSide)
 	var mass, mx, my float64
 	for y := range srcSide {
 		for x := range srcSide {
@@ -233,12 +232,6 @@ func (r *renderer) render(src []uint8, a Attrs, dh, dx, dy, angle float64, dst [
 			mass += v
 			mx += float64(v * (float64(x) + 0.5)) // no fused multiply-add: the same bytes everywhere
 			my += float64(v * (float64(y) + 0.5))
-			if v >= inkLevel {
-				ink.add(x, y)
-			}
-			if v > 0 {
-				all.add(x, y)
-			}
 		}
 	}
 	if ink.x1 < 0 {
@@ -258,18 +251,7 @@ func (r *renderer) render(src []uint8, a Attrs, dh, dx, dy, angle float64, dst [
 		img, side = r.rot[:], rotSide
 		mx += rotPad
 		my += rotPad
-		ink, all = box{side, side, -1, -1}, box{side, side, -1, -1}
-		for y := range side {
-			for x := range side {
-				v := img[y*side+x]
-				if v >= inkLevel {
-					ink.add(x, y)
-				}
-				if v > 0 {
-					all.add(x, y)
-				}
-			}
-		}
+		ink, all = inkBoxes(img, side)
 		if ink.x1 < 0 {
 			return false
 		}
@@ -310,6 +292,25 @@ func (r *renderer) render(src []uint8, a Attrs, dh, dx, dy, angle float64, dst [
 		dst[k] = uint8(math.Round(float64(min(max(v, 0), 255))))
 	}
 	return true
+}
+
+// inkBoxes returns the bounding boxes of the ink (pixels of inkLevel and
+// above) and of every pixel that is not 0 of an n×n image; x1 is −1 for
+// an empty box.
+func inkBoxes(img []float32, n int) (ink, all box) {
+	ink, all = box{n, n, -1, -1}, box{n, n, -1, -1}
+	for y := range n {
+		for x := range n {
+			v := img[y*n+x]
+			if v >= inkLevel {
+				ink.add(x, y)
+			}
+			if v > 0 {
+				all.add(x, y)
+			}
+		}
+	}
+	return ink, all
 }
 
 // box is a bounding box, x0 to x1 and y0 to y1 inclusive.

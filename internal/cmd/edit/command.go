@@ -427,36 +427,42 @@ func runStudy(c *cli.Command, sc studyConfig) int {
 		return c.Fail(err)
 	}
 	teacher.Defaults.Apply(&sc.o, !sc.given[0], !sc.given[1], !sc.given[2])
-	with := func(o edits.Options, steps int) edits.Options { o.Steps = steps; return o }
-	methods := []edits.Method{{Name: fmt.Sprintf("three-pass, %d steps", sc.o.Steps), Editor: teacher, Options: sc.o}}
-	for _, k := range sc.fewer {
-		methods = append(methods, edits.Method{Name: fmt.Sprintf("three-pass, %d steps", k), Editor: teacher, Options: with(sc.o, k)})
-	}
-	if sc.adaptor != "" {
-		steps, err := adaptorSteps(sc.adaptor, sc.fewer)
-		if err != nil {
-			return c.Fail(fmt.Errorf("-adaptor: %w", err))
-		}
+	var methods []edits.Method
+	// add appends the editor's methods: at each of steps, and with the
+	// adaptor (if any) at its own steps (identity's: steps again).
+	add := func(kind string, e *edits.Editor, steps []int, adaptor, flag string) error {
 		for _, k := range steps {
-			methods = append(methods, edits.Method{Name: fmt.Sprintf("three-pass + Clockwork, %d steps", k), Editor: teacher, Options: with(sc.o, k), Adaptor: sc.adaptor})
+			o := sc.o
+			o.Steps = k
+			methods = append(methods, edits.Method{Name: fmt.Sprintf("%s, %d steps", kind, k), Editor: e, Options: o})
 		}
+		if adaptor == "" {
+			return nil
+		}
+		as, err := adaptorSteps(adaptor, steps)
+		if err != nil {
+			return fmt.Errorf("%s: %w", flag, err)
+		}
+		for _, k := range as {
+			o := sc.o
+			o.Steps = k
+			methods = append(methods, edits.Method{Name: fmt.Sprintf("%s + Clockwork, %d steps", kind, k), Editor: e, Options: o, Adaptor: adaptor})
+		}
+		return nil
+	}
+	// The reference first; the adaptor of the three-pass editor runs at
+	// -fewer's steps (identity) or its own.
+	methods = append(methods, edits.Method{Name: fmt.Sprintf("three-pass, %d steps", sc.o.Steps), Editor: teacher, Options: sc.o})
+	if err := add("three-pass", teacher, sc.fewer, sc.adaptor, "-adaptor"); err != nil {
+		return c.Fail(err)
 	}
 	if sc.student != "" {
 		st, err := edits.LoadStudent(sc.student)
 		if err != nil {
 			return c.Fail(err)
 		}
-		for _, k := range sc.studentSteps {
-			methods = append(methods, edits.Method{Name: fmt.Sprintf("guidance-distilled, %d steps", k), Editor: st, Options: with(sc.o, k)})
-		}
-		if sc.studentAdaptor != "" {
-			steps, err := adaptorSteps(sc.studentAdaptor, sc.studentSteps)
-			if err != nil {
-				return c.Fail(fmt.Errorf("-student-adaptor: %w", err))
-			}
-			for _, k := range steps {
-				methods = append(methods, edits.Method{Name: fmt.Sprintf("guidance-distilled + Clockwork, %d steps", k), Editor: st, Options: with(sc.o, k), Adaptor: sc.studentAdaptor})
-			}
+		if err := add("guidance-distilled", st, sc.studentSteps, sc.studentAdaptor, "-student-adaptor"); err != nil {
+			return c.Fail(err)
 		}
 	} else if sc.studentAdaptor != "" {
 		return c.Usage("-student-adaptor goes with -student")
