@@ -10,6 +10,14 @@
 // allocates no tensors from one run to the next. Each op's gradient is
 // checked against finite differences (package nntest).
 //
+// The segmentation U-Nets of package segment add ReLU, Sigmoid, MaxPool2x,
+// ConvTranspose2x (the 2×2 up-convolution), CenterCrop (valid padding's
+// crop-and-copy), BatchNorm2d (train and eval modes, running statistics
+// kept in a store as buffers), MulChannels (attention gates),
+// WeightedSoftmaxCE2d (the pixel-wise loss with a weight map) and
+// SoftDiceLoss, each checked against PyTorch fixtures
+// (scripts/reference/make_seg_fixtures.py) and finite differences.
+//
 // Convolutions run as GEMMs that read the zero-padded image in place
 // (internal/simd); 3×3 stride-1 convolutions with padding 1 between 16 or
 // more channels (even heights, widths a multiple of 8), and their input

@@ -10,6 +10,7 @@
 //	clockwork sample           draw samples, plain or with Clockwork (experiments/sample)
 //	clockwork edit             edit images by an instruction, or evaluate an editor (experiments/edit)
 //	clockwork video            edit a video frame by frame, measured on toy videos (experiments/video)
+//	clockwork segment          segmentation U-Nets on digit scenes with exact masks (experiments/segment)
 //	clockwork eval             FID, KID, accuracy, prompt adherence (experiments/eval)
 //	clockwork distill          distill a Clockwork adaptor (experiments/distill)
 //	clockwork study clockwork  the Clockwork study (experiments/clockwork)
@@ -42,6 +43,7 @@ import (
 	"github.com/clockwork-go/clockwork/internal/cmd/perturb"
 	"github.com/clockwork-go/clockwork/internal/cmd/predict"
 	"github.com/clockwork-go/clockwork/internal/cmd/sample"
+	"github.com/clockwork-go/clockwork/internal/cmd/segment"
 	"github.com/clockwork-go/clockwork/internal/cmd/train"
 	"github.com/clockwork-go/clockwork/internal/cmd/video"
 )
@@ -57,6 +59,7 @@ var subcommands = []subcommand{
 	{"sample", "draw samples of a model, plain or with Clockwork, to .npz and PNG", "clockwork sample -steps 8 -adaptor identity -clock 2 -n 16", sample.Run},
 	{"edit", "edit images by an instruction (InstructPix2Pix), or evaluate an editor on held-out edits", `clockwork edit -input samples.npz -instruction "make it thicker" -output edited.npz`, edit.Run},
 	{"video", "edit a video frame by frame; on a held-out toy video, measured against its true edit", "clockwork video -model DIR", video.Run},
+	{"segment", "train, evaluate or run a segmentation U-Net (unet, attention, residual) on digit scenes", "clockwork segment -predict -input scenes.npz -output masks.npz", segment.Run},
 	{"eval", "measure samples: FID, KID, class accuracy, prompt adherence, L2 to the teacher", "clockwork eval -steps 8 -n 1000", eval.Run},
 	{"distill", "distill a Clockwork adaptor from a teacher's trajectories", "clockwork distill -kind resnet -steps 8", distill.Run},
 	{"study clockwork", "the Clockwork study: every claim of the paper tested, with verdicts", "clockwork study clockwork -out runs/clockwork", clockwork.Run},

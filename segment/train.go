@@ -1,0 +1,210 @@
+package segment
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/clockwork-go/clockwork/nn"
+	"github.com/clockwork-go/clockwork/scenes"
+	"github.com/clockwork-go/clockwork/train"
+)
+
+// TrainOptions are a training run's settings.
+type TrainOptions struct {
+	Steps, Batch int
+	LR           train.LR
+	// WeightMap trains on the weight map of Eq. 2 (W0, Sigma); otherwise
+	// every pixel weighs 1.
+	WeightMap bool
+	W0, Sigma float64
+	// Dice, when positive, adds that multiple of the soft Dice loss
+	// (Milletari et al., V-Net, 2016) to the cross-entropy.
+	Dice float64
+}
+
+// DefaultTrainOptions are the shipped model's settings: 3000 steps of 8
+// scenes, Adam at 1e-3 with 100 warm-up steps and cosine decay, the
+// paper's weight map (w0 = 10, σ = 5), cross-entropy alone.
+func DefaultTrainOptions() TrainOptions {
+	return TrainOptions{
+		Steps: 3000, Batch: 8,
+		LR:        train.LR{Peak: 1e-3, Warmup: 100, Decay: "cosine", Steps: 3000},
+		WeightMap: true, W0: 10, Sigma: 5,
+	}
+}
+
+// Validate reports a setting that cannot train.
+func (o TrainOptions) Validate() error {
+	switch {
+	case o.Steps <= 0:
+		return fmt.Errorf("segment: %d steps must be positive", o.Steps)
+	case o.Batch <= 0:
+		return fmt.Errorf("segment: batch %d must be positive", o.Batch)
+	case o.WeightMap && (!(o.W0 >= 0) || !(o.Sigma > 0)):
+		return fmt.Errorf("segment: weight map w0 %v and sigma %v: need w0 ≥ 0 and sigma > 0", o.W0, o.Sigma)
+	case !(o.Dice >= 0) || math.IsInf(o.Dice, 0):
+		return fmt.Errorf("segment: dice weight %v must be a finite non-negative number", o.Dice)
+	}
+	return o.LR.Validate()
+}
+
+// Source is where a trainer draws its scenes: a scenes.Stream.
+type Source interface {
+	Config() scenes.Config
+	Draw(i int, img, sem, inst []uint8) []scenes.Digit
+}
+
+// Trainer trains a model on a stream of scenes: step s draws scenes
+// s·Batch to (s+1)·Batch − 1 of the stream, so a run's data depend on the
+// step alone and a resumed run sees what an uninterrupted one would.
+type Trainer struct {
+	Model  *Model
+	Opts   TrainOptions
+	Adam   *nn.Adam
+	stream Source
+	fn     *nn.Func
+	// The input window: an input of side in covers the scene from −border
+	// to out + border; the output covers the scene's 0 to out (out ≥ the
+	// scene's side; the pixels past it are mirrored and weigh nothing).
+	in, out, border    int
+	x, labels, weights []float32
+	// Loss is the last step's loss.
+	Loss float64
+}
+
+// NewTrainer returns a trainer of m on stream.
+func NewTrainer(m *Model, stream Source, opts TrainOptions) (*Trainer, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	c := m.Config
+	if c.InChannels != 1 || c.Classes != scenes.Classes {
+		return nil, fmt.Errorf("segment: digit scenes have 1 channel and %d classes; the model has %d and %d", scenes.Classes, c.InChannels, c.Classes)
+	}
+	size := stream.Config().Size
+	t := &Trainer{Model: m, Opts: opts, Adam: nn.NewAdam(opts.LR.Peak), stream: stream}
+	if c.Valid() {
+		t.in = c.InputFor(size)
+		t.out, _ = c.fits(t.in)
+		t.border = c.Border()
+	} else {
+		t.in = c.NextInput(size)
+		t.out = t.in
+	}
+	b := opts.Batch
+	t.x = make([]float32, b*t.in*t.in)
+	t.labels = make([]float32, b*t.out*t.out)
+	t.weights = make([]float32, b*t.out*t.out)
+	var err error
+	t.fn, err = nn.NewFunc(nn.FuncDef{
+		Params: m.Params,
+		Frozen: []*nn.Params{m.Buffers},
+		Inputs: [][]int{{b, 1, t.in, t.in}, {b, t.out, t.out}, {b, t.out, t.out}},
+		Grad:   true,
+		Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
+			z := m.Logits(g, in[0], true)
+			loss := nn.WeightedSoftmaxCE2d(z, in[1], in[2])
+			if opts.Dice > 0 {
+				loss = nn.AddScaled(loss, nn.SoftDiceLoss(z, in[1], 1), float32(opts.Dice))
+			}
+			return []*G.Node{loss}, nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Sizes returns the training input's side and the output's.
+func (t *Trainer) Sizes() (in, out int) { return t.in, t.out }
+
+// Step trains step number step.
+func (t *Trainer) Step(step int) error {
+	size := t.stream.Config().Size
+	p := size * size
+	img, sem, inst := make([]uint8, p), make([]uint8, p), make([]uint8, p)
+	b := t.Opts.Batch
+	for k := range b {
+		t.stream.Draw(step*b+k, img, sem, inst)
+		w := make([]float32, p)
+		if t.Opts.WeightMap {
+			w = WeightMap(inst, size, t.Opts.W0, t.Opts.Sigma)
+		} else {
+			for j := range w {
+				w[j] = 1
+			}
+		}
+		x := t.x[k*t.in*t.in:]
+		for y := range t.in {
+			sy := reflect(y-t.border, size)
+			for xx := range t.in {
+				x[y*t.in+xx] = float32(img[sy*size+reflect(xx-t.border, size)])/127.5 - 1
+			}
+		}
+		lab, wt := t.labels[k*t.out*t.out:], t.weights[k*t.out*t.out:]
+		for y := range t.out {
+			for xx := range t.out {
+				o := y*t.out + xx
+				lab[o] = float32(sem[reflect(y, size)*size+reflect(xx, size)])
+				wt[o] = 0
+				if y < size && xx < size {
+					wt[o] = w[y*size+xx]
+				}
+			}
+		}
+	}
+	tensors := []*tensor.Dense{
+		tensor.New(tensor.WithShape(b, 1, t.in, t.in), tensor.WithBacking(t.x)),
+		tensor.New(tensor.WithShape(b, t.out, t.out), tensor.WithBacking(t.labels)),
+		tensor.New(tensor.WithShape(b, t.out, t.out), tensor.WithBacking(t.weights)),
+	}
+	if _, err := t.fn.Call(tensors...); err != nil {
+		return fmt.Errorf("step %d: %w", step, err)
+	}
+	t.Loss = t.fn.Scalar(0)
+	if math.IsNaN(t.Loss) || math.IsInf(t.Loss, 0) {
+		return fmt.Errorf("step %d: the loss is %v", step, t.Loss)
+	}
+	names, grads := t.fn.Gradients()
+	t.Adam.LR = t.Opts.LR.At(step)
+	return t.Adam.Update(t.Model.Params, names, grads)
+}
+
+// trainState is a checkpoint's state.json.
+type trainState struct {
+	Step      int    `json:"step"`
+	AdamSteps int    `json:"adam_steps"`
+	Config    Config `json:"config"`
+}
+
+// Checkpoint returns the parts of a training checkpoint: the model's
+// weights and buffers, Adam's moments, and the state (step and config;
+// done returns the step done so far and set restores it).
+func (t *Trainer) Checkpoint(done func() int, set func(int)) *train.Checkpoint {
+	return &train.Checkpoint{
+		Parts: []train.Part{
+			train.ParamsPart("model.safetensors", t.Model.All()),
+			train.AdamPart("adam.npz", t.Adam, t.Model.Params),
+		},
+		State: train.JSONPart("state.json", func() any {
+			return trainState{Step: done(), AdamSteps: t.Adam.Steps, Config: t.Model.Config}
+		}, func(b []byte) error {
+			var s trainState
+			if err := json.Unmarshal(b, &s); err != nil {
+				return err
+			}
+			if s.Config != t.Model.Config {
+				return fmt.Errorf("the checkpoint's config %+v is not the run's %+v", s.Config, t.Model.Config)
+			}
+			t.Adam.Steps = s.AdamSteps
+			set(s.Step)
+			return nil
+		}),
+		Step: done,
+	}
+}
