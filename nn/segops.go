@@ -48,19 +48,29 @@ func ReLU(x *G.Node) *G.Node {
 			do: func(out []float32, in [][]float32, _ []tensor.Shape) error {
 				x, g := in[0], in[1]
 				chunks(len(out), func(lo, hi int) {
-					for i, v := range x[lo:hi] {
-						if v > 0 {
-							out[lo+i] = g[lo+i]
-						} else {
-							out[lo+i] = 0
-						}
-					}
+					reluBackward(out[lo:hi], x[lo:hi], g[lo:hi])
 				})
 				return nil
 			},
 		}, ins[0], grad)}, nil
 	}
 	return apply(k, x)
+}
+
+// reluBackward sets out to g where x > 0 and to zero elsewhere (NaN
+// included, as PyTorch's threshold_backward), without branches: a sign or
+// zero test mispredicts on half of a layer's activations.
+func reluBackward(out, x, g []float32) {
+	out, g = out[:len(x)], g[:len(x)]
+	for i, v := range x {
+		u := math.Float32bits(v)
+		// neg is all ones for a set sign bit; among the values with the
+		// sign clear, pos is all ones above +0 and num at +Inf or below.
+		neg := uint32(int32(u) >> 31)
+		pos := uint32(int32(-u) >> 31)
+		num := uint32(int32(u-0x7f800001) >> 31)
+		out[i] = math.Float32frombits(math.Float32bits(g[i]) &^ neg & pos & num)
+	}
 }
 
 // Sigmoid returns 1/(1+exp(−x)) elementwise, for tensors of any shape:

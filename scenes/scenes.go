@@ -78,13 +78,16 @@ type Digit struct {
 // Set is a set of scenes with their masks, each array scene-major with
 // Size×Size bytes per scene.
 type Set struct {
+	// Name is the split ("train" or "test"), Config how the scenes were
+	// drawn and Seed the split's seed.
 	Name   string
 	Config Config
 	Seed   uint64
 	// Images hold intensities 0–255; Semantic class ids (0 background,
 	// d + 1 digit d); Instance ids (0 background, i + 1 the i-th digit).
 	Images, Semantic, Instance []uint8
-	Digits                     [][]Digit
+	// Digits are each scene's digits in the order drawn.
+	Digits [][]Digit
 }
 
 // Len returns the number of scenes.
@@ -337,7 +340,9 @@ func abs(v int) int {
 
 // TouchingPairs returns the pairs of instance ids (a < b) of a size×size
 // instance mask that touch: a pixel of one is 4-adjacent to a pixel of
-// the other.
+// the other. A digit placed touching another (Config.Touch) may meet it
+// only diagonally; such a pair is not counted, as a 4-connected region
+// (the separation measure's) keeps the two apart anyway.
 func TouchingPairs(inst []uint8, size int) [][2]uint8 {
 	seen := map[[2]uint8]bool{}
 	var pairs [][2]uint8

@@ -163,6 +163,34 @@ func (c Config) InputFor(out int) int {
 	}
 }
 
+// TileContext returns the context, in pixels on each side, that an input
+// tile carries around its output tile in the overlap-tile strategy: what
+// valid padding consumes (Border), and under same padding 2^Depth·2, so
+// that the zero padding at a tile's edge stays away from the pixels kept.
+func (c Config) TileContext() int {
+	if c.Valid() {
+		return c.Border()
+	}
+	return 2 << c.Depth
+}
+
+// TileOutput returns the output tile of an input tile side in (the
+// network's input, as the paper's 572 whose output is 388), or an error
+// naming the sizes that work.
+func (c Config) TileOutput(in int) (int, error) {
+	if c.Valid() {
+		return c.OutputSize(in)
+	}
+	if _, err := c.OutputSize(in); err != nil {
+		return 0, err
+	}
+	lo := c.NextInput(2*c.TileContext() + 1)
+	if in < lo {
+		return 0, fmt.Errorf("segment: an input tile of %d pixels leaves no output inside its context of %d pixels a side under same padding: the smallest tile that works is %d", in, c.TileContext(), lo)
+	}
+	return in - 2*c.TileContext(), nil
+}
+
 // ReadConfig reads a config.json, refusing unknown keys.
 func ReadConfig(path string) (Config, error) {
 	b, err := os.ReadFile(path)

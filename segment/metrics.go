@@ -12,6 +12,8 @@ import (
 
 // Interval is an estimate with its 95% interval.
 type Interval struct {
+	// Value is the estimate on all the scenes; Lo and Hi are the 2.5 and
+	// 97.5 percentiles of its bootstrap resamples.
 	Value float64 `json:"value"`
 	Lo    float64 `json:"lo"`
 	Hi    float64 `json:"hi"`
@@ -21,6 +23,7 @@ type Interval struct {
 // intervals from resampling the scenes (bootstrap percentile), and, beside
 // them, the separation the true masks themselves allow.
 type Report struct {
+	// Scenes is the number of scenes measured, Classes their classes.
 	Scenes  int `json:"scenes"`
 	Classes int `json:"classes"`
 	// IoU and Dice per class (−1 for a class in neither mask).
@@ -168,6 +171,62 @@ func Evaluate(set *scenes.Set, pred []uint8, boot int, seed uint64) (Report, err
 	return r, nil
 }
 
+// SeparationDifference returns the difference in the share of touching
+// pairs kept apart between two predictions of a set's scenes (a minus
+// b), with a paired bootstrap interval: each resample draws the scenes
+// once for both, so the scenes' own difficulty cancels. An interval that
+// excludes zero shows a difference.
+func SeparationDifference(set *scenes.Set, a, b []uint8, boot int, seed uint64) (Interval, error) {
+	n, size := set.Len(), set.Config.Size
+	p := size * size
+	if len(a) != n*p || len(b) != n*p {
+		return Interval{}, fmt.Errorf("segment: %d and %d predicted pixels for %d scenes of %d×%d", len(a), len(b), n, size, size)
+	}
+	pairs, sa, sb := make([]int, n), make([]int, n), make([]int, n)
+	for i := range n {
+		_, sem, inst := set.Scene(i)
+		tp := scenes.TouchingPairs(inst, size)
+		pairs[i] = len(tp)
+		sa[i] = Separated(a[i*p:(i+1)*p], sem, inst, size, tp)
+		sb[i] = Separated(b[i*p:(i+1)*p], sem, inst, size, tp)
+	}
+	diff := func(idx []int) float64 {
+		var np, na, nb int
+		for _, i := range idx {
+			np, na, nb = np+pairs[i], na+sa[i], nb+sb[i]
+		}
+		if np == 0 {
+			return math.NaN()
+		}
+		return float64(na-nb) / float64(np)
+	}
+	all := make([]int, n)
+	for i := range all {
+		all[i] = i
+	}
+	v := diff(all)
+	if math.IsNaN(v) {
+		return Interval{}, fmt.Errorf("segment: the %d scenes hold no touching pairs", n)
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x70616972)) // "pair"
+	idx := make([]int, n)
+	var bs []float64
+	for range boot {
+		for j := range idx {
+			idx[j] = rng.IntN(n)
+		}
+		if d := diff(idx); !math.IsNaN(d) {
+			bs = append(bs, d)
+		}
+	}
+	return interval(v, bs), nil
+}
+
+// String formats an interval as "value [lo, hi]" to three decimals.
+func (iv Interval) String() string {
+	return fmt.Sprintf("%.3f [%.3f, %.3f]", iv.Value, iv.Lo, iv.Hi)
+}
+
 // interval returns v with the 2.5 and 97.5 percentiles of its resamples
 // (v itself at both ends when there are none).
 func interval(v float64, boot []float64) Interval {
@@ -182,10 +241,10 @@ func interval(v float64, boot []float64) Interval {
 }
 
 // Separated counts the touching pairs (instance ids of inst) that a
-// semantic mask keeps apart: each digit is found as the 4-connected
-// region of pixels of its own class in mask that covers most of its
-// pixels, and a pair is separated when both digits are found and their
-// regions differ. Two touching digits of different classes are separated
+// semantic mask keeps apart: a digit is found when mask gives at least
+// half of its pixels its class, its region then the 4-connected region of
+// its class in mask that holds the most of them, and a pair is separated
+// when both digits are found and their regions differ. Two touching digits of different classes are separated
 // by any mask that classifies them right; two of the same class only by a
 // gap of another class between them.
 func Separated(mask, sem, inst []uint8, size int, pairs [][2]uint8) int {
@@ -194,11 +253,16 @@ func Separated(mask, sem, inst []uint8, size int, pairs [][2]uint8) int {
 	}
 	region := components(mask, size)
 	// The region of each instance: the most frequent region among its
-	// pixels labelled with its class.
+	// pixels labelled with its class, when they are half its pixels.
 	found := map[uint8]int{}
 	counts := map[uint8]map[int]int{}
+	total := map[uint8]int{}
 	for j, id := range inst {
-		if id == 0 || mask[j] != sem[j] {
+		if id == 0 {
+			continue
+		}
+		total[id]++
+		if mask[j] != sem[j] {
 			continue
 		}
 		if counts[id] == nil {
@@ -207,13 +271,16 @@ func Separated(mask, sem, inst []uint8, size int, pairs [][2]uint8) int {
 		counts[id][region[j]]++
 	}
 	for id, c := range counts {
-		best, bn := -1, 0
+		best, bn, right := -1, 0, 0
 		for r, v := range c {
+			right += v
 			if v > bn || v == bn && r < best {
 				best, bn = r, v
 			}
 		}
-		found[id] = best
+		if 2*right >= total[id] {
+			found[id] = best
+		}
 	}
 	n := 0
 	for _, pr := range pairs {
@@ -272,7 +339,7 @@ func ClassName(c int) string {
 
 // WriteTable writes the report as a Markdown table.
 func (r Report) WriteTable(w io.Writer) error {
-	f := func(iv Interval) string { return fmt.Sprintf("%.3f [%.3f, %.3f]", iv.Value, iv.Lo, iv.Hi) }
+	f := Interval.String
 	fmt.Fprintf(w, "| measure (%d held-out scenes) | value [95%% interval] |\n|---|---|\n", r.Scenes)
 	fmt.Fprintf(w, "| mean IoU | %s |\n| mean Dice | %s |\n| pixel accuracy | %s |\n", f(r.MeanIoU), f(r.MeanDice), f(r.PixelAccuracy))
 	fmt.Fprintf(w, "| touching pairs separated (%d pairs) | %s (true masks: %.3f) |\n", r.Pairs, f(r.Separated), r.TruthSeparated)

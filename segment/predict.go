@@ -99,17 +99,30 @@ func (p *Predictor) Logits(x []float32, n, s int) ([]float32, int, error) {
 	return res[0].Float32s(), out, nil
 }
 
+// maxOnePiece is the largest image side Predict runs in one piece when
+// no tile is given; larger images go in tiles of this many output pixels.
+const maxOnePiece = 1024
+
+// groupPixels bounds the input pixels of the images Predict runs through
+// the network at once (a group's activations are kept for the pass).
+const groupPixels = 1 << 18
+
 // Predict returns the class scores (n, Classes, h, w) of images x (n,
 // InChannels, h, w) of any size, by the overlap-tile strategy of
 // Ronneberger et al. (their Fig. 2): the image is extended by mirroring,
-// cut into tiles whose outputs are tile×tile pixels (0: one tile covering
-// the whole image) and whose inputs carry the context valid padding
-// consumes, and the outputs put together. Under valid padding every output
-// pixel sees the same input pixels whatever the tiling, so a tiled
-// prediction is the one-piece prediction up to the order of floating-point
-// sums. Under same padding each tile carries a context of 2^Depth·2
-// pixels on each side, and a tiled prediction approximates the one-piece
-// one.
+// cut into tiles of at most tile×tile output pixels (0: one tile covering
+// the whole image, up to 1024 pixels a side) whose inputs carry the
+// context the network needs, and the outputs put together.
+//
+// Under valid padding every output pixel sees the same input pixels
+// whatever the tiling, and the network is equivariant to shifts by
+// multiples of 2^Depth only (where the poolings' windows fall), so the
+// tiles step by such a multiple: a tiled prediction is the one-piece
+// prediction up to the order of floating-point sums. Under same padding
+// one piece is the image itself, as in training (mirrored up to the next
+// size that fits), and each of several tiles carries a context of
+// 2^Depth·2 pixels on each side (TileContext), so that a tiled prediction
+// approximates the one-piece one.
 func (p *Predictor) Predict(x []float32, n, h, w, tile int) ([]float32, error) {
 	c := p.m.Config
 	if h < 1 || w < 1 || n < 1 {
@@ -119,63 +132,62 @@ func (p *Predictor) Predict(x []float32, n, h, w, tile int) ([]float32, error) {
 		return nil, fmt.Errorf("segment: %d values for %d images of %d×%d×%d", len(x), n, c.InChannels, h, w)
 	}
 	if tile <= 0 {
-		tile = max(h, w)
+		tile = min(max(h, w), maxOnePiece)
 	}
-	border := c.Border()
-	var in, out int
-	if c.Valid() {
-		in = c.InputFor(tile)
-		out, _ = c.fits(in)
-	} else {
-		border = 2 << c.Depth
-		if tile < max(h, w) {
-			tile = max(tile, 1<<c.Depth)
+	align := 1 << c.Depth
+	var border, in, step int
+	switch {
+	case c.Valid():
+		border = c.Border()
+		for in = c.InputFor(max(tile, align)); ; in = c.NextInput(in + 1) {
+			out, _ := c.fits(in)
+			if step = out - out%align; step >= min(tile, max(h, w)) {
+				break
+			}
 		}
-		in = c.NextInput(tile + 2*border)
-		out = in - 2*border
+	case tile >= max(h, w):
+		in = c.NextInput(max(h, w))
+		step = in
+	default:
+		border = c.TileContext()
+		in = c.NextInput(max(tile, align) + 2*border)
+		step = in - 2*border
 	}
-	if out < 1 {
-		return nil, fmt.Errorf("segment: tile %d leaves no output", tile)
-	}
-	rows, cols := (h+out-1)/out, (w+out-1)/out
+	rows, cols := (h+step-1)/step, (w+step-1)/step
 	k := c.Classes
 	res := make([]float32, n*k*h*w)
-	buf := make([]float32, n*c.InChannels*in*in)
-	for ty := range rows {
-		for tx := range cols {
-			y0, x0 := ty*out-border, tx*out-border
-			for i := range n {
-				for ch := range c.InChannels {
-					src := x[(i*c.InChannels+ch)*h*w:]
-					dst := buf[(i*c.InChannels+ch)*in*in:]
-					for y := range in {
-						sy := reflect(y0+y, h)
-						for xx := range in {
-							dst[y*in+xx] = src[sy*w+reflect(x0+xx, w)]
+	group := max(1, min(n, groupPixels/(in*in)))
+	buf := make([]float32, group*c.InChannels*in*in)
+	for g0 := 0; g0 < n; g0 += group {
+		g := min(group, n-g0)
+		for ty := range rows {
+			for tx := range cols {
+				y0, x0 := ty*step-border, tx*step-border
+				for i := range g {
+					for ch := range c.InChannels {
+						src := x[((g0+i)*c.InChannels+ch)*h*w:]
+						dst := buf[(i*c.InChannels+ch)*in*in:]
+						for y := range in {
+							sy := reflect(y0+y, h)
+							for xx := range in {
+								dst[y*in+xx] = src[sy*w+reflect(x0+xx, w)]
+							}
 						}
 					}
 				}
-			}
-			z, zs, err := p.Logits(buf, n, in)
-			if err != nil {
-				return nil, err
-			}
-			off := (zs - out) / 2 // same padding: the context around the tile
-			for i := range n {
-				for cl := range k {
-					src := z[(i*k+cl)*zs*zs:]
-					dst := res[(i*k+cl)*h*w:]
-					for y := range out {
-						oy := ty*out + y
-						if oy >= h {
-							break
-						}
-						for xx := range out {
-							ox := tx*out + xx
-							if ox >= w {
-								break
-							}
-							dst[oy*w+ox] = src[(y+off)*zs+xx+off]
+				z, zs, err := p.Logits(buf[:g*c.InChannels*in*in], g, in)
+				if err != nil {
+					return nil, err
+				}
+				off := (zs - in + 2*border) / 2 // same padding: the context around the tile
+				for i := range g {
+					for cl := range k {
+						src := z[(i*k+cl)*zs*zs:]
+						dst := res[((g0+i)*k+cl)*h*w:]
+						for y := range min(step, h-ty*step) {
+							oy := ty*step + y
+							m := min(step, w-tx*step)
+							copy(dst[oy*w+tx*step:oy*w+tx*step+m], src[(y+off)*zs+off:(y+off)*zs+off+m])
 						}
 					}
 				}

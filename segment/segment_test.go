@@ -2,6 +2,7 @@ package segment
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -154,9 +155,17 @@ func perturbBuffers(m *Model) {
 	}
 }
 
+// TestOverlapTileEqualsOnePiece predicts a 128×128 scene under valid
+// padding in tiles and in one piece, at depths 2 to 4 (from depth 3 on, an
+// output tile's side is never a multiple of 2^Depth, so the tiles must
+// step by less than their output to stay aligned with the poolings).
 func TestOverlapTileEqualsOnePiece(t *testing.T) {
-	for _, variant := range []string{UNet, Attention, Residual} {
-		m, err := New(Config{InChannels: 1, Classes: 11, Depth: 2, Width: 4, Padding: "valid", BatchNorm: true, Variant: variant}, 3)
+	for _, tc := range []struct {
+		variant string
+		depth   int
+	}{{UNet, 2}, {Attention, 2}, {Residual, 2}, {UNet, 3}, {Attention, 3}, {Residual, 4}} {
+		variant := fmt.Sprintf("%s depth %d", tc.variant, tc.depth)
+		m, err := New(Config{InChannels: 1, Classes: 11, Depth: tc.depth, Width: 4, Padding: "valid", BatchNorm: true, Variant: tc.variant}, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,6 +219,23 @@ func TestSamePaddingPredicts(t *testing.T) {
 		if math.IsNaN(float64(v)) {
 			t.Fatal("NaN score")
 		}
+	}
+	// One piece of a size that fits is the network on the image itself,
+	// as in training; tiles carry their context and come close.
+	x := randomImage(3, 32, 3)
+	whole, err := p.Predict(x, 3, 32, 32, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _, err := p.Logits(x, 3, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(whole, plain) {
+		t.Error("same padding: one piece is not the network on the image")
+	}
+	if _, err := p.Predict(x, 3, 32, 32, 8); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -295,6 +321,31 @@ func TestTrainingLowersLossAndResumesExactly(t *testing.T) {
 			t.Fatalf("%s differs after an interrupted and resumed run", n)
 		}
 	}
+	// A checkpoint refuses other settings, but not more steps.
+	latest, err := train.Latest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, change := range []func(o *TrainOptions){
+		func(o *TrainOptions) { o.Batch = 3 },
+		func(o *TrainOptions) { o.LR.Peak = 2e-2 },
+		func(o *TrainOptions) { o.WeightMap = false },
+		func(o *TrainOptions) { o.Dice = 0 },
+		func(o *TrainOptions) { o.Steps, o.LR.Steps = 40, 40 },
+	} {
+		o := opts
+		change(&o)
+		m, _ := New(cfg, 4)
+		tr, err := NewTrainer(m, st, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := 0
+		err = tr.Checkpoint(func() int { return done }, func(s int) { done = s }).Load(latest)
+		if extend := o.Steps != opts.Steps; (err == nil) != extend {
+			t.Errorf("resume with %+v: error %v", o, err)
+		}
+	}
 	// Saved and loaded, the model predicts the same.
 	md := filepath.Join(root, "model")
 	if err := whole.Save(md); err != nil {
@@ -366,11 +417,17 @@ func TestSeparated(t *testing.T) {
 	gap[1], gap[5] = 0, 0
 	wrong := slices.Clone(sem)
 	wrong[2], wrong[3], wrong[6], wrong[7] = 5, 5, 5, 5
+	// The gap, but digit 2 keeps its class on one pixel of four only:
+	// not found; on two of four, it is.
+	scrap := slices.Clone(gap)
+	scrap[2], scrap[3], scrap[6] = 5, 5, 5
+	half := slices.Clone(gap)
+	half[2], half[3] = 5, 5
 	for _, c := range []struct {
 		name string
 		mask []uint8
 		want int
-	}{{"truth", sem, 0}, {"gap", gap, 1}, {"wrong class", wrong, 0}} {
+	}{{"truth", sem, 0}, {"gap", gap, 1}, {"wrong class", wrong, 0}, {"one pixel right", scrap, 0}, {"half right", half, 1}} {
 		if got := Separated(c.mask, sem, inst, 4, pairs); got != c.want {
 			t.Errorf("%s: %d separated, want %d", c.name, got, c.want)
 		}

@@ -15,15 +15,31 @@ import (
 
 // TrainOptions are a training run's settings.
 type TrainOptions struct {
-	Steps, Batch int
-	LR           train.LR
+	// Steps is the number of training steps, Batch the scenes of each.
+	Steps int `json:"steps"`
+	Batch int `json:"batch"`
+	// LR is Adam's learning-rate schedule.
+	LR train.LR `json:"lr"`
 	// WeightMap trains on the weight map of Eq. 2 (W0, Sigma); otherwise
 	// every pixel weighs 1.
-	WeightMap bool
-	W0, Sigma float64
+	WeightMap bool    `json:"weight_map"`
+	W0        float64 `json:"w0"`
+	Sigma     float64 `json:"sigma"`
 	// Dice, when positive, adds that multiple of the soft Dice loss
 	// (Milletari et al., V-Net, 2016) to the cross-entropy.
-	Dice float64
+	Dice float64 `json:"dice"`
+}
+
+// sameRun reports how o differs from the options a checkpoint was
+// written with, other than the steps (a resumed run may be extended; its
+// cosine schedule is then planned over the new count).
+func (o TrainOptions) sameRun(saved TrainOptions) error {
+	a, b := o, saved
+	a.Steps, b.Steps, a.LR.Steps, b.LR.Steps = 0, 0, 0, 0
+	if a != b {
+		return fmt.Errorf("the checkpoint was trained with %+v, not %+v: resume with its settings (only the steps may change)", b, a)
+	}
+	return nil
 }
 
 // DefaultTrainOptions are the shipped model's settings: 3000 steps of 8
@@ -62,16 +78,21 @@ type Source interface {
 // s·Batch to (s+1)·Batch − 1 of the stream, so a run's data depend on the
 // step alone and a resumed run sees what an uninterrupted one would.
 type Trainer struct {
+	// Model is the model trained, Opts its settings and Adam its
+	// optimiser (whose moments a checkpoint keeps).
 	Model  *Model
 	Opts   TrainOptions
 	Adam   *nn.Adam
 	stream Source
 	fn     *nn.Func
-	// The input window: an input of side in covers the scene from −border
-	// to out + border; the output covers the scene's 0 to out (out ≥ the
-	// scene's side; the pixels past it are mirrored and weigh nothing).
-	in, out, border    int
-	x, labels, weights []float32
+	// The input window: the output (out ≥ the scene's side) holds the
+	// scene in its centre, from off, with mirrored pixels around it that
+	// weigh nothing; the input covers it with border pixels more a side.
+	in, out, border, off int
+	x, labels, weights   []float32
+	// sceneLabels are the labels of the scene alone, for the Dice loss
+	// under valid padding (nil otherwise: the output is the scene).
+	sceneLabels []float32
 	// Loss is the last step's loss.
 	Loss float64
 }
@@ -95,21 +116,32 @@ func NewTrainer(m *Model, stream Source, opts TrainOptions) (*Trainer, error) {
 		t.in = c.NextInput(size)
 		t.out = t.in
 	}
+	t.off = (t.out - size) / 2
 	b := opts.Batch
 	t.x = make([]float32, b*t.in*t.in)
 	t.labels = make([]float32, b*t.out*t.out)
 	t.weights = make([]float32, b*t.out*t.out)
+	inputs := [][]int{{b, 1, t.in, t.in}, {b, t.out, t.out}, {b, t.out, t.out}}
+	if opts.Dice > 0 && t.out != size {
+		t.sceneLabels = make([]float32, b*size*size)
+		inputs = append(inputs, []int{b, size, size})
+	}
 	var err error
 	t.fn, err = nn.NewFunc(nn.FuncDef{
 		Params: m.Params,
 		Frozen: []*nn.Params{m.Buffers},
-		Inputs: [][]int{{b, 1, t.in, t.in}, {b, t.out, t.out}, {b, t.out, t.out}},
+		Inputs: inputs,
 		Grad:   true,
 		Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
 			z := m.Logits(g, in[0], true)
 			loss := nn.WeightedSoftmaxCE2d(z, in[1], in[2])
 			if opts.Dice > 0 {
-				loss = nn.AddScaled(loss, nn.SoftDiceLoss(z, in[1], 1), float32(opts.Dice))
+				// The Dice loss counts the scene's pixels alone.
+				zd, labels := z, in[1]
+				if t.sceneLabels != nil {
+					zd, labels = nn.CenterCrop(z, size, size), in[3]
+				}
+				loss = nn.AddScaled(loss, nn.SoftDiceLoss(zd, labels, 1), float32(opts.Dice))
 			}
 			return []*G.Node{loss}, nil
 		},
@@ -140,21 +172,28 @@ func (t *Trainer) Step(step int) error {
 			}
 		}
 		x := t.x[k*t.in*t.in:]
+		o0 := t.border + t.off
 		for y := range t.in {
-			sy := reflect(y-t.border, size)
+			sy := reflect(y-o0, size)
 			for xx := range t.in {
-				x[y*t.in+xx] = float32(img[sy*size+reflect(xx-t.border, size)])/127.5 - 1
+				x[y*t.in+xx] = float32(img[sy*size+reflect(xx-o0, size)])/127.5 - 1
 			}
 		}
 		lab, wt := t.labels[k*t.out*t.out:], t.weights[k*t.out*t.out:]
 		for y := range t.out {
 			for xx := range t.out {
 				o := y*t.out + xx
-				lab[o] = float32(sem[reflect(y, size)*size+reflect(xx, size)])
+				sy, sx := y-t.off, xx-t.off
+				lab[o] = float32(sem[reflect(sy, size)*size+reflect(sx, size)])
 				wt[o] = 0
-				if y < size && xx < size {
-					wt[o] = w[y*size+xx]
+				if sy >= 0 && sx >= 0 && sy < size && sx < size {
+					wt[o] = w[sy*size+sx]
 				}
+			}
+		}
+		if t.sceneLabels != nil {
+			for j, v := range sem {
+				t.sceneLabels[k*p+j] = float32(v)
 			}
 		}
 	}
@@ -162,6 +201,9 @@ func (t *Trainer) Step(step int) error {
 		tensor.New(tensor.WithShape(b, 1, t.in, t.in), tensor.WithBacking(t.x)),
 		tensor.New(tensor.WithShape(b, t.out, t.out), tensor.WithBacking(t.labels)),
 		tensor.New(tensor.WithShape(b, t.out, t.out), tensor.WithBacking(t.weights)),
+	}
+	if t.sceneLabels != nil {
+		tensors = append(tensors, tensor.New(tensor.WithShape(b, size, size), tensor.WithBacking(t.sceneLabels)))
 	}
 	if _, err := t.fn.Call(tensors...); err != nil {
 		return fmt.Errorf("step %d: %w", step, err)
@@ -180,10 +222,13 @@ type trainState struct {
 	Step      int    `json:"step"`
 	AdamSteps int    `json:"adam_steps"`
 	Config    Config `json:"config"`
+	// Options are absent from checkpoints written before they were kept.
+	Options *TrainOptions `json:"options,omitempty"`
 }
 
 // Checkpoint returns the parts of a training checkpoint: the model's
-// weights and buffers, Adam's moments, and the state (step and config;
+// weights and buffers, Adam's moments, and the state (step, config and
+// options, which a resumed run must share but for the steps;
 // done returns the step done so far and set restores it).
 func (t *Trainer) Checkpoint(done func() int, set func(int)) *train.Checkpoint {
 	return &train.Checkpoint{
@@ -192,7 +237,7 @@ func (t *Trainer) Checkpoint(done func() int, set func(int)) *train.Checkpoint {
 			train.AdamPart("adam.npz", t.Adam, t.Model.Params),
 		},
 		State: train.JSONPart("state.json", func() any {
-			return trainState{Step: done(), AdamSteps: t.Adam.Steps, Config: t.Model.Config}
+			return trainState{Step: done(), AdamSteps: t.Adam.Steps, Config: t.Model.Config, Options: &t.Opts}
 		}, func(b []byte) error {
 			var s trainState
 			if err := json.Unmarshal(b, &s); err != nil {
@@ -200,6 +245,11 @@ func (t *Trainer) Checkpoint(done func() int, set func(int)) *train.Checkpoint {
 			}
 			if s.Config != t.Model.Config {
 				return fmt.Errorf("the checkpoint's config %+v is not the run's %+v", s.Config, t.Model.Config)
+			}
+			if s.Options != nil {
+				if err := t.Opts.sameRun(*s.Options); err != nil {
+					return err
+				}
 			}
 			t.Adam.Steps = s.AdamSteps
 			set(s.Step)

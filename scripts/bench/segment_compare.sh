@@ -31,6 +31,15 @@ result() { awk '/^RESULT/ {print $3}' | tail -1; }
 go_out=$("$bin" -bench "$steps" -variant "$variant" -batch "$batch")
 echo "$go_out" | head -1
 input=$(echo "$go_out" | sed -n 's/.* of \([0-9]*\)-pixel inputs.*/\1/p')
+# The same network on both sides: the parameter counts must agree.
+go_params=$(echo "$go_out" | sed -n 's/.*, \([0-9]*\) parameters:.*/\1/p')
+torch_params=$(/usr/bin/python3 scripts/bench/torch_segment.py --variant "$variant" --input "$input" --batch "$batch" --steps 1 --warmup 0 --threads 1 |
+	sed -n 's/.*, \([0-9]*\) parameters:.*/\1/p')
+if [ "$go_params" != "$torch_params" ]; then
+	echo "the networks differ: $go_params parameters in Go, $torch_params in PyTorch" >&2
+	exit 1
+fi
+echo "both networks: $go_params parameters"
 go_run() { "$bin" -bench "$steps" -variant "$variant" -batch "$batch" | result; }
 torch_run() {
 	LD_PRELOAD=$preload /usr/bin/python3 scripts/bench/torch_segment.py --variant "$variant" --input "$input" \

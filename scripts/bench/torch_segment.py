@@ -132,8 +132,9 @@ def main():
     times.sort()
     n = len(times)
     med = times[n // 2] if n % 2 else (times[n // 2 - 1] + times[n // 2]) / 2
+    params = sum(p.numel() for p in net.parameters())
     print(f"torch {torch.__version__}, {a.threads} threads, {a.variant}, {a.padding}, depth {a.depth}, width {a.width}, "
-          f"batch {a.batch} of {a.input}-pixel inputs ({out}-pixel outputs)")
+          f"{params} parameters: batch {a.batch} of {a.input}-pixel inputs ({out}-pixel outputs)")
     print(f"RESULT train_s_per_step {med:.5f}")
 
 

@@ -4,6 +4,7 @@
 package segment
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -65,11 +66,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	evalMode := fs.Bool("eval", false, "evaluate -model on -n held-out scenes")
 	model := fs.String("model", DefaultModel, "with -eval or -predict: a model directory")
 	n := fs.Int("n", 500, "held-out scenes to evaluate on (after training, with -eval and -study)")
-	report := fs.String("report", "", "with -eval: JSON report (default: eval.json in -model's directory's parent is not touched; none)")
+	report := fs.String("report", "", "with -eval: also write the evaluation as JSON to this file")
 	predict := fs.Bool("predict", false, "segment -input's images with -model")
 	input := fs.String("input", "", "with -predict: an .npz whose images are (N, C, H, W) in [−1, 1], any H and W (and, optionally, masks (N, H, W) to measure against)")
-	output := fs.String("output", "runs/segment/predicted.npz", "with -predict: the .npz of masks (N, H, W) class ids, a PNG overlay beside it; with -scenes: the scenes' .npz")
-	tile := fs.Int("tile", 0, "with -predict: the input tile's side for the overlap-tile strategy, as the paper's 572 (0: one piece); under valid padding it must fit the network's depth")
+	output := fs.String("output", "", "with -predict: the .npz of masks (N, H, W) class ids, a PNG overlay beside it (default runs/segment/predicted.npz); with -scenes: the scenes' .npz (default runs/segment/scenes.npz)")
+	tile := fs.Int("tile", 0, "with -predict: the network input's side for each tile of the overlap-tile strategy, as the paper's 572 (0: one piece); a size that does not fit is an error naming the sizes that do")
 	nScenes := fs.Int("scenes", 0, "write this many held-out scenes to -output")
 	size := fs.Int("size", 64, "with -scenes: the canvas side")
 	bench := fs.Int("bench", 0, "time this many training steps of the configured network (after 3 warm-up steps) and print the median seconds per step, for scripts/bench/segment_compare.sh")
@@ -91,7 +92,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case *nScenes > 0:
-		return writeScenes(c, *nScenes, *size, *output)
+		return writeScenes(c, *nScenes, *size, cmp.Or(*output, "runs/segment/scenes.npz"))
 	case *evalMode:
 		m, err := load(*model)
 		if err != nil {
@@ -109,7 +110,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	case *predict:
-		return runPredict(c, *model, *input, *output, *tile)
+		return runPredict(c, *model, *input, cmp.Or(*output, "runs/segment/predicted.npz"), *tile)
 	}
 	if *configFile != "" {
 		var err error
@@ -126,9 +127,6 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if *every <= 0 {
 		return c.Usage("-checkpoint-every %d must be positive", *every)
-	}
-	if _, err := cfg.OutputSize(cfg.InputFor(scenes.DefaultConfig().Size)); err != nil {
-		return c.Fail(err)
 	}
 	if *bench > 0 {
 		return runBench(c, cfg, opts, *seed, *bench)
@@ -467,7 +465,7 @@ func runPredict(c *cli.Command, modelDir, input, output string, tile int) int {
 	}
 	outTile := 0
 	if tile > 0 {
-		if outTile, err = m.Config.OutputSize(tile); err != nil {
+		if outTile, err = m.Config.TileOutput(tile); err != nil {
 			return c.Fail(fmt.Errorf("-tile: %w", err))
 		}
 	}
@@ -478,6 +476,22 @@ func runPredict(c *cli.Command, modelDir, input, output string, tile int) int {
 	}
 	masks := segment.Argmax(z, nImg, m.Config.Classes, h*w)
 	el := time.Since(start)
+	// Measured before anything is written, so that a failure leaves nothing.
+	var rep *segment.Report
+	if truth != nil && h == w {
+		inst := make([]uint8, len(truth))
+		if ia, ok := arrays["instances"]; ok {
+			if inst, err = readMasks(input, "instances", ia, nImg, h, w, 256); err != nil {
+				return c.Fail(err)
+			}
+		}
+		set := &scenes.Set{Config: scenes.Config{Size: h}, Images: make([]uint8, len(truth)), Semantic: truth, Instance: inst, Digits: make([][]scenes.Digit, nImg)}
+		r, err := segment.Evaluate(set, masks, 200, 0)
+		if err != nil {
+			return c.Fail(err)
+		}
+		rep = &r
+	}
 	ids := make([]int64, len(masks))
 	for j, v := range masks {
 		ids[j] = int64(v)
@@ -511,19 +525,11 @@ func runPredict(c *cli.Command, modelDir, input, output string, tile int) int {
 		how = fmt.Sprintf("in tiles of %d input and %d output pixels", tile, outTile)
 	}
 	c.Printf("segmented %d images of %d×%d %s in %s; wrote %s and %s\n", nImg, h, w, how, el.Round(time.Millisecond), output, png)
-	if truth != nil && h == w {
-		inst := make([]uint8, len(truth))
-		if ia, ok := arrays["instances"]; ok {
-			if inst, err = readMasks(input, "instances", ia, nImg, h, w, 256); err != nil {
-				return c.Fail(err)
-			}
-		}
-		set := &scenes.Set{Config: scenes.Config{Size: h}, Images: make([]uint8, len(truth)), Semantic: truth, Instance: inst, Digits: make([][]scenes.Digit, nImg)}
-		rep, err := segment.Evaluate(set, masks, 200, 0)
-		if err != nil {
-			return c.Fail(err)
-		}
+	switch {
+	case rep != nil:
 		rep.WriteTable(c.Stdout)
+	case truth != nil:
+		c.Printf("the masks were not measured: the measures need square images, these are %d×%d\n", h, w)
 	}
 	return 0
 }
@@ -586,7 +592,7 @@ func runBench(c *cli.Command, cfg segment.Config, opts segment.TrainOptions, see
 	if len(times)%2 == 0 {
 		med = (times[len(times)/2-1] + times[len(times)/2]) / 2
 	}
-	c.Printf("%s, %s padding, depth %d, width %d, batch norm %v: batch %d of %d-pixel inputs (%d-pixel outputs), %d steps\n", cfg.Variant, cfg.Padding, cfg.Depth, cfg.Width, cfg.BatchNorm, opts.Batch, in, out, steps)
+	c.Printf("%s, %s padding, depth %d, width %d, batch norm %v, %d parameters: batch %d of %d-pixel inputs (%d-pixel outputs), %d steps\n", cfg.Variant, cfg.Padding, cfg.Depth, cfg.Width, cfg.BatchNorm, m.Params.Count(), opts.Batch, in, out, steps)
 	c.Printf("RESULT train_s_per_step %.5f\n", med)
 	return 0
 }
