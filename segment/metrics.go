@@ -40,6 +40,14 @@ type Report struct {
 	// prediction keeps apart (see Separated; −1 without pairs), and TruthSeparated the
 	// share the true semantic masks keep apart (the ceiling: two touching
 	// digits of the same class form one region in them).
+	// WrongDigit is the share of digit pixels labelled as another
+	// digit, Missed the share labelled background, and Spurious the
+	// share of background pixels labelled as a digit: where the errors
+	// lie (the split of ink from background is in the pixels themselves;
+	// which digit it is, is not).
+	WrongDigit     float64  `json:"wrong_digit"`
+	Missed         float64  `json:"missed"`
+	Spurious       float64  `json:"spurious"`
 	Pairs          int      `json:"touching_pairs"`
 	Separated      Interval `json:"separated"`
 	TruthSeparated float64  `json:"truth_separated"`
@@ -129,6 +137,35 @@ func Evaluate(set *scenes.Set, pred []uint8, boot int, seed uint64) (Report, err
 	r := Report{Scenes: n, Classes: k}
 	miou, mdice, acc, sep, iou, dice := summary(all)
 	r.IoU, r.Dice = iou, dice
+	var digit, wrong, missed, bg, spurious int64
+	for _, st := range stats {
+		for t := range k {
+			for q := range k {
+				v := st.conf[t*k+q]
+				switch {
+				case t == 0:
+					bg += v
+					if q != 0 {
+						spurious += v
+					}
+				case q == 0:
+					digit += v
+					missed += v
+				default:
+					digit += v
+					if q != t {
+						wrong += v
+					}
+				}
+			}
+		}
+	}
+	if digit > 0 {
+		r.WrongDigit, r.Missed = float64(wrong)/float64(digit), float64(missed)/float64(digit)
+	}
+	if bg > 0 {
+		r.Spurious = float64(spurious) / float64(bg)
+	}
 	truthSep := 0
 	for _, s := range stats {
 		r.Pairs += s.pairs
@@ -342,6 +379,7 @@ func (r Report) WriteTable(w io.Writer) error {
 	f := Interval.String
 	fmt.Fprintf(w, "| measure (%d held-out scenes) | value [95%% interval] |\n|---|---|\n", r.Scenes)
 	fmt.Fprintf(w, "| mean IoU | %s |\n| mean Dice | %s |\n| pixel accuracy | %s |\n", f(r.MeanIoU), f(r.MeanDice), f(r.PixelAccuracy))
+	fmt.Fprintf(w, "| digit pixels labelled as another digit | %.4f |\n| digit pixels labelled background | %.4f |\n| background pixels labelled as a digit | %.4f |\n", r.WrongDigit, r.Missed, r.Spurious)
 	fmt.Fprintf(w, "| touching pairs separated (%d pairs) | %s (true masks: %.3f) |\n", r.Pairs, f(r.Separated), r.TruthSeparated)
 	for c := range r.Classes {
 		if r.IoU[c] < 0 {

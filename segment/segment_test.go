@@ -386,6 +386,23 @@ func TestEvaluateTruthIsPerfect(t *testing.T) {
 	if r.IoU[3] != 0 || r.Separated.Value != 0 || r.MeanIoU.Value > 0.1 {
 		t.Errorf("blank prediction: IoU %v, separated %v", r.IoU, r.Separated.Value)
 	}
+	if r.Missed != 1 || r.WrongDigit != 0 || r.Spurious != 0 {
+		t.Errorf("blank prediction: missed %v, wrong digit %v, spurious %v", r.Missed, r.WrongDigit, r.Spurious)
+	}
+	// Every digit one class up (9 wraps to 0): every digit pixel wrong,
+	// none missed, and no digit found, so no pair separated.
+	shifted := slices.Clone(set.Semantic)
+	for j, v := range shifted {
+		if v > 0 {
+			shifted[j] = v%10 + 1
+		}
+	}
+	if r, err = Evaluate(set, shifted, 10, 0); err != nil {
+		t.Fatal(err)
+	}
+	if r.WrongDigit != 1 || r.Missed != 0 || r.Spurious != 0 || r.Separated.Value != 0 {
+		t.Errorf("shifted classes: wrong digit %v, missed %v, spurious %v, separated %v", r.WrongDigit, r.Missed, r.Spurious, r.Separated.Value)
+	}
 	bad := slices.Clone(set.Semantic)
 	bad[7] = 11
 	if _, err := Evaluate(set, bad, 10, 0); err == nil || !strings.Contains(err.Error(), "class 11 out of range") {
