@@ -34,21 +34,26 @@ func (g *Graph) ConvTranspose2x(prefix string, x *G.Node) *G.Node {
 // statistics "<prefix>.running_mean" (zeros) and "<prefix>.running_var"
 // (ones), as torch.nn.BatchNorm2d initialises them.
 //
-// The running statistics live in the store so that checkpoints save and
-// load them with the parameters, but they are buffers, not parameters:
-// Graph.BatchNorm never makes them graph parameter nodes, so they get no
-// gradient and optimisers never touch them (an EMA of the whole store
-// averages them too, as timm's model EMA does; Params.Count counts them).
+// The running statistics go into buffers (p itself when nil) so that
+// checkpoints save and load them with the parameters, but they are
+// buffers, not parameters: Graph.BatchNorm never makes them graph
+// parameter nodes, so they get no gradient and optimisers never touch
+// them. In a store of their own (a frozen store of the graph) they stay
+// out of Params.Count and of optimisers' moments; in p, an EMA of the
+// whole store averages them too, as timm's model EMA does.
 // PyTorch's third buffer, num_batches_tracked, is an int64 the float32
 // store cannot hold and only matters for momentum=None, which is not
 // supported: it is left out, so loading a PyTorch checkpoint needs its
 // "<prefix>.num_batches_tracked" keys dropped (weightio.LoadParams' drop
 // list).
-func DeclareBatchNorm(p *Params, seed uint64, prefix string, c int) {
+func DeclareBatchNorm(p, buffers *Params, seed uint64, prefix string, c int) {
+	if buffers == nil {
+		buffers = p
+	}
 	p.Declare(prefix+".weight", seed, Const(1), c)
 	p.Declare(prefix+".bias", seed, Const(0), c)
-	p.Declare(prefix+".running_mean", seed, Const(0), c)
-	p.Declare(prefix+".running_var", seed, Const(1), c)
+	buffers.Declare(prefix+".running_mean", seed, Const(0), c)
+	buffers.Declare(prefix+".running_var", seed, Const(1), c)
 }
 
 // BatchNorm applies the BatchNorm2d declared under prefix (DeclareBatchNorm)

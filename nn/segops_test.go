@@ -559,7 +559,7 @@ func TestDeclareConvTranspose2x(t *testing.T) {
 func TestGraphBatchNorm(t *testing.T) {
 	const n, c, h, w = 2, 3, 2, 3
 	p := nn.NewParams()
-	nn.DeclareBatchNorm(p, 1, "bn", c)
+	nn.DeclareBatchNorm(p, nil, 1, "bn", c)
 	want := map[string]float32{"bn.weight": 1, "bn.bias": 0, "bn.running_mean": 0, "bn.running_var": 1}
 	if got := p.Names(); len(got) != 4 {
 		t.Fatalf("names %v", got)
@@ -655,9 +655,9 @@ func TestGraphBatchNorm(t *testing.T) {
 func segNetParams() *nn.Params {
 	p := nn.NewParams()
 	nn.DeclareConv(p, 1, "enc", 2, 4, 3)
-	nn.DeclareBatchNorm(p, 1, "enc_bn", 4)
+	nn.DeclareBatchNorm(p, nil, 1, "enc_bn", 4)
 	nn.DeclareConv(p, 1, "mid", 4, 6, 3)
-	nn.DeclareBatchNorm(p, 1, "mid_bn", 6)
+	nn.DeclareBatchNorm(p, nil, 1, "mid_bn", 6)
 	nn.DeclareConvTranspose2x(p, 1, "up", 6, 4)
 	nn.DeclareConv(p, 1, "gate.W_x", 4, 3, 1)
 	nn.DeclareConv(p, 1, "gate.W_g", 4, 3, 1)

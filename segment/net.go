@@ -66,14 +66,8 @@ func (m *Model) declareBlock(p *nn.Params, seed uint64, prefix string, in, out i
 	nn.DeclareConv(p, seed, prefix+".conv1", in, out, 3)
 	nn.DeclareConv(p, seed, prefix+".conv2", out, out, 3)
 	if m.Config.BatchNorm {
-		for _, bn := range []string{prefix + ".bn1", prefix + ".bn2"} {
-			// torch.nn.BatchNorm2d's: weight ones, bias zeros, running
-			// mean zeros, running variance ones.
-			p.Declare(bn+".weight", seed, nn.Const(1), out)
-			p.Declare(bn+".bias", seed, nn.Const(0), out)
-			m.Buffers.Declare(bn+".running_mean", seed, nn.Const(0), out)
-			m.Buffers.Declare(bn+".running_var", seed, nn.Const(1), out)
-		}
+		nn.DeclareBatchNorm(p, m.Buffers, seed, prefix+".bn1", out)
+		nn.DeclareBatchNorm(p, m.Buffers, seed, prefix+".bn2", out)
 	}
 	if m.Config.Variant == Residual && in != out {
 		nn.DeclareConv(p, seed, prefix+".shortcut", in, out, 1)

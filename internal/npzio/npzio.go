@@ -1,6 +1,7 @@
 package npzio
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/binary"
 	"fmt"
@@ -241,12 +242,14 @@ func nd[T float32 | float64 | int64 | uint8](data []T, shape []int) any {
 	if len(shape) == 0 {
 		return data[0]
 	}
-	if len(data) == 0 {
-		return data
-	}
 	t := reflect.TypeFor[T]()
 	for i := len(shape) - 1; i >= 0; i-- {
 		t = reflect.ArrayOf(shape[i], t)
+	}
+	if len(data) == 0 {
+		// An empty array (a zero in the shape): a zero-sized value of
+		// the nested type, so that the header keeps the shape.
+		return reflect.New(t).Elem().Interface()
 	}
 	return reflect.NewAt(t, unsafe.Pointer(&data[0])).Elem().Interface()
 }
@@ -269,15 +272,52 @@ func Write(path string, order []string, arrays map[string]Array) error {
 		}
 	}
 	return fsutil.WriteAtomic(path, func(w io.Writer) error {
-		zw := npz.NewWriter(w)
+		// An .npz is a zip of .npy entries (npz.Writer's layout, here
+		// with archive/zip so that empty arrays get their own header).
+		zw := zip.NewWriter(w)
 		for _, k := range order {
-			a := arrays[k]
-			if err := zw.Write(k, a.value()); err != nil {
+			e, err := zw.Create(k)
+			if err != nil {
 				return err
+			}
+			if err := writeNpy(e, arrays[k]); err != nil {
+				return fmt.Errorf("array %q: %w", k, err)
 			}
 		}
 		return zw.Close()
 	})
+}
+
+// writeNpy writes one array in the .npy format: by npyio, but an empty
+// array (a zero in its shape, which npyio cannot express) as the format's
+// version 1.0 header alone.
+func writeNpy(w io.Writer, a Array) error {
+	if a.Len() > 0 || len(a.Shape) == 0 {
+		return npy.Write(w, a.value())
+	}
+	descr := map[string]string{"float32": "<f4", "float64": "<f8", "int64": "<i8", "uint8": "|u1"}[a.Dtype()]
+	dims := make([]string, len(a.Shape))
+	for i, d := range a.Shape {
+		dims[i] = fmt.Sprint(d)
+	}
+	shape := strings.Join(dims, ", ")
+	if len(dims) == 1 {
+		shape += ","
+	}
+	h := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr, shape)
+	// Magic, version, header length, then the header padded with spaces
+	// and a newline to a multiple of 64 bytes.
+	pad := 64 - (10+len(h)+1)%64
+	if pad == 64 {
+		pad = 0
+	}
+	h += strings.Repeat(" ", pad) + "\n"
+	var b bytes.Buffer
+	b.WriteString("\x93NUMPY\x01\x00")
+	binary.Write(&b, binary.LittleEndian, uint16(len(h)))
+	b.WriteString(h)
+	_, err := w.Write(b.Bytes())
+	return err
 }
 
 // WriteNpy writes one array to an .npy file atomically.
@@ -285,5 +325,5 @@ func WriteNpy(path string, a Array) error {
 	if a.values() != a.Len() {
 		return fmt.Errorf("write %s: %d values for shape %v", path, a.values(), a.Shape)
 	}
-	return fsutil.WriteAtomic(path, func(w io.Writer) error { return npy.Write(w, a.value()) })
+	return fsutil.WriteAtomic(path, func(w io.Writer) error { return writeNpy(w, a) })
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -110,4 +111,38 @@ func FuzzReadNpy(f *testing.F) {
 			t.Fatalf("shape %v with %d values", a.Shape, a.values())
 		}
 	})
+}
+
+// TestEmptyArrays writes arrays with a zero in their shape byte for byte
+// as numpy's np.save does (the expected bytes are numpy 1.24's) and reads
+// them back with their shapes.
+func TestEmptyArrays(t *testing.T) {
+	pad := func(h string) string { return h + strings.Repeat(" ", 118-len(h)-1) + "\n" }
+	for _, c := range []struct {
+		a    Array
+		want string
+	}{
+		{Float32(nil, 0, 3), "\x93NUMPY\x01\x00v\x00" + pad("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3), }")},
+		{Int64([]int64{}, 0), "\x93NUMPY\x01\x00v\x00" + pad("{'descr': '<i8', 'fortran_order': False, 'shape': (0,), }")},
+		{Array{Shape: []int{2, 0, 4}, U8: []uint8{}}, "\x93NUMPY\x01\x00v\x00" + pad("{'descr': '|u1', 'fortran_order': False, 'shape': (2, 0, 4), }")},
+	} {
+		var b bytes.Buffer
+		if err := writeNpy(&b, c.a); err != nil {
+			t.Fatal(err)
+		}
+		if b.String() != c.want {
+			t.Errorf("%v %s: wrote %q, numpy writes %q", c.a.Shape, c.a.Dtype(), b.String(), c.want)
+		}
+		path := filepath.Join(t.TempDir(), "e.npz")
+		if err := Write(path, []string{"e"}, map[string]Array{"e": c.a}); err != nil {
+			t.Fatal(err)
+		}
+		back, err := Read(path)
+		if err != nil {
+			t.Fatalf("%v: %v", c.a.Shape, err)
+		}
+		if e := back["e"]; !slices.Equal(e.Shape, c.a.Shape) || e.Dtype() != c.a.Dtype() || e.Len() != 0 {
+			t.Errorf("read back %v %s, wrote %v %s", e.Shape, e.Dtype(), c.a.Shape, c.a.Dtype())
+		}
+	}
 }
