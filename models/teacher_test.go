@@ -1,6 +1,7 @@
 package models
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -74,5 +75,34 @@ func TestResolve(t *testing.T) {
 	os.MkdirAll(filepath.Join("models", "mnist"), 0o755)
 	if got, _ := Resolve("models/mnist"); got != "models/mnist" {
 		t.Errorf("Resolve(models/mnist) with the directory there: %q", got)
+	}
+}
+
+// TestSegmenter finds the shipped segmentation model: from the package's
+// directory (no models/segment below it) the embedded copy, written to
+// the cache, with the checkout's files.
+func TestSegmenter(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	dir, err := Segmenter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dir == SegmenterPath {
+		t.Fatalf("found %s below the models package", dir)
+	}
+	for _, f := range []string{"config.json", "model.safetensors"} {
+		want, err := os.ReadFile(filepath.Join("segment", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: the cached copy differs from the checkout's (%v)", f, err)
+		}
+	}
+	again, err := Segmenter()
+	if err != nil || again != dir {
+		t.Errorf("second call: %s, %v; want %s", again, err, dir)
 	}
 }

@@ -46,7 +46,7 @@ func Bars(title, ylabel string, groups []string, series []BarSeries) (*plot.Plot
 		b.LineStyle.Width = 0
 		b.Offset = width * vg.Length(float64(i)-float64(len(series)-1)/2)
 		p.Add(b)
-		p.Legend.Add(s.Name, b)
+		addLegend(p, s.Name, b)
 		if s.Lo != nil && s.Hi != nil {
 			var e errXY
 			for g, v := range s.Values {
@@ -71,6 +71,20 @@ func Bars(title, ylabel string, groups []string, series []BarSeries) (*plot.Plot
 	p.NominalX(groups...)
 	p.Legend.Top = true
 	p.Y.Min = 0
+	// The legend goes where it covers no bar or whisker: each group's
+	// span, up to its tallest whisker.
+	for g := range groups {
+		top := 0.0
+		for _, s := range series {
+			top = math.Max(top, s.Values[g])
+			if s.Hi != nil {
+				top = math.Max(top, s.Hi[g])
+			}
+		}
+		for _, x := range []float64{-0.4, 0, 0.4} {
+			avoid(p, plotter.XYs{{X: float64(g) + x, Y: 0}, {X: float64(g) + x, Y: top}}, true)
+		}
+	}
 	return p, nil
 }
 

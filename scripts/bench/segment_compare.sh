@@ -6,17 +6,20 @@
 # the median ratio. PyTorch runs on 1 and on 2 threads every round and the
 # faster counts, with tcmalloc when Debian's libtcmalloc-minimal4 is there.
 #
-#   scripts/bench/segment_compare.sh [VARIANT] [ROUNDS] [STEPS] [BATCH]
-#   scripts/bench/segment_compare.sh unet 5 20 8
+#   scripts/bench/segment_compare.sh [VARIANT] [ROUNDS] [STEPS] [BATCH] [PADDING]
+#   scripts/bench/segment_compare.sh unet 5 20 8 valid
 #
-# The network is the segment command's default configuration (valid
-# padding, depth 3, width 16, batch norm) with the given variant.
+# The network is the segment command's default configuration (depth 3,
+# width 16, batch norm) with the given variant and padding (valid, the
+# default, or same). The Go step also draws its scenes and computes their
+# weight maps inside the timed step; PyTorch's trains on fixed tensors.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 variant=${1:-unet}
 rounds=${2:-5}
 steps=${3:-20}
 batch=${4:-8}
+padding=${5:-valid}
 
 bin=${BENCH:-}
 if [ -z "$bin" ]; then
@@ -28,21 +31,21 @@ preload=""
 [ -f "$tcmalloc" ] && preload=$tcmalloc
 
 result() { awk '/^RESULT/ {print $3}' | tail -1; }
-go_out=$("$bin" -bench "$steps" -variant "$variant" -batch "$batch")
+go_out=$("$bin" -bench "$steps" -variant "$variant" -batch "$batch" -padding "$padding")
 echo "$go_out" | head -1
 input=$(echo "$go_out" | sed -n 's/.* of \([0-9]*\)-pixel inputs.*/\1/p')
 # The same network on both sides: the parameter counts must agree.
 go_params=$(echo "$go_out" | sed -n 's/.*, \([0-9]*\) parameters:.*/\1/p')
-torch_params=$(/usr/bin/python3 scripts/bench/torch_segment.py --variant "$variant" --input "$input" --batch "$batch" --steps 1 --warmup 0 --threads 1 |
+torch_params=$(/usr/bin/python3 scripts/bench/torch_segment.py --variant "$variant" --padding "$padding" --input "$input" --batch "$batch" --steps 1 --warmup 0 --threads 1 |
 	sed -n 's/.*, \([0-9]*\) parameters:.*/\1/p')
 if [ "$go_params" != "$torch_params" ]; then
 	echo "the networks differ: $go_params parameters in Go, $torch_params in PyTorch" >&2
 	exit 1
 fi
 echo "both networks: $go_params parameters"
-go_run() { "$bin" -bench "$steps" -variant "$variant" -batch "$batch" | result; }
+go_run() { "$bin" -bench "$steps" -variant "$variant" -batch "$batch" -padding "$padding" | result; }
 torch_run() {
-	LD_PRELOAD=$preload /usr/bin/python3 scripts/bench/torch_segment.py --variant "$variant" --input "$input" \
+	LD_PRELOAD=$preload /usr/bin/python3 scripts/bench/torch_segment.py --variant "$variant" --padding "$padding" --input "$input" \
 		--batch "$batch" --steps "$steps" --threads "$1" | result
 }
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; allocator: ${preload:-default}"

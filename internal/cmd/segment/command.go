@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -21,14 +22,15 @@ import (
 	"github.com/clockwork-go/clockwork/internal/cli"
 	"github.com/clockwork-go/clockwork/internal/fsutil"
 	"github.com/clockwork-go/clockwork/internal/npzio"
+	"github.com/clockwork-go/clockwork/models"
 	"github.com/clockwork-go/clockwork/plots"
 	"github.com/clockwork-go/clockwork/scenes"
 	"github.com/clockwork-go/clockwork/segment"
 	"github.com/clockwork-go/clockwork/train"
 )
 
-// DefaultModel is the shipped segmentation model.
-const DefaultModel = "models/segment"
+// DefaultModel is the shipped segmentation model (models.SegmenterPath).
+const DefaultModel = models.SegmenterPath
 
 // Run runs the segment command with the arguments after its name, writing
 // to stdout and stderr, and returns its exit status; ctx's cancellation
@@ -144,10 +146,17 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// load reads a model directory, with a hint for the shipped one.
+// load reads a model directory: the shipped one (its embedded copy where
+// the working directory has no models/segment) for the default.
 func load(dir string) (*segment.Model, error) {
-	if _, err := os.Stat(dir); err != nil && dir == DefaultModel {
-		return nil, fmt.Errorf("-model: no segmentation model is shipped in %s; train one (segment -out DIR) and give -model DIR/model", DefaultModel)
+	if filepath.ToSlash(filepath.Clean(dir)) == DefaultModel {
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			d, err := models.Segmenter()
+			if err != nil {
+				return nil, err
+			}
+			dir = d
+		}
 	}
 	return segment.Load(dir)
 }
@@ -466,7 +475,7 @@ func runPredict(c *cli.Command, modelDir, input, output string, tile int) int {
 	outTile := 0
 	if tile > 0 {
 		if outTile, err = m.Config.TileOutput(tile); err != nil {
-			return c.Fail(fmt.Errorf("-tile: %w", err))
+			return c.Fail(fmt.Errorf("-tile %d: %s", tile, strings.TrimPrefix(err.Error(), "segment: ")))
 		}
 	}
 	start := time.Now()
