@@ -163,4 +163,3 @@ func readMasks(input, key string, a npzio.Array, n, h, w, limit int) ([]uint8, e
 	}
 	return out, nil
 }
-
