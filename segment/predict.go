@@ -165,14 +165,7 @@ func (p *Predictor) Predict(x []float32, n, h, w, tile int) ([]float32, error) {
 				y0, x0 := ty*step-border, tx*step-border
 				for i := range g {
 					for ch := range c.InChannels {
-						src := x[((g0+i)*c.InChannels+ch)*h*w:]
-						dst := buf[(i*c.InChannels+ch)*in*in:]
-						for y := range in {
-							sy := reflect(y0+y, h)
-							for xx := range in {
-								dst[y*in+xx] = src[sy*w+reflect(x0+xx, w)]
-							}
-						}
+						mirrorWindow(buf[(i*c.InChannels+ch)*in*in:], x[((g0+i)*c.InChannels+ch)*h*w:], h, w, y0, x0, in, identity)
 					}
 				}
 				z, zs, err := p.Logits(buf[:g*c.InChannels*in*in], g, in)
@@ -196,6 +189,22 @@ func (p *Predictor) Predict(x []float32, n, h, w, tile int) ([]float32, error) {
 	}
 	return res, nil
 }
+
+// mirrorWindow fills dst (in×in) with the window of the image src (h×w)
+// whose top-left corner is at row y0 and column x0, the image mirrored
+// about its edges outside it (reflect), each value mapped by f: the
+// overlap-tile strategy's input tile, and a training scene's input.
+func mirrorWindow[T uint8 | float32](dst []float32, src []T, h, w, y0, x0, in int, f func(T) float32) {
+	for y := range in {
+		row := src[reflect(y0+y, h)*w:]
+		for xx := range in {
+			dst[y*in+xx] = f(row[reflect(x0+xx, w)])
+		}
+	}
+}
+
+// identity is mirrorWindow's map for values taken as they are.
+func identity(v float32) float32 { return v }
 
 // reflect maps a coordinate to [0, n) by mirroring about the edges
 // (…, 2, 1, 0, 1, 2, …, n−1, n−2, …), repeatedly when far out.

@@ -171,14 +171,8 @@ func (t *Trainer) Step(step int) error {
 				w[j] = 1
 			}
 		}
-		x := t.x[k*t.in*t.in:]
-		o0 := t.border + t.off
-		for y := range t.in {
-			sy := reflect(y-o0, size)
-			for xx := range t.in {
-				x[y*t.in+xx] = float32(img[sy*size+reflect(xx-o0, size)])/127.5 - 1
-			}
-		}
+		o0 := -t.border - t.off
+		mirrorWindow(t.x[k*t.in*t.in:], img, size, size, o0, o0, t.in, intensity)
 		lab, wt := t.labels[k*t.out*t.out:], t.weights[k*t.out*t.out:]
 		for y := range t.out {
 			for xx := range t.out {
@@ -216,6 +210,9 @@ func (t *Trainer) Step(step int) error {
 	t.Adam.LR = t.Opts.LR.At(step)
 	return t.Adam.Update(t.Model.Params, names, grads)
 }
+
+// intensity maps an 8-bit pixel to the network's input range [−1, 1].
+func intensity(v uint8) float32 { return float32(v)/127.5 - 1 }
 
 // trainState is a checkpoint's state.json.
 type trainState struct {
