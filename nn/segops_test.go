@@ -144,6 +144,15 @@ func (s seg) run(params []string, build func(g *nn.Graph) *G.Node) ([]float32, m
 	}); err != nil {
 		t.Fatal(err)
 	}
+	vals, gs := runOnce(t, g, loss, out)
+	return vals[0], gs
+}
+
+// runOnce differentiates loss on g, runs the graph once and returns
+// copies of the values of read (each node's data; a scalar as one value)
+// and of the gradients by parameter name.
+func runOnce(t *testing.T, g *nn.Graph, loss *G.Node, read ...*G.Node) ([][]float32, map[string][]float32) {
+	t.Helper()
 	names, grads, err := g.Grad(loss)
 	if err != nil {
 		t.Fatal(err)
@@ -156,17 +165,19 @@ func (s seg) run(params []string, build func(g *nn.Graph) *G.Node) ([]float32, m
 	if err := m.Run(); err != nil {
 		t.Fatal(err)
 	}
-	var y []float32
-	if out.IsScalar() {
-		y = []float32{float32(nn.Scalar(out))}
-	} else {
-		y = append(y, nn.Value(out).Data().([]float32)...)
+	vals := make([][]float32, len(read))
+	for i, n := range read {
+		if n.IsScalar() {
+			vals[i] = []float32{float32(nn.Scalar(n))}
+		} else {
+			vals[i] = append([]float32(nil), nn.Value(n).Data().([]float32)...)
+		}
 	}
 	gs := map[string][]float32{}
 	for i, n := range names {
 		gs[n] = append([]float32(nil), nn.Value(grads[i]).Data().([]float32)...)
 	}
-	return y, gs
+	return vals, gs
 }
 
 const segTol = 1e-4
@@ -320,23 +331,8 @@ func TestConvTranspose2xLarge(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	names, grads, err := g.Grad(loss)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := g.Compile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	if err := m.Run(); err != nil {
-		t.Fatal(err)
-	}
-	y := nn.Value(out).Data().([]float32)
-	gv := map[string][]float32{}
-	for i, name := range names {
-		gv[name] = nn.Value(grads[i]).Data().([]float32)
-	}
+	vals, gv := runOnce(t, g, loss, out)
+	y := vals[0]
 	wantY := make([]float64, len(y))
 	dx, dw, db := make([]float64, len(x)), make([]float64, len(wt)), make([]float64, co)
 	for i := 0; i < n; i++ {
@@ -714,28 +710,13 @@ func TestSegNet(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	names, grads, err := g.Grad(loss)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range names {
+	vals, want := runOnce(t, g, loss, loss)
+	for n := range want {
 		if strings.Contains(n, "running") {
 			t.Fatalf("running statistics %s differentiated", n)
 		}
 	}
-	m, err := g.Compile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Run(); err != nil {
-		t.Fatal(err)
-	}
-	want := map[string][]float32{}
-	for i, n := range names {
-		want[n] = append([]float32(nil), nn.Value(grads[i]).Data().([]float32)...)
-	}
-	wantLoss := nn.Scalar(loss)
-	m.Close()
+	wantLoss := float64(vals[0][0])
 
 	f, err := nn.NewFunc(nn.FuncDef{Params: p, Grad: true, Inputs: [][]int{{2, 2, 12, 12}, {2, 6, 6}, {2, 6, 6}},
 		Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
