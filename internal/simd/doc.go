@@ -12,7 +12,17 @@
 // the CPU's features. Without either, gonum's pure-Go Sgemm does the work.
 // Variants read one operand in place through row offsets instead of packing
 // it (GemmIndirect, GemmIndirectA): a convolution's shifted image rows, an
-// untransposed A.
+// untransposed A. Products with one row of A (a convolution to one channel,
+// a linear layer at batch 1) are matrix-vector products and stream B once
+// through vector accumulators instead (gemv.go).
+//
+// The blocking sizes kc, mc and nc are derived at start-up from the caches
+// of the machine (Linux's sysfs; a documented default elsewhere) for the
+// micro-kernel's shape, by the analytical model of Low et al. ("Analytical
+// Modeling Is Enough for High-Performance BLIS", ACM TOMS 2016; cache.go);
+// CLOCKWORK_GEMM_BLOCKING overrides them. MeasurePeak measures the
+// arithmetic ceiling a GEMM's rate is a share of: register-only FMAs at the
+// clock a chain of dependent additions gives (peak.go).
 //
 // It also holds the transforms of the Winograd convolution F(2×2, 3×3)
 // (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks",

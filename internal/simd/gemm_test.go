@@ -39,42 +39,54 @@ func randSlice(r *rand.Rand, n int) []float32 {
 
 // TestSgemm checks every path against a float64 reference over shapes that
 // hit full and partial tiles, several k blocks, transposes, strides, alpha
-// and beta, and both the serial and the parallel split.
+// and beta, one-row products, and both the serial and the parallel split.
 func TestSgemm(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	shapes := [][3]int{{1, 1, 1}, {7, 5, 3}, {8, 32, 16}, {13, 47, 300}, {64, 1024, 288}, {288, 256, 64}, {33, 70, 513}, {100, 3, 9}, {0, 5, 4}, {5, 4, 0}}
 	for _, p := range Available() {
 		if err := Use(p); err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range shapes {
-			m, n, k := s[0], s[1], s[2]
-			for _, ta := range []bool{false, true} {
-				for _, tb := range []bool{false, true} {
-					for _, ab := range [][2]float32{{1, 0}, {1, 1}, {1, 0.5}, {0.5, 1}, {-2, 0.25}} {
-						lda, ldb, ldc := k+3, n+1, n+5
-						if ta {
-							lda = m + 2
+		testProducts(t, string(p), false)
+	}
+	Use(Available()[0])
+}
+
+// testProducts checks Sgemm, GemmIndirect and GemmIndirectA on the path
+// and blocking in use against the float64 reference; quick leaves out the
+// mixed transposes and three of the five (alpha, beta).
+func testProducts(t *testing.T, label string, quick bool) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(1, 2))
+	shapes := [][3]int{{1, 1, 1}, {1, 17, 5}, {1, 130, 300}, {1, 1086, 288}, {1, 64, 1}, {7, 5, 3}, {8, 32, 16}, {13, 47, 300}, {64, 1024, 288}, {288, 256, 64}, {33, 70, 513}, {100, 3, 9}, {0, 5, 4}, {5, 4, 0}}
+	for _, s := range shapes {
+		m, n, k := s[0], s[1], s[2]
+		for _, ta := range []bool{false, true} {
+			for _, tb := range []bool{false, true} {
+				for q, ab := range [][2]float32{{1, 0}, {-2, 0.25}, {1, 1}, {1, 0.5}, {0.5, 1}} {
+					if quick && (q > 1 || ta != tb) {
+						continue
+					}
+					lda, ldb, ldc := k+3, n+1, n+5
+					if ta {
+						lda = m + 2
+					}
+					if tb {
+						ldb = k + 4
+					}
+					a := randSlice(r, max(m, k)*lda+8)
+					b := randSlice(r, max(n, k)*ldb+8)
+					c := randSlice(r, max(m, 1)*ldc)
+					if ab[1] == 0 {
+						for i := range c {
+							c[i] = float32(math.NaN()) // beta 0 must not read C
 						}
-						if tb {
-							ldb = k + 4
-						}
-						a := randSlice(r, max(m, k)*lda+8)
-						b := randSlice(r, max(n, k)*ldb+8)
-						c := randSlice(r, max(m, 1)*ldc)
-						if ab[1] == 0 {
-							for i := range c {
-								c[i] = float32(math.NaN()) // beta 0 must not read C
-							}
-						}
-						want := ref(ta, tb, m, n, k, ab[0], a, lda, b, ldb, ab[1], c, ldc)
-						Sgemm(ta, tb, m, n, k, ab[0], a, lda, b, ldb, ab[1], c, ldc)
-						for i := 0; i < m; i++ {
-							for j := 0; j < n; j++ {
-								got, w := float64(c[i*ldc+j]), want[i*ldc+j]
-								if math.IsNaN(got) || math.Abs(got-w) > 1e-4*(1+math.Abs(w))*math.Sqrt(float64(k+1)) {
-									t.Fatalf("%s %v ta=%t tb=%t alpha=%g beta=%g: C[%d][%d] = %g, want %g", p, s, ta, tb, ab[0], ab[1], i, j, got, w)
-								}
+					}
+					want := ref(ta, tb, m, n, k, ab[0], a, lda, b, ldb, ab[1], c, ldc)
+					Sgemm(ta, tb, m, n, k, ab[0], a, lda, b, ldb, ab[1], c, ldc)
+					for i := 0; i < m; i++ {
+						for j := 0; j < n; j++ {
+							got, w := float64(c[i*ldc+j]), want[i*ldc+j]
+							if math.IsNaN(got) || math.Abs(got-w) > 1e-4*(1+math.Abs(w))*math.Sqrt(float64(k+1)) {
+								t.Fatalf("%s %v ta=%t tb=%t alpha=%g beta=%g: C[%d][%d] = %g, want %g", label, s, ta, tb, ab[0], ab[1], i, j, got, w)
 							}
 						}
 					}
@@ -82,7 +94,7 @@ func TestSgemm(t *testing.T) {
 			}
 		}
 	}
-	Use(Available()[0])
+	testIndirect(t, label)
 }
 
 func TestUseUnknown(t *testing.T) {
@@ -160,56 +172,55 @@ func TestGemmPacked(t *testing.T) {
 	Use(Available()[0])
 }
 
-func TestGemmIndirectAndDot(t *testing.T) {
+// testIndirect checks GemmIndirect and GemmIndirectA on the path and
+// blocking in use against the float64 reference.
+func testIndirect(t *testing.T, p string) {
+	t.Helper()
 	r := rand.New(rand.NewPCG(7, 8))
-	for _, p := range Available() {
-		Use(p)
-		for _, s := range [][3]int{{1, 1, 1}, {8, 32, 5}, {13, 70, 300}, {64, 1086, 288}, {7, 17, 600}} {
-			m, n, k := s[0], s[1], s[2]
-			base := randSlice(r, 3*n+k*5+40)
-			boff := make([]int, k)
+	for _, s := range [][3]int{{1, 1, 1}, {1, 1086, 288}, {1, 79, 3}, {8, 32, 5}, {13, 70, 300}, {64, 1086, 288}, {32, 1030, 96}, {7, 17, 600}} {
+		m, n, k := s[0], s[1], s[2]
+		base := randSlice(r, 3*n+k*5+40)
+		boff := make([]int, k)
+		for i := range boff {
+			boff[i] = r.IntN(len(base) - n)
+		}
+		a := randSlice(r, m*k)
+		var pa PackedA
+		pa.Pack(a, k, false, m, k, 1)
+		for _, beta := range []float32{0, 1} {
+			c := randSlice(r, m*n)
+			b := make([]float32, k*n)
 			for i := range boff {
-				boff[i] = r.IntN(len(base) - n)
+				copy(b[i*n:], base[boff[i]:boff[i]+n])
 			}
-			a := randSlice(r, m*k)
-			var pa PackedA
-			pa.Pack(a, k, false, m, k, 1)
-			for _, beta := range []float32{0, 1} {
-				c := randSlice(r, m*n)
-				b := make([]float32, k*n)
-				for i := range boff {
-					copy(b[i*n:], base[boff[i]:boff[i]+n])
-				}
-				want := ref(false, false, m, n, k, 1, a, k, b, n, beta, c, n)
-				GemmIndirect(&pa, base, boff, n, beta, c, n)
-				for i := range c {
-					if math.Abs(float64(c[i])-want[i]) > 1e-4*(1+math.Abs(want[i]))*math.Sqrt(float64(k)) {
-						t.Fatalf("%s %v indirect beta %g: C[%d] = %g, want %g", p, s, beta, i, c[i], want[i])
-					}
+			want := ref(false, false, m, n, k, 1, a, k, b, n, beta, c, n)
+			GemmIndirect(&pa, base, boff, n, beta, c, n)
+			for i := range c {
+				if math.Abs(float64(c[i])-want[i]) > 1e-4*(1+math.Abs(want[i]))*math.Sqrt(float64(k)) {
+					t.Fatalf("%s %v indirect beta %g: C[%d] = %g, want %g", p, s, beta, i, c[i], want[i])
 				}
 			}
-			// Indirect A: rows of base at offsets, B dense (k×n).
-			aoffA := make([]int, m)
+		}
+		// Indirect A: rows of base at offsets, B dense (k×n).
+		aoffA := make([]int, m)
+		for i := range aoffA {
+			aoffA[i] = r.IntN(len(base) - k)
+		}
+		bd := randSlice(r, k*n)
+		for _, beta := range []float32{0, 1} {
+			c := randSlice(r, m*n)
+			ad := make([]float32, m*k)
 			for i := range aoffA {
-				aoffA[i] = r.IntN(len(base) - k)
+				copy(ad[i*k:], base[aoffA[i]:aoffA[i]+k])
 			}
-			bd := randSlice(r, k*n)
-			for _, beta := range []float32{0, 1} {
-				c := randSlice(r, m*n)
-				ad := make([]float32, m*k)
-				for i := range aoffA {
-					copy(ad[i*k:], base[aoffA[i]:aoffA[i]+k])
-				}
-				want := ref(false, false, m, n, k, 1, ad, k, bd, n, beta, c, n)
-				pb := PackB(make([]float32, PackedBSize(k, n)), DenseB(bd, n, false), k, n)
-				GemmIndirectA(m, base, aoffA, pb, beta, c, n)
-				for i := range c {
-					if math.Abs(float64(c[i])-want[i]) > 1e-4*(1+math.Abs(want[i]))*math.Sqrt(float64(k)) {
-						t.Fatalf("%s %v indirect A beta %g: C[%d] = %g, want %g", p, s, beta, i, c[i], want[i])
-					}
+			want := ref(false, false, m, n, k, 1, ad, k, bd, n, beta, c, n)
+			pb := PackB(make([]float32, PackedBSize(k, n)), DenseB(bd, n, false), k, n)
+			GemmIndirectA(m, base, aoffA, pb, beta, c, n)
+			for i := range c {
+				if math.Abs(float64(c[i])-want[i]) > 1e-4*(1+math.Abs(want[i]))*math.Sqrt(float64(k)) {
+					t.Fatalf("%s %v indirect A beta %g: C[%d] = %g, want %g", p, s, beta, i, c[i], want[i])
 				}
 			}
 		}
 	}
-	Use(Available()[0])
 }

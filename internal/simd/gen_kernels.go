@@ -36,6 +36,14 @@ type spec struct {
 	// indirectA kernels read row r of A at a + aoff[r] (elements), element
 	// k of it at step k, instead of from a packed panel.
 	indirectA bool
+	// astride is the packed A panel's width (0: mr). A tail kernel
+	// computes the first mr rows of panels astride wide.
+	astride int
+	// tails adds name+"Tail", the kernel for the first rows < mr rows of
+	// a panel (its extra last argument), one body per row count behind a
+	// dispatch on rows: a partial tile of a product whose m is not a
+	// multiple of mr, written straight into C instead of computed whole.
+	tails bool
 }
 
 func main() {
@@ -48,15 +56,24 @@ func main() {
 	fmt.Fprintln(&b)
 	fmt.Fprintln(&b, `#include "textflag.h"`)
 	for _, s := range []spec{
-		{name: "kernelAVX512", mr: MR512, nr: 32, width: 16, reg: "Z", nregs: 32, unroll: 2, prefetchA: 512},
-		{name: "kernelAVX2", mr: 6, nr: 16, width: 8, reg: "Y", nregs: 16, unroll: 2},
-		{name: "indirectAVX512", mr: MR512, nr: 32, width: 16, reg: "Z", nregs: 32, unroll: 2, prefetchA: 512, indirect: true, prefetchB: PrefetchRows},
-		{name: "indirectAVX2", mr: 6, nr: 16, width: 8, reg: "Y", nregs: 16, unroll: 2, indirect: true, prefetchB: PrefetchRows},
+		{name: "kernelAVX512", mr: MR512, nr: 32, width: 16, reg: "Z", nregs: 32, unroll: 2, prefetchA: 512, tails: true},
+		{name: "kernelAVX2", mr: 6, nr: 16, width: 8, reg: "Y", nregs: 16, unroll: 2, tails: true},
+		{name: "indirectAVX512", mr: MR512, nr: 32, width: 16, reg: "Z", nregs: 32, unroll: 2, prefetchA: 512, indirect: true, prefetchB: PrefetchRows, tails: true},
+		{name: "indirectAVX2", mr: 6, nr: 16, width: 8, reg: "Y", nregs: 16, unroll: 2, indirect: true, prefetchB: PrefetchRows, tails: true},
 		{name: "indirectAAVX512", mr: MR512, nr: 32, width: 16, reg: "Z", nregs: 32, unroll: 2, indirectA: true},
 		{name: "indirectAAVX2", mr: 6, nr: 16, width: 8, reg: "Y", nregs: 16, unroll: 2, indirectA: true},
 	} {
 		gen(&b, s)
 	}
+	for _, g := range []gemvSpec{
+		{name: "gemv64AVX512", reg: "Z", width: 16, v: 4, sets: 2},
+		{name: "gemv16AVX512", reg: "Z", width: 16, v: 1, sets: 4},
+		{name: "gemv64AVX2", reg: "Y", width: 8, v: 8, sets: 1},
+		{name: "gemv16AVX2", reg: "Y", width: 8, v: 2, sets: 4},
+	} {
+		genGemv(&b, g)
+	}
+	genProbes(&b)
 	if err := os.WriteFile(*out, b.Bytes(), 0o644); err != nil {
 		panic(err)
 	}
@@ -71,6 +88,50 @@ const PrefetchRows = 8
 
 func gen(b *bytes.Buffer, s spec) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	args := "k int, a, b, c *float32, ldc int, acc bool"
+	size := 41
+	switch {
+	case s.indirectA:
+		args = "k int, aoff *int, a, b, c *float32, ldc int, acc bool"
+		size = 49
+	case s.indirect:
+		args = "k int, a *float32, boff *int, b, c *float32, ldc int, acc bool"
+		size = 49
+	}
+	w("")
+	w("// func %s(%s)", s.name, args)
+	w("TEXT ·%s(SB), NOSPLIT, $0-%d", s.name, size)
+	genBody(b, s, s.name)
+	if !s.tails {
+		return
+	}
+	// The tail kernel: rows after acc, at the next 8-byte boundary.
+	rowsOff := (size + 7) &^ 7
+	name := s.name + "Tail"
+	w("")
+	w("// func %s(%s, rows int)", name, args)
+	w("TEXT ·%s(SB), NOSPLIT, $0-%d", name, rowsOff+8)
+	w("\tMOVQ rows+%d(FP), AX", rowsOff)
+	for r := 1; r < s.mr; r++ {
+		w("\tCMPQ AX, $%d", r)
+		w("\tJEQ %s_r%d", name, r)
+	}
+	w("\tRET")
+	for r := 1; r < s.mr; r++ {
+		t := s
+		t.mr, t.astride = r, s.mr
+		w("%s_r%d:", name, r)
+		genBody(b, t, fmt.Sprintf("%s_r%d", name, r))
+	}
+}
+
+// genBody writes a kernel's instructions after its TEXT line; its labels
+// start with prefix.
+func genBody(b *bytes.Buffer, s spec, prefix string) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	if s.astride == 0 {
+		s.astride = s.mr
+	}
 	v := s.nr / s.width // vectors per row
 	acc := func(r, j int) string { return fmt.Sprintf("%s%d", s.reg, r*v+j) }
 	nAcc := s.mr * v
@@ -82,12 +143,9 @@ func gen(b *bytes.Buffer, s spec) {
 	if nAcc+v+1 > s.nregs {
 		panic(fmt.Sprintf("%s: %d×%d needs too many registers", s.name, s.mr, s.nr))
 	}
-	label := func(l string) string { return s.name + "_" + l }
-	w("")
+	label := func(l string) string { return prefix + "_" + l }
 	aRows := []string{"R8", "R9", "R10", "R11", "R12", "R13", "AX", "BX"}
 	if s.indirectA {
-		w("// func %s(k int, aoff *int, a, b, c *float32, ldc int, acc bool)", s.name)
-		w("TEXT ·%s(SB), NOSPLIT, $0-49", s.name)
 		// Prefetch the C tile first, while registers are free.
 		w("\tMOVQ c+32(FP), SI")
 		w("\tMOVQ ldc+40(FP), DX")
@@ -110,8 +168,6 @@ func gen(b *bytes.Buffer, s spec) {
 		w("\tMOVQ b+24(FP), DI")
 		w("\tXORQ DX, DX")
 	} else if s.indirect {
-		w("// func %s(k int, a *float32, boff *int, b, c *float32, ldc int, acc bool)", s.name)
-		w("TEXT ·%s(SB), NOSPLIT, $0-49", s.name)
 		w("\tMOVQ k+0(FP), CX")
 		w("\tMOVQ a+8(FP), SI")
 		w("\tMOVQ boff+16(FP), BX")
@@ -121,8 +177,6 @@ func gen(b *bytes.Buffer, s spec) {
 		w("\tSHLQ $2, R8")
 		w("\tMOVBLZX acc+48(FP), R9")
 	} else {
-		w("// func %s(k int, a, b, c *float32, ldc int, acc bool)", s.name)
-		w("TEXT ·%s(SB), NOSPLIT, $0-41", s.name)
 		w("\tMOVQ k+0(FP), CX")
 		w("\tMOVQ a+8(FP), SI")
 		w("\tMOVQ b+16(FP), DI")
@@ -185,7 +239,7 @@ func gen(b *bytes.Buffer, s spec) {
 		if s.indirectA {
 			w("\tADDQ $4, DX")
 		} else {
-			w("\tADDQ $%d, SI", 4*s.mr)
+			w("\tADDQ $%d, SI", 4*s.astride)
 		}
 		if s.indirect {
 			w("\tADDQ $8, BX")
@@ -258,4 +312,133 @@ func log2(n int) int {
 		l++
 	}
 	return l
+}
+
+// genProbes writes the machine probes behind Peak: fmaProbeAVX512 and
+// fmaProbeAVX2 issue n iterations of independent FMAs on register
+// accumulators (24 zmm or 12 ymm, more than FMA latency × FMA ports, so that
+// only throughput limits them), and clockProbe n iterations of 32 dependent
+// register additions (one cycle each on every x86 core: the chain measures
+// the clock).
+func genProbes(b *bytes.Buffer) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	fma := func(name, reg string, nAcc int) {
+		w("")
+		w("// func %s(n int)", name)
+		w("TEXT ·%s(SB), NOSPLIT, $0-8", name)
+		w("\tMOVQ n+0(FP), CX")
+		for i := 0; i < nAcc; i++ {
+			w("\tVXORPS %s%d, %s%d, %s%d", reg, i, reg, i, reg, i)
+		}
+		src1, src2 := fmt.Sprintf("%s%d", reg, nAcc), fmt.Sprintf("%s%d", reg, nAcc+1)
+		w("\tVXORPS %s, %s, %s", src1, src1, src1)
+		w("\tVXORPS %s, %s, %s", src2, src2, src2)
+		w("%s_loop:", name)
+		for i := 0; i < nAcc; i++ {
+			w("\tVFMADD231PS %s, %s, %s%d", src1, src2, reg, i)
+		}
+		w("\tDECQ CX")
+		w("\tJNZ %s_loop", name)
+		w("\tVZEROUPPER")
+		w("\tRET")
+	}
+	fma("fmaProbeAVX512", "Z", 24)
+	fma("fmaProbeAVX2", "Y", 12)
+	w("")
+	w("// func clockProbe(n int)")
+	w("TEXT ·clockProbe(SB), NOSPLIT, $0-8")
+	w("\tMOVQ n+0(FP), CX")
+	w("\tXORQ AX, AX")
+	w("\tMOVQ $1, BX")
+	w("clockProbe_loop:")
+	for i := 0; i < 32; i++ {
+		w("\tADDQ BX, AX")
+	}
+	w("\tDECQ CX")
+	w("\tJNZ clockProbe_loop")
+	w("\tRET")
+}
+
+// gemvSpec describes a row-times-matrix kernel: c[0:v·width] (+)= Σ_p
+// a[p]·b[boff[p] : boff[p]+v·width], the product of a 1×k row with a
+// k×(v·width) block of B whose rows are read in place through offsets
+// (boff holds PrefetchRows entries past k, for the prefetches).
+// Consecutive steps of p go to sets separate accumulator sets (so that
+// v·sets FMAs are independent, more than FMA latency × ports), which are
+// summed at the end.
+type gemvSpec struct {
+	name    string
+	reg     string
+	width   int
+	v, sets int
+}
+
+func genGemv(b *bytes.Buffer, s gemvSpec) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	acc := func(set, j int) string { return fmt.Sprintf("%s%d", s.reg, set*s.v+j) }
+	nAcc := s.v * s.sets
+	aReg := fmt.Sprintf("%s%d", s.reg, nAcc)
+	w("")
+	w("// func %s(k int, a *float32, boff *int, b, c *float32, acc bool)", s.name)
+	w("TEXT ·%s(SB), NOSPLIT, $0-41", s.name)
+	w("\tMOVQ k+0(FP), CX")
+	w("\tMOVQ a+8(FP), SI")
+	w("\tMOVQ boff+16(FP), BX")
+	w("\tMOVQ b+24(FP), DI")
+	for i := 0; i < nAcc; i++ {
+		w("\tVXORPS %s, %s, %s", acc(i/s.v, i%s.v), acc(i/s.v, i%s.v), acc(i/s.v, i%s.v))
+	}
+	step := func(set int) {
+		w("\tMOVQ (BX), R12")
+		w("\tLEAQ (DI)(R12*4), R13")
+		// The row PrefetchRows steps on: B's rows may lie pages apart,
+		// where hardware prefetchers do not look.
+		w("\tMOVQ %d(BX), R12", 8*PrefetchRows)
+		for off := 0; off < 4*s.width*s.v; off += 64 {
+			w("\tPREFETCHT0 %d(DI)(R12*4)", off)
+		}
+		w("\tVBROADCASTSS (SI), %s", aReg)
+		for j := 0; j < s.v; j++ {
+			w("\tVFMADD231PS %d(R13), %s, %s", 4*s.width*j, aReg, acc(set, j))
+		}
+		w("\tADDQ $4, SI")
+		w("\tADDQ $8, BX")
+	}
+	// sets steps per iteration of the main loop, then one at a time into
+	// set 0.
+	w("\tMOVQ CX, R10")
+	w("\tSHRQ $%d, R10", log2(s.sets))
+	w("\tJEQ %s_tail", s.name)
+	w("%s_loop:", s.name)
+	for set := 0; set < s.sets; set++ {
+		step(set)
+	}
+	w("\tDECQ R10")
+	w("\tJNZ %s_loop", s.name)
+	w("%s_tail:", s.name)
+	w("\tANDQ $%d, CX", s.sets-1)
+	w("\tJEQ %s_sum", s.name)
+	w("%s_tailloop:", s.name)
+	step(0)
+	w("\tDECQ CX")
+	w("\tJNZ %s_tailloop", s.name)
+	w("%s_sum:", s.name)
+	for set := 1; set < s.sets; set++ {
+		for j := 0; j < s.v; j++ {
+			w("\tVADDPS %s, %s, %s", acc(set, j), acc(0, j), acc(0, j))
+		}
+	}
+	w("\tMOVQ c+32(FP), DX")
+	w("\tMOVBLZX acc+40(FP), R9")
+	w("\tTESTQ R9, R9")
+	w("\tJEQ %s_store", s.name)
+	for j := 0; j < s.v; j++ {
+		w("\tVADDPS %d(DX), %s, %s", 4*s.width*j, acc(0, j), acc(0, j))
+	}
+	w("%s_store:", s.name)
+	for j := 0; j < s.v; j++ {
+		w("\tVMOVUPS %s, %d(DX)", acc(0, j), 4*s.width*j)
+	}
+	w("\tVZEROUPPER")
+	w("\tRET")
 }

@@ -10,9 +10,15 @@ func kernelAVX512(k int, a, b, c *float32, ldc int, acc bool)
 //go:noescape
 func kernelAVX2(k int, a, b, c *float32, ldc int, acc bool)
 
+//go:noescape
+func kernelAVX512Tail(k int, a, b, c *float32, ldc int, acc bool, rows int)
+
+//go:noescape
+func kernelAVX2Tail(k int, a, b, c *float32, ldc int, acc bool, rows int)
+
 var kernels = map[Path]kernel{
-	AVX512: {mr: 8, nr: 32, fn: kernelAVX512},
-	AVX2:   {mr: 6, nr: 16, fn: kernelAVX2},
+	AVX512: {mr: 8, nr: 32, fn: kernelAVX512, tail: kernelAVX512Tail},
+	AVX2:   {mr: 6, nr: 16, fn: kernelAVX2, tail: kernelAVX2Tail},
 	PureGo: {},
 }
 
@@ -32,6 +38,25 @@ func indirectAVX512(k int, a *float32, boff *int, b, c *float32, ldc int, acc bo
 
 //go:noescape
 func indirectAVX2(k int, a *float32, boff *int, b, c *float32, ldc int, acc bool)
+
+//go:noescape
+func indirectAVX512Tail(k int, a *float32, boff *int, b, c *float32, ldc int, acc bool, rows int)
+
+//go:noescape
+func indirectAVX2Tail(k int, a *float32, boff *int, b, c *float32, ldc int, acc bool, rows int)
+
+// indirectTailKernel returns the tail of the micro-kernel reading B rows
+// through offsets (the first rows < MR rows of a packed A panel), or nil on
+// the pure-Go path.
+func indirectTailKernel() func(k int, a *float32, boff *int, b, c *float32, ldc int, acc bool, rows int) {
+	switch path {
+	case AVX512:
+		return indirectAVX512Tail
+	case AVX2:
+		return indirectAVX2Tail
+	}
+	return nil
+}
 
 // indirectKernel returns the micro-kernel reading B rows through offsets,
 // or nil on the pure-Go path.
@@ -61,4 +86,48 @@ func indirectAKernel() func(k int, aoff *int, a, b, c *float32, ldc int, acc boo
 		return indirectAAVX2
 	}
 	return nil
+}
+
+//go:noescape
+func fmaProbeAVX512(n int)
+
+//go:noescape
+func fmaProbeAVX2(n int)
+
+//go:noescape
+func clockProbe(n int)
+
+// probes are the FMA throughput probes of the vector paths: the function,
+// its accumulators per iteration and its float32 lanes per FMA.
+var probes = map[Path]probe{
+	AVX512: {fn: fmaProbeAVX512, perIter: 24, lanes: 16},
+	AVX2:   {fn: fmaProbeAVX2, perIter: 12, lanes: 8},
+}
+
+// clockProbeFn is clockProbe (32 dependent one-cycle additions per
+// iteration).
+var clockProbeFn = clockProbe
+
+//go:noescape
+func gemv64AVX512(k int, a *float32, boff *int, b, c *float32, acc bool)
+
+//go:noescape
+func gemv16AVX512(k int, a *float32, boff *int, b, c *float32, acc bool)
+
+//go:noescape
+func gemv64AVX2(k int, a *float32, boff *int, b, c *float32, acc bool)
+
+//go:noescape
+func gemv16AVX2(k int, a *float32, boff *int, b, c *float32, acc bool)
+
+// gemvKernels returns the row-times-matrix kernels of the path in use, 64
+// and 16 columns wide, or nils on the pure-Go path.
+func gemvKernels() (k64, k16 gemvKernel) {
+	switch path {
+	case AVX512:
+		return gemv64AVX512, gemv16AVX512
+	case AVX2:
+		return gemv64AVX2, gemv16AVX2
+	}
+	return nil, nil
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,15 +19,76 @@ func TestGogemm(t *testing.T) {
 		t.Fatalf("output %q: want a line per size", so.String())
 	}
 	for _, l := range lines {
-		_, g, ok := strings.Cut(l, "gflops=")
-		if v, err := strconv.ParseFloat(g, 64); !ok || err != nil || !(v > 0) {
-			t.Errorf("line %q: no positive GFLOP/s", l)
-		}
+		positive(t, l, "gflops=")
 	}
-	for _, args := range [][]string{{}, {"-reps", "0", "64"}, {"x"}, {"-5"}} {
+	for _, args := range [][]string{{}, {"-reps", "0", "64"}, {"x"}, {"-5"}, {"-shapes", "f", "64"}, {"-record", "f", "-batch", "0", "-config", "mnist_tiny"}} {
 		se.Reset()
 		if code := run(args, &so, &se); code != 2 || se.Len() == 0 {
 			t.Errorf("%v: exit %d, %q; want 2 with a message", args, code, se.String())
+		}
+	}
+}
+
+// positive checks that line has key followed by a positive number.
+func positive(t *testing.T, line, key string) {
+	t.Helper()
+	_, v, ok := strings.Cut(line, key)
+	v, _, _ = strings.Cut(v, " ")
+	if f, err := strconv.ParseFloat(v, 64); !ok || err != nil || !(f > 0) {
+		t.Errorf("line %q: no positive %s", line, key)
+	}
+}
+
+// TestRecordAndReplay records a small U-Net's products at two batch sizes
+// and replays them: every line gets a rate, every batch a total, and the
+// larger batch runs more products.
+func TestRecordAndReplay(t *testing.T) {
+	dir := t.TempDir()
+	shapes := filepath.Join(dir, "shapes.txt")
+	var so, se bytes.Buffer
+	if code := run([]string{"-record", shapes, "-config", "mnist_tiny", "-batch", "1,3"}, &so, &se); code != 0 {
+		t.Fatalf("record: exit %d: %s", code, se.String())
+	}
+	b, err := os.ReadFile(shapes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	kinds := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n")[1:] {
+		f := strings.Fields(l)
+		c, _ := strconv.Atoi(f[5])
+		count[f[0]] += c
+		kinds[f[1]] = true
+	}
+	if count["3"] <= count["1"] || !kinds["indirect"] || !kinds["sgemm"] {
+		t.Errorf("recorded %v products per batch, kinds %v: want more at batch 3, convolutions and linear layers", count, kinds)
+	}
+	so.Reset()
+	if code := run([]string{"-shapes", shapes, "-reps", "1", "-v"}, &so, &se); code != 0 {
+		t.Fatalf("replay: exit %d: %s", code, se.String())
+	}
+	var lines, totals int
+	for _, l := range strings.Split(strings.TrimSpace(so.String()), "\n") {
+		switch {
+		case strings.HasPrefix(l, "#"):
+		case strings.Contains(l, " total "):
+			totals++
+			positive(t, l, "ms=")
+		default:
+			lines++
+			positive(t, l, "gflops=")
+		}
+	}
+	if totals != 2 || lines != strings.Count(string(b), "\n")-1 {
+		t.Errorf("replay gave %d lines and %d totals:\n%s", lines, totals, so.String())
+	}
+	for _, bad := range []string{"1 sgemm 2 2 2\n", "1 fast 2 2 2 1\n", "1 sgemm 0 2 2 1\n", "# nothing\n"} {
+		p := filepath.Join(dir, "bad.txt")
+		os.WriteFile(p, []byte(bad), 0o644)
+		se.Reset()
+		if code := run([]string{"-shapes", p}, &so, &se); code != 1 || !strings.Contains(se.String(), "bad.txt") {
+			t.Errorf("%q: exit %d, %q; want 1 naming the file", bad, code, se.String())
 		}
 	}
 }
