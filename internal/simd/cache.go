@@ -28,14 +28,15 @@ type Caches struct {
 	Source string
 }
 
-// fallbackCaches are assumed where the caches cannot be read: a 32 KiB
-// 8-way L1d, a 1 MiB 16-way L2 and a 16 MiB 16-way L3 shared by 8
-// CPUs, smaller than or equal to those of the x86 server and desktop cores
-// of recent years, so that blocks derived from them fit.
+// fallbackCaches are assumed where the caches cannot be read (macOS,
+// Windows): a 32 KiB 8-way L1d, a 256 KiB 4-way L2 and an 8 MiB 16-way L3
+// shared by 8 CPUs, those of Intel's Skylake-derived client cores and no
+// larger than those of the x86 cores since, so that blocks derived from
+// them fit.
 var fallbackCaches = Caches{
 	L1D:    CacheLevel{Size: 32 << 10, Ways: 8, Line: 64, Sharers: 1},
-	L2:     CacheLevel{Size: 1 << 20, Ways: 16, Line: 64, Sharers: 1},
-	L3:     CacheLevel{Size: 16 << 20, Ways: 16, Line: 64, Sharers: 8},
+	L2:     CacheLevel{Size: 256 << 10, Ways: 4, Line: 64, Sharers: 1},
+	L3:     CacheLevel{Size: 8 << 20, Ways: 16, Line: 64, Sharers: 8},
 	Source: "default",
 }
 
@@ -182,6 +183,10 @@ func (b Blocking) fit(mr, nr int) Blocking {
 	return b
 }
 
+// blockingLimits bound CLOCKWORK_GEMM_BLOCKING's sizes, so that the
+// packing buffers (MC·KC and NC·KC floats) stay below a gigabyte.
+var blockingLimits = map[string]int{"kc": 2048, "mc": 8192, "nc": 1 << 16}
+
 // parseBlocking reads CLOCKWORK_GEMM_BLOCKING ("kc=128,mc=96,nc=4096"; any
 // subset, the rest kept from def).
 func parseBlocking(s string, def Blocking) (Blocking, error) {
@@ -189,8 +194,11 @@ func parseBlocking(s string, def Blocking) (Blocking, error) {
 	for _, kv := range strings.Split(s, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
 		n, err := strconv.Atoi(v)
-		if !ok || err != nil || n <= 0 || n > 1<<20 {
+		if !ok || err != nil || n <= 0 {
 			return def, fmt.Errorf("CLOCKWORK_GEMM_BLOCKING: %q is not name=positive integer (want e.g. kc=128,mc=96,nc=4096)", kv)
+		}
+		if lim, known := blockingLimits[k]; known && n > lim {
+			return def, fmt.Errorf("CLOCKWORK_GEMM_BLOCKING: %s=%d is above %d", k, n, lim)
 		}
 		switch k {
 		case "kc":

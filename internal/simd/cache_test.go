@@ -78,8 +78,8 @@ func TestDeriveBlocking(t *testing.T) {
 		// 8×32 on 32 KiB 8-way (4 KiB a way): C_A = floor(7·8/40) = 1,
 		// kc = 4096/(8·4) = 128; the B panel (16 KiB) takes 1 of the L2's
 		// 128 KiB ways: mc = 6·128 KiB/(128·4) = 1536; a core's L3 share
-		// is 16 MiB, 1 MiB a way, the A block 768 KiB takes 1: nc =
-		// 14·1 MiB/512 = 28672.
+		// is 16 MiB, 1 MiB a way, all but one for B: nc = 15·1 MiB/512
+		// = 30720.
 		{"zen4 avx512", zen4, 8, 32, Blocking{KC: 128, MC: 1536, NC: 30720}},
 		// 6×16: C_A = floor(7·6/22) = 1, kc = floor(4096/24) = 170;
 		// mc = floor(6·131072/680) = 1156 → 1152; nc = floor(15·1 MiB
@@ -105,7 +105,7 @@ func TestParseBlocking(t *testing.T) {
 	if err != nil || b != (Blocking{KC: 256, MC: 96, NC: 1024, Source: "CLOCKWORK_GEMM_BLOCKING"}) {
 		t.Errorf("got %+v, %v", b, err)
 	}
-	for _, s := range []string{"kc", "kc=0", "kc=-3", "xc=5", "kc=1e3", ""} {
+	for _, s := range []string{"kc", "kc=0", "kc=-3", "xc=5", "kc=1e3", "", "kc=1048576", "nc=99999999"} {
 		if b, err := parseBlocking(s, def); err == nil || b != def {
 			t.Errorf("%q: got %+v, %v; want an error and the default", s, b, err)
 		}

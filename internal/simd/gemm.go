@@ -371,7 +371,7 @@ func gemmPacked(m, n, k int, packA, packB Packer, beta float32, c []float32, ldc
 	if need := ncb * kb; len(buf.b) < need {
 		buf.b = make([]float32, need)
 	}
-	if need := mcb * kb; len(buf.a) < need {
+	if need := min(mcb, roundUp(m, mr)) * kb; len(buf.a) < need {
 		buf.a = make([]float32, need)
 	}
 	if len(buf.tmp) < mr*nr {

@@ -32,9 +32,9 @@ func gemvRow(k64, k16 gemvKernel, k, n int, a []float32, boff []int, base []floa
 	}
 }
 
-// gemv is serial's one-row product: C (1×n) = alpha·op(A)·op(B) + beta·C for
-// an untransposed B. It reports false where it does not apply (the pure-Go
-// path, a transposed B, k = 0).
+// gemv is serial's one-row product: C (1×n) = alpha·op(A)·B + beta·C for
+// an untransposed B (serial checks that). It reports false where it does
+// not apply (the pure-Go path, k = 0).
 func gemv(transA bool, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32) bool {
 	k64, k16 := gemvKernels()
 	if k64 == nil || k == 0 {

@@ -407,7 +407,11 @@ func genGemv(b *bytes.Buffer, s gemvSpec) {
 	// sets steps per iteration of the main loop, then one at a time into
 	// set 0.
 	w("\tMOVQ CX, R10")
-	w("\tSHRQ $%d, R10", log2(s.sets))
+	if s.sets > 1 {
+		w("\tSHRQ $%d, R10", log2(s.sets))
+	} else {
+		w("\tTESTQ R10, R10") // a shift by 0 would leave the flags as they were
+	}
 	w("\tJEQ %s_tail", s.name)
 	w("%s_loop:", s.name)
 	for set := 0; set < s.sets; set++ {

@@ -27,7 +27,8 @@ type Peak struct {
 	Threads int
 	// GHz is the median over threads of the measured clock.
 	GHz float64
-	// FMAPerCycle is vector FMAs retired per cycle per core.
+	// FMAPerCycle is vector FMAs retired per cycle per thread (per core
+	// where each thread has a core of its own).
 	FMAPerCycle float64
 	// Lanes is float32 lanes per vector FMA.
 	Lanes int

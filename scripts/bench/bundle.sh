@@ -14,9 +14,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 rm -rf bundle
 mkdir -p bundle/bin bundle/scripts/bench bundle/scripts/reference bundle/configs
-CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -o bundle/bin/benchmark ./experiments/benchmark
-CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -o bundle/bin/scaling-summary ./scripts/bench/scaling
-CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -o bundle/bin/gogemm ./scripts/bench/gogemm
+CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -ldflags="-s -w" -o bundle/bin/benchmark ./experiments/benchmark
+CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -ldflags="-s -w" -o bundle/bin/scaling-summary ./scripts/bench/scaling
+CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -ldflags="-s -w" -o bundle/bin/gogemm ./scripts/bench/gogemm
 go run ./scripts/bench/gogemm -record bundle/shapes.txt -batch 1,16,64,100 >/dev/null
 cp scripts/bench/scaling.sh scripts/bench/torch_peer.py scripts/bench/gemm_compare.sh scripts/bench/torch_gemm.py bundle/scripts/bench/
 cp scripts/reference/unet2d.py bundle/scripts/reference/

@@ -14,7 +14,8 @@
 #
 #   scripts/bench/gemm_compare.sh [ROUNDS]
 #
-# Environment: PATHS (default: avx512 avx2, those the CPU lacks skipped),
+# Environment (relative paths are taken from the calling directory):
+# PATHS (default: avx512 avx2, those the CPU lacks skipped),
 # THREADS (default: 1 2), SIZES (default: 256 512 1024), BATCHES (default:
 # 1,16,64,100), PYTHON (default: /usr/bin/python3), GOGEMM (a prebuilt
 # gogemm binary, for machines without Go; it then needs SHAPES, a shapes
@@ -24,6 +25,11 @@
 # build does not tell OpenBLAS its thread count, and OpenBLAS's own threads
 # would otherwise compete with PyTorch's.
 set -euo pipefail
+# Paths given relative to where the script was called from.
+abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+[ -n "${GOGEMM:-}" ] && GOGEMM=$(abs "$GOGEMM")
+[ -n "${SHAPES:-}" ] && SHAPES=$(abs "$SHAPES")
+[ -n "${OUT:-}" ] && OUT=$(abs "$OUT")
 cd "$(dirname "$0")/../.."
 rounds=${1:-5}
 paths=${PATHS:-avx512 avx2}
@@ -43,8 +49,13 @@ if [ -z "$shapes" ]; then
 	shapes=$out/shapes.txt
 	"$bin" -record "$shapes" -batch "$batches" >/dev/null
 fi
-echo "# $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs; PyTorch $("$py" -c 'import torch; print(torch.__version__)')"
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+[ -x "$bin" ] || { echo "gemm_compare: no gogemm binary at $bin" >&2; exit 1; }
+[ -f "$shapes" ] || { echo "gemm_compare: no shapes file at $shapes" >&2; exit 1; }
+for b in ${batches//,/ }; do
+	grep -q "^$b " "$shapes" || { echo "gemm_compare: batch $b is not in $shapes" >&2; exit 1; }
+done
+echo "# $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs; PyTorch $("$py" -c 'import torch; print(torch.__version__)')"
 for p in $paths; do
 	if ! CLOCKWORK_GEMM=$p "$bin" -reps 1 8 2>&1 | grep -q "path=$p "; then
 		echo "# path $p: not available on this CPU, skipped"
@@ -82,6 +93,28 @@ for p in $paths; do
 			m=$(awk -v k="$key" '$1 == k {print $2}' "$out/ratios_${p}_t$t" | median)
 			echo "RESULT gemm_ratio_${p}_threads${t}_${key}_median $m"
 		done
+		# The model's products where Go gains least: each line's median
+		# ratio over the rounds, the five lowest.
+		echo "# $p threads $t: lowest median ratios of the model's products (batch kind m n k count: Go/PyTorch GFLOP/s)"
+		"$py" - "$out" "$p" "$t" "$rounds" <<-'EOF'
+			import statistics, sys
+			out, p, t, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+			def rates(f):
+			    d = {}
+			    for line in open(f):
+			        kv = dict(x.split("=", 1) for x in line.split() if "=" in x)
+			        if "kind" in kv:
+			            d[tuple(kv[k] for k in ("batch", "kind", "m", "n", "k", "count"))] = float(kv["gflops"])
+			    return d
+			ratios = {}
+			for r in range(1, rounds + 1):
+			    g, q = rates(f"{out}/go_{p}_t{t}_r{r}.txt"), rates(f"{out}/torch_{p}_t{t}_r{r}.txt")
+			    for key in g:
+			        ratios.setdefault(key, []).append(g[key] / q[key])
+			for m, key in sorted((statistics.median(v), k) for k, v in ratios.items())[:5]:
+			    print(f"#   {' '.join(key)}: {m:.3f}")
+		EOF
+
 	done
 done
 echo "# raw logs in $out"

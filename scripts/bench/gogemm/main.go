@@ -126,12 +126,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	for _, n := range sizes {
-		g := timeGroup(group{M: n, N: n, K: n, Count: 1}, *reps)
+		g := timeGroup(group{M: n, N: n, K: n, Count: 1}, 5, *reps)
 		fmt.Fprintf(stdout, "n=%d threads=%d path=%s gflops=%.1f%s\n", n, threads, simd.Current(), g, share(g))
 	}
 	totals := map[int]float64{}
 	for _, gr := range groups {
-		g := timeGroup(gr, *reps)
+		g := timeGroup(gr, 3, *reps)
 		totals[gr.Batch] += gr.flops() / g / 1e6 // ms
 		fmt.Fprintf(stdout, "batch=%d kind=%s m=%d n=%d k=%d count=%d threads=%d path=%s gflops=%.1f%s\n",
 			gr.Batch, gr.Kind, gr.M, gr.N, gr.K, gr.Count, threads, simd.Current(), g, share(g))
@@ -182,8 +182,8 @@ func (g group) flops() float64 {
 }
 
 // timeGroup returns the GFLOP/s of the median of reps runs of g's products
-// (after three warm-up runs).
-func timeGroup(g group, reps int) float64 {
+// (after warm warm-up runs).
+func timeGroup(g group, warm, reps int) float64 {
 	r := rand.New(rand.NewPCG(1, uint64(g.M*131+g.N*7+g.K)))
 	a, b := make([]float32, g.M*g.K), make([]float32, g.K*g.N)
 	for i := range a {
@@ -210,7 +210,7 @@ func timeGroup(g group, reps int) float64 {
 				simd.Sgemm(false, false, g.M, g.N, g.K, 1, a, g.K, b, g.N, 0, c[i*mn:(i+1)*mn], g.N)
 			}
 		}
-		return timeRuns(once, g, reps)
+		return timeRuns(once, g, warm, reps)
 	case "serial":
 		one = func(c []float32) { simd.SgemmSerial(false, false, g.M, g.N, g.K, 1, a, g.K, b, g.N, 0, c, g.N) }
 	case "packed":
@@ -235,16 +235,16 @@ func timeGroup(g group, reps int) float64 {
 			}
 		})
 	}
-	return timeRuns(once, g, reps)
+	return timeRuns(once, g, warm, reps)
 }
 
 // timeRuns returns the GFLOP/s of g from the median of reps runs of once
-// (after three warm-up runs).
-func timeRuns(once func(), g group, reps int) float64 {
+// (after warm warm-up runs).
+func timeRuns(once func(), g group, warm, reps int) float64 {
 	// The garbage of earlier lines is collected now, not by a collector
 	// competing with the timed runs.
 	runtime.GC()
-	for range 3 {
+	for range warm {
 		once()
 	}
 	ts := make([]time.Duration, reps)

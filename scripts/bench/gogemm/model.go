@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -70,7 +71,7 @@ func recordModel(config string, batches []int) ([]group, error) {
 				}
 				return -1
 			}
-			return x.M*1e6 + x.N*1e3 + x.K - (y.M*1e6 + y.N*1e3 + y.K)
+			return cmp.Or(cmp.Compare(x.Kind, y.Kind), cmp.Compare(x.M, y.M), cmp.Compare(x.N, y.N), cmp.Compare(x.K, y.K))
 		})
 		out = append(out, gs...)
 	}
