@@ -9,8 +9,9 @@
 # layer runs side by side). Go and PyTorch alternate in each of ROUNDS
 # rounds; it prints each pair's GFLOP/s (or a batch's total ms) and the
 # ratio (above 1: Go faster), then the median ratio of each path, thread
-# count and size or batch. With -v the Go side also prints its share of the
-# path's measured FMA ceiling (simd.MeasurePeak).
+# count and size or batch, and the Go side's share of the path's FMA
+# ceiling on that many threads (simd.MeasurePeak, measured once per path
+# and thread count).
 #
 #   scripts/bench/gemm_compare.sh [ROUNDS]
 #
@@ -64,18 +65,22 @@ for p in $paths; do
 	for t in $threads_list; do
 		env=(CLOCKWORK_GEMM="$p" GOMAXPROCS="$t")
 		tenv=(OPENBLAS_NUM_THREADS="$t" OMP_NUM_THREADS="$t" MKL_NUM_THREADS="$t")
-		env "${env[@]}" "$bin" -v -reps 1 8 | grep '^#' || true
+		# The machine, the blocking and the path's ceiling on t threads,
+		# measured once here (simd.MeasurePeak): each round's share of it.
+		hdr=$(env "${env[@]}" "$bin" -v -reps 1 8 | grep '^#' || true)
+		echo "$hdr"
+		ceiling=$(echo "$hdr" | sed -n 's/.*ceiling \([0-9.]*\) GFLOP.*/\1/p')
 		: >"$out/ratios_${p}_t$t"
 		for r in $(seq "$rounds"); do
 			gs=$out/go_${p}_t${t}_r$r.txt
 			ps=$out/torch_${p}_t${t}_r$r.txt
-			env "${env[@]}" "$bin" -v -reps 40 $sizes >"$gs"
+			env "${env[@]}" "$bin" -reps 40 $sizes >"$gs"
 			env "${tenv[@]}" "$py" scripts/bench/torch_gemm.py --threads "$t" --reps 40 $sizes >"$ps"
-			env "${env[@]}" "$bin" -v -reps 5 -shapes "$shapes" | grep -v '^#' >>"$gs"
+			env "${env[@]}" "$bin" -reps 5 -shapes "$shapes" >>"$gs"
 			env "${tenv[@]}" "$py" scripts/bench/torch_gemm.py --threads "$t" --reps 5 --shapes "$shapes" >>"$ps"
 			for n in $sizes; do
 				g=$(grep "^n=$n " "$gs" | sed 's/.*gflops=\([0-9.]*\).*/\1/')
-				s=$(grep "^n=$n " "$gs" | sed -n 's/.*share=\([0-9.]*\).*/\1/p')
+				s=$(awk -v g="$g" -v c="$ceiling" 'BEGIN {if (c > 0) printf "%.3f", g / c; else print "?"}')
 				q=$(grep "^n=$n " "$ps" | sed 's/.*gflops=//')
 				ratio=$(awk -v g="$g" -v q="$q" 'BEGIN {printf "%.3f", g / q}')
 				echo "n$n $ratio" >>"$out/ratios_${p}_t$t"
