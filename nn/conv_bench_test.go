@@ -12,7 +12,7 @@ import (
 // BenchmarkConv times a 3×3 convolution's forward pass and its two
 // gradients at batch 16, reporting MFLOP/s as MB/s.
 func BenchmarkConv(b *testing.B) {
-	for _, s := range [][4]int{{32, 32, 32, 1}, {64, 32, 32, 1}, {96, 32, 32, 1}, {64, 64, 16, 1}, {64, 64, 8, 1}, {32, 32, 32, 2}} {
+	for _, s := range [][4]int{{1, 32, 32, 1}, {32, 1, 32, 1}, {32, 32, 32, 1}, {64, 32, 32, 1}, {96, 32, 32, 1}, {64, 64, 16, 1}, {64, 64, 8, 1}, {32, 32, 32, 2}} {
 		cin, cout, hw, stride := s[0], s[1], s[2], s[3]
 		for _, part := range []string{"forward", "data", "filter"} {
 			b.Run(fmt.Sprintf("%dto%d/%dx%d/s%d/%s", cin, cout, hw, hw, stride, part), func(b *testing.B) {

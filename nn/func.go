@@ -48,6 +48,9 @@ type Func struct {
 // NewFunc builds and compiles the function a definition describes.
 func NewFunc(s FuncDef) (*Func, error) {
 	g := NewGraph(s.Params).Freeze(s.Frozen...)
+	if !s.Grad {
+		g.ForInference()
+	}
 	f := &Func{}
 	if err := Build(func() error {
 		for i, sh := range s.Inputs {

@@ -30,6 +30,10 @@ func TestOpGradients(t *testing.T) {
 			F: func(g *nn.Graph) *G.Node {
 				return nn.Conv2d(g.Param("x"), g.Param("w"), g.Param("b"), nn.Same(1, 1, 0))
 			}},
+		{Name: "convadd", Inputs: map[string][]int{"x": {2, 3, 4, 4}, "w": {4, 3, 3, 3}, "b": {4}, "e": {2, 4}, "skip": {2, 4, 4, 4}},
+			F: func(g *nn.Graph) *G.Node {
+				return nn.ConvAdd(g.Param("x"), g.Param("w"), g.Param("b"), nn.Same(3, 1, 1), g.Param("e"), g.Param("skip"), 0.7)
+			}},
 		{Name: "groupnorm", Inputs: map[string][]int{"x": {2, 6, 3, 3}, "gamma": {6}, "beta": {6}},
 			F: func(g *nn.Graph) *G.Node {
 				return nn.GroupNormOp(g.Param("x"), g.Param("gamma"), g.Param("beta"), 3, 1e-5, false)

@@ -29,6 +29,9 @@ type Graph struct {
 	frozen []*Params
 	nodes  map[string]*G.Node
 	used   []string // trainable parameters, in order of first use
+	// inference marks a graph that is never differentiated, whose layers
+	// may use inference-only fusions (NormConv).
+	inference bool
 }
 
 // NewGraph returns an empty graph whose trainable parameters come from p
@@ -43,6 +46,17 @@ func (g *Graph) Freeze(stores ...*Params) *Graph {
 	g.frozen = append(g.frozen, stores...)
 	return g
 }
+
+// ForInference marks the graph as never differentiated and returns it: its
+// layers may then use fusions that have no gradient (NormConv), and Grad
+// may fail. NewFunc marks the functions it compiles without Grad.
+func (g *Graph) ForInference() *Graph {
+	g.inference = true
+	return g
+}
+
+// Inference reports whether the graph is marked as never differentiated.
+func (g *Graph) Inference() bool { return g.inference }
 
 // Store returns the graph's trainable parameter store.
 func (g *Graph) Store() *Params { return g.params }

@@ -26,6 +26,13 @@ func (g *Graph) Conv(prefix string, x *G.Node, geom ConvGeom) *G.Node {
 	return Conv2d(x, g.Param(prefix+".weight"), g.Param(prefix+".bias"), geom)
 }
 
+// ConvAdd applies the convolution declared under prefix followed by an added
+// channel vector e and a scaled residual skip (either may be nil), fused (see
+// the package function ConvAdd).
+func (g *Graph) ConvAdd(prefix string, x *G.Node, geom ConvGeom, e, skip *G.Node, s float32) *G.Node {
+	return ConvAdd(x, g.Param(prefix+".weight"), g.Param(prefix+".bias"), geom, e, skip, s)
+}
+
 // DeclareLinear adds the parameters of a linear layer: weight (out,in) and
 // bias (out), both U(±1/√in) as in torch.nn.Linear.
 func DeclareLinear(p *Params, seed uint64, prefix string, in, out int) {
@@ -95,18 +102,59 @@ func (r ResBlock) Declare(p *Params, seed uint64, prefix string) {
 }
 
 // Apply runs the block on x (N,In,H,W) given SiLU(temb) (N,Temb), which
-// callers compute once and share between blocks.
+// callers compute once and share between blocks. The embedding's addition
+// and the residual run inside the convolutions' output passes (ConvAdd).
 func (r ResBlock) Apply(g *Graph, prefix string, x, tembAct *G.Node) *G.Node {
+	return r.ApplyParts(g, prefix, []*G.Node{x}, tembAct)
+}
+
+// ApplyParts runs the block on the channel concatenation of parts (an up
+// block's input and its skip: torch.cat(dim=1)). In a graph marked for
+// inference the concatenation is never written out and each GroupNorm runs
+// inside the convolution that reads it (NormConv); otherwise the block is
+// the chain of ConcatChannels, GroupNormOp and ConvAdd, whose intermediate
+// values the backward pass needs. Both give the same values to the bit.
+func (r ResBlock) ApplyParts(g *Graph, prefix string, parts []*G.Node, tembAct *G.Node) *G.Node {
+	same := Same(3, 1, 1)
+	p := func(name string) *G.Node { return g.Param(prefix + name) }
+	if g.Inference() {
+		e := g.Linear(prefix+".time_emb_proj", tembAct)
+		norm := NormSpec{Groups: r.Groups, Eps: r.Eps, SiLU: true}
+		h := NormConv(parts, p(".norm1.weight"), p(".norm1.bias"), norm, p(".conv1.weight"), p(".conv1.bias"), same, e, nil, 1)
+		var skip *G.Node
+		switch {
+		case r.In != r.Out:
+			skip = NormConv(parts, nil, nil, NormSpec{}, p(".conv_shortcut.weight"), p(".conv_shortcut.bias"), Same(1, 1, 0), nil, nil, 1)
+		case len(parts) == 1:
+			skip = parts[0]
+		default:
+			skip = concat(parts)
+		}
+		return NormConv([]*G.Node{h}, p(".norm2.weight"), p(".norm2.bias"), norm, p(".conv2.weight"), p(".conv2.bias"), same, nil, skip, 1/r.OutScale)
+	}
+	// The parameters are first used in the order of diffusers' forward
+	// pass, which fixes the order of the gradients (and so the rounding of
+	// their norm).
+	x := concat(parts)
 	h := g.GroupNorm(prefix+".norm1", x, r.Groups, r.Eps, true)
-	h = g.Conv(prefix+".conv1", h, Same(3, 1, 1))
-	h = AddChannel(h, g.Linear(prefix+".time_emb_proj", tembAct))
+	w1, b1 := p(".conv1.weight"), p(".conv1.bias")
+	h = ConvAdd(h, w1, b1, same, g.Linear(prefix+".time_emb_proj", tembAct), nil, 1)
 	h = g.GroupNorm(prefix+".norm2", h, r.Groups, r.Eps, true)
-	h = g.Conv(prefix+".conv2", h, Same(3, 1, 1))
+	w2, b2 := p(".conv2.weight"), p(".conv2.bias")
 	skip := x
 	if r.In != r.Out {
 		skip = g.Conv(prefix+".conv_shortcut", x, Same(1, 1, 0))
 	}
-	return AddScaled(skip, h, 1/r.OutScale)
+	return ConvAdd(h, w2, b2, same, nil, skip, 1/r.OutScale)
+}
+
+// concat joins tensors along the channel axis, left to right.
+func concat(parts []*G.Node) *G.Node {
+	x := parts[0]
+	for _, p := range parts[1:] {
+		x = ConcatChannels(x, p)
+	}
+	return x
 }
 
 // SpatialAttention is the self-attention block diffusers builds with

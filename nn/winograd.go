@@ -124,10 +124,11 @@ func groupSize(cin, cout, t, n int) int {
 // prepared filters; bias may be nil. Work is split across cores by groups
 // of samples; each group is transformed block by block of tile rows:
 // parity planes, input transform, 16 products (one per tile position, over
-// the channels), and the output transform straight into y.
-func (wg *winograd) conv(y, x, bias []float32, n, cin, cout, h, w int) {
+// the channels), and the output transform straight into y, followed by the
+// epilogue (may be nil) on each block of rows it wrote.
+func (wg *winograd) conv(y []float32, x planes, bias []float32, n, cin, cout, h, w int, ep *epilogue) {
 	tx, ty := w/2, h/2
-	qs, in, out := simd.WinoPlaneSize(h, w), cin*h*w, cout*h*w
+	qs, out := simd.WinoPlaneSize(h, w), cout*h*w
 	rows, group := blockRows(cin, cout, tx, ty), 1
 	if rows == ty {
 		group = groupSize(cin, cout, tx*ty, n)
@@ -135,15 +136,16 @@ func (wg *winograd) conv(y, x, bias []float32, n, cin, cout, h, w int) {
 	vs, ms := skew(cin*group*rows*tx), skew(cout*group*rows*tx)
 	groups := (n + group - 1) / group
 	simd.Parallel(groups, group*4*cout*cin*h*w, func(lo, hi int) {
-		s := getScratch(group*cin*qs + 16*vs + 16*ms)
+		s := getScratch(group*cin*qs + 16*vs + 16*ms + h*w)
 		defer putScratch(s)
-		q, v, m := s[:group*cin*qs], s[group*cin*qs:group*cin*qs+16*vs], s[group*cin*qs+16*vs:]
+		q, v, m := s[:group*cin*qs], s[group*cin*qs:group*cin*qs+16*vs], s[group*cin*qs+16*vs:group*cin*qs+16*vs+16*ms]
+		tmp := s[group*cin*qs+16*vs+16*ms:][:h*w] // one plane, normalised on the way in
 		boff := make([]int, cin)
 		for gi := lo; gi < hi; gi++ {
 			s0 := gi * group
 			g := min(n, s0+group) - s0
 			for k := 0; k < g*cin; k++ { // k = sample·cin + channel
-				simd.WinoSplit(q[k*qs:], x[s0*in+k*h*w:], h, w)
+				simd.WinoSplit(q[k*qs:], x.plane(s0+k/cin, k%cin, tmp), h, w)
 			}
 			for ty0 := 0; ty0 < ty; ty0 += rows {
 				r := min(rows, ty-ty0)
@@ -168,6 +170,7 @@ func (wg *winograd) conv(y, x, bias []float32, n, cin, cout, h, w int) {
 							b = bias[co]
 						}
 						simd.WinoOut(yi[co*h*w+2*ty0*w:], m[co*nb+si*per:], ms, tx, r, b)
+						ep.apply(y, (s0+si)*out+co*h*w+2*ty0*w, 2*r*w, (s0+si)*cout+co)
 					}
 				}
 			}

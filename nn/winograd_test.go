@@ -131,3 +131,66 @@ func TestStride2ParityMatchesIm2col(t *testing.T) {
 		}
 	}
 }
+
+// TestConv1x1PlanesCopiedMatchNaive checks 1×1 convolutions whose planes
+// lie a multiple of 2 KiB apart (read by the GEMM from a copy, see conv1),
+// forward and input gradient, against sums written out, on every GEMM path.
+func TestConv1x1PlanesCopiedMatchNaive(t *testing.T) {
+	defer simd.Use(simd.Available()[0])
+	shapes := []struct{ n, cin, cout, h, w int }{{3, 96, 32, 32, 32}, {2, 20, 33, 16, 32}, {1, 7, 5, 8, 8}}
+	for _, p := range simd.Available() {
+		simd.Use(p)
+		for _, s := range shapes {
+			params := NewParams()
+			params.Declare("x", 7, Normal(1), s.n, s.cin, s.h, s.w)
+			params.Declare("w", 8, Normal(0.2), s.cout, s.cin, 1, 1)
+			params.Declare("b", 9, Normal(0.5), s.cout)
+			g := NewGraph(params)
+			out := Conv2d(g.Param("x"), g.Param("w"), g.Param("b"), Same(1, 1, 0))
+			gy := g.Input("gy", out.Shape()...)
+			d := make([]float32, out.Shape().TotalSize())
+			for i := range d {
+				d[i] = float32(i%11)/5 - 1
+			}
+			if err := Let(gy, tensor.New(tensor.WithShape(out.Shape()...), tensor.WithBacking(d))); err != nil {
+				t.Fatal(err)
+			}
+			gx := convBackwardData(g.Param("w"), gy, g.Param("x").Shape(), Same(1, 1, 0))
+			m, err := g.Compile()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Run(); err != nil {
+				t.Fatal(err)
+			}
+			x := g.Param("x").Value().Data().([]float32)
+			w := g.Param("w").Value().Data().([]float32)
+			b := g.Param("b").Value().Data().([]float32)
+			y, dx := out.Value().Data().([]float32), gx.Value().Data().([]float32)
+			hw := s.h * s.w
+			for i := 0; i < s.n; i++ {
+				for j := 0; j < hw; j++ {
+					for o := 0; o < s.cout; o++ {
+						want := float64(b[o])
+						for c := 0; c < s.cin; c++ {
+							want += float64(w[o*s.cin+c]) * float64(x[(i*s.cin+c)*hw+j])
+						}
+						if got := y[(i*s.cout+o)*hw+j]; math.Abs(float64(got)-want) > 1e-4*(1+math.Abs(want)) {
+							t.Fatalf("%s %v: y[%d,%d,%d] = %g, want %g", p, s, i, o, j, got, want)
+						}
+					}
+					for c := 0; c < s.cin; c++ {
+						var want float64
+						for o := 0; o < s.cout; o++ {
+							want += float64(w[o*s.cin+c]) * float64(d[(i*s.cout+o)*hw+j])
+						}
+						if got := dx[(i*s.cin+c)*hw+j]; math.Abs(float64(got)-want) > 1e-4*(1+math.Abs(want)) {
+							t.Fatalf("%s %v: dx[%d,%d,%d] = %g, want %g", p, s, i, c, j, got, want)
+						}
+					}
+				}
+			}
+			m.Close()
+		}
+	}
+}

@@ -152,8 +152,7 @@ func (m *Model) UpSkips(i int) int { return len(m.plan.up[i].resnets) }
 func (m *Model) Up(g *nn.Graph, i int, h *G.Node, skips []*G.Node, embAct *G.Node, text *TextNodes) *G.Node {
 	b := m.plan.up[i]
 	for j, r := range b.resnets {
-		h = nn.ConcatChannels(h, skips[len(skips)-1-j])
-		h = r.Apply(g, fmt.Sprintf("%s.resnets.%d", b.prefix, j), h, embAct)
+		h = r.ApplyParts(g, fmt.Sprintf("%s.resnets.%d", b.prefix, j), []*G.Node{h, skips[len(skips)-1-j]}, embAct)
 		if len(b.attns) > 0 {
 			h = b.attns[j].apply(g, fmt.Sprintf("%s.attentions.%d", b.prefix, j), h, text)
 		}

@@ -1,0 +1,259 @@
+package nn
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/clockwork-go/clockwork/internal/simd"
+)
+
+// planes is a convolution's input read one channel plane at a time: a dense
+// (N,C,H,W) tensor, or the channels of several tensors side by side (a skip
+// concatenation) normalised on the way in (NormConv).
+type planes interface {
+	// plane returns channel c of sample i (H·W values): a view of the
+	// input, or dst (H·W values) filled with it.
+	plane(i, c int, dst []float32) []float32
+}
+
+// dense is a contiguous (N,C,H,W) input.
+type dense struct {
+	x     []float32
+	c, hw int
+}
+
+func (d dense) plane(i, c int, _ []float32) []float32 {
+	o := (i*d.c + c) * d.hw
+	return d.x[o : o+d.hw]
+}
+
+// gather writes sample i's c channels of src into dst (c·hw values), each
+// plane stride values after the last.
+func gather(dst []float32, src planes, i, c, hw, stride int) {
+	for ch := 0; ch < c; ch++ {
+		d := dst[ch*stride : ch*stride+hw]
+		if p := src.plane(i, ch, d); &p[0] != &d[0] {
+			copy(d, p)
+		}
+	}
+}
+
+// NormSpec is the GroupNorm a NormConv applies to its input before the
+// convolution (Wu & He 2018), fused with SiLU when SiLU is set.
+type NormSpec struct {
+	Groups int
+	Eps    float64
+	SiLU   bool
+}
+
+// normParts is the input of a NormConv: the channels of its parts, side by
+// side, each normalised by its group's statistics (when norm is set) as
+// the convolution reads it.
+type normParts struct {
+	parts [][]float32
+	chans []int // channels of each part
+	hw, c int   // plane size, total channels
+	part  []int // part of each channel
+	at    []int // channel within its part
+	norm  bool
+	silu  bool
+	a, b  []float32 // per sample and channel: y = a·x + b
+}
+
+func (p *normParts) src(i, c int) []float32 {
+	k := p.part[c]
+	o := (i*p.chans[k] + p.at[c]) * p.hw
+	return p.parts[k][o : o+p.hw]
+}
+
+func (p *normParts) plane(i, c int, dst []float32) []float32 {
+	x := p.src(i, c)
+	if !p.norm {
+		return x
+	}
+	j := i*p.c + c
+	if p.silu {
+		simd.AffineSiLU(dst[:p.hw], x, p.a[j], p.b[j])
+	} else {
+		simd.Affine(dst[:p.hw], x, p.a[j], p.b[j])
+	}
+	return dst[:p.hw]
+}
+
+// stats computes each sample's and group's mean and 1/σ as GroupNormOp
+// does (over the same contiguous values, copied together where a group
+// spans two parts, so the figures are the same to the bit) and the affine
+// map of every channel.
+func (p *normParts) stats(n int, gamma, beta []float32, spec NormSpec) {
+	cg := p.c / spec.Groups
+	if cap(p.a) < n*p.c {
+		p.a, p.b = make([]float32, n*p.c), make([]float32, n*p.c)
+	}
+	p.a, p.b = p.a[:n*p.c], p.b[:n*p.c]
+	simd.Parallel(n*spec.Groups, cg*p.hw*4, func(lo, hi int) {
+		var tmp []float32
+		for u := lo; u < hi; u++ {
+			i, g := u/spec.Groups, u%spec.Groups
+			c0 := g * cg
+			var x []float32
+			if k := p.part[c0]; p.part[c0+cg-1] == k {
+				o := (i*p.chans[k] + p.at[c0]) * p.hw
+				x = p.parts[k][o : o+cg*p.hw]
+			} else {
+				if tmp == nil {
+					tmp = getScratch(cg * p.hw)
+					defer putScratch(tmp)
+				}
+				for cc := 0; cc < cg; cc++ {
+					copy(tmp[cc*p.hw:(cc+1)*p.hw], p.src(i, c0+cc))
+				}
+				x = tmp[:cg*p.hw]
+			}
+			mean, rstd := simd.MeanRstd(x, spec.Eps)
+			for cc := 0; cc < cg; cc++ {
+				ch := c0 + cc
+				a := float32(rstd) * gamma[ch]
+				p.a[i*p.c+ch] = a
+				p.b[i*p.c+ch] = beta[ch] - float32(mean)*a
+			}
+		}
+	})
+}
+
+// NormConv is the inference-time form of a ResBlock's
+// GroupNorm(+SiLU) → convolution (+ added channel vector, + scaled
+// residual): the convolution reads the channels of parts side by side (a
+// skip concatenation, never written out) and, when gamma is not nil,
+// normalises each plane as it reads it into the transforms' cache-resident
+// buffers, instead of the normalised tensor being written whole and read
+// back. e, skip and s are ConvAdd's. The result equals the chain of
+// ConcatChannels, GroupNormOp, ConvAdd bit for bit.
+//
+// It has no gradient: training graphs use the unfused ops, whose
+// intermediate values the backward pass needs anyway (Graph.Inference).
+func NormConv(parts []*G.Node, gamma, beta *G.Node, norm NormSpec, w, b *G.Node, geom ConvGeom, e, skip *G.Node, s float32) *G.Node {
+	children := append(G.Nodes(nil), parts...)
+	in := make([]int, len(parts))
+	for i := range in {
+		in[i] = 4
+	}
+	idx := func(n *G.Node, dims int) int {
+		if n == nil {
+			return -1
+		}
+		children = append(children, n)
+		in = append(in, dims)
+		return len(children) - 1
+	}
+	gi, bei := idx(gamma, 1), idx(beta, 1)
+	if (gamma == nil) != (beta == nil) {
+		panic("normconv: gamma and beta go together")
+	}
+	wi, bi, ei, si := idx(w, 4), idx(b, 1), idx(e, 2), idx(skip, 4)
+	np := len(parts)
+	var cs convState
+	var src normParts
+	var flat []float32
+	k := kernel{
+		name: fmt.Sprintf("NormConv(parts=%d,norm=%t,%+v,%v,bias=%t,e=%t,skip=%t,s=%g)", np, gamma != nil, norm, geom, b != nil, e != nil, skip != nil, s),
+		in:   in,
+		out:  4,
+		shape: func(sh []tensor.Shape) (tensor.Shape, error) {
+			c := 0
+			for i, p := range sh[:np] {
+				if len(p) != 4 || p[0] != sh[0][0] || p[2] != sh[0][2] || p[3] != sh[0][3] {
+					return nil, fmt.Errorf("normconv: part %d %v does not fit part 0 %v", i, p, sh[0])
+				}
+				c += p[1]
+			}
+			xs := tensor.Shape{sh[0][0], c, sh[0][2], sh[0][3]}
+			if gi >= 0 {
+				if err := checkGroupNorm(xs, sh[gi], sh[bei], norm.Groups); err != nil {
+					return nil, err
+				}
+			}
+			ws := sh[wi]
+			if len(ws) != 4 || ws[1] != c || ws[2] != geom.KH || ws[3] != geom.KW {
+				return nil, fmt.Errorf("normconv: x %v does not fit filters %v (%v)", xs, ws, geom)
+			}
+			if bi >= 0 && (len(sh[bi]) != 1 || sh[bi][0] != ws[0]) {
+				return nil, fmt.Errorf("normconv: bias %v does not fit filters %v", sh[bi], ws)
+			}
+			ho, wo := geom.Out(xs[2], xs[3])
+			if ho <= 0 || wo <= 0 {
+				return nil, fmt.Errorf("normconv: input %v too small for %v", xs, geom)
+			}
+			out := tensor.Shape{xs[0], ws[0], ho, wo}
+			if ei >= 0 && !sh[ei].Eq(tensor.Shape{xs[0], ws[0]}) {
+				return nil, fmt.Errorf("normconv: added channel vector %v does not fit output %v", sh[ei], out)
+			}
+			if si >= 0 && !sh[si].Eq(out) {
+				return nil, fmt.Errorf("normconv: residual %v does not fit output %v", sh[si], out)
+			}
+			return out, nil
+		},
+		do: func(out []float32, args [][]float32, sh []tensor.Shape) error {
+			n, h, wd := sh[0][0], sh[0][2], sh[0][3]
+			src.parts = append(src.parts[:0], args[:np]...)
+			src.chans, src.part, src.at = src.chans[:0], src.part[:0], src.at[:0]
+			for k, p := range sh[:np] {
+				src.chans = append(src.chans, p[1])
+				for c := 0; c < p[1]; c++ {
+					src.part = append(src.part, k)
+					src.at = append(src.at, c)
+				}
+			}
+			src.hw, src.c = h*wd, len(src.part)
+			src.norm, src.silu = gi >= 0, norm.SiLU
+			if src.norm {
+				src.stats(n, args[gi], args[bei], norm)
+			}
+			var bias []float32
+			if bi >= 0 {
+				bias = args[bi]
+			}
+			var ep *epilogue
+			if ei >= 0 || si >= 0 {
+				ep = &epilogue{scale: s}
+				if ei >= 0 {
+					ep.e = args[ei]
+				}
+				if si >= 0 {
+					ep.skip = args[si]
+				}
+			}
+			ws := sh[wi]
+			xs := tensor.Shape{n, src.c, h, wd}
+			var in planes = &src
+			if np == 1 && !src.norm {
+				in = dense{args[0], src.c, src.hw}
+			}
+			if !cs.streams(geom, src.c, ws[0], h, wd) {
+				// Other paths read the input whole: write it out.
+				if np == 1 && !src.norm {
+					cs.forward(out, args[0], args[wi], bias, xs, ws, geom, ep)
+					return nil
+				}
+				if len(flat) < n*src.c*src.hw {
+					flat = make([]float32, n*src.c*src.hw)
+				}
+				x := flat[:n*src.c*src.hw]
+				simd.Parallel(n, src.c*src.hw, func(lo, hi int) {
+					for i := lo; i < hi; i++ {
+						gather(x[i*src.c*src.hw:], in, i, src.c, src.hw, src.hw)
+					}
+				})
+				cs.forward(out, x, args[wi], bias, xs, ws, geom, ep)
+				return nil
+			}
+			cs.stream(out, in, args[wi], bias, xs, ws, geom, ep)
+			return nil
+		},
+		diff: func(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+			return nil, fmt.Errorf("normconv: no gradient (an inference-only fusion; training graphs use the unfused ops)")
+		},
+	}
+	return apply(k, children...)
+}
