@@ -124,8 +124,8 @@ func groupSize(cin, cout, t, n int) int {
 // prepared filters; bias may be nil. Work is split across cores by groups
 // of samples; each group is transformed block by block of tile rows:
 // parity planes, input transform, 16 products (one per tile position, over
-// the channels), and the output transform straight into y, followed by the
-// epilogue (may be nil) on each block of rows it wrote.
+// the channels), and the output transform straight into y with the
+// epilogue (may be nil) applied as it writes.
 func (wg *winograd) conv(y []float32, x planes, bias []float32, n, cin, cout, h, w int, ep *epilogue) {
 	tx, ty := w/2, h/2
 	qs, out := simd.WinoPlaneSize(h, w), cout*h*w
@@ -169,8 +169,20 @@ func (wg *winograd) conv(y []float32, x planes, bias []float32, n, cin, cout, h,
 						if bias != nil {
 							b = bias[co]
 						}
-						simd.WinoOut(yi[co*h*w+2*ty0*w:], m[co*nb+si*per:], ms, tx, r, b)
-						ep.apply(y, (s0+si)*out+co*h*w+2*ty0*w, 2*r*w, (s0+si)*cout+co)
+						at := co*h*w + 2*ty0*w
+						if ep == nil {
+							simd.WinoOut(yi[at:], m[co*nb+si*per:], ms, tx, r, b)
+							continue
+						}
+						var e float32
+						if ep.e != nil {
+							e = ep.e[(s0+si)*cout+co]
+						}
+						var skip []float32
+						if ep.skip != nil {
+							skip = ep.skip[(s0+si)*out+at:]
+						}
+						simd.WinoOutAdd(yi[at:], m[co*nb+si*per:], ms, tx, r, b, ep.e != nil, e, skip, ep.scale)
 					}
 				}
 			}

@@ -2,6 +2,7 @@ package unet
 
 import (
 	"testing"
+	"time"
 
 	"gorgonia.org/tensor"
 )
@@ -13,7 +14,9 @@ import (
 // down_blocks[0], then up_blocks[-1] and the head, as on a Clockwork
 // adaptor step with the identity adaptor). Each reports its FLOPs per
 // sample, so their costs per FLOP can be compared; -cpuprofile shows where
-// each spends its time.
+// each spends its time. "ratio" runs the two alternately, one after the
+// other in every iteration, and reports the shell's time per FLOP over the
+// core's: a machine whose speed drifts (a shared one) slows both alike.
 func BenchmarkSplitHalves(b *testing.B) {
 	cfg, err := ConfigFrom("mnist")
 	if err != nil {
@@ -70,5 +73,32 @@ func BenchmarkSplitHalves(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(shell)/1e9, "GFLOPs/sample")
+	})
+	b.Run("ratio", func(b *testing.B) {
+		sh, err := sp.ShellIn(x, []float64{999}, Cond{Labels: labels}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf, err := m.Core(sh, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var tc, ts time.Duration
+		for i := 0; i < b.N; i++ {
+			t0 := time.Now()
+			if _, err := m.CoreInto(sh, buf, nil); err != nil {
+				b.Fatal(err)
+			}
+			t1 := time.Now()
+			if sh, err = sp.ShellIn(x, []float64{874}, Cond{Labels: labels}, nil); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := m.ShellOut(sh, buf, nil); err != nil {
+				b.Fatal(err)
+			}
+			tc += t1.Sub(t0)
+			ts += time.Since(t1)
+		}
+		b.ReportMetric((ts.Seconds()/float64(shell))/(tc.Seconds()/float64(core)), "shell/core-per-FLOP")
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 )
 
 type isa struct {
@@ -627,72 +628,128 @@ func genWinoWidth(reg string, lanes int, suffix string) {
 	w("\tVZEROUPPER")
 	w("\tRET")
 
-	// winoOut: the output transform Y = Aᵀ·M·A plus bias of rows×tx tiles
-	// of one channel, written to the image rows; see WinoOut.
+	for _, v := range []struct{ name, args string }{
+		{"winoOut", "(y *float32, wo int, m *float32, ms int, tx, rows int, bias float32)"},
+		{"winoOutE", "(y *float32, wo int, m *float32, ms int, tx, rows int, bias, e float32, skip *float32, s float32)"},
+		{"winoOutR", "(y *float32, wo int, m *float32, ms int, tx, rows int, bias, e float32, skip *float32, s float32)"},
+		{"winoOutER", "(y *float32, wo int, m *float32, ms int, tx, rows int, bias, e float32, skip *float32, s float32)"},
+	} {
+		genWinoOut(reg, lanes, suffix, v.name, v.args)
+	}
+}
+
+// genWinoOut writes one output transform Y = Aᵀ·M·A plus bias of rows×tx
+// tiles of one channel, written to the image rows (see WinoOut), and, by
+// the name's letters after winoOut, the epilogue of a fused convolution
+// on each vector before it is stored: E adds e (as simd.Affine(y, y, 1,
+// e) does), R makes it s·skip + s·y (as simd.AXPBYC(y, skip, y, s, s, 0)
+// does: the product first, FMA'd with a zero, then the skip's), skip laid
+// out like y.
+func genWinoOut(reg string, lanes int, suffix, name, args string) {
+	vb := 4 * lanes // bytes per register
+	y := func(i int) string { return fmt.Sprintf("%s%d", reg, i) }
+	lbl := func(n string) string { return n + suffix }
+	addE := strings.Contains(name[len("winoOut"):], "E")
+	resid := strings.Contains(name[len("winoOut"):], "R")
+	frame := 52
+	if name != "winoOut" {
+		frame = 68
+	}
 	w("")
-	w("// func winoOut%s(y *float32, wo int, m *float32, ms int, tx, rows int, bias float32)", suffix)
-	w("TEXT ·winoOut%s(SB), NOSPLIT, $0-52", suffix)
-	w("\tMOVQ y+0(FP), DI")
-	w("\tMOVQ wo+8(FP), R12")
-	w("\tSHLQ $2, R12")
-	w("\tMOVQ m+16(FP), SI")
-	w("\tMOVQ ms+24(FP), DX")
-	w("\tSHLQ $2, DX")
-	w("\tLEAQ (SI)(DX*1), BX")
-	w("\tLEAQ (BX)(DX*1), R8")
-	w("\tLEAQ (R8)(DX*1), R9")
-	w("\tLEAQ (DX*4), R10")       // 4ms: next tile row of ξ
-	w("\tLEAQ (R10)(R10*2), R11") // 12ms
-	w("\tVBROADCASTSS bias+48(FP), %s", y(9))
-	w("\tMOVQ tx+32(FP), AX")
-	w("\tSHRQ $%d, AX", log2(lanes))
-	w("\tMOVQ rows+40(FP), CX")
-	w("\tTESTQ CX, CX")
-	w("\tJEQ %s", lbl("winoOutdone"))
-	w("%s:", lbl("winoOutrow"))
-	w("\tMOVQ AX, CX")
-	w("%s:", lbl("winoOutloop"))
+	w("// func %s%s%s", name, suffix, args)
+	w("TEXT ·%s%s(SB), NOSPLIT, $0-%d", name, suffix, frame)
+	w("	MOVQ y+0(FP), DI")
+	w("	MOVQ wo+8(FP), R12")
+	w("	SHLQ $2, R12")
+	w("	MOVQ m+16(FP), SI")
+	w("	MOVQ ms+24(FP), DX")
+	w("	SHLQ $2, DX")
+	w("	LEAQ (SI)(DX*1), BX")
+	w("	LEAQ (BX)(DX*1), R8")
+	w("	LEAQ (R8)(DX*1), R9")
+	w("	LEAQ (DX*4), R10")       // 4ms: next tile row of ξ
+	w("	LEAQ (R10)(R10*2), R11") // 12ms
+	if resid {
+		w("	MOVQ skip+56(FP), R13")
+	}
+	w("	VBROADCASTSS bias+48(FP), %s", y(9))
+	w("	MOVQ tx+32(FP), AX")
+	w("	SHRQ $%d, AX", log2(lanes))
+	w("	MOVQ rows+40(FP), CX")
+	w("	TESTQ CX, CX")
+	w("	JEQ %s", lbl(name+"done"))
+	w("%s:", lbl(name+"row"))
+	w("	MOVQ AX, CX")
+	w("%s:", lbl(name+"loop"))
 	for c, base := range []string{"SI", "BX", "R8", "R9"} {
 		// Z0c = M0c + M1c + M2c into register c; Z1c = M1c − M2c − M3c
 		// into register 4+c.
-		w("\tVMOVUPS (%s)(R10*1), %s", base, y(8))
-		w("\tVADDPS (%s), %s, %s", base, y(8), y(c))
-		w("\tVADDPS (%s)(R10*2), %s, %s", base, y(c), y(c))
-		w("\tVSUBPS (%s)(R10*2), %s, %s", base, y(8), y(4+c))
-		w("\tVSUBPS (%s)(R11*1), %s, %s", base, y(4+c), y(4+c))
+		w("	VMOVUPS (%s)(R10*1), %s", base, y(8))
+		w("	VADDPS (%s), %s, %s", base, y(8), y(c))
+		w("	VADDPS (%s)(R10*2), %s, %s", base, y(c), y(c))
+		w("	VSUBPS (%s)(R10*2), %s, %s", base, y(8), y(4+c))
+		w("	VSUBPS (%s)(R11*1), %s, %s", base, y(4+c), y(4+c))
 	}
-	for a, dst := range [][2]string{{"(DI)", fmt.Sprintf("%d(DI)", vb)}, {"(DI)(R12*1)", fmt.Sprintf("%d(DI)(R12*1)", vb)}} {
-		z := 4 * a
-		w("\tVADDPS %s, %s, %s", y(z), y(z+1), y(10))   // Z0 + Z1
-		w("\tVADDPS %s, %s, %s", y(z+2), y(10), y(10))  // + Z2
-		w("\tVADDPS %s, %s, %s", y(9), y(10), y(10))    // + bias
-		w("\tVSUBPS %s, %s, %s", y(z+2), y(z+1), y(11)) // Z1 − Z2
-		w("\tVSUBPS %s, %s, %s", y(z+3), y(11), y(11))  // − Z3
-		w("\tVADDPS %s, %s, %s", y(9), y(11), y(11))
-		w("\tVUNPCKLPS %s, %s, %s", y(11), y(10), y(12))
-		w("\tVUNPCKHPS %s, %s, %s", y(11), y(10), y(13))
-		if lanes == 8 {
-			w("\tVPERM2F128 $0x20, %s, %s, %s", y(13), y(12), y(14))
-			w("\tVPERM2F128 $0x31, %s, %s, %s", y(13), y(12), y(15))
-			w("\tVMOVUPS %s, %s", y(14), dst[0])
-			w("\tVMOVUPS %s, %s", y(15), dst[1])
-		} else {
-			w("\tVMOVUPS %s, %s", y(12), dst[0])
-			w("\tVMOVUPS %s, %s", y(13), dst[1])
+	// The epilogue's operands, in registers the transform no longer
+	// needs once row a = 0 is summed (0–3) or at all (8): e, s, zero.
+	epi := func(v, dst string) {
+		if addE {
+			w("	VADDPS %s, %s, %s", y(8), v, v)
+		}
+		if resid {
+			w("	VFMADD213PS %s, %s, %s", y(2), y(1), v) // s·y + 0
+			w("	VFMADD231PS %s, %s, %s", dst, y(1), v)  // + s·skip
 		}
 	}
-	for _, r := range []string{"SI", "BX", "R8", "R9"} {
-		w("\tADDQ $%d, %s", vb, r)
+	skipOf := func(d string) string { return strings.ReplaceAll(d, "DI", "R13") }
+	for a, dst := range [][2]string{{"(DI)", fmt.Sprintf("%d(DI)", vb)}, {"(DI)(R12*1)", fmt.Sprintf("%d(DI)(R12*1)", vb)}} {
+		z := 4 * a
+		w("	VADDPS %s, %s, %s", y(z), y(z+1), y(10))   // Z0 + Z1
+		w("	VADDPS %s, %s, %s", y(z+2), y(10), y(10))  // + Z2
+		w("	VADDPS %s, %s, %s", y(9), y(10), y(10))    // + bias
+		w("	VSUBPS %s, %s, %s", y(z+2), y(z+1), y(11)) // Z1 − Z2
+		w("	VSUBPS %s, %s, %s", y(z+3), y(11), y(11))  // − Z3
+		w("	VADDPS %s, %s, %s", y(9), y(11), y(11))
+		if a == 0 && (addE || resid) {
+			if addE {
+				w("	VBROADCASTSS e+52(FP), %s", y(8))
+			}
+			if resid {
+				w("	VBROADCASTSS s+64(FP), %s", y(1))
+				w("	VXORPS %s, %s, %s", y(2), y(2), y(2))
+			}
+		}
+		w("	VUNPCKLPS %s, %s, %s", y(11), y(10), y(12))
+		w("	VUNPCKHPS %s, %s, %s", y(11), y(10), y(13))
+		lo, hi := y(12), y(13)
+		if lanes == 8 {
+			w("	VPERM2F128 $0x20, %s, %s, %s", y(13), y(12), y(14))
+			w("	VPERM2F128 $0x31, %s, %s, %s", y(13), y(12), y(15))
+			lo, hi = y(14), y(15)
+		}
+		epi(lo, skipOf(dst[0]))
+		epi(hi, skipOf(dst[1]))
+		w("	VMOVUPS %s, %s", lo, dst[0])
+		w("	VMOVUPS %s, %s", hi, dst[1])
 	}
-	w("\tADDQ $%d, DI", 2*vb)
-	w("\tDECQ CX")
-	w("\tJNZ %s", lbl("winoOutloop"))
-	w("\tADDQ R12, DI")
-	w("\tDECQ rows+40(FP)")
-	w("\tJNZ %s", lbl("winoOutrow"))
-	w("%s:", lbl("winoOutdone"))
-	w("\tVZEROUPPER")
-	w("\tRET")
+	for _, r := range []string{"SI", "BX", "R8", "R9"} {
+		w("	ADDQ $%d, %s", vb, r)
+	}
+	w("	ADDQ $%d, DI", 2*vb)
+	if resid {
+		w("	ADDQ $%d, R13", 2*vb)
+	}
+	w("	DECQ CX")
+	w("	JNZ %s", lbl(name+"loop"))
+	w("	ADDQ R12, DI")
+	if resid {
+		w("	ADDQ R12, R13")
+	}
+	w("	DECQ rows+40(FP)")
+	w("	JNZ %s", lbl(name+"row"))
+	w("%s:", lbl(name+"done"))
+	w("	VZEROUPPER")
+	w("	RET")
 }
 
 // genPoolShuffle writes the AVX-512F kernels of the 2×2 sum pool (Pool2x)

@@ -149,6 +149,15 @@ func winoIn256(v *float32, vs int, q *float32, l, tx, rows, adv int)
 func winoOut256(y *float32, wo int, m *float32, ms int, tx, rows int, bias float32)
 
 //go:noescape
+func winoOutE256(y *float32, wo int, m *float32, ms int, tx, rows int, bias, e float32, skip *float32, s float32)
+
+//go:noescape
+func winoOutR256(y *float32, wo int, m *float32, ms int, tx, rows int, bias, e float32, skip *float32, s float32)
+
+//go:noescape
+func winoOutER256(y *float32, wo int, m *float32, ms int, tx, rows int, bias, e float32, skip *float32, s float32)
+
+//go:noescape
 func winoSplit128(q, src *float32, h, w int, off *[4]int, adv int)
 
 //go:noescape
@@ -156,6 +165,15 @@ func winoIn128(v *float32, vs int, q *float32, l, tx, rows, adv int)
 
 //go:noescape
 func winoOut128(y *float32, wo int, m *float32, ms int, tx, rows int, bias float32)
+
+//go:noescape
+func winoOutE128(y *float32, wo int, m *float32, ms int, tx, rows int, bias, e float32, skip *float32, s float32)
+
+//go:noescape
+func winoOutR128(y *float32, wo int, m *float32, ms int, tx, rows int, bias, e float32, skip *float32, s float32)
+
+//go:noescape
+func winoOutER128(y *float32, wo int, m *float32, ms int, tx, rows int, bias, e float32, skip *float32, s float32)
 
 //go:noescape
 func pack8x8(dst, a *float32, lda, kk, ds int)

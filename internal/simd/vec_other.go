@@ -19,10 +19,22 @@ func softmaxGradAsm(dp, p []float32, n int, d, scale float32) {}
 func winoSplit256(q, src *float32, h, w int, off *[4]int, adv int)               {}
 func winoIn256(v *float32, vs int, q *float32, l, tx, rows, adv int)             {}
 func winoOut256(y *float32, wo int, m *float32, ms int, tx, rows int, b float32) {}
+func winoOutE256(y *float32, wo int, m *float32, ms int, tx, rows int, b, e float32, skip *float32, s float32) {
+}
+func winoOutR256(y *float32, wo int, m *float32, ms int, tx, rows int, b, e float32, skip *float32, s float32) {
+}
+func winoOutER256(y *float32, wo int, m *float32, ms int, tx, rows int, b, e float32, skip *float32, s float32) {
+}
 
 func winoSplit128(q, src *float32, h, w int, off *[4]int, adv int)               {}
 func winoIn128(v *float32, vs int, q *float32, l, tx, rows, adv int)             {}
 func winoOut128(y *float32, wo int, m *float32, ms int, tx, rows int, b float32) {}
+func winoOutE128(y *float32, wo int, m *float32, ms int, tx, rows int, b, e float32, skip *float32, s float32) {
+}
+func winoOutR128(y *float32, wo int, m *float32, ms int, tx, rows int, b, e float32, skip *float32, s float32) {
+}
+func winoOutER128(y *float32, wo int, m *float32, ms int, tx, rows int, b, e float32, skip *float32, s float32) {
+}
 
 func pack8x8(dst, a *float32, lda, kk, ds int) {}
 

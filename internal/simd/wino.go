@@ -187,3 +187,51 @@ func WinoOut(y []float32, m []float32, ms, tx, rows int, bias float32) {
 		}
 	}
 }
+
+// WinoOutAdd is WinoOut followed, on each value before it is stored, by
+// the epilogue of a fused convolution: y += e when addE, then, when skip is
+// not nil, y = s·skip + s·y with skip laid out like y (2·rows·wo values).
+// The arithmetic is that of Affine(y, y, 1, e) and AXPBYC(y, skip, y, s, s,
+// 0), so the result equals WinoOut followed by those two passes bit for bit.
+func WinoOutAdd(y []float32, m []float32, ms, tx, rows int, bias float32, addE bool, e float32, skip []float32, s float32) {
+	if !addE && skip == nil {
+		WinoOut(y, m, ms, tx, rows, bias)
+		return
+	}
+	winoRowCheck(tx, rows)
+	wo, n := 2*tx, rows*tx
+	y = y[:2*rows*wo]
+	_ = m[15*ms+n-1]
+	if ms < n {
+		panic(fmt.Sprintf("wino: stride %d below %d tiles", ms, n))
+	}
+	var sp *float32
+	if skip != nil {
+		skip = skip[:len(y)]
+		sp = &skip[0]
+	}
+	if vecLanes() > 0 {
+		f := winoOutE128
+		switch wide := winoWide(tx); {
+		case wide && skip == nil:
+			f = winoOutE256
+		case wide && !addE:
+			f = winoOutR256
+		case wide:
+			f = winoOutER256
+		case !addE:
+			f = winoOutR128
+		case skip != nil:
+			f = winoOutER128
+		}
+		f(&y[0], wo, &m[0], ms, tx, rows, bias, e, sp, s)
+		return
+	}
+	WinoOut(y, m, ms, tx, rows, bias)
+	if addE {
+		Affine(y, y, 1, e)
+	}
+	if skip != nil {
+		AXPBYC(y, skip, y, s, s, 0)
+	}
+}
