@@ -107,14 +107,21 @@ func makeWide(geom ConvGeom, h, w int) wide {
 
 // pad copies c channels of h×w into the zero-padded hp×wp layout.
 func (l wide) pad(dst, x []float32, c int) {
+	l.padPlanes(dst, dense{x, c, l.h * l.w}, 0, c, nil)
+}
+
+// padPlanes copies sample i's c channels of x into the zero-padded hp×wp
+// layout; tmp (h·w values, or nil for a dense x) holds a plane x computes.
+func (l wide) padPlanes(dst []float32, x planes, i, c int, tmp []float32) {
 	g := l.geom
 	for ci := 0; ci < c; ci++ {
+		xp := x.plane(i, ci, tmp)
 		plane := dst[ci*l.hp*l.wp : (ci+1)*l.hp*l.wp]
 		clear(plane[:g.PadT*l.wp+g.PadL])
 		pads := g.PadR + g.PadL // the right pad, then the next row's left pad
 		for y := 0; y < l.h; y++ {
 			row := plane[(y+g.PadT)*l.wp+g.PadL:]
-			src := x[(ci*l.h+y)*l.w : (ci*l.h+y+1)*l.w]
+			src := xp[y*l.w : (y+1)*l.w]
 			switch len(src) {
 			case 32: // fixed-size copies compile to vector moves
 				*(*[32]float32)(row) = *(*[32]float32)(src)
@@ -202,57 +209,53 @@ func conv1(y []float32, x planes, wt *simd.PackedA, bias []float32, n, cin, cout
 		}
 	}
 	simd.Parallel(n, cout*k*l.cols, func(lo, hi int) {
-		padLen, wideLen := 0, 0
-		if !l.direct {
-			padLen, wideLen = cin*l.hp*l.wp, cout*l.cols
-		}
-		if skewed {
+		var padLen, wideLen, tmpLen int
+		switch {
+		case skewed:
 			padLen = cin * st
+		case !l.direct:
+			padLen, wideLen, tmpLen = cin*l.hp*l.wp, cout*l.cols, hw
 		}
-		s := getScratch(padLen + wideLen)
+		s := getScratch(padLen + wideLen + tmpLen)
 		defer putScratch(s)
 		for i := lo; i < hi; i++ {
 			yi := y[i*outSize : (i+1)*outSize]
+			if !l.direct {
+				// The padded image, the output on its width, then the
+				// output rows.
+				img, yw := s[:padLen], s[padLen:padLen+wideLen]
+				l.padPlanes(img, x, i, cin, s[padLen+wideLen:])
+				simd.GemmIndirect(wt, img, boff, l.cols, 0, yw, l.cols)
+				for oc := 0; oc < cout; oc++ {
+					var b float32
+					if bias != nil {
+						b = bias[oc]
+					}
+					for oy := 0; oy < l.ho; oy++ {
+						src := yw[oc*l.cols+oy*l.wp:][:l.wo]
+						dst := yi[(oc*l.ho+oy)*l.wo:][:l.wo]
+						simd.Affine(dst, src, 1, b)
+					}
+					ep.apply(y, i*outSize+oc*l.ho*l.wo, l.ho*l.wo, i*cout+oc)
+				}
+				continue
+			}
+			// A 1×1 convolution: the planes, copied skewed or read in place
+			// (a dense input), are the GEMM's rows and its output the
+			// output's.
+			src, off := s[:padLen], soff
 			if skewed {
-				gather(s, x, i, cin, hw, st)
-				simd.GemmIndirect(wt, s[:cin*st], soff, l.cols, 0, yi, l.cols)
-				for oc := 0; oc < cout; oc++ {
-					if bias != nil {
-						row := yi[oc*l.cols : (oc+1)*l.cols]
-						simd.Affine(row, row, 1, bias[oc])
-					}
-					ep.apply(y, i*outSize+oc*l.cols, l.cols, i*cout+oc)
-				}
-				continue
+				gather(src, x, i, cin, hw, st)
+			} else {
+				src, off = x.(dense).x[i*inSize:(i+1)*inSize], boff
 			}
-			// Other layouts read the sample whole: a dense input.
-			xi := x.(dense).x[i*inSize : (i+1)*inSize]
-			if l.direct {
-				src, off := xi, boff
-				simd.GemmIndirect(wt, src, off, l.cols, 0, yi, l.cols)
-				for oc := 0; oc < cout; oc++ {
-					if bias != nil {
-						row := yi[oc*l.cols : (oc+1)*l.cols]
-						simd.Affine(row, row, 1, bias[oc])
-					}
-					ep.apply(y, i*outSize+oc*l.cols, l.cols, i*cout+oc)
-				}
-				continue
-			}
-			img, yw := s[:padLen], s[padLen:]
-			l.pad(img, xi, cin)
-			simd.GemmIndirect(wt, img, boff, l.cols, 0, yw, l.cols)
+			simd.GemmIndirect(wt, src, off, l.cols, 0, yi, l.cols)
 			for oc := 0; oc < cout; oc++ {
-				var b float32
 				if bias != nil {
-					b = bias[oc]
+					row := yi[oc*l.cols : (oc+1)*l.cols]
+					simd.Affine(row, row, 1, bias[oc])
 				}
-				for oy := 0; oy < l.ho; oy++ {
-					src := yw[oc*l.cols+oy*l.wp:][:l.wo]
-					dst := yi[(oc*l.ho+oy)*l.wo:][:l.wo]
-					simd.Affine(dst, src, 1, b)
-				}
-				ep.apply(y, i*outSize+oc*l.ho*l.wo, l.ho*l.wo, i*cout+oc)
+				ep.apply(y, i*outSize+oc*l.cols, l.cols, i*cout+oc)
 			}
 		}
 	})
@@ -503,14 +506,15 @@ func (cs *convState) forward(out, x, w, bias []float32, xs, ws tensor.Shape, geo
 }
 
 // streams reports whether a stride-1 convolution reads its input one
-// channel plane at a time (Winograd, and 1×1 convolutions over planes a
-// multiple of 2 KiB, which conv1 copies), so that it can take planes
-// that are not a dense tensor.
+// channel plane at a time (all but the 1×1 ones that read the planes in
+// place, where they are not a multiple of 2 KiB apart), so that it can
+// take planes that are not a dense tensor.
 func (cs *convState) streams(geom ConvGeom, c, o, h, w int) bool {
 	if useParity(geom, h, w) || geom.Stride != 1 {
 		return false
 	}
-	return useWinograd(geom, c, o, h, w) || geom.KH == 1 && geom.KW == 1 && geom.unpadded() && (h*w)%512 == 0
+	direct := geom.KH == 1 && geom.KW == 1 && geom.unpadded()
+	return useWinograd(geom, c, o, h, w) || !direct || (h*w)%512 == 0
 }
 
 // stream computes a stride-1 convolution of x (dense, or planes where

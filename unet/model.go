@@ -165,6 +165,12 @@ func (m *Model) Up(g *nn.Graph, i int, h *G.Node, skips []*G.Node, embAct *G.Nod
 
 // Head adds the output head: GroupNorm, SiLU and conv_out.
 func (m *Model) Head(g *nn.Graph, h *G.Node) *G.Node {
+	if g.Inference() {
+		// The normalised features are read plane by plane, never written.
+		norm := nn.NormSpec{Groups: m.Config.groupsOut(), Eps: m.Config.NormEps, SiLU: true}
+		return nn.NormConv([]*G.Node{h}, g.Param("conv_norm_out.weight"), g.Param("conv_norm_out.bias"), norm,
+			g.Param("conv_out.weight"), g.Param("conv_out.bias"), nn.Same(3, 1, 1), nil, nil, 1)
+	}
 	h = g.GroupNorm("conv_norm_out", h, m.Config.groupsOut(), m.Config.NormEps, true)
 	return g.Conv("conv_out", h, nn.Same(3, 1, 1))
 }
