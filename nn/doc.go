@@ -26,6 +26,17 @@
 // GEMM over the image's four parity planes. Tests check both against the
 // direct method on every kernel path.
 //
+// A ResBlock's memory-bound passes run inside its convolutions, on each
+// block of the output or input while it is in cache: ConvAdd adds the
+// timestep embedding and the scaled residual as the Winograd output
+// transform stores (in training graphs too); in graphs that are never
+// differentiated (Graph.ForInference, which NewFunc sets without Grad)
+// NormConv reads the channels of an up block's input and skip side by side,
+// never writing their concatenation, and applies GroupNorm and SiLU plane
+// by plane as the convolution reads them. Both equal the unfused chain of
+// ops bit for bit (tests check it on every kernel path), so sampling gives
+// the same images as before the fusion.
+//
 // Parameters live in a Params store under PyTorch state_dict names and are
 // initialised from explicit seeds, never from gorgonia's clock-seeded
 // initialisers. Graph binds them into an expression graph; Adam (and AdamW),

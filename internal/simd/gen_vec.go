@@ -371,6 +371,7 @@ func genWino() {
 	genWinoWidth("Y", 8, "256")
 	genWinoWidth("X", 4, "128")
 	genPack8()
+	genPack6()
 	genPackB32()
 }
 
@@ -378,38 +379,133 @@ func genWino() {
 // micro-kernel: kk rows (ldb apart) of panels·32 values, row by row, each
 // row's 32-value pieces to their panels (32·kk values apart).
 func genPackB32() {
+	genPackBWidth(32)
+	genPackBWidth(16)
+	genPackRows(32)
+	genPackRows(16)
+}
+
+// genPackRows writes packRows<width>: kk rows of width values, row p at
+// base + off[p] (in values), into a k-major panel (GemmIndirect's copy of
+// wide rows): Go compiles a fixed-size array copy of 64 or 128 bytes to a
+// call of runtime.memmove, which cost the AVX2 path a sixth of its time
+// in packing.
+func genPackRows(width int) {
+	name := fmt.Sprintf("packRows%d", width)
+	regs := width / 8
 	w("")
-	w("// func packB32(dst, b *float32, ldb, kk, panels int)")
-	w("TEXT ·packB32(SB), NOSPLIT, $0-40")
+	w("// func %s(dst, base *float32, off *int, kk int)", name)
+	w("TEXT ·%s(SB), NOSPLIT, $0-32", name)
+	w("\tMOVQ dst+0(FP), DI")
+	w("\tMOVQ base+8(FP), SI")
+	w("\tMOVQ off+16(FP), BX")
+	w("\tMOVQ kk+24(FP), CX")
+	w("\tTESTQ CX, CX")
+	w("\tJEQ %sdone", name)
+	w("%sloop:", name)
+	w("\tMOVQ (BX), AX")
+	w("\tLEAQ (SI)(AX*4), R8")
+	for i := 0; i < regs; i++ {
+		w("\tVMOVUPS %d(R8), Y%d", 32*i, i)
+	}
+	for i := 0; i < regs; i++ {
+		w("\tVMOVUPS Y%d, %d(DI)", i, 32*i)
+	}
+	w("\tADDQ $8, BX")
+	w("\tADDQ $%d, DI", 4*width)
+	w("\tDECQ CX")
+	w("\tJNZ %sloop", name)
+	w("%sdone:", name)
+	w("\tVZEROUPPER")
+	w("\tRET")
+}
+
+// genPackBWidth writes packB<width>: the packer of a width-column
+// micro-kernel (32: AVX-512's, 16: AVX2's).
+func genPackBWidth(width int) {
+	name := fmt.Sprintf("packB%d", width)
+	regs := width / 8
+	w("")
+	w("// func %s(dst, b *float32, ldb, kk, panels int)", name)
+	w("TEXT ·%s(SB), NOSPLIT, $0-40", name)
 	w("\tMOVQ dst+0(FP), R9")
 	w("\tMOVQ b+8(FP), R10")
 	w("\tMOVQ ldb+16(FP), DX")
 	w("\tSHLQ $2, DX")
 	w("\tMOVQ kk+24(FP), BX")
 	w("\tMOVQ BX, R8")
-	w("\tSHLQ $7, R8") // panel stride: 32·kk floats
+	w("\tSHLQ $%d, R8", log2(4*width)) // panel stride: width·kk floats
 	w("\tTESTQ BX, BX")
-	w("\tJEQ packB32done")
-	w("packB32row:")
+	w("\tJEQ %sdone", name)
+	w("%srow:", name)
 	w("\tMOVQ R10, SI")
 	w("\tMOVQ R9, DI")
 	w("\tMOVQ panels+32(FP), CX")
-	w("packB32loop:")
-	for i := 0; i < 4; i++ {
+	w("%sloop:", name)
+	for i := 0; i < regs; i++ {
 		w("\tVMOVUPS %d(SI), Y%d", 32*i, i)
 	}
-	for i := 0; i < 4; i++ {
+	for i := 0; i < regs; i++ {
 		w("\tVMOVUPS Y%d, %d(DI)", i, 32*i)
 	}
-	w("\tADDQ $128, SI")
+	w("\tADDQ $%d, SI", 4*width)
 	w("\tADDQ R8, DI")
 	w("\tDECQ CX")
-	w("\tJNZ packB32loop")
+	w("\tJNZ %sloop", name)
 	w("\tADDQ DX, R10")
-	w("\tADDQ $128, R9")
+	w("\tADDQ $%d, R9", 4*width)
 	w("\tDECQ BX")
-	w("\tJNZ packB32row")
-	w("packB32done:")
+	w("\tJNZ %srow", name)
+	w("%sdone:", name)
+	w("\tVZEROUPPER")
+	w("\tRET")
+}
+
+// genPack6 writes pack6x4, the AVX2 kernel's A-panel packer: six rows
+// (lda apart) of kk values (a multiple of 4) into k-major panels of six,
+// four columns at a time: a 4×4 transpose of rows 0–3 and the pairs of
+// rows 4–5, stored as 24 consecutive values.
+func genPack6() {
+	w("")
+	w("// func pack6x4(dst, a *float32, lda, kk int)")
+	w("TEXT ·pack6x4(SB), NOSPLIT, $0-32")
+	w("\tMOVQ dst+0(FP), DI")
+	w("\tMOVQ a+8(FP), SI")
+	w("\tMOVQ lda+16(FP), DX")
+	w("\tSHLQ $2, DX")
+	w("\tLEAQ (SI)(DX*2), BX")
+	w("\tADDQ DX, BX") // row 3
+	w("\tMOVQ kk+24(FP), CX")
+	w("\tSHRQ $2, CX")
+	w("\tJEQ pack6x4done")
+	w("pack6x4loop:")
+	for r, a := range []string{"(SI)", "(SI)(DX*1)", "(SI)(DX*2)", "(BX)", "(BX)(DX*1)", "(BX)(DX*2)"} {
+		w("\tVMOVUPS %s, X%d", a, r)
+	}
+	w("\tVUNPCKLPS X1, X0, X6") // r0_0 r1_0 r0_1 r1_1
+	w("\tVUNPCKHPS X1, X0, X7") // r0_2 r1_2 r0_3 r1_3
+	w("\tVUNPCKLPS X3, X2, X8") // r2_0 r3_0 r2_1 r3_1
+	w("\tVUNPCKHPS X3, X2, X9")
+	w("\tVUNPCKLPS X5, X4, X14") // r4_0 r5_0 r4_1 r5_1
+	w("\tVUNPCKHPS X5, X4, X15")
+	w("\tVMOVLHPS X8, X6, X10") // column 0 of rows 0–3
+	w("\tVMOVHLPS X6, X8, X11") // column 1
+	w("\tVMOVLHPS X9, X7, X12")
+	w("\tVMOVHLPS X7, X9, X13")
+	w("\tVMOVUPS X10, (DI)")
+	w("\tVMOVQ X14, 16(DI)")
+	w("\tVMOVUPS X11, 24(DI)")
+	w("\tVPEXTRQ $1, X14, 40(DI)")
+	w("\tVMOVUPS X12, 48(DI)")
+	w("\tVMOVQ X15, 64(DI)")
+	w("\tVMOVUPS X13, 72(DI)")
+	w("\tVPEXTRQ $1, X15, 88(DI)")
+	w("\tADDQ $96, DI")
+	w("\tADDQ $16, SI")
+	w("\tADDQ $16, BX")
+	w("\tDECQ CX")
+	w("\tJNZ pack6x4loop")
+	w("pack6x4done:")
 	w("\tVZEROUPPER")
 	w("\tRET")
 }

@@ -169,6 +169,17 @@ const packWideRows = 512
 // packRows copies columns [j, j+nn) of the rows base[off[p]:] into a
 // k-major panel of width nr, zero-padding columns nn to nr.
 func packRows(dst, base []float32, off []int, j, nn, nr int) {
+	if nn == nr && (nr == 16 || nr == 32) && vecLanes() > 0 && len(off) > 0 {
+		// Unchecked reads: GemmIndirect, the only caller, checked every
+		// offset against its n columns, and j+nn ≤ n.
+		_ = dst[len(off)*nr-1]
+		if nr == 16 {
+			packRows16(&dst[0], &base[j], &off[0], len(off))
+		} else {
+			packRows32(&dst[0], &base[j], &off[0], len(off))
+		}
+		return
+	}
 	switch {
 	case nn == 16 && nr == 16:
 		for p, o := range off {

@@ -62,6 +62,19 @@ func (x Shifted) PackA(dst []float32, i0, mm, p0, kk, mr int) {
 	}
 }
 
+// packRowsFrom6 writes six equal-length rows k-major into dst: dst[6p+r]
+// is row r's value p (the AVX2 kernel's A panel).
+func packRowsFrom6(dst, r0, r1, r2, r3, r4, r5 []float32) {
+	kk := len(r0)
+	r1, r2, r3, r4, r5 = r1[:kk], r2[:kk], r3[:kk], r4[:kk], r5[:kk]
+	dst = dst[:6*kk]
+	for p := range r0 {
+		o := dst[6*p : 6*p+6 : 6*p+6]
+		o[0], o[1], o[2] = r0[p], r1[p], r2[p]
+		o[3], o[4], o[5] = r3[p], r4[p], r5[p]
+	}
+}
+
 // packRowsFrom8 interleaves eight rows of equal length into dst, k-major.
 func packRowsFrom8(dst, r0, r1, r2, r3, r4, r5, r6, r7 []float32) {
 	kk := len(r0)

@@ -179,7 +179,19 @@ func winoOutER128(y *float32, wo int, m *float32, ms int, tx, rows int, bias, e 
 func pack8x8(dst, a *float32, lda, kk, ds int)
 
 //go:noescape
+func pack6x4(dst, a *float32, lda, kk int)
+
+//go:noescape
 func packB32(dst, b *float32, ldb, kk, panels int)
+
+//go:noescape
+func packB16(dst, b *float32, ldb, kk, panels int)
+
+//go:noescape
+func packRows16(dst, base *float32, off *int, kk int)
+
+//go:noescape
+func packRows32(dst, base *float32, off *int, kk int)
 
 //go:noescape
 func pool2x512(dst, src *float32, rows, w int, scale float32)

@@ -1847,6 +1847,51 @@ pack8x8done:
 	VZEROUPPER
 	RET
 
+// func pack6x4(dst, a *float32, lda, kk int)
+TEXT ·pack6x4(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), DX
+	SHLQ $2, DX
+	LEAQ (SI)(DX*2), BX
+	ADDQ DX, BX
+	MOVQ kk+24(FP), CX
+	SHRQ $2, CX
+	JEQ pack6x4done
+pack6x4loop:
+	VMOVUPS (SI), X0
+	VMOVUPS (SI)(DX*1), X1
+	VMOVUPS (SI)(DX*2), X2
+	VMOVUPS (BX), X3
+	VMOVUPS (BX)(DX*1), X4
+	VMOVUPS (BX)(DX*2), X5
+	VUNPCKLPS X1, X0, X6
+	VUNPCKHPS X1, X0, X7
+	VUNPCKLPS X3, X2, X8
+	VUNPCKHPS X3, X2, X9
+	VUNPCKLPS X5, X4, X14
+	VUNPCKHPS X5, X4, X15
+	VMOVLHPS X8, X6, X10
+	VMOVHLPS X6, X8, X11
+	VMOVLHPS X9, X7, X12
+	VMOVHLPS X7, X9, X13
+	VMOVUPS X10, (DI)
+	VMOVQ X14, 16(DI)
+	VMOVUPS X11, 24(DI)
+	VPEXTRQ $1, X14, 40(DI)
+	VMOVUPS X12, 48(DI)
+	VMOVQ X15, 64(DI)
+	VMOVUPS X13, 72(DI)
+	VPEXTRQ $1, X15, 88(DI)
+	ADDQ $96, DI
+	ADDQ $16, SI
+	ADDQ $16, BX
+	DECQ CX
+	JNZ pack6x4loop
+pack6x4done:
+	VZEROUPPER
+	RET
+
 // func packB32(dst, b *float32, ldb, kk, panels int)
 TEXT ·packB32(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), R9
@@ -1880,6 +1925,88 @@ packB32loop:
 	DECQ BX
 	JNZ packB32row
 packB32done:
+	VZEROUPPER
+	RET
+
+// func packB16(dst, b *float32, ldb, kk, panels int)
+TEXT ·packB16(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), R9
+	MOVQ b+8(FP), R10
+	MOVQ ldb+16(FP), DX
+	SHLQ $2, DX
+	MOVQ kk+24(FP), BX
+	MOVQ BX, R8
+	SHLQ $6, R8
+	TESTQ BX, BX
+	JEQ packB16done
+packB16row:
+	MOVQ R10, SI
+	MOVQ R9, DI
+	MOVQ panels+32(FP), CX
+packB16loop:
+	VMOVUPS 0(SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ $64, SI
+	ADDQ R8, DI
+	DECQ CX
+	JNZ packB16loop
+	ADDQ DX, R10
+	ADDQ $64, R9
+	DECQ BX
+	JNZ packB16row
+packB16done:
+	VZEROUPPER
+	RET
+
+// func packRows32(dst, base *float32, off *int, kk int)
+TEXT ·packRows32(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ base+8(FP), SI
+	MOVQ off+16(FP), BX
+	MOVQ kk+24(FP), CX
+	TESTQ CX, CX
+	JEQ packRows32done
+packRows32loop:
+	MOVQ (BX), AX
+	LEAQ (SI)(AX*4), R8
+	VMOVUPS 0(R8), Y0
+	VMOVUPS 32(R8), Y1
+	VMOVUPS 64(R8), Y2
+	VMOVUPS 96(R8), Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $8, BX
+	ADDQ $128, DI
+	DECQ CX
+	JNZ packRows32loop
+packRows32done:
+	VZEROUPPER
+	RET
+
+// func packRows16(dst, base *float32, off *int, kk int)
+TEXT ·packRows16(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ base+8(FP), SI
+	MOVQ off+16(FP), BX
+	MOVQ kk+24(FP), CX
+	TESTQ CX, CX
+	JEQ packRows16done
+packRows16loop:
+	MOVQ (BX), AX
+	LEAQ (SI)(AX*4), R8
+	VMOVUPS 0(R8), Y0
+	VMOVUPS 32(R8), Y1
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ $8, BX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ packRows16loop
+packRows16done:
 	VZEROUPPER
 	RET
 DATA vc_even<>+0(SB)/4, $0

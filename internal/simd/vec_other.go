@@ -38,7 +38,14 @@ func winoOutER128(y *float32, wo int, m *float32, ms int, tx, rows int, b, e flo
 
 func pack8x8(dst, a *float32, lda, kk, ds int) {}
 
+func pack6x4(dst, a *float32, lda, kk int) {}
+
 func packB32(dst, b *float32, ldb, kk, panels int) {}
+
+func packB16(dst, b *float32, ldb, kk, panels int) {}
+
+func packRows16(dst, base *float32, off *int, kk int) {}
+func packRows32(dst, base *float32, off *int, kk int) {}
 
 func pool2x512(dst, src *float32, rows, w int, scale float32) {}
 
