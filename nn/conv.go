@@ -122,16 +122,7 @@ func (l wide) padPlanes(dst []float32, x planes, i, c int, tmp []float32) {
 		for y := 0; y < l.h; y++ {
 			row := plane[(y+g.PadT)*l.wp+g.PadL:]
 			src := xp[y*l.w : (y+1)*l.w]
-			switch len(src) {
-			case 32: // fixed-size copies compile to vector moves
-				*(*[32]float32)(row) = *(*[32]float32)(src)
-			case 16:
-				*(*[16]float32)(row) = *(*[16]float32)(src)
-			case 8:
-				*(*[8]float32)(row) = *(*[8]float32)(src)
-			default:
-				copy(row, src)
-			}
+			copy(row, src)
 			gap := row[len(src):min(len(row), len(src)+pads)]
 			for i := range gap {
 				gap[i] = 0

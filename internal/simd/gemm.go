@@ -542,7 +542,8 @@ func packB(dst, b []float32, ldb int, trans bool, j0, nn, p0, kk, nr int) {
 			continue
 		}
 		if cols == 32 && nr == 32 {
-			// Fixed-size copies compile to vector moves, not memmove calls.
+			// (Go compiles these fixed-size copies to runtime.memmove
+			// calls; the vector paths pack whole rows in assembly above.)
 			for p := 0; p < kk; p++ {
 				*(*[32]float32)(panel[p*32:]) = *(*[32]float32)(b[(p0+p)*ldb+c0:])
 			}
