@@ -74,9 +74,10 @@ type rowKey struct {
 // read-only, so that steady-state steps allocate none.
 var layouts = struct {
 	sync.Mutex
-	wide map[wideKey]wide
-	rows map[rowKey][]int
-}{wide: map[wideKey]wide{}, rows: map[rowKey][]int{}}
+	wide    map[wideKey]wide
+	rows    map[rowKey][]int
+	strided map[[2]int][]int
+}{wide: map[wideKey]wide{}, rows: map[rowKey][]int{}, strided: map[[2]int][]int{}}
 
 // newWide returns the layout of a convolution of geom over h×w images.
 func newWide(geom ConvGeom, h, w int) wide {
@@ -130,6 +131,23 @@ func (l wide) padPlanes(dst []float32, x planes, i, c int, tmp []float32) {
 		}
 		clear(plane[(l.h+g.PadT)*l.wp:])
 	}
+}
+
+// strided returns the offsets 0, st, 2·st, … of k rows, memoised like
+// the layouts (shared: callers must not change it).
+func strided(k, st int) []int {
+	key := [2]int{k, st}
+	layouts.Lock()
+	defer layouts.Unlock()
+	if o, ok := layouts.strided[key]; ok {
+		return o
+	}
+	o := make([]int, k)
+	for p := range o {
+		o[p] = p * st
+	}
+	layouts.strided[key] = o
+	return o
 }
 
 // rowOffsets returns, for c channels, the offset of row tap·c + ci of the
@@ -194,10 +212,7 @@ func conv1(y []float32, x planes, wt *simd.PackedA, bias []float32, n, cin, cout
 	st := hw + 16
 	var soff []int
 	if skewed {
-		soff = make([]int, len(boff))
-		for p := range soff {
-			soff[p] = p * st
-		}
+		soff = strided(len(boff), st)
 	}
 	simd.Parallel(n, cout*k*l.cols, func(lo, hi int) {
 		var padLen, wideLen, tmpLen int
@@ -329,8 +344,12 @@ func Conv2d(x, w, b *G.Node, geom ConvGeom) *G.Node {
 // it, while it is in cache, instead of as passes of their own over the
 // whole tensor (the shell of the Clockwork split, at 32 channels, spent a
 // tenth of its time on them). The arithmetic is that of AddChannel and
-// AddScaled, so the result equals the unfused chain's bit for bit, and so
-// do the gradients, which are built from the same ops.
+// AddScaled, so the result equals the unfused chain's bit for bit where
+// each output plane fills whole vectors (H·W a multiple of 16: every
+// Winograd shape and every shipped model's); elsewhere a residual scaled
+// by s ≠ 1 can differ in the last bit, the scalar tail of each plane
+// rounding a multiply and an add that the vector body fuses. The gradients
+// are built from the same ops as the unfused chain's.
 func ConvAdd(x, w, b *G.Node, geom ConvGeom, e, skip *G.Node, s float32) *G.Node {
 	children := G.Nodes{x, w}
 	in := []int{4, 4}
@@ -351,6 +370,7 @@ func ConvAdd(x, w, b *G.Node, geom ConvGeom, e, skip *G.Node, s float32) *G.Node
 		in = append(in, 4)
 	}
 	var cs convState
+	var epv epilogue
 	name := "Conv2d(" + geom.String() + fmt.Sprintf(",bias=%t)", b != nil)
 	if e != nil || skip != nil {
 		name = "ConvAdd(" + geom.String() + fmt.Sprintf(",bias=%t,e=%t,skip=%t,s=%g)", b != nil, e != nil, skip != nil, s)
@@ -390,7 +410,8 @@ func ConvAdd(x, w, b *G.Node, geom ConvGeom, e, skip *G.Node, s float32) *G.Node
 			}
 			var ep *epilogue
 			if ei >= 0 || si >= 0 {
-				ep = &epilogue{scale: s}
+				epv = epilogue{scale: s}
+				ep = &epv
 				if ei >= 0 {
 					ep.e = in[ei]
 				}

@@ -34,8 +34,9 @@
 // NormConv reads the channels of an up block's input and skip side by side,
 // never writing their concatenation, and applies GroupNorm and SiLU plane
 // by plane as the convolution reads them. Both equal the unfused chain of
-// ops bit for bit (tests check it on every kernel path), so sampling gives
-// the same images as before the fusion.
+// ops bit for bit where each plane fills whole vectors (every shipped
+// model's shapes; see ConvAdd for the exception), as tests check on every
+// kernel path, so sampling gives the same images as before the fusion.
 //
 // Parameters live in a Params store under PyTorch state_dict names and are
 // initialised from explicit seeds, never from gorgonia's clock-seeded

@@ -113,7 +113,8 @@ func (r ResBlock) Apply(g *Graph, prefix string, x, tembAct *G.Node) *G.Node {
 // inference the concatenation is never written out and each GroupNorm runs
 // inside the convolution that reads it (NormConv); otherwise the block is
 // the chain of ConcatChannels, GroupNormOp and ConvAdd, whose intermediate
-// values the backward pass needs. Both give the same values to the bit.
+// values the backward pass needs. Both give the same values to the bit
+// (but see ConvAdd on planes that do not fill whole vectors).
 func (r ResBlock) ApplyParts(g *Graph, prefix string, parts []*G.Node, tembAct *G.Node) *G.Node {
 	same := Same(3, 1, 1)
 	p := func(name string) *G.Node { return g.Param(prefix + name) }

@@ -41,7 +41,8 @@ func gather(dst []float32, src planes, i, c, hw, stride int) {
 }
 
 // NormSpec is the GroupNorm a NormConv applies to its input before the
-// convolution (Wu & He 2018), fused with SiLU when SiLU is set.
+// convolution (Wu & He 2018), fused with SiLU when SiLU is set. A NormConv
+// without GroupNorm parameters ignores it (no SiLU either).
 type NormSpec struct {
 	Groups int
 	Eps    float64
@@ -147,6 +148,9 @@ func NormConv(parts []*G.Node, gamma, beta *G.Node, norm NormSpec, w, b *G.Node,
 		in = append(in, dims)
 		return len(children) - 1
 	}
+	if len(parts) == 0 {
+		panic("normconv: no input")
+	}
 	gi, bei := idx(gamma, 1), idx(beta, 1)
 	if (gamma == nil) != (beta == nil) {
 		panic("normconv: gamma and beta go together")
@@ -155,7 +159,7 @@ func NormConv(parts []*G.Node, gamma, beta *G.Node, norm NormSpec, w, b *G.Node,
 	np := len(parts)
 	var cs convState
 	var src normParts
-	var flat []float32
+	var epv epilogue
 	k := kernel{
 		name: fmt.Sprintf("NormConv(parts=%d,norm=%t,%+v,%v,bias=%t,e=%t,skip=%t,s=%g)", np, gamma != nil, norm, geom, b != nil, e != nil, skip != nil, s),
 		in:   in,
@@ -216,7 +220,8 @@ func NormConv(parts []*G.Node, gamma, beta *G.Node, norm NormSpec, w, b *G.Node,
 			}
 			var ep *epilogue
 			if ei >= 0 || si >= 0 {
-				ep = &epilogue{scale: s}
+				epv = epilogue{scale: s}
+				ep = &epv
 				if ei >= 0 {
 					ep.e = args[ei]
 				}
@@ -236,9 +241,8 @@ func NormConv(parts []*G.Node, gamma, beta *G.Node, norm NormSpec, w, b *G.Node,
 					cs.forward(out, args[0], args[wi], bias, xs, ws, geom, ep)
 					return nil
 				}
-				if len(flat) < n*src.c*src.hw {
-					flat = make([]float32, n*src.c*src.hw)
-				}
+				flat := getScratch(n * src.c * src.hw)
+				defer putScratch(flat)
 				x := flat[:n*src.c*src.hw]
 				simd.Parallel(n, src.c*src.hw, func(lo, hi int) {
 					for i := lo; i < hi; i++ {
