@@ -30,6 +30,9 @@ func TestConvAddMatchesUnfused(t *testing.T) {
 		{2, 20, 8, 5, 5, Same(1, 1, 0)},                                      // 1×1, read in place
 		{2, 6, 7, 8, 8, Same(3, 2, 1)},                                       // parity planes
 		{2, 3, 4, 6, 6, ConvGeom{KH: 3, KW: 3, Stride: 2, PadB: 1, PadR: 1}}, // im2col
+		{2, 20, 8, 16, 32, Same(1, 1, 0)},                                    // 1×1, planes copied skewed
+		{2, 16, 16, 6, 8, Same(3, 1, 1)},                                     // Winograd, 4-lane transforms
+		{16, 32, 32, 8, 8, Same(3, 1, 1)},                                    // Winograd, several samples a group
 	}
 	type variant struct {
 		e, skip bool

@@ -192,8 +192,9 @@ func TestWinoOutAddMatchesPasses(t *testing.T) {
 				if v.resid {
 					sk = skip
 				}
+				const bias = 0.375
 				want := make([]float32, 2*rows*2*tx)
-				WinoOut(want, m, ms, tx, rows, 0)
+				WinoOut(want, m, ms, tx, rows, bias)
 				if v.addE {
 					Affine(want, want, 1, e)
 				}
@@ -201,7 +202,7 @@ func TestWinoOutAddMatchesPasses(t *testing.T) {
 					AXPBYC(want, skip, want, v.s, v.s, 0)
 				}
 				got := randSlice(r, len(want))
-				WinoOutAdd(got, m, ms, tx, rows, 0, v.addE, e, sk, v.s)
+				WinoOutAdd(got, m, ms, tx, rows, bias, v.addE, e, sk, v.s)
 				for i := range want {
 					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 						t.Fatalf("%s tx %d %+v: y[%d] = %g, passes %g", p, tx, v, i, got[i], want[i])
