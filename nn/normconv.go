@@ -218,17 +218,7 @@ func NormConv(parts []*G.Node, gamma, beta *G.Node, norm NormSpec, w, b *G.Node,
 			if bi >= 0 {
 				bias = args[bi]
 			}
-			var ep *epilogue
-			if ei >= 0 || si >= 0 {
-				epv = epilogue{scale: s}
-				ep = &epv
-				if ei >= 0 {
-					ep.e = args[ei]
-				}
-				if si >= 0 {
-					ep.skip = args[si]
-				}
-			}
+			ep := epv.set(args, ei, si, s)
 			ws := sh[wi]
 			xs := tensor.Shape{n, src.c, h, wd}
 			var in planes = &src
