@@ -26,13 +26,6 @@ func (g *Graph) Conv(prefix string, x *G.Node, geom ConvGeom) *G.Node {
 	return Conv2d(x, g.Param(prefix+".weight"), g.Param(prefix+".bias"), geom)
 }
 
-// ConvAdd applies the convolution declared under prefix followed by an added
-// channel vector e and a scaled residual skip (either may be nil), fused (see
-// the package function ConvAdd).
-func (g *Graph) ConvAdd(prefix string, x *G.Node, geom ConvGeom, e, skip *G.Node, s float32) *G.Node {
-	return ConvAdd(x, g.Param(prefix+".weight"), g.Param(prefix+".bias"), geom, e, skip, s)
-}
-
 // DeclareLinear adds the parameters of a linear layer: weight (out,in) and
 // bias (out), both U(±1/√in) as in torch.nn.Linear.
 func DeclareLinear(p *Params, seed uint64, prefix string, in, out int) {

@@ -37,7 +37,9 @@ func BenchmarkSplitHalves(b *testing.B) {
 		b.Fatal(err)
 	}
 	shell, core := sp.Cost(m.Cost(32, 32))
-	b.Run("core", func(b *testing.B) {
+	// prepare runs the shell's first half and the core once: a kept shell
+	// and the core's output buffer.
+	prepare := func(b *testing.B) (*Shell, *tensor.Dense) {
 		sh, err := sp.ShellIn(x, []float64{999}, Cond{Labels: labels}, nil)
 		if err != nil {
 			b.Fatal(err)
@@ -46,6 +48,10 @@ func BenchmarkSplitHalves(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		return sh, buf
+	}
+	b.Run("core", func(b *testing.B) {
+		sh, buf := prepare(b)
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			if _, err := m.CoreInto(sh, buf, nil); err != nil {
@@ -55,14 +61,7 @@ func BenchmarkSplitHalves(b *testing.B) {
 		b.ReportMetric(float64(core)/1e9, "GFLOPs/sample")
 	})
 	b.Run("shell", func(b *testing.B) {
-		sh, err := sp.ShellIn(x, []float64{999}, Cond{Labels: labels}, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		rOut, err := m.Core(sh, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
+		sh, rOut := prepare(b)
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			if sh, err = sp.ShellIn(x, []float64{874}, Cond{Labels: labels}, nil); err != nil {
@@ -75,14 +74,7 @@ func BenchmarkSplitHalves(b *testing.B) {
 		b.ReportMetric(float64(shell)/1e9, "GFLOPs/sample")
 	})
 	b.Run("ratio", func(b *testing.B) {
-		sh, err := sp.ShellIn(x, []float64{999}, Cond{Labels: labels}, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		buf, err := m.Core(sh, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
+		sh, buf := prepare(b)
 		var tc, ts time.Duration
 		for i := 0; i < b.N; i++ {
 			t0 := time.Now()
