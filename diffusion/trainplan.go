@@ -206,8 +206,8 @@ func (c *TrainConfig) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", d.CheckpointEvery, "steps between checkpoints")
 	fs.IntVar(&c.SampleEvery, "sample-every", d.SampleEvery, "steps between sample grids (0: none)")
 	fs.IntVar(&c.LogEvery, "log-every", d.LogEvery, "steps between metrics lines")
-	fs.StringVar(&c.Schedule.PredictionType, "prediction", d.Schedule.PredictionType, "epsilon, v_prediction or sample")
-	fs.StringVar(&c.Schedule.BetaSchedule, "beta-schedule", d.Schedule.BetaSchedule, "linear, scaled_linear, squaredcos_cap_v2 or sigmoid")
+	fs.StringVar(&c.Schedule.PredictionType, "prediction", d.Schedule.PredictionType, "epsilon, v_prediction or sample (with -init: the model's own unless given)")
+	fs.StringVar(&c.Schedule.BetaSchedule, "beta-schedule", d.Schedule.BetaSchedule, "linear, scaled_linear, squaredcos_cap_v2 or sigmoid (with -init: the model's own unless given)")
 	fs.BoolVar(&c.Schedule.RescaleBetasZeroSNR, "zero-snr", d.Schedule.RescaleBetasZeroSNR, "rescale betas to zero terminal SNR (needs -prediction v_prediction or sample)")
 }
 

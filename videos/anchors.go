@@ -99,15 +99,16 @@ func EditAnchored(e *edits.Editor, frames []float32, t int, instruction string, 
 	return Editing{Editor: e, Options: o, Anchors: anchors, Batch: batch}.Run(frames, t, instruction, only)
 }
 
-// Run edits t frames (t·C·H·W values in [−1, 1]) by instruction. Frame by
-// frame, frame f draws its noise from stream f of the seed (stream 0 for
-// every frame with shared noise). With anchors, the anchor frames are
-// edited first, as one batch whose self-attention spans all of them, their
-// keys and values cached per layer, model evaluation and guidance branch
-// (nn.KVStore); then the other frames, in batches of Batch, each
-// attending to its own keys and values and the anchors'; frame f draws
-// stream f in both phases, so a frame of the second phase is the same
-// whatever batch it is edited in. only, when not nil, edits only those
+// Run edits t frames (t·C·H·W values in [−1, 1]) by instruction. Frame f
+// draws its noise from stream f of the seed (every frame from stream 0
+// with Options.SharedNoise), frame by frame or with anchors alike. With
+// anchors, the anchor frames are edited first, as one batch whose
+// self-attention spans all of them, their keys and values cached per
+// layer, model evaluation and guidance branch (nn.KVStore); then the other
+// frames, in batches of Batch, each attending to its own keys and values
+// and the anchors'; a frame's noise stream is fixed by its index (or is
+// stream 0), so a frame of the second phase is the same whatever batch it
+// is edited in. only, when not nil, edits only those
 // frames of the second phase (a shard; the anchors are always edited):
 // the result holds zeros for the others.
 func (ed Editing) Run(frames []float32, t int, instruction string, only []int) (*Result, error) {
@@ -123,9 +124,6 @@ func (ed Editing) Run(frames []float32, t int, instruction string, only []int) (
 	}
 	if batch <= 0 {
 		return nil, fmt.Errorf("a batch of %d frames", batch)
-	}
-	if o.SharedNoise && anchors != nil {
-		return nil, fmt.Errorf("shared noise is a frame-by-frame baseline: it goes without anchors")
 	}
 	for i, a := range anchors {
 		if a < 0 || a >= t {
@@ -143,7 +141,11 @@ func (ed Editing) Run(frames []float32, t int, instruction string, only []int) (
 	cond.Pooled = nil
 	cond.Image = edits.ImagesTensor(frames, t, e.Shape)
 	res := &Result{Frames: make([]float32, t*per), Anchors: anchors}
-	sample := func(d diffusion.Denoiser, rows, indices []int, size int, hook func(diffusion.StepInfo) error) error {
+	sample := func(d diffusion.Denoiser, rows []int, size int, hook func(diffusion.StepInfo) error) error {
+		indices := rows
+		if o.SharedNoise {
+			indices = make([]int, len(rows))
+		}
 		f0, _ := diffusion.CountedFLOPs(d)
 		so := diffusion.Options{Sampler: o.Sampler, Steps: o.Steps, Seed: o.Seed, Indices: indices, Cond: cond.Take(rows), Hook: hook}
 		x, err := diffusion.SampleMany(d, e.Noise, e.Shape, len(rows), size, so, nil)
@@ -173,11 +175,7 @@ func (ed Editing) Run(frames []float32, t int, instruction string, only []int) (
 				rows = append(rows, f)
 			}
 		}
-		indices := rows
-		if o.SharedNoise {
-			indices = make([]int, len(rows))
-		}
-		return res, sample(d, rows, indices, batch, nil)
+		return res, sample(d, rows, batch, nil)
 	}
 	branches := 1
 	if e.Student == nil {
@@ -197,7 +195,7 @@ func (ed Editing) Run(frames []float32, t int, instruction string, only []int) (
 		if err != nil {
 			return err
 		}
-		return sample(d, rows, rows, size, hook)
+		return sample(d, rows, size, hook)
 	}
 	if err := phase(anchors, len(anchors)); err != nil {
 		return nil, fmt.Errorf("the anchors: %w", err)

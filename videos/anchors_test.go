@@ -75,6 +75,26 @@ func TestEditAnchoredBatches(t *testing.T) {
 			}
 		}
 	}
+	// From shared noise, too, a frame is the same in any batch, and it is
+	// not the frame of per-frame noise.
+	so := o
+	so.SharedNoise = true
+	sh5, err := videos.EditAnchored(e, frames, 8, v.Phrase, so, anchors, 5, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh1, err := videos.EditAnchored(e, frames, 8, v.Phrase, so, anchors, 1, []int{1, 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []int{0, 1, 4, 6, 7} {
+		if !slices.Equal(sh5.Frames[f*per:(f+1)*per], sh1.Frames[f*per:(f+1)*per]) {
+			t.Fatalf("shared noise: frame %d differs between a batch of 5 and a shard in batches of 1", f)
+		}
+	}
+	if slices.Equal(sh5.Frames[per:2*per], whole.Frames[per:2*per]) {
+		t.Fatal("shared noise does not change frame 1")
+	}
 	plain, err := e.Edit(frames, 8, []string{v.Phrase}, o, nil)
 	if err != nil {
 		t.Fatal(err)

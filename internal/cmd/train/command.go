@@ -93,6 +93,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		tc.Schedule = ts
 	}
+	var scheduleNote string
+	if tc.Init != "" && !*resume {
+		// A fine-tuned model keeps the noise schedule and parameterisation
+		// it was trained with unless a flag changes them (a v-prediction
+		// editor fine-tuned as an ε one would silently unlearn itself).
+		is, err := diffusion.LoadScheduleConfig(tc.Init)
+		if err != nil {
+			return c.Fail(fmt.Errorf("-init: %w", err))
+		}
+		given := tc.Schedule
+		tc.Schedule = is
+		if c.Given("prediction") {
+			tc.Schedule.PredictionType = given.PredictionType
+		}
+		if c.Given("beta-schedule") {
+			tc.Schedule.BetaSchedule = given.BetaSchedule
+		}
+		if c.Given("zero-snr") {
+			tc.Schedule.RescaleBetasZeroSNR = given.RescaleBetasZeroSNR
+		}
+		if tc.Schedule.PredictionType != is.PredictionType || tc.Schedule.BetaSchedule != is.BetaSchedule || tc.Schedule.RescaleBetasZeroSNR != is.RescaleBetasZeroSNR {
+			scheduleNote = fmt.Sprintf("note: %s was trained with %s on the %s schedule (zero terminal SNR %v); this run trains %s on the %s schedule (zero terminal SNR %v)\n",
+				tc.Init, is.PredictionType, is.BetaSchedule, is.RescaleBetasZeroSNR, tc.Schedule.PredictionType, tc.Schedule.BetaSchedule, tc.Schedule.RescaleBetasZeroSNR)
+		}
+	}
 	if err := fsutil.CheckOutDir("-out", *out); err != nil {
 		return c.Usage("%v", err)
 	}
@@ -169,6 +194,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			note = ", with its teacher's text encoder, frozen"
 		}
 		c.Printf("training %s (%d parameters%s) on %s (%d images) for %d steps of %d into %s\n", *config, m.Params.Count(), note, images.Name, images.Len(), tc.Steps, tc.BatchSize, *out)
+		c.Printf("%s", scheduleNote)
 	}
 	tr.Note = func(n string) { c.Printf("note: %s\n", n) }
 	defer c.Provenance(*out)()

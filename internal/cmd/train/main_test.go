@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/internal/npzio"
 	"github.com/clockwork-go/clockwork/unet"
 )
@@ -83,3 +84,45 @@ func TestTrainCommandErrors(t *testing.T) {
 }
 
 func zero() int { return 0 }
+
+// TestTrainInitKeepsSchedule: a run fine-tuned from -init keeps the
+// model's prediction type unless -prediction changes it, and says so
+// when it does.
+func TestTrainInitKeepsSchedule(t *testing.T) {
+	tmp := t.TempDir()
+	c, _ := unet.ConfigFrom("mnist_tiny")
+	c.InChannels, c.OutChannels = 3, 3
+	m, _ := unet.New(c, 0)
+	cfgDir := filepath.Join(tmp, "cfg")
+	if err := m.Save(cfgDir); err != nil {
+		t.Fatal(err)
+	}
+	first := filepath.Join(tmp, "v")
+	var so, se bytes.Buffer
+	if code := run(context.Background(), []string{"-out", first, "-config", cfgDir, "-data", "shapes:64", "-steps", "1", "-batch", "4", "-sample-every", "0", "-prediction", "v_prediction", "-quiet"}, &so, &se); code != 0 {
+		t.Fatalf("exit %d: %s", code, se.String())
+	}
+	prediction := func(dir string) string {
+		s, err := diffusion.LoadScheduleConfig(filepath.Join(dir, "model"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.PredictionType
+	}
+	kept := filepath.Join(tmp, "kept")
+	so.Reset()
+	if code := run(context.Background(), []string{"-out", kept, "-init", filepath.Join(first, "model"), "-data", "shapes:64", "-steps", "1", "-batch", "4", "-sample-every", "0", "-quiet"}, &so, &se); code != 0 {
+		t.Fatalf("exit %d: %s", code, se.String())
+	}
+	if p := prediction(kept); p != diffusion.PredictV || strings.Contains(so.String(), "note:") {
+		t.Fatalf("fine-tuned without -prediction: %s, output %q", p, so.String())
+	}
+	changed := filepath.Join(tmp, "changed")
+	so.Reset()
+	if code := run(context.Background(), []string{"-out", changed, "-init", filepath.Join(first, "model"), "-data", "shapes:64", "-steps", "1", "-batch", "4", "-sample-every", "0", "-prediction", "epsilon", "-quiet"}, &so, &se); code != 0 {
+		t.Fatalf("exit %d: %s", code, se.String())
+	}
+	if p := prediction(changed); p != diffusion.PredictEpsilon || !strings.Contains(so.String(), "trained with v_prediction") {
+		t.Fatalf("fine-tuned with -prediction epsilon: %s, output %q", p, so.String())
+	}
+}

@@ -42,10 +42,10 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	frames := fs.Int("frames", 16, "without -input: the toy video's length")
 	instruction := fs.String("instruction", "", "the edit (default, for a toy video: its own)")
 	output := fs.String("output", "runs/video/edited.npz", "output .npz (frames); a GIF (source | edit [| true edit]) and a frame strip PNG are written beside it")
-	shared := fs.Bool("shared-noise", false, "frame by frame, every frame from the same noise (default: frame t from noise stream t)")
+	shared := fs.Bool("shared-noise", false, "every frame from the same noise (default: frame t from noise stream t), frame by frame or with -anchors")
 	anchors := fs.Int("anchors", 0, "FAIRY's anchor attention with this many anchor frames (0: frame by frame)")
 	choice := fs.String("anchor-choice", videos.AnchorsUniform, "anchor frames: uniform (spread over the video) or middle")
-	study := fs.String("study", "", "the video study: edit -n held-out toy videos frame by frame (per-frame and shared noise), with -anchor-counts anchors, and with the -equivariant-model and the -student stack, and write the table, JSON, figure and GIF into this directory")
+	study := fs.String("study", "", "the video study: edit -n held-out toy videos frame by frame and with -anchor-counts anchors (each from per-frame and from shared noise), and with the -equivariant-model and the -student stack, and write the table, JSON, figure and GIF into this directory")
 	nVideos := fs.Int("n", 8, "with -study: held-out videos")
 	counts := fs.String("anchor-counts", "1,3,7", "with -study: the anchor counts (uniform anchors)")
 	equiModel := fs.String("equivariant-model", "", "with -study: an equivariantly fine-tuned editor, run with 3 anchors")
@@ -68,9 +68,6 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if *anchors < 0 {
 		return c.Usage("-anchors %d: want 0 (frame by frame) or more", *anchors)
-	}
-	if *anchors > 0 && *shared {
-		return c.Usage("-shared-noise is a frame-by-frame baseline: it goes without -anchors")
 	}
 	var si, sn int
 	if *shard != "" {
@@ -227,9 +224,10 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := plots.SaveGridPNG(base+".png", strip, len(rows)*t, shape[0], shape[1], shape[2], t, 2); err != nil {
 		return c.Fail(err)
 	}
-	how := map[bool]string{false: "frame by frame, per-frame noise", true: "frame by frame, shared noise"}[o.SharedNoise]
+	noise := map[bool]string{false: "per-frame noise", true: "shared noise"}[o.SharedNoise]
+	how := "frame by frame, " + noise
 	if anc != nil {
-		how = fmt.Sprintf("anchor attention, anchors %v, cache %.1f MB", anc, float64(cache)/1e6)
+		how = fmt.Sprintf("anchor attention, anchors %v, cache %.1f MB, %s", anc, float64(cache)/1e6, noise)
 	}
 	c.Printf("%d frames edited (%q; %s, %d steps, s_T %g, s_I %g; %s) in %s\n", t, *instruction, o.Sampler, o.Steps, o.TextScale, o.ImageScale, how, el.Round(time.Millisecond))
 	if toy != nil {
@@ -287,19 +285,27 @@ func runStudy(c *cli.Command, sc studyConfig) int {
 	shared := o
 	shared.SharedNoise = true
 	methods = append(methods, videos.StudyMethod{Name: "frame by frame, shared noise", Editing: videos.Editing{Editor: e, Options: shared, Batch: batch}})
-	for _, k := range sc.counts {
-		name := fmt.Sprintf("%d anchors", k)
-		if k == 1 {
-			name = "1 anchor"
+	// Anchor attention from per-frame noise, then from shared noise: the
+	// second isolates what the anchors add to shared noise.
+	for _, oo := range []edits.Options{o, shared} {
+		for _, k := range sc.counts {
+			name := fmt.Sprintf("%d anchors", k)
+			if k == 1 {
+				name = "1 anchor"
+			}
+			if oo.SharedNoise {
+				name += ", shared noise"
+			}
+			methods = append(methods, videos.StudyMethod{Name: name, Editing: videos.Editing{Editor: e, Options: oo, Batch: batch}, Count: k, Choice: videos.AnchorsUniform})
 		}
-		methods = append(methods, videos.StudyMethod{Name: name, Editing: videos.Editing{Editor: e, Options: o, Batch: batch}, Count: k, Choice: videos.AnchorsUniform})
 	}
 	if sc.equi != "" {
 		eq, err := edits.LoadThreePass(sc.equi)
 		if err != nil {
 			return c.Fail(err)
 		}
-		methods = append(methods, videos.StudyMethod{Name: "equivariant, 3 anchors", Editing: videos.Editing{Editor: eq, Options: o, Batch: batch}, Count: 3, Choice: videos.AnchorsUniform})
+		methods = append(methods, videos.StudyMethod{Name: "equivariant, 3 anchors", Editing: videos.Editing{Editor: eq, Options: o, Batch: batch}, Count: 3, Choice: videos.AnchorsUniform},
+			videos.StudyMethod{Name: "equivariant, 3 anchors, shared noise", Editing: videos.Editing{Editor: eq, Options: shared, Batch: batch}, Count: 3, Choice: videos.AnchorsUniform})
 	}
 	if sc.student != "" {
 		st, err := edits.LoadStudent(sc.student)
