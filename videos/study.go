@@ -3,6 +3,7 @@ package videos
 import (
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -42,16 +43,80 @@ type StudyRow struct {
 	MsPerFrame float64 `json:"ms_per_frame"`
 	Speedup    float64 `json:"speedup"`
 	CacheMB    float64 `json:"cache_mb"`
+	// Against compares the row with each of the study's references,
+	// paired over the videos (the same videos and noise for every
+	// method).
+	Against []Comparison `json:"against,omitempty"`
+	// Videos holds the row's scores per video.
+	Videos []Score `json:"videos"`
+}
+
+// Comparison is a row against a reference method, paired over the
+// videos, with 95% bootstrap intervals over them: WarpFold is the
+// reference's mean warp error over the row's (above 1: the row is more
+// consistent), FrameAcc and PSNR the row's mean minus the reference's.
+type Comparison struct {
+	Reference string           `json:"reference"`
+	WarpFold  metrics.Interval `json:"warp_fold"`
+	FrameAcc  metrics.Interval `json:"frame_acc_diff"`
+	PSNR      metrics.Interval `json:"psnr_diff"`
+}
+
+// compare returns row scores s against reference scores r (one per
+// video, in the same order), from reps bootstrap resamples.
+func compare(name string, s, r []Score, reps int) (Comparison, error) {
+	c := Comparison{Reference: name}
+	var err error
+	c.WarpFold, err = metrics.Bootstrap(len(s), reps, 2, func(idx []int) (float64, error) {
+		var a, b float64
+		for _, i := range idx {
+			a += r[i].Warp
+			b += s[i].Warp
+		}
+		if b == 0 {
+			return 0, fmt.Errorf("a warp error of 0")
+		}
+		return a / b, nil
+	})
+	if err != nil {
+		return c, err
+	}
+	for _, d := range []struct {
+		dst *metrics.Interval
+		f   func(Score) float64
+	}{{&c.FrameAcc, func(x Score) float64 { return x.FrameAcc }}, {&c.PSNR, func(x Score) float64 { return x.PSNR }}} {
+		diff := make([]float64, len(s))
+		for i := range s {
+			diff[i] = d.f(s[i]) - d.f(r[i])
+		}
+		if *d.dst, err = metrics.Bootstrap(len(diff), reps, 3, func(idx []int) (float64, error) {
+			var t float64
+			for _, i := range idx {
+				t += diff[i]
+			}
+			return t / float64(len(idx)), nil
+		}); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
 }
 
 // Study edits every video of set with every method (the same noise for
 // all: the seed of each method's options), measures each edit against the
 // true one (Measure) and returns the rows, the first video's edits per
-// method, and the true edits' own row (the floor of the warp error).
-func Study(methods []StudyMethod, m *captions.Measurer, clf *metrics.Classifier, set *Set, reps int, progress func(done, total int)) ([]StudyRow, [][]float32, StudyRow, error) {
+// method, and the true edits' own row (the floor of the warp error). Each
+// row is compared, paired over the videos, with the methods whose
+// indices refs gives (StudyRow.Against).
+func Study(methods []StudyMethod, refs []int, m *captions.Measurer, clf *metrics.Classifier, set *Set, reps int, progress func(done, total int)) ([]StudyRow, [][]float32, StudyRow, error) {
 	nv, k := len(set.Videos), len(methods)
 	if nv == 0 || k == 0 {
 		return nil, nil, StudyRow{}, fmt.Errorf("a video study needs videos and methods")
+	}
+	for _, r := range refs {
+		if r < 0 || r >= k {
+			return nil, nil, StudyRow{}, fmt.Errorf("reference method %d of %d", r, k)
+		}
 	}
 	scores := make([][]Score, k)
 	ms := make([][]float64, k)
@@ -131,6 +196,17 @@ func Study(methods []StudyMethod, m *captions.Measurer, clf *metrics.Classifier,
 			return nil, nil, StudyRow{}, err
 		}
 		r.GFLOPsPerFrame, r.MsPerFrame, r.CacheMB = flops[i]/1e9, evaluate.Median(ms[i]), cache[i]
+		r.Videos = scores[i]
+		for _, ref := range refs {
+			if ref == i {
+				continue
+			}
+			c, err := compare(methods[ref].Name, scores[i], scores[ref], reps)
+			if err != nil {
+				return nil, nil, StudyRow{}, fmt.Errorf("%s against %s: %w", me.Name, methods[ref].Name, err)
+			}
+			r.Against = append(r.Against, c)
+		}
 		rows = append(rows, r)
 	}
 	for i := range rows {
@@ -152,6 +228,34 @@ func WriteStudyTable(w io.Writer, rows []StudyRow, truth StudyRow) {
 			iv(r.FrameAcc, "%.3f"), iv(r.Preserved, "%.3f"), iv(r.PSNR, "%.2f"), iv(r.Warp, "%.4f"), iv(r.TemCon, "%.4f"))
 	}
 	fmt.Fprintf(w, "| %s | — | — | — | — | %s | %s | — | %s | %s |\n", truth.Name, iv(truth.FrameAcc, "%.3f"), iv(truth.Preserved, "%.3f"), iv(truth.Warp, "%.4f"), iv(truth.TemCon, "%.4f"))
+}
+
+// WriteComparisons writes each row's comparisons with the references
+// (StudyRow.Against) as Markdown: a table per reference; nothing when no
+// row has any.
+func WriteComparisons(w io.Writer, rows []StudyRow) {
+	var refs []string
+	for _, r := range rows {
+		for _, c := range r.Against {
+			if !slices.Contains(refs, c.Reference) {
+				refs = append(refs, c.Reference)
+			}
+		}
+	}
+	iv := func(x metrics.Interval, f string) string {
+		return fmt.Sprintf(f+" ["+f+", "+f+"]", x.Value, x.Lo, x.Hi)
+	}
+	for _, ref := range refs {
+		fmt.Fprintf(w, "\nAgainst %s, paired over the videos (warp error: its mean over the method's, above 1 more consistent; Frame-Acc and PSNR: the method's minus its):\n\n", ref)
+		fmt.Fprintf(w, "| method | warp error, times lower | Frame-Acc difference | PSNR difference (dB) |\n|---|---|---|---|\n")
+		for _, r := range rows {
+			for _, c := range r.Against {
+				if c.Reference == ref {
+					fmt.Fprintf(w, "| %s | %s× | %s | %s |\n", r.Name, iv(c.WarpFold, "%.2f"), iv(c.FrameAcc, "%+.3f"), iv(c.PSNR, "%+.2f"))
+				}
+			}
+		}
+	}
 }
 
 // StudyPlot draws the warp error (with intervals) against GFLOPs per

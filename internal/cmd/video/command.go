@@ -343,7 +343,7 @@ func runStudy(c *cli.Command, sc studyConfig) int {
 	}
 	prog := cli.NewProgress(c.Stderr, sc.n*len(methods), "video study")
 	start := time.Now()
-	rows, first, truth, err := videos.Study(methods, m, clf, set, 1000, func(done, _ int) { prog.Set(done, "") })
+	rows, first, truth, err := videos.Study(methods, []int{0, 1}, m, clf, set, 1000, func(done, _ int) { prog.Set(done, "") })
 	prog.Finish()
 	if err != nil {
 		return c.Fail(err)
@@ -351,6 +351,7 @@ func runStudy(c *cli.Command, sc studyConfig) int {
 	var md strings.Builder
 	fmt.Fprintf(&md, "%d held-out toy videos of %d frames, %s %d steps (the student: its own), s_T %g, s_I %g, seed %d; intervals over videos:\n\n", sc.n, sc.frames, o.Sampler, o.Steps, o.TextScale, o.ImageScale, o.Seed)
 	videos.WriteStudyTable(&md, rows, truth)
+	videos.WriteComparisons(&md, rows)
 	if err := fsutil.WriteAtomic(filepath.Join(sc.dir, "study.md"), func(w io.Writer) error { _, err := io.WriteString(w, md.String()); return err }); err != nil {
 		return c.Fail(err)
 	}

@@ -135,7 +135,7 @@ func TestVideoStudy(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("study: %d %s", code, msg)
 	}
-	for _, want := range []string{"| frame by frame, per-frame noise |", "| frame by frame, shared noise |", "| 3 anchors |", "| 3 anchors, shared noise |", "| equivariant, 3 anchors |", "| equivariant, 3 anchors, shared noise |", "| true edit |"} {
+	for _, want := range []string{"| frame by frame, per-frame noise |", "| frame by frame, shared noise |", "| 3 anchors |", "| 3 anchors, shared noise |", "| equivariant, 3 anchors |", "| equivariant, 3 anchors, shared noise |", "| true edit |", "Against frame by frame, per-frame noise", "Against frame by frame, shared noise", "times lower"} {
 		if !strings.Contains(msg, want) {
 			t.Fatalf("the study lacks %q:\n%s", want, msg)
 		}
