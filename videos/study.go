@@ -231,8 +231,8 @@ func WriteStudyTable(w io.Writer, rows []StudyRow, truth StudyRow) {
 }
 
 // WriteComparisons writes each row's comparisons with the references
-// (StudyRow.Against) as Markdown: a table per reference; nothing when no
-// row has any.
+// (StudyRow.Against) as Markdown: a table per reference, in the order of
+// the references' rows; nothing when no row has any.
 func WriteComparisons(w io.Writer, rows []StudyRow) {
 	var refs []string
 	for _, r := range rows {
@@ -242,6 +242,11 @@ func WriteComparisons(w io.Writer, rows []StudyRow) {
 			}
 		}
 	}
+	// The references in the order of their rows.
+	at := func(name string) int {
+		return slices.IndexFunc(rows, func(r StudyRow) bool { return r.Name == name })
+	}
+	slices.SortStableFunc(refs, func(a, b string) int { return at(a) - at(b) })
 	iv := func(x metrics.Interval, f string) string {
 		return fmt.Sprintf(f+" ["+f+", "+f+"]", x.Value, x.Lo, x.Hi)
 	}

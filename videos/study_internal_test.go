@@ -29,6 +29,12 @@ func TestCompare(t *testing.T) {
 	if !strings.Contains(b.String(), "Against ref") || !strings.Contains(b.String(), "| m | 2.00 [2.00, 2.00]× | -0.083") {
 		t.Fatalf("comparison table:\n%s", b.String())
 	}
+	// Two references: their tables come in the order of their rows.
+	b.Reset()
+	WriteComparisons(&b, []StudyRow{{Name: "first", Against: []Comparison{{Reference: "second"}}}, {Name: "second", Against: []Comparison{{Reference: "first"}}}})
+	if f, s := strings.Index(b.String(), "Against first"), strings.Index(b.String(), "Against second"); f < 0 || s < f {
+		t.Fatalf("the references' tables out of order:\n%s", b.String())
+	}
 	if _, err := compare("ref", []Score{{Warp: 0}}, []Score{{Warp: 1}}, 10); err == nil {
 		t.Fatal("a warp error of 0 accepted")
 	}
