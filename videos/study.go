@@ -3,6 +3,8 @@ package videos
 import (
 	"fmt"
 	"io"
+	"runtime"
+	rtmetrics "runtime/metrics"
 	"slices"
 	"time"
 
@@ -43,6 +45,12 @@ type StudyRow struct {
 	MsPerFrame float64 `json:"ms_per_frame"`
 	Speedup    float64 `json:"speedup"`
 	CacheMB    float64 `json:"cache_mb"`
+	// PeakHeapMB is the most Go heap in use while the method edited a
+	// video (the largest over the videos, each run after a collection;
+	// sampled every few milliseconds, so a shorter peak can be missed):
+	// the models' weights, the frames, the activations and the anchor
+	// cache.
+	PeakHeapMB float64 `json:"peak_heap_mb"`
 	// Against compares the row with each of the study's references,
 	// paired over the videos (the same videos and noise for every
 	// method).
@@ -60,6 +68,40 @@ type Comparison struct {
 	WarpFold  metrics.Interval `json:"warp_fold"`
 	FrameAcc  metrics.Interval `json:"frame_acc_diff"`
 	PSNR      metrics.Interval `json:"psnr_diff"`
+}
+
+// samplePeakHeap starts sampling the bytes of heap objects in use every
+// 5 ms; the function it returns stops the sampling and gives the most
+// seen, the value at the call included.
+func samplePeakHeap() func() uint64 {
+	sample := []rtmetrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	read := func() uint64 {
+		rtmetrics.Read(sample)
+		if sample[0].Value.Kind() != rtmetrics.KindUint64 {
+			return 0
+		}
+		return sample[0].Value.Uint64()
+	}
+	peak := read()
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				peak = max(peak, read())
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		<-finished
+		return max(peak, read())
+	}
 }
 
 // compare returns row scores s against reference scores r (one per
@@ -122,6 +164,7 @@ func Study(methods []StudyMethod, refs []int, m *captions.Measurer, clf *metrics
 	ms := make([][]float64, k)
 	flops := make([]float64, k)
 	cache := make([]float64, k)
+	peak := make([]float64, k)
 	first := make([][]float32, k)
 	var truth []Score
 	done := 0
@@ -140,8 +183,11 @@ func Study(methods []StudyMethod, refs []int, m *captions.Measurer, clf *metrics
 				}
 				ed.Anchors = a
 			}
+			runtime.GC() // this method's peak, not the garbage of the last
+			stop := samplePeakHeap()
 			start := time.Now()
 			r, err := ed.Run(src, t, v.Phrase, nil)
+			peak[mi] = max(peak[mi], float64(stop())/1e6)
 			if err != nil {
 				return nil, nil, StudyRow{}, fmt.Errorf("%s, video %d: %w", me.Name, vi, err)
 			}
@@ -195,7 +241,7 @@ func Study(methods []StudyMethod, refs []int, m *captions.Measurer, clf *metrics
 		if err != nil {
 			return nil, nil, StudyRow{}, err
 		}
-		r.GFLOPsPerFrame, r.MsPerFrame, r.CacheMB = flops[i]/1e9, evaluate.Median(ms[i]), cache[i]
+		r.GFLOPsPerFrame, r.MsPerFrame, r.CacheMB, r.PeakHeapMB = flops[i]/1e9, evaluate.Median(ms[i]), cache[i], peak[i]
 		r.Videos = scores[i]
 		for _, ref := range refs {
 			if ref == i {
@@ -222,12 +268,12 @@ func WriteStudyTable(w io.Writer, rows []StudyRow, truth StudyRow) {
 	iv := func(x metrics.Interval, f string) string {
 		return fmt.Sprintf(f+" ["+f+", "+f+"]", x.Value, x.Lo, x.Hi)
 	}
-	fmt.Fprintf(w, "| method | GFLOPs/frame | FLOPs saved | wall-time speed-up | anchor cache (MB) | Frame-Acc | preservation | PSNR (dB) | warp error | Tem-Con |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "| method | GFLOPs/frame | FLOPs saved | wall-time speed-up | anchor cache (MB) | peak heap (MB) | Frame-Acc | preservation | PSNR (dB) | warp error | Tem-Con |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
-		fmt.Fprintf(w, "| %s | %.3f | %.2f× | %.2f× | %.2f | %s | %s | %s | %s | %s |\n", r.Name, r.GFLOPsPerFrame, r.Saved, r.Speedup, r.CacheMB,
+		fmt.Fprintf(w, "| %s | %.3f | %.2f× | %.2f× | %.2f | %.0f | %s | %s | %s | %s | %s |\n", r.Name, r.GFLOPsPerFrame, r.Saved, r.Speedup, r.CacheMB, r.PeakHeapMB,
 			iv(r.FrameAcc, "%.3f"), iv(r.Preserved, "%.3f"), iv(r.PSNR, "%.2f"), iv(r.Warp, "%.4f"), iv(r.TemCon, "%.4f"))
 	}
-	fmt.Fprintf(w, "| %s | — | — | — | — | %s | %s | — | %s | %s |\n", truth.Name, iv(truth.FrameAcc, "%.3f"), iv(truth.Preserved, "%.3f"), iv(truth.Warp, "%.4f"), iv(truth.TemCon, "%.4f"))
+	fmt.Fprintf(w, "| %s | — | — | — | — | — | %s | %s | — | %s | %s |\n", truth.Name, iv(truth.FrameAcc, "%.3f"), iv(truth.Preserved, "%.3f"), iv(truth.Warp, "%.4f"), iv(truth.TemCon, "%.4f"))
 }
 
 // WriteComparisons writes each row's comparisons with the references

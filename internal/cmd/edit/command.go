@@ -73,7 +73,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return c.Usage("%v", err)
 	}
 	if _, err := os.Stat(*model); err != nil && *model == DefaultModel {
-		return c.Fail(fmt.Errorf("-model: no editor is shipped in %s yet; train one with `train -init models/mnist_text -data edits -prediction v_prediction -out runs/edit` and give -model runs/edit/model", DefaultModel))
+		return c.Fail(fmt.Errorf("-model: no editor is shipped in %s yet; train one with `train -init models/mnist_text -data edits -out runs/edit` and give -model runs/edit/model", DefaultModel))
 	}
 	if *sweep != "" {
 		if *eval || *input != "" || *output != "" {

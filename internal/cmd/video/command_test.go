@@ -3,6 +3,7 @@ package video
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,6 +144,26 @@ func TestVideoStudy(t *testing.T) {
 	for _, f := range []string{"study.md", "study.json", "study_pareto.png", "video0.gif"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Fatal(err)
+		}
+	}
+	// Every row reports the heap it peaked at: at least the editor's
+	// weights and the video's frames.
+	var js struct {
+		Rows []videos.StudyRow `json:"rows"`
+	}
+	b, err := os.ReadFile(filepath.Join(out, "study.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &js); err != nil {
+		t.Fatal(err)
+	}
+	if len(js.Rows) == 0 || !strings.Contains(msg, "peak heap (MB)") {
+		t.Fatalf("study.json has %d rows; output %q", len(js.Rows), msg)
+	}
+	for _, r := range js.Rows {
+		if r.PeakHeapMB <= 0 || len(r.Videos) != 2 {
+			t.Fatalf("%s: peak heap %g MB, %d videos' scores", r.Name, r.PeakHeapMB, len(r.Videos))
 		}
 	}
 	if code, msg := run("-model", dir, "-study", out, "-anchors", "2"); code == 0 || !strings.Contains(msg, "go without it") {
