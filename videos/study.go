@@ -49,7 +49,8 @@ type StudyRow struct {
 	// video (the largest over the videos, each run after a collection;
 	// sampled every few milliseconds, so a shorter peak can be missed):
 	// the models' weights, the frames, the activations and the anchor
-	// cache.
+	// cache, and garbage not yet collected, so it moves with the
+	// collector's timing: a rough figure.
 	PeakHeapMB float64 `json:"peak_heap_mb"`
 	// Against compares the row with each of the study's references,
 	// paired over the videos (the same videos and noise for every
