@@ -108,9 +108,9 @@ func EditAnchored(e *edits.Editor, frames []float32, t int, instruction string, 
 // frames, in batches of Batch, each attending to its own keys and values
 // and the anchors'; a frame's noise stream is fixed by its index (or is
 // stream 0), so a frame of the second phase is the same whatever batch it
-// is edited in. only, when not nil, edits only those
-// frames of the second phase (a shard; the anchors are always edited):
-// the result holds zeros for the others.
+// is edited in. only, when not nil, edits only those frames of the second
+// phase (a shard; the anchors are always edited): the result holds zeros
+// for the others.
 func (ed Editing) Run(frames []float32, t int, instruction string, only []int) (*Result, error) {
 	e, o, anchors, batch := ed.Editor, ed.Options, ed.Anchors, ed.Batch
 	if err := o.Check(); err != nil {
