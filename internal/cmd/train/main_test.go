@@ -125,4 +125,16 @@ func TestTrainInitKeepsSchedule(t *testing.T) {
 	if p := prediction(changed); p != diffusion.PredictEpsilon || !strings.Contains(so.String(), "trained with v_prediction") {
 		t.Fatalf("fine-tuned with -prediction epsilon: %s, output %q", p, so.String())
 	}
+	// A model without its noise schedule: an error naming the file, no run.
+	if err := os.Remove(filepath.Join(first, "model", diffusion.ScheduleFile)); err != nil {
+		t.Fatal(err)
+	}
+	none := filepath.Join(tmp, "none")
+	se.Reset()
+	if code := run(context.Background(), []string{"-out", none, "-init", filepath.Join(first, "model"), "-data", "shapes:64", "-steps", "1", "-batch", "4", "-quiet"}, &so, &se); code == 0 || !strings.Contains(se.String(), diffusion.ScheduleFile) {
+		t.Fatalf("-init without %s: exit %d, %q", diffusion.ScheduleFile, code, se.String())
+	}
+	if _, err := os.Stat(none); err == nil {
+		t.Fatal("a run directory was written")
+	}
 }
