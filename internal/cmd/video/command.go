@@ -48,7 +48,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	study := fs.String("study", "", "the video study: edit -n held-out toy videos frame by frame and with -anchor-counts anchors (each from per-frame and from shared noise), and with the -equivariant-model and the -student stack, and write the table, JSON, figure and GIF into this directory")
 	nVideos := fs.Int("n", 8, "with -study: held-out videos")
 	counts := fs.String("anchor-counts", "1,3,7", "with -study: the anchor counts (uniform anchors)")
-	equiModel := fs.String("equivariant-model", "", "with -study: an equivariantly fine-tuned editor, run with 3 anchors")
+	equiModel := fs.String("equivariant-model", "", "with -study: an equivariantly fine-tuned editor, run with 3 anchors from per-frame and from shared noise")
 	student := fs.String("student", "", "with -study: a guidance-distilled student of -model, run at -student-steps with one middle anchor (MoViE's stack)")
 	studentSteps := fs.Int("student-steps", 8, "with -study: the student's steps")
 	studentAdaptor := fs.String("student-adaptor", "", "with -study: a Clockwork adaptor of -student (identity or a directory), added to the student's row")
