@@ -237,6 +237,49 @@ func TestGenerate(t *testing.T) {
 	}
 }
 
+// TestOpenSplit: the validation split is MNIST's training digits drawn
+// with ValSeed, unlike both the train and the test split; datasets.Open,
+// OpenSplit and SplitCaptions agree on it; an unknown split is an error.
+func TestOpenSplit(t *testing.T) {
+	val, err := OpenSplit("val", 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Generate(source(t), 30, ValSeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(val.Images.U8, want.Images.U8) || !slices.Equal(val.Captions, want.Captions) {
+		t.Fatal("the val split is not MNIST's training digits drawn with ValSeed")
+	}
+	for _, split := range []string{"train", "test"} {
+		o, err := OpenSplit(split, 30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Equal(o.Images.U8, val.Images.U8) || slices.Equal(o.Captions, val.Captions) {
+			t.Fatalf("the val split repeats the %s split", split)
+		}
+	}
+	d, err := datasets.Open(DataKind+":30", "val")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(d.U8, val.Images.U8) {
+		t.Fatal("datasets.Open and OpenSplit differ on the val split")
+	}
+	caps, err := SplitCaptions("val", 30)
+	if err != nil || !slices.Equal(caps, val.Captions) {
+		t.Fatalf("SplitCaptions: %v", err)
+	}
+	if _, err := OpenSplit("dev", 3); err == nil || !strings.Contains(err.Error(), `"dev"`) {
+		t.Fatalf("split dev: %v", err)
+	}
+	if _, err := SplitCaptions("val", 0); err == nil {
+		t.Fatal("0 captions: no error")
+	}
+}
+
 // TestLayout checks where the digits go: nothing drawn leaves the canvas,
 // the ink has the size's height, and the centre of mass is where the cell
 // puts it unless the digit had to move to stay inside.

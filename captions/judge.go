@@ -34,8 +34,8 @@ func DefaultMeasurer() (*Measurer, error) {
 }
 
 // Judgement is the prompt adherence of generated images beside its
-// ceiling: real images of the test split measured against their own
-// captions.
+// ceiling: real images of the split the prompts came from, measured
+// against their own captions.
 type Judgement struct {
 	Samples Report `json:"samples"`
 	Ceiling Report `json:"real_ceiling"`
@@ -43,10 +43,11 @@ type Judgement struct {
 
 // Judge measures the prompt adherence of n generated images (n·32·32
 // values in [−1, 1]) to their prompts (one caption per image), and of the
-// first n images of the test split to their own captions, the ceiling,
-// with the default measurer and reps bootstrap resamples from seed. A
-// caption the grammar does not read is an error naming it.
-func Judge(images []float32, captions []string, reps int, seed uint64) (Judgement, error) {
+// first n images of split ("test", "val" or "train", OpenSplit) to their
+// own captions, the ceiling, with the default measurer and reps bootstrap
+// resamples from seed. A caption the grammar does not read is an error
+// naming it.
+func Judge(images []float32, captions []string, split string, reps int, seed uint64) (Judgement, error) {
 	n := len(captions)
 	prompts := make([]Prompt, n)
 	for i, c := range captions {
@@ -64,7 +65,7 @@ func Judge(images []float32, captions []string, reps int, seed uint64) (Judgemen
 	if j.Samples, err = Adherence(m, images, n, prompts, reps, seed); err != nil {
 		return Judgement{}, err
 	}
-	real, err := Open("test", n, TestSeed)
+	real, err := OpenSplit(split, n)
 	if err != nil {
 		return Judgement{}, err
 	}
@@ -79,8 +80,16 @@ func Judge(images []float32, captions []string, reps int, seed uint64) (Judgemen
 // TestCaptions returns the first n captions of the test split, the
 // prompts an evaluation draws by default: their distribution is the
 // data's, so FID against the test images measures the samples as a set.
-func TestCaptions(n int) ([]string, error) {
-	s, err := Open("test", n, TestSeed)
+func TestCaptions(n int) ([]string, error) { return SplitCaptions("test", n) }
+
+// SplitCaptions returns the first n captions of a split (OpenSplit): the
+// val split's are where a guidance scale is chosen, the test split's
+// where it is then measured once.
+func SplitCaptions(split string, n int) ([]string, error) {
+	if n <= 0 {
+		return nil, fmt.Errorf("captions: %d captions: the number must be positive", n)
+	}
+	s, err := OpenSplit(split, n)
 	if err != nil {
 		return nil, err
 	}

@@ -35,7 +35,8 @@ type Config struct {
 	Keep int `json:"keep_samples"`
 	// Guidance is the classifier-free guidance scale every cell samples
 	// with (0 or 1: none); a text-conditioned teacher's study guides at
-	// TextGuidance.
+	// TextGuidance (the clockwork command: at the teacher's
+	// diffusion.SamplingDefaults when its directory has them).
 	Guidance float64 `json:"guidance,omitempty"`
 	// Data is the data set whose test split FID-MNIST and KID compare
 	// with (datasets.Open): "" for MNIST, captions.DataKind for a

@@ -188,7 +188,7 @@ func (r *Runner) setup() (evaluate.Setup, error) {
 					k++
 				}
 			}
-			r.textG = float64(k) * float64(r.Text.Encoder.FLOPs(r.Text.Tokens())) / float64(r.Config.N) / 1e9
+			r.textG = float64(k) * float64(r.Text.FLOPs()) / float64(r.Config.N) / 1e9
 		}
 		r.cond = &c
 	}

@@ -46,6 +46,7 @@ func (tr *Trainer) EMAText() (*textenc.Prompter, error) {
 		if tr.emaText, err = textenc.NewPrompter(enc, tr.Text.Tokenizer); err != nil {
 			return nil, err
 		}
+		tr.emaText.Clauses = tr.Text.Clauses
 	}
 	tr.emaText.Forget()
 	return tr.emaText, nil

@@ -1,8 +1,14 @@
 package diffusion
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -97,4 +103,40 @@ func ParseLabels(spec string, n, k int) ([]int64, error) {
 		out[i] = list[i%len(list)]
 	}
 	return out, nil
+}
+
+// SamplingDefaultsFile, in a model directory, gives the guidance scale and
+// steps the model is meant to be sampled at, and how they were chosen (on
+// a validation split, so that the test split measures them once).
+const SamplingDefaultsFile = "sampling_defaults.json"
+
+// SamplingDefaults is the content of SamplingDefaultsFile.
+type SamplingDefaults struct {
+	Guidance float64 `json:"guidance"`
+	Steps    int     `json:"steps,omitempty"`
+	ChosenBy string  `json:"chosen_by"`
+}
+
+// LoadSamplingDefaults reads a model directory's SamplingDefaultsFile:
+// nil when there is none; an unknown key, a guidance that is not a finite
+// number of at least 1, or negative steps is an error naming the file.
+func LoadSamplingDefaults(dir string) (*SamplingDefaults, error) {
+	path := filepath.Join(unet.Dir(dir), SamplingDefaultsFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var d SamplingDefaults
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if !(d.Guidance >= 1) || math.IsInf(d.Guidance, 0) || d.Steps < 0 {
+		return nil, fmt.Errorf("%s: guidance %g and steps %d: want a finite guidance of at least 1 (1: none) and steps ≥ 0", path, d.Guidance, d.Steps)
+	}
+	return &d, nil
 }

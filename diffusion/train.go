@@ -166,6 +166,12 @@ func newTrainer(dir string, m *unet.Model, text *textenc.Prompter, data *dataset
 	if err := CheckText(mc, text); err != nil {
 		return nil, err
 	}
+	if c.Clauses != 0 {
+		if text == nil || c.Guidance != nil {
+			return nil, fmt.Errorf("-clauses %d: only a text encoder trained with the U-Net encodes clause by clause", c.Clauses)
+		}
+		text.Clauses = c.Clauses
+	}
 	if c.Equivariant && data.Inputs == nil {
 		return nil, fmt.Errorf("equivariant fine-tuning transforms edit pairs: -data %s has no input images", data.Name)
 	}

@@ -52,8 +52,8 @@ func NewTrainGraph(m *unet.Model, enc *textenc.Model, n, h, w, tokens int) (*Tra
 			if enc.Config.HiddenSize != c.CrossAttentionDim {
 				return nil, fmt.Errorf("train graph: the text encoder's hidden_size %d is not the U-Net's cross_attention_dim %d", enc.Config.HiddenSize, c.CrossAttentionDim)
 			}
-			if tokens > enc.Config.MaxPositionEmbeddings {
-				return nil, fmt.Errorf("train graph: %d tokens exceed the text encoder's max_position_embeddings %d", tokens, enc.Config.MaxPositionEmbeddings)
+			if l := enc.Config.MaxPositionEmbeddings; tokens%l != 0 {
+				return nil, fmt.Errorf("train graph: %d tokens are not whole clauses of the text encoder's max_position_embeddings %d", tokens, l)
 			}
 			var err error
 			if params, err = nn.Join(m.Params, enc.Params); err != nil {
@@ -78,8 +78,13 @@ func NewTrainGraph(m *unet.Model, enc *textenc.Model, n, h, w, tokens int) (*Tra
 			case enc != nil:
 				// No padding mask, in the encoder or the U-Net, as
 				// Stable Diffusion runs CLIP (textenc.Prompter).
+				// A prompt of k clauses (textenc.Prompter.Clauses) is k
+				// rows of max_position_embeddings ids, each encoded
+				// alone: the encoder's rows, in order, are the prompt's
+				// k·l tokens.
+				l := enc.Config.MaxPositionEmbeddings
 				none := g.Zeros(n, tokens)
-				text = &unet.TextNodes{Tokens: enc.Graph(g, in[next], none, n, tokens), Bias: none}
+				text = &unet.TextNodes{Tokens: enc.Graph(g, in[next], g.Zeros(n*tokens/l, l), n*tokens/l, l), Bias: none}
 			case tokens > 0:
 				text = &unet.TextNodes{Tokens: in[next], Bias: in[next+1]}
 			}

@@ -202,6 +202,7 @@ func (c *TrainConfig) Register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.MinSNRGamma, "min-snr", d.MinSNRGamma, "min-SNR-gamma loss weighting (0: none)")
 	fs.Uint64Var(&c.Seed, "seed", d.Seed, "seed of initialisation, data order and noise")
 	fs.BoolVar(&c.Equivariant, "equivariant", d.Equivariant, "equivariant fine-tuning of an editor: the same random affine transform on the source and the target of each pair (FAIRY)")
+	fs.IntVar(&c.Clauses, "clauses", d.Clauses, "encode each caption clause by clause, cut at \"and\", into this many clauses (an editor's two-change instructions; 0: the -init model's own way, else the whole caption)")
 	fs.StringVar(&c.Init, "init", d.Init, "fine-tune: start from this model directory's weights (U-Net and text encoder) and config instead of -config's with -seed's weights")
 	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", d.CheckpointEvery, "steps between checkpoints")
 	fs.IntVar(&c.SampleEvery, "sample-every", d.SampleEvery, "steps between sample grids (0: none)")
@@ -242,6 +243,12 @@ type TrainConfig struct {
 	// 1.05) to both images of each edit pair, so that an editor learns to
 	// follow motion (FAIRY, Sec. 3.3).
 	Equivariant bool `json:"equivariant,omitempty"`
+	// Clauses, when not 0, makes the text encoder read each caption
+	// clause by clause (textenc.Prompter.Clauses), so that the U-Net sees
+	// the clauses of an instruction it never saw together as it saw each
+	// in others; 0 keeps the -init model's own way (the whole caption for
+	// a new model).
+	Clauses int `json:"text_clauses,omitempty"`
 
 	CheckpointEvery int `json:"checkpoint_every"`
 	SampleEvery     int `json:"sample_every"` // write a sample grid every so many steps; 0: never
@@ -278,6 +285,8 @@ func (c TrainConfig) Validate() error {
 		return fmt.Errorf("a zero-terminal-SNR schedule needs v_prediction or sample prediction: ε is undefined where the signal is zero (Lin et al., WACV 2024)")
 	case !finiteNonNeg(c.GradClip) || !finiteNonNeg(c.WeightDecay) || !finiteNonNeg(c.MinSNRGamma):
 		return fmt.Errorf("grad clip %g, weight decay %g and min-SNR gamma %g must be finite and not negative", c.GradClip, c.WeightDecay, c.MinSNRGamma)
+	case c.Clauses < 0 || c.Clauses > textenc.MaxClauses:
+		return fmt.Errorf("text clauses %d must lie in [0, %d]", c.Clauses, textenc.MaxClauses)
 	case c.CheckpointEvery <= 0 || c.LogEvery <= 0 || c.SampleEvery < 0:
 		return fmt.Errorf("checkpoint and log intervals must be positive")
 	case c.Guidance != nil:

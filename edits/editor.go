@@ -308,7 +308,7 @@ func (e *Editor) GFLOPs(o Options) (float64, error) {
 	}
 	tokens := e.Text.Tokens()
 	_, f := e.Model.CostAt(e.Shape[1], e.Shape[2], tokens).Total()
-	return (float64(f)*float64(branches*evals) + float64(e.Text.Encoder.FLOPs(tokens))) / 1e9, nil
+	return (float64(f)*float64(branches*evals) + float64(e.Text.FLOPs())) / 1e9, nil
 }
 
 // Held-out evaluation.

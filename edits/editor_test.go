@@ -141,7 +141,7 @@ func TestEditor(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, f := e.Model.CostAt(32, 32, e.Text.Tokens()).Total()
-	if want := (3*3*float64(f) + float64(e.Text.Encoder.FLOPs(e.Text.Tokens()))) / 1e9; gf != want {
+	if want := (3*3*float64(f) + float64(e.Text.FLOPs())) / 1e9; gf != want {
 		t.Fatalf("GFLOPs %g, want three branches of three steps and the text: %g", gf, want)
 	}
 	// Bad input: each a clear error.

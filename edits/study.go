@@ -106,7 +106,7 @@ func Study(methods []Method, m *captions.Measurer, set *Set, s StudySetup, progr
 		}
 	}
 	setup := evaluate.Setup{Noise: ref.Noise, Shape: ref.Shape, N: s.N, Batch: s.Batch, Seed: s.Seed, Cond: cond}
-	textG := float64(ref.Text.Encoder.FLOPs(ref.Text.Tokens())) / 1e9
+	textG := float64(ref.Text.FLOPs()) / 1e9
 	var rows []StudyRow
 	var outs [][]float32
 	var refMethod evaluate.Method

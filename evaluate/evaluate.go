@@ -81,7 +81,7 @@ func Measure(c *metrics.Classifier, m Method, s Setup, d Drawn, q metrics.Qualit
 		if reps == 0 {
 			reps = 100
 		}
-		j, err := captions.Judge(d.X, s.Prompts, reps, q.Seed)
+		j, err := captions.Judge(d.X, s.Prompts, ref, reps, q.Seed)
 		if err != nil {
 			return Report{}, fmt.Errorf("%s: %w", m.Name, err)
 		}

@@ -45,5 +45,10 @@ func (p *Prompter) Extend(words []string, seed uint64) (*Prompter, error) {
 		copy(dst, src)
 	}
 	tok := &Tokenizer{IDs: ids, Start: p.Tokenizer.Start, End: p.Tokenizer.End, Pad: p.Tokenizer.Pad}
-	return NewPrompter(enc, tok)
+	q, err := NewPrompter(enc, tok)
+	if err != nil {
+		return nil, err
+	}
+	q.Clauses = p.Clauses
+	return q, nil
 }

@@ -1,11 +1,14 @@
 package textenc
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"gorgonia.org/tensor"
 )
@@ -16,13 +19,32 @@ import (
 // mask, as Stable Diffusion's pipelines run CLIP's text model (causal
 // attention keeps the padding from changing the prompt's tokens), so that
 // one prompt has one embedding whatever the batch. Embeddings are cached
-// per prompt. A Prompter is not safe for concurrent use.
+// per prompt (per clause, see Clauses). A Prompter is not safe for
+// concurrent use.
 type Prompter struct {
 	Encoder   *Model
 	Tokenizer *Tokenizer
+	// Clauses, above 1, encodes a prompt clause by clause: it is cut at
+	// each word "and" into at most Clauses clauses, each encoded alone
+	// (missing ones as the empty prompt), and the U-Net attends to their
+	// hidden states one after the other, Clauses × max_position_embeddings
+	// tokens. A clause's tokens are then the same whatever the other
+	// clause says, which a causal encoder reading the whole prompt does
+	// not give ("make it thicker and make it bigger": the second clause's
+	// tokens see the first). 0 or 1 encodes the whole prompt, as Stable
+	// Diffusion's pipelines do. Saved as ClausesFile beside the encoder.
+	Clauses int
 
 	cache map[string]embedding
 }
+
+// ClausesFile, in a text encoder directory, holds a Prompter's Clauses
+// when above 1: {"clauses": k}. A diffusers pipeline does not read it: it
+// encodes the whole prompt.
+const ClausesFile = "clauses.json"
+
+// MaxClauses bounds Clauses.
+const MaxClauses = 8
 
 type embedding struct{ hidden, pooled []float32 }
 
@@ -57,10 +79,41 @@ func LoadPrompter(dir string) (*Prompter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load text encoder %s: %w", dir, err)
 	}
-	return NewPrompter(enc, tok)
+	p, err := NewPrompter(enc, tok)
+	if err != nil {
+		return nil, err
+	}
+	if p.Clauses, err = readClauses(filepath.Join(dir, ClausesFile)); err != nil {
+		return nil, fmt.Errorf("load text encoder %s: %w", dir, err)
+	}
+	return p, nil
 }
 
-// Save writes the encoder and its vocabulary to dir.
+// readClauses reads ClausesFile (absent: 0, the whole prompt).
+func readClauses(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var c struct {
+		Clauses *int `json:"clauses"`
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&c); err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	if c.Clauses == nil || *c.Clauses < 1 || *c.Clauses > MaxClauses {
+		return 0, fmt.Errorf("%s: \"clauses\" must be 1 to %d", path, MaxClauses)
+	}
+	return *c.Clauses, nil
+}
+
+// Save writes the encoder and its vocabulary to dir, and ClausesFile when
+// Clauses is above 1.
 func (p *Prompter) Save(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -68,21 +121,82 @@ func (p *Prompter) Save(dir string) error {
 	if err := p.Encoder.Save(dir); err != nil {
 		return err
 	}
-	return p.Tokenizer.Save(dir)
+	if err := p.Tokenizer.Save(dir); err != nil {
+		return err
+	}
+	if p.Clauses > 1 {
+		return os.WriteFile(filepath.Join(dir, ClausesFile), []byte(fmt.Sprintf("{\"clauses\": %d}\n", p.Clauses)), 0o644)
+	}
+	return nil
 }
 
-// Tokens returns the length every prompt is padded to.
-func (p *Prompter) Tokens() int { return p.Encoder.Config.MaxPositionEmbeddings }
+// clauses returns Clauses, at least 1.
+func (p *Prompter) clauses() int { return max(p.Clauses, 1) }
+
+// Tokens returns the length of a prompt's hidden states: Clauses (at
+// least 1) times the encoder's max_position_embeddings, the length every
+// clause is padded to.
+func (p *Prompter) Tokens() int { return p.clauses() * p.Encoder.Config.MaxPositionEmbeddings }
+
+// FLOPs returns the floating-point operations of encoding one prompt: one
+// pass of the encoder per clause.
+func (p *Prompter) FLOPs() int64 {
+	return int64(p.clauses()) * p.Encoder.FLOPs(p.Encoder.Config.MaxPositionEmbeddings)
+}
+
+// Split returns the clauses prompt is encoded as: itself when Clauses is 0
+// or 1, else its parts between the words "and", the empty prompt for
+// missing ones. More parts than Clauses is an error naming the prompt.
+func (p *Prompter) Split(prompt string) ([]string, error) {
+	k := p.clauses()
+	if k == 1 {
+		return []string{prompt}, nil
+	}
+	out := make([]string, 0, k)
+	var cur []string
+	for _, w := range append(Words(prompt), "and") {
+		if w != "and" {
+			cur = append(cur, w)
+			continue
+		}
+		if len(out) == k {
+			return nil, fmt.Errorf("prompt %q: more than the %d clauses this text encoder reads", prompt, k)
+		}
+		out = append(out, strings.Join(cur, " "))
+		cur = nil
+	}
+	for len(out) < k {
+		out = append(out, "")
+	}
+	return out, nil
+}
 
 // Width returns the width of a token's embedding (hidden_size), the
 // cross_attention_dim of the U-Nets that attend to it.
 func (p *Prompter) Width() int { return p.Encoder.Config.HiddenSize }
 
-// IDs returns the token ids of prompts, each padded to Tokens, row after
-// row. An unknown word or a prompt too long is an error naming it.
+// IDs returns the token ids of prompts, Tokens per prompt, row after row:
+// each clause (Split) padded to max_position_embeddings. An unknown word
+// or a prompt too long is an error naming it.
 func (p *Prompter) IDs(prompts []string) ([]int64, error) {
-	ids, _, err := p.Tokenizer.Encode(prompts, p.Tokens())
-	return ids, err
+	l := p.Encoder.Config.MaxPositionEmbeddings
+	if p.clauses() == 1 {
+		ids, _, err := p.Tokenizer.Encode(prompts, l)
+		return ids, err
+	}
+	var all []string
+	for _, s := range prompts {
+		c, err := p.Split(s)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, c...)
+	}
+	ids, _, err := p.Tokenizer.Encode(all, l)
+	if err != nil {
+		return nil, fmt.Errorf("clause by clause: %w", err)
+	}
+	return ids, nil
 }
 
 // Embed returns the last hidden states (N, Tokens, Width) of prompts, the
@@ -93,24 +207,33 @@ func (p *Prompter) Embed(prompts []string) (*tensor.Dense, error) {
 }
 
 // Pooled returns the pooled outputs (N, Width) of prompts: the hidden
-// state at each prompt's end-of-text token.
+// state at each prompt's end-of-text token (its first clause's, with
+// Clauses above 1).
 func (p *Prompter) Pooled(prompts []string) (*tensor.Dense, error) {
 	_, pooled, err := p.embed(prompts)
 	return pooled, err
 }
 
 func (p *Prompter) embed(prompts []string) (hidden, pooled *tensor.Dense, err error) {
-	l, d := p.Tokens(), p.Width()
+	l, d := p.Encoder.Config.MaxPositionEmbeddings, p.Width()
 	var todo []string
 	seen := map[string]bool{}
+	var parts [][]string
 	for _, s := range prompts {
-		if _, ok := p.cache[s]; !ok && !seen[s] {
-			todo = append(todo, s)
-			seen[s] = true
+		cl, err := p.Split(s)
+		if err != nil {
+			return nil, nil, err
+		}
+		parts = append(parts, cl)
+		for _, c := range cl {
+			if _, ok := p.cache[c]; !ok && !seen[c] {
+				todo = append(todo, c)
+				seen[c] = true
+			}
 		}
 	}
 	if len(todo) > 0 {
-		ids, err := p.IDs(todo)
+		ids, _, err := p.Tokenizer.Encode(todo, l)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -124,14 +247,15 @@ func (p *Prompter) embed(prompts []string) (hidden, pooled *tensor.Dense, err er
 			p.cache[s] = embedding{hidden: h.Float32s(), pooled: pl.Float32s()}
 		}
 	}
-	hv := make([]float32, 0, len(prompts)*l*d)
+	hv := make([]float32, 0, len(prompts)*p.Tokens()*d)
 	pv := make([]float32, 0, len(prompts)*d)
-	for _, s := range prompts {
-		e := p.cache[s]
-		hv = append(hv, e.hidden...)
-		pv = append(pv, e.pooled...)
+	for _, cl := range parts {
+		for _, c := range cl {
+			hv = append(hv, p.cache[c].hidden...)
+		}
+		pv = append(pv, p.cache[cl[0]].pooled...)
 	}
-	return tensor.New(tensor.WithShape(len(prompts), l, d), tensor.WithBacking(hv)),
+	return tensor.New(tensor.WithShape(len(prompts), p.Tokens(), d), tensor.WithBacking(hv)),
 		tensor.New(tensor.WithShape(len(prompts), d), tensor.WithBacking(pv)), nil
 }
 

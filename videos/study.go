@@ -198,7 +198,7 @@ func Study(methods []StudyMethod, refs []int, m *captions.Measurer, clf *metrics
 				return nil, nil, StudyRow{}, err
 			}
 			scores[mi] = append(scores[mi], sc)
-			text := float64(ed.Editor.Text.Encoder.FLOPs(ed.Editor.Text.Tokens()))
+			text := float64(ed.Editor.Text.FLOPs())
 			flops[mi] += (float64(r.FLOPs) + text) / float64(t) / float64(nv)
 			cache[mi] = max(cache[mi], float64(r.CacheBytes)/1e6)
 			if vi == 0 {

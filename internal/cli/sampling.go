@@ -112,7 +112,7 @@ func LoadSampling(dir string, guidance float64, n, batch int, seed uint64, label
 		if g.Active() {
 			distinct[""] = true
 		}
-		setup.TextGFLOPs = float64(len(distinct)) * float64(text.Encoder.FLOPs(text.Tokens())) / float64(n) / 1e9
+		setup.TextGFLOPs = float64(len(distinct)) * float64(text.FLOPs()) / float64(n) / 1e9
 	}
 	return &Sampling{Dir: dir, Model: m, Noise: noise, Guidance: g, Text: text, Prompts: rows, Setup: setup}, nil
 }
@@ -246,9 +246,9 @@ func (p *PromptFlags) Register(fs *flag.FlagSet, what string) {
 func (p *PromptFlags) Prompts() ([]string, error) { return ReadPrompts(p.Prompt, p.File) }
 
 // Or returns the prompts given, or for a text-conditioned model given none
-// the first n captions of the captioned digits' test split (whose images
-// are then the FID reference).
-func (p *PromptFlags) Or(dir string, n int) ([]string, error) {
+// the first n captions of the captioned digits' split ("test", "val" or
+// "train"; its images are then the FID reference).
+func (p *PromptFlags) Or(dir string, n int, split string) ([]string, error) {
 	ps, err := p.Prompts()
 	if err != nil || ps != nil {
 		return ps, err
@@ -257,5 +257,29 @@ func (p *PromptFlags) Or(dir string, n int) ([]string, error) {
 	if err != nil || !cfg.Conditional() {
 		return nil, err
 	}
-	return captions.TestCaptions(n)
+	return captions.SplitCaptions(split, n)
+}
+
+// ModelDefaults sets *guidance and *steps (steps may be nil) to a model
+// directory's sampling defaults (diffusion.SamplingDefaultsFile) where
+// the command line did not give -guidance and -steps, and says so on
+// stderr. A directory without the file changes nothing.
+func (c *Command) ModelDefaults(dir string, guidance *float64, steps *int) error {
+	d, err := diffusion.LoadSamplingDefaults(dir)
+	if err != nil || d == nil {
+		return err
+	}
+	var took []string
+	if !c.Given("guidance") {
+		*guidance = d.Guidance
+		took = append(took, fmt.Sprintf("guidance %g", d.Guidance))
+	}
+	if steps != nil && d.Steps > 0 && !c.Given("steps") {
+		*steps = d.Steps
+		took = append(took, fmt.Sprintf("%d steps", d.Steps))
+	}
+	if len(took) > 0 {
+		fmt.Fprintf(c.Stderr, "%s: %s (%s)\n", c.Name, strings.Join(took, " and "), filepath.Join(dir, diffusion.SamplingDefaultsFile))
+	}
+	return nil
 }

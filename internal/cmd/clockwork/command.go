@@ -54,6 +54,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return cli.Plan{}, err
 		}
+		if d, err := diffusion.LoadSamplingDefaults(dir); err != nil {
+			return cli.Plan{}, err
+		} else if d != nil && m.Config.Conditional() {
+			cfg.Guidance = d.Guidance // the teacher's own, chosen on validation prompts
+		}
 		cfg.Seed, cfg.Distill.Seed = sf.Seed, sf.Seed
 		if sf.N > 0 {
 			cfg.N, cfg.Keep = sf.N, min(cfg.Keep, sf.N)

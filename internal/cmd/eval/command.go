@@ -10,6 +10,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/clockwork-go/clockwork/captions"
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/evaluate"
 	"github.com/clockwork-go/clockwork/internal/cli"
@@ -39,15 +40,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&m.Steps, "steps", 20, "sampling steps")
 	fs.StringVar(&m.Spacing, "spacing", "", "timestep spacing (default: the model's scheduler_config.json timestep_spacing, else the sampler's)")
 	fs.Float64Var(&m.Eta, "eta", 0, "DDIM eta")
-	guidance := fs.Float64("guidance", 1, "classifier-free guidance scale (1: none)")
+	guidance := fs.Float64("guidance", 1, "classifier-free guidance scale (1: none; default: the model's sampling_defaults.json, if any)")
 	n := fs.Int("n", 1000, "samples")
 	batch := fs.Int("batch", 100, "sampling batch size")
 	seed := fs.Uint64("seed", 0, "noise seed")
-	fs.StringVar(&q.Reference, "reference", "test", "split to compare with: test or train")
+	fs.StringVar(&q.Reference, "reference", "test", "split to compare with: test or train, or val for the captioned digits (where a text model's guidance is chosen; its prompts then come from val too)")
 	fs.StringVar(&q.Data, "data", "", "the images -reference and -real name: mnist (default), or captions (the default for a text-conditioned model)")
 	fs.IntVar(&q.Bootstrap, "bootstrap", 100, "bootstrap resamples for the intervals")
 	var pf cli.PromptFlags
-	pf.Register(fs, " (default: the captioned digits' test captions)")
+	pf.Register(fs, " (default: the captions of the captioned digits' -reference split)")
 	cw.Register(fs)
 	toTeacher := fs.Bool("to-teacher", true, "with -adaptor: also draw the plain model's samples from the same noise and labels and report the L2 distance and PSNR to them")
 	rounds := fs.Int("time-rounds", 11, "with -adaptor: time the plain model and Clockwork on one batch in this many alternating rounds (0: skip)")
@@ -65,8 +66,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return c.Usage("-real measures real images: %s do not apply to them (they are a model's)", strings.Join(modelFlags, ", "))
 	case *rounds < 0:
 		return c.Usage("-time-rounds %d: want 0 (no paired timing) or more", *rounds)
-	case q.Reference != "test" && q.Reference != "train":
-		return c.Usage("reference %q is not test or train", q.Reference)
+	case q.Reference != "test" && q.Reference != "train" && q.Reference != "val":
+		return c.Usage("reference %q is not test, train or val", q.Reference)
+	case q.Reference == "val" && *real != "" && q.Data != captions.DataKind:
+		return c.Usage("-reference val: only the captioned digits have a validation split (-data captions)")
 	case *n < 2:
 		return c.Fail(fmt.Errorf("-n %d: want at least 2 samples", *n))
 	case q.Bootstrap != 0 && q.Bootstrap < 2:
@@ -78,6 +81,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	name := cmp.Or(q.Data, "mnist") + "-" + *real
 	if *real == "" {
+		if err := c.ModelDefaults(dir, guidance, &m.Steps); err != nil {
+			return c.Fail(err)
+		}
 		name = cli.SampleName(dir, m.Sampler, m.Steps, *guidance, &cw)
 	}
 	if err := cli.Outputs(out, grid, "eval", name, ".json"); err != nil {
@@ -93,7 +99,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cmp.Report, x, err = evaluate.Real(clf, *real, *n, *seed, q)
 	} else {
 		var prompts []string
-		if prompts, err = pf.Or(dir, *n); err == nil {
+		if prompts, err = pf.Or(dir, *n, q.Reference); err == nil && q.Reference == "val" && prompts == nil && q.Data != captions.DataKind {
+			return c.Usage("-reference val: only the captioned digits have a validation split; this model is not text-conditioned (give -data captions to compare its samples with them)")
+		}
+		if err == nil {
 			cmp, x, err = sampled(c, clf, dir, m, &cw, *guidance, *n, *batch, *seed, prompts, q, *toTeacher, *rounds)
 		}
 	}

@@ -79,6 +79,8 @@ func TestEvalErrors(t *testing.T) {
 		{[]string{"-model", dir, "-sampler", "heun", "-n", "4", "-out", filepath.Join(t.TempDir(), "x.json")}, 1, "unknown sampler"},
 		{[]string{"-real", "test", "-n", "20000"}, 1, "larger than the 10000"},
 		{[]string{"-real", "test", "-reference", "val"}, 2, "reference"},
+		{[]string{"-real", "test", "-reference", "dev", "-data", "captions"}, 2, "not test, train or val"},
+		{[]string{"-model", dir, "-n", "4", "-reference", "val", "-out", filepath.Join(t.TempDir(), "x.json")}, 2, "not text-conditioned"},
 		{[]string{"-real", "test", "-n", "-1"}, 1, "at least 2 samples"},
 		{[]string{"-model", dir, "-n", "1", "-out", filepath.Join(t.TempDir(), "x.json")}, 1, "at least 2 samples"},
 	} {
@@ -161,6 +163,44 @@ func TestEvalClockwork(t *testing.T) {
 		var so, se bytes.Buffer
 		if code := run(append(c.args, "-out", filepath.Join(t.TempDir(), "x.json")), &so, &se); code != c.code || !strings.Contains(se.String(), c.want) {
 			t.Errorf("%v: exit %d, %q; want %d mentioning %q", c.args, code, se.String(), c.code, c.want)
+		}
+	}
+}
+
+// TestEvalSamplingDefaults: a model directory's sampling_defaults.json
+// gives the guidance and steps the command line leaves out, and says so;
+// a bad one is an error naming it, with nothing written.
+func TestEvalSamplingDefaults(t *testing.T) {
+	dir := tinyMNISTModel(t)
+	path := filepath.Join(dir, diffusion.SamplingDefaultsFile)
+	os.WriteFile(path, []byte(`{"guidance": 2, "steps": 2, "chosen_by": "a test"}`), 0o644)
+	for _, c := range []struct {
+		args  []string
+		steps int
+	}{{nil, 2}, {[]string{"-steps", "1"}, 1}} {
+		out := filepath.Join(t.TempDir(), "r.json")
+		var so, se bytes.Buffer
+		if code := run(append([]string{"-model", dir, "-n", "8", "-bootstrap", "10", "-time-rounds", "0", "-out", out, "-grid", ""}, c.args...), &so, &se); code != 0 {
+			t.Fatalf("%v: exit %d: %s", c.args, code, se.String())
+		}
+		var rep evaluate.Report
+		b, _ := os.ReadFile(out)
+		if err := json.Unmarshal(b, &rep); err != nil {
+			t.Fatal(err)
+		}
+		if rep.Guidance != 2 || rep.Steps != c.steps || !strings.Contains(se.String(), "guidance 2") {
+			t.Errorf("%v: guidance %g, %d steps; stderr %q", c.args, rep.Guidance, rep.Steps, se.String())
+		}
+	}
+	for _, bad := range []string{`{"guidance": 0.5}`, `{"guidance": 2, "sampler": "ddim"}`} {
+		os.WriteFile(path, []byte(bad), 0o644)
+		out := filepath.Join(t.TempDir(), "r.json")
+		var so, se bytes.Buffer
+		if code := run([]string{"-model", dir, "-n", "8", "-out", out, "-grid", ""}, &so, &se); code != 1 || !strings.Contains(se.String(), diffusion.SamplingDefaultsFile) {
+			t.Errorf("%s: exit %d, %q", bad, code, se.String())
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("%s: wrote %s", bad, out)
 		}
 	}
 }

@@ -36,7 +36,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Spacing, "spacing", "", "timestep spacing: leading, trailing or linspace (default: the model's scheduler_config.json timestep_spacing, else the sampler's)")
 	fs.Float64Var(&o.Eta, "eta", 0, "DDIM eta")
 	fs.Uint64Var(&o.Seed, "seed", 0, "noise seed")
-	guidance := fs.Float64("guidance", 1, "classifier-free guidance scale (1: none)")
+	guidance := fs.Float64("guidance", 1, "classifier-free guidance scale (1: none; default: the model's sampling_defaults.json, if any)")
 	n := fs.Int("n", 64, "number of samples")
 	batch := fs.Int("batch", 64, "batch size")
 	labels := fs.String("labels", "cycle", "class labels: cycle, a class, or a comma-separated list (none for unconditional models)")
@@ -57,6 +57,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	dir, err := models.Resolve(*model)
 	if err != nil {
+		return c.Fail(err)
+	}
+	if err := c.ModelDefaults(dir, guidance, &o.Steps); err != nil {
 		return c.Fail(err)
 	}
 	if err := cli.Outputs(out, grid, "samples", cli.SampleName(dir, o.Sampler, o.Steps, *guidance, &cw), ".npz"); err != nil {
