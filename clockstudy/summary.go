@@ -52,8 +52,12 @@ func (r *Results) Summary(figs []string) string {
 		data, teacher = "the captioned digits", "a small text-conditioned U-Net"
 	}
 	p("# Clockwork Diffusion on %s: summary\n\n", data)
-	p("Teacher %s; %d of %d cells; %d samples per cell with the same noise and %s (seed %d); adaptors distilled for %d epochs of %d fresh teacher trajectories (Adam, learning rate %g, %s decay, batch %d). FID-MNIST and KID compare with the test split of %s; L2 and PSNR compare each sample with the teacher's from the same noise. Intervals are 95%%. Each cell but the 8-step teacher's was timed against that teacher in %d alternating rounds of a batch of %d in one process; its wall-time speed-up is the median of the rounds' ratios (the least and greatest in brackets), and a verdict on wall time rests on the median's distribution-free 95%% confidence interval. Every verdict is computed, criterion by criterion: *within noise* when the intervals do not decide it.\n\n",
-		c.Model, len(r.order), len(c.Methods), c.N, map[bool]string{false: "labels", true: "prompts"}[c.Data != ""], c.Seed, c.Distill.Epochs, c.Distill.Trajectories, c.Distill.LR, c.Distill.Decay, c.Distill.Batch, data, c.TimeRounds, c.TimeBatch)
+	guided := ""
+	if c.Guidance > 1 {
+		guided = fmt.Sprintf(" at guidance %g", c.Guidance)
+	}
+	p("Teacher %s; %d of %d cells; %d samples per cell with the same noise and %s (seed %d)%s; adaptors distilled for %d epochs of %d fresh teacher trajectories (Adam, learning rate %g, %s decay, batch %d). FID-MNIST and KID compare with the test split of %s; L2 and PSNR compare each sample with the teacher's from the same noise. Intervals are 95%%. Each cell but the 8-step teacher's was timed against that teacher in %d alternating rounds of a batch of %d in one process; its wall-time speed-up is the median of the rounds' ratios (the least and greatest in brackets), and a verdict on wall time rests on the median's distribution-free 95%% confidence interval. Every verdict is computed, criterion by criterion: *within noise* when the intervals do not decide it.\n\n",
+		c.Model, len(r.order), len(c.Methods), c.N, map[bool]string{false: "labels", true: "prompts"}[c.Data != ""], c.Seed, guided, c.Distill.Epochs, c.Distill.Trajectories, c.Distill.LR, c.Distill.Decay, c.Distill.Batch, data, c.TimeRounds, c.TimeBatch)
 	if hm := r.inGroup("headline"); len(hm) > 0 {
 		r.table(&b, hm)
 		p("\n")
