@@ -21,7 +21,8 @@ const (
 	// two-scale guidance (an input image is kept).
 	BranchNull
 	// BranchNullImage drops the prompt and the input image: ε(∅, ∅) of
-	// two-scale guidance.
+	// two-scale guidance. Branches after it are the second, third, …
+	// prompts of composed guidance (Guidance.Compose).
 	BranchNullImage
 )
 
@@ -34,6 +35,9 @@ func (b Branch) String() string {
 		return "null"
 	case BranchNullImage:
 		return "null-image"
+	}
+	if b > BranchNullImage {
+		return fmt.Sprintf("cond-%d", int(b)-int(BranchNullImage)+1)
 	}
 	return fmt.Sprintf("branch(%d)", uint8(b))
 }
@@ -52,6 +56,18 @@ type Guidance struct {
 	// and ε(∅,∅), and the output is
 	// ε(∅,∅) + s_T·[ε(I,T) − ε(I,∅)] + s_I·[ε(I,∅) − ε(∅,∅)].
 	ImageScale float64
+	// Compose, above 1, composes that many prompts per row as Liu et
+	// al.'s composable diffusion does ("Compositional Visual Generation
+	// with Composable Diffusion Models", ECCV 2022, Eq. 10): the rows'
+	// text holds the prompts' embeddings one after the other along the
+	// tokens (a textenc.Prompter with Clauses = Compose makes them from
+	// "A and B"), each prompt gets its own conditional branch, and each
+	// one's difference from the dropped prompt is added:
+	// ε(∅,∅) + s_T·Σ_i[ε(I,T_i) − ε(I,∅)] + s_I·[ε(I,∅) − ε(∅,∅)], or
+	// ε(∅) + s·Σ_i[ε(c_i) − ε(∅)] with one scale. An empty prompt in a
+	// row adds nothing, so a row of one prompt is guided as without
+	// Compose. The extra branches follow the null ones in the batch.
+	Compose int
 	// Null is the conditioning of a dropped prompt, one row that every
 	// row's null branch takes: Labels the null class, Text the embedding of
 	// the empty prompt (1, tokens, dim), TextMask its mask. A dropped image
@@ -70,6 +86,9 @@ func (g Guidance) Validate() error {
 	if g.ImageScale < 0 {
 		return fmt.Errorf("image guidance scale %g is negative", g.ImageScale)
 	}
+	if g.Compose < 0 || g.Compose > textenc.MaxClauses {
+		return fmt.Errorf("guidance composes %d prompts: want 0 to %d", g.Compose, textenc.MaxClauses)
+	}
 	if r := g.Null.Rows(); r > 1 || (r == 0 && !g.Null.IsZero()) {
 		return fmt.Errorf("the null conditioning of guidance has %d rows: want one, shared by every row", r)
 	}
@@ -80,19 +99,24 @@ func (g Guidance) Validate() error {
 }
 
 // Active reports whether the guidance runs more than one branch.
-func (g Guidance) Active() bool { return g.Scale != 1 || g.ImageScale != 0 }
+func (g Guidance) Active() bool { return g.Scale != 1 || g.ImageScale != 0 || g.Compose > 1 }
 
 // Branches returns the number of branches a guided batch stacks: 1 without
-// guidance, 2 with one scale, 3 with two.
+// guidance, 2 with one scale, 3 with two, and Compose − 1 more when it
+// composes prompts.
 func (g Guidance) Branches() int {
+	extra := max(g.Compose, 1) - 1
 	switch {
 	case g.ImageScale != 0:
-		return 3
-	case g.Scale != 1:
-		return 2
+		return 3 + extra
+	case g.Scale != 1 || extra > 0:
+		return 2 + extra
 	}
 	return 1
 }
+
+// base returns the branches of the guidance without its composed extras.
+func (g Guidance) base() int { return g.Branches() - (max(g.Compose, 1) - 1) }
 
 // NullClass returns the null class of a class-conditional model with
 // num_class_embeds k (the last class, k−1, by the toolkit's convention; the
@@ -184,17 +208,25 @@ func (g *Guided) Predict(x *tensor.Dense, t float64, c Cond) (*tensor.Dense, err
 	res := tensor.New(tensor.WithShape(s.Clone()...), tensor.Of(tensor.Float32))
 	rd := res.Data().([]float32)
 	st := float32(g.G.Scale)
-	if k == 2 {
+	base := g.G.base()
+	if base == 2 {
 		for i := range rd {
 			c, u := od[i], od[n*per+i]
 			rd[i] = u + st*(c-u)
 		}
-		return res, nil
+	} else {
+		si := float32(g.G.ImageScale)
+		for i := range rd {
+			c, ni, nn := od[i], od[n*per+i], od[2*n*per+i]
+			rd[i] = nn + st*(c-ni) + si*(ni-nn)
+		}
 	}
-	si := float32(g.G.ImageScale)
-	for i := range rd {
-		c, ni, nn := od[i], od[n*per+i], od[2*n*per+i]
-		rd[i] = nn + st*(c-ni) + si*(ni-nn)
+	// Composed prompts: each adds its own difference from ε(I,∅).
+	for b := base; b < k; b++ {
+		cb, nb := od[b*n*per:(b+1)*n*per], od[n*per:2*n*per]
+		for i := range rd {
+			rd[i] += st * (cb[i] - nb[i])
+		}
 	}
 	return res, nil
 }
@@ -208,6 +240,11 @@ func (g *Guided) branches(n int, c Cond) (Cond, error) {
 		return Cond{}, fmt.Errorf("guidance needs a prompt to drop (class labels or text); the rows have none")
 	}
 	null := g.G.Null
+	parts, err := g.prompts(c)
+	if err != nil {
+		return Cond{}, err
+	}
+	c = parts[0]
 	var drop Cond // the prompt dropped, the image kept
 	if c.Labels != nil {
 		if null.Labels == nil {
@@ -258,15 +295,44 @@ func (g *Guided) branches(n int, c Cond) (Cond, error) {
 	}
 	drop.Image = c.Image
 	drop.ClassVector = c.ClassVector // not a prompt: every branch keeps it
-	if g.G.Branches() == 2 {
-		return Concat(c, drop)
+	if g.G.base() == 2 {
+		return Concat(append([]Cond{c, drop}, parts[1:]...)...)
 	}
 	if c.Image == nil {
 		return Cond{}, fmt.Errorf("two-scale guidance needs an input image (Cond.Image)")
 	}
 	none := drop
 	none.Image = tensor.New(tensor.WithShape(c.Image.Shape().Clone()...), tensor.Of(tensor.Float32))
-	return Concat(c, drop, none)
+	return Concat(append([]Cond{c, drop, none}, parts[1:]...)...)
+}
+
+// prompts returns the rows' conditioning once per composed prompt (c
+// itself without Compose): prompt i's tokens of the rows' text, every
+// other field as c's.
+func (g *Guided) prompts(c Cond) ([]Cond, error) {
+	k := max(g.G.Compose, 1)
+	if k == 1 {
+		return []Cond{c}, nil
+	}
+	if c.Text == nil || c.TextMask != nil {
+		return nil, fmt.Errorf("guidance composing %d prompts needs their embeddings one after the other in the rows' text, without a mask", k)
+	}
+	ts := c.Text.Shape()
+	if ts[1]%k != 0 || g.G.Null.Text == nil || g.G.Null.Text.Shape()[1] != ts[1]/k {
+		return nil, fmt.Errorf("guidance composing %d prompts: the rows' text of %d tokens is not %d prompts of the empty prompt's tokens", k, ts[1], k)
+	}
+	n, l, d := ts[0], ts[1]/k, ts[2]
+	all := c.Text.Float32s()
+	out := make([]Cond, k)
+	for p := range out {
+		v := make([]float32, n*l*d)
+		for i := 0; i < n; i++ {
+			copy(v[i*l*d:(i+1)*l*d], all[(i*k+p)*l*d:(i*k+p+1)*l*d])
+		}
+		out[p] = c
+		out[p].Text = tensor.New(tensor.WithShape(n, l, d), tensor.WithBacking(v))
+	}
+	return out, nil
 }
 
 // Unwrap implements Wrapper.

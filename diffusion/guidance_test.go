@@ -238,3 +238,66 @@ func TestModelInputImage(t *testing.T) {
 		t.Errorf("image-conditioned prediction %v, %v", out, err)
 	}
 }
+
+// TestComposedGuidance: composing two prompts runs a fourth branch, the
+// second prompt's tokens of each row, after the three of two-scale
+// guidance, and adds its difference from ε(I,∅); a row whose second
+// prompt is the empty one is guided exactly as without composing; one
+// scale composes the same way; text of the wrong length is an error.
+func TestComposedGuidance(t *testing.T) {
+	x := filled(0, 2, 1, 2, 2)
+	empty := filled(0.25, 1, 3, 2) // the empty prompt sums to 1.5: 15
+	// Row 0: prompts summing to 3 (30) and 2 (20); row 1: 3 and the empty one.
+	text := tensor.New(tensor.WithShape(2, 6, 2), tensor.Of(tensor.Float32))
+	td := text.Data().([]float32)
+	for i := range 6 {
+		td[i] = 0.5        // row 0, prompt 1
+		td[6+i] = 2.0 / 6  // row 0, prompt 2
+		td[12+i] = 0.5     // row 1, prompt 1
+		td[18+i] = 1.5 / 6 // row 1, prompt 2: the empty prompt's sum
+	}
+	copy(td[18:24], empty.Data().([]float32))
+	image := filled(0.125, 2, 1, 2, 2) // 50
+	c := Cond{Text: text, Image: image}
+	e := &condEcho{}
+	g, err := Guide(e, Guidance{Scale: 2, ImageScale: 1.5, Compose: 2, Null: Cond{Text: empty}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := g.Predict(x, 500, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.seen) != 1 || e.seen[0].Rows() != 8 || e.seen[0].Text.Shape()[1] != 3 {
+		t.Fatalf("the denoiser saw %d calls, the first of %d rows and text %v; want one of 8 rows of 3 tokens", len(e.seen), e.seen[0].Rows(), e.seen[0].Text.Shape())
+	}
+	noText, none := 15.0+50, 15.0
+	od := out.Data().([]float32)
+	want0 := none + 2*((30+50-noText)+(20+50-noText)) + 1.5*(noText-none)
+	want1 := none + 2*(30+50-noText) + 1.5*(noText-none) // as without composing
+	if math.Abs(float64(od[0])-want0) > 1e-3 || math.Abs(float64(od[4])-want1) > 1e-3 {
+		t.Fatalf("rows %g and %g, want %g and %g", od[0], od[4], want0, want1)
+	}
+	rows, _, err := g.(*Guided).InnerRows([]Row{{Sample: 4}, {Sample: 5}}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Row{{4, BranchCond}, {5, BranchCond}, {4, BranchNull}, {5, BranchNull}, {4, BranchNullImage}, {5, BranchNullImage}, {4, 3}, {5, 3}}; !slices.Equal(rows, want) || Branch(3).String() != "cond-2" {
+		t.Errorf("inner rows %v, want %v", rows, want)
+	}
+	g1, _ := Guide(&condEcho{}, Guidance{Scale: 3, Compose: 2, Null: Cond{Text: empty}})
+	out1, err := g1.Predict(x, 500, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := out1.Data().([]float32)[0], noText+3*((30+50-noText)+(20+50-noText)); math.Abs(float64(got)-want) > 1e-3 {
+		t.Errorf("one scale, composed: %g, want %g", got, want)
+	}
+	bad := Cond{Text: filled(0.5, 2, 5, 2), Image: image}
+	if _, err := g.Predict(x, 500, bad); err == nil || !strings.Contains(err.Error(), "2 prompts") {
+		t.Errorf("5 tokens for 2 prompts of 3: %v", err)
+	}
+	if err := (Guidance{Scale: 2, Compose: -1}).Validate(); err == nil {
+		t.Error("Compose -1: no error")
+	}
+}

@@ -153,6 +153,12 @@ type Options struct {
 	// (the same noise for all, as frame-by-frame video editing with shared
 	// noise does) instead of image j's from stream j.
 	SharedNoise bool `json:",omitempty"`
+	// Compose, above 1, composes an instruction's clauses (cut at "and",
+	// at most Compose) by composable diffusion (diffusion.Guidance.Compose;
+	// Liu et al., ECCV 2022): each clause its own conditional branch, one
+	// more pass per step for each clause after the first. A three-pass
+	// editor that reads whole instructions only.
+	Compose int `json:",omitempty"`
 }
 
 // DefaultOptions are diffusers' InstructPix2Pix pipeline's defaults with
@@ -178,7 +184,29 @@ func (o Options) Check() error {
 	if o.Batch <= 0 {
 		return fmt.Errorf("batch of %d: want a positive number", o.Batch)
 	}
+	if o.Compose < 0 || o.Compose > textenc.MaxClauses {
+		return fmt.Errorf("composing %d clauses: want 0 to %d", o.Compose, textenc.MaxClauses)
+	}
 	return nil
+}
+
+// composing returns the prompter that embeds instructions under o: the
+// editor's own, or for composed guidance one that cuts them into
+// o.Compose clauses (an error for a student or an editor that already
+// reads clauses).
+func (e *Editor) composing(o Options) (*textenc.Prompter, error) {
+	if o.Compose <= 1 {
+		return e.Text, nil
+	}
+	switch {
+	case e.Student != nil:
+		return nil, fmt.Errorf("-model %s is a guidance-distilled student: composing clauses needs a three-pass editor", e.Dir)
+	case e.Text.Clauses > 1:
+		return nil, fmt.Errorf("-model %s reads instructions clause by clause (%s): composing clauses needs an editor that reads them whole", e.Dir, textenc.ClausesFile)
+	}
+	p := *e.Text
+	p.Clauses = o.Compose
+	return &p, nil
 }
 
 // Denoiser returns the editor's denoiser under o: the model with
@@ -209,7 +237,7 @@ func (e *Editor) Wrap(d diffusion.Denoiser, o Options) (diffusion.Denoiser, erro
 // Guidance returns the two-scale guidance of o. Scales of 1 and 0 run the
 // conditional branch alone.
 func (e *Editor) Guidance(o Options) (diffusion.Guidance, error) {
-	g := diffusion.Guidance{Scale: o.TextScale, ImageScale: o.ImageScale}
+	g := diffusion.Guidance{Scale: o.TextScale, ImageScale: o.ImageScale, Compose: o.Compose}
 	if !g.Active() {
 		return g, nil
 	}
@@ -257,7 +285,11 @@ func (e *Editor) Edit(sources []float32, n int, instructions []string, o Options
 			return nil, fmt.Errorf("an empty instruction: the empty text is the dropped one of guidance")
 		}
 	}
-	cond, err := diffusion.PromptCond(e.Text, diffusion.Prompts(instructions, n))
+	text, err := e.composing(o)
+	if err != nil {
+		return nil, err
+	}
+	cond, err := diffusion.PromptCond(text, diffusion.Prompts(instructions, n))
 	if err != nil {
 		return nil, err
 	}
@@ -302,13 +334,16 @@ func (e *Editor) GFLOPs(o Options) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	branches := diffusion.Guidance{Scale: o.TextScale, ImageScale: o.ImageScale}.Branches()
+	branches := diffusion.Guidance{Scale: o.TextScale, ImageScale: o.ImageScale, Compose: o.Compose}.Branches()
 	if e.Student != nil {
 		branches = 1
 	}
-	tokens := e.Text.Tokens()
-	_, f := e.Model.CostAt(e.Shape[1], e.Shape[2], tokens).Total()
-	return (float64(f)*float64(branches*evals) + float64(e.Text.FLOPs())) / 1e9, nil
+	text, err := e.composing(o)
+	if err != nil {
+		return 0, err
+	}
+	_, f := e.Model.CostAt(e.Shape[1], e.Shape[2], e.Text.Tokens()).Total()
+	return (float64(f)*float64(branches*evals) + float64(text.FLOPs())) / 1e9, nil
 }
 
 // Held-out evaluation.

@@ -144,6 +144,32 @@ func TestEditor(t *testing.T) {
 	if want := (3*3*float64(f) + float64(e.Text.FLOPs())) / 1e9; gf != want {
 		t.Fatalf("GFLOPs %g, want three branches of three steps and the text: %g", gf, want)
 	}
+	// Composed guidance: a one-clause instruction edits as without it
+	// (its empty second clause adds exactly nothing); a two-clause one
+	// runs a fourth branch and encodes each clause.
+	oc := o
+	oc.Compose = 2
+	composed, err := e.Edit(src, 3, []string{"make it thicker"}, oc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(composed, whole) {
+		t.Fatal("composed guidance changed a one-clause edit")
+	}
+	two, err := e.Edit(src, 3, []string{"make it thicker and move it up"}, oc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	joint, err := e.Edit(src, 3, []string{"make it thicker and move it up"}, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(two, joint) {
+		t.Fatal("composing the clauses of a two-clause instruction changed nothing")
+	}
+	if gc, err := e.GFLOPs(oc); err != nil || gc != (4*3*float64(f)+2*float64(e.Text.FLOPs()))/1e9 {
+		t.Fatalf("composed GFLOPs %g (%v), want four branches of three steps and two clauses' text", gc, err)
+	}
 	// Bad input: each a clear error.
 	nan := slices.Clone(src)
 	nan[per+7] = float32(math.NaN())
@@ -161,6 +187,8 @@ func TestEditor(t *testing.T) {
 		{"empty", src, 3, []string{""}, nil, "empty instruction"},
 		{"NaN scale", src, 3, []string{"make it thicker"}, func(o *edits.Options) { o.TextScale = math.NaN() }, "text guidance scale NaN"},
 		{"negative scale", src, 3, []string{"make it thicker"}, func(o *edits.Options) { o.ImageScale = -1 }, "image guidance scale -1"},
+		{"three clauses", src, 3, []string{"make it thicker and move it up and move it up"}, func(o *edits.Options) { o.Compose = 2 }, "more than the 2 clauses"},
+		{"compose -1", src, 3, []string{"make it thicker"}, func(o *edits.Options) { o.Compose = -1 }, "composing -1 clauses"},
 	} {
 		oo := o
 		if c.opt != nil {
@@ -246,6 +274,11 @@ func TestGuidanceDistillation(t *testing.T) {
 	const per = 32 * 32
 	src := make([]float32, 2*per)
 	set.Data.Inputs.Batch([]int{0, 1}, src, nil)
+	oc := o
+	oc.Compose = 2
+	if _, err := s.Edit(src, 2, []string{"move it up"}, oc, nil); err == nil || !strings.Contains(err.Error(), "three-pass editor") {
+		t.Fatalf("a student composing clauses: %v", err)
+	}
 	a, err := s.Edit(src, 2, []string{"move it up"}, o, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -50,6 +50,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&o.ImageScale, "image-scale", o.ImageScale, "guidance scale of the source image, s_I")
 	fs.Uint64Var(&o.Seed, "seed", 0, "noise seed")
 	fs.IntVar(&o.Batch, "batch", o.Batch, "images per batch")
+	fs.IntVar(&o.Compose, "compose", 0, "compose an instruction's clauses (cut at \"and\"), each its own guidance branch (composable diffusion): 2 for two-change instructions, one more pass per step")
 	eval := fs.Bool("eval", false, "evaluate on the first -n held-out pairs (test digits, the held-out instructions among them) instead of editing -input")
 	n := fs.Int("n", 1000, "with -eval: pairs")
 	jsonOut := fs.String("json", "", "with -eval: write the report as JSON here")
