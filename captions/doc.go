@@ -116,7 +116,9 @@
 //
 // Importing the package registers the data kind "captions" with
 // datasets.Open: "captions" is 60,000 images drawn from MNIST's training
-// digits with seed TrainSeed for the train split and 10,000 from its test
-// digits with seed TestSeed for the test split, "captions:N" the first N;
-// the images' Captions are their captions and their Labels their digits.
+// digits with seed TrainSeed for the train split, 10,000 from its test
+// digits with seed TestSeed for the test split and 10,000 from its training
+// digits with seed ValSeed for the val split (OpenSplit), "captions:N" the
+// first N; the images' Captions are their captions and their Labels their
+// digits.
 package captions

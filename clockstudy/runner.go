@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 
 	"github.com/clockwork-go/clockwork/captions"
 	"github.com/clockwork-go/clockwork/datasets"
@@ -178,17 +179,15 @@ func (r *Runner) setup() (evaluate.Setup, error) {
 				return evaluate.Setup{}, err
 			}
 			c.Text, c.Pooled = tc.Text, tc.Pooled
-			distinct := map[string]bool{"": r.Config.Guidance > 1}
-			for _, p := range r.prompt {
-				distinct[p] = true
+			all := r.prompt
+			if r.Config.Guidance > 1 {
+				all = append(slices.Clip(all), "") // the dropped prompt
 			}
-			k := 0
-			for _, ok := range distinct {
-				if ok {
-					k++
-				}
+			f, err := r.Text.DistinctFLOPs(all)
+			if err != nil {
+				return evaluate.Setup{}, err
 			}
-			r.textG = float64(k) * float64(r.Text.FLOPs()) / float64(r.Config.N) / 1e9
+			r.textG = float64(f) / float64(r.Config.N) / 1e9
 		}
 		r.cond = &c
 	}

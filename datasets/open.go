@@ -20,7 +20,8 @@ import (
 //	                    (default 10) from an .npz file
 //	npy:PATH            unlabelled images from an .npy file
 //
-// split ("train" or "test") picks MNIST's split and the seed of shapes.
+// split ("train" or "test") picks MNIST's split and the seed of shapes;
+// a registered kind may know others (the captioned digits' "val").
 //
 // The set's Source is spec.
 func Open(spec, split string) (*Images, error) {
@@ -34,7 +35,7 @@ func Open(spec, split string) (*Images, error) {
 
 // Opener opens a kind of data that another package provides (see
 // Register): arg is what follows "kind:" in the specification, and split
-// "train" or "test".
+// "train", "test" or another the kind knows (an unknown one is its error).
 type Opener func(arg, split string) (*Images, error)
 
 var (

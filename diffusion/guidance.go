@@ -171,10 +171,11 @@ func Guide(d Denoiser, g Guidance) (Denoiser, error) {
 	return &Guided{D: d, G: g}, nil
 }
 
-// Guided runs its denoiser on every branch of guidance in one batch of two
-// or three times the rows (conditional rows first, then each null branch;
-// diffusers orders InstructPix2Pix's batch the same way) and combines the
-// outputs. Build it with Guide, which validates the guidance.
+// Guided runs its denoiser on every branch of guidance in one batch of
+// Branches times the rows (conditional rows first, then each null branch,
+// diffusers' order for InstructPix2Pix's batch, then the further prompts of
+// composed guidance) and combines the outputs. Build it with Guide, which
+// validates the guidance.
 type Guided struct {
 	D Denoiser
 	G Guidance
@@ -339,7 +340,9 @@ func (g *Guided) prompts(c Cond) ([]Cond, error) {
 func (g *Guided) Unwrap() Denoiser { return g.D }
 
 // InnerRows implements RowMapper: under guidance the wrapped denoiser sees
-// the conditional rows, then the same samples on each null branch.
+// the conditional rows, then the same samples on each null branch and on
+// each further composed prompt (Branch values after BranchNullImage, even
+// with one scale).
 func (g *Guided) InnerRows(rows []Row, c Cond) ([]Row, Cond, error) {
 	if !g.G.Active() {
 		return rows, c, nil
@@ -351,9 +354,14 @@ func (g *Guided) InnerRows(rows []Row, c Cond) ([]Row, Cond, error) {
 	k := g.G.Branches()
 	out := make([]Row, 0, k*len(rows))
 	out = append(out, rows...)
+	base := g.G.base()
 	for b := 1; b < k; b++ {
+		br := Branch(b)
+		if b >= base { // a composed prompt after the first
+			br = BranchNullImage + Branch(1+b-base)
+		}
 		for _, r := range rows {
-			out = append(out, Row{Sample: r.Sample, Branch: Branch(b)})
+			out = append(out, Row{Sample: r.Sample, Branch: br})
 		}
 	}
 	return out, inner, nil

@@ -286,6 +286,13 @@ func TestComposedGuidance(t *testing.T) {
 		t.Errorf("inner rows %v, want %v", rows, want)
 	}
 	g1, _ := Guide(&condEcho{}, Guidance{Scale: 3, Compose: 2, Null: Cond{Text: empty}})
+	rows1, _, err := g1.(*Guided).InnerRows([]Row{{Sample: 4}, {Sample: 5}}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Row{{4, BranchCond}, {5, BranchCond}, {4, BranchNull}, {5, BranchNull}, {4, 3}, {5, 3}}; !slices.Equal(rows1, want) {
+		t.Errorf("one scale, composed: inner rows %v, want %v", rows1, want)
+	}
 	out1, err := g1.Predict(x, 500, c)
 	if err != nil {
 		t.Fatal(err)

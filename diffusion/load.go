@@ -112,9 +112,12 @@ const SamplingDefaultsFile = "sampling_defaults.json"
 
 // SamplingDefaults is the content of SamplingDefaultsFile.
 type SamplingDefaults struct {
+	// Guidance is the classifier-free guidance scale (1: none).
 	Guidance float64 `json:"guidance"`
-	Steps    int     `json:"steps,omitempty"`
-	ChosenBy string  `json:"chosen_by"`
+	// Steps, when not 0, is the number of sampling steps.
+	Steps int `json:"steps,omitempty"`
+	// ChosenBy says how the settings were chosen: the command and the rule.
+	ChosenBy string `json:"chosen_by"`
 }
 
 // LoadSamplingDefaults reads a model directory's SamplingDefaultsFile:

@@ -32,8 +32,10 @@ type TrainGraph struct {
 // tokens: with a text encoder enc, the graph runs it on token ids and
 // trains it jointly with the U-Net, as latent diffusion trains its
 // conditioning stage (Rombach et al., CVPR 2022, Sec. 3.3); without one
-// it takes the texts' embeddings. enc and tokens are ignored for a
-// UNet2DModel.
+// it takes the texts' embeddings. With enc, tokens must be a whole number
+// of enc's max_position_embeddings: k of them are a prompt read clause by
+// clause (textenc.Prompter.Clauses), each clause's ids encoded alone. enc
+// and tokens are ignored for a UNet2DModel.
 func NewTrainGraph(m *unet.Model, enc *textenc.Model, n, h, w, tokens int) (*TrainGraph, error) {
 	c := m.Config
 	shapes := [][]int{{n, c.InChannels, h, w}, {n, c.BlockOutChannels[0]}}

@@ -37,7 +37,8 @@ type Clockwork struct {
 	shellFLOPs int64
 	coreFLOPs  int64
 	adaptFLOPs int64
-	costHW     [2]int
+	costHW     [3]int
+	tokens     int // text tokens of the last prediction's conditioning
 }
 
 // NewClockwork checks that the clock suits the adaptor and returns the
@@ -95,16 +96,19 @@ func (c *Clockwork) buffer(s tensor.Shape) *tensor.Dense {
 func (c *Clockwork) FLOPs() int64 { return c.flops }
 
 func (c *Clockwork) costs(h, w int) {
-	if c.costHW == [2]int{h, w} {
+	if c.costHW == [3]int{h, w, c.tokens} && c.coreFLOPs != 0 {
 		return
 	}
-	c.shellFLOPs, c.coreFLOPs = c.split.Cost(c.Model.Cost(h, w))
+	c.shellFLOPs, c.coreFLOPs = c.split.Cost(c.Model.CostAt(h, w, c.tokens))
 	c.adaptFLOPs = c.Adaptor.FLOPs()
-	c.costHW = [2]int{h, w}
+	c.costHW = [3]int{h, w, c.tokens}
 }
 
 // StepFLOPs returns the FLOPs of one row at a step: the shell's plus the
-// core's on a full step, the adaptor's on an adaptor step.
+// core's on a full step, the adaptor's on an adaptor step; a
+// text-conditioned model's cross-attention at the text length of the last
+// prediction (none before the first), as diffusion.ModelDenoiser counts
+// it.
 func (c *Clockwork) StepFLOPs(step, h, w int) int64 {
 	c.costs(h, w)
 	if c.Clock.Adaptor[step] {
@@ -154,6 +158,7 @@ func (c *Clockwork) Predict(x *tensor.Dense, t float64, cond diffusion.Cond) (*t
 		return nil, err
 	}
 	s := x.Shape()
+	c.tokens = cond.Tokens()
 	c.flops += int64(s[0]) * c.StepFLOPs(c.step, s[2], s[3])
 	return out, nil
 }

@@ -225,6 +225,9 @@ func (e *Editor) Wrap(d diffusion.Denoiser, o Options) (diffusion.Denoiser, erro
 		return nil, err
 	}
 	if e.Student != nil {
+		if o.Compose > 1 {
+			return nil, fmt.Errorf("-model %s is a guidance-distilled student: composing clauses needs a three-pass editor", e.Dir)
+		}
 		return &diffusion.Scaled{D: d, Model: e.Model, Text: o.TextScale, Image: o.ImageScale}, nil
 	}
 	g, err := e.Guidance(o)
@@ -234,7 +237,8 @@ func (e *Editor) Wrap(d diffusion.Denoiser, o Options) (diffusion.Denoiser, erro
 	return diffusion.Guide(d, g)
 }
 
-// Guidance returns the two-scale guidance of o. Scales of 1 and 0 run the
+// Guidance returns the two-scale guidance of o (composing o.Compose
+// clauses, whose embeddings Edit makes). Scales of 1 and 0 run the
 // conditional branch alone.
 func (e *Editor) Guidance(o Options) (diffusion.Guidance, error) {
 	g := diffusion.Guidance{Scale: o.TextScale, ImageScale: o.ImageScale, Compose: o.Compose}
@@ -326,9 +330,10 @@ func (e *Editor) Edit(sources []float32, n int, instructions []string, o Options
 
 // GFLOPs returns the cost of one edit under o in GFLOPs: the U-Net's
 // forward pass (its class embedding included) times the guidance's
-// branches (one for a student) times the sampler's model
-// evaluations, and the text encoder once per edit (the instruction; the
-// empty text of guidance is shared by a whole run and not counted).
+// branches (one for a student; one more per composed clause) times the
+// sampler's model evaluations, and the text encoder once per edit (the
+// instruction, once per clause when composing; the empty text of
+// guidance is shared by a whole run and not counted).
 func (e *Editor) GFLOPs(o Options) (float64, error) {
 	evals, err := diffusion.EvalsFor(o.Sampler, o.Steps)
 	if err != nil {

@@ -78,6 +78,11 @@ func Study(methods []Method, m *captions.Measurer, set *Set, s StudySetup, progr
 	if s.N <= 0 || s.N > set.Len() || s.Batch <= 0 {
 		return nil, nil, fmt.Errorf("study of %d pairs of %d in batches of %d", s.N, set.Len(), s.Batch)
 	}
+	for _, me := range methods {
+		if me.Options.Compose > 1 {
+			return nil, nil, fmt.Errorf("%s: a study runs each editor as it is: composed clauses (Options.Compose) are for Editor.Edit", me.Name)
+		}
+	}
 	ref := methods[0].Editor
 	sub := set.Subset(s.N)
 	per := ref.Shape[0] * ref.Shape[1] * ref.Shape[2]

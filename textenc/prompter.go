@@ -14,8 +14,9 @@ import (
 )
 
 // Prompter turns prompts into the text a UNet2DConditionModel attends to:
-// a text encoder with its tokenizer. Every prompt is padded to the
-// encoder's max_position_embeddings tokens and encoded without a padding
+// a text encoder with its tokenizer. Every prompt (every clause, see
+// Clauses) is padded to the encoder's max_position_embeddings tokens and
+// encoded without a padding
 // mask, as Stable Diffusion's pipelines run CLIP's text model (causal
 // attention keeps the padding from changing the prompt's tokens), so that
 // one prompt has one embedding whatever the batch. Embeddings are cached
@@ -124,8 +125,12 @@ func (p *Prompter) Save(dir string) error {
 	if err := p.Tokenizer.Save(dir); err != nil {
 		return err
 	}
+	path := filepath.Join(dir, ClausesFile)
 	if p.Clauses > 1 {
-		return os.WriteFile(filepath.Join(dir, ClausesFile), []byte(fmt.Sprintf("{\"clauses\": %d}\n", p.Clauses)), 0o644)
+		return os.WriteFile(path, []byte(fmt.Sprintf("{\"clauses\": %d}\n", p.Clauses)), 0o644)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err // a stale one would make the directory read clauses
 	}
 	return nil
 }
@@ -142,6 +147,23 @@ func (p *Prompter) Tokens() int { return p.clauses() * p.Encoder.Config.MaxPosit
 // pass of the encoder per clause.
 func (p *Prompter) FLOPs() int64 {
 	return int64(p.clauses()) * p.Encoder.FLOPs(p.Encoder.Config.MaxPositionEmbeddings)
+}
+
+// DistinctFLOPs returns the floating-point operations of encoding prompts
+// as the cache does: one pass of the encoder per distinct prompt, or per
+// distinct clause with Clauses above 1.
+func (p *Prompter) DistinctFLOPs(prompts []string) (int64, error) {
+	seen := map[string]bool{}
+	for _, s := range prompts {
+		cl, err := p.Split(s)
+		if err != nil {
+			return 0, err
+		}
+		for _, c := range cl {
+			seen[c] = true
+		}
+	}
+	return int64(len(seen)) * p.Encoder.FLOPs(p.Encoder.Config.MaxPositionEmbeddings), nil
 }
 
 // Split returns the clauses prompt is encoded as: itself when Clauses is 0
@@ -184,17 +206,17 @@ func (p *Prompter) IDs(prompts []string) ([]int64, error) {
 		ids, _, err := p.Tokenizer.Encode(prompts, l)
 		return ids, err
 	}
-	var all []string
-	for _, s := range prompts {
+	ids := make([]int64, 0, len(prompts)*p.Tokens())
+	for i, s := range prompts {
 		c, err := p.Split(s)
 		if err != nil {
 			return nil, err
 		}
-		all = append(all, c...)
-	}
-	ids, _, err := p.Tokenizer.Encode(all, l)
-	if err != nil {
-		return nil, fmt.Errorf("clause by clause: %w", err)
+		row, _, err := p.Tokenizer.Encode(c, l)
+		if err != nil {
+			return nil, fmt.Errorf("prompt %d %q, clause by clause: %w", i, s, err)
+		}
+		ids = append(ids, row...)
 	}
 	return ids, nil
 }

@@ -60,9 +60,16 @@ func TestClauses(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := e.Float32s()
-	one, _ := p.Embed([]string{"make it thicker"})
-	if e.Shape()[1] != 12 || !slices.Equal(v[:6*16], one.Float32s()[:6*16]) {
+	fresh, err := NewPrompter(enc, tok) // whole prompts, its own cache
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, _ := fresh.Embed([]string{"make it thicker"})
+	if e.Shape()[1] != 12 || !slices.Equal(v[:6*16], one.Float32s()) {
 		t.Errorf("embedding of shape %v; the first clause is not encoded alone", e.Shape())
+	}
+	if f, err := p.DistinctFLOPs([]string{"make it thicker and move it up", "make it thicker", ""}); err != nil || f != 3*whole {
+		t.Errorf("three distinct clauses (and the empty one): %d FLOPs (%v), want %d", f, err, 3*whole)
 	}
 	empty, _ := p.Embed([]string{""})
 	if !slices.Equal(v[len(v)/2+6*16:], empty.Float32s()[6*16:]) {
@@ -84,11 +91,10 @@ func TestClauses(t *testing.T) {
 		}
 	}
 	p.Clauses = 0
-	plain := t.TempDir()
-	if err := p.Save(plain); err != nil {
+	if err := p.Save(dir); err != nil { // over the one that read clauses
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(plain, ClausesFile)); err == nil {
-		t.Error("a whole-prompt encoder wrote clauses.json")
+	if _, err := os.Stat(filepath.Join(dir, ClausesFile)); err == nil {
+		t.Error("a whole-prompt encoder left clauses.json")
 	}
 }

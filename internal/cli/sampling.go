@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/clockwork-go/clockwork/captions"
@@ -104,15 +105,16 @@ func LoadSampling(dir string, guidance float64, n, batch int, seed uint64, label
 	}
 	setup := evaluate.Setup{Noise: noise, Shape: shape, N: n, Batch: batch, Seed: seed, Cond: cond, Prompts: rows}
 	if text != nil {
-		// The text encoder runs once per distinct prompt.
-		distinct := map[string]bool{}
-		for _, p := range rows {
-			distinct[p] = true
-		}
+		// The text encoder runs once per distinct prompt (clause).
+		all := rows
 		if g.Active() {
-			distinct[""] = true
+			all = append(slices.Clip(rows), "")
 		}
-		setup.TextGFLOPs = float64(len(distinct)) * float64(text.FLOPs()) / float64(n) / 1e9
+		f, err := text.DistinctFLOPs(all)
+		if err != nil {
+			return nil, err
+		}
+		setup.TextGFLOPs = float64(f) / float64(n) / 1e9
 	}
 	return &Sampling{Dir: dir, Model: m, Noise: noise, Guidance: g, Text: text, Prompts: rows, Setup: setup}, nil
 }

@@ -76,6 +76,9 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if _, err := os.Stat(*model); err != nil && *model == DefaultModel {
 		return c.Fail(fmt.Errorf("-model: no editor is shipped in %s yet; train one with `train -init models/mnist_text -data edits -out runs/edit` and give -model runs/edit/model", DefaultModel))
 	}
+	if o.Compose > 1 && (*sweep != "" || *study != "") {
+		return c.Usage("-compose goes with -eval or one edit (-input, -instruction): -sweep and -study run the editor as it is")
+	}
 	if *sweep != "" {
 		if *eval || *input != "" || *output != "" {
 			return c.Usage("-sweep evaluates held-out pairs: -eval, -input and -output go without it")

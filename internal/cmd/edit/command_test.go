@@ -87,6 +87,8 @@ func TestEditCommand(t *testing.T) {
 		{[]string{"-input", in, "-instruction", "make it purple"}, `"purple"`},
 		{[]string{"-input", in, "-instruction", "make it thicker", "-text-scale", "NaN"}, "text guidance scale NaN"},
 		{[]string{"-input", in, "-instruction", "make it thicker", "-image-scale", "-2"}, "image guidance scale -2"},
+		{[]string{"-input", in, "-instruction", "make it thicker and move it up and move it up", "-compose", "2"}, "more than the 2 clauses"},
+		{[]string{"-sweep", filepath.Join(tmp, "sw"), "-compose", "2"}, "-compose goes with"},
 		{[]string{"-model", texttest.Dir(t, 16, 16), "-input", in, "-instruction", "make it thicker"}, "text-to-image"},
 	} {
 		bad := filepath.Join(tmp, "bad.npz")

@@ -68,7 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return c.Usage("-time-rounds %d: want 0 (no paired timing) or more", *rounds)
 	case q.Reference != "test" && q.Reference != "train" && q.Reference != "val":
 		return c.Usage("reference %q is not test, train or val", q.Reference)
-	case q.Reference == "val" && *real != "" && q.Data != captions.DataKind:
+	case q.Reference == "val" && (*real != "" || q.Data != "") && q.Data != captions.DataKind:
 		return c.Usage("-reference val: only the captioned digits have a validation split (-data captions)")
 	case *n < 2:
 		return c.Fail(fmt.Errorf("-n %d: want at least 2 samples", *n))

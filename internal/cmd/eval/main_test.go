@@ -81,6 +81,7 @@ func TestEvalErrors(t *testing.T) {
 		{[]string{"-real", "test", "-reference", "val"}, 2, "reference"},
 		{[]string{"-real", "test", "-reference", "dev", "-data", "captions"}, 2, "not test, train or val"},
 		{[]string{"-model", dir, "-n", "4", "-reference", "val", "-out", filepath.Join(t.TempDir(), "x.json")}, 2, "not text-conditioned"},
+		{[]string{"-model", dir, "-n", "4", "-reference", "val", "-data", "mnist", "-out", filepath.Join(t.TempDir(), "x.json")}, 2, "validation split"},
 		{[]string{"-real", "test", "-n", "-1"}, 1, "at least 2 samples"},
 		{[]string{"-model", dir, "-n", "1", "-out", filepath.Join(t.TempDir(), "x.json")}, 1, "at least 2 samples"},
 	} {

@@ -97,7 +97,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return c.Fail(err)
 		}
-		arrays["input_ids"], order = npzio.Int64(ids, len(s.Prompts), s.Text.Tokens()), append(order, "input_ids")
+		shape := []int{len(s.Prompts), s.Text.Tokens()}
+		if k := s.Text.Clauses; k > 1 {
+			shape = []int{len(s.Prompts), k, s.Text.Tokens() / k} // clause by clause
+		}
+		arrays["input_ids"], order = npzio.Int64(ids, shape...), append(order, "input_ids")
 	}
 	if err := npzio.Write(*out, order, arrays); err != nil {
 		return c.Fail(err)
