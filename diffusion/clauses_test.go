@@ -1,4 +1,4 @@
-package diffusion
+package diffusion_test
 
 import (
 	"math"
@@ -8,8 +8,9 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/clockwork-go/clockwork/captions"
+	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/internal/texttest"
 	"github.com/clockwork-go/clockwork/textenc"
-	"github.com/clockwork-go/clockwork/unet"
 )
 
 // TestTrainGraphClauses: a text encoder reading prompts clause by clause
@@ -17,18 +18,7 @@ import (
 // token ids equals the loss on the prompts' embeddings (Prompter.Embed)
 // given as fixed text, for prompts of one and two clauses.
 func TestTrainGraphClauses(t *testing.T) {
-	c, err := unet.ConfigFrom("mnist_text")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.BlockOutChannels = []int{8, 16, 16}
-	four := 4
-	c.NormNumGroups = &four
-	c.CrossAttentionDim = 16
-	m, err := unet.New(c, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, _ := texttest.Model(t, 16, 8) // its U-Net; the encoder below also knows "and"
 	tok, err := textenc.NewTokenizer(append(captions.Vocabulary(), "and"))
 	if err != nil {
 		t.Fatal(err)
@@ -61,8 +51,8 @@ func TestTrainGraphClauses(t *testing.T) {
 		x[i] = float32(math.Sin(float64(i) * 0.37))
 		target[i] = float32(math.Cos(float64(i) * 0.11))
 	}
-	run := func(e *textenc.Model, in TrainInput) float64 {
-		tg, err := NewTrainGraph(m, e, n, 32, 32, p.Tokens())
+	run := func(e *textenc.Model, in diffusion.TrainInput) float64 {
+		tg, err := diffusion.NewTrainGraph(m, e, n, 32, 32, p.Tokens())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,8 +65,8 @@ func TestTrainGraphClauses(t *testing.T) {
 		}
 		return loss
 	}
-	joint := run(enc, TrainInput{IDs: ids})
-	fixed := run(nil, TrainInput{Cond: Cond{Text: emb}})
+	joint := run(enc, diffusion.TrainInput{IDs: ids})
+	fixed := run(nil, diffusion.TrainInput{Cond: diffusion.Cond{Text: emb}})
 	if math.Abs(joint-fixed) > 1e-5*math.Abs(fixed) {
 		t.Fatalf("loss on token ids %g, on the embeddings %g", joint, fixed)
 	}
@@ -101,7 +91,7 @@ func TestTrainGraphClauses(t *testing.T) {
 	if v := second(1, "a seven and a two", "a three and a two"); slices.Equal(v[:len(v)/2], v[len(v)/2:]) {
 		t.Fatal("the whole prompt: the second clause's tokens do not see the first")
 	}
-	if _, err := NewTrainGraph(m, enc, n, 32, 32, 12); err == nil {
+	if _, err := diffusion.NewTrainGraph(m, enc, n, 32, 32, 12); err == nil {
 		t.Fatal("12 tokens of an 8-token encoder: no error")
 	}
 }

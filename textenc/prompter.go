@@ -16,10 +16,10 @@ import (
 // Prompter turns prompts into the text a UNet2DConditionModel attends to:
 // a text encoder with its tokenizer. Every prompt (every clause, see
 // Clauses) is padded to the encoder's max_position_embeddings tokens and
-// encoded without a padding
-// mask, as Stable Diffusion's pipelines run CLIP's text model (causal
-// attention keeps the padding from changing the prompt's tokens), so that
-// one prompt has one embedding whatever the batch. Embeddings are cached
+// encoded without a padding mask, as Stable Diffusion's pipelines run
+// CLIP's text model (causal attention keeps the padding from changing the
+// prompt's tokens), so that one prompt has one embedding whatever the
+// batch. Embeddings are cached
 // per prompt (per clause, see Clauses). A Prompter is not safe for
 // concurrent use.
 type Prompter struct {
