@@ -35,7 +35,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var q metrics.QualityOptions
 	m := evaluate.Method{}
 	model := fs.String("model", "", "model directory (default: the shipped teacher)")
-	real := fs.String("real", "", "measure real MNIST images of this split (train or test) instead of a model")
+	real := fs.String("real", "", "measure real images of this split (train or test; val for -data captions) instead of a model")
 	fs.StringVar(&m.Sampler, "sampler", "dpmpp2m", fmt.Sprintf("sampler: %s", strings.Join(diffusion.SamplerNames(), ", ")))
 	fs.IntVar(&m.Steps, "steps", 20, "sampling steps")
 	fs.StringVar(&m.Spacing, "spacing", "", "timestep spacing (default: the model's scheduler_config.json timestep_spacing, else the sampler's)")
