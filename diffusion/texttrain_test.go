@@ -152,6 +152,15 @@ func TestTextTrainerErrors(t *testing.T) {
 	if _, err := NewTextTrainer(t.TempDir(), m2, text, data, tinyConfig()); err == nil || !strings.Contains(err.Error(), "hidden_size 8 is not the U-Net's cross_attention_dim 6") {
 		t.Errorf("widths: %v", err)
 	}
+	cl := tinyConfig()
+	cl.Clauses = 2
+	if _, err := NewTrainer(t.TempDir(), tinyModel(t), shapes(t), cl); err == nil || !strings.Contains(err.Error(), "-clauses 2") {
+		t.Errorf("-clauses without a text encoder: %v", err)
+	}
+	cl.Clauses = textenc.MaxClauses + 1
+	if err := cl.Validate(); err == nil || !strings.Contains(err.Error(), "text clauses") {
+		t.Errorf("-clauses %d: %v", cl.Clauses, err)
+	}
 	data.Captions[5] = "a purple shape"
 	if _, err := NewTextTrainer(t.TempDir(), m, text, data, tinyConfig()); err == nil || !strings.Contains(err.Error(), "caption of image 5") {
 		t.Errorf("unknown caption word: %v", err)
