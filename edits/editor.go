@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"gorgonia.org/tensor"
 
@@ -48,7 +49,12 @@ type Defaults struct {
 	TextScale  float64 `json:"text_scale"`
 	ImageScale float64 `json:"image_scale"`
 	Steps      int     `json:"steps"`
-	ChosenBy   string  `json:"chosen_by"`
+	// ChainSteps, when positive, makes the edit command chain an
+	// instruction's clauses (Options.Chain) unless told not to, at this
+	// many steps per clause; Steps stays the steps of a whole instruction
+	// in one edit (as studies and video editing run the editor).
+	ChainSteps int    `json:"chain_steps,omitempty"`
+	ChosenBy   string `json:"chosen_by"`
 }
 
 // Apply sets o's scales and steps to the defaults (all of them: the
@@ -65,6 +71,21 @@ func (d *Defaults) Apply(o *Options, text, image, steps bool) {
 	}
 	if steps && d.Steps > 0 {
 		o.Steps = d.Steps
+	}
+}
+
+// ApplyChain sets o.Chain by the defaults unless chain was given or o
+// composes clauses (Chain when ChainSteps is positive) and, when o chains
+// and steps were not given, o.Steps to ChainSteps.
+func (d *Defaults) ApplyChain(o *Options, chainGiven, stepsGiven bool) {
+	if d == nil || d.ChainSteps <= 0 {
+		return
+	}
+	if !chainGiven && o.Compose <= 1 {
+		o.Chain = true
+	}
+	if o.Chain && !stepsGiven {
+		o.Steps = d.ChainSteps
 	}
 }
 
@@ -110,6 +131,9 @@ func LoadEditor(dir string) (*Editor, error) {
 		}
 		if err := (Options{TextScale: d.TextScale, ImageScale: d.ImageScale, Steps: max(d.Steps, 1), Batch: 1}).Check(); err != nil {
 			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, DefaultsFile), err)
+		}
+		if d.ChainSteps < 0 {
+			return nil, fmt.Errorf("%s: chain_steps %d: want 0 (no chaining) or a positive number", filepath.Join(dir, DefaultsFile), d.ChainSteps)
 		}
 		e.Defaults = &d
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -159,6 +183,45 @@ type Options struct {
 	// more pass per step for each clause after the first. A three-pass
 	// editor that reads whole instructions only.
 	Compose int `json:",omitempty"`
+	// Chain edits an instruction's clauses (cut at "and") one after
+	// another, each a whole edit of Steps steps: "A and B" edits the
+	// source by A, then A's output by B, as a user would give an editor
+	// the two instructions in turn (InstructPix2Pix, Sec. 5, edits
+	// sequentially). A k-clause instruction costs k edits. Clause r ≥ 1
+	// draws image j's noise from stream j of ChainSeed(Seed, r), so a
+	// one-clause instruction edits exactly as without Chain.
+	Chain bool `json:",omitempty"`
+}
+
+// ChainSeed returns the seed of clause r of a chained edit (Options.Chain):
+// seed itself for the first clause, then a splitmix64 step per clause.
+func ChainSeed(seed uint64, r int) uint64 {
+	if r == 0 {
+		return seed
+	}
+	z := seed + uint64(r)*0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// Clauses cuts an instruction at its words "and": the clauses a chained
+// edit (Options.Chain) runs one after another. An empty clause ("and" at
+// either end, or twice) is an error naming the instruction.
+func Clauses(instruction string) ([]string, error) {
+	var out, cur []string
+	for _, w := range append(textenc.Words(instruction), "and") {
+		if w != "and" {
+			cur = append(cur, w)
+			continue
+		}
+		if len(cur) == 0 {
+			return nil, fmt.Errorf("instruction %q: an empty clause around \"and\"", instruction)
+		}
+		out = append(out, strings.Join(cur, " "))
+		cur = nil
+	}
+	return out, nil
 }
 
 // DefaultOptions are diffusers' InstructPix2Pix pipeline's defaults with
@@ -186,6 +249,9 @@ func (o Options) Check() error {
 	}
 	if o.Compose < 0 || o.Compose > textenc.MaxClauses {
 		return fmt.Errorf("composing %d clauses: want 0 to %d", o.Compose, textenc.MaxClauses)
+	}
+	if o.Chain && o.Compose > 1 {
+		return fmt.Errorf("chained clauses and composed clauses: choose one")
 	}
 	return nil
 }
@@ -289,6 +355,66 @@ func (e *Editor) Edit(sources []float32, n int, instructions []string, o Options
 			return nil, fmt.Errorf("an empty instruction: the empty text is the dropped one of guidance")
 		}
 	}
+	if o.Chain {
+		return e.chain(sources, n, diffusion.Prompts(instructions, n), o, progress)
+	}
+	return e.edit(sources, n, instructions, o, nil, progress)
+}
+
+// chain edits image j by its instruction's clauses in turn (Options.Chain):
+// round r edits the images with an r-th clause, image j from stream j of
+// ChainSeed(o.Seed, r). progress counts clause edits scaled to n images.
+func (e *Editor) chain(sources []float32, n int, instructions []string, o Options, progress func(int)) ([]float32, error) {
+	clauses := make([][]string, n)
+	total := 0
+	for j, in := range instructions {
+		c, err := Clauses(in)
+		if err != nil {
+			return nil, err
+		}
+		clauses[j] = c
+		total += len(c)
+	}
+	per := e.Shape[0] * e.Shape[1] * e.Shape[2]
+	cur := append([]float32(nil), sources...)
+	done := 0
+	for r := 0; ; r++ {
+		var idx []int
+		var ins []string
+		for j, c := range clauses {
+			if r < len(c) {
+				idx = append(idx, j)
+				ins = append(ins, c[r])
+			}
+		}
+		if len(idx) == 0 {
+			return cur, nil
+		}
+		src := make([]float32, 0, len(idx)*per)
+		for _, j := range idx {
+			src = append(src, cur[j*per:(j+1)*per]...)
+		}
+		oo := o
+		oo.Chain = false
+		oo.Seed = ChainSeed(o.Seed, r)
+		var prog func(int)
+		if progress != nil {
+			prog = func(k int) { progress((done + k) * n / total) }
+		}
+		out, err := e.edit(src, len(idx), ins, oo, idx, prog)
+		if err != nil {
+			return nil, fmt.Errorf("clause %d of the instructions: %w", r+1, err)
+		}
+		for k, j := range idx {
+			copy(cur[j*per:(j+1)*per], out[k*per:(k+1)*per])
+		}
+		done += len(idx)
+	}
+}
+
+// edit edits n checked sources by their instructions (one, or one per
+// image) under o, image j from noise stream indices[j] (j when nil).
+func (e *Editor) edit(sources []float32, n int, instructions []string, o Options, indices []int, progress func(int)) ([]float32, error) {
 	text, err := e.composing(o)
 	if err != nil {
 		return nil, err
@@ -303,8 +429,9 @@ func (e *Editor) Edit(sources []float32, n int, instructions []string, o Options
 	if err != nil {
 		return nil, err
 	}
-	so := diffusion.Options{Sampler: o.Sampler, Steps: o.Steps, Seed: o.Seed, Cond: cond}
+	so := diffusion.Options{Sampler: o.Sampler, Steps: o.Steps, Seed: o.Seed, Cond: cond, Indices: indices}
 	if o.SharedNoise {
+		so.Indices = nil
 		per := e.Shape[0] * e.Shape[1] * e.Shape[2]
 		out := make([]float32, 0, n*per)
 		for i := range n {
@@ -349,6 +476,27 @@ func (e *Editor) GFLOPs(o Options) (float64, error) {
 	}
 	_, f := e.Model.CostAt(e.Shape[1], e.Shape[2], e.Text.Tokens()).Total()
 	return (float64(f)*float64(branches*evals) + float64(text.FLOPs())) / 1e9, nil
+}
+
+// MeanGFLOPs returns the mean cost in GFLOPs of editing by instructions
+// under o: GFLOPs(o) for each, times its clauses when o.Chain.
+func (e *Editor) MeanGFLOPs(o Options, instructions []string) (float64, error) {
+	g, err := e.GFLOPs(o)
+	if err != nil || !o.Chain {
+		return g, err
+	}
+	if len(instructions) == 0 {
+		return 0, fmt.Errorf("the mean cost of no instructions")
+	}
+	k := 0
+	for _, in := range instructions {
+		c, err := Clauses(in)
+		if err != nil {
+			return 0, err
+		}
+		k += len(c)
+	}
+	return g * float64(k) / float64(len(instructions)), nil
 }
 
 // Held-out evaluation.

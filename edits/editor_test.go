@@ -189,6 +189,9 @@ func TestEditor(t *testing.T) {
 		{"negative scale", src, 3, []string{"make it thicker"}, func(o *edits.Options) { o.ImageScale = -1 }, "image guidance scale -1"},
 		{"three clauses", src, 3, []string{"make it thicker and move it up and move it up"}, func(o *edits.Options) { o.Compose = 2 }, "more than the 2 clauses"},
 		{"compose -1", src, 3, []string{"make it thicker"}, func(o *edits.Options) { o.Compose = -1 }, "composing -1 clauses"},
+		{"chain and compose", src, 3, []string{"make it thicker"}, func(o *edits.Options) { o.Compose, o.Chain = 2, true }, "choose one"},
+		{"empty clause", src, 3, []string{"make it thicker and"}, func(o *edits.Options) { o.Chain = true }, "empty clause"},
+		{"chained unknown word", src, 3, []string{"make it thicker and make it purple"}, func(o *edits.Options) { o.Chain = true }, `"purple"`},
 	} {
 		oo := o
 		if c.opt != nil {
@@ -209,6 +212,82 @@ func TestEditor(t *testing.T) {
 	}
 	if r.Report.Pairs != 8 || r.Ceiling.L2.Value != 0 || r.Report.L2.Value <= 0 {
 		t.Fatalf("evaluation of an untrained editor: %+v", r.Report)
+	}
+}
+
+// TestChain checks chained clauses (Options.Chain): a one-clause
+// instruction edits exactly as without chaining; "A and B" is the edit
+// by A followed by the edit by B of its output, image j drawing from
+// stream j in each round (clause 2 from ChainSeed's seed) whichever
+// images of the batch have a second clause; the result does not depend
+// on the batch; and the cost is one edit per clause.
+func TestChain(t *testing.T) {
+	dir, _, set := editorDir(t)
+	e, err := edits.LoadEditor(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const per = 32 * 32
+	src := make([]float32, 3*per)
+	set.Data.Inputs.Batch([]int{0, 1, 2}, src, nil)
+	o := edits.DefaultOptions()
+	o.Steps, o.Seed, o.Batch = 2, 9, 3
+	oc := o
+	oc.Chain = true
+	plain, err := e.Edit(src, 3, []string{"make it thicker"}, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chained, err := e.Edit(src, 3, []string{"make it thicker"}, oc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(plain, chained) {
+		t.Fatal("chaining changed a one-clause edit")
+	}
+	ins := []string{"make it thicker and move it up", "make it bigger", "move it to the left and rotate it a little right"}
+	got, err := e.Edit(src, 3, ins, oc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := e.Edit(src, 3, []string{"make it thicker", "make it bigger", "move it to the left"}, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o2 := o
+	o2.Seed = edits.ChainSeed(o.Seed, 1)
+	if o2.Seed == o.Seed {
+		t.Fatal("the second clause draws the first's noise")
+	}
+	second, err := e.Edit(first, 3, []string{"move it up", "make it smaller", "rotate it a little right"}, o2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Concat(second[:per], first[per:2*per], second[2*per:])
+	if !slices.Equal(got, want) {
+		t.Fatal("a chained edit is not its clauses' edits in turn")
+	}
+	oc.Batch = 1
+	var last int
+	one, err := e.Edit(src, 3, ins, oc, func(done int) { last = done })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(one, got) || last != 3 {
+		t.Fatalf("a chained edit depends on the batch, or progress ended at %d of 3", last)
+	}
+	g, err := e.GFLOPs(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := e.MeanGFLOPs(oc, ins); err != nil || math.Abs(m-g*5/3) > 1e-12*g {
+		t.Fatalf("chained cost %g (%v), want 5 edits over 3 instructions: %g", m, err, g*5/3)
+	}
+	if _, _, err := edits.Study([]edits.Method{{Name: "chained", Editor: e, Options: oc}}, nil, set, edits.StudySetup{N: 1, Batch: 1}, nil); err == nil || !strings.Contains(err.Error(), "composed or chained") {
+		t.Fatalf("a study of chained edits: %v", err)
+	}
+	if c, err := edits.Clauses("make it thicker and  move it up"); err != nil || !slices.Equal(c, []string{"make it thicker", "move it up"}) {
+		t.Fatalf("clauses %q (%v)", c, err)
 	}
 }
 

@@ -79,8 +79,8 @@ func Study(methods []Method, m *captions.Measurer, set *Set, s StudySetup, progr
 		return nil, nil, fmt.Errorf("study of %d pairs of %d in batches of %d", s.N, set.Len(), s.Batch)
 	}
 	for _, me := range methods {
-		if me.Options.Compose > 1 {
-			return nil, nil, fmt.Errorf("%s: a study runs each editor as it is: composed clauses (Options.Compose) are for Editor.Edit", me.Name)
+		if me.Options.Compose > 1 || me.Options.Chain {
+			return nil, nil, fmt.Errorf("%s: a study runs each editor as it is: composed or chained clauses (Options.Compose, Options.Chain) are for Editor.Edit", me.Name)
 		}
 	}
 	ref := methods[0].Editor

@@ -116,8 +116,8 @@ func (ed Editing) Run(frames []float32, t int, instruction string, only []int) (
 	if err := o.Check(); err != nil {
 		return nil, err
 	}
-	if o.Compose > 1 {
-		return nil, fmt.Errorf("video editing runs the editor as it is: composed clauses (Options.Compose) are for edits.Editor.Edit")
+	if o.Compose > 1 || o.Chain {
+		return nil, fmt.Errorf("video editing runs the editor as it is: composed or chained clauses (Options.Compose, Options.Chain) are for edits.Editor.Edit")
 	}
 	if err := e.CheckImages("the frames", frames, t); err != nil {
 		return nil, err

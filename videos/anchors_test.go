@@ -2,6 +2,7 @@ package videos_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/clockwork-go/clockwork/datasets"
@@ -62,6 +63,13 @@ func TestEditAnchoredBatches(t *testing.T) {
 	}
 	if !slices.Equal(whole.Frames, ones.Frames) {
 		t.Fatal("the frames differ between batches of 5 and of 1")
+	}
+	for _, bad := range []edits.Options{{Compose: 2}, {Chain: true}} {
+		ob := o
+		ob.Compose, ob.Chain = bad.Compose, bad.Chain
+		if _, err := videos.EditAnchored(e, frames, 8, v.Phrase, ob, anchors, 5, nil); err == nil || !strings.Contains(err.Error(), "runs the editor as it is") {
+			t.Fatalf("video editing with composed or chained clauses: %v", err)
+		}
 	}
 	const per = 32 * 32
 	for _, shard := range [][]int{{1, 2}, {3, 5, 6}} {

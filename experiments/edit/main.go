@@ -4,7 +4,10 @@
 // in [−1, 1], or a PNG; -output an .npz of the edited images likewise,
 // with a PNG strip beside it (the sources above their edits). Two-scale
 // guidance takes -text-scale (s_T, default 7.5) and -image-scale (s_I,
-// default 1.5), diffusers' pipeline defaults. With -eval it edits the
+// default 1.5), diffusers' pipeline defaults, unless the editor's
+// editor_defaults.json gives its own; -chain edits an instruction's
+// clauses ("A and B") one after another, as the shipped editor does by
+// default (-chain=false: in one edit). With -eval it edits the
 // first -n pairs of the edit data set's held-out split (MNIST's test
 // digits; the instructions held out of training among them) and reports
 // edit success, preservation, PSNR, L2 and L1 outside the edit, per kind

@@ -51,6 +51,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&o.Seed, "seed", 0, "noise seed")
 	fs.IntVar(&o.Batch, "batch", o.Batch, "images per batch")
 	fs.IntVar(&o.Compose, "compose", 0, "compose an instruction's clauses (cut at \"and\"), each its own guidance branch (composable diffusion): 2 for two-change instructions, one more pass per step")
+	fs.BoolVar(&o.Chain, "chain", false, "edit an instruction's clauses (cut at \"and\") one after another, each a whole edit: a two-change instruction costs two edits")
 	eval := fs.Bool("eval", false, "evaluate on the first -n held-out pairs (test digits, the held-out instructions among them) instead of editing -input")
 	n := fs.Int("n", 1000, "with -eval: pairs")
 	jsonOut := fs.String("json", "", "with -eval: write the report as JSON here")
@@ -76,8 +77,8 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if _, err := os.Stat(*model); err != nil && *model == DefaultModel {
 		return c.Fail(fmt.Errorf("-model: no editor is shipped in %s yet; train one with `train -init models/mnist_text -data edits -out runs/edit` and give -model runs/edit/model", DefaultModel))
 	}
-	if o.Compose > 1 && (*sweep != "" || *study != "") {
-		return c.Usage("-compose goes with -eval or one edit (-input, -instruction): -sweep and -study run the editor as it is")
+	if (o.Compose > 1 || o.Chain) && (*sweep != "" || *study != "") {
+		return c.Usage("-compose and -chain go with -eval or one edit (-input, -instruction): -sweep and -study run the editor as it is")
 	}
 	if *sweep != "" {
 		if *eval || *input != "" || *output != "" {
@@ -127,7 +128,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		if *split != "test" && *split != "val" {
 			return c.Usage("-split %q: want test or val", *split)
 		}
-		return evaluate(c, *model, o, *n, *jsonOut, *strip, *split, given(c))
+		return evaluate(c, *model, o, *n, *jsonOut, *strip, *split, given(c), c.Given("chain"))
 	}
 	if *input == "" || *instruction == "" || *output == "" {
 		return c.Usage("give -input, -instruction and -output (or -eval)")
@@ -144,6 +145,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return c.Fail(err)
 	}
 	e.Defaults.Apply(&o, !c.Given("text-scale"), !c.Given("image-scale"), !c.Given("steps"))
+	e.Defaults.ApplyChain(&o, c.Given("chain"), c.Given("steps"))
 	if _, err := e.Text.IDs([]string{*instruction}); err != nil {
 		return c.Fail(fmt.Errorf("-instruction: %w", err))
 	}
@@ -169,7 +171,11 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := plots.SaveGridPNG(png, both, 2*k, e.Shape[0], e.Shape[1], e.Shape[2], k, 2); err != nil {
 		return c.Fail(err)
 	}
-	c.Printf("%d images edited (%q; %s, %d steps, s_T %g, s_I %g) in %s; wrote %s and %s\n", k, *instruction, o.Sampler, o.Steps, o.TextScale, o.ImageScale,
+	how := ""
+	if o.Chain {
+		how = ", clauses chained"
+	}
+	c.Printf("%d images edited (%q; %s, %d steps, s_T %g, s_I %g%s) in %s; wrote %s and %s\n", k, *instruction, o.Sampler, o.Steps, o.TextScale, o.ImageScale, how,
 		time.Since(start).Round(time.Millisecond), *output, png)
 	return 0
 }
@@ -238,12 +244,13 @@ func readInput(path string, shape []int) ([]float32, int, error) {
 }
 
 // evaluate runs -eval.
-func evaluate(c *cli.Command, model string, o edits.Options, n int, jsonOut, strip, split string, g [3]bool) int {
+func evaluate(c *cli.Command, model string, o edits.Options, n int, jsonOut, strip, split string, g [3]bool, chain bool) int {
 	e, err := edits.LoadEditor(model)
 	if err != nil {
 		return c.Fail(err)
 	}
 	e.Defaults.Apply(&o, !g[0], !g[1], !g[2])
+	e.Defaults.ApplyChain(&o, chain, g[2])
 	m, err := captions.DefaultMeasurer()
 	if err != nil {
 		return c.Fail(err)
@@ -252,7 +259,10 @@ func evaluate(c *cli.Command, model string, o edits.Options, n int, jsonOut, str
 	if err != nil {
 		return c.Fail(err)
 	}
-	gf, err := e.GFLOPs(o)
+	if n > set.Len() {
+		return c.Fail(fmt.Errorf("-n %d: the %s split has %d pairs", n, split, set.Len()))
+	}
+	gf, err := e.MeanGFLOPs(o, set.Subset(n).Phrases())
 	if err != nil {
 		return c.Fail(err)
 	}
@@ -264,7 +274,11 @@ func evaluate(c *cli.Command, model string, o edits.Options, n int, jsonOut, str
 		return c.Fail(err)
 	}
 	el := time.Since(start)
-	c.Printf("%s on %d %s pairs (%s, %d steps, s_T %g, s_I %g, seed %d): %.3f GFLOPs per edit, %s in all\n\n", model, n, map[string]string{"test": "held-out", "val": "validation"}[split], o.Sampler, o.Steps, o.TextScale, o.ImageScale, o.Seed, gf, el.Round(time.Second))
+	how := ""
+	if o.Chain {
+		how = ", clauses chained"
+	}
+	c.Printf("%s on %d %s pairs (%s, %d steps, s_T %g, s_I %g, seed %d%s): %.3f GFLOPs per edit, %s in all\n\n", model, n, map[string]string{"test": "held-out", "val": "validation"}[split], o.Sampler, o.Steps, o.TextScale, o.ImageScale, o.Seed, how, gf, el.Round(time.Second))
 	if err := r.Report.WriteTable(c.Stdout, &r.Ceiling); err != nil {
 		return c.Fail(err)
 	}

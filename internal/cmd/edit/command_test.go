@@ -60,6 +60,24 @@ func TestEditCommand(t *testing.T) {
 	if code, msg := run("-model", dir, "-input", in, "-instruction", "make it thicker", "-output", out, "-image-scale", "2"); code != 0 || !strings.Contains(msg, "2 steps, s_T 3, s_I 2)") {
 		t.Fatalf("defaults: %d %s", code, msg)
 	}
+	// chain_steps: the command chains clauses at those steps unless told
+	// not to (then the whole instruction at the plain steps).
+	if err := os.WriteFile(filepath.Join(dir, edits.DefaultsFile), []byte(`{"text_scale": 3, "image_scale": 1.25, "steps": 2, "chain_steps": 1, "chosen_by": "a test"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, msg := run("-model", dir, "-input", in, "-instruction", "make it thicker and move it up", "-output", out); code != 0 || !strings.Contains(msg, "1 steps, s_T 3, s_I 1.25, clauses chained)") {
+		t.Fatalf("chained by default: %d %s", code, msg)
+	}
+	if code, msg := run("-model", dir, "-input", in, "-instruction", "make it thicker and move it up", "-output", out, "-chain=false"); code != 0 || !strings.Contains(msg, "2 steps, s_T 3, s_I 1.25)") {
+		t.Fatalf("-chain=false: %d %s", code, msg)
+	}
+	if code, msg := run("-model", dir, "-input", in, "-instruction", "make it thicker and move it up", "-output", out, "-compose", "2"); code != 0 || !strings.Contains(msg, "2 steps, s_T 3, s_I 1.25)") {
+		t.Fatalf("-compose on an editor that chains by default: %d %s", code, msg)
+	}
+	os.WriteFile(filepath.Join(dir, edits.DefaultsFile), []byte(`{"text_scale": 3, "chain_steps": -1}`), 0o644)
+	if code, msg := run("-model", dir, "-input", in, "-instruction", "make it thicker", "-output", out); code == 0 || !strings.Contains(msg, "chain_steps -1") {
+		t.Fatalf("negative chain_steps: %d %s", code, msg)
+	}
 	os.WriteFile(filepath.Join(dir, edits.DefaultsFile), []byte(`{"text_scale": -3}`), 0o644)
 	if code, msg := run("-model", dir, "-input", in, "-instruction", "make it thicker", "-output", out); code == 0 || !strings.Contains(msg, edits.DefaultsFile) {
 		t.Fatalf("a bad defaults file: %d %s", code, msg)
@@ -88,7 +106,9 @@ func TestEditCommand(t *testing.T) {
 		{[]string{"-input", in, "-instruction", "make it thicker", "-text-scale", "NaN"}, "text guidance scale NaN"},
 		{[]string{"-input", in, "-instruction", "make it thicker", "-image-scale", "-2"}, "image guidance scale -2"},
 		{[]string{"-input", in, "-instruction", "make it thicker and move it up and move it up", "-compose", "2"}, "more than the 2 clauses"},
-		{[]string{"-sweep", filepath.Join(tmp, "sw"), "-compose", "2"}, "-compose goes with"},
+		{[]string{"-sweep", filepath.Join(tmp, "sw"), "-compose", "2"}, "-compose and -chain go with"},
+		{[]string{"-study", filepath.Join(tmp, "st"), "-chain"}, "-compose and -chain go with"},
+		{[]string{"-input", in, "-instruction", "and make it thicker", "-chain"}, "empty clause"},
 		{[]string{"-model", texttest.Dir(t, 16, 16), "-input", in, "-instruction", "make it thicker"}, "text-to-image"},
 	} {
 		bad := filepath.Join(tmp, "bad.npz")
