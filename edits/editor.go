@@ -33,18 +33,18 @@ type Editor struct {
 	// edits in one pass, the scales embedded in its class vector
 	// (diffusion.GuidanceVector). Nil for a three-pass editor.
 	Student *diffusion.GuidanceInfo
-	// Defaults, when the directory has DefaultsFile, are the scales and
-	// steps its editor is meant to run at (chosen on the validation
+	// Defaults, when the directory has DefaultsFile, are the scales, steps
+	// and chaining its editor is meant to run at (chosen on the validation
 	// split); nil otherwise.
 	Defaults *Defaults
 }
 
-// DefaultsFile is the file of an editor's directory that gives the scales
-// and steps it runs at by default.
+// DefaultsFile is the file of an editor's directory that gives the scales,
+// steps and chaining it runs at by default.
 const DefaultsFile = "editor_defaults.json"
 
-// Defaults are an editor's default guidance scales and steps, and how they
-// were chosen.
+// Defaults are an editor's default guidance scales, steps and chaining,
+// and how they were chosen.
 type Defaults struct {
 	TextScale  float64 `json:"text_scale"`
 	ImageScale float64 `json:"image_scale"`
@@ -74,9 +74,10 @@ func (d *Defaults) Apply(o *Options, text, image, steps bool) {
 	}
 }
 
-// ApplyChain sets o.Chain by the defaults unless chain was given or o
-// composes clauses (Chain when ChainSteps is positive) and, when o chains
-// and steps were not given, o.Steps to ChainSteps.
+// ApplyChain applies the chained default when the editor has one
+// (ChainSteps > 0). Unlike Apply, its flags say what the user gave:
+// unless chainGiven (or o composes clauses), o.Chain is set; then, if o
+// chains and !stepsGiven, o.Steps becomes ChainSteps.
 func (d *Defaults) ApplyChain(o *Options, chainGiven, stepsGiven bool) {
 	if d == nil || d.ChainSteps <= 0 {
 		return
@@ -188,8 +189,9 @@ type Options struct {
 	// source by A, then A's output by B, as a user would give an editor
 	// the two instructions in turn (InstructPix2Pix, Sec. 5, edits
 	// sequentially). A k-clause instruction costs k edits. Clause r ≥ 1
-	// draws image j's noise from stream j of ChainSeed(Seed, r), so a
-	// one-clause instruction edits exactly as without Chain.
+	// draws image j's noise from stream j (0 with SharedNoise) of
+	// ChainSeed(Seed, r), so a one-clause instruction edits exactly as
+	// without Chain.
 	Chain bool `json:",omitempty"`
 }
 
@@ -216,6 +218,9 @@ func Clauses(instruction string) ([]string, error) {
 			continue
 		}
 		if len(cur) == 0 {
+			if len(out) == 0 && w == "and" && len(textenc.Words(instruction)) == 0 {
+				return nil, fmt.Errorf("an empty instruction %q", instruction)
+			}
 			return nil, fmt.Errorf("instruction %q: an empty clause around \"and\"", instruction)
 		}
 		out = append(out, strings.Join(cur, " "))
@@ -335,11 +340,29 @@ func (e *Editor) CheckImages(what string, images []float32, n int) error {
 	return nil
 }
 
+// CheckInstruction reports an instruction the editor cannot read under o:
+// a word its text encoder does not know, more words than it reads, or,
+// when o chains clauses, an empty clause (each clause is then read alone).
+func (e *Editor) CheckInstruction(instruction string, o Options) error {
+	if !o.Chain {
+		_, err := e.Text.IDs([]string{instruction})
+		return err
+	}
+	c, err := Clauses(instruction)
+	if err != nil {
+		return err
+	}
+	_, err = e.Text.IDs(c)
+	return err
+}
+
 // Edit edits n source images (n·C·H·W values in [−1, 1]) by their
 // instructions (one per image, or one for all), with two-scale guidance,
 // and returns the edited images clipped to [−1, 1]. Image j draws its
-// noise from stream j of o.Seed, so an edit does not depend on the batch.
-// progress, when set, is called with the number of images done.
+// noise from stream j of o.Seed (stream 0 with o.SharedNoise; clause r ≥ 1
+// of a chained edit from ChainSeed(o.Seed, r)), so an edit does not depend
+// on the batch. progress, when set, is called with the number of images
+// done (for a chained edit, the clause edits done scaled to n).
 func (e *Editor) Edit(sources []float32, n int, instructions []string, o Options, progress func(int)) ([]float32, error) {
 	if err := o.Check(); err != nil {
 		return nil, err
@@ -371,6 +394,9 @@ func (e *Editor) chain(sources []float32, n int, instructions []string, o Option
 		c, err := Clauses(in)
 		if err != nil {
 			return nil, err
+		}
+		if _, err := e.Text.IDs(c); err != nil {
+			return nil, fmt.Errorf("instruction %q: %w", in, err)
 		}
 		clauses[j] = c
 		total += len(c)

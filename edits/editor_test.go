@@ -286,6 +286,9 @@ func TestChain(t *testing.T) {
 	if _, _, err := edits.Study([]edits.Method{{Name: "chained", Editor: e, Options: oc}}, nil, set, edits.StudySetup{N: 1, Batch: 1}, nil); err == nil || !strings.Contains(err.Error(), "composed or chained") {
 		t.Fatalf("a study of chained edits: %v", err)
 	}
+	if _, err := edits.Clauses(" . "); err == nil || !strings.Contains(err.Error(), "empty instruction") {
+		t.Fatalf("clauses of nothing: %v", err)
+	}
 	if c, err := edits.Clauses("make it thicker and  move it up"); err != nil || !slices.Equal(c, []string{"make it thicker", "move it up"}) {
 		t.Fatalf("clauses %q (%v)", c, err)
 	}

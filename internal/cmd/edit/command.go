@@ -45,13 +45,13 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	instruction := fs.String("instruction", "", `the edit, e.g. "make it thicker" or "make it bigger and move it up"`)
 	output := fs.String("output", "", "output .npz (images, (N, C, H, W) in [−1, 1]); a PNG strip, sources above edits, is written beside it")
 	fs.StringVar(&o.Sampler, "sampler", o.Sampler, "sampler")
-	fs.IntVar(&o.Steps, "steps", o.Steps, "sampling steps")
+	fs.IntVar(&o.Steps, "steps", o.Steps, "sampling steps (default: the editor's editor_defaults.json, else 20)")
 	fs.Float64Var(&o.TextScale, "text-scale", o.TextScale, "guidance scale of the instruction, s_T")
 	fs.Float64Var(&o.ImageScale, "image-scale", o.ImageScale, "guidance scale of the source image, s_I")
 	fs.Uint64Var(&o.Seed, "seed", 0, "noise seed")
 	fs.IntVar(&o.Batch, "batch", o.Batch, "images per batch")
 	fs.IntVar(&o.Compose, "compose", 0, "compose an instruction's clauses (cut at \"and\"), each its own guidance branch (composable diffusion): 2 for two-change instructions, one more pass per step")
-	fs.BoolVar(&o.Chain, "chain", false, "edit an instruction's clauses (cut at \"and\") one after another, each a whole edit: a two-change instruction costs two edits")
+	fs.BoolVar(&o.Chain, "chain", false, "edit an instruction's clauses (cut at \"and\") one after another, each a whole edit: a two-change instruction costs two edits (an editor's editor_defaults.json can make it the default, with its own steps: chain_steps; -chain=false turns it off)")
 	eval := fs.Bool("eval", false, "evaluate on the first -n held-out pairs (test digits, the held-out instructions among them) instead of editing -input")
 	n := fs.Int("n", 1000, "with -eval: pairs")
 	jsonOut := fs.String("json", "", "with -eval: write the report as JSON here")
@@ -146,7 +146,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	e.Defaults.Apply(&o, !c.Given("text-scale"), !c.Given("image-scale"), !c.Given("steps"))
 	e.Defaults.ApplyChain(&o, c.Given("chain"), c.Given("steps"))
-	if _, err := e.Text.IDs([]string{*instruction}); err != nil {
+	if err := e.CheckInstruction(*instruction, o); err != nil {
 		return c.Fail(fmt.Errorf("-instruction: %w", err))
 	}
 	src, k, err := readInput(*input, e.Shape)

@@ -68,6 +68,15 @@ func TestEditCommand(t *testing.T) {
 	if code, msg := run("-model", dir, "-input", in, "-instruction", "make it thicker and move it up", "-output", out); code != 0 || !strings.Contains(msg, "1 steps, s_T 3, s_I 1.25, clauses chained)") {
 		t.Fatalf("chained by default: %d %s", code, msg)
 	}
+	// Chained, each clause is read alone: three changes in more words
+	// than the encoder reads at once.
+	long := "make it thicker and move it to the right and rotate it a little left"
+	if code, msg := run("-model", dir, "-input", in, "-instruction", long, "-output", out, "-chain=false"); code == 0 || !strings.Contains(msg, "-instruction") {
+		t.Fatalf("%d words in one edit: %d %s", len(strings.Fields(long)), code, msg)
+	}
+	if code, msg := run("-model", dir, "-input", in, "-instruction", long, "-output", out); code != 0 {
+		t.Fatalf("three chained clauses: %d %s", code, msg)
+	}
 	if code, msg := run("-model", dir, "-input", in, "-instruction", "make it thicker and move it up", "-output", out, "-chain=false"); code != 0 || !strings.Contains(msg, "2 steps, s_T 3, s_I 1.25)") {
 		t.Fatalf("-chain=false: %d %s", code, msg)
 	}
