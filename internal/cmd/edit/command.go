@@ -77,8 +77,8 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if _, err := os.Stat(*model); err != nil && *model == DefaultModel {
 		return c.Fail(fmt.Errorf("-model: no editor is shipped in %s yet; train one with `train -init models/mnist_text -data edits -out runs/edit` and give -model runs/edit/model", DefaultModel))
 	}
-	if (o.Compose > 1 || o.Chain) && (*sweep != "" || *study != "") {
-		return c.Usage("-compose and -chain go with -eval or one edit (-input, -instruction): -sweep and -study run the editor as it is")
+	if (o.Compose > 1 && (*sweep != "" || *study != "")) || (o.Chain && *study != "") {
+		return c.Usage("-compose goes with -eval or one edit (-input, -instruction), -chain with those and -sweep: -study runs each editor one edit per instruction")
 	}
 	if *sweep != "" {
 		if *eval || *input != "" || *output != "" {
@@ -376,8 +376,12 @@ func runSweep(c *cli.Command, model, student string, o edits.Options, n int, is,
 	prog.Finish()
 	var md strings.Builder
 	paths := []string{model, student}
+	how := ""
+	if o.Chain {
+		how = " per clause, clauses chained"
+	}
 	for k, name := range names {
-		fmt.Fprintf(&md, "%s (%s), %d %s pairs, %s %d steps, seed %d:\n\n", name, paths[k], n, split, o.Sampler, o.Steps, o.Seed)
+		fmt.Fprintf(&md, "%s (%s), %d %s pairs, %s %d steps%s, seed %d:\n\n", name, paths[k], n, split, o.Sampler, o.Steps, how, o.Seed)
 		edits.WriteSweepTable(&md, sweeps[name])
 		md.WriteString("\n")
 	}

@@ -115,8 +115,8 @@ func TestEditCommand(t *testing.T) {
 		{[]string{"-input", in, "-instruction", "make it thicker", "-text-scale", "NaN"}, "text guidance scale NaN"},
 		{[]string{"-input", in, "-instruction", "make it thicker", "-image-scale", "-2"}, "image guidance scale -2"},
 		{[]string{"-input", in, "-instruction", "make it thicker and move it up and move it up", "-compose", "2"}, "more than the 2 clauses"},
-		{[]string{"-sweep", filepath.Join(tmp, "sw"), "-compose", "2"}, "-compose and -chain go with"},
-		{[]string{"-study", filepath.Join(tmp, "st"), "-chain"}, "-compose and -chain go with"},
+		{[]string{"-sweep", filepath.Join(tmp, "sw"), "-compose", "2"}, "-compose goes with"},
+		{[]string{"-study", filepath.Join(tmp, "st"), "-chain"}, "-study runs each editor one edit"},
 		{[]string{"-input", in, "-instruction", "and make it thicker", "-chain"}, "empty clause"},
 		{[]string{"-model", texttest.Dir(t, 16, 16), "-input", in, "-instruction", "make it thicker"}, "text-to-image"},
 	} {
@@ -161,6 +161,9 @@ func TestEditSweep(t *testing.T) {
 	}
 	if !strings.Contains(msg, "| 2 | 7.5 |") {
 		t.Fatalf("the table lacks the cell s_I 2, s_T 7.5:\n%s", msg)
+	}
+	if code, msg := run("-model", dir, "-sweep", filepath.Join(t.TempDir(), "chained"), "-chain", "-n", "2", "-steps", "1", "-sweep-image", "1", "-sweep-text", "3"); code != 0 || !strings.Contains(msg, "1 steps per clause, clauses chained") {
+		t.Fatalf("a chained sweep: %d %s", code, msg)
 	}
 	if code, msg := run("-model", dir, "-sweep", out, "-sweep-text", "NaN"); code == 0 || !strings.Contains(msg, "-sweep-text") {
 		t.Fatalf("a NaN scale in the sweep: %d %s", code, msg)
