@@ -104,18 +104,30 @@ func editorDir(t *testing.T) (string, string, *edits.Set) {
 	return filepath.Join(run, "model"), textDir, set
 }
 
+// loadWithSources loads the editor in dir and returns it with the
+// sources of the first n pairs of set.
+func loadWithSources(t *testing.T, dir string, set *edits.Set, n int) (*edits.Editor, []float32) {
+	t.Helper()
+	e, err := edits.LoadEditor(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	src := make([]float32, n*32*32)
+	set.Data.Inputs.Batch(idx, src, nil)
+	return e, src
+}
+
 func TestEditor(t *testing.T) {
 	dir, textDir, set := editorDir(t)
 	if _, err := edits.LoadEditor(textDir); err == nil || !strings.Contains(err.Error(), "text-to-image") {
 		t.Fatalf("a text-to-image model loaded as an editor: %v", err)
 	}
-	e, err := edits.LoadEditor(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, src := loadWithSources(t, dir, set, 3)
 	const per = 32 * 32
-	src := make([]float32, 3*per)
-	set.Data.Inputs.Batch([]int{0, 1, 2}, src, nil)
 	o := edits.DefaultOptions()
 	o.Steps, o.Seed = 3, 5
 	o.Batch = 3
@@ -223,13 +235,8 @@ func TestEditor(t *testing.T) {
 // on the batch; and the cost is one edit per clause.
 func TestChain(t *testing.T) {
 	dir, _, set := editorDir(t)
-	e, err := edits.LoadEditor(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, src := loadWithSources(t, dir, set, 3)
 	const per = 32 * 32
-	src := make([]float32, 3*per)
-	set.Data.Inputs.Batch([]int{0, 1, 2}, src, nil)
 	o := edits.DefaultOptions()
 	o.Steps, o.Seed, o.Batch = 2, 9, 3
 	oc := o
