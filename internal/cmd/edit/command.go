@@ -45,7 +45,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	instruction := fs.String("instruction", "", `the edit, e.g. "make it thicker" or "make it bigger and move it up"`)
 	output := fs.String("output", "", "output .npz (images, (N, C, H, W) in [−1, 1]); a PNG strip, sources above edits, is written beside it")
 	fs.StringVar(&o.Sampler, "sampler", o.Sampler, "sampler")
-	fs.IntVar(&o.Steps, "steps", o.Steps, "sampling steps (default: the editor's editor_defaults.json, else 20)")
+	fs.IntVar(&o.Steps, "steps", o.Steps, "sampling steps (an editor's editor_defaults.json sets its own)")
 	fs.Float64Var(&o.TextScale, "text-scale", o.TextScale, "guidance scale of the instruction, s_T")
 	fs.Float64Var(&o.ImageScale, "image-scale", o.ImageScale, "guidance scale of the source image, s_I")
 	fs.Uint64Var(&o.Seed, "seed", 0, "noise seed")
