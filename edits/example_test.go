@@ -39,3 +39,18 @@ func ExampleOpenSplit() {
 	// a normal large eight in the bottom right → "make it smaller and rotate it a little left" → a normal small eight in the bottom right
 	// a normal small six in the centre → "make it bigger and rotate it a little right" → a normal large six in the centre
 }
+
+// A chained edit (Options.Chain) runs an instruction's clauses one after
+// another, each drawing its noise from its own seed.
+func ExampleClauses() {
+	c, err := edits.Clauses("make it thicker and move it to the left")
+	if err != nil {
+		panic(err)
+	}
+	for r, clause := range c {
+		fmt.Printf("clause %d: %q, seed %d\n", r+1, clause, edits.ChainSeed(7, r))
+	}
+	// Output:
+	// clause 1: "make it thicker", seed 7
+	// clause 2: "move it to the left", seed 7191089600892374487
+}
