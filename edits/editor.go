@@ -211,16 +211,17 @@ func ChainSeed(seed uint64, r int) uint64 {
 // edit (Options.Chain) runs one after another. An empty clause ("and" at
 // either end, or twice) is an error naming the instruction.
 func Clauses(instruction string) ([]string, error) {
+	words := textenc.Words(instruction)
+	if len(words) == 0 {
+		return nil, fmt.Errorf("an empty instruction %q", instruction)
+	}
 	var out, cur []string
-	for _, w := range append(textenc.Words(instruction), "and") {
+	for _, w := range append(words, "and") {
 		if w != "and" {
 			cur = append(cur, w)
 			continue
 		}
 		if len(cur) == 0 {
-			if len(out) == 0 && w == "and" && len(textenc.Words(instruction)) == 0 {
-				return nil, fmt.Errorf("an empty instruction %q", instruction)
-			}
 			return nil, fmt.Errorf("instruction %q: an empty clause around \"and\"", instruction)
 		}
 		out = append(out, strings.Join(cur, " "))
