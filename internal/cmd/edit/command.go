@@ -171,10 +171,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := plots.SaveGridPNG(png, both, 2*k, e.Shape[0], e.Shape[1], e.Shape[2], k, 2); err != nil {
 		return c.Fail(err)
 	}
-	how := ""
-	if o.Chain {
-		how = ", clauses chained"
-	}
+	how := chained(o, ", clauses chained")
 	c.Printf("%d images edited (%q; %s, %d steps, s_T %g, s_I %g%s) in %s; wrote %s and %s\n", k, *instruction, o.Sampler, o.Steps, o.TextScale, o.ImageScale, how,
 		time.Since(start).Round(time.Millisecond), *output, png)
 	return 0
@@ -274,10 +271,7 @@ func evaluate(c *cli.Command, model string, o edits.Options, n int, jsonOut, str
 		return c.Fail(err)
 	}
 	el := time.Since(start)
-	how := ""
-	if o.Chain {
-		how = ", clauses chained"
-	}
+	how := chained(o, ", clauses chained")
 	c.Printf("%s on %d %s pairs (%s, %d steps, s_T %g, s_I %g, seed %d%s): %.3f GFLOPs per edit, %s in all\n\n", model, n, map[string]string{"test": "held-out", "val": "validation"}[split], o.Sampler, o.Steps, o.TextScale, o.ImageScale, o.Seed, how, gf, el.Round(time.Second))
 	if err := r.Report.WriteTable(c.Stdout, &r.Ceiling); err != nil {
 		return c.Fail(err)
@@ -376,10 +370,7 @@ func runSweep(c *cli.Command, model, student string, o edits.Options, n int, is,
 	prog.Finish()
 	var md strings.Builder
 	paths := []string{model, student}
-	how := ""
-	if o.Chain {
-		how = " per clause, clauses chained"
-	}
+	how := chained(o, " per clause, clauses chained")
 	for k, name := range names {
 		fmt.Fprintf(&md, "%s (%s), %d %s pairs, %s %d steps%s, seed %d:\n\n", name, paths[k], n, split, o.Sampler, o.Steps, how, o.Seed)
 		edits.WriteSweepTable(&md, sweeps[name])
@@ -402,6 +393,14 @@ func runSweep(c *cli.Command, model, student string, o edits.Options, n int, is,
 	c.Printf("%s", md.String())
 	c.Printf("sweep of %d cells in %s; wrote %s\n", total, time.Since(start).Round(time.Second), strings.Join([]string{filepath.Join(dir, "sweep.md"), filepath.Join(dir, "sweep.json"), filepath.Join(dir, png)}, ", "))
 	return 0
+}
+
+// chained returns note when o chains clauses, else "".
+func chained(o edits.Options, note string) string {
+	if o.Chain {
+		return note
+	}
+	return ""
 }
 
 // parseSteps reads comma-separated step counts ("" for none).
