@@ -379,16 +379,18 @@ func (e *Editor) Edit(sources []float32, n int, instructions []string, o Options
 			return nil, fmt.Errorf("an empty instruction: the empty text is the dropped one of guidance")
 		}
 	}
+	base := &diffusion.ModelDenoiser{Model: e.Model}
 	if o.Chain {
-		return e.chain(sources, n, diffusion.Prompts(instructions, n), o, progress)
+		return e.chain(base, sources, n, diffusion.Prompts(instructions, n), o, progress)
 	}
-	return e.edit(sources, n, instructions, o, nil, progress)
+	return e.edit(base, sources, n, instructions, o, nil, progress)
 }
 
-// chain edits image j by its instruction's clauses in turn (Options.Chain):
-// round r edits the images with an r-th clause, image j from stream j of
+// chain edits image j by its instruction's clauses in turn (Options.Chain)
+// with base, the editor's model or Clockwork on it (Wrap): round r edits
+// the images with an r-th clause, image j from stream j of
 // ChainSeed(o.Seed, r). progress counts clause edits scaled to n images.
-func (e *Editor) chain(sources []float32, n int, instructions []string, o Options, progress func(int)) ([]float32, error) {
+func (e *Editor) chain(base diffusion.Denoiser, sources []float32, n int, instructions []string, o Options, progress func(int)) ([]float32, error) {
 	clauses := make([][]string, n)
 	total := 0
 	for j, in := range instructions {
@@ -428,7 +430,7 @@ func (e *Editor) chain(sources []float32, n int, instructions []string, o Option
 		if progress != nil {
 			prog = func(k int) { progress((done + k) * n / total) }
 		}
-		out, err := e.edit(src, len(idx), ins, oo, idx, prog)
+		out, err := e.edit(base, src, len(idx), ins, oo, idx, prog)
 		if err != nil {
 			return nil, fmt.Errorf("clause %d of the instructions: %w", r+1, err)
 		}
@@ -440,8 +442,9 @@ func (e *Editor) chain(sources []float32, n int, instructions []string, o Option
 }
 
 // edit edits n checked sources by their instructions (one, or one per
-// image) under o, image j from noise stream indices[j] (j when nil).
-func (e *Editor) edit(sources []float32, n int, instructions []string, o Options, indices []int, progress func(int)) ([]float32, error) {
+// image) under o with base (Wrap), image j from noise stream indices[j] (j
+// when nil).
+func (e *Editor) edit(base diffusion.Denoiser, sources []float32, n int, instructions []string, o Options, indices []int, progress func(int)) ([]float32, error) {
 	text, err := e.composing(o)
 	if err != nil {
 		return nil, err
@@ -452,7 +455,7 @@ func (e *Editor) edit(sources []float32, n int, instructions []string, o Options
 	}
 	cond.Pooled = nil
 	cond.Image = tensor.New(tensor.WithShape(n, e.Shape[0], e.Shape[1], e.Shape[2]), tensor.WithBacking(sources))
-	d, err := e.Denoiser(o)
+	d, err := e.Wrap(base, o)
 	if err != nil {
 		return nil, err
 	}

@@ -290,8 +290,46 @@ func TestChain(t *testing.T) {
 	if m, err := e.MeanGFLOPs(oc, ins); err != nil || math.Abs(m-g*5/3) > 1e-12*g {
 		t.Fatalf("chained cost %g (%v), want 5 edits over 3 instructions: %g", m, err, g*5/3)
 	}
-	if _, _, err := edits.Study([]edits.Method{{Name: "chained", Editor: e, Options: oc}}, nil, set, edits.StudySetup{N: 1, Batch: 1}, nil); err == nil || !strings.Contains(err.Error(), "composed or chained") {
-		t.Fatalf("a study of chained edits: %v", err)
+	// In the savings study a chained method edits as Edit does, from the
+	// noise of the one-edit reference's first clause, counted and timed
+	// over all its clause edits.
+	m, err := captions.DefaultMeasurer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	phr := set.Subset(3).Phrases()
+	rows, outs, err := edits.Study([]edits.Method{{Name: "plain", Editor: e, Options: o}, {Name: "chained", Editor: e, Options: oc}}, m, set,
+		edits.StudySetup{N: 3, Batch: 2, Seed: o.Seed, TimeBatch: 2, Rounds: 1, Reps: 10}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, opt := range []edits.Options{o, oc} {
+		want, err := e.Edit(src, 3, phr, opt, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(outs[k], want) {
+			t.Fatalf("the study's %s edits differ from Edit's", rows[k].Name)
+		}
+		g, err := e.MeanGFLOPs(opt, phr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(rows[k].GFLOPs-g) > 1e-9*g || rows[k].Chained != opt.Chain {
+			t.Fatalf("%s: %g GFLOPs per edit counted (chained %v), want %g", rows[k].Name, rows[k].GFLOPs, rows[k].Chained, g)
+		}
+	}
+	if rows[1].Timing == nil || rows[1].Timing.Rounds != 1 || rows[1].Timing.MsB <= 0 {
+		t.Fatalf("the chained method's timing: %+v", rows[1].Timing)
+	}
+	var md strings.Builder
+	edits.WriteStudyTable(&md, rows)
+	if !strings.Contains(md.String(), "| chained | 2 per clause |") {
+		t.Fatalf("the table does not say the steps are per clause:\n%s", md.String())
+	}
+	oc.Compose = 2
+	if _, _, err := edits.Study([]edits.Method{{Name: "composed", Editor: e, Options: oc}}, m, set, edits.StudySetup{N: 1, Batch: 1}, nil); err == nil || !strings.Contains(err.Error(), "composed clauses") {
+		t.Fatalf("a study of composed clauses: %v", err)
 	}
 	if _, err := edits.Clauses(" . "); err == nil || !strings.Contains(err.Error(), "empty instruction") {
 		t.Fatalf("clauses of nothing: %v", err)
@@ -390,5 +428,36 @@ func TestGuidanceDistillation(t *testing.T) {
 	}
 	if r := gt / gs; r < 2.9 || r > 3 {
 		t.Fatalf("the student costs 1/%.3f of the three-pass editor, want about 1/3", r)
+	}
+}
+
+// TestStudyFindingsChained: where the reference edits in one go and some
+// rows edit clauses in turn, the first chained row is their reference too,
+// and the cheapest chained row within the tolerance is named against both.
+func TestStudyFindingsChained(t *testing.T) {
+	row := func(name string, chained bool, gflops, success float64) edits.StudyRow {
+		r := edits.StudyRow{Name: name, Chained: chained, GFLOPs: gflops, Saved: 32 / gflops}
+		r.Report.Success.Share.Value = success
+		return r
+	}
+	rows := []edits.StudyRow{
+		row("three-pass, 20 steps", false, 32, 0.76),
+		row("student, 4 steps", false, 2, 0.75),
+		row("three-pass chained, 8 steps", true, 22, 0.94),
+		row("student chained, 4 steps", true, 4, 0.92),
+		row("student chained + Clockwork, 4 steps", true, 2.5, 0.90),
+	}
+	got := strings.Join(edits.StudyFindings(rows), "\n")
+	for _, want := range []string{
+		"The cheapest method within 0.03 of the reference's edit success: student, 4 steps, 16.00× fewer FLOPs",
+		"the cheapest chained method within 0.03 of the edit success of three-pass chained, 8 steps (0.940): student chained, 4 steps (0.920), 5.50× fewer FLOPs than it and 8.00× fewer than three-pass, 20 steps",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("findings lack %q:\n%s", want, got)
+		}
+	}
+	rows[3].Report.Success.Share.Value = 0.85
+	if got := strings.Join(edits.StudyFindings(rows[:4]), "\n"); !strings.Contains(got, "no other chained method keeps the edit success of three-pass chained, 8 steps") {
+		t.Errorf("no chained method within the tolerance:\n%s", got)
 	}
 }

@@ -17,7 +17,8 @@ import (
 )
 
 // Method is one way of editing in the savings study: an editor (three-pass
-// or guidance-distilled) at some steps and scales, with Clockwork or not.
+// or guidance-distilled) at some steps and scales, with Clockwork or not,
+// each instruction in one edit or its clauses in turn (Options.Chain).
 type Method struct {
 	Name    string
 	Editor  *Editor
@@ -31,21 +32,33 @@ type Method struct {
 // Denoiser returns the method's denoiser: the editor's model, or Clockwork
 // on it, run as the editor runs it (Editor.Wrap).
 func (m Method) Denoiser() (diffusion.Denoiser, error) {
-	var base diffusion.Denoiser = &diffusion.ModelDenoiser{Model: m.Editor.Model}
-	if m.Adaptor != "" {
-		cw, _, err := distill.Open(m.Editor.Model, m.Adaptor, 1, m.Options.Sampler, m.Options.Steps, m.Clock, false)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", m.Name, err)
-		}
-		base = cw
+	base, err := m.base()
+	if err != nil {
+		return nil, err
 	}
 	return m.Editor.Wrap(base, m.Options)
+}
+
+// base returns the method's unguided denoiser: the editor's model, or
+// Clockwork on it.
+func (m Method) base() (diffusion.Denoiser, error) {
+	if m.Adaptor == "" {
+		return &diffusion.ModelDenoiser{Model: m.Editor.Model}, nil
+	}
+	cw, _, err := distill.Open(m.Editor.Model, m.Adaptor, 1, m.Options.Sampler, m.Options.Steps, m.Clock, false)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", m.Name, err)
+	}
+	return cw, nil
 }
 
 // StudyRow is a method's row of the savings study.
 type StudyRow struct {
 	Name  string `json:"name"`
 	Steps int    `json:"steps"`
+	// Chained is set for a method that edits an instruction's clauses in
+	// turn (Steps steps each).
+	Chained bool `json:"chained,omitempty"`
 	// GFLOPs per edit, counted as the method ran (the text encoder once
 	// per edit included), and the reference's over it.
 	GFLOPs float64 `json:"gflops_per_edit"`
@@ -67,10 +80,15 @@ type StudySetup struct {
 
 // Study edits the first s.N pairs of set with every method, the same pairs
 // and noise for all, and measures each (Evaluate, Summarise), its FLOPs as
-// counted and its wall time paired with methods[0], the reference. It
-// returns the rows and each method's edits. Every method's editor must
-// embed the instructions as the reference's does (a guidance-distilled
-// student keeps its teacher's text encoder).
+// counted and its wall time paired with methods[0], the reference
+// (evaluate.TimeRuns). It returns the rows and each method's edits. Every
+// method's editor must embed the instructions as the reference's does (a
+// guidance-distilled student keeps its teacher's text encoder). A chained
+// method (Options.Chain) edits the clauses in turn as Editor.Edit does, its
+// first clause from the noise the others use, and is timed and counted
+// over all its clause edits, the text encoder once per clause (its timed
+// runs encode the clauses, as an edit does; the others' use the
+// embeddings made once).
 func Study(methods []Method, m *captions.Measurer, set *Set, s StudySetup, progress func(name string)) ([]StudyRow, [][]float32, error) {
 	if len(methods) == 0 {
 		return nil, nil, fmt.Errorf("a study needs methods")
@@ -79,8 +97,8 @@ func Study(methods []Method, m *captions.Measurer, set *Set, s StudySetup, progr
 		return nil, nil, fmt.Errorf("study of %d pairs of %d in batches of %d", s.N, set.Len(), s.Batch)
 	}
 	for _, me := range methods {
-		if me.Options.Compose > 1 || me.Options.Chain {
-			return nil, nil, fmt.Errorf("%s: a study runs each editor as it is: composed or chained clauses (Options.Compose, Options.Chain) are for Editor.Edit", me.Name)
+		if me.Options.Compose > 1 {
+			return nil, nil, fmt.Errorf("%s: a study runs each editor as it is: composed clauses (Options.Compose) are for Editor.Edit", me.Name)
 		}
 	}
 	ref := methods[0].Editor
@@ -110,27 +128,59 @@ func Study(methods []Method, m *captions.Measurer, set *Set, s StudySetup, progr
 			return nil, nil, fmt.Errorf("%s: its text encoder embeds the instructions otherwise than the reference's", me.Name)
 		}
 	}
-	setup := evaluate.Setup{Noise: ref.Noise, Shape: ref.Shape, N: s.N, Batch: s.Batch, Seed: s.Seed, Cond: cond}
 	textG := float64(ref.Text.FLOPs()) / 1e9
+	clauses := 0
+	for _, in := range sub.Phrases() {
+		c, err := Clauses(in)
+		if err != nil {
+			return nil, nil, err
+		}
+		clauses += len(c)
+	}
+	tb := min(s.TimeBatch, s.N)
+	timeCond := cond.Slice(0, tb)
 	var rows []StudyRow
 	var outs [][]float32
-	var refMethod evaluate.Method
+	var refTimed evaluate.Timed
 	for k, me := range methods {
 		if progress != nil {
 			progress(me.Name)
 		}
-		d, err := me.Denoiser()
+		base, err := me.base()
 		if err != nil {
 			return nil, nil, err
 		}
 		o := me.Options
-		f0, _ := diffusion.CountedFLOPs(d)
-		x, err := diffusion.SampleMany(d, me.Editor.Noise, ref.Shape, s.N, s.Batch, diffusion.Options{Sampler: o.Sampler, Steps: o.Steps, Seed: s.Seed, Cond: cond}, nil)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", me.Name, err)
+		o.Seed, o.Batch, o.SharedNoise = s.Seed, s.Batch, false
+		var out []float32
+		var timed evaluate.Timed
+		f0, _ := diffusion.CountedFLOPs(base)
+		texts := float64(s.N)
+		if o.Chain {
+			if out, err = me.Editor.chain(base, src, s.N, sub.Phrases(), o, nil); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", me.Name, err)
+			}
+			texts = float64(clauses)
+			timed = evaluate.Timed{Name: me.Name, Denoiser: base, Run: func() error {
+				_, err := me.Editor.chain(base, src[:tb*per], tb, sub.Phrases()[:tb], o, nil)
+				return err
+			}}
+		} else {
+			d, err := me.Editor.Wrap(base, o)
+			if err != nil {
+				return nil, nil, err
+			}
+			x, err := diffusion.SampleMany(d, me.Editor.Noise, ref.Shape, s.N, s.Batch, diffusion.Options{Sampler: o.Sampler, Steps: o.Steps, Seed: s.Seed, Cond: cond}, nil)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", me.Name, err)
+			}
+			out = diffusion.ClipImages(x.Float32s())
+			timed = evaluate.Timed{Name: me.Name, Denoiser: base, Run: func() error {
+				_, err := diffusion.SampleMany(d, me.Editor.Noise, ref.Shape, tb, tb, diffusion.Options{Sampler: o.Sampler, Steps: o.Steps, Seed: s.Seed, Cond: timeCond}, nil)
+				return err
+			}}
 		}
-		f1, _ := diffusion.CountedFLOPs(d)
-		out := diffusion.ClipImages(x.Float32s())
+		f1, _ := diffusion.CountedFLOPs(base)
 		res, err := Evaluate(m, sub, out, s.N)
 		if err != nil {
 			return nil, nil, err
@@ -139,12 +189,11 @@ func Study(methods []Method, m *captions.Measurer, set *Set, s StudySetup, progr
 		if err != nil {
 			return nil, nil, err
 		}
-		row := StudyRow{Name: me.Name, Steps: o.Steps, GFLOPs: float64(f1-f0)/float64(s.N)/1e9 + textG, Report: rep}
-		meth := evaluate.Method{Name: me.Name, Denoiser: d, Sampler: o.Sampler, Steps: o.Steps}
+		row := StudyRow{Name: me.Name, Steps: o.Steps, Chained: o.Chain, GFLOPs: (float64(f1-f0)/1e9 + textG*texts) / float64(s.N), Report: rep}
 		if k == 0 {
-			refMethod = meth
+			refTimed = timed
 		} else if s.Rounds > 0 {
-			t, err := evaluate.TimePaired(refMethod, meth, setup, min(s.TimeBatch, s.N), s.Rounds)
+			t, err := evaluate.TimeRuns(refTimed, timed, tb, s.Rounds)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -171,7 +220,11 @@ func WriteStudyTable(w io.Writer, rows []StudyRow) {
 			}
 		}
 		p := r.Report
-		fmt.Fprintf(w, "| %s | %d | %.3f | %.2f× | %s | %.3f [%.3f, %.3f] | %.3f [%.3f, %.3f] | %s | %s |\n", r.Name, r.Steps, r.GFLOPs, r.Saved, sp,
+		steps := fmt.Sprint(r.Steps)
+		if r.Chained {
+			steps += " per clause"
+		}
+		fmt.Fprintf(w, "| %s | %s | %.3f | %.2f× | %s | %.3f [%.3f, %.3f] | %.3f [%.3f, %.3f] | %s | %s |\n", r.Name, steps, r.GFLOPs, r.Saved, sp,
 			p.Success.Share.Value, p.Success.Share.Lo, p.Success.Share.Hi, p.Preserved.Share.Value, p.Preserved.Share.Lo, p.Preserved.Share.Hi, p.PSNR, p.L1Out)
 	}
 }
@@ -213,9 +266,11 @@ func StudyStrip(set *Set, rows []StudyRow, outs [][]float32, k int) ([]float32, 
 const SuccessTolerance = 0.03
 
 // StudyFindings states what each saving gave against the reference (the
-// first row): each method's FLOPs and wall-time savings and its change in
-// edit success, and the cheapest method whose success stays within
-// SuccessTolerance of the reference's.
+// first row): FLOPs saved, wall time, and whether edit success stays within
+// SuccessTolerance; then the cheapest method that keeps it. Where rows
+// edit clauses in turn (Chained) and the reference does not, the first
+// chained row is their reference too: the cheapest chained method within
+// SuccessTolerance of its success, and its FLOPs against both.
 func StudyFindings(rows []StudyRow) []string {
 	if len(rows) == 0 {
 		return nil
@@ -223,8 +278,7 @@ func StudyFindings(rows []StudyRow) []string {
 	ref := rows[0]
 	rs := ref.Report.Success.Share.Value
 	var out []string
-	best := -1
-	for i, r := range rows[1:] {
+	for _, r := range rows[1:] {
 		d := r.Report.Success.Share.Value - rs
 		sp := "not timed"
 		if r.Timing != nil {
@@ -235,14 +289,43 @@ func StudyFindings(rows []StudyRow) []string {
 			keep = "loses"
 		}
 		out = append(out, fmt.Sprintf("%s: %.2f× fewer FLOPs, %s; edit success %+.3f against the reference (%s it within %.2f)", r.Name, r.Saved, sp, d, keep, SuccessTolerance))
-		if d >= -SuccessTolerance && (best < 0 || r.GFLOPs < rows[best].GFLOPs) {
-			best = i + 1
-		}
 	}
-	if best > 0 {
+	if best := cheapestWithin(rows, 0, false); best > 0 {
 		out = append(out, fmt.Sprintf("The cheapest method within %.2f of the reference's edit success: %s, %.2f× fewer FLOPs than %s.", SuccessTolerance, rows[best].Name, rows[best].Saved, ref.Name))
 	} else {
 		out = append(out, fmt.Sprintf("No method keeps the reference's edit success within %.2f.", SuccessTolerance))
 	}
+	if ref.Chained {
+		return out
+	}
+	for c, r := range rows {
+		if !r.Chained {
+			continue
+		}
+		if best := cheapestWithin(rows, c, true); best > c {
+			b := rows[best]
+			out = append(out, fmt.Sprintf("Clauses in turn: the cheapest chained method within %.2f of the edit success of %s (%.3f): %s (%.3f), %.2f× fewer FLOPs than it and %.2f× fewer than %s.", SuccessTolerance, r.Name, r.Report.Success.Share.Value, b.Name, b.Report.Success.Share.Value, r.GFLOPs/b.GFLOPs, b.Saved, ref.Name))
+		} else {
+			out = append(out, fmt.Sprintf("Clauses in turn: no other chained method keeps the edit success of %s within %.2f.", r.Name, SuccessTolerance))
+		}
+		break
+	}
 	return out
+}
+
+// cheapestWithin returns the index of the row after ref with the fewest
+// GFLOPs whose edit success is within SuccessTolerance of ref's (among the
+// chained rows only when chained), or −1.
+func cheapestWithin(rows []StudyRow, ref int, chained bool) int {
+	best := -1
+	for i := ref + 1; i < len(rows); i++ {
+		r := rows[i]
+		if chained && !r.Chained {
+			continue
+		}
+		if r.Report.Success.Share.Value-rows[ref].Report.Success.Share.Value >= -SuccessTolerance && (best < 0 || r.GFLOPs < rows[best].GFLOPs) {
+			best = i
+		}
+	}
+	return best
 }

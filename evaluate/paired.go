@@ -36,11 +36,10 @@ type PairedTiming struct {
 
 // TimePaired times a reference a and a method b drawing the first
 // batch of the setup's samples (the same noise and conditioning) in rounds
-// alternating rounds (after one untimed round of each: graphs compile on
-// first use). Each method runs its own sampler and step count (a teacher at
-// 8 steps against a method at 16). It is how a wall-time speed-up is quoted
-// in this toolkit: both sides in one process, interleaved, never two runs
-// started at different times.
+// alternating which goes first: TimeRuns with each drawing the batch with
+// its own sampler and step count (a teacher at 8 steps against a method at
+// 16). It is how a wall-time speed-up is quoted in this toolkit: both sides
+// in one process, interleaved, never two runs started at different times.
 func TimePaired(a, b Method, s Setup, batch, rounds int) (PairedTiming, error) {
 	if batch < 1 || rounds < 1 {
 		return PairedTiming{}, fmt.Errorf("paired timing: want a positive batch and round count, got %d and %d", batch, rounds)
@@ -50,13 +49,51 @@ func TimePaired(a, b Method, s Setup, batch, rounds int) (PairedTiming, error) {
 	}
 	s = s.First(batch)
 	s.Batch, s.Progress = s.N, nil
-	run := func(m Method) (float64, error) {
-		start := now()
-		_, err := diffusion.SampleMany(m.Denoiser, s.Noise, s.Shape, s.N, s.N, m.options(s), nil)
-		return float64(now().Sub(start).Microseconds()) / 1e3 / float64(s.N), err
+	timed := func(m Method) Timed {
+		return Timed{Name: m.Name, Denoiser: m.Denoiser, Run: func() error {
+			_, err := diffusion.SampleMany(m.Denoiser, s.Noise, s.Shape, s.N, s.N, m.options(s), nil)
+			return err
+		}}
 	}
-	fa, _ := diffusion.CountedFLOPs(a.Denoiser)
-	fb, _ := diffusion.CountedFLOPs(b.Denoiser)
+	return TimeRuns(timed(a), timed(b), s.N, rounds)
+}
+
+// Timed is one side of a paired timing: Run does the work once (draws or
+// edits a batch of samples); Denoiser, when set, is the denoiser whose
+// FLOP counter (diffusion.CountedFLOPs) the work runs through.
+type Timed struct {
+	Name     string
+	Run      func() error
+	Denoiser diffusion.Denoiser
+}
+
+// TimeRuns times a and b, each doing the same batch of samples' work, in
+// rounds + 1 alternating rounds (A then B, then B then A, and so on), the
+// first of each untimed (graphs compile on first use), and returns the
+// median wall time per sample of each, the median ratio A over B with its
+// range and distribution-free interval, and each side's counted GFLOPs per
+// sample (0 without a Denoiser). Work that is not one sampling run, such
+// as an edit made clause by clause, is timed this way.
+func TimeRuns(a, b Timed, batch, rounds int) (PairedTiming, error) {
+	if batch < 1 || rounds < 1 {
+		return PairedTiming{}, fmt.Errorf("paired timing: want a positive batch and round count, got %d and %d", batch, rounds)
+	}
+	if a.Run == nil || b.Run == nil {
+		return PairedTiming{}, fmt.Errorf("paired timing: %q or %q has nothing to run", a.Name, b.Name)
+	}
+	run := func(m Timed) (float64, error) {
+		start := now()
+		err := m.Run()
+		return float64(now().Sub(start).Microseconds()) / 1e3 / float64(batch), err
+	}
+	count := func(m Timed) int64 {
+		if m.Denoiser == nil {
+			return 0
+		}
+		f, _ := diffusion.CountedFLOPs(m.Denoiser)
+		return f
+	}
+	fa, fb := count(a), count(b)
 	var ta, tb, ratio []float64
 	for i := 0; i <= rounds; i++ {
 		first, second := a, b
@@ -79,11 +116,9 @@ func TimePaired(a, b Method, s Setup, batch, rounds int) (PairedTiming, error) {
 		}
 		ta, tb, ratio = append(ta, t1), append(tb, t2), append(ratio, t1/t2)
 	}
-	ea, _ := diffusion.CountedFLOPs(a.Denoiser)
-	eb, _ := diffusion.CountedFLOPs(b.Denoiser)
-	runs := float64(s.N * (rounds + 1))
+	runs := float64(batch * (rounds + 1))
 	p := PairedTiming{
-		Batch: s.N, Rounds: rounds, GFLOPsA: float64(ea-fa) / runs / 1e9, GFLOPsB: float64(eb-fb) / runs / 1e9,
+		Batch: batch, Rounds: rounds, GFLOPsA: float64(count(a)-fa) / runs / 1e9, GFLOPsB: float64(count(b)-fb) / runs / 1e9,
 		MsA: Median(ta), MsB: Median(tb),
 		Speedup: metrics.Interval{Value: Median(ratio), Lo: slices.Min(ratio), Hi: slices.Max(ratio)},
 	}

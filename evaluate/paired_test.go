@@ -1,8 +1,10 @@
 package evaluate
 
 import (
+	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,6 +82,37 @@ func TestTimePaired(t *testing.T) {
 	bad.Cond = diffusion.Labels([]int64{1})
 	if _, err := TimePaired(ma, mb, bad, 2, 1); err == nil {
 		t.Error("no error for 1 label in a batch of 2")
+	}
+}
+
+// TestTimeRuns: work that is not one sampling run (two runs of a
+// function each) timed on a fake clock: the alternation, the untimed first
+// round, per-sample medians, the ratio, and GFLOPs only where a denoiser
+// is given; nothing to run is an error.
+func TestTimeRuns(t *testing.T) {
+	clock := time.Unix(0, 0)
+	defer func(f func() time.Time) { now = f }(now)
+	now = func() time.Time { return clock }
+	var log []string
+	work := func(name string, d time.Duration) func() error {
+		return func() error { log = append(log, name); clock = clock.Add(d); return nil }
+	}
+	p, err := TimeRuns(Timed{Name: "A", Run: work("A", 10*time.Millisecond)}, Timed{Name: "B", Run: work("B", 4*time.Millisecond)}, 2, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"A", "B", "B", "A", "A", "B", "B", "A", "A", "B"}; !slices.Equal(log, want) {
+		t.Errorf("call order %v, want %v", log, want)
+	}
+	if p.MsA != 5 || p.MsB != 2 || p.Speedup.Value != 2.5 || p.Rounds != 4 || p.Batch != 2 || p.GFLOPsA != 0 || p.GFLOPsB != 0 {
+		t.Errorf("got %+v, want 5 and 2 ms per sample, a speed-up of 2.5 over 4 rounds, no FLOPs", p)
+	}
+	if _, err := TimeRuns(Timed{Name: "A"}, Timed{Name: "B", Run: work("B", time.Millisecond)}, 2, 1); err == nil || !strings.Contains(err.Error(), "nothing to run") {
+		t.Errorf("no run: %v", err)
+	}
+	failing := Timed{Name: "C", Run: func() error { return fmt.Errorf("broken") }}
+	if _, err := TimeRuns(Timed{Name: "A", Run: work("A", time.Millisecond)}, failing, 2, 1); err == nil || !strings.Contains(err.Error(), "C: broken") {
+		t.Errorf("a failing run: %v", err)
 	}
 }
 

@@ -61,11 +61,13 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	sweepText := fs.String("sweep-text", "2,4,7.5,10,14", "with -sweep: the text scales s_T")
 	split := fs.String("split", "test", "with -sweep or -eval: the pairs, test (held out) or val (MNIST's training digits, other pairs: where scales are chosen)")
 	student := fs.String("student", "", "with -sweep or -study: a guidance-distilled student of -model")
-	study := fs.String("study", "", "the savings study: edit the first -n held-out pairs with -model at -steps (the reference) and -fewer steps, the -student at -student-steps, each with Clockwork where -adaptor / -student-adaptor is given; write the table, JSON, figure and strips into this directory")
+	study := fs.String("study", "", "the savings study: edit the first -n held-out pairs with -model at -steps (the reference) and -fewer steps, the -student at -student-steps, each with Clockwork where -adaptor / -student-adaptor is given, and editing clauses in turn at -chain-steps / -student-chain-steps; write the table, JSON, figure and strips into this directory")
 	fewer := fs.String("fewer", "8", "with -study: the three-pass editor's other step counts")
 	studentSteps := fs.String("student-steps", "20,8", "with -study: the student's step counts")
 	adaptor := fs.String("adaptor", "", "with -study: a Clockwork adaptor of -model (identity, or a distilled adaptor's directory), run at its own steps (identity: at each of -fewer)")
 	studentAdaptor := fs.String("student-adaptor", "", "with -study: a Clockwork adaptor of -student, run at its own steps (identity: at each of -student-steps)")
+	chainSteps := fs.String("chain-steps", "", "with -study: also the three-pass editor editing each instruction's clauses in turn (-chain), at each of these step counts per clause, and with -adaptor at its own steps (identity: at each of these)")
+	studentChainSteps := fs.String("student-chain-steps", "", "with -study: also the student editing clauses in turn, at each of these step counts per clause, and with -student-adaptor likewise")
 	rounds := fs.Int("rounds", 5, "with -study: paired timing rounds against the reference (0: none)")
 	timeBatch := fs.Int("time-batch", 16, "with -study: edits per timed round")
 	if code, ok := c.Parse(args, false); !ok {
@@ -78,7 +80,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return c.Fail(fmt.Errorf("-model: no editor is shipped in %s yet; train one with `train -init models/mnist_text -data edits -out runs/edit` and give -model runs/edit/model", DefaultModel))
 	}
 	if (o.Compose > 1 && (*sweep != "" || *study != "")) || (o.Chain && *study != "") {
-		return c.Usage("-compose goes with -eval or one edit (-input, -instruction), -chain with those and -sweep: -study runs each editor one edit per instruction")
+		return c.Usage("-compose goes with -eval or one edit (-input, -instruction), -chain with those and -sweep: -study runs each editor one edit per instruction, and clauses in turn at -chain-steps and -student-chain-steps")
 	}
 	if *sweep != "" {
 		if *eval || *input != "" || *output != "" {
@@ -106,14 +108,16 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		fs, err1 := parseSteps(*fewer)
 		ss, err2 := parseSteps(*studentSteps)
-		if err1 != nil || err2 != nil {
-			return c.Usage("-fewer %q, -student-steps %q: want comma-separated positive step counts", *fewer, *studentSteps)
+		cs, err3 := parseSteps(*chainSteps)
+		scs, err4 := parseSteps(*studentChainSteps)
+		if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
+			return c.Usage("-fewer %q, -student-steps %q, -chain-steps %q, -student-chain-steps %q: want comma-separated positive step counts", *fewer, *studentSteps, *chainSteps, *studentChainSteps)
 		}
-		return runStudy(c, studyConfig{given: given(c), model: *model, student: *student, adaptor: *adaptor, studentAdaptor: *studentAdaptor, o: o, fewer: fs, studentSteps: ss,
+		return runStudy(c, studyConfig{given: given(c), model: *model, student: *student, adaptor: *adaptor, studentAdaptor: *studentAdaptor, o: o, fewer: fs, studentSteps: ss, chainSteps: cs, studentChainSteps: scs,
 			setup: edits.StudySetup{N: *n, Batch: o.Batch, Seed: o.Seed, TimeBatch: *timeBatch, Rounds: *rounds, Reps: 1000}, dir: *study})
 	}
-	if *student != "" || *adaptor != "" || *studentAdaptor != "" {
-		return c.Usage("-student goes with -sweep or -study, -adaptor and -student-adaptor with -study")
+	if *student != "" || *adaptor != "" || *studentAdaptor != "" || *chainSteps != "" || *studentChainSteps != "" {
+		return c.Usage("-student goes with -sweep or -study; -adaptor, -student-adaptor, -chain-steps and -student-chain-steps with -study")
 	}
 	if *eval {
 		if *input != "" || *instruction != "" || *output != "" {
@@ -424,6 +428,7 @@ type studyConfig struct {
 	model, student, adaptor, studentAdaptor string
 	o                                       edits.Options
 	fewer, studentSteps                     []int
+	chainSteps, studentChainSteps           []int
 	setup                                   edits.StudySetup
 	dir                                     string
 }
@@ -450,11 +455,18 @@ func runStudy(c *cli.Command, sc studyConfig) int {
 	teacher.Defaults.Apply(&sc.o, !sc.given[0], !sc.given[1], !sc.given[2])
 	var methods []edits.Method
 	// add appends the editor's methods: at each of steps, and with the
-	// adaptor (if any) at its own steps (identity's: steps again).
-	add := func(kind string, e *edits.Editor, steps []int, adaptor, flag string) error {
+	// adaptor (if any) at its own steps (identity's: steps again); chained,
+	// editing clauses in turn, when chain is set (none without steps).
+	add := func(kind string, e *edits.Editor, steps []int, adaptor, flag string, chain bool) error {
+		if chain {
+			if len(steps) == 0 {
+				return nil
+			}
+			kind += " chained"
+		}
 		for _, k := range steps {
 			o := sc.o
-			o.Steps = k
+			o.Steps, o.Chain = k, chain
 			methods = append(methods, edits.Method{Name: fmt.Sprintf("%s, %d steps", kind, k), Editor: e, Options: o})
 		}
 		if adaptor == "" {
@@ -466,7 +478,7 @@ func runStudy(c *cli.Command, sc studyConfig) int {
 		}
 		for _, k := range as {
 			o := sc.o
-			o.Steps = k
+			o.Steps, o.Chain = k, chain
 			methods = append(methods, edits.Method{Name: fmt.Sprintf("%s + Clockwork, %d steps", kind, k), Editor: e, Options: o, Adaptor: adaptor})
 		}
 		return nil
@@ -474,19 +486,29 @@ func runStudy(c *cli.Command, sc studyConfig) int {
 	// The reference first; the adaptor of the three-pass editor runs at
 	// -fewer's steps (identity) or its own.
 	methods = append(methods, edits.Method{Name: fmt.Sprintf("three-pass, %d steps", sc.o.Steps), Editor: teacher, Options: sc.o})
-	if err := add("three-pass", teacher, sc.fewer, sc.adaptor, "-adaptor"); err != nil {
+	if err := add("three-pass", teacher, sc.fewer, sc.adaptor, "-adaptor", false); err != nil {
 		return c.Fail(err)
 	}
+	var st *edits.Editor
 	if sc.student != "" {
-		st, err := edits.LoadStudent(sc.student)
-		if err != nil {
+		if st, err = edits.LoadStudent(sc.student); err != nil {
 			return c.Fail(err)
 		}
-		if err := add("guidance-distilled", st, sc.studentSteps, sc.studentAdaptor, "-student-adaptor"); err != nil {
+		if err := add("guidance-distilled", st, sc.studentSteps, sc.studentAdaptor, "-student-adaptor", false); err != nil {
 			return c.Fail(err)
 		}
-	} else if sc.studentAdaptor != "" {
-		return c.Usage("-student-adaptor goes with -student")
+	} else if sc.studentAdaptor != "" || len(sc.studentChainSteps) > 0 {
+		return c.Usage("-student-adaptor and -student-chain-steps go with -student")
+	}
+	// Clauses in turn, after the one-edit rows: the first chained row is
+	// the chained methods' own reference (edits.StudyFindings).
+	if err := add("three-pass", teacher, sc.chainSteps, sc.adaptor, "-adaptor", true); err != nil {
+		return c.Fail(err)
+	}
+	if st != nil {
+		if err := add("guidance-distilled", st, sc.studentChainSteps, sc.studentAdaptor, "-student-adaptor", true); err != nil {
+			return c.Fail(err)
+		}
 	}
 	if err := os.MkdirAll(sc.dir, 0o755); err != nil {
 		return c.Fail(err)

@@ -117,6 +117,7 @@ func TestEditCommand(t *testing.T) {
 		{[]string{"-input", in, "-instruction", "make it thicker and move it up and move it up", "-compose", "2"}, "more than the 2 clauses"},
 		{[]string{"-sweep", filepath.Join(tmp, "sw"), "-compose", "2"}, "-compose goes with"},
 		{[]string{"-study", filepath.Join(tmp, "st"), "-chain"}, "-study runs each editor one edit"},
+		{[]string{"-input", in, "-instruction", "make it thicker", "-chain-steps", "2"}, "-chain-steps and -student-chain-steps with -study"},
 		{[]string{"-input", in, "-instruction", "and make it thicker", "-chain"}, "empty clause"},
 		{[]string{"-model", texttest.Dir(t, 16, 16), "-input", in, "-instruction", "make it thicker"}, "text-to-image"},
 	} {
@@ -206,11 +207,12 @@ func TestEditStudy(t *testing.T) {
 	student := tinyStudent(t, dir)
 	out := filepath.Join(t.TempDir(), "study")
 	code, msg := run("-model", dir, "-student", student, "-study", out, "-n", "4", "-steps", "4", "-fewer", "2", "-student-steps", "4,2",
-		"-adaptor", "identity", "-student-adaptor", "identity", "-rounds", "1", "-time-batch", "2")
+		"-adaptor", "identity", "-student-adaptor", "identity", "-rounds", "1", "-time-batch", "2", "-chain-steps", "2", "-student-chain-steps", "2")
 	if code != 0 {
 		t.Fatalf("study: %d %s", code, msg)
 	}
-	for _, want := range []string{"| three-pass, 4 steps | 4 |", "| guidance-distilled, 4 steps | 4 |", "three-pass + Clockwork, 2 steps", "guidance-distilled + Clockwork, 4 steps", "The cheapest method"} {
+	for _, want := range []string{"| three-pass, 4 steps | 4 |", "| guidance-distilled, 4 steps | 4 |", "three-pass + Clockwork, 2 steps", "guidance-distilled + Clockwork, 4 steps", "The cheapest method",
+		"| three-pass chained, 2 steps | 2 per clause |", "| three-pass chained + Clockwork, 2 steps | 2 per clause |", "| guidance-distilled chained + Clockwork, 2 steps | 2 per clause |", "Clauses in turn:"} {
 		if !strings.Contains(msg, want) {
 			t.Fatalf("the study lacks %q:\n%s", want, msg)
 		}
@@ -246,5 +248,20 @@ func TestEditStudy(t *testing.T) {
 	}
 	if code, msg := run("-model", student, "-study", out, "-n", "2"); code == 0 || !strings.Contains(msg, "not a three-pass editor") {
 		t.Fatalf("a student as the study's reference: %d %s", code, msg)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-student-chain-steps", "2"}, "-student-chain-steps go with -student"},
+		{[]string{"-chain-steps", "0"}, "want comma-separated positive step counts"},
+	} {
+		bad := filepath.Join(t.TempDir(), "st")
+		if code, msg := run(append([]string{"-model", dir, "-study", bad, "-n", "2"}, c.args...)...); code == 0 || !strings.Contains(msg, c.want) {
+			t.Fatalf("%v: exit %d, %q; want an error containing %q", c.args, code, msg, c.want)
+		}
+		if _, err := os.Stat(bad); err == nil {
+			t.Fatalf("%v: the study's directory was made", c.args)
+		}
 	}
 }
