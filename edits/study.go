@@ -29,16 +29,6 @@ type Method struct {
 	Adaptor, Clock string
 }
 
-// Denoiser returns the method's denoiser: the editor's model, or Clockwork
-// on it, run as the editor runs it (Editor.Wrap).
-func (m Method) Denoiser() (diffusion.Denoiser, error) {
-	base, err := m.base()
-	if err != nil {
-		return nil, err
-	}
-	return m.Editor.Wrap(base, m.Options)
-}
-
 // base returns the method's unguided denoiser: the editor's model, or
 // Clockwork on it.
 func (m Method) base() (diffusion.Denoiser, error) {
