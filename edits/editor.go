@@ -281,13 +281,6 @@ func (e *Editor) composing(o Options) (*textenc.Prompter, error) {
 	return &p, nil
 }
 
-// Denoiser returns the editor's denoiser under o: the model with
-// two-scale guidance for a three-pass editor, the model alone (one pass,
-// the scales in its class vector) for a student.
-func (e *Editor) Denoiser(o Options) (diffusion.Denoiser, error) {
-	return e.Wrap(&diffusion.ModelDenoiser{Model: e.Model}, o)
-}
-
 // Wrap returns d, a denoiser of the editor's model (the model itself, or
 // Clockwork on it), as the editor runs it under o: with two-scale
 // guidance for a three-pass editor, at o's scales (diffusion.Scaled) for
@@ -518,6 +511,16 @@ func (e *Editor) MeanGFLOPs(o Options, instructions []string) (float64, error) {
 	if len(instructions) == 0 {
 		return 0, fmt.Errorf("the mean cost of no instructions")
 	}
+	k, err := clauseCount(instructions)
+	if err != nil {
+		return 0, err
+	}
+	return g * float64(k) / float64(len(instructions)), nil
+}
+
+// clauseCount returns how many clauses the instructions have in all
+// (Clauses), the edits chaining them takes.
+func clauseCount(instructions []string) (int, error) {
 	k := 0
 	for _, in := range instructions {
 		c, err := Clauses(in)
@@ -526,7 +529,7 @@ func (e *Editor) MeanGFLOPs(o Options, instructions []string) (float64, error) {
 		}
 		k += len(c)
 	}
-	return g * float64(k) / float64(len(instructions)), nil
+	return k, nil
 }
 
 // Held-out evaluation.

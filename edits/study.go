@@ -119,13 +119,9 @@ func Study(methods []Method, m *captions.Measurer, set *Set, s StudySetup, progr
 		}
 	}
 	textG := float64(ref.Text.FLOPs()) / 1e9
-	clauses := 0
-	for _, in := range sub.Phrases() {
-		c, err := Clauses(in)
-		if err != nil {
-			return nil, nil, err
-		}
-		clauses += len(c)
+	clauses, err := clauseCount(sub.Phrases())
+	if err != nil {
+		return nil, nil, err
 	}
 	tb := min(s.TimeBatch, s.N)
 	timeCond := cond.Slice(0, tb)
