@@ -227,6 +227,31 @@ func TestStartModelsInit(t *testing.T) {
 	if back.Config.Init != dir {
 		t.Errorf("checkpoint's init %q, want %q", back.Config.Init, dir)
 	}
+	// -deepen starts a deeper model from the same one, and a run of it
+	// resumes as the deeper model.
+	c.Deepen = true
+	m3, text3, err := StartModels("", data, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m3.Config.LayersPerBlock != saved.Config.LayersPerBlock+1 {
+		t.Fatalf("-deepen: %d layers per block from %d", m3.Config.LayersPerBlock, saved.Config.LayersPerBlock)
+	}
+	tr3, err := NewTextTrainer(filepath.Join(t.TempDir(), "deep"), m3, text3, data, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr3.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	back3, err := ResumeTrainer(tr3.Dir, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !back3.Config.Deepen || back3.Model.Config.LayersPerBlock != m3.Config.LayersPerBlock {
+		t.Errorf("resumed deepened run: deepen %v, %d layers per block", back3.Config.Deepen, back3.Model.Config.LayersPerBlock)
+	}
+	c.Deepen = false
 	for _, tc := range []struct {
 		config, init, want string
 	}{
@@ -239,7 +264,11 @@ func TestStartModelsInit(t *testing.T) {
 			t.Errorf("-config %q -init %q: %v, want %q", tc.config, tc.init, err, tc.want)
 		}
 	}
-	c.Init = dir
+	c.Init, c.Deepen = "", true
+	if _, _, err := StartModels("", data, c); err == nil || !strings.Contains(err.Error(), "-deepen") {
+		t.Errorf("-deepen without -init: %v", err)
+	}
+	c.Init, c.Deepen = dir, false
 	if _, _, err := StartModels("", gray(t), c); err == nil || !strings.Contains(err.Error(), "channels") {
 		t.Errorf("gray data for an RGB model: %v", err)
 	}

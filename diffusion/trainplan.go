@@ -43,14 +43,17 @@ func NewModelFor(cfg unet.Config, name string, data *datasets.Images, c TrainCon
 // c.Guidance), with neither config nor c.Init.
 func StartModels(config string, data *datasets.Images, c TrainConfig) (*unet.Model, *textenc.Prompter, error) {
 	if c.Guidance != nil {
-		if config != "" || c.Init != "" {
-			return nil, nil, fmt.Errorf("guidance distillation starts from its teacher %s: -config and -init cannot change it", c.Guidance.Teacher)
+		if config != "" || c.Init != "" || c.Deepen {
+			return nil, nil, fmt.Errorf("guidance distillation starts from its teacher %s: -config, -init and -deepen cannot change it", c.Guidance.Teacher)
 		}
 		m, text, err := StudentFrom(c.Guidance, data, c.Seed)
 		if err != nil {
 			return nil, nil, err
 		}
 		return m, text, checkMemory(m, "student of "+c.Guidance.Teacher, data, c)
+	}
+	if c.Deepen && c.Init == "" {
+		return nil, nil, fmt.Errorf("-deepen deepens the model of -init: give -init")
 	}
 	if c.Init == "" {
 		cfg, err := unet.ConfigFrom(config)
@@ -78,6 +81,14 @@ func StartModels(config string, data *datasets.Images, c TrainConfig) (*unet.Mod
 		if m, err = m.WidenInput(in); err != nil {
 			return nil, nil, fmt.Errorf("-init %s: %w", c.Init, err)
 		}
+	}
+	if c.Deepen {
+		// One more ResNet and attention per block, started as identities
+		// (unet.Model.Deepen).
+		if m, err = m.Deepen(c.Seed ^ 0xdee9); err != nil {
+			return nil, nil, fmt.Errorf("-init %s -deepen: %w", c.Init, err)
+		}
+		name += " -deepen"
 	}
 	if err := checkFor(m.Config, name, data); err != nil {
 		return nil, nil, err
@@ -204,6 +215,7 @@ func (c *TrainConfig) Register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Equivariant, "equivariant", d.Equivariant, "equivariant fine-tuning of an editor: the same random affine transform on the source and the target of each pair (FAIRY)")
 	fs.IntVar(&c.Clauses, "clauses", d.Clauses, "encode each caption clause by clause, cut at \"and\", into this many clauses (an editor's two-change instructions; 0: the -init model's own way, else the whole caption)")
 	fs.StringVar(&c.Init, "init", d.Init, "fine-tune: start from this model directory's weights (U-Net and text encoder) and config instead of -config's with -seed's weights")
+	fs.BoolVar(&c.Deepen, "deepen", d.Deepen, "with -init: one more ResNet (and attention) in every down and up block, each added as an identity so that training starts from what the -init model computes (layers_per_block + 1)")
 	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", d.CheckpointEvery, "steps between checkpoints")
 	fs.IntVar(&c.SampleEvery, "sample-every", d.SampleEvery, "steps between sample grids (0: none)")
 	fs.IntVar(&c.LogEvery, "log-every", d.LogEvery, "steps between metrics lines")
@@ -235,6 +247,9 @@ type TrainConfig struct {
 	// Init is the model directory a fine-tuning run started from (empty:
 	// weights drawn from Seed).
 	Init string `json:"init,omitempty"`
+	// Deepen adds one ResNet (and attention) to every down and up block
+	// of the Init model, as identities (unet.Model.Deepen).
+	Deepen bool `json:"deepen,omitempty"`
 	// Guidance, when set, makes the run a guidance distillation: the
 	// model is a student learning its teacher's two-scale guided output.
 	Guidance *GuidanceDistillation `json:"guidance_distillation,omitempty"`

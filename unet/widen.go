@@ -2,6 +2,8 @@ package unet
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/clockwork-go/clockwork/nn"
 )
@@ -125,4 +127,77 @@ func (m *Model) WithAnchors(s *nn.KVStore) *Model {
 		p.mid = &mid
 	}
 	return &Model{Config: m.Config, Params: m.Params, plan: &p}
+}
+
+// Deepen returns a copy of m with one more ResNet block (and, in a block
+// with attention, one more attention) in every down and up block, layers_per_block
+// one higher, that computes what m computes: each added ResNet has its
+// last convolution at zero, so it passes its input on (an up block's
+// added ResNet, which also reads a skip, has its 1×1 shortcut pass the
+// block's own channels and drop the skip's), and each added attention
+// has its output projection at zero (proj_out; a UNet2DModel's spatial
+// attention, to_out.0); every other new weight is drawn from seed as a
+// new model's. The down blocks' added layers come last, so the skip they
+// add repeats the one before it; the up blocks' come second, where that
+// repeated skip is read. Net2Net (Chen et al., ICLR 2016) deepens a
+// network so, with identity layers, to train a larger model from a
+// trained smaller one; m's own weights are kept by name (an up block's
+// layers after the first move one place on).
+func (m *Model) Deepen(seed uint64) (*Model, error) {
+	cfg := m.Config
+	l := cfg.LayersPerBlock
+	if l < 1 {
+		return nil, fmt.Errorf("unet: deepen: layers_per_block %d", l)
+	}
+	cfg.LayersPerBlock = l + 1
+	w, err := New(cfg, seed)
+	if err != nil {
+		return nil, fmt.Errorf("unet: deepen: %w", err)
+	}
+	// source maps a parameter of w to m's of the same role: "" for an
+	// added layer's, to keep from seed or set below.
+	source := func(name string) (string, bool) {
+		f := strings.SplitN(name, ".", 5)
+		if len(f) < 5 || (f[0] != "down_blocks" && f[0] != "up_blocks") || (f[2] != "resnets" && f[2] != "attentions") {
+			return name, true
+		}
+		j, err := strconv.Atoi(f[3])
+		if err != nil {
+			return name, true
+		}
+		switch {
+		case f[0] == "down_blocks" && j == l, f[0] == "up_blocks" && j == 1:
+			return f[4], false
+		case f[0] == "up_blocks" && j > 1:
+			return fmt.Sprintf("%s.%s.%s.%d.%s", f[0], f[1], f[2], j-1, f[4]), true
+		}
+		return name, true
+	}
+	for _, name := range w.Params.Names() {
+		dst := w.Params.Data(name)
+		from, kept := source(name)
+		if kept {
+			src := m.Params.Get(from)
+			if src == nil || src.Shape().TotalSize() != len(dst) {
+				return nil, fmt.Errorf("unet: deepen: parameter %s (from %s) does not match", name, from)
+			}
+			copy(dst, src.Float32s())
+			continue
+		}
+		switch from {
+		case "conv2.weight", "conv2.bias", "proj_out.weight", "proj_out.bias", "conv_shortcut.bias":
+			clear(dst)
+		case "to_out.0.weight", "to_out.0.bias":
+			// A UNet2DModel's spatial attention: its output projection.
+			clear(dst)
+		case "conv_shortcut.weight":
+			// (out, in, 1, 1): out = the first out input channels.
+			s := w.Params.Get(name).Shape()
+			clear(dst)
+			for o := 0; o < s[0]; o++ {
+				dst[o*s[1]+o] = 1
+			}
+		}
+	}
+	return w, nil
 }

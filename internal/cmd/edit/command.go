@@ -59,7 +59,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	sweep := fs.String("sweep", "", "evaluate the first -n held-out pairs over a grid of guidance scales and write the table, JSON and figure into this directory")
 	sweepImage := fs.String("sweep-image", "1,1.5,2,3", "with -sweep: the image scales s_I")
 	sweepText := fs.String("sweep-text", "2,4,7.5,10,14", "with -sweep: the text scales s_T")
-	split := fs.String("split", "test", "with -sweep or -eval: the pairs, test (held out) or val (MNIST's training digits, other pairs: where scales are chosen)")
+	split := fs.String("split", "test", "with -sweep or -eval: the pairs, test (held out), val (MNIST's training digits, other pairs: where scales are chosen) or train (the training pairs themselves: whether the editor is limited by what it learned or by how it generalises)")
 	student := fs.String("student", "", "with -sweep or -study: a guidance-distilled student of -model")
 	study := fs.String("study", "", "the savings study: edit the first -n held-out pairs with -model at -steps (the reference) and -fewer steps, the -student at -student-steps, each with Clockwork where -adaptor / -student-adaptor is given, and editing clauses in turn at -chain-steps / -student-chain-steps; write the table, JSON, figure and strips into this directory")
 	fewer := fs.String("fewer", "8", "with -study: the three-pass editor's other step counts")
@@ -94,8 +94,8 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		if *n <= 0 {
 			return c.Usage("-n %d: want a positive number of pairs", *n)
 		}
-		if *split != "test" && *split != "val" {
-			return c.Usage("-split %q: want test or val", *split)
+		if !validSplit(*split) {
+			return c.Usage("-split %q: want test, val or train", *split)
 		}
 		return runSweep(c, *model, *student, o, *n, is, ts, *sweep, *split)
 	}
@@ -129,8 +129,8 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		if err := cli.CheckOutFiles("-json", *jsonOut, "-strip", *strip); err != nil {
 			return c.Fail(err)
 		}
-		if *split != "test" && *split != "val" {
-			return c.Usage("-split %q: want test or val", *split)
+		if !validSplit(*split) {
+			return c.Usage("-split %q: want test, val or train", *split)
 		}
 		return evaluate(c, *model, o, *n, *jsonOut, *strip, *split, given(c), c.Given("chain"))
 	}
@@ -245,6 +245,11 @@ func readInput(path string, shape []int) ([]float32, int, error) {
 }
 
 // evaluate runs -eval.
+// validSplit reports whether split names one of the edit pairs' splits.
+func validSplit(split string) bool {
+	return split == "test" || split == "val" || split == "train"
+}
+
 func evaluate(c *cli.Command, model string, o edits.Options, n int, jsonOut, strip, split string, g [3]bool, chain bool) int {
 	e, err := edits.LoadEditor(model)
 	if err != nil {
@@ -276,7 +281,7 @@ func evaluate(c *cli.Command, model string, o edits.Options, n int, jsonOut, str
 	}
 	el := time.Since(start)
 	how := chained(o, ", clauses chained")
-	c.Printf("%s on %d %s pairs (%s, %d steps, s_T %g, s_I %g, seed %d%s): %.3f GFLOPs per edit, %s in all\n\n", model, n, map[string]string{"test": "held-out", "val": "validation"}[split], o.Sampler, o.Steps, o.TextScale, o.ImageScale, o.Seed, how, gf, el.Round(time.Second))
+	c.Printf("%s on %d %s pairs (%s, %d steps, s_T %g, s_I %g, seed %d%s): %.3f GFLOPs per edit, %s in all\n\n", model, n, map[string]string{"test": "held-out", "val": "validation", "train": "training"}[split], o.Sampler, o.Steps, o.TextScale, o.ImageScale, o.Seed, how, gf, el.Round(time.Second))
 	if err := r.Report.WriteTable(c.Stdout, &r.Ceiling); err != nil {
 		return c.Fail(err)
 	}

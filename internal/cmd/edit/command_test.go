@@ -98,6 +98,14 @@ func TestEditCommand(t *testing.T) {
 	if code, msg := run("-model", dir, "-input", pngPath, "-instruction", "move it up", "-output", filepath.Join(tmp, "p.npz"), "-steps", "1"); code != 0 {
 		t.Fatalf("edit of a PNG: %d %s", code, msg)
 	}
+	// The training pairs can be evaluated too (is the editor limited by
+	// what it learned or by how it generalises?).
+	if code, msg := run("-model", dir, "-eval", "-split", "train", "-n", "3", "-steps", "1"); code != 0 || !strings.Contains(msg, "on 3 training pairs") {
+		t.Fatalf("-eval -split train: %d %s", code, msg)
+	}
+	if code, msg := run("-model", dir, "-eval", "-split", "holdout"); code == 0 || !strings.Contains(msg, "want test, val or train") {
+		t.Fatalf("-eval -split holdout: %d %s", code, msg)
+	}
 	// Bad input: a clear error, nothing written.
 	big := filepath.Join(tmp, "big.png")
 	writePNG(t, big, 28)
