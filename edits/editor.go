@@ -164,6 +164,22 @@ func LoadStudent(dir string) (*Editor, error) {
 	return e, err
 }
 
+// CheckTeacher reports a student that was not distilled from teacher: its
+// GuidanceFile records its teacher's fingerprint (unet.Model.Fingerprint),
+// and a study or sweep that sets the two side by side, measuring the
+// student against its teacher, must be given that teacher. A student
+// that records no fingerprint is not checked.
+func (e *Editor) CheckTeacher(teacher *Editor) error {
+	if e.Student == nil {
+		return fmt.Errorf("%s is not a guidance-distilled student", e.Dir)
+	}
+	want := e.Student.Fingerprint
+	if got := teacher.Model.Fingerprint(); want != "" && got != want {
+		return fmt.Errorf("the student %s was distilled from %s (fingerprint %s), not from %s (fingerprint %s): give its teacher as -model", e.Dir, e.Student.Teacher, want, teacher.Dir, got)
+	}
+	return nil
+}
+
 // Options configure an edit.
 type Options struct {
 	Sampler string // default dpmpp2m

@@ -348,6 +348,9 @@ func runSweep(c *cli.Command, model, student string, o edits.Options, n int, is,
 	}
 	if student != "" {
 		s, err := edits.LoadStudent(student)
+		if err == nil {
+			err = s.CheckTeacher(e)
+		}
 		if err != nil {
 			return c.Fail(err)
 		}
@@ -496,7 +499,10 @@ func runStudy(c *cli.Command, sc studyConfig) int {
 	}
 	var st *edits.Editor
 	if sc.student != "" {
-		if st, err = edits.LoadStudent(sc.student); err != nil {
+		if st, err = edits.LoadStudent(sc.student); err == nil {
+			err = st.CheckTeacher(teacher)
+		}
+		if err != nil {
 			return c.Fail(err)
 		}
 		if err := add("guidance-distilled", st, sc.studentSteps, sc.studentAdaptor, "-student-adaptor", false); err != nil {

@@ -203,7 +203,7 @@ func tinyStudent(t *testing.T, dir string) string {
 	if err := e.Text.Save(textenc.ModelDir(out)); err != nil {
 		t.Fatal(err)
 	}
-	info := `{"teacher": "` + dir + `", "teacher_fingerprint": "", "text_scale": [2, 14], "image_scale": [1, 3], "multiplier": 100, "class_labels": "x"}`
+	info := `{"teacher": "` + dir + `", "teacher_fingerprint": "` + e.Model.Fingerprint() + `", "text_scale": [2, 14], "image_scale": [1, 3], "multiplier": 100, "class_labels": "x"}`
 	if err := os.WriteFile(filepath.Join(out, diffusion.GuidanceFile), []byte(info), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -256,6 +256,32 @@ func TestEditStudy(t *testing.T) {
 	}
 	if code, msg := run("-model", student, "-study", out, "-n", "2"); code == 0 || !strings.Contains(msg, "not a three-pass editor") {
 		t.Fatalf("a student as the study's reference: %d %s", code, msg)
+	}
+	// A student set beside another editor than its teacher is refused.
+	info := filepath.Join(student, diffusion.GuidanceFile)
+	b, err = os.ReadFile(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g map[string]any
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	g["teacher_fingerprint"] = "0123456789abcdef"
+	if b, err = json.Marshal(g); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(info, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"-study", filepath.Join(t.TempDir(), "other"), "-n", "2"}, {"-sweep", filepath.Join(t.TempDir(), "other"), "-n", "2"}} {
+		code, msg := run(append([]string{"-model", dir, "-student", student}, args...)...)
+		if code == 0 || !strings.Contains(msg, "0123456789abcdef") || !strings.Contains(msg, "give its teacher as -model") {
+			t.Fatalf("%v with another editor's student: %d %s", args[0], code, msg)
+		}
+		if _, err := os.Stat(args[1]); err == nil {
+			t.Fatalf("%v with another editor's student: its directory was made", args[0])
+		}
 	}
 	for _, c := range []struct {
 		args []string
