@@ -130,19 +130,18 @@ func (m *Model) WithAnchors(s *nn.KVStore) *Model {
 }
 
 // Deepen returns a copy of m with one more ResNet block (and, in a block
-// with attention, one more attention) in every down and up block, layers_per_block
-// one higher, that computes what m computes: each added ResNet has its
-// last convolution at zero, so it passes its input on (an up block's
-// added ResNet, which also reads a skip, has its 1×1 shortcut pass the
-// block's own channels and drop the skip's), and each added attention
-// has its output projection at zero (proj_out; a UNet2DModel's spatial
-// attention, to_out.0); every other new weight is drawn from seed as a
-// new model's. The down blocks' added layers come last, so the skip they
-// add repeats the one before it; the up blocks' come second, where that
-// repeated skip is read. Net2Net (Chen et al., ICLR 2016) deepens a
-// network so, with identity layers, to train a larger model from a
-// trained smaller one; m's own weights are kept by name (an up block's
-// layers after the first move one place on).
+// with attention, one more attention) in every down and up block
+// (layers_per_block one higher) that computes what m computes. Each added
+// ResNet has its last convolution at zero, so it passes its input on (an
+// up block's, which also reads a skip, has its 1×1 shortcut pass the
+// block's own channels and drop the skip's); each added attention has its
+// output projection at zero (proj_out; to_out.0 in a UNet2DModel's
+// spatial attention); every other new weight is drawn from seed as a new
+// model's. A down block's added layers come last, so the skip they add
+// repeats the one before it; an up block's come second, where that
+// repeated skip is read, and its later layers move one place on. This is
+// Net2Net's deeper network (Chen et al., ICLR 2016): a larger model that
+// starts training from a trained smaller one.
 func (m *Model) Deepen(seed uint64) (*Model, error) {
 	cfg := m.Config
 	l := cfg.LayersPerBlock
