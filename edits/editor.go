@@ -39,57 +39,6 @@ type Editor struct {
 	Defaults *Defaults
 }
 
-// DefaultsFile is the file of an editor's directory that gives the scales,
-// steps and chaining it runs at by default.
-const DefaultsFile = "editor_defaults.json"
-
-// Defaults are an editor's default guidance scales, steps and chaining,
-// and how they were chosen.
-type Defaults struct {
-	TextScale  float64 `json:"text_scale"`
-	ImageScale float64 `json:"image_scale"`
-	Steps      int     `json:"steps"`
-	// ChainSteps, when positive, makes the edit command chain an
-	// instruction's clauses (Options.Chain) unless told not to, at this
-	// many steps per clause; Steps stays the steps of a whole instruction
-	// in one edit (as studies and video editing run the editor).
-	ChainSteps int    `json:"chain_steps,omitempty"`
-	ChosenBy   string `json:"chosen_by"`
-}
-
-// Apply sets o's scales and steps to the defaults (all of them: the
-// caller leaves out what the user gave).
-func (d *Defaults) Apply(o *Options, text, image, steps bool) {
-	if d == nil {
-		return
-	}
-	if text {
-		o.TextScale = d.TextScale
-	}
-	if image {
-		o.ImageScale = d.ImageScale
-	}
-	if steps && d.Steps > 0 {
-		o.Steps = d.Steps
-	}
-}
-
-// ApplyChain applies the chained default when the editor has one
-// (ChainSteps > 0). Unlike Apply, its flags say what the user gave:
-// unless chainGiven (or o composes clauses), o.Chain is set; then, if o
-// chains and !stepsGiven, o.Steps becomes ChainSteps.
-func (d *Defaults) ApplyChain(o *Options, chainGiven, stepsGiven bool) {
-	if d == nil || d.ChainSteps <= 0 {
-		return
-	}
-	if !chainGiven && o.Compose <= 1 {
-		o.Chain = true
-	}
-	if o.Chain && !stepsGiven {
-		o.Steps = d.ChainSteps
-	}
-}
-
 // LoadEditor loads the editor of a model directory. A model that is not
 // an editor (a text-to-image model, whose input is the image alone, or one
 // without text) is an error naming the directory.
