@@ -32,7 +32,8 @@ func NewModelFor(cfg unet.Config, name string, data *datasets.Images, c TrainCon
 // StartModels returns the models a new run starts from: with c.Init a
 // model directory's U-Net and, for a UNet2DConditionModel, its text
 // encoder, weights and all (fine-tuning; config must then be empty, the
-// model's own config being the run's); otherwise the U-Net of config (an
+// model's own config being the run's; with c.Deepen, that U-Net deepened
+// by unet.Model.Deepen); otherwise the U-Net of config (an
 // embedded name, a config.json or a model directory) initialised from
 // c.Seed and, for a text config, a new text encoder (NewTextFor). Either
 // way it reports data the models cannot take and a step beyond the
