@@ -36,6 +36,16 @@ func tinyCondConfig() Config {
 	return c
 }
 
+// perturbParams adds N(0, 0.2²) noise to every weight of m, so that no
+// norm is the identity and no zero-initialised weight stays zero.
+func perturbParams(m *Model, rng *rand.Rand) {
+	for _, n := range m.Params.Names() {
+		for i, v := range m.Params.Data(n) {
+			m.Params.Data(n)[i] = v + 0.2*float32(rng.NormFloat64())
+		}
+	}
+}
+
 func randTensor(rng *rand.Rand, shape ...int) *tensor.Dense {
 	n := 1
 	for _, d := range shape {
@@ -61,11 +71,7 @@ func TestCondGradientFiniteDifferences(t *testing.T) {
 			t.Fatal(err)
 		}
 		rng := rand.New(rand.NewPCG(1, 2))
-		for _, n := range m.Params.Names() {
-			for i, v := range m.Params.Data(n) {
-				m.Params.Data(n)[i] = v + 0.2*float32(rng.NormFloat64())
-			}
-		}
+		perturbParams(m, rng)
 		g := nn.NewGraph(m.Params)
 		var out *G.Node
 		err = nn.Build(func() error {

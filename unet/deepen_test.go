@@ -36,11 +36,7 @@ func TestDeepenComputesTheSame(t *testing.T) {
 			t.Fatal(err)
 		}
 		rng := rand.New(rand.NewPCG(7, 8))
-		for _, n := range m.Params.Names() {
-			for i, v := range m.Params.Data(n) {
-				m.Params.Data(n)[i] = v + 0.2*float32(rng.NormFloat64())
-			}
-		}
+		perturbParams(m, rng)
 		d, err := m.Deepen(9)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)

@@ -37,11 +37,7 @@ func TestUNetGradientFiniteDifferences(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	// Non-trivial norm parameters.
-	for _, n := range m.Params.Names() {
-		for i, v := range m.Params.Data(n) {
-			m.Params.Data(n)[i] = v + 0.2*float32(rng.NormFloat64())
-		}
-	}
+	perturbParams(m, rng)
 	g := nn.NewGraph(m.Params)
 	var out *G.Node
 	err = nn.Build(func() error {
