@@ -213,17 +213,7 @@ func TestStartModelsInit(t *testing.T) {
 		}
 	}
 	// And it trains on: a fine-tuning run records where it started.
-	tr2, err := NewTextTrainer(filepath.Join(t.TempDir(), "fine"), m2, text2, data, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tr2.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	back, err := ResumeTrainer(tr2.Dir, data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	back := trainAndResume(t, m2, text2, data, c)
 	if back.Config.Init != dir {
 		t.Errorf("checkpoint's init %q, want %q", back.Config.Init, dir)
 	}
@@ -237,17 +227,7 @@ func TestStartModelsInit(t *testing.T) {
 	if m3.Config.LayersPerBlock != saved.Config.LayersPerBlock+1 {
 		t.Fatalf("-deepen: %d layers per block from %d", m3.Config.LayersPerBlock, saved.Config.LayersPerBlock)
 	}
-	tr3, err := NewTextTrainer(filepath.Join(t.TempDir(), "deep"), m3, text3, data, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tr3.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	back3, err := ResumeTrainer(tr3.Dir, data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	back3 := trainAndResume(t, m3, text3, data, c)
 	if !back3.Config.Deepen || back3.Model.Config.LayersPerBlock != m3.Config.LayersPerBlock {
 		t.Errorf("resumed deepened run: deepen %v, %d layers per block", back3.Config.Deepen, back3.Model.Config.LayersPerBlock)
 	}
@@ -268,10 +248,33 @@ func TestStartModelsInit(t *testing.T) {
 	if _, _, err := StartModels("", data, c); err == nil || !strings.Contains(err.Error(), "-deepen") {
 		t.Errorf("-deepen without -init: %v", err)
 	}
+	c.Guidance = &GuidanceDistillation{Teacher: dir}
+	if _, _, err := StartModels("", data, c); err == nil || !strings.Contains(err.Error(), "-deepen cannot change it") {
+		t.Errorf("-deepen with guidance distillation: %v", err)
+	}
+	c.Guidance = nil
 	c.Init, c.Deepen = dir, false
 	if _, _, err := StartModels("", gray(t), c); err == nil || !strings.Contains(err.Error(), "channels") {
 		t.Errorf("gray data for an RGB model: %v", err)
 	}
+}
+
+// trainAndResume runs c's steps on m in a new run directory and returns
+// the run resumed from its last checkpoint.
+func trainAndResume(t *testing.T, m *unet.Model, text *textenc.Prompter, data *datasets.Images, c TrainConfig) *Trainer {
+	t.Helper()
+	tr, err := NewTextTrainer(filepath.Join(t.TempDir(), "run"), m, text, data, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ResumeTrainer(tr.Dir, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return back
 }
 
 // gray returns one-channel 16×16 captioned images.

@@ -153,8 +153,9 @@ func (m *Model) Deepen(seed uint64) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("unet: deepen: %w", err)
 	}
-	// source maps a parameter of w to m's of the same role: "" for an
-	// added layer's, to keep from seed or set below.
+	// source maps a parameter of w to m's of the same role (kept true),
+	// or, for an added layer's, to its name within the layer (kept false:
+	// drawn from seed, or set below).
 	source := func(name string) (string, bool) {
 		f := strings.SplitN(name, ".", 5)
 		if len(f) < 5 || (f[0] != "down_blocks" && f[0] != "up_blocks") || (f[2] != "resnets" && f[2] != "attentions") {
@@ -184,10 +185,9 @@ func (m *Model) Deepen(seed uint64) (*Model, error) {
 			continue
 		}
 		switch from {
-		case "conv2.weight", "conv2.bias", "proj_out.weight", "proj_out.bias", "conv_shortcut.bias":
-			clear(dst)
-		case "to_out.0.weight", "to_out.0.bias":
-			// A UNet2DModel's spatial attention: its output projection.
+		case "conv2.weight", "conv2.bias", "conv_shortcut.bias",
+			"proj_out.weight", "proj_out.bias", // a transformer's output projection
+			"to_out.0.weight", "to_out.0.bias": // a UNet2DModel's spatial attention's
 			clear(dst)
 		case "conv_shortcut.weight":
 			// (out, in, 1, 1): out = the first out input channels.
