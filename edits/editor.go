@@ -504,6 +504,8 @@ type EvalResult struct {
 	Report  Report `json:"report"`
 	Ceiling Report `json:"true_edits"`
 	Outputs []float32
+	// Results are the pairs' own measures, in the set's order.
+	Results []Result `json:"-"`
 }
 
 // Evaluate edits the first n pairs of set (the test split: edits.OpenSplit
@@ -547,7 +549,7 @@ func (e *Editor) Evaluate(m *captions.Measurer, set *Set, n int, o Options, reps
 	if err != nil {
 		return nil, err
 	}
-	return &EvalResult{Report: rep, Ceiling: ceil, Outputs: out}, nil
+	return &EvalResult{Report: rep, Ceiling: ceil, Outputs: out, Results: res}, nil
 }
 
 // ImagesTensor wraps n images of shape (C, H, W) as an (N, C, H, W)

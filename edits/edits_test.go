@@ -206,9 +206,22 @@ func TestMeasuresOnTrueEdits(t *testing.T) {
 	if med := errs[len(errs)/2]; med > 1 {
 		t.Fatalf("the rotation reads %g° off the drawn angle (median)", med)
 	}
+	if d := CountDigitMisses(res); d.AsSource+d.Other != 0 {
+		t.Fatalf("the true edits miss their own digit reading: %+v", d)
+	}
 	ident, err := Evaluate(m, set, src, n)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The sources as edits keep the source's reading: every digit miss is
+	// one the true edit reads as another digit.
+	for i, r := range ident {
+		if r.Digits[2] != r.Digits[0] || r.Kept[keptDigit] != (r.Digits[0] == r.Digits[1]) {
+			t.Fatalf("pair %d, the source as its edit: readings %v, digit kept %v", i, r.Digits, r.Kept[keptDigit])
+		}
+	}
+	if d := CountDigitMisses(ident); d.Other != 0 {
+		t.Fatalf("the sources as edits: %+v", d)
 	}
 	irep, err := Summarise(set, ident, 200, 1)
 	if err != nil {
@@ -278,4 +291,19 @@ func TestOpenSplit(t *testing.T) {
 		t.Fatal("the data's digest does not cover its input images")
 	}
 	d.Inputs.U8[0]--
+}
+
+func TestCountDigitMisses(t *testing.T) {
+	res := []Result{
+		{Digits: [3]int{3, 3, 3}}, // kept
+		{Digits: [3]int{9, 8, 8}}, // kept: the output follows the true edit
+		{Digits: [3]int{9, 8, 9}}, // read as the source's
+		{Digits: [3]int{4, 4, 9}}, // another digit
+		{Digits: [3]int{9, 8, 5}}, // another digit
+		{Digits: [3]int{7, 7, -1}},
+	}
+	got := CountDigitMisses(res)
+	if want := (DigitMisses{Pairs: 6, AsSource: 1, Other: 3}); got != want {
+		t.Fatalf("CountDigitMisses = %+v, want %+v", got, want)
+	}
 }

@@ -35,6 +35,10 @@ type Result struct {
 	// Angle is the output's rotation against the source, as MeasureAngle
 	// reads it.
 	Angle float64
+	// Digits are the classifier's readings of the source, the true edit
+	// and the output (−1 for an image without ink); the digit is kept when
+	// the last two agree.
+	Digits [3]int
 }
 
 // kept names the attributes Preserved checks besides those of Attribute.
@@ -112,6 +116,7 @@ func Evaluate(m *captions.Measurer, set *Set, outputs []float32, n int) ([]Resul
 		// classifier (trained on MNIST's strokes and framing) reads some
 		// digits, and that is not the editor's doing.
 		r.Kept[keptDigit] = o.Digit == tgtA[i].Digit
+		r.Digits = [3]int{s.Digit, tgtA[i].Digit, o.Digit}
 		r.Success, r.Preserved = true, true
 		for _, ok := range r.Changed {
 			r.Success = r.Success && ok
@@ -122,6 +127,31 @@ func Evaluate(m *captions.Measurer, set *Set, outputs []float32, n int) ([]Resul
 		res[i] = r
 	}
 	return res, nil
+}
+
+// DigitMisses sorts the pairs whose digit was not kept by what the
+// classifier read: AsSource, the output read as the source's digit where
+// the true edit reads as another (the edit moved the true digit across the
+// classifier's boundary and the output did not follow); Other, every
+// other miss. Pairs is how many results there were.
+type DigitMisses struct {
+	Pairs, AsSource, Other int
+}
+
+// CountDigitMisses counts res's digit misses (DigitMisses).
+func CountDigitMisses(res []Result) DigitMisses {
+	d := DigitMisses{Pairs: len(res)}
+	for _, r := range res {
+		src, tgt, out := r.Digits[0], r.Digits[1], r.Digits[2]
+		switch {
+		case out == tgt:
+		case out == src && src != tgt:
+			d.AsSource++
+		default:
+			d.Other++
+		}
+	}
+	return d
 }
 
 // l1Outside returns the mean |out − tgt| over the pixels where src and

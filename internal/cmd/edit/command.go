@@ -56,6 +56,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	n := fs.Int("n", 1000, "with -eval: pairs")
 	jsonOut := fs.String("json", "", "with -eval: write the report as JSON here")
 	strip := fs.String("strip", "", "with -eval: write a PNG of the first 16 pairs (sources, true edits, edits) here")
+	failures := fs.String("failures", "", "with -eval: write a PNG of the first 32 pairs whose edit was not made or not preserved (source, true edit, edit side by side) here")
 	sweep := fs.String("sweep", "", "evaluate the first -n held-out pairs over a grid of guidance scales and write the table, JSON and figure into this directory")
 	sweepImage := fs.String("sweep-image", "1,1.5,2,3", "with -sweep: the image scales s_I")
 	sweepText := fs.String("sweep-text", "2,4,7.5,10,14", "with -sweep: the text scales s_T")
@@ -126,13 +127,13 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		if *n <= 0 {
 			return c.Usage("-n %d: want a positive number of pairs", *n)
 		}
-		if err := cli.CheckOutFiles("-json", *jsonOut, "-strip", *strip); err != nil {
+		if err := cli.CheckOutFiles("-json", *jsonOut, "-strip", *strip, "-failures", *failures); err != nil {
 			return c.Fail(err)
 		}
 		if !validSplit(*split) {
 			return c.Usage("-split %q: want test, val or train", *split)
 		}
-		return evaluate(c, *model, o, *n, *jsonOut, *strip, *split, given(c), c.Given("chain"))
+		return evaluate(c, *model, o, *n, evalOut{json: *jsonOut, strip: *strip, failures: *failures}, *split, given(c), c.Given("chain"))
 	}
 	if *input == "" || *instruction == "" || *output == "" {
 		return c.Usage("give -input, -instruction and -output (or -eval)")
@@ -250,7 +251,11 @@ func validSplit(split string) bool {
 	return split == "test" || split == "val" || split == "train"
 }
 
-func evaluate(c *cli.Command, model string, o edits.Options, n int, jsonOut, strip, split string, g [3]bool, chain bool) int {
+// evalOut are the files -eval writes besides its table (empty: none).
+type evalOut struct{ json, strip, failures string }
+
+func evaluate(c *cli.Command, model string, o edits.Options, n int, out evalOut, split string, g [3]bool, chain bool) int {
+	jsonOut, strip := out.json, out.strip
 	e, err := edits.LoadEditor(model)
 	if err != nil {
 		return c.Fail(err)
@@ -284,6 +289,18 @@ func evaluate(c *cli.Command, model string, o edits.Options, n int, jsonOut, str
 	c.Printf("%s on %d %s pairs (%s, %d steps, s_T %g, s_I %g, seed %d%s): %.3f GFLOPs per edit, %s in all\n\n", model, n, map[string]string{"test": "held-out", "val": "validation", "train": "training"}[split], o.Sampler, o.Steps, o.TextScale, o.ImageScale, o.Seed, how, gf, el.Round(time.Second))
 	if err := r.Report.WriteTable(c.Stdout, &r.Ceiling); err != nil {
 		return c.Fail(err)
+	}
+	reportMisses(c, r)
+	if out.failures != "" {
+		k, err := writeFailures(out.failures, set.Subset(n), r)
+		if err != nil {
+			return c.Fail(err)
+		}
+		if k == 0 {
+			c.Printf("no pair failed: %s not written\n", out.failures)
+		} else {
+			c.Printf("wrote %s: the first %d failed pairs (source, true edit, edit)\n", out.failures, k)
+		}
 	}
 	if strip != "" {
 		const k, per = 16, captions.Side * captions.Side

@@ -100,8 +100,27 @@ func TestEditCommand(t *testing.T) {
 	}
 	// The training pairs can be evaluated too (is the editor limited by
 	// what it learned or by how it generalises?).
-	if code, msg := run("-model", dir, "-eval", "-split", "train", "-n", "3", "-steps", "1"); code != 0 || !strings.Contains(msg, "on 3 training pairs") {
+	// -failures draws the pairs that failed (an untrained editor fails
+	// them all) and the report says how they failed.
+	fails := filepath.Join(tmp, "fails.png")
+	code, msg := run("-model", dir, "-eval", "-split", "train", "-n", "3", "-steps", "1", "-failures", fails)
+	if code != 0 || !strings.Contains(msg, "on 3 training pairs") || !strings.Contains(msg, "edits not made") || !strings.Contains(msg, "PSNR to the true edit, median") {
 		t.Fatalf("-eval -split train: %d %s", code, msg)
+	}
+	if strings.Contains(msg, "not written") {
+		t.Fatalf("an untrained editor failed no pair: %s", msg)
+	}
+	f, err := os.Open(fails)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := png.DecodeConfig(f)
+	f.Close()
+	if err != nil || cfg.Width < 3*32 || cfg.Height < 32 {
+		t.Fatalf("-failures wrote %+v, %v", cfg, err)
+	}
+	if code, msg := run("-model", dir, "-eval", "-split", "train", "-n", "3", "-steps", "1", "-failures", tmp); code == 0 || !strings.Contains(msg, "-failures") {
+		t.Fatalf("-failures naming a directory: %d %s", code, msg)
 	}
 	if code, msg := run("-model", dir, "-eval", "-split", "holdout"); code == 0 || !strings.Contains(msg, "want test, val or train") {
 		t.Fatalf("-eval -split holdout: %d %s", code, msg)
