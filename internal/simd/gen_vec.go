@@ -73,20 +73,31 @@ func main() {
 }
 
 // exp writes out = exp(in), clobbering in, t1 and t2.
-func exp(s isa, in, out, t1, t2 string) {
-	w("\tVMINPS vc_hi<>(SB), %s, %s", in, in)
-	w("\tVMAXPS vc_lo<>(SB), %s, %s", in, in)
-	w("\tVMULPS vc_log2e<>(SB), %s, %s", in, t1)
+func exp(s isa, in, out, t1, t2 string) { expWith(s, memConst, in, out, t1, t2) }
+
+// memConst is the operand of the constant vc_name: its table in memory.
+func memConst(name string) string { return "vc_" + name + "<>(SB)" }
+
+// expWith is exp with the constants' operands from k (memConst, or
+// registers loaded before a loop): the same operations either way.
+func expWith(s isa, k func(string) string, in, out, t1, t2 string) {
+	w("\tVMINPS %s, %s, %s", k("hi"), in, in)
+	w("\tVMAXPS %s, %s, %s", k("lo"), in, in)
+	w("\tVMULPS %s, %s, %s", k("log2e"), in, t1)
 	w("\t%s $0, %s, %s", s.round, t1, t1)
-	w("\tVFNMADD231PS vc_ln2hi<>(SB), %s, %s", t1, in)
-	w("\tVFNMADD231PS vc_ln2lo<>(SB), %s, %s", t1, in)
-	w("\tVMOVUPS vc_p0<>(SB), %s", out)
+	w("\tVFNMADD231PS %s, %s, %s", k("ln2hi"), t1, in)
+	w("\tVFNMADD231PS %s, %s, %s", k("ln2lo"), t1, in)
+	if c := k("p0"); strings.HasSuffix(c, "(SB)") {
+		w("\tVMOVUPS %s, %s", c, out)
+	} else {
+		w("\tVMOVAPS %s, %s", c, out)
+	}
 	for _, p := range []string{"p1", "p2", "p3", "p4", "p5"} {
-		w("\tVFMADD213PS vc_%s<>(SB), %s, %s", p, in, out)
+		w("\tVFMADD213PS %s, %s, %s", k(p), in, out)
 	}
 	w("\tVMULPS %s, %s, %s", in, in, t2)
 	w("\tVFMADD213PS %s, %s, %s", in, t2, out)
-	w("\tVADDPS vc_one<>(SB), %s, %s", out, out)
+	w("\tVADDPS %s, %s, %s", k("one"), out, out)
 	if s.avx512 {
 		w("\tVSCALEFPS %s, %s, %s", t1, out, out)
 	} else {
@@ -124,12 +135,13 @@ func genAll(s isa) {
 	bcast(s, "b+28(FP)", r(s, 1))
 	w("\tSHRQ $%d, CX", log2(s.lanes))
 	w("\tJEQ %s", lbl("affineSiLUdone"))
+	k := memConst
 	w("%s:", lbl("affineSiLUloop"))
 	w("\tVMOVUPS (SI), %s", r(s, 2))
 	w("\tVFMADD213PS %s, %s, %s", r(s, 1), r(s, 0), r(s, 2)) // t = a*x + b
-	w("\tVXORPS vc_sign<>(SB), %s, %s", r(s, 2), r(s, 3))    // -t
-	exp(s, r(s, 3), r(s, 4), r(s, 5), r(s, 6))
-	w("\tVADDPS vc_one<>(SB), %s, %s", r(s, 4), r(s, 4))
+	w("\tVXORPS %s, %s, %s", k("sign"), r(s, 2), r(s, 3))    // -t
+	expWith(s, k, r(s, 3), r(s, 4), r(s, 5), r(s, 6))
+	w("\tVADDPS %s, %s, %s", k("one"), r(s, 4), r(s, 4))
 	w("\tVDIVPS %s, %s, %s", r(s, 4), r(s, 2), r(s, 2))
 	w("\tVMOVUPS %s, (DI)", r(s, 2))
 	w("\tADDQ $%d, SI", L)
@@ -370,6 +382,7 @@ func log2(n int) int {
 func genWino() {
 	genWinoWidth("Y", 8, "256")
 	genWinoWidth("X", 4, "128")
+	genWinoIn("Z", 16, "512")
 	genPack8()
 	genPack6()
 	genPackB32()
@@ -626,8 +639,24 @@ func genWinoWidth(reg string, lanes int, suffix string) {
 	w("\tVZEROUPPER")
 	w("\tRET")
 
-	// winoIn: the input transform V = Bᵀ·d·B of rows×tx tiles of one
-	// channel; see WinoIn.
+	genWinoIn(reg, lanes, suffix)
+
+	for _, v := range []struct{ name, args string }{
+		{"winoOut", "(y *float32, wo int, m *float32, ms int, tx, rows int, bias float32)"},
+		{"winoOutE", "(y *float32, wo int, m *float32, ms int, tx, rows int, bias, e float32, skip *float32, s float32)"},
+		{"winoOutR", "(y *float32, wo int, m *float32, ms int, tx, rows int, bias, e float32, skip *float32, s float32)"},
+		{"winoOutER", "(y *float32, wo int, m *float32, ms int, tx, rows int, bias, e float32, skip *float32, s float32)"},
+	} {
+		genWinoOut(reg, lanes, suffix, v.name, v.args)
+	}
+}
+
+// genWinoIn writes winoIn<suffix>, the input transform V = Bᵀ·d·B of
+// rows×tx tiles of one channel (see WinoIn), lanes tiles a register.
+func genWinoIn(reg string, lanes int, suffix string) {
+	vb := 4 * lanes // bytes per register
+	y := func(i int) string { return fmt.Sprintf("%s%d", reg, i) }
+	lbl := func(n string) string { return n + suffix }
 	w("")
 	w("// func winoIn%s(v *float32, vs int, q *float32, l, tx, rows, adv int)", suffix)
 	w("TEXT ·winoIn%s(SB), NOSPLIT, $0-56", suffix)
@@ -723,15 +752,6 @@ func genWinoWidth(reg string, lanes int, suffix string) {
 	w("%s:", lbl("winoIndone"))
 	w("\tVZEROUPPER")
 	w("\tRET")
-
-	for _, v := range []struct{ name, args string }{
-		{"winoOut", "(y *float32, wo int, m *float32, ms int, tx, rows int, bias float32)"},
-		{"winoOutE", "(y *float32, wo int, m *float32, ms int, tx, rows int, bias, e float32, skip *float32, s float32)"},
-		{"winoOutR", "(y *float32, wo int, m *float32, ms int, tx, rows int, bias, e float32, skip *float32, s float32)"},
-		{"winoOutER", "(y *float32, wo int, m *float32, ms int, tx, rows int, bias, e float32, skip *float32, s float32)"},
-	} {
-		genWinoOut(reg, lanes, suffix, v.name, v.args)
-	}
 }
 
 // genWinoOut writes one output transform Y = Aᵀ·M·A plus bias of rows×tx

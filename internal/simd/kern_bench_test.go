@@ -17,3 +17,24 @@ func BenchmarkKernel(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAffineSiLU times GroupNorm's affine map and SiLU over one
+// 32×32 plane (1024 values, the shell's planes) on each vector path.
+func BenchmarkAffineSiLU(b *testing.B) {
+	x := make([]float32, 1024)
+	for i := range x {
+		x[i] = float32(i%97)/20 - 2
+	}
+	dst := make([]float32, len(x))
+	for _, p := range Available()[:len(Available())-1] {
+		b.Run(string(p), func(b *testing.B) {
+			if err := Use(p); err != nil {
+				b.Fatal(err)
+			}
+			defer Use(Available()[0])
+			for b.Loop() {
+				AffineSiLU(dst, x, 1.1, 0.2)
+			}
+		})
+	}
+}

@@ -146,6 +146,9 @@ func winoSplit256(q, src *float32, h, w int, off *[4]int, adv int)
 func winoIn256(v *float32, vs int, q *float32, l, tx, rows, adv int)
 
 //go:noescape
+func winoIn512(v *float32, vs int, q *float32, l, tx, rows, adv int)
+
+//go:noescape
 func winoOut256(y *float32, wo int, m *float32, ms int, tx, rows int, bias float32)
 
 //go:noescape

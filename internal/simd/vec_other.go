@@ -18,6 +18,7 @@ func softmaxGradAsm(dp, p []float32, n int, d, scale float32) {}
 
 func winoSplit256(q, src *float32, h, w int, off *[4]int, adv int)               {}
 func winoIn256(v *float32, vs int, q *float32, l, tx, rows, adv int)             {}
+func winoIn512(v *float32, vs int, q *float32, l, tx, rows, adv int)             {}
 func winoOut256(y *float32, wo int, m *float32, ms int, tx, rows int, b float32) {}
 func winoOutE256(y *float32, wo int, m *float32, ms int, tx, rows int, b, e float32, skip *float32, s float32) {
 }

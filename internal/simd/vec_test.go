@@ -40,6 +40,15 @@ func TestVectorRoutines(t *testing.T) {
 				tt := a*float64(x[i]) + b
 				close32(t, string(p)+" AffineSiLU", dst[i], tt*sig64(tt), 2e-6)
 			}
+			// The same values whether a vector is done alone or in a pair
+			// (the AVX-512 loop's two at a time): one lane of 16 at a time.
+			for i := 0; i+16 <= n; i += 16 {
+				var one [16]float32
+				AffineSiLU(one[:], x[i:i+16], a, b)
+				if one != [16]float32(dst[i:i+16]) {
+					t.Fatalf("%s AffineSiLU of %d values: values %d to %d differ from the same 16 alone", p, n, i, i+15)
+				}
+			}
 			Affine(dst, x, a, b)
 			for i := range x {
 				close32(t, string(p)+" Affine", dst[i], a*float64(x[i])+b, 1e-6)

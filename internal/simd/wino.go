@@ -35,6 +35,15 @@ func winoCheck(h, w int) {
 // (otherwise the 4-lane ones).
 func winoWide(tx int) bool { return tx%8 == 0 }
 
+// winoIn16 sends the AVX-512 path's input transforms of rows of a multiple
+// of 16 tiles (32-pixel-wide images) to the 16-lane kernel. It is off: on
+// the 2-core Zen 4 this toolkit is measured on, which splits 512-bit
+// operations in halves, that kernel ran slower than the 8-lane one (270
+// against 250 ns a 32×32 channel, `go test -run NONE -bench
+// WinoTransforms -cpu 1 ./internal/simd`). Tests and the benchmark set
+// it; a CPU with full-width AVX-512 units may gain from it.
+var winoIn16 bool
+
 func winoRowCheck(tx, rows int) {
 	if tx <= 0 || tx%4 != 0 || rows <= 0 {
 		panic(fmt.Sprintf("wino: %d tiles wide, %d rows: want a positive multiple of 4 and rows", tx, rows))
@@ -118,7 +127,9 @@ func WinoIn(v []float32, vs int, q []float32, tx, ty0, rows int) {
 		panic(fmt.Sprintf("wino: stride %d below %d tiles", vs, n))
 	}
 	if vecLanes() > 0 {
-		if winoWide(tx) {
+		if vecLanes() == 16 && tx%16 == 0 && winoIn16 {
+			winoIn512(&v[0], vs, &q[0], l, tx, rows, (4*l-tx)*4)
+		} else if winoWide(tx) {
 			winoIn256(&v[0], vs, &q[0], l, tx, rows, (4*l-tx)*4)
 		} else {
 			winoIn128(&v[0], vs, &q[0], l, tx, rows, (4*l-tx)*4)

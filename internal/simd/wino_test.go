@@ -92,9 +92,13 @@ func TestWinoPathsAgree(t *testing.T) {
 		t.Skip("only the pure-Go path on this CPU")
 	}
 	r := rand.New(rand.NewPCG(5, 6))
-	for _, s := range [][2]int{{12, 32}, {10, 24}} {
-		winoAgree(t, r, s[0], s[1])
+	for _, wide := range []bool{false, true} {
+		winoIn16 = wide
+		for _, s := range [][2]int{{12, 32}, {10, 24}, {4, 64}} {
+			winoAgree(t, r, s[0], s[1])
+		}
 	}
+	winoIn16 = false
 }
 
 func winoAgree(t *testing.T, r *rand.Rand, h, w int) {
@@ -211,4 +215,42 @@ func TestWinoOutAddMatchesPasses(t *testing.T) {
 			}
 		}
 	}
+}
+
+// BenchmarkWinoTransforms times the transforms of one 32×32 channel (the
+// shell's size) on the AVX-512 path with its 8-lane kernels and with the
+// 16-lane input transform (winoIn16).
+func BenchmarkWinoTransforms(b *testing.B) {
+	if vecLanes() != 16 {
+		b.Skip("no AVX-512 path")
+	}
+	const h, w = 32, 32
+	r := rand.New(rand.NewPCG(1, 2))
+	src := randSlice(r, h*w)
+	tx, ty := w/2, h/2
+	n := tx * ty
+	q := make([]float32, WinoPlaneSize(h, w))
+	v := make([]float32, 16*n)
+	m := randSlice(r, 16*n)
+	y := make([]float32, h*w)
+	skip := randSlice(r, h*w)
+	b.Run("split", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			WinoSplit(q, src, h, w)
+		}
+	})
+	for _, wide := range []bool{false, true} {
+		b.Run("in/"+map[bool]string{false: "8lanes", true: "16lanes"}[wide], func(b *testing.B) {
+			winoIn16 = wide
+			defer func() { winoIn16 = false }()
+			for i := 0; i < b.N; i++ {
+				WinoIn(v, n, q, tx, 0, ty)
+			}
+		})
+	}
+	b.Run("outR", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			WinoOutAdd(y, m, n, tx, ty, 0.5, false, 0, skip, 0.7)
+		}
+	})
 }
