@@ -212,8 +212,15 @@ func (a *convAdaptor) cond(g *nn.Graph, c convInputs, h *G.Node) *G.Node {
 
 // head maps h to r_out: GroupNorm, SiLU, the 1×1 convolution, the
 // sub-pixel shuffle, and r_out_{t+1} added (in one pass) when the adaptor
-// reads it.
+// reads it; in a graph for inference, with a 4× shuffle onto r_out_{t+1},
+// all of it sample by sample in one op (nn.NormConvToSpaceAdd, the same
+// values).
 func (a *convAdaptor) head(g *nn.Graph, c convInputs, h *G.Node) *G.Node {
+	if g.Inference() && c.prev != nil && a.ratio == 4 {
+		norm := nn.NormSpec{Groups: a.groups, Eps: 1e-5, SiLU: true}
+		return nn.NormConvToSpaceAdd(h, g.Param("adaptor.norm_out.weight"), g.Param("adaptor.norm_out.bias"), norm,
+			g.Param("adaptor.conv_out.weight"), g.Param("adaptor.conv_out.bias"), c.prev)
+	}
 	h = g.GroupNorm("adaptor.norm_out", h, a.groups, 1e-5, true)
 	h = g.Conv("adaptor.conv_out", h, nn.Same(1, 1, 0))
 	if c.prev != nil {
