@@ -2,8 +2,10 @@
 # Compares the toolkit's GEMM with torch.mm (the system BLAS behind the
 # installed PyTorch; on Debian, python3-torch with libopenblas0-pthread) on
 # every GEMM path the CPU has, on 1 and 2 threads: n×n float32 products
-# (each the median of 40 timed multiplies after five warm-ups) and the
-# products of the mnist U-Net's Clockwork steps at batch 1, 16, 64 and 100
+# (each the median of 40 timed multiplies after five warm-ups and at least
+# 0.3 s of them, on both sides: a core that has idled runs slower until its
+# clock has risen) and the products of the mnist U-Net's Clockwork steps
+# at batch 1, 16, 64 and 100
 # (gogemm -record: every shape the shell, core, adaptor and attention
 # multiply, replayed as the model runs them; torch.bmm for products a
 # layer runs side by side). Go and PyTorch alternate in each of ROUNDS

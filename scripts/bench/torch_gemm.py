@@ -2,7 +2,8 @@
 system BLAS behind torch.mm.
 
 With sizes: the GFLOP/s of the median time of torch.mm on n×n float32
-matrices (five warm-ups, then --reps timed multiplies):
+matrices (five warm-ups and at least 0.3 s of them, then --reps timed
+multiplies):
 
     /usr/bin/python3 scripts/bench/torch_gemm.py --threads 1 256 512 1024
 
@@ -10,7 +11,8 @@ With --shapes FILE (lines "batch kind m n k count", as gogemm -record
 writes them): per line, count products of (m×k)·(k×n), sharing A and B,
 each into its own C: torch.bmm over expanded operands where the toolkit ran
 them side by side (every kind but sgemm), count torch.mm calls otherwise; the
-GFLOP/s of the median of --reps runs after three warm-ups, and each batch's
+GFLOP/s of the median of --reps runs after three warm-ups (at least 0.3 s),
+and each batch's
 total time:
 
     /usr/bin/python3 scripts/bench/torch_gemm.py --threads 2 --reps 5 --shapes shapes.txt
@@ -22,9 +24,17 @@ import time
 import torch
 
 
+# The least time each size or shape line runs before it is timed, as the
+# Go side (gogemm -warmup): a core that has idled runs slower until its
+# clock has risen.
+WARMUP = 0.3
+
+
 def median_time(f, warm, reps):
-    for _ in range(warm):
+    start, i = time.perf_counter(), 0
+    while i < warm or time.perf_counter() - start < WARMUP:
         f()
+        i += 1
     ts = []
     for _ in range(reps):
         t = time.perf_counter()

@@ -2,8 +2,9 @@
 // of torch_gemm.py. GOMAXPROCS sets the thread count.
 //
 // With sizes, it multiplies two n×n float32 matrices per size with the
-// toolkit's GEMM, five times to warm up and then reps times, and prints the
-// GFLOP/s of the median time, the statistic the PyTorch script prints:
+// toolkit's GEMM, five times and for at least -warmup (300 ms) to warm up,
+// then reps times, and prints the GFLOP/s of the median time, the
+// statistic the PyTorch script prints (which warms up as long):
 //
 //	go run ./scripts/bench/gogemm -reps 40 256 512 1024
 //
@@ -21,7 +22,8 @@
 // the model used (all count of a line at once, the one-core kinds spread
 // over the cores by simd.Parallel; sharing A and B, each writing its own C;
 // an indirect operand's rows are dense rows read through offsets), the
-// median of reps after three warm-ups, and prints the GFLOP/s of each line
+// median of reps after three warm-ups (and -warmup), and prints the
+// GFLOP/s of each line
 // and the total time of each batch:
 //
 //	go run ./scripts/bench/gogemm -shapes shapes.txt -reps 5
@@ -54,6 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("gogemm", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	reps := fs.Int("reps", 30, "timed runs per size or shape line")
+	fs.DurationVar(&warmFor, "warmup", warmFor, "the least time each size or shape line runs before it is timed (besides its warm-up runs): a core that has idled runs slower until its clock has risen")
 	verbose := fs.Bool("v", false, "print the machine, the blocking and the ceiling, and each line's share of it")
 	recordTo := fs.String("record", "", "write the shapes of the `FILE` model's products (with -config and -batch)")
 	config := fs.String("config", "mnist", "U-Net config (a name under configs/ or a config.json) for -record")
@@ -238,13 +241,16 @@ func timeGroup(g group, warm, reps int) float64 {
 	return timeRuns(once, g, warm, reps)
 }
 
+// warmFor is the least time timeRuns runs a product before timing it.
+var warmFor = 300 * time.Millisecond
+
 // timeRuns returns the GFLOP/s of g from the median of reps runs of once
 // (after warm warm-up runs).
 func timeRuns(once func(), g group, warm, reps int) float64 {
 	// The garbage of earlier lines is collected now, not by a collector
 	// competing with the timed runs.
 	runtime.GC()
-	for range warm {
+	for start, i := time.Now(), 0; i < warm || time.Since(start) < warmFor; i++ {
 		once()
 	}
 	ts := make([]time.Duration, reps)
