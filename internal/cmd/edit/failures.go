@@ -21,18 +21,18 @@ const (
 // not preserved, and the digit misses sorted by what the classifier read
 // (edits.DigitMisses).
 func reportMisses(c *cli.Command, r *edits.EvalResult) {
-	var made, kept int
+	var notMade, notKept int
 	for _, x := range r.Results {
 		if !x.Success {
-			made++
+			notMade++
 		}
 		if !x.Preserved {
-			kept++
+			notKept++
 		}
 	}
 	d := edits.CountDigitMisses(r.Results)
 	c.Printf("\n%d of %d edits not made, %d not preserved; the digit not kept in %d: %d read as the source's digit where the classifier reads the true edit as another, %d as another digit\n",
-		made, len(r.Results), kept, d.AsSource+d.Other, d.AsSource, d.Other)
+		notMade, len(r.Results), notKept, d.AsSource+d.Other, d.AsSource, d.Other)
 	var all, miss []float64
 	for _, x := range r.Results {
 		all = append(all, x.PSNR)
