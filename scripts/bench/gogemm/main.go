@@ -56,7 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("gogemm", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	reps := fs.Int("reps", 30, "timed runs per size or shape line")
-	fs.DurationVar(&warmFor, "warmup", warmFor, "the least time each size or shape line runs before it is timed (besides its warm-up runs): a core that has idled runs slower until its clock has risen")
+	warmFor := fs.Duration("warmup", 300*time.Millisecond, "the least time each size or shape line runs before it is timed (besides its warm-up runs): a core that has idled runs slower until its clock has risen")
 	verbose := fs.Bool("v", false, "print the machine, the blocking and the ceiling, and each line's share of it")
 	recordTo := fs.String("record", "", "write the shapes of the `FILE` model's products (with -config and -batch)")
 	config := fs.String("config", "mnist", "U-Net config (a name under configs/ or a config.json) for -record")
@@ -83,6 +83,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if *reps <= 0 {
 		return usage("-reps %d: want a positive count", *reps)
+	}
+	if *warmFor < 0 {
+		return usage("-warmup %v: want a duration of 0 or more", *warmFor)
 	}
 	if *recordTo != "" {
 		bs, err := parseBatches(*batches)
@@ -129,12 +132,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	for _, n := range sizes {
-		g := timeGroup(group{M: n, N: n, K: n, Count: 1}, 5, *reps)
+		g := timeGroup(group{M: n, N: n, K: n, Count: 1}, 5, *reps, *warmFor)
 		fmt.Fprintf(stdout, "n=%d threads=%d path=%s gflops=%.1f%s\n", n, threads, simd.Current(), g, share(g))
 	}
 	totals := map[int]float64{}
 	for _, gr := range groups {
-		g := timeGroup(gr, 3, *reps)
+		g := timeGroup(gr, 3, *reps, *warmFor)
 		totals[gr.Batch] += gr.flops() / g / 1e6 // ms
 		fmt.Fprintf(stdout, "batch=%d kind=%s m=%d n=%d k=%d count=%d threads=%d path=%s gflops=%.1f%s\n",
 			gr.Batch, gr.Kind, gr.M, gr.N, gr.K, gr.Count, threads, simd.Current(), g, share(g))
@@ -185,8 +188,8 @@ func (g group) flops() float64 {
 }
 
 // timeGroup returns the GFLOP/s of the median of reps runs of g's products
-// (after warm warm-up runs).
-func timeGroup(g group, warm, reps int) float64 {
+// (after warm warm-up runs, and warmFor at least).
+func timeGroup(g group, warm, reps int, warmFor time.Duration) float64 {
 	r := rand.New(rand.NewPCG(1, uint64(g.M*131+g.N*7+g.K)))
 	a, b := make([]float32, g.M*g.K), make([]float32, g.K*g.N)
 	for i := range a {
@@ -213,7 +216,7 @@ func timeGroup(g group, warm, reps int) float64 {
 				simd.Sgemm(false, false, g.M, g.N, g.K, 1, a, g.K, b, g.N, 0, c[i*mn:(i+1)*mn], g.N)
 			}
 		}
-		return timeRuns(once, g, warm, reps)
+		return timeRuns(once, g, warm, reps, warmFor)
 	case "serial":
 		one = func(c []float32) { simd.SgemmSerial(false, false, g.M, g.N, g.K, 1, a, g.K, b, g.N, 0, c, g.N) }
 	case "packed":
@@ -238,15 +241,13 @@ func timeGroup(g group, warm, reps int) float64 {
 			}
 		})
 	}
-	return timeRuns(once, g, warm, reps)
+	return timeRuns(once, g, warm, reps, warmFor)
 }
 
-// warmFor is the least time timeRuns runs a product before timing it.
-var warmFor = 300 * time.Millisecond
-
 // timeRuns returns the GFLOP/s of g from the median of reps runs of once
-// (after warm warm-up runs).
-func timeRuns(once func(), g group, warm, reps int) float64 {
+// (after warm warm-up runs, and warmFor at least: a core that has idled
+// runs slower until its clock has risen).
+func timeRuns(once func(), g group, warm, reps int, warmFor time.Duration) float64 {
 	// The garbage of earlier lines is collected now, not by a collector
 	// competing with the timed runs.
 	runtime.GC()

@@ -7,11 +7,25 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
+
+// TestWarmup checks that each size runs for at least -warmup before it is
+// timed: two sizes at 150 ms cannot take less than 300 ms.
+func TestWarmup(t *testing.T) {
+	var so, se bytes.Buffer
+	start := time.Now()
+	if code := run([]string{"-reps", "1", "-warmup", "150ms", "8", "16"}, &so, &se); code != 0 {
+		t.Fatalf("exit %d: %s", code, se.String())
+	}
+	if el := time.Since(start); el < 300*time.Millisecond {
+		t.Fatalf("two sizes with -warmup 150ms took %v", el)
+	}
+}
 
 func TestGogemm(t *testing.T) {
 	var so, se bytes.Buffer
-	if code := run([]string{"-reps", "3", "64", "96"}, &so, &se); code != 0 {
+	if code := run([]string{"-reps", "3", "-warmup", "0", "64", "96"}, &so, &se); code != 0 {
 		t.Fatalf("exit %d: %s", code, se.String())
 	}
 	lines := strings.Split(strings.TrimSpace(so.String()), "\n")
@@ -21,7 +35,7 @@ func TestGogemm(t *testing.T) {
 	for _, l := range lines {
 		positive(t, l, "gflops=")
 	}
-	for _, args := range [][]string{{}, {"-reps", "0", "64"}, {"x"}, {"-5"}, {"-shapes", "f", "64"}, {"-record", "f", "-batch", "0", "-config", "mnist_tiny"}} {
+	for _, args := range [][]string{{}, {"-reps", "0", "64"}, {"x"}, {"-5"}, {"-shapes", "f", "64"}, {"-warmup", "-1s", "64"}, {"-record", "f", "-batch", "0", "-config", "mnist_tiny"}} {
 		se.Reset()
 		if code := run(args, &so, &se); code != 2 || se.Len() == 0 {
 			t.Errorf("%v: exit %d, %q; want 2 with a message", args, code, se.String())
@@ -65,7 +79,7 @@ func TestRecordAndReplay(t *testing.T) {
 		t.Errorf("recorded %v products per batch, kinds %v: want more at batch 3, convolutions and linear layers", count, kinds)
 	}
 	so.Reset()
-	if code := run([]string{"-shapes", shapes, "-reps", "1", "-v"}, &so, &se); code != 0 {
+	if code := run([]string{"-shapes", shapes, "-reps", "1", "-warmup", "0", "-v"}, &so, &se); code != 0 {
 		t.Fatalf("replay: exit %d: %s", code, se.String())
 	}
 	var lines, totals int
