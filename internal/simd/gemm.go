@@ -217,6 +217,7 @@ type buffers struct {
 	a, b []float32
 	tmp  []float32
 	off  []int
+	poff []int  // offsets into a packed 16-column panel (indirectNarrow)
 	rows [8]int // A row offsets of an indirect-A micro-kernel call
 }
 

@@ -177,7 +177,8 @@ func TestGemmPacked(t *testing.T) {
 func testIndirect(t *testing.T, p string) {
 	t.Helper()
 	r := rand.New(rand.NewPCG(7, 8))
-	for _, s := range [][3]int{{1, 1, 1}, {1, 1086, 288}, {1, 79, 3}, {8, 32, 5}, {13, 70, 300}, {64, 1086, 288}, {32, 1030, 96}, {7, 17, 600}} {
+	for _, s := range [][3]int{{1, 1, 1}, {1, 1086, 288}, {1, 79, 3}, {8, 32, 5}, {13, 70, 300}, {64, 1086, 288}, {32, 1030, 96}, {7, 17, 600},
+		{9, 48, 70}, {8, 16, 128}, {3, 16, 9}, {16, 528, 40}, {64, 71, 576}} {
 		m, n, k := s[0], s[1], s[2]
 		base := randSlice(r, 3*n+k*5+40)
 		boff := make([]int, k)
@@ -219,6 +220,43 @@ func testIndirect(t *testing.T, p string) {
 			for i := range c {
 				if math.Abs(float64(c[i])-want[i]) > 1e-4*(1+math.Abs(want[i]))*math.Sqrt(float64(k)) {
 					t.Fatalf("%s %v indirect A beta %g: C[%d] = %g, want %g", p, s, beta, i, c[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestNarrowTailsMatchWide checks the AVX-512 path's 16-column kernels of
+// the last columns against the 32-column kernel's padded tiles, to the bit:
+// whole and partial tiles, tails of rows, rows read in place and packed.
+func TestNarrowTailsMatchWide(t *testing.T) {
+	if err := Use(AVX512); err != nil {
+		t.Skip("no AVX-512 path")
+	}
+	defer Use(Available()[0])
+	defer func() { noNarrow = false }()
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, s := range [][3]int{{9, 48, 70}, {8, 16, 600}, {3, 79, 9}, {16, 528, 40}, {64, 71, 576}, {5, 7, 33}} {
+		m, n, k := s[0], s[1], s[2]
+		base := randSlice(r, 3*n+k*5+40)
+		boff := make([]int, k)
+		for i := range boff {
+			boff[i] = r.IntN(len(base) - n)
+		}
+		var pa PackedA
+		pa.Pack(randSlice(r, m*k), k, false, m, k, 1)
+		for _, beta := range []float32{0, 1} {
+			c0 := randSlice(r, m*n)
+			run := func(off bool) []float32 {
+				noNarrow = off
+				c := append([]float32(nil), c0...)
+				GemmIndirect(&pa, base, boff, n, beta, c, n)
+				return c
+			}
+			want, got := run(true), run(false)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%v beta %g: C[%d] = %g with the 16-column kernels, %g with the 32-column one", s, beta, i, got[i], want[i])
 				}
 			}
 		}

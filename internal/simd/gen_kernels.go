@@ -60,6 +60,10 @@ func main() {
 		{name: "kernelAVX2", mr: 6, nr: 16, width: 8, reg: "Y", nregs: 16, unroll: 2, tails: true},
 		{name: "indirectAVX512", mr: MR512, nr: 32, width: 16, reg: "Z", nregs: 32, unroll: 2, prefetchA: 512, indirect: true, prefetchB: PrefetchRows, tails: true},
 		{name: "indirectAVX2", mr: 6, nr: 16, width: 8, reg: "Y", nregs: 16, unroll: 2, indirect: true, prefetchB: PrefetchRows, tails: true},
+		// The last 16 or fewer columns of an AVX-512 product: half the
+		// 8×32 kernel's width, where it would compute 16 or more columns
+		// of padding.
+		{name: "indirect16AVX512", mr: MR512, nr: 16, width: 16, reg: "Z", nregs: 32, unroll: 2, prefetchA: 512, indirect: true, prefetchB: PrefetchRows, tails: true},
 		{name: "indirectAAVX512", mr: MR512, nr: 32, width: 16, reg: "Z", nregs: 32, unroll: 2, indirectA: true},
 		{name: "indirectAAVX2", mr: 6, nr: 16, width: 8, reg: "Y", nregs: 16, unroll: 2, indirectA: true},
 	} {

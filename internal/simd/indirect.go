@@ -115,8 +115,13 @@ func GemmIndirect(pa *PackedA, base []float32, boff []int, n int, beta float32, 
 	if len(buf.tmp) < mr*nr {
 		buf.tmp = make([]float32, mr*nr)
 	}
+	narrow, narrowTail := narrowKernels()
 	for j := 0; j < n; j += nr {
 		nn := min(nr, n-j)
+		if nn <= 16 && nr > 16 && narrow != nil {
+			indirectNarrow(pa, base, boff, n, j, nn, beta, c, ldc, buf, narrow, narrowTail)
+			continue
+		}
 		for p0 := 0; p0 < k; p0 += pa.kb {
 			kk := min(pa.kb, k-p0)
 			acc := beta == 1 || p0 > 0
@@ -157,6 +162,56 @@ func GemmIndirect(pa *PackedA, base []float32, boff []int, n int, beta float32, 
 				if !full {
 					mergeTile(c[i*ldc+j:], ldc, buf.tmp, nr, rows, nn, acc)
 				}
+			}
+		}
+	}
+}
+
+// noNarrow turns off the 16-column kernels of the last columns (a test's
+// switch: they must give the wide kernel's values to the bit).
+var noNarrow bool
+
+// indirectNarrow computes columns [j, j+nn) of GemmIndirect's product, nn
+// ≤ 16, with the 16-column kernels (narrowKernels), where the 32-column
+// one would compute 32 − nn columns of padding: 8×16 tiles, straight into
+// C where the tile is whole, B read in place where a row holds 16 columns
+// and (as GemmIndirect) wide rows do not lie pages apart, from a
+// zero-padded panel read through offsets p·16 otherwise. boff holds
+// prefetchRows offsets past the last. Each value is the same sum in the
+// same order as the wide kernel's: the same bits.
+func indirectNarrow(pa *PackedA, base []float32, boff []int, n, j, nn int, beta float32, c []float32, ldc int, buf *buffers,
+	kern func(k int, a *float32, boff *int, b, c *float32, ldc int, acc bool), tail func(k int, a *float32, boff *int, b, c *float32, ldc int, acc bool, rows int)) {
+	const nr = 16
+	m, k, mr := pa.m, pa.k, pa.mr
+	packed := nn < nr || m > mr && n >= packWideRows
+	if packed {
+		if need := pa.kb + prefetchRows; cap(buf.poff) < need {
+			buf.poff = make([]int, need)
+		}
+	}
+	for p0 := 0; p0 < k; p0 += pa.kb {
+		kk := min(pa.kb, k-p0)
+		acc := beta == 1 || p0 > 0
+		src, offs := base[j:], boff[p0:]
+		if packed {
+			packRows(buf.b, base, boff[p0:p0+kk], j, nn, nr)
+			offs = buf.poff[:kk+prefetchRows]
+			for p := range offs {
+				offs[p] = min(p, kk-1) * nr
+			}
+			src = buf.b
+		}
+		for i := 0; i < m; i += mr {
+			rows := min(mr, m-i)
+			ap := pa.panel(i, p0, kk)
+			switch {
+			case nn == nr && rows == mr:
+				kern(kk, &ap[0], &offs[0], &src[0], &c[i*ldc+j], ldc, acc)
+			case nn == nr:
+				tail(kk, &ap[0], &offs[0], &src[0], &c[i*ldc+j], ldc, acc, rows)
+			default:
+				kern(kk, &ap[0], &offs[0], &src[0], &buf.tmp[0], nr, false)
+				mergeTile(c[i*ldc+j:], ldc, buf.tmp, nr, rows, nn, acc)
 			}
 		}
 	}

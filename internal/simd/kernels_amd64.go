@@ -58,6 +58,21 @@ func indirectTailKernel() func(k int, a *float32, boff *int, b, c *float32, ldc 
 	return nil
 }
 
+//go:noescape
+func indirect16AVX512(k int, a *float32, boff *int, b, c *float32, ldc int, acc bool)
+
+//go:noescape
+func indirect16AVX512Tail(k int, a *float32, boff *int, b, c *float32, ldc int, acc bool, rows int)
+
+// narrowKernels returns the AVX-512 path's 16-column indirect kernel and
+// its tail (rows < 8), or nils on other paths and with noNarrow set.
+func narrowKernels() (func(k int, a *float32, boff *int, b, c *float32, ldc int, acc bool), func(k int, a *float32, boff *int, b, c *float32, ldc int, acc bool, rows int)) {
+	if path != AVX512 || noNarrow {
+		return nil, nil
+	}
+	return indirect16AVX512, indirect16AVX512Tail
+}
+
 // indirectKernel returns the micro-kernel reading B rows through offsets,
 // or nil on the pure-Go path.
 func indirectKernel() func(k int, a *float32, boff *int, b, c *float32, ldc int, acc bool) {
