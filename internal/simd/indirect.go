@@ -119,7 +119,7 @@ func GemmIndirect(pa *PackedA, base []float32, boff []int, n int, beta float32, 
 	for j := 0; j < n; j += nr {
 		nn := min(nr, n-j)
 		if nn <= 16 && nr > 16 && narrow != nil {
-			indirectNarrow(pa, base, boff, n, j, nn, beta, c, ldc, buf, narrow, narrowTail)
+			indirectNarrow(pa, base, boff, j, nn, beta, c, ldc, buf, narrow, narrowTail)
 			continue
 		}
 		for p0 := 0; p0 < k; p0 += pa.kb {
@@ -174,16 +174,16 @@ var noNarrow bool
 // indirectNarrow computes columns [j, j+nn) of GemmIndirect's product, nn
 // ≤ 16, with the 16-column kernels (narrowKernels), where the 32-column
 // one would compute 32 − nn columns of padding: 8×16 tiles, straight into
-// C where the tile is whole, B read in place where a row holds 16 columns
-// and (as GemmIndirect) wide rows do not lie pages apart, from a
-// zero-padded panel read through offsets p·16 otherwise. boff holds
-// prefetchRows offsets past the last. Each value is the same sum in the
-// same order as the wide kernel's: the same bits.
-func indirectNarrow(pa *PackedA, base []float32, boff []int, n, j, nn int, beta float32, c []float32, ldc int, buf *buffers,
+// C where the tile is whole, B read in place where its rows hold 16
+// columns (as the AVX-512 path reads wide rows), from a zero-padded panel
+// read through offsets p·16 otherwise. boff holds prefetchRows offsets
+// past the last. Each value is the same sum in the same order as the wide
+// kernel's: the same bits.
+func indirectNarrow(pa *PackedA, base []float32, boff []int, j, nn int, beta float32, c []float32, ldc int, buf *buffers,
 	kern func(k int, a *float32, boff *int, b, c *float32, ldc int, acc bool), tail func(k int, a *float32, boff *int, b, c *float32, ldc int, acc bool, rows int)) {
 	const nr = 16
 	m, k, mr := pa.m, pa.k, pa.mr
-	packed := nn < nr || m > mr && n >= packWideRows
+	packed := nn < nr
 	if packed {
 		if need := pa.kb + prefetchRows; cap(buf.poff) < need {
 			buf.poff = make([]int, need)
