@@ -2,7 +2,6 @@ package nn
 
 import (
 	"fmt"
-	"math"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -64,25 +63,9 @@ func TestNormConvMatchesUnfused(t *testing.T) {
 						parts = append(parts, g.Param(fmt.Sprintf("x%d", i)))
 					}
 					out := r.ApplyParts(g, "blk", parts, SiLU(g.Param("temb")))
-					m, err := g.Compile()
-					if err != nil {
-						t.Fatal(err)
-					}
-					defer m.Close()
-					if err := m.Run(); err != nil {
-						t.Fatal(err)
-					}
-					return append([]float32(nil), out.Value().Data().([]float32)...)
+					return runGraph(t, g, out)[0]
 				}
-				want, got := run(false), run(true)
-				if len(got) != len(want) {
-					t.Fatalf("%d values, want %d", len(got), len(want))
-				}
-				for i := range want {
-					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-						t.Fatalf("value %d: fused %g, unfused %g", i, got[i], want[i])
-					}
-				}
+				sameBits(t, run(true), run(false), "fused", "unfused")
 			})
 		}
 	}

@@ -2,7 +2,6 @@ package nn
 
 import (
 	"fmt"
-	"math"
 	"strings"
 	"testing"
 
@@ -50,25 +49,9 @@ func TestNormConvToSpaceAddMatchesUnfused(t *testing.T) {
 						h := GroupNormOp(g.Param("x"), g.Param("norm.weight"), g.Param("norm.bias"), 8, 1e-5, c.silu)
 						out = AddDepthToSpace(g.Param("base"), Conv2d(h, g.Param("conv.weight"), b, Same(1, 1, 0)), 4)
 					}
-					m, err := g.Compile()
-					if err != nil {
-						t.Fatal(err)
-					}
-					defer m.Close()
-					if err := m.Run(); err != nil {
-						t.Fatal(err)
-					}
-					return append([]float32(nil), out.Value().Data().([]float32)...)
+					return runGraph(t, g, out)[0]
 				}
-				want, got := run(false), run(true)
-				if len(got) != len(want) {
-					t.Fatalf("%d values, want %d", len(got), len(want))
-				}
-				for i := range want {
-					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-						t.Fatalf("value %d: fused %g, unfused %g", i, got[i], want[i])
-					}
-				}
+				sameBits(t, run(true), run(false), "fused", "unfused")
 			})
 		}
 	}

@@ -112,15 +112,7 @@ func TestStride2ParityMatchesIm2col(t *testing.T) {
 				params.Declare("b", 9, Normal(0.5), s.cout)
 				g := NewGraph(params)
 				out := Conv2d(g.Param("x"), g.Param("w"), g.Param("b"), Same(3, 2, 1))
-				m, err := g.Compile()
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer m.Close()
-				if err := m.Run(); err != nil {
-					t.Fatal(err)
-				}
-				return append([]float32(nil), out.Value().Data().([]float32)...)
+				return runGraph(t, g, out)[0]
 			}
 			want, got := run(true), run(false)
 			for i := range want {
