@@ -22,6 +22,7 @@ const (
 // (edits.DigitMisses).
 func reportMisses(c *cli.Command, r *edits.EvalResult) {
 	var notMade, notKept int
+	var all, miss []float64
 	for _, x := range r.Results {
 		if !x.Success {
 			notMade++
@@ -29,17 +30,14 @@ func reportMisses(c *cli.Command, r *edits.EvalResult) {
 		if !x.Preserved {
 			notKept++
 		}
-	}
-	d := edits.CountDigitMisses(r.Results)
-	c.Printf("\n%d of %d edits not made, %d not preserved; the digit not kept in %d: %d read as the source's digit where the classifier reads the true edit as another, %d as another digit\n",
-		notMade, len(r.Results), notKept, d.AsSource+d.Other, d.AsSource, d.Other)
-	var all, miss []float64
-	for _, x := range r.Results {
 		all = append(all, x.PSNR)
 		if x.Digits[2] != x.Digits[1] {
 			miss = append(miss, x.PSNR)
 		}
 	}
+	d := edits.CountDigitMisses(r.Results)
+	c.Printf("\n%d of %d edits not made, %d not preserved; the digit not kept in %d: %d read as the source's digit where the classifier reads the true edit as another, %d as another digit\n",
+		notMade, len(r.Results), notKept, d.AsSource+d.Other, d.AsSource, d.Other)
 	if len(miss) > 0 {
 		c.Printf("PSNR to the true edit, median: %.1f dB where the digit was not kept, %.1f dB over all pairs\n", ev.Median(miss), ev.Median(all))
 	}
