@@ -133,19 +133,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, n := range sizes {
 		g := timeGroup(group{M: n, N: n, K: n, Count: 1}, 5, *reps, *warmFor)
-		fmt.Fprintf(stdout, "n=%d threads=%d path=%s gflops=%.1f%s\n", n, threads, simd.Current(), g, share(g))
+		fmt.Fprintf(stdout, "n=%d threads=%d path=%s gflops=%s%s\n", n, threads, simd.Current(), rate(g), share(g))
 	}
 	totals := map[int]float64{}
 	for _, gr := range groups {
 		g := timeGroup(gr, 3, *reps, *warmFor)
 		totals[gr.Batch] += gr.flops() / g / 1e6 // ms
-		fmt.Fprintf(stdout, "batch=%d kind=%s m=%d n=%d k=%d count=%d threads=%d path=%s gflops=%.1f%s\n",
-			gr.Batch, gr.Kind, gr.M, gr.N, gr.K, gr.Count, threads, simd.Current(), g, share(g))
+		fmt.Fprintf(stdout, "batch=%d kind=%s m=%d n=%d k=%d count=%d threads=%d path=%s gflops=%s%s\n",
+			gr.Batch, gr.Kind, gr.M, gr.N, gr.K, gr.Count, threads, simd.Current(), rate(g), share(g))
 	}
 	for _, b := range sortedKeys(totals) {
 		fmt.Fprintf(stdout, "batch=%d total threads=%d path=%s ms=%.3f\n", b, threads, simd.Current(), totals[b])
 	}
 	return 0
+}
+
+// rate formats a GFLOP/s figure: one decimal from 1 up, three significant
+// digits below, so that a tiny product slowed by a busy machine never
+// prints as 0.0.
+func rate(g float64) string {
+	if g >= 1 {
+		return strconv.FormatFloat(g, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(g, 'g', 3, 64)
 }
 
 // header prints the machine and the blocking.

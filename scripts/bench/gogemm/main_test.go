@@ -106,3 +106,12 @@ func TestRecordAndReplay(t *testing.T) {
 		}
 	}
 }
+
+// TestRate: a slow rate keeps its significant digits, a fast one a decimal.
+func TestRate(t *testing.T) {
+	for g, want := range map[float64]string{0.04321: "0.0432", 2.5e-5: "2.5e-05", 1: "1.0", 107.84: "107.8"} {
+		if got := rate(g); got != want {
+			t.Errorf("rate(%v) = %q, want %q", g, got, want)
+		}
+	}
+}
