@@ -2,7 +2,6 @@ package captions
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/clockwork-go/clockwork/datasets"
 )
@@ -55,13 +54,9 @@ func OpenSplit(split string, n int) (*Set, error) {
 // openData opens "captions[:N]": N captioned digits (default 60000 for the
 // train split, 10000 for the test and val splits) with their captions.
 func openData(arg, split string) (*datasets.Images, error) {
-	n := 0
-	if arg != "" {
-		v, err := strconv.Atoi(arg)
-		if err != nil || v <= 0 {
-			return nil, fmt.Errorf("bad count %q", arg)
-		}
-		n = v
+	n, err := datasets.ParseCount(arg, 0)
+	if err != nil {
+		return nil, err
 	}
 	s, err := OpenSplit(split, n)
 	if err != nil {

@@ -137,3 +137,22 @@ func TestRegister(t *testing.T) {
 		t.Errorf("unknown kind: %v", err)
 	}
 }
+
+// TestParseCount: an empty argument is the default; anything but a
+// positive integer is an error naming it.
+func TestParseCount(t *testing.T) {
+	if n, err := ParseCount("", 7); n != 7 || err != nil {
+		t.Errorf("empty: %d, %v", n, err)
+	}
+	if n, err := ParseCount("12", 7); n != 12 || err != nil {
+		t.Errorf("12: %d, %v", n, err)
+	}
+	for _, bad := range []string{"0", "-1", "1.5", "ten"} {
+		if _, err := ParseCount(bad, 7); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("bad count %q", bad)) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+	if _, err := Open("shapes:ten", "train"); err == nil || !strings.Contains(err.Error(), `data "shapes:ten": bad count "ten"`) {
+		t.Errorf("shapes:ten: %v", err)
+	}
+}

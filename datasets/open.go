@@ -62,6 +62,20 @@ func Register(kind string, open Opener) error {
 
 var builtinKinds = []string{"mnist", "shapes", "npy", "npz"}
 
+// ParseCount reads the count of a data spec's argument ("shapes:N"): a
+// positive integer, or def for an empty argument. A registered kind's
+// opener reads its own argument with it.
+func ParseCount(arg string, def int) (int, error) {
+	if arg == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(arg)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("bad count %q: want a positive integer", arg)
+	}
+	return n, nil
+}
+
 func open(spec, split string) (*Images, error) {
 	kind, arg, _ := strings.Cut(spec, ":")
 	openersMu.Lock()
@@ -78,12 +92,9 @@ func open(spec, split string) (*Images, error) {
 	case "mnist":
 		return MNIST(split, arg, true)
 	case "shapes":
-		n := 10000
-		if arg != "" {
-			var err error
-			if n, err = strconv.Atoi(arg); err != nil || n <= 0 {
-				return nil, fmt.Errorf("data %q: bad count %q", spec, arg)
-			}
+		n, err := ParseCount(arg, 10000)
+		if err != nil {
+			return nil, fmt.Errorf("data %q: %w", spec, err)
 		}
 		seed := uint64(1)
 		if split == "test" {

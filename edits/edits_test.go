@@ -285,6 +285,14 @@ func TestOpenSplit(t *testing.T) {
 	if bytes.Equal(val.Data.U8, d.U8) {
 		t.Fatal("the validation split is the test split")
 	}
+	if _, err := OpenSplit("dev", 3); err == nil || !strings.Contains(err.Error(), `edits: split "dev" is not train, val or test`) {
+		t.Fatalf("split dev: %v", err)
+	}
+	for _, bad := range []string{"edits:0", "edits:-3", "edits:x"} {
+		if _, err := datasets.Open(bad, "test"); err == nil || !strings.Contains(err.Error(), "bad count") {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
 	o := d.Info()
 	d.Inputs.U8[0]++
 	if d.Info().Same(o) {

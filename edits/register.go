@@ -2,7 +2,6 @@ package edits
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/clockwork-go/clockwork/datasets"
 )
@@ -32,14 +31,17 @@ const (
 
 // OpenSplit returns the pairs datasets.Open gives for "edits:N" (n ≤ 0:
 // the default count) and split ("train" or "test"), or the validation
-// split ("val", ValSeed).
+// split ("val", ValSeed). Another split is an error.
 func OpenSplit(split string, n int) (*Set, error) {
 	seed, mix, def, digits := uint64(TrainSeed), TrainMix, 60000, split
 	switch split {
+	case "train":
 	case "test":
 		seed, mix, def = TestSeed, TestMix, 10000
 	case "val":
 		seed, mix, def, digits = ValSeed, TestMix, 10000, "train"
+	default:
+		return nil, fmt.Errorf("edits: split %q is not train, val or test", split)
 	}
 	if n <= 0 {
 		n = def
@@ -51,13 +53,9 @@ func OpenSplit(split string, n int) (*Set, error) {
 // split, 10000 for the test split), the true edits as the images, their
 // instructions as captions and the sources as inputs.
 func openData(arg, split string) (*datasets.Images, error) {
-	n := 0
-	if arg != "" {
-		v, err := strconv.Atoi(arg)
-		if err != nil || v <= 0 {
-			return nil, fmt.Errorf("bad count %q", arg)
-		}
-		n = v
+	n, err := datasets.ParseCount(arg, 0)
+	if err != nil {
+		return nil, err
 	}
 	s, err := OpenSplit(split, n)
 	if err != nil {
