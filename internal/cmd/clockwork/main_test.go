@@ -9,27 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/internal/modeltest"
 	"github.com/clockwork-go/clockwork/study"
-	"github.com/clockwork-go/clockwork/unet"
 )
-
-func tinyTeacher(t *testing.T) string {
-	t.Helper()
-	c, _ := unet.ConfigFrom("mnist_tiny") // a small untrained model
-	m, err := unet.New(c, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "teacher")
-	if err := m.Save(dir); err != nil {
-		t.Fatal(err)
-	}
-	if err := diffusion.SaveScheduleConfig(dir, diffusion.DefaultScheduleConfig()); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
 
 func runCmd(args ...string) (int, string, string) {
 	var so, se bytes.Buffer
@@ -55,7 +37,7 @@ func results(t *testing.T, dir string) map[string]string {
 // and an interrupted run resumed give the same cells, except for the
 // wall-time measurements.
 func TestClockworkStudy(t *testing.T) {
-	teacher := tinyTeacher(t)
+	teacher := modeltest.Dir(t, 1)
 	root := t.TempDir()
 	adaptors := filepath.Join(root, "adaptors")
 	args := func(out string, extra ...string) []string {

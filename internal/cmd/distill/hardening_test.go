@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clockwork-go/clockwork/internal/modeltest"
 	"github.com/clockwork-go/clockwork/train"
 )
 
@@ -14,7 +15,7 @@ import (
 // complete checkpoint and says so; fewer epochs than done is an error; -out
 // naming a file is reported as such.
 func TestDistillResumeAfterCrashBeforeLatest(t *testing.T) {
-	model := tinyModel(t, 1)
+	model := modeltest.Dir(t, 1)
 	out := filepath.Join(t.TempDir(), "adaptor")
 	if code, so, se := runCmd(append([]string{"-model", model, "-out", out}, tiny...)...); code != 0 {
 		t.Fatalf("exit %d: %s %s", code, so, se)

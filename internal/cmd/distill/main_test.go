@@ -8,27 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/distill"
+	"github.com/clockwork-go/clockwork/internal/modeltest"
 	"github.com/clockwork-go/clockwork/unet"
 )
-
-func tinyModel(t *testing.T, seed uint64) string {
-	t.Helper()
-	c, _ := unet.ConfigFrom("mnist_tiny") // a small untrained model
-	m, err := unet.New(c, seed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "model")
-	if err := m.Save(dir); err != nil {
-		t.Fatal(err)
-	}
-	if err := diffusion.SaveScheduleConfig(dir, diffusion.DefaultScheduleConfig()); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
 
 func runCmd(args ...string) (int, string, string) {
 	var so, se bytes.Buffer
@@ -39,7 +22,7 @@ func runCmd(args ...string) (int, string, string) {
 var tiny = []string{"-steps", "4", "-width", "8", "-epochs", "2", "-trajectories", "4", "-validation", "4", "-batch", "4", "-lr", "1e-3", "-quiet"}
 
 func TestDistillCommand(t *testing.T) {
-	model := tinyModel(t, 1)
+	model := modeltest.Dir(t, 1)
 	code, so, se := runCmd(append([]string{"-model", model}, tiny...)...)
 	if code != 0 || !strings.Contains(so, "validation loss") {
 		t.Fatalf("exit %d: %s %s", code, so, se)
@@ -59,7 +42,7 @@ func TestDistillCommand(t *testing.T) {
 	if m, _ := distill.ReadManifest(dir); m.Epochs != 3 {
 		t.Errorf("after the resume: %d epochs", m.Epochs)
 	}
-	other := tinyModel(t, 2)
+	other := modeltest.Dir(t, 2)
 	studyDir := t.TempDir()
 	os.WriteFile(filepath.Join(studyDir, "study.json"), []byte(`{"study": "perturb", "config": {}, "config_hash": "ab", "cells": 1}`), 0o644)
 	for _, c := range []struct {

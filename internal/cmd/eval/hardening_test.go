@@ -5,13 +5,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/clockwork-go/clockwork/internal/modeltest"
 )
 
 // TestEvalChecksBeforeSampling: settings that would fail after sampling,
 // sizes beyond memory and outputs that cannot be written are refused before
 // anything is drawn, naming the flag.
 func TestEvalChecksBeforeSampling(t *testing.T) {
-	dir := tinyMNISTModel(t)
+	dir := modeltest.Dir(t, 1)
 	tmp := t.TempDir()
 	for _, c := range []struct {
 		args []string

@@ -3,7 +3,6 @@ package eval
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/clockwork-go/clockwork/internal/provenance"
 	"math"
 	"os"
 	"path/filepath"
@@ -12,30 +11,14 @@ import (
 
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/evaluate"
+	"github.com/clockwork-go/clockwork/internal/modeltest"
+	"github.com/clockwork-go/clockwork/internal/provenance"
 	"github.com/clockwork-go/clockwork/metrics"
 	"github.com/clockwork-go/clockwork/unet"
 )
 
-// tinyMNISTModel writes a small random class-conditional 32×32 model.
-func tinyMNISTModel(t *testing.T) string {
-	t.Helper()
-	c, _ := unet.ConfigFrom("mnist_tiny") // a small untrained model
-	m, err := unet.New(c, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "model")
-	if err := m.Save(dir); err != nil {
-		t.Fatal(err)
-	}
-	if err := diffusion.SaveScheduleConfig(dir, diffusion.DefaultScheduleConfig()); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 func TestEvalModel(t *testing.T) {
-	dir := tinyMNISTModel(t)
+	dir := modeltest.Dir(t, 1)
 	out := filepath.Join(t.TempDir(), "r.json")
 	var so, se bytes.Buffer
 	code := run([]string{"-model", dir, "-n", "30", "-steps", "2", "-batch", "16", "-guidance", "2", "-bootstrap", "20", "-out", out, "-grid", ""}, &so, &se)
@@ -64,7 +47,7 @@ func TestEvalModel(t *testing.T) {
 }
 
 func TestEvalErrors(t *testing.T) {
-	dir := tinyMNISTModel(t)
+	dir := modeltest.Dir(t, 1)
 	noWeights := t.TempDir()
 	b, _ := os.ReadFile(filepath.Join(dir, unet.ConfigFile))
 	os.WriteFile(filepath.Join(noWeights, unet.ConfigFile), b, 0o644)
@@ -106,7 +89,7 @@ func TestEvalHelp(t *testing.T) {
 // from the plain model's; on clock 1 (no adaptor step) at distance 0;
 // Clockwork flags need -adaptor.
 func TestEvalClockwork(t *testing.T) {
-	dir := tinyMNISTModel(t)
+	dir := modeltest.Dir(t, 1)
 	type clockworkReport struct {
 		evaluate.Report
 		L2     *metrics.Interval      `json:"l2_to_teacher"`
@@ -172,7 +155,7 @@ func TestEvalClockwork(t *testing.T) {
 // gives the guidance and steps the command line leaves out, and says so;
 // a bad one is an error naming it, with nothing written.
 func TestEvalSamplingDefaults(t *testing.T) {
-	dir := tinyMNISTModel(t)
+	dir := modeltest.Dir(t, 1)
 	path := filepath.Join(dir, diffusion.SamplingDefaultsFile)
 	os.WriteFile(path, []byte(`{"guidance": 2, "steps": 2, "chosen_by": "a test"}`), 0o644)
 	for _, c := range []struct {

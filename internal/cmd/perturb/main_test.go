@@ -9,27 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/internal/modeltest"
 	"github.com/clockwork-go/clockwork/study"
-	"github.com/clockwork-go/clockwork/unet"
 )
-
-func tinyModel(t *testing.T) string {
-	t.Helper()
-	c, _ := unet.ConfigFrom("mnist_tiny") // a small untrained model
-	m, err := unet.New(c, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "model")
-	if err := m.Save(dir); err != nil {
-		t.Fatal(err)
-	}
-	if err := diffusion.SaveScheduleConfig(dir, diffusion.DefaultScheduleConfig()); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
 
 func small(model, out string, extra ...string) []string {
 	return append([]string{"-model", model, "-out", out, "-taps", "conv_in,mid_block,up_blocks.2", "-k", "0,2", "-a", "0.3", "-n", "4", "-steps", "3", "-batch", "3", "-quiet"}, extra...)
@@ -71,7 +53,7 @@ func runCmd(t *testing.T, args ...string) (int, string, string) {
 // (a shard's cells and a line cut short) and rerun; three shards merged:
 // all hold the same cells with the same results.
 func TestStudyResumesAndMerges(t *testing.T) {
-	model := tinyModel(t)
+	model := modeltest.Dir(t, 1)
 	root := t.TempDir()
 	whole := filepath.Join(root, "whole")
 	if code, so, se := runCmd(t, small(model, whole)...); code != 0 || !strings.Contains(so, "summary.md") {
@@ -128,7 +110,7 @@ func TestStudyResumesAndMerges(t *testing.T) {
 // TestPerturbErrors: bad flags are refused with a clear message before any
 // file is touched, and a refused run leaves the study directory as it was.
 func TestPerturbErrors(t *testing.T) {
-	model := tinyModel(t)
+	model := modeltest.Dir(t, 1)
 	out := filepath.Join(t.TempDir(), "study")
 	if code, _, se := runCmd(t, small(model, out)...); code != 0 {
 		t.Fatal(se)
