@@ -303,18 +303,13 @@ func evaluate(c *cli.Command, model string, o edits.Options, n int, out evalOut,
 		}
 	}
 	if strip != "" {
-		const k, per = 16, captions.Side * captions.Side
-		rows := min(k, n)
-		img := make([]float32, 0, 3*rows*per)
-		src := make([]float32, rows*per)
-		tgt := make([]float32, rows*per)
+		rows := min(16, n)
 		idx := make([]int, rows)
 		for i := range idx {
 			idx[i] = i
 		}
-		set.Data.Inputs.Batch(idx, src, nil)
-		set.Data.Batch(idx, tgt, nil)
-		img = append(append(append(img, src...), tgt...), r.Outputs[:rows*per]...)
+		src, tgt, out := pairImages(set, idx, r.Outputs)
+		img := append(append(src, tgt...), out...)
 		if err := plots.SaveGridPNG(strip, img, 3*rows, 1, captions.Side, captions.Side, rows, 2); err != nil {
 			return c.Fail(err)
 		}

@@ -58,18 +58,31 @@ func writeFailures(path string, set *edits.Set, r *edits.EvalResult) (int, error
 	if len(idx) == 0 {
 		return 0, nil
 	}
-	src := make([]float32, len(idx)*per)
-	tgt := make([]float32, len(idx)*per)
-	set.Data.Inputs.Batch(idx, src, nil)
-	set.Data.Batch(idx, tgt, nil)
+	src, tgt, out := pairImages(set, idx, r.Outputs)
 	img := make([]float32, 0, 3*len(idx)*per)
-	for k, i := range idx {
+	for k := range idx {
 		img = append(img, src[k*per:(k+1)*per]...)
 		img = append(img, tgt[k*per:(k+1)*per]...)
-		img = append(img, r.Outputs[i*per:(i+1)*per]...)
+		img = append(img, out[k*per:(k+1)*per]...)
 	}
 	if err := plots.SaveGridPNG(path, img, 3*len(idx), 1, captions.Side, captions.Side, 3*failureCols, 2); err != nil {
 		return 0, fmt.Errorf("-failures: %w", err)
 	}
 	return len(idx), nil
+}
+
+// pairImages returns the sources, the true edits and the edits (from
+// outputs, the edits of the whole set) of set's pairs idx, each in idx's
+// order: what -strip and -failures draw.
+func pairImages(set *edits.Set, idx []int, outputs []float32) (src, tgt, out []float32) {
+	const per = captions.Side * captions.Side
+	src = make([]float32, len(idx)*per)
+	tgt = make([]float32, len(idx)*per)
+	set.Data.Inputs.Batch(idx, src, nil)
+	set.Data.Batch(idx, tgt, nil)
+	out = make([]float32, 0, len(idx)*per)
+	for _, i := range idx {
+		out = append(out, outputs[i*per:(i+1)*per]...)
+	}
+	return src, tgt, out
 }
