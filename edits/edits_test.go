@@ -315,3 +315,22 @@ func TestCountDigitMisses(t *testing.T) {
 		t.Fatalf("CountDigitMisses = %+v, want %+v", got, want)
 	}
 }
+
+// TestAgree counts in how many seeds each pair failed.
+func TestAgree(t *testing.T) {
+	kept, miss := Result{Digits: [3]int{3, 3, 3}, Preserved: true}, Result{Digits: [3]int{3, 3, 5}}
+	other := Result{Digits: [3]int{3, 3, 3}} // preserved fails on another attribute
+	a, err := Agree([][]Result{{kept, miss, miss, other}, {kept, miss, kept, kept}, {kept, miss, kept, other}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Seeds != 3 || !slices.Equal(a.DigitMissed, []int{2, 1, 0, 1}) || !slices.Equal(a.NotPreserved, []int{1, 1, 1, 1}) {
+		t.Fatalf("agreement %+v", a)
+	}
+	if _, err := Agree([][]Result{{kept}, {kept, kept}}); err == nil {
+		t.Fatal("runs of different lengths: no error")
+	}
+	if _, err := Agree(nil); err == nil {
+		t.Fatal("no runs: no error")
+	}
+}

@@ -154,6 +154,47 @@ func CountDigitMisses(res []Result) DigitMisses {
 	return d
 }
 
+// Agreement is how the pairs' failures repeat over evaluations of the
+// same pairs with other noise seeds: DigitMissed[k] pairs had their digit
+// not kept in exactly k of the seeds, NotPreserved[k] were not preserved
+// in exactly k (both of length seeds+1). A failure in every seed belongs
+// to the editor and the pair, not to the noise.
+type Agreement struct {
+	Seeds        int   `json:"seeds"`
+	DigitMissed  []int `json:"digit_missed_in"`
+	NotPreserved []int `json:"not_preserved_in"`
+}
+
+// Agree counts, over the results of several seeds (runs[s][i] the result
+// of pair i under seed s, every run over the same pairs), in how many
+// seeds each pair missed its digit and was not preserved.
+func Agree(runs [][]Result) (Agreement, error) {
+	if len(runs) == 0 {
+		return Agreement{}, fmt.Errorf("edits: agreement of no runs")
+	}
+	n := len(runs[0])
+	a := Agreement{Seeds: len(runs), DigitMissed: make([]int, len(runs)+1), NotPreserved: make([]int, len(runs)+1)}
+	for s, r := range runs {
+		if len(r) != n {
+			return Agreement{}, fmt.Errorf("edits: seed %d has %d results, seed 0 %d", s, len(r), n)
+		}
+	}
+	for i := range n {
+		var d, p int
+		for _, r := range runs {
+			if r[i].Digits[2] != r[i].Digits[1] {
+				d++
+			}
+			if !r[i].Preserved {
+				p++
+			}
+		}
+		a.DigitMissed[d]++
+		a.NotPreserved[p]++
+	}
+	return a, nil
+}
+
 // l1Outside returns the mean |out − tgt| over the pixels where src and
 // tgt agree in a 3×3 neighbourhood; 0 when there are none.
 func l1Outside(out, src, tgt []float32) float64 {

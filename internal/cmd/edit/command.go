@@ -56,6 +56,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	n := fs.Int("n", 1000, "with -eval: pairs")
 	jsonOut := fs.String("json", "", "with -eval: write the report as JSON here")
 	strip := fs.String("strip", "", "with -eval: write a PNG of the first 16 pairs (sources, true edits, edits) here")
+	seeds := fs.Int("seeds", 1, "with -eval: evaluate with this many noise seeds, -seed and the ones after it, and report each seed's figures and in how many seeds each pair failed (the table is the first seed's)")
 	failures := fs.String("failures", "", "with -eval: write a PNG of the first 32 pairs whose edit was not made or not preserved (source, true edit, edit side by side) here")
 	sweep := fs.String("sweep", "", "evaluate the first -n held-out pairs over a grid of guidance scales and write the table, JSON and figure into this directory")
 	sweepImage := fs.String("sweep-image", "1,1.5,2,3", "with -sweep: the image scales s_I")
@@ -124,8 +125,8 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		if *input != "" || *instruction != "" || *output != "" {
 			return c.Usage("-eval edits the held-out pairs: -input, -instruction and -output go without it")
 		}
-		if *n <= 0 {
-			return c.Usage("-n %d: want a positive number of pairs", *n)
+		if *n <= 0 || *seeds <= 0 {
+			return c.Usage("-n %d, -seeds %d: want positive numbers of pairs and seeds", *n, *seeds)
 		}
 		if err := cli.CheckOutFiles("-json", *jsonOut, "-strip", *strip, "-failures", *failures); err != nil {
 			return c.Fail(err)
@@ -133,7 +134,10 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		if !validSplit(*split) {
 			return c.Usage("-split %q: want test, val or train", *split)
 		}
-		return evaluate(c, *model, o, *n, evalOut{json: *jsonOut, strip: *strip, failures: *failures}, *split, given(c), c.Given("chain"))
+		return evaluate(c, *model, o, *n, *seeds, evalOut{json: *jsonOut, strip: *strip, failures: *failures}, *split, given(c), c.Given("chain"))
+	}
+	if *seeds != 1 {
+		return c.Usage("-seeds goes with -eval")
 	}
 	if *input == "" || *instruction == "" || *output == "" {
 		return c.Usage("give -input, -instruction and -output (or -eval)")
@@ -254,7 +258,14 @@ func validSplit(split string) bool {
 // evalOut are the files -eval writes besides its table (empty: none).
 type evalOut struct{ json, strip, failures string }
 
-func evaluate(c *cli.Command, model string, o edits.Options, n int, out evalOut, split string, g [3]bool, chain bool) int {
+// seedFigures are one seed's headline figures in -eval's JSON.
+type seedFigures struct {
+	Seed      uint64  `json:"seed"`
+	Success   float64 `json:"edit_success"`
+	Preserved float64 `json:"preservation"`
+}
+
+func evaluate(c *cli.Command, model string, o edits.Options, n, seeds int, out evalOut, split string, g [3]bool, chain bool) int {
 	jsonOut, strip := out.json, out.strip
 	e, err := edits.LoadEditor(model)
 	if err != nil {
@@ -291,6 +302,10 @@ func evaluate(c *cli.Command, model string, o edits.Options, n int, out evalOut,
 		return c.Fail(err)
 	}
 	reportMisses(c, r)
+	figs, agree, err := otherSeeds(c, e, m, set, n, seeds, o, r)
+	if err != nil {
+		return c.Fail(err)
+	}
 	if out.failures != "" {
 		k, err := writeFailures(out.failures, set.Subset(n), r)
 		if err != nil {
@@ -316,18 +331,76 @@ func evaluate(c *cli.Command, model string, o edits.Options, n int, out evalOut,
 	}
 	if jsonOut != "" {
 		rep := struct {
-			Model   string        `json:"model"`
-			Options edits.Options `json:"options"`
-			GFLOPs  float64       `json:"gflops_per_edit"`
-			Seconds float64       `json:"seconds"`
-			Edits   edits.Report  `json:"edits"`
-			Ceiling edits.Report  `json:"true_edits"`
-		}{model, o, gf, el.Seconds(), r.Report, r.Ceiling}
+			Model   string           `json:"model"`
+			Options edits.Options    `json:"options"`
+			GFLOPs  float64          `json:"gflops_per_edit"`
+			Seconds float64          `json:"seconds"`
+			Edits   edits.Report     `json:"edits"`
+			Ceiling edits.Report     `json:"true_edits"`
+			Seeds   []seedFigures    `json:"seeds,omitempty"`
+			Agree   *edits.Agreement `json:"failures_over_seeds,omitempty"`
+		}{model, o, gf, el.Seconds(), r.Report, r.Ceiling, figs, agree}
 		if err := c.WriteStamped(jsonOut, rep); err != nil {
 			return c.Fail(err)
 		}
 	}
 	return 0
+}
+
+// otherSeeds evaluates the pairs again with the seeds after o.Seed (seeds
+// in all, r being o.Seed's evaluation) and prints each seed's edit success
+// and preservation and in how many seeds each pair failed. With one seed
+// it does nothing and returns nils.
+func otherSeeds(c *cli.Command, e *edits.Editor, m *captions.Measurer, set *edits.Set, n, seeds int, o edits.Options, r *edits.EvalResult) ([]seedFigures, *edits.Agreement, error) {
+	if seeds <= 1 {
+		return nil, nil, nil
+	}
+	figs := []seedFigures{{o.Seed, r.Report.Success.Share.Value, r.Report.Preserved.Share.Value}}
+	runs := [][]edits.Result{r.Results}
+	for s := 1; s < seeds; s++ {
+		oo := o
+		oo.Seed = o.Seed + uint64(s)
+		prog := cli.NewProgress(c.Stderr, n, fmt.Sprintf("seed %d", oo.Seed))
+		rs, err := e.Evaluate(m, set, n, oo, 1000, func(done int) { prog.Set(done, "") })
+		prog.Finish()
+		if err != nil {
+			return nil, nil, fmt.Errorf("seed %d: %w", oo.Seed, err)
+		}
+		figs = append(figs, seedFigures{oo.Seed, rs.Report.Success.Share.Value, rs.Report.Preserved.Share.Value})
+		runs = append(runs, rs.Results)
+	}
+	a, err := edits.Agree(runs)
+	if err != nil {
+		return nil, nil, err
+	}
+	list := func(f func(seedFigures) float64) string {
+		var p []string
+		for _, x := range figs {
+			p = append(p, fmt.Sprintf("%.3f", f(x)))
+		}
+		return strings.Join(p, ", ")
+	}
+	counts := func(v []int) string {
+		var p []string
+		for k, x := range v {
+			switch {
+			case k == 0:
+				p = append(p, fmt.Sprintf("in no seed %d", x))
+			case k == len(v)-1:
+				p = append(p, fmt.Sprintf("in all %d seeds %d", k, x))
+			case k == 1:
+				p = append(p, fmt.Sprintf("in 1 seed %d", x))
+			default:
+				p = append(p, fmt.Sprintf("in %d seeds %d", k, x))
+			}
+		}
+		return strings.Join(p, ", ")
+	}
+	c.Printf("\nOver %d seeds (%d to %d): edit success %s; preservation %s\n", seeds, o.Seed, o.Seed+uint64(seeds-1),
+		list(func(x seedFigures) float64 { return x.Success }), list(func(x seedFigures) float64 { return x.Preserved }))
+	c.Printf("pairs whose digit was not kept: %s\n", counts(a.DigitMissed))
+	c.Printf("pairs not preserved: %s\n", counts(a.NotPreserved))
+	return figs, &a, nil
 }
 
 // parseList reads comma-separated scales.

@@ -122,6 +122,36 @@ func TestEditCommand(t *testing.T) {
 	if code, msg := run("-model", dir, "-eval", "-split", "train", "-n", "3", "-steps", "1", "-failures", tmp); code == 0 || !strings.Contains(msg, "-failures") {
 		t.Fatalf("-failures naming a directory: %d %s", code, msg)
 	}
+	// -seeds evaluates again with the next seeds: each seed's figures,
+	// and in how many seeds each pair failed, in the text and the JSON.
+	js := filepath.Join(tmp, "seeds.json")
+	code, msg = run("-model", dir, "-eval", "-split", "train", "-n", "3", "-steps", "1", "-seeds", "2", "-seed", "5", "-json", js)
+	if code != 0 || !strings.Contains(msg, "Over 2 seeds (5 to 6): edit success") || !strings.Contains(msg, "pairs not preserved: in no seed") {
+		t.Fatalf("-seeds 2: %d %s", code, msg)
+	}
+	var rep struct {
+		Seeds []struct {
+			Seed uint64 `json:"seed"`
+		} `json:"seeds"`
+		Agree struct {
+			Seeds        int   `json:"seeds"`
+			NotPreserved []int `json:"not_preserved_in"`
+		} `json:"failures_over_seeds"`
+	}
+	if b, err := os.ReadFile(js); err != nil || json.Unmarshal(b, &rep) != nil {
+		t.Fatalf("-seeds -json: %v", err)
+	}
+	if len(rep.Seeds) != 2 || rep.Seeds[0].Seed != 5 || rep.Seeds[1].Seed != 6 || rep.Agree.Seeds != 2 || len(rep.Agree.NotPreserved) != 3 {
+		t.Fatalf("-seeds -json: %+v", rep)
+	}
+	if got := rep.Agree.NotPreserved[0] + rep.Agree.NotPreserved[1] + rep.Agree.NotPreserved[2]; got != 3 {
+		t.Fatalf("-seeds -json counts %d pairs, want 3", got)
+	}
+	for _, bad := range [][]string{{"-eval", "-seeds", "0"}, {"-input", "x.npz", "-instruction", "move it up", "-output", "y.npz", "-seeds", "2"}} {
+		if code, msg := run(append([]string{"-model", dir}, bad...)...); code != 2 || !strings.Contains(msg, "-seeds") {
+			t.Fatalf("%v: %d %s", bad, code, msg)
+		}
+	}
 	if code, msg := run("-model", dir, "-eval", "-split", "holdout"); code == 0 || !strings.Contains(msg, "want test, val or train") {
 		t.Fatalf("-eval -split holdout: %d %s", code, msg)
 	}
