@@ -169,9 +169,10 @@ func (ep *epilogue) all(out []float32, nc, hw int) {
 // convState is what one convolution op keeps between runs: its filters in
 // the layout of the path it takes.
 type convState struct {
-	wt     []float32
-	packed simd.PackedA
-	wino   winograd
+	wt      []float32
+	packed  simd.PackedA
+	filters filterCache // the filters packed holds
+	wino    winograd
 }
 
 // forward computes out = conv(x, w) + bias (bias may be nil), then the
@@ -179,11 +180,7 @@ type convState struct {
 func (cs *convState) forward(out, x, w, bias []float32, xs, ws tensor.Shape, geom ConvGeom, ep *epilogue) {
 	n, c, h, wd, o := xs[0], xs[1], xs[2], xs[3], ws[0]
 	if useParity(geom, h, wd) {
-		if len(cs.wt) < o*9*c {
-			cs.wt = make([]float32, o*9*c)
-		}
-		tapMajor(cs.wt, w, o, c, 3, 3, false)
-		cs.packed.Pack(cs.wt, 9*c, false, o, 9*c, 1)
+		cs.pack(w, o, c, 3, 3)
 		convStride2(out, x, &cs.packed, bias, n, c, o, h, wd)
 		ho, wo := geom.Out(h, wd)
 		ep.all(out, n*o, ho*wo)
@@ -196,6 +193,21 @@ func (cs *convState) forward(out, x, w, bias []float32, xs, ws tensor.Shape, geo
 		return
 	}
 	cs.stream(out, dense{x, c, h * wd}, w, bias, xs, ws, geom, ep)
+}
+
+// pack packs the filters w (o, c, kh, kw) tap-major into cs.packed, unless
+// they are the ones it holds already.
+func (cs *convState) pack(w []float32, o, c, kh, kw int) {
+	taps := kh * kw
+	w = w[:o*c*taps]
+	if !cs.filters.changed(w, [3]int{o, c, kh*16 + kw}) {
+		return
+	}
+	if len(cs.wt) < o*taps*c {
+		cs.wt = make([]float32, o*taps*c)
+	}
+	tapMajor(cs.wt, w, o, c, kh, kw, false)
+	cs.packed.Pack(cs.wt, taps*c, false, o, taps*c, 1)
 }
 
 // streams reports whether a stride-1 convolution reads its input one
@@ -219,11 +231,6 @@ func (cs *convState) stream(out []float32, x planes, w, bias []float32, xs, ws t
 		cs.wino.conv(out, x, bias, n, c, o, h, wd, ep)
 		return
 	}
-	taps := geom.KH * geom.KW
-	if len(cs.wt) < o*taps*c {
-		cs.wt = make([]float32, o*taps*c)
-	}
-	tapMajor(cs.wt, w, o, c, geom.KH, geom.KW, false)
-	cs.packed.Pack(cs.wt, taps*c, false, o, taps*c, 1)
+	cs.pack(w, o, c, geom.KH, geom.KW)
 	conv1(out, x, &cs.packed, bias, n, c, o, newWide(geom, h, wd), ep)
 }

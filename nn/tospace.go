@@ -32,6 +32,7 @@ func NormConvToSpaceAdd(x, gamma, beta *G.Node, norm NormSpec, w, b, base *G.Nod
 		in = append(in, 1)
 	}
 	var packed simd.PackedA
+	var filters filterCache
 	k := kernel{
 		name: fmt.Sprintf("NormConvToSpaceAdd(%+v,bias=%t)", norm, b != nil),
 		in:   in,
@@ -64,7 +65,9 @@ func NormConvToSpaceAdd(x, gamma, beta *G.Node, norm NormSpec, w, b, base *G.Nod
 			}
 			// The filters as Conv2d packs a 1×1 convolution's (tapMajor of
 			// one tap is the weights themselves).
-			packed.Pack(args[3], c, false, o, c, 1)
+			if filters.changed(args[3], [3]int{o, c, 1}) {
+				packed.Pack(args[3], c, false, o, c, 1)
+			}
 			l := newWide(Same(1, 1, 0), h, wd)
 			cg := c / norm.Groups
 			simd.Parallel(n, o*c*hw, func(lo, hi int) {

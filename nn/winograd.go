@@ -2,7 +2,6 @@ package nn
 
 import (
 	"runtime"
-	"slices"
 
 	"github.com/clockwork-go/clockwork/internal/simd"
 )
@@ -25,10 +24,9 @@ func useWinograd(geom ConvGeom, cin, cout, h, w int) bool {
 // winograd holds the transformed filters of one convolution, packed for
 // the 16 products: U_ξ = (G·g·Gᵀ)[ξ] for each output and input channel.
 type winograd struct {
-	u    []float32
-	pa   [16]simd.PackedA
-	last []float32 // the filters u was made from
-	flip bool
+	u     []float32
+	pa    [16]simd.PackedA
+	cache filterCache // the filters u was made from
 }
 
 // prepare transforms the filters w (O,C,3,3) for a convolution from c to o
@@ -45,11 +43,13 @@ func (wg *winograd) prepare(w []float32, o, c int, flip bool) {
 	// The 16 matrices lie mn values apart, padded so that the 16 values
 	// one filter writes fall in distinct cache sets (see skew).
 	mn := skew(cout * cin)
-	if wg.flip == flip && slices.Equal(wg.last, w) && len(wg.u) == 16*mn {
+	f := 0
+	if flip {
+		f = 1
+	}
+	if !wg.cache.changed(w, [3]int{o, c, f}) && len(wg.u) == 16*mn {
 		return
 	}
-	wg.last = append(wg.last[:0], w...)
-	wg.flip = flip
 	if cap(wg.u) < 16*mn {
 		wg.u = make([]float32, 16*mn)
 	}

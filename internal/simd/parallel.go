@@ -18,8 +18,10 @@ import (
 // jobs before they sleep: a network's forward pass is a chain of short
 // parallel ops, and waking a parked thread costs tens of microseconds on a
 // virtual machine, which is a large share of an op of a few hundred. Chunk i
-// always goes to the same worker (chunk 0 to the caller), so consecutive ops
-// that split their data the same way find it in the same core's cache.
+// goes to the same worker each time (chunk 0 to the caller), so consecutive
+// ops that split their data the same way find it in the same core's cache,
+// unless that worker has not started it when the caller has finished its
+// own: the caller then runs it rather than wait for a sleeping worker.
 // Parallel may be called from several goroutines, and from inside f: a call
 // that finds the pool busy runs its chunks on fresh goroutines instead.
 func Parallel(n, cost int, f func(lo, hi int)) {
@@ -80,17 +82,40 @@ func spawn(n, w int, f func(lo, hi int)) {
 }
 
 // workerPool holds the persistent workers of Parallel. Worker i runs chunk
-// i+1 of each job.
+// i+1 of each job unless the caller has taken it first.
 type workerPool struct {
 	mu      sync.Mutex // held by the caller whose job the pool runs
 	workers []*worker
 
-	// The current job, published by incrementing gen.
-	gen     atomic.Uint64
+	// The current job (nil between jobs), published by incrementing gen.
+	gen atomic.Uint64
+	cur atomic.Pointer[job]
+}
+
+// job is one call of Parallel on the pool: w chunks of [0, n), each run by
+// whoever claims it first.
+type job struct {
 	f       func(lo, hi int)
 	n, w    int
-	pending atomic.Int32
+	gen     uint64
+	claimed []atomic.Bool // chunk 0 is the caller's from the start
+	left    atomic.Int32  // chunks not yet finished
 	panicV  atomic.Pointer[any]
+}
+
+// chunk runs chunk c of the job, keeping a panic for the caller, and
+// counts it finished.
+func (j *job) chunk(c int) {
+	defer j.left.Add(-1)
+	defer func() {
+		if r := recover(); r != nil {
+			v := r // allocated only on a panic
+			j.panicV.CompareAndSwap(nil, &v)
+		}
+	}()
+	if lo, hi := c*j.n/j.w, (c+1)*j.n/j.w; lo < hi {
+		j.f(lo, hi)
+	}
 }
 
 type worker struct {
@@ -101,35 +126,40 @@ type worker struct {
 var team workerPool
 
 // run executes f over [0, n) in w chunks with the pool's workers. The
-// caller holds p.mu.
+// caller holds p.mu. It runs chunk 0, then every chunk no worker has
+// claimed yet: a worker that slept (no job for spinFor) takes tens of
+// microseconds to wake on a virtual machine, longer than a small op's
+// chunk, and waiting for it made a batch of one run on one core at a time
+// with a wake-up per op.
 func (p *workerPool) run(n, w int, f func(lo, hi int)) {
 	for len(p.workers) < w-1 {
 		wk := &worker{wake: make(chan struct{}, 1)}
 		p.workers = append(p.workers, wk)
 		go p.loop(len(p.workers)-1, wk, p.gen.Load())
 	}
-	p.f, p.n, p.w = f, n, w
-	p.pending.Store(int32(len(p.workers)))
-	p.gen.Add(1)
-	for _, wk := range p.workers {
+	j := &job{f: f, n: n, w: w, gen: p.gen.Load() + 1, claimed: make([]atomic.Bool, w)}
+	j.claimed[0].Store(true)
+	j.left.Store(int32(w))
+	p.cur.Store(j)
+	p.gen.Store(j.gen)
+	for _, wk := range p.workers[:w-1] {
 		if wk.asleep.CompareAndSwap(true, false) {
 			wk.wake <- struct{}{}
 		}
 	}
-	func() {
-		defer func() {
-			// Let the workers finish before the panic unwinds the caller's
-			// buffers.
-			if r := recover(); r != nil {
-				p.wait()
-				panic(r)
-			}
-		}()
-		f(0, n/w)
-	}()
-	p.wait()
-	p.f = nil
-	if v := p.panicV.Swap(nil); v != nil {
+	j.chunk(0)
+	for c := 1; c < w; c++ {
+		if j.claimed[c].CompareAndSwap(false, true) {
+			j.chunk(c)
+		}
+	}
+	for i := 0; j.left.Load() != 0; i++ {
+		if i%yieldEvery == yieldEvery-1 {
+			runtime.Gosched() // a worker may share this thread
+		}
+	}
+	p.cur.Store(nil)
+	if v := j.panicV.Load(); v != nil {
 		panic(*v)
 	}
 }
@@ -142,39 +172,21 @@ func (p *workerPool) run(n, w int, f func(lo, hi int)) {
 // the thread run soon.
 const yieldEvery = 4096
 
-// wait returns when every worker has finished the current job.
-func (p *workerPool) wait() {
-	for i := 0; p.pending.Load() != 0; i++ {
-		if i%yieldEvery == yieldEvery-1 {
-			runtime.Gosched() // a worker may share this thread
-		}
-	}
-}
-
-// loop is worker i's life: spin for the next generation, run its chunk,
-// report, and sleep when no job comes for spinFor.
+// loop is worker i's life: spin for the next generation, run its chunk of
+// the job unless the caller has taken it, and sleep when no job comes for
+// spinFor.
 func (p *workerPool) loop(i int, wk *worker, seen uint64) {
 	for {
 		seen = p.next(wk, seen)
-		if c := i + 1; c < p.w {
-			lo, hi := c*p.n/p.w, (c+1)*p.n/p.w
-			if lo < hi {
-				p.chunk(lo, hi)
-			}
+		j := p.cur.Load()
+		if j == nil {
+			continue // the job ended before this worker looked
 		}
-		p.pending.Add(-1)
+		seen = max(seen, j.gen)
+		if c := i + 1; c < j.w && j.claimed[c].CompareAndSwap(false, true) {
+			j.chunk(c)
+		}
 	}
-}
-
-// chunk runs one chunk of the current job, keeping a panic for the caller.
-func (p *workerPool) chunk(lo, hi int) {
-	defer func() {
-		if r := recover(); r != nil {
-			v := r // allocated only on a panic
-			p.panicV.CompareAndSwap(nil, &v)
-		}
-	}()
-	p.f(lo, hi)
 }
 
 // next waits for a generation after seen and returns it.

@@ -97,3 +97,35 @@ func TestParallelPanics(t *testing.T) {
 		covers(t, 8, 1<<20)
 	}
 }
+
+// TestParallelDoesNotWaitForSleepers runs a job on a pool whose one
+// worker never wakes (no goroutine serves it): the caller must run the
+// worker's chunk itself and return, where waiting for the worker would
+// hang.
+func TestParallelDoesNotWaitForSleepers(t *testing.T) {
+	p := &workerPool{workers: []*worker{{wake: make(chan struct{}, 1)}}}
+	p.workers[0].asleep.Store(true)
+	seen := make([]atomic.Int32, 8)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.run(8, 2, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				seen[i].Add(1)
+			}
+		})
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute): // a deadlock guard, not a timing
+		t.Fatal("the caller waited for a worker that never woke")
+	}
+	for i := range seen {
+		if c := seen[i].Load(); c != 1 {
+			t.Fatalf("item %d visited %d times", i, c)
+		}
+	}
+	if p.cur.Load() != nil {
+		t.Fatal("the finished job is still published")
+	}
+}
