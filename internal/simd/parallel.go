@@ -48,8 +48,12 @@ func Parallel(n, cost int, f func(lo, hi int)) {
 const minWork = 1 << 15
 
 // spinFor is how long an idle worker polls for the next job before it
-// sleeps.
-const spinFor = 300 * time.Microsecond
+// sleeps. A batch of one leaves gaps of a few hundred microseconds
+// between parallel ops (serial ops, the sampler's update): at 300 µs the
+// workers slept in them and a sampling step at batch 1 took 4.3 to 6.4 ms
+// on the 2-core EPYC, at 1 ms 4.0 to 4.3 (`benchmark -mode sample -batch
+// 1 -steps 200`, five runs each); batches of 16 did not change.
+const spinFor = time.Millisecond
 
 // spawn runs chunks 1..w-1 of [0, n) on new goroutines and chunk 0 on the
 // caller; a panic in any chunk reaches the caller once all have ended.
