@@ -135,6 +135,10 @@ func (wg *winograd) conv(y []float32, x planes, bias []float32, n, cin, cout, h,
 	}
 	vs, ms := skew(cin*group*rows*tx), skew(cout*group*rows*tx)
 	groups := (n + group - 1) / group
+	if !withinOff && groups < runtime.GOMAXPROCS(0) && n*4*cout*cin*h*w >= minParallelWork {
+		wg.convWithin(y, x, bias, n, cin, cout, h, w, ep, rows, group, vs, ms)
+		return
+	}
 	simd.Parallel(groups, group*4*cout*cin*h*w, func(lo, hi int) {
 		s := getScratch(group*cin*qs + 16*vs + 16*ms + h*w)
 		defer putScratch(s)
@@ -188,6 +192,83 @@ func (wg *winograd) conv(y []float32, x planes, bias []float32, n, cin, cout, h,
 			}
 		}
 	})
+}
+
+// withinOff turns convWithin off (tests compare it with the split by
+// samples).
+var withinOff bool
+
+// minParallelWork is the least work (in multiply-adds, as Parallel
+// counts it) for which convWithin splits one group across cores.
+const minParallelWork = 1 << 15
+
+// convWithin is conv for fewer groups of samples than cores (a batch of
+// one): each group's phases are split across cores instead — the input
+// transform by channel, the 16 products by tile position, the output
+// transform by output channel — each value computed as conv computes it,
+// so the result is the same to the bit.
+func (wg *winograd) convWithin(y []float32, x planes, bias []float32, n, cin, cout, h, w int, ep *epilogue, rows, group, vs, ms int) {
+	tx, ty := w/2, h/2
+	qs, out := simd.WinoPlaneSize(h, w), cout*h*w
+	s := getScratch(group*cin*qs + 16*vs + 16*ms)
+	defer putScratch(s)
+	q, v, m := s[:group*cin*qs], s[group*cin*qs:group*cin*qs+16*vs], s[group*cin*qs+16*vs:group*cin*qs+16*vs+16*ms]
+	boff := make([]int, cin)
+	for s0 := 0; s0 < n; s0 += group {
+		g := min(n, s0+group) - s0
+		simd.Parallel(g*cin, 4*h*w, func(lo, hi int) {
+			tmp := getScratch(h * w) // one plane, normalised on the way in
+			defer putScratch(tmp)
+			for k := lo; k < hi; k++ { // k = sample·cin + channel
+				simd.WinoSplit(q[k*qs:], x.plane(s0+k/cin, k%cin, tmp[:h*w]), h, w)
+			}
+		})
+		for ty0 := 0; ty0 < ty; ty0 += rows {
+			r := min(rows, ty-ty0)
+			per := r * tx
+			nb := g * per
+			for ci := range boff {
+				boff[ci] = ci * nb
+			}
+			simd.Parallel(cin, 16*g*per, func(lo, hi int) {
+				for ci := lo; ci < hi; ci++ {
+					for si := 0; si < g; si++ {
+						simd.WinoIn(v[ci*nb+si*per:], vs, q[(si*cin+ci)*qs:], tx, ty0, r)
+					}
+				}
+			})
+			simd.Parallel(16, cout*cin*nb, func(lo, hi int) {
+				for pos := lo; pos < hi; pos++ {
+					simd.GemmIndirect(&wg.pa[pos], v[pos*vs:], boff, nb, 0, m[pos*ms:], nb)
+				}
+			})
+			simd.Parallel(cout, 16*g*per, func(lo, hi int) {
+				for co := lo; co < hi; co++ {
+					var b float32
+					if bias != nil {
+						b = bias[co]
+					}
+					at := co*h*w + 2*ty0*w
+					for si := 0; si < g; si++ {
+						yi := y[(s0+si)*out : (s0+si+1)*out]
+						if ep == nil {
+							simd.WinoOut(yi[at:], m[co*nb+si*per:], ms, tx, r, b)
+							continue
+						}
+						var e float32
+						if ep.e != nil {
+							e = ep.e[(s0+si)*cout+co]
+						}
+						var skip []float32
+						if ep.skip != nil {
+							skip = ep.skip[(s0+si)*out+at:]
+						}
+						simd.WinoOutAdd(yi[at:], m[co*nb+si*per:], ms, tx, r, b, ep.e != nil, e, skip, ep.scale)
+					}
+				}
+			})
+		}
+	}
 }
 
 // skew returns a stride of at least n values for 16 arrays written or read

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -183,6 +184,48 @@ func TestConv1x1PlanesCopiedMatchNaive(t *testing.T) {
 				}
 			}
 			m.Close()
+		}
+	}
+}
+
+// TestWinogradWithinMatchesBySamples runs a fused up-block ResNet (two
+// parts, GroupNorm and SiLU on the way in, the time embedding and the
+// shortcut in the epilogue) on a batch of one and of three, with each
+// phase of a group split across cores (convWithin, what fewer groups than
+// cores take) and with the split by groups of samples: every value must
+// be the same to the bit, on every GEMM path.
+func TestWinogradWithinMatchesBySamples(t *testing.T) {
+	defer simd.Use(simd.Available()[0])
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	defer func() { withinOff = false }()
+	const temb = 10
+	for _, p := range simd.Available() {
+		simd.Use(p)
+		for _, c := range []struct {
+			n, out, h, w int
+			parts        []int
+		}{{1, 32, 32, 32, []int{32, 32}}, {3, 64, 16, 16, []int{64, 32}}, {1, 16, 8, 8, []int{64}}} {
+			in := 0
+			for _, k := range c.parts {
+				in += k
+			}
+			r := ResBlock{In: in, Out: c.out, Temb: temb, Groups: 8, Eps: 1e-5, OutScale: 1}
+			run := func(off bool) []float32 {
+				withinOff = off
+				params := NewParams()
+				r.Declare(params, 3, "blk")
+				for i, k := range c.parts {
+					params.Declare(fmt.Sprintf("x%d", i), uint64(10+i), Normal(1), c.n, k, c.h, c.w)
+				}
+				params.Declare("temb", 20, Normal(1), c.n, temb)
+				g := NewGraph(params).ForInference()
+				var parts []*G.Node
+				for i := range c.parts {
+					parts = append(parts, g.Param(fmt.Sprintf("x%d", i)))
+				}
+				return runGraph(t, g, r.ApplyParts(g, "blk", parts, SiLU(g.Param("temb"))))[0]
+			}
+			sameBits(t, run(false), run(true), fmt.Sprintf("%s n=%d %v split within", p, c.n, c.parts), "by samples")
 		}
 	}
 }
