@@ -50,7 +50,7 @@ const minWork = 1 << 15
 // spinFor is how long an idle worker polls for the next job before it
 // sleeps. A batch of one leaves gaps of a few hundred microseconds
 // between parallel ops (serial ops, the sampler's update): at 300 µs the
-// workers slept in them and a sampling step at batch 1 took 4.3 to 6.4 ms
+// workers slept in them and a sampling step at batch 1 took 4.3 to 6.1 ms
 // on the 2-core EPYC, at 1 ms 4.0 to 4.3 (`benchmark -mode sample -batch
 // 1 -steps 200`, five runs each); batches of 16 did not change.
 const spinFor = time.Millisecond
