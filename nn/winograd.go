@@ -128,7 +128,7 @@ func groupSize(cin, cout, t, n int) int {
 // epilogue (may be nil) applied as it writes.
 func (wg *winograd) conv(y []float32, x planes, bias []float32, n, cin, cout, h, w int, ep *epilogue) {
 	tx, ty := w/2, h/2
-	qs, out := simd.WinoPlaneSize(h, w), cout*h*w
+	qs := simd.WinoPlaneSize(h, w)
 	rows, group := blockRows(cin, cout, tx, ty), 1
 	if rows == ty {
 		group = groupSize(cin, cout, tx*ty, n)
@@ -167,26 +167,8 @@ func (wg *winograd) conv(y []float32, x planes, bias []float32, n, cin, cout, h,
 					simd.GemmIndirect(&wg.pa[pos], v[pos*vs:], boff, nb, 0, m[pos*ms:], nb)
 				}
 				for si := 0; si < g; si++ {
-					yi := y[(s0+si)*out : (s0+si+1)*out]
 					for co := 0; co < cout; co++ {
-						var b float32
-						if bias != nil {
-							b = bias[co]
-						}
-						at := co*h*w + 2*ty0*w
-						if ep == nil {
-							simd.WinoOut(yi[at:], m[co*nb+si*per:], ms, tx, r, b)
-							continue
-						}
-						var e float32
-						if ep.e != nil {
-							e = ep.e[(s0+si)*cout+co]
-						}
-						var skip []float32
-						if ep.skip != nil {
-							skip = ep.skip[(s0+si)*out+at:]
-						}
-						simd.WinoOutAdd(yi[at:], m[co*nb+si*per:], ms, tx, r, b, ep.e != nil, e, skip, ep.scale)
+						winoOutput(y, m[co*nb+si*per:], ms, bias, ep, s0+si, co, cout, h, w, ty0, r)
 					}
 				}
 			}
@@ -209,7 +191,7 @@ const minParallelWork = 1 << 15
 // so the result is the same to the bit.
 func (wg *winograd) convWithin(y []float32, x planes, bias []float32, n, cin, cout, h, w int, ep *epilogue, rows, group, vs, ms int) {
 	tx, ty := w/2, h/2
-	qs, out := simd.WinoPlaneSize(h, w), cout*h*w
+	qs := simd.WinoPlaneSize(h, w)
 	s := getScratch(group*cin*qs + 16*vs + 16*ms)
 	defer putScratch(s)
 	q, v, m := s[:group*cin*qs], s[group*cin*qs:group*cin*qs+16*vs], s[group*cin*qs+16*vs:group*cin*qs+16*vs+16*ms]
@@ -244,31 +226,38 @@ func (wg *winograd) convWithin(y []float32, x planes, bias []float32, n, cin, co
 			})
 			simd.Parallel(cout, 16*g*per, func(lo, hi int) {
 				for co := lo; co < hi; co++ {
-					var b float32
-					if bias != nil {
-						b = bias[co]
-					}
-					at := co*h*w + 2*ty0*w
 					for si := 0; si < g; si++ {
-						yi := y[(s0+si)*out : (s0+si+1)*out]
-						if ep == nil {
-							simd.WinoOut(yi[at:], m[co*nb+si*per:], ms, tx, r, b)
-							continue
-						}
-						var e float32
-						if ep.e != nil {
-							e = ep.e[(s0+si)*cout+co]
-						}
-						var skip []float32
-						if ep.skip != nil {
-							skip = ep.skip[(s0+si)*out+at:]
-						}
-						simd.WinoOutAdd(yi[at:], m[co*nb+si*per:], ms, tx, r, b, ep.e != nil, e, skip, ep.scale)
+						winoOutput(y, m[co*nb+si*per:], ms, bias, ep, s0+si, co, cout, h, w, ty0, r)
 					}
 				}
 			})
 		}
 	}
+}
+
+// winoOutput transforms the products m (16 arrays ms apart) of r tile rows
+// from tile row ty0 of output channel co of sample i back into y, adding
+// the bias and applying the epilogue as it writes.
+func winoOutput(y, m []float32, ms int, bias []float32, ep *epilogue, i, co, cout, h, w, ty0, r int) {
+	var b float32
+	if bias != nil {
+		b = bias[co]
+	}
+	out := cout * h * w
+	at := i*out + co*h*w + 2*ty0*w
+	if ep == nil {
+		simd.WinoOut(y[at:], m, ms, w/2, r, b)
+		return
+	}
+	var e float32
+	if ep.e != nil {
+		e = ep.e[i*cout+co]
+	}
+	var skip []float32
+	if ep.skip != nil {
+		skip = ep.skip[at:]
+	}
+	simd.WinoOutAdd(y[at:], m, ms, w/2, r, b, ep.e != nil, e, skip, ep.scale)
 }
 
 // skew returns a stride of at least n values for 16 arrays written or read
