@@ -1,6 +1,8 @@
 package nn
 
 import (
+	"runtime"
+
 	"fmt"
 	"sync"
 
@@ -214,6 +216,10 @@ func conv1(y []float32, x planes, wt *simd.PackedA, bias []float32, n, cin, cout
 	if skewed {
 		soff = strided(len(boff), st)
 	}
+	if l.direct && !withinOff && n < runtime.GOMAXPROCS(0) && n*cout*k*l.cols >= minParallelWork {
+		conv1Within(y, x, wt, bias, n, cin, cout, l, ep, boff, skewed, st, soff)
+		return
+	}
 	simd.Parallel(n, cout*k*l.cols, func(lo, hi int) {
 		var padLen, wideLen, tmpLen int
 		switch {
@@ -265,6 +271,56 @@ func conv1(y []float32, x planes, wt *simd.PackedA, bias []float32, n, cin, cout
 			}
 		}
 	})
+}
+
+// conv1Within is conv1 of a 1×1 unpadded convolution for fewer samples
+// than cores (a batch of one): each sample's product is split across cores
+// by blocks of columns (pixels), its skewed copy by channel and its bias
+// and epilogue by output channel. Every value is computed as conv1
+// computes it, so the result is the same to the bit.
+func conv1Within(y []float32, x planes, wt *simd.PackedA, bias []float32, n, cin, cout int, l wide, ep *epilogue, boff []int, skewed bool, st int, soff []int) {
+	const block = 32 // columns: a whole AVX-512 micro-kernel tile
+	hw, cols := l.h*l.w, l.cols
+	inSize, outSize := cin*hw, cout*cols
+	var buf []float32
+	if skewed {
+		buf = getScratch(cin * st)
+		defer putScratch(buf)
+	}
+	for i := 0; i < n; i++ {
+		src, off := buf, soff
+		if skewed {
+			simd.Parallel(cin, hw, func(lo, hi int) {
+				for ch := lo; ch < hi; ch++ {
+					d := buf[ch*st : ch*st+hw]
+					if p := x.plane(i, ch, d); &p[0] != &d[0] {
+						copy(d, p)
+					}
+				}
+			})
+		} else {
+			src, off = x.(dense).x[i*inSize:(i+1)*inSize], boff
+		}
+		yi := y[i*outSize : (i+1)*outSize]
+		blocks := (cols + block - 1) / block
+		simd.Parallel(blocks, cout*len(off)*block, func(lo, hi int) {
+			c0, c1 := lo*block, min(hi*block, cols)
+			shifted := make([]int, len(off))
+			for j, o := range off {
+				shifted[j] = o + c0
+			}
+			simd.GemmIndirect(wt, src, shifted, c1-c0, 0, yi[c0:], cols)
+		})
+		simd.Parallel(cout, cols, func(lo, hi int) {
+			for oc := lo; oc < hi; oc++ {
+				if bias != nil {
+					row := yi[oc*cols : (oc+1)*cols]
+					simd.Affine(row, row, 1, bias[oc])
+				}
+				ep.apply(y, i*outSize+oc*cols, cols, i*cout+oc)
+			}
+		})
+	}
 }
 
 // useParity reports whether a convolution of geom over h×w runs as one GEMM

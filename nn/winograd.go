@@ -176,8 +176,8 @@ func (wg *winograd) conv(y []float32, x planes, bias []float32, n, cin, cout, h,
 	})
 }
 
-// withinOff turns convWithin off (tests compare it with the split by
-// samples).
+// withinOff turns convWithin and conv1Within off (tests compare them with
+// the split by samples).
 var withinOff bool
 
 // minParallelWork is the least work (in multiply-adds, as Parallel

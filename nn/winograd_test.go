@@ -188,13 +188,14 @@ func TestConv1x1PlanesCopiedMatchNaive(t *testing.T) {
 	}
 }
 
-// TestWinogradWithinMatchesBySamples runs a fused up-block ResNet (two
-// parts, GroupNorm and SiLU on the way in, the time embedding and the
-// shortcut in the epilogue) on a batch of one and of three, with each
-// phase of a group split across cores (convWithin, what fewer groups than
-// cores take) and with the split by groups of samples: every value must
-// be the same to the bit, on every GEMM path.
-func TestWinogradWithinMatchesBySamples(t *testing.T) {
+// TestWithinMatchesBySamples runs a fused up-block ResNet (two parts,
+// GroupNorm and SiLU on the way in, the time embedding and the shortcut in
+// the epilogue, a 1×1 shortcut convolution) on a batch of one and of
+// three, with each sample's convolutions split across cores (convWithin
+// for the Winograd ones, conv1Within for the 1×1 one, what fewer samples
+// than cores take) and split by samples: every value must be the same to
+// the bit, on every GEMM path.
+func TestWithinMatchesBySamples(t *testing.T) {
 	defer simd.Use(simd.Available()[0])
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
 	defer func() { withinOff = false }()
