@@ -353,6 +353,48 @@ func convStride2(y, x []float32, wt *simd.PackedA, bias []float32, n, cin, cout,
 			}
 		}
 	}
+	// rows writes output channels [lo, hi) of sample i from the GEMM's
+	// output yw (on the planes' width) with the bias.
+	rows := func(yw []float32, i, lo, hi int) {
+		yi := y[i*cout*ho*wo : (i+1)*cout*ho*wo]
+		for oc := lo; oc < hi; oc++ {
+			var b float32
+			if bias != nil {
+				b = bias[oc]
+			}
+			for oy := 0; oy < ho; oy++ {
+				src := yw[oc*cols+oy*l:][:wo]
+				dst := yi[(oc*ho+oy)*wo:][:wo]
+				simd.Affine(dst, src, 1, b)
+			}
+		}
+	}
+	if !withinOff && n < runtime.GOMAXPROCS(0) && n*cout*9*cin*cols >= minParallelWork {
+		// Fewer samples than cores (a batch of one): each sample's parity
+		// split, product and output rows are split across cores instead,
+		// the product by blocks of 32 columns, every value as below.
+		const block = 32
+		s := getScratch(cin*qs + cout*cols)
+		defer putScratch(s)
+		q, yw := s[:cin*qs], s[cin*qs:]
+		for i := 0; i < n; i++ {
+			simd.Parallel(cin, 2*h*w, func(lo, hi int) {
+				for ci := lo; ci < hi; ci++ {
+					simd.ParitySplit(q[ci*qs:], x[(i*cin+ci)*h*w:], h, w)
+				}
+			})
+			simd.Parallel((cols+block-1)/block, cout*9*cin*block, func(lo, hi int) {
+				c0, c1 := lo*block, min(hi*block, cols)
+				shifted := make([]int, len(boff))
+				for j, o := range boff {
+					shifted[j] = o + c0
+				}
+				simd.GemmIndirect(wt, q, shifted, c1-c0, 0, yw[c0:], cols)
+			})
+			simd.Parallel(cout, ho*wo, func(lo, hi int) { rows(yw, i, lo, hi) })
+		}
+		return
+	}
 	simd.Parallel(n, cout*9*cin*cols, func(lo, hi int) {
 		s := getScratch(cin*qs + cout*cols)
 		defer putScratch(s)
@@ -362,18 +404,7 @@ func convStride2(y, x []float32, wt *simd.PackedA, bias []float32, n, cin, cout,
 				simd.ParitySplit(q[ci*qs:], x[(i*cin+ci)*h*w:], h, w)
 			}
 			simd.GemmIndirect(wt, q, boff, cols, 0, yw, cols)
-			yi := y[i*cout*ho*wo : (i+1)*cout*ho*wo]
-			for oc := 0; oc < cout; oc++ {
-				var b float32
-				if bias != nil {
-					b = bias[oc]
-				}
-				for oy := 0; oy < ho; oy++ {
-					src := yw[oc*cols+oy*l:][:wo]
-					dst := yi[(oc*ho+oy)*wo:][:wo]
-					simd.Affine(dst, src, 1, b)
-				}
-			}
+			rows(yw, i, 0, cout)
 		}
 	})
 }

@@ -193,8 +193,9 @@ func TestConv1x1PlanesCopiedMatchNaive(t *testing.T) {
 // the epilogue, a 1×1 shortcut convolution) on a batch of one and of
 // three, with each sample's convolutions split across cores (convWithin
 // for the Winograd ones, conv1Within for the 1×1 one, what fewer samples
-// than cores take) and split by samples: every value must be the same to
-// the bit, on every GEMM path.
+// than cores take) and split by samples, and likewise a stride-2
+// convolution: every value must be the same to the bit, on every GEMM
+// path.
 func TestWithinMatchesBySamples(t *testing.T) {
 	defer simd.Use(simd.Available()[0])
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
@@ -227,6 +228,22 @@ func TestWithinMatchesBySamples(t *testing.T) {
 				return runGraph(t, g, r.ApplyParts(g, "blk", parts, SiLU(g.Param("temb"))))[0]
 			}
 			sameBits(t, run(false), run(true), fmt.Sprintf("%s n=%d %v split within", p, c.n, c.parts), "by samples")
+		}
+	}
+	// The stride-2 3×3 convolution (a Downsample2D), with its bias.
+	for _, p := range simd.Available() {
+		simd.Use(p)
+		for _, n := range []int{1, 3} {
+			run := func(off bool) []float32 {
+				withinOff = off
+				params := NewParams()
+				params.Declare("x", 11, Normal(1), n, 32, 32, 32)
+				params.Declare("w", 12, Normal(0.2), 32, 32, 3, 3)
+				params.Declare("b", 13, Normal(0.5), 32)
+				g := NewGraph(params).ForInference()
+				return runGraph(t, g, Conv2d(g.Param("x"), g.Param("w"), g.Param("b"), Same(3, 2, 1)))[0]
+			}
+			sameBits(t, run(false), run(true), fmt.Sprintf("%s n=%d stride 2 split within", p, n), "by samples")
 		}
 	}
 }
