@@ -273,56 +273,6 @@ func conv1(y []float32, x planes, wt *simd.PackedA, bias []float32, n, cin, cout
 	})
 }
 
-// conv1Within is conv1 of a 1×1 unpadded convolution for fewer samples
-// than cores (a batch of one): each sample's product is split across cores
-// by blocks of columns (pixels), its skewed copy by channel and its bias
-// and epilogue by output channel. Every value is computed as conv1
-// computes it, so the result is the same to the bit.
-func conv1Within(y []float32, x planes, wt *simd.PackedA, bias []float32, n, cin, cout int, l wide, ep *epilogue, boff []int, skewed bool, st int, soff []int) {
-	const block = 32 // columns: a whole AVX-512 micro-kernel tile
-	hw, cols := l.h*l.w, l.cols
-	inSize, outSize := cin*hw, cout*cols
-	var buf []float32
-	if skewed {
-		buf = getScratch(cin * st)
-		defer putScratch(buf)
-	}
-	for i := 0; i < n; i++ {
-		src, off := buf, soff
-		if skewed {
-			simd.Parallel(cin, hw, func(lo, hi int) {
-				for ch := lo; ch < hi; ch++ {
-					d := buf[ch*st : ch*st+hw]
-					if p := x.plane(i, ch, d); &p[0] != &d[0] {
-						copy(d, p)
-					}
-				}
-			})
-		} else {
-			src, off = x.(dense).x[i*inSize:(i+1)*inSize], boff
-		}
-		yi := y[i*outSize : (i+1)*outSize]
-		blocks := (cols + block - 1) / block
-		simd.Parallel(blocks, cout*len(off)*block, func(lo, hi int) {
-			c0, c1 := lo*block, min(hi*block, cols)
-			shifted := make([]int, len(off))
-			for j, o := range off {
-				shifted[j] = o + c0
-			}
-			simd.GemmIndirect(wt, src, shifted, c1-c0, 0, yi[c0:], cols)
-		})
-		simd.Parallel(cout, cols, func(lo, hi int) {
-			for oc := lo; oc < hi; oc++ {
-				if bias != nil {
-					row := yi[oc*cols : (oc+1)*cols]
-					simd.Affine(row, row, 1, bias[oc])
-				}
-				ep.apply(y, i*outSize+oc*cols, cols, i*cout+oc)
-			}
-		})
-	}
-}
-
 // useParity reports whether a convolution of geom over h×w runs as one GEMM
 // over the image's parity planes: 3×3 filters, stride 2, padding 1 on every
 // side (the downsampling convolution of diffusers' Downsample2D), on an
@@ -372,8 +322,7 @@ func convStride2(y, x []float32, wt *simd.PackedA, bias []float32, n, cin, cout,
 	if !withinOff && n < runtime.GOMAXPROCS(0) && n*cout*9*cin*cols >= minParallelWork {
 		// Fewer samples than cores (a batch of one): each sample's parity
 		// split, product and output rows are split across cores instead,
-		// the product by blocks of 32 columns, every value as below.
-		const block = 32
+		// every value as below.
 		s := getScratch(cin*qs + cout*cols)
 		defer putScratch(s)
 		q, yw := s[:cin*qs], s[cin*qs:]
@@ -383,14 +332,7 @@ func convStride2(y, x []float32, wt *simd.PackedA, bias []float32, n, cin, cout,
 					simd.ParitySplit(q[ci*qs:], x[(i*cin+ci)*h*w:], h, w)
 				}
 			})
-			simd.Parallel((cols+block-1)/block, cout*9*cin*block, func(lo, hi int) {
-				c0, c1 := lo*block, min(hi*block, cols)
-				shifted := make([]int, len(boff))
-				for j, o := range boff {
-					shifted[j] = o + c0
-				}
-				simd.GemmIndirect(wt, q, shifted, c1-c0, 0, yw[c0:], cols)
-			})
+			gemmByColumns(wt, cout, q, boff, cols, yw)
 			simd.Parallel(cout, ho*wo, func(lo, hi int) { rows(yw, i, lo, hi) })
 		}
 		return

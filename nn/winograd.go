@@ -176,14 +176,6 @@ func (wg *winograd) conv(y []float32, x planes, bias []float32, n, cin, cout, h,
 	})
 }
 
-// withinOff turns convWithin and conv1Within off (tests compare them with
-// the split by samples).
-var withinOff bool
-
-// minParallelWork is the least work (in multiply-adds, as Parallel
-// counts it) for which convWithin splits one group across cores.
-const minParallelWork = 1 << 15
-
 // convWithin is conv for fewer groups of samples than cores (a batch of
 // one): each group's phases are split across cores instead — the input
 // transform by channel, the 16 products by tile position, the output
