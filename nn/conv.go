@@ -199,8 +199,11 @@ func tapMajor(dst, w []float32, o, c, kh, kw int, flip bool) {
 
 // conv1 computes a stride-1 convolution y = conv(x) + bias for n samples of
 // cin×h×w, given the packed tap-major filters (cout × taps·cin): per sample
-// one GEMM that reads the (padded) image in place. bias may be nil.
-func conv1(y []float32, x planes, wt *simd.PackedA, bias []float32, n, cin, cout int, l wide, ep *epilogue) {
+// one GEMM that reads the (padded) image in place. bias may be nil. With
+// within, a batch smaller than the cores splits each sample across them
+// (conv1Within); a caller already running in a parallel loop over samples
+// passes false, and conv1 then runs on its goroutine.
+func conv1(y []float32, x planes, wt *simd.PackedA, bias []float32, n, cin, cout int, l wide, ep *epilogue, within bool) {
 	k := len(l.off) * cin
 	inSize, outSize := cin*l.h*l.w, cout*l.ho*l.wo
 	boff := l.rowOffsets(cin)
@@ -216,7 +219,7 @@ func conv1(y []float32, x planes, wt *simd.PackedA, bias []float32, n, cin, cout
 	if skewed {
 		soff = strided(len(boff), st)
 	}
-	if l.direct && !withinOff && n < runtime.GOMAXPROCS(0) && n*cout*k*l.cols >= minParallelWork {
+	if within && l.direct && !withinOff && n < runtime.GOMAXPROCS(0) && n*cout*k*l.cols >= minParallelWork {
 		conv1Within(y, x, wt, bias, n, cin, cout, l, ep, boff, skewed, st, soff)
 		return
 	}
@@ -396,7 +399,7 @@ func convBackwardData(w, gy *G.Node, xs tensor.Shape, geom ConvGeom) *G.Node {
 			}
 			tapMajor(wt, in[0], o, c, geom.KH, geom.KW, true)
 			packed.Pack(wt, taps*o, false, c, taps*o, 1)
-			conv1(dx, dense{in[1], o, ho * wo}, &packed, nil, n, o, c, newWide(geom.transposed(), ho, wo), nil)
+			conv1(dx, dense{in[1], o, ho * wo}, &packed, nil, n, o, c, newWide(geom.transposed(), ho, wo), nil, true)
 			return nil
 		},
 	}, w, gy)

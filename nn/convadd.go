@@ -232,5 +232,5 @@ func (cs *convState) stream(out []float32, x planes, w, bias []float32, xs, ws t
 		return
 	}
 	cs.pack(w, o, c, geom.KH, geom.KW)
-	conv1(out, x, &cs.packed, bias, n, c, o, newWide(geom, h, wd), ep)
+	conv1(out, x, &cs.packed, bias, n, c, o, newWide(geom, h, wd), ep, true)
 }

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"runtime"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -70,35 +71,66 @@ func NormConvToSpaceAdd(x, gamma, beta *G.Node, norm NormSpec, w, b, base *G.Nod
 			}
 			l := newWide(Same(1, 1, 0), h, wd)
 			cg := c / norm.Groups
+			// normalise writes GroupNorm and SiLU of sample i's group g
+			// into xn (the sample's c planes), as groupNormForward.
+			normalise := func(xn []float32, i, g int) {
+				off := (i*c + g*cg) * hw
+				mean, rstd := simd.MeanRstd(x[off:off+cg*hw], norm.Eps)
+				for cc := 0; cc < cg; cc++ {
+					ch := g*cg + cc
+					a := float32(rstd) * gamma[ch]
+					bb := beta[ch] - float32(mean)*a
+					xi := x[off+cc*hw : off+(cc+1)*hw]
+					yi := xn[ch*hw : (ch+1)*hw]
+					if norm.SiLU {
+						simd.AffineSiLU(yi, xi, a, bb)
+					} else {
+						simd.Affine(yi, xi, a, bb)
+					}
+				}
+			}
+			// toSpace adds output channel p's 16 planes y (of sample i) to
+			// base, as shuffle.
+			toSpace := func(y []float32, i, p int) {
+				pl := (i*(o/(r*r)) + p) * r * r * hw
+				simd.ToSpaceAdd4(out[pl:pl+r*r*hw], base[pl:pl+r*r*hw], y, h, wd)
+			}
+			if !withinOff && n < runtime.GOMAXPROCS(0) && n*o*c*hw >= minParallelWork {
+				// Fewer samples than cores (a batch of one): the three
+				// phases one after the other over the whole batch, each
+				// split across cores (the convolution within each sample),
+				// every value as below.
+				s := getScratch(n*c*hw + n*o*hw)
+				defer putScratch(s)
+				xn, y := s[:n*c*hw], s[n*c*hw:n*c*hw+n*o*hw]
+				simd.Parallel(n*norm.Groups, cg*hw*4, func(lo, hi int) {
+					for k := lo; k < hi; k++ {
+						i := k / norm.Groups
+						normalise(xn[i*c*hw:(i+1)*c*hw], i, k%norm.Groups)
+					}
+				})
+				conv1(y, dense{xn, c, hw}, &packed, bias, n, c, o, l, nil, true)
+				simd.Parallel(n*(o/(r*r)), r*r*hw, func(lo, hi int) {
+					for q := lo; q < hi; q++ {
+						toSpace(y[q*r*r*hw:(q+1)*r*r*hw], q/(o/(r*r)), q%(o/(r*r)))
+					}
+				})
+				return nil
+			}
 			simd.Parallel(n, o*c*hw, func(lo, hi int) {
 				s := getScratch(c*hw + o*hw)
 				defer putScratch(s)
 				xn, y := s[:c*hw], s[c*hw:c*hw+o*hw]
 				for i := lo; i < hi; i++ {
-					// GroupNorm and SiLU of sample i, as groupNormForward.
 					for g := 0; g < norm.Groups; g++ {
-						off := (i*c + g*cg) * hw
-						mean, rstd := simd.MeanRstd(x[off:off+cg*hw], norm.Eps)
-						for cc := 0; cc < cg; cc++ {
-							ch := g*cg + cc
-							a := float32(rstd) * gamma[ch]
-							bb := beta[ch] - float32(mean)*a
-							xi := x[off+cc*hw : off+(cc+1)*hw]
-							yi := xn[ch*hw : (ch+1)*hw]
-							if norm.SiLU {
-								simd.AffineSiLU(yi, xi, a, bb)
-							} else {
-								simd.Affine(yi, xi, a, bb)
-							}
-						}
+						normalise(xn, i, g)
 					}
-					// The 1×1 convolution of that one sample (conv1 runs
-					// it on this goroutine), then each output channel's
-					// 16 planes to space onto base, as shuffle.
-					conv1(y, dense{xn, c, hw}, &packed, bias, 1, c, o, l, nil)
+					// The 1×1 convolution of that one sample on this
+					// goroutine (inside a loop over samples, not split
+					// again), then each output channel's planes to space.
+					conv1(y, dense{xn, c, hw}, &packed, bias, 1, c, o, l, nil, false)
 					for p := 0; p < o/(r*r); p++ {
-						pl := (i*(o/(r*r)) + p) * r * r * hw
-						simd.ToSpaceAdd4(out[pl:pl+r*r*hw], base[pl:pl+r*r*hw], y[p*r*r*hw:(p+1)*r*r*hw], h, wd)
+						toSpace(y[p*r*r*hw:(p+1)*r*r*hw], i, p)
 					}
 				}
 			})

@@ -12,8 +12,9 @@ import (
 
 // TestNormConvToSpaceAddMatchesUnfused checks the fused adaptor head
 // against GroupNormOp, Conv2d and AddDepthToSpace to the bit, on every GEMM
-// path: the adaptor's shape (8×8, 32 channels to 64·16), planes that do
-// not fill whole vectors, and a head without bias or SiLU.
+// path: the adaptor's shape (8×8, 32 channels to 64·16, and to 32·16 for
+// a batch of one, which splits its convolution across cores), planes that
+// do not fill whole vectors, and a head without bias or SiLU.
 func TestNormConvToSpaceAddMatchesUnfused(t *testing.T) {
 	defer simd.Use(simd.Available()[0])
 	cases := []struct {
@@ -21,6 +22,7 @@ func TestNormConvToSpaceAddMatchesUnfused(t *testing.T) {
 		bias, silu    bool
 	}{
 		{3, 32, 64, 8, 8, true, true},
+		{1, 32, 32, 8, 8, true, true},
 		{2, 16, 8, 6, 8, true, true},
 		{2, 16, 8, 5, 3, false, false},
 	}

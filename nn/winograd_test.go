@@ -194,7 +194,7 @@ func TestConv1x1PlanesCopiedMatchNaive(t *testing.T) {
 // three, with each sample's convolutions split across cores (convWithin
 // for the Winograd ones, conv1Within for the 1×1 one, what fewer samples
 // than cores take) and split by samples, and likewise a stride-2
-// convolution: every value must be the same to the bit, on every GEMM
+// convolution and the adaptor head: every value must be the same to the bit, on every GEMM
 // path.
 func TestWithinMatchesBySamples(t *testing.T) {
 	defer simd.Use(simd.Available()[0])
@@ -244,6 +244,27 @@ func TestWithinMatchesBySamples(t *testing.T) {
 				return runGraph(t, g, Conv2d(g.Param("x"), g.Param("w"), g.Param("b"), Same(3, 2, 1)))[0]
 			}
 			sameBits(t, run(false), run(true), fmt.Sprintf("%s n=%d stride 2 split within", p, n), "by samples")
+		}
+	}
+	// The adaptor head (NormConvToSpaceAdd): its phases over the batch, the
+	// convolution split within each sample.
+	for _, p := range simd.Available() {
+		simd.Use(p)
+		for _, n := range []int{1, 3} {
+			run := func(off bool) []float32 {
+				withinOff = off
+				params := NewParams()
+				params.Declare("x", 11, Normal(1), n, 32, 8, 8)
+				params.Declare("base", 12, Normal(1), n, 32, 32, 32)
+				params.Declare("gamma", 13, Normal(1), 32)
+				params.Declare("beta", 14, Normal(1), 32)
+				params.Declare("w", 15, Normal(0.2), 512, 32, 1, 1)
+				params.Declare("b", 16, Normal(0.5), 512)
+				g := NewGraph(params).ForInference()
+				return runGraph(t, g, NormConvToSpaceAdd(g.Param("x"), g.Param("gamma"), g.Param("beta"), NormSpec{Groups: 8, Eps: 1e-5, SiLU: true},
+					g.Param("w"), g.Param("b"), g.Param("base")))[0]
+			}
+			sameBits(t, run(false), run(true), fmt.Sprintf("%s n=%d adaptor head split within", p, n), "by samples")
 		}
 	}
 }
