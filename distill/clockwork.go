@@ -32,7 +32,7 @@ type Clockwork struct {
 	step       int
 	t, prevT   float64
 	prev       *tensor.Dense // r_out for the next adaptor step: the last step's, kept when an adaptor step reads it; nil before the first
-	buf        *tensor.Dense // prev's storage, kept across sampling runs
+	buf        *tensor.Dense // prev's storage, kept across sampling runs (exchanged with the model's at each full step: unet.Model.CoreTake)
 	flops      int64
 	shellFLOPs int64
 	coreFLOPs  int64
@@ -137,9 +137,16 @@ func (c *Clockwork) Predict(x *tensor.Dense, t float64, cond diffusion.Cond) (*t
 		}
 		rOut, err = c.Adaptor.Apply(Inputs{RIn: sh.RIn, ROutPrev: c.prev, Emb: sh.Emb, Cond: cond, Step: c.step, StepSize: c.prevT - t, Shell: sh})
 	} else {
-		// The core writes r_out straight into the kept buffer.
-		c.prev = c.buffer(sh.ROutShape())
-		rOut, err = c.Model.CoreInto(sh, c.prev, c.Hook)
+		// The core's r_out becomes the kept buffer without a copy; the
+		// buffer kept before (r_out of the last full step, which no step
+		// reads any more) goes back to the model for its next core run.
+		var spare *tensor.Dense
+		if c.buf != nil && c.buf.Shape().Eq(sh.ROutShape()) {
+			spare = c.buf
+		}
+		if rOut, err = c.Model.CoreTake(sh, spare, c.Hook); err == nil {
+			c.buf, c.prev = rOut, rOut
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("step %d: %w", c.step+1, err)

@@ -120,6 +120,39 @@ func (f *Func) Call(in ...*tensor.Dense) ([]*tensor.Dense, error) {
 	return f.outVals, nil
 }
 
+// Exchange hands output i of the last Call to the caller, without a copy,
+// and makes t the buffer the next Call writes that output into: the
+// returned tensor is the caller's from then on (no later Call touches it),
+// and t the function's (the caller must not use it again). t must be a
+// float32 tensor of the output's shape, or nil for a new one. Exchange
+// fails, changing nothing, before the first Call and for an output that is
+// not held in a buffer of its own (a view of another node, a value
+// gorgonia computes). A caller that keeps an output from one Call to a
+// later one, as Clockwork keeps r_out, exchanges it with the buffer it
+// kept before instead of copying it.
+func (f *Func) Exchange(i int, t *tensor.Dense) (*tensor.Dense, error) {
+	if i < 0 || i >= len(f.outs) {
+		return nil, fmt.Errorf("exchange output %d of a function of %d", i, len(f.outs))
+	}
+	n := f.outs[i]
+	o, ok := n.Op().(*op)
+	if !ok || o.view != nil || o.out == 0 || o.buf == nil || Value(n) != o.buf {
+		return nil, fmt.Errorf("exchange output %d: not held in a buffer of its own", i)
+	}
+	if t == nil {
+		t = tensor.New(tensor.WithShape(o.buf.Shape().Clone()...), tensor.Of(tensor.Float32))
+	}
+	if !t.Shape().Eq(o.buf.Shape()) || t.Dtype() != tensor.Float32 {
+		return nil, fmt.Errorf("exchange output %d of shape %v for a %v tensor of shape %v", i, o.buf.Shape(), t.Dtype(), t.Shape())
+	}
+	if t == o.buf {
+		return nil, fmt.Errorf("exchange output %d with its own buffer", i)
+	}
+	out := o.buf
+	o.buf = t
+	return out, nil
+}
+
 // Scalar returns the value of scalar output i after the last Call as
 // float64 (a loss, say).
 func (f *Func) Scalar(i int) float64 { return Scalar(f.outs[i]) }

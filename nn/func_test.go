@@ -247,3 +247,85 @@ func TestDepthToSpaceLayout(t *testing.T) {
 		t.Error("SpaceToDepth does not undo DepthToSpace")
 	}
 }
+
+// TestFuncExchange: an exchanged output is the caller's (later calls do
+// not touch it), the buffer given in return receives the next call's
+// output, every call's values are a fresh function's, and bad exchanges
+// fail.
+func TestFuncExchange(t *testing.T) {
+	teacher, student := frozenAndTrainable()
+	def := nn.FuncDef{Frozen: []*nn.Params{teacher, student}, Inputs: [][]int{{2, 2, 5, 5}},
+		Build: func(g *nn.Graph, in []*G.Node) ([]*G.Node, error) {
+			return []*G.Node{studentThroughTeacher(g, in[0])}, nil
+		}}
+	input := func(k int) *tensor.Dense {
+		x := tensor.New(tensor.WithShape(2, 2, 5, 5), tensor.Of(tensor.Float32))
+		for i, v := 0, x.Float32s(); i < len(v); i++ {
+			v[i] = float32((i*k)%11)/11 - 0.5
+		}
+		return x
+	}
+	want := func(x *tensor.Dense) []float32 {
+		f, err := nn.NewFunc(def)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := f.Call(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.Clone(out[0].Float32s())
+	}
+	w1, w2 := want(input(1)), want(input(2))
+	if slices.Equal(w1, w2) {
+		t.Fatal("the two inputs give the same output")
+	}
+	f, err := nn.NewFunc(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Exchange(0, nil); err == nil {
+		t.Error("exchange before the first call: no error")
+	}
+	out, err := f.Call(input(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := out[0]
+	got, err := f.Exchange(0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != first {
+		t.Fatal("exchange did not hand over the tensor the call returned")
+	}
+	out, err = f.Call(input(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out[0] == got {
+		t.Fatal("the call after an exchange wrote into the exchanged tensor")
+	}
+	if !slices.Equal(got.Float32s(), w1) || !slices.Equal(out[0].Float32s(), w2) {
+		t.Fatal("values changed by an exchange and a second call")
+	}
+	second, err := f.Exchange(0, got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err = f.Call(input(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out[0] != got || !slices.Equal(got.Float32s(), w1) || !slices.Equal(second.Float32s(), w2) {
+		t.Fatal("the buffer given back did not receive the next call's output, or the values differ")
+	}
+	for _, bad := range []struct {
+		i int
+		t *tensor.Dense
+	}{{1, nil}, {-1, nil}, {0, tensor.New(tensor.WithShape(2, 2, 5, 4), tensor.Of(tensor.Float32))}, {0, out[0]}} {
+		if _, err := f.Exchange(bad.i, bad.t); err == nil {
+			t.Errorf("bad exchange of output %d: no error", bad.i)
+		}
+	}
+}

@@ -120,10 +120,14 @@ func planMemory(eg *G.ExprGraph, keep []*G.Node) error {
 			}
 		}
 	}
-	// Greedy first-fit over slabs, in order of start.
+	// Greedy first-fit over slabs, in order of start. A kept node's value
+	// gets a buffer of its own, shared with no other node, so that a
+	// caller may take it (Func.Exchange).
 	var lives []*lifetime
-	for _, l := range life {
-		lives = append(lives, l)
+	for n, l := range life {
+		if !slices.Contains(keep, n) {
+			lives = append(lives, l)
+		}
 	}
 	slices.SortFunc(lives, func(a, b *lifetime) int { return a.start - b.start })
 	type slab struct {
@@ -161,6 +165,11 @@ func planMemory(eg *G.ExprGraph, keep []*G.Node) error {
 	}
 	for i, l := range lives {
 		l.op.buf = tensor.New(tensor.WithShape(l.node.Shape().Clone()...), tensor.WithBacking(data[assigned[i]][:l.size]))
+	}
+	for _, k := range keep {
+		if l := life[k]; l != nil {
+			l.op.buf = tensor.New(tensor.WithShape(k.Shape().Clone()...), tensor.Of(tensor.Float32))
+		}
 	}
 	return nil
 }

@@ -10,7 +10,7 @@ import (
 // BenchmarkSplitHalves times the two parts of the reference MNIST U-Net cut
 // at depth 1 (the Clockwork split) on a batch of 100: "core" runs the
 // low-resolution core (down_blocks[1:], the mid block, up_blocks[:-1]) on a
-// kept shell, "shell" the high-resolution shell around it (conv_in,
+// kept shell, taking r_out as Clockwork does (CoreTake), "shell" the high-resolution shell around it (conv_in,
 // down_blocks[0], then up_blocks[-1] and the head, as on a Clockwork
 // adaptor step with the identity adaptor). Each reports its FLOPs per
 // sample, so their costs per FLOP can be compared; -cpuprofile shows where
@@ -54,7 +54,7 @@ func BenchmarkSplitHalves(b *testing.B) {
 		sh, buf := prepare(b)
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			if _, err := m.CoreInto(sh, buf, nil); err != nil {
+			if buf, err = m.CoreTake(sh, buf, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -78,7 +78,7 @@ func BenchmarkSplitHalves(b *testing.B) {
 		var tc, ts time.Duration
 		for i := 0; i < b.N; i++ {
 			t0 := time.Now()
-			if _, err := m.CoreInto(sh, buf, nil); err != nil {
+			if buf, err = m.CoreTake(sh, buf, nil); err != nil {
 				b.Fatal(err)
 			}
 			t1 := time.Now()

@@ -2,6 +2,7 @@ package unet
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -85,6 +86,73 @@ func TestStaleShell(t *testing.T) {
 	}
 	if _, err := m.ShellOut(sh2, tensor.New(tensor.WithShape(sh2.ROutShape()...), tensor.Of(tensor.Float32)), nil); err == nil {
 		t.Error("ShellOut on a shell made before another ShellIn accepted")
+	}
+}
+
+// TestCoreTake: CoreTake gives Core's r_out to the bit without a copy:
+// the tensor it returns is not written by the core's next run, which
+// writes into the spare handed back; a hook that replaces r_out's tap gets
+// its tensor copied into the spare; a spare of another shape is refused.
+func TestCoreTake(t *testing.T) {
+	f := loadFixture(t, "attn")
+	m := f.model
+	sp, err := m.SplitAt(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	core := func(ts []float64, take func(sh *Shell) (*tensor.Dense, error)) *tensor.Dense {
+		sh, err := sp.ShellIn(f.sample, ts, f.cond, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := take(sh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	plain := func(sh *Shell) (*tensor.Dense, error) { return m.Core(sh, nil) }
+	t1, t2 := f.t, []float64{f.t[0] / 2}
+	want1, want2 := core(t1, plain), core(t2, plain)
+	if slices.Equal(want1.Float32s(), want2.Float32s()) {
+		t.Fatal("two timesteps give the same r_out")
+	}
+	a := core(t1, func(sh *Shell) (*tensor.Dense, error) { return m.CoreTake(sh, nil, nil) })
+	spare := a.Clone().(*tensor.Dense)
+	b := core(t2, func(sh *Shell) (*tensor.Dense, error) { return m.CoreTake(sh, spare, nil) })
+	if !slices.Equal(a.Float32s(), want1.Float32s()) || !slices.Equal(b.Float32s(), want2.Float32s()) {
+		t.Fatal("CoreTake's r_out differs from Core's, or a later run wrote over a taken one")
+	}
+	c := core(t1, func(sh *Shell) (*tensor.Dense, error) { return m.CoreTake(sh, a, nil) })
+	if c != spare || !slices.Equal(c.Float32s(), want1.Float32s()) || !slices.Equal(b.Float32s(), want2.Float32s()) {
+		t.Fatal("the spare handed back did not receive the next run's r_out")
+	}
+	// A hook that replaces r_out: its values, copied into the spare.
+	replace := func(name string, x *tensor.Dense) (*tensor.Dense, error) {
+		if name != sp.ROutTap() {
+			return x, nil
+		}
+		y := x.Clone().(*tensor.Dense)
+		for i, v := range y.Float32s() {
+			y.Float32s()[i] = 2 * v
+		}
+		return y, nil
+	}
+	own := tensor.New(tensor.WithShape(want1.Shape()...), tensor.Of(tensor.Float32))
+	d := core(t1, func(sh *Shell) (*tensor.Dense, error) { return m.CoreTake(sh, own, replace) })
+	doubled := slices.Clone(want1.Float32s())
+	for i := range doubled {
+		doubled[i] *= 2
+	}
+	if d != own || !slices.Equal(d.Float32s(), doubled) {
+		t.Fatal("a replaced r_out was not copied into the spare")
+	}
+	sh, err := sp.ShellIn(f.sample, t1, f.cond, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.CoreTake(sh, tensor.New(tensor.WithShape(1, 2, 3), tensor.Of(tensor.Float32)), nil); err == nil {
+		t.Error("a spare of another shape accepted")
 	}
 }
 
