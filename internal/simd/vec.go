@@ -3,8 +3,17 @@ package simd
 import "math"
 
 // The vector routines below run with the vector instructions of the current
-// path on whole vectors and finish the remainder in Go; on the pure-Go path
-// they run in Go throughout.
+// path on whole vectors; on the pure-Go path they run in Go throughout. The
+// elementwise ones (AffineSiLU, Affine, AXPBYC) run the
+// remainder through the same vector kernel on a zero-padded copy, so that
+// an element's bits do not depend on its position in the slice: the Go
+// loop's arithmetic differs from the kernel's in the last bit (a separate
+// multiply and add where the kernel fuses them, another exp), and a slice
+// that holds a whole batch (a time embedding of N rows of 10, say) would
+// otherwise give a row other bits in a batch of 3 than alone. The
+// routines over one row or channel (the reductions SumDev, Dot, Max,
+// Softmax and SoftmaxGrad, which depend on the whole row anyway) finish in
+// Go.
 
 func sigmoid(t float32) float32 { return float32(1 / (1 + math.Exp(-float64(t)))) }
 
@@ -25,6 +34,13 @@ func AffineSiLU(dst, src []float32, a, b float32) {
 	if v > 0 {
 		affineSiLUAsm(dst, src, v, a, b)
 	}
+	if l := vecLanes(); l > 0 && v < len(dst) {
+		var s, d [16]float32
+		n := copy(s[:], src[v:])
+		affineSiLUAsm(d[:l], s[:l], l, a, b)
+		copy(dst[v:], d[:n])
+		return
+	}
 	for i := v; i < len(dst); i++ {
 		t := a*src[i] + b
 		dst[i] = t * sigmoid(t)
@@ -37,6 +53,13 @@ func Affine(dst, src []float32, a, b float32) {
 	v := split(len(dst))
 	if v > 0 {
 		affineAsm(dst, src, v, a, b)
+	}
+	if l := vecLanes(); l > 0 && v < len(dst) {
+		var s, d [16]float32
+		n := copy(s[:], src[v:])
+		affineAsm(d[:l], s[:l], l, a, b)
+		copy(dst[v:], d[:n])
+		return
 	}
 	for i := v; i < len(dst); i++ {
 		dst[i] = a*src[i] + b
@@ -112,9 +135,17 @@ func GNBackward(dy, gz, x []float32, mean, rstd, gamma, beta float32, silu bool)
 func AXPBYC(dst, y, x []float32, a, b, c float32) {
 	y, x = y[:len(dst)], x[:len(dst)]
 	v := split(len(dst))
+	p := [3]float32{a, b, c}
 	if v > 0 {
-		p := [3]float32{a, b, c}
 		axpbycAsm(dst, y, x, v, &p)
+	}
+	if l := vecLanes(); l > 0 && v < len(dst) {
+		var ys, xs, d [16]float32
+		n := copy(ys[:], y[v:])
+		copy(xs[:], x[v:])
+		axpbycAsm(d[:l], ys[:l], xs[:l], l, &p)
+		copy(dst[v:], d[:n])
+		return
 	}
 	for i := v; i < len(dst); i++ {
 		dst[i] = a*y[i] + b*x[i] + c

@@ -126,3 +126,44 @@ func TestVectorRoutines(t *testing.T) {
 	}
 	Use(Available()[0])
 }
+
+// TestElementwiseIgnoresPosition: the elementwise routines give each
+// element the same bits wherever it lies in the slice (a row of 10 alone
+// or inside a batch of rows), on every path: the remainder past the last
+// whole vector runs through the vector kernel too.
+func TestElementwiseIgnoresPosition(t *testing.T) {
+	defer Use(Available()[0])
+	r := rand.New(rand.NewPCG(5, 6))
+	const n = 37
+	x, y := randSlice(r, n+16), randSlice(r, n+16)
+	for _, path := range Available() {
+		if err := Use(path); err != nil {
+			t.Fatal(err)
+		}
+		// run applies the routines to the n values starting at off and
+		// returns their results.
+		run := func(off int) [3][]float32 {
+			var out [3][]float32
+			for k := range out {
+				out[k] = make([]float32, n)
+			}
+			AffineSiLU(out[0], x[off:off+n], 1.3, -0.2)
+			Affine(out[1], x[off:off+n], 0.7, 0.1)
+			AXPBYC(out[2], y[off:off+n], x[off:off+n], 0.3, -1.1, 0.05)
+			return out
+		}
+		names := [3]string{"AffineSiLU", "Affine", "AXPBYC"}
+		base := run(0)
+		for off := 1; off < 16; off++ {
+			got := run(off)
+			for k := range got {
+				// Element i of the run at off is element i+off of x.
+				for i := 0; i+off < n; i++ {
+					if math.Float32bits(got[k][i]) != math.Float32bits(base[k][i+off]) {
+						t.Fatalf("%s %s: x[%d] gives other bits at position %d than at %d", path, names[k], i+off, i, i+off)
+					}
+				}
+			}
+		}
+	}
+}
