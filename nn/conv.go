@@ -315,7 +315,9 @@ func convStride2(y, x []float32, wt *simd.PackedA, bias []float32, n, cin, cout,
 		}
 	}
 	// rows writes output channels [lo, hi) of sample i from the GEMM's
-	// output yw (on the planes' width) with the bias.
+	// output yw (on the planes' width) with the bias: a sum rounded once,
+	// as simd.Affine(dst, src, 1, b) computes it, whose call costs more
+	// than the sums on rows shorter than a vector.
 	rows := func(yw []float32, i, lo, hi int) {
 		yi := y[i*cout*ho*wo : (i+1)*cout*ho*wo]
 		for oc := lo; oc < hi; oc++ {
@@ -326,7 +328,13 @@ func convStride2(y, x []float32, wt *simd.PackedA, bias []float32, n, cin, cout,
 			for oy := 0; oy < ho; oy++ {
 				src := yw[oc*cols+oy*l:][:wo]
 				dst := yi[(oc*ho+oy)*wo:][:wo]
-				simd.Affine(dst, src, 1, b)
+				if wo >= 16 {
+					simd.Affine(dst, src, 1, b)
+					continue
+				}
+				for x, v := range src {
+					dst[x] = v + b
+				}
 			}
 		}
 	}
