@@ -8,9 +8,10 @@
 #
 # PyTorch runs on 1 and on 2 threads in every round and the faster counts,
 # with tcmalloc when Debian's libtcmalloc-minimal4 is installed (and the
-# peer's glibc tuning otherwise). BENCH names a prebuilt benchmark binary to
-# time instead of building this checkout's (an older build, say, to compare
-# versions against the same peer).
+# peer's glibc tuning otherwise), and with OpenBLAS's kernels for the CPU
+# where it misreads a virtual machine's (openblas_core.sh). BENCH names a
+# prebuilt benchmark binary to time instead of building this checkout's (an
+# older build, say, to compare versions against the same peer).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 config=${1:?config.json}
@@ -24,6 +25,8 @@ if [ -z "$bin" ]; then
 	bin=$(mktemp -d)/benchmark
 	go build -o "$bin" ./experiments/benchmark
 fi
+py=/usr/bin/python3
+. scripts/bench/openblas_core.sh
 tcmalloc=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
 preload=""
 [ -f "$tcmalloc" ] && preload=$tcmalloc
@@ -31,11 +34,11 @@ preload=""
 result() { awk '/^RESULT/ {print $3}' | tail -1; }
 go_run() { "$bin" -config "$config" -mode "$mode" -batch "$batch" -steps "$steps" | result; }
 torch_run() {
-	LD_PRELOAD=$preload /usr/bin/python3 scripts/bench/torch_peer.py --config "$config" --mode "$mode" \
+	LD_PRELOAD=$preload "$py" scripts/bench/torch_peer.py --config "$config" --mode "$mode" \
 		--batch "$batch" --steps "$steps" --threads "$1" | result
 }
 
-echo "config $config, mode $mode, batch $batch, steps $steps (allocator: ${preload:-default})"
+echo "config $config, mode $mode, batch $batch, steps $steps (allocator: ${preload:-default}$peer_note)"
 ratios=()
 for r in $(seq "$rounds"); do
 	g=$(go_run)

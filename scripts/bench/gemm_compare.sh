@@ -26,7 +26,8 @@
 # The PyTorch side runs with OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and
 # MKL_NUM_THREADS set to the thread count, as its users set them: Debian's
 # build does not tell OpenBLAS its thread count, and OpenBLAS's own threads
-# would otherwise compete with PyTorch's.
+# would otherwise compete with PyTorch's; and with OPENBLAS_CORETYPE set
+# where OpenBLAS misreads a virtual machine's CPU (openblas_core.sh).
 set -euo pipefail
 # Paths given relative to where the script was called from.
 abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
@@ -58,7 +59,8 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else prin
 for b in ${batches//,/ }; do
 	grep -q "^$b " "$shapes" || { echo "gemm_compare: batch $b is not in $shapes" >&2; exit 1; }
 done
-echo "# $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs; PyTorch $("$py" -c 'import torch; print(torch.__version__)')"
+. scripts/bench/openblas_core.sh
+echo "# $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs; PyTorch $("$py" -c 'import torch; print(torch.__version__)')$peer_note"
 for p in $paths; do
 	if ! CLOCKWORK_GEMM=$p "$bin" -reps 1 8 2>&1 | grep -q "path=$p "; then
 		echo "# path $p: not available on this CPU, skipped"

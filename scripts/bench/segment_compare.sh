@@ -26,6 +26,8 @@ if [ -z "$bin" ]; then
 	bin=$(mktemp -d)/segment
 	go build -o "$bin" ./experiments/segment
 fi
+py=/usr/bin/python3
+. scripts/bench/openblas_core.sh
 tcmalloc=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
 preload=""
 [ -f "$tcmalloc" ] && preload=$tcmalloc
@@ -36,16 +38,16 @@ echo "$go_out" | head -1
 input=$(echo "$go_out" | sed -n 's/.* of \([0-9]*\)-pixel inputs.*/\1/p')
 # The same network on both sides: the parameter counts must agree.
 go_params=$(echo "$go_out" | sed -n 's/.*, \([0-9]*\) parameters:.*/\1/p')
-torch_params=$(/usr/bin/python3 scripts/bench/torch_segment.py --variant "$variant" --padding "$padding" --input "$input" --batch "$batch" --steps 1 --warmup 0 --threads 1 |
+torch_params=$("$py" scripts/bench/torch_segment.py --variant "$variant" --padding "$padding" --input "$input" --batch "$batch" --steps 1 --warmup 0 --threads 1 |
 	sed -n 's/.*, \([0-9]*\) parameters:.*/\1/p')
 if [ "$go_params" != "$torch_params" ]; then
 	echo "the networks differ: $go_params parameters in Go, $torch_params in PyTorch" >&2
 	exit 1
 fi
-echo "both networks: $go_params parameters"
+echo "both networks: $go_params parameters${peer_note:+ (peer$peer_note)}"
 go_run() { "$bin" -bench "$steps" -variant "$variant" -batch "$batch" -padding "$padding" | result; }
 torch_run() {
-	LD_PRELOAD=$preload /usr/bin/python3 scripts/bench/torch_segment.py --variant "$variant" --padding "$padding" --input "$input" \
+	LD_PRELOAD=$preload "$py" scripts/bench/torch_segment.py --variant "$variant" --padding "$padding" --input "$input" \
 		--batch "$batch" --steps "$steps" --threads "$1" | result
 }
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; allocator: ${preload:-default}"
