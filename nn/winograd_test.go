@@ -230,41 +230,43 @@ func TestWithinMatchesBySamples(t *testing.T) {
 			sameBits(t, run(false), run(true), fmt.Sprintf("%s n=%d %v split within", p, c.n, c.parts), "by samples")
 		}
 	}
-	// The stride-2 3×3 convolution (a Downsample2D), with its bias.
+	// The stride-2 3×3 convolution (a Downsample2D), with its bias, and the
+	// adaptor head (NormConvToSpaceAdd: its phases over the batch, the
+	// convolution split within each sample).
+	ops := []struct {
+		name    string
+		declare func(params *Params, n int)
+		build   func(g *Graph) *G.Node
+	}{{"stride 2", func(params *Params, n int) {
+		params.Declare("x", 11, Normal(1), n, 32, 32, 32)
+		params.Declare("w", 12, Normal(0.2), 32, 32, 3, 3)
+		params.Declare("b", 13, Normal(0.5), 32)
+	}, func(g *Graph) *G.Node {
+		return Conv2d(g.Param("x"), g.Param("w"), g.Param("b"), Same(3, 2, 1))
+	}}, {"adaptor head", func(params *Params, n int) {
+		params.Declare("x", 11, Normal(1), n, 32, 8, 8)
+		params.Declare("base", 12, Normal(1), n, 32, 32, 32)
+		params.Declare("gamma", 13, Normal(1), 32)
+		params.Declare("beta", 14, Normal(1), 32)
+		params.Declare("w", 15, Normal(0.2), 512, 32, 1, 1)
+		params.Declare("b", 16, Normal(0.5), 512)
+	}, func(g *Graph) *G.Node {
+		return NormConvToSpaceAdd(g.Param("x"), g.Param("gamma"), g.Param("beta"), NormSpec{Groups: 8, Eps: 1e-5, SiLU: true},
+			g.Param("w"), g.Param("b"), g.Param("base"))
+	}}}
 	for _, p := range simd.Available() {
 		simd.Use(p)
-		for _, n := range []int{1, 3} {
-			run := func(off bool) []float32 {
-				withinOff = off
-				params := NewParams()
-				params.Declare("x", 11, Normal(1), n, 32, 32, 32)
-				params.Declare("w", 12, Normal(0.2), 32, 32, 3, 3)
-				params.Declare("b", 13, Normal(0.5), 32)
-				g := NewGraph(params).ForInference()
-				return runGraph(t, g, Conv2d(g.Param("x"), g.Param("w"), g.Param("b"), Same(3, 2, 1)))[0]
+		for _, op := range ops {
+			for _, n := range []int{1, 3} {
+				run := func(off bool) []float32 {
+					withinOff = off
+					params := NewParams()
+					op.declare(params, n)
+					g := NewGraph(params).ForInference()
+					return runGraph(t, g, op.build(g))[0]
+				}
+				sameBits(t, run(false), run(true), fmt.Sprintf("%s n=%d %s split within", p, n, op.name), "by samples")
 			}
-			sameBits(t, run(false), run(true), fmt.Sprintf("%s n=%d stride 2 split within", p, n), "by samples")
-		}
-	}
-	// The adaptor head (NormConvToSpaceAdd): its phases over the batch, the
-	// convolution split within each sample.
-	for _, p := range simd.Available() {
-		simd.Use(p)
-		for _, n := range []int{1, 3} {
-			run := func(off bool) []float32 {
-				withinOff = off
-				params := NewParams()
-				params.Declare("x", 11, Normal(1), n, 32, 8, 8)
-				params.Declare("base", 12, Normal(1), n, 32, 32, 32)
-				params.Declare("gamma", 13, Normal(1), 32)
-				params.Declare("beta", 14, Normal(1), 32)
-				params.Declare("w", 15, Normal(0.2), 512, 32, 1, 1)
-				params.Declare("b", 16, Normal(0.5), 512)
-				g := NewGraph(params).ForInference()
-				return runGraph(t, g, NormConvToSpaceAdd(g.Param("x"), g.Param("gamma"), g.Param("beta"), NormSpec{Groups: 8, Eps: 1e-5, SiLU: true},
-					g.Param("w"), g.Param("b"), g.Param("base")))[0]
-			}
-			sameBits(t, run(false), run(true), fmt.Sprintf("%s n=%d adaptor head split within", p, n), "by samples")
 		}
 	}
 }

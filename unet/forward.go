@@ -435,11 +435,7 @@ func (m *Model) CoreInto(sh *Shell, dst *tensor.Dense, hook Hook) (*tensor.Dense
 	if err != nil {
 		return nil, err
 	}
-	if dst == nil {
-		return s.h.Clone().(*tensor.Dense), nil
-	}
-	copy(dst.Float32s(), s.h.Float32s())
-	return dst, nil
+	return copyInto(dst, s.h), nil
 }
 
 // CoreTake is Core returning r_out without a copy: the buffer the core's
@@ -463,11 +459,16 @@ func (m *Model) CoreTake(sh *Shell, spare *tensor.Dense, hook Hook) (*tensor.Den
 			return t, nil
 		}
 	}
-	if spare == nil {
-		return s.h.Clone().(*tensor.Dense), nil
+	return copyInto(spare, s.h), nil
+}
+
+// copyInto copies h into dst and returns it; a new tensor when dst is nil.
+func copyInto(dst, h *tensor.Dense) *tensor.Dense {
+	if dst == nil {
+		return h.Clone().(*tensor.Dense)
 	}
-	copy(spare.Float32s(), s.h.Float32s())
-	return spare, nil
+	copy(dst.Float32s(), h.Float32s())
+	return dst
 }
 
 // checkROut checks a buffer for r_out (nil passes) and the shell.

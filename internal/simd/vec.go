@@ -26,6 +26,31 @@ func split(n int) int {
 	return n / l * l
 }
 
+// tail holds the elements from v on of up to two operands (fewer than a
+// vector's lanes) zero-padded to one vector, for a vector kernel to run
+// on (load), and its result's elements to copy back (store).
+type tail struct {
+	d, x, y [16]float32
+	l, n    int // lanes, elements loaded
+}
+
+// load fills the tail from x[v:] and y[v:] (y may be nil) and reports
+// whether a kernel is to run on it: false on the pure-Go path, where the
+// caller's loop does the remainder.
+func (t *tail) load(x, y []float32, v int) bool {
+	if t.l = vecLanes(); t.l == 0 {
+		return false
+	}
+	t.n = copy(t.x[:], x[v:])
+	if y != nil {
+		copy(t.y[:], y[v:])
+	}
+	return true
+}
+
+// store copies the kernel's result for the loaded elements to dst.
+func (t *tail) store(dst []float32) { copy(dst, t.d[:t.n]) }
+
 // AffineSiLU sets dst[i] = t·sigmoid(t) with t = a·src[i] + b: a GroupNorm's
 // per-channel affine map fused with the SiLU that follows it.
 func AffineSiLU(dst, src []float32, a, b float32) {
@@ -34,12 +59,13 @@ func AffineSiLU(dst, src []float32, a, b float32) {
 	if v > 0 {
 		affineSiLUAsm(dst, src, v, a, b)
 	}
-	if l := vecLanes(); l > 0 && v < len(dst) {
-		var s, d [16]float32
-		n := copy(s[:], src[v:])
-		affineSiLUAsm(d[:l], s[:l], l, a, b)
-		copy(dst[v:], d[:n])
-		return
+	if v < len(dst) {
+		var t tail
+		if t.load(src, nil, v) {
+			affineSiLUAsm(t.d[:t.l], t.x[:t.l], t.l, a, b)
+			t.store(dst[v:])
+			return
+		}
 	}
 	for i := v; i < len(dst); i++ {
 		t := a*src[i] + b
@@ -54,12 +80,13 @@ func Affine(dst, src []float32, a, b float32) {
 	if v > 0 {
 		affineAsm(dst, src, v, a, b)
 	}
-	if l := vecLanes(); l > 0 && v < len(dst) {
-		var s, d [16]float32
-		n := copy(s[:], src[v:])
-		affineAsm(d[:l], s[:l], l, a, b)
-		copy(dst[v:], d[:n])
-		return
+	if v < len(dst) {
+		var t tail
+		if t.load(src, nil, v) {
+			affineAsm(t.d[:t.l], t.x[:t.l], t.l, a, b)
+			t.store(dst[v:])
+			return
+		}
 	}
 	for i := v; i < len(dst); i++ {
 		dst[i] = a*src[i] + b
@@ -139,13 +166,13 @@ func AXPBYC(dst, y, x []float32, a, b, c float32) {
 	if v > 0 {
 		axpbycAsm(dst, y, x, v, &p)
 	}
-	if l := vecLanes(); l > 0 && v < len(dst) {
-		var ys, xs, d [16]float32
-		n := copy(ys[:], y[v:])
-		copy(xs[:], x[v:])
-		axpbycAsm(d[:l], ys[:l], xs[:l], l, &p)
-		copy(dst[v:], d[:n])
-		return
+	if v < len(dst) {
+		var t tail
+		if t.load(y, x, v) {
+			axpbycAsm(t.d[:t.l], t.x[:t.l], t.y[:t.l], t.l, &p)
+			t.store(dst[v:])
+			return
+		}
 	}
 	for i := v; i < len(dst); i++ {
 		dst[i] = a*y[i] + b*x[i] + c
