@@ -26,7 +26,7 @@ func ddim(r *Run) error {
 		if err != nil {
 			return err
 		}
-		prev := t - T/len(r.Timesteps)
+		prev := t - T/r.Options.Steps // the whole run's step, also when Strength starts it part-way
 		aP := final
 		if prev >= 0 {
 			aP = ac[prev]

@@ -43,7 +43,7 @@ func dpmpp2m(r *Run) error {
 		ratio := sT / s0
 		// First order at the end: always towards σ = 0, and below 15
 		// steps towards sigma_min (diffusers' lower_order_final).
-		last := i == len(r.Timesteps)-1 && (len(r.Timesteps) < 15 || r.Schedule.Config.FinalSigmasType != FinalSigmasSigmaMin)
+		last := i == len(r.Timesteps)-1 && (r.Options.Steps < 15 || r.Schedule.Config.FinalSigmasType != FinalSigmasSigmaMin)
 		if h == 0 {
 			if err := r.EndStep(x0, r.X); err != nil { // a repeated timestep
 				return err

@@ -19,6 +19,10 @@ func euler(r *Run) error {
 	if r.Options.Spacing == SpacingLeading {
 		init = math.Sqrt(init*init + 1)
 	}
+	if r.FromImages() {
+		// √ᾱ·(x₀ + σ·ε) to the σ-space state x₀ + σ·ε.
+		init = math.Sqrt(sig[0]*sig[0] + 1)
+	}
 	for k := range x {
 		x[k] = float32(float64(x[k]) * init)
 	}

@@ -42,6 +42,32 @@ func ExampleSample() {
 	// Output: (2, 1, 16, 16)
 }
 
+// Start from images instead of noise (SDEdit; diffusers' image-to-image
+// strength): of 8 steps the sampler runs the last int(8·0.5) = 4, from the
+// images noised to the first of them.
+func ExampleOptions_strength() {
+	m, err := unet.Load("../unet/testdata/classcond")
+	if err != nil {
+		log.Fatal(err)
+	}
+	s, _ := diffusion.NewSchedule(diffusion.DefaultScheduleConfig())
+	images := make([]float32, 2*16*16) // two blank images in [−1, 1]
+	for i := range images {
+		images[i] = -1
+	}
+	evals := 0
+	x, err := diffusion.Sample(&diffusion.ModelDenoiser{Model: m}, s, []int{2, 1, 16, 16}, diffusion.Options{
+		Sampler: "dpmpp2m", Steps: 8, Seed: 7, Cond: diffusion.Labels([]int64{3, 5}),
+		Init: images, Strength: 0.5,
+		Hook: func(diffusion.StepInfo) error { evals++; return nil },
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(x.Shape(), evals, "model evaluations")
+	// Output: (2, 1, 16, 16) 4 model evaluations
+}
+
 // A perturbation study plugs in through the step hook and the model's tap
 // hook, not inside the sampler: from step 5 on, the mid block's features are
 // replaced by zeros (any function of the feature map would do).

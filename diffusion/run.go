@@ -21,7 +21,8 @@ type Run struct {
 	// Eta or Variance, from them).
 	Options Options
 	// X is the state: unit Gaussian noise, from each sample's own stream,
-	// when Sample starts; x₀ when it returns.
+	// when Sample starts (or images noised to the first timestep:
+	// FromImages); x₀ when it returns.
 	X *tensor.Dense
 
 	sigmas []float64 // σ of every step and the final one
@@ -42,6 +43,13 @@ type Run struct {
 
 // Steps returns the number of steps of the run.
 func (r *Run) Steps() int { return len(r.Timesteps) }
+
+// FromImages reports whether the run starts from images (Options.Init):
+// X then holds them noised to the first timestep, √ᾱ·x₀ + √(1−ᾱ)·ε, the
+// variance-preserving state, where otherwise it holds unit noise. A
+// sampler that scales the initial noise into another space (Euler's σ
+// space) converts this state instead.
+func (r *Run) FromImages() bool { return r.Options.Init != nil }
 
 // Sigmas returns σ(t) = √((1−ᾱ)/ᾱ) at each timestep, as diffusers' Euler and
 // DPM-Solver schedulers compute it (interpolated, rounded to float32;

@@ -30,6 +30,18 @@ type Options struct {
 	// the anchors of a video, say, which are not consecutive frames.
 	Indices []int
 
+	// Init and Strength start the run from images instead of pure noise,
+	// as diffusers' image-to-image pipelines do (SDEdit: Meng et al.,
+	// "SDEdit: Guided Image Synthesis and Editing with Stochastic
+	// Differential Equations", ICLR 2022): of the sampler's Steps steps it
+	// runs the last int(Steps·Strength), from Init (one image per row, in
+	// the layout of X) noised to the first of them with the row's noise
+	// stream, √ᾱ·x₀ + √(1−ᾱ)·ε. Strength 0 means 1 (every step, the image
+	// noised to the first timestep); below 1 it needs Init. Strength
+	// lowers the model evaluations of a run (StepsFrom).
+	Init     []float32
+	Strength float64
+
 	// Cond is the samples' conditioning, one row per sample (the zero Cond
 	// for an unconditional model).
 	Cond Cond
@@ -78,11 +90,19 @@ func Sample(d Denoiser, s *Schedule, shape []int, o Options) (*tensor.Dense, err
 	default:
 		return nil, fmt.Errorf("variance %q is not fixed_small or fixed_large", o.Variance)
 	}
+	per := shape[1] * shape[2] * shape[3]
+	start, err := o.start(n * per)
+	if err != nil {
+		return nil, err
+	}
 	ts, sig, err := s.steps(smp, o)
 	if err != nil {
 		return nil, err
 	}
-	per := shape[1] * shape[2] * shape[3]
+	ts = ts[start:]
+	if sig != nil {
+		sig = sig[start:]
+	}
 	r := &Run{Schedule: s, Timesteps: ts, Options: o, sigmas: sig, d: d, pred: s.Config.PredictionType,
 		noise: newStreams(o, n, per), layers: Layers(d), evals: smp.evals(len(ts))}
 	r.rows = make([]Row, n)
@@ -105,6 +125,16 @@ func Sample(d Denoiser, s *Schedule, shape []int, o Options) (*tensor.Dense, err
 	r.p.eps = make([]float64, n*per)
 	r.X = tensor.New(tensor.WithShape(shape...), tensor.Of(tensor.Float32))
 	r.Noise(-1, r.X.Data().([]float32))
+	if o.Init != nil {
+		// The images noised to the first step, in the variance-preserving
+		// form every sampler starts from (FromImages).
+		sg := r.Sigmas()[0]
+		a := 1 / math.Sqrt(sg*sg+1)
+		x := r.X.Data().([]float32)
+		for k, e := range x {
+			x[k] = float32(a*float64(o.Init[k]) + sg*a*float64(e))
+		}
+	}
 	if err := smp.Sample(r); err != nil {
 		return nil, err
 	}
@@ -115,6 +145,48 @@ func Sample(d Denoiser, s *Schedule, shape []int, o Options) (*tensor.Dense, err
 		return nil, fmt.Errorf("sampler %s made %d of the %d model evaluations it declares for %d steps", smp.Name, r.done, r.evals, len(ts))
 	}
 	return r.X, nil
+}
+
+// StepsFrom returns how many of a run's steps Options.Strength keeps:
+// int(steps·strength), as diffusers' image-to-image pipelines count them
+// (all of them for strength 0 or 1). A strength outside [0, 1], or one
+// that keeps no step, is an error.
+func StepsFrom(steps int, strength float64) (int, error) {
+	if !(strength >= 0 && strength <= 1) {
+		return 0, fmt.Errorf("strength %g: want a number in (0, 1] (0: every step)", strength)
+	}
+	if strength == 0 || strength == 1 {
+		return steps, nil
+	}
+	k := int(float64(steps) * strength)
+	if k < 1 {
+		return 0, fmt.Errorf("strength %g of %d steps keeps no step: want at least 1/%d", strength, steps, steps)
+	}
+	return k, nil
+}
+
+// start checks Init (size values) and Strength and returns the index of
+// the first step the run keeps.
+func (o Options) start(size int) (int, error) {
+	k, err := StepsFrom(o.Steps, o.Strength)
+	if err != nil {
+		return 0, err
+	}
+	if o.Init == nil {
+		if k != o.Steps {
+			return 0, fmt.Errorf("strength %g: starting part-way needs images to start from (Init)", o.Strength)
+		}
+		return 0, nil
+	}
+	if len(o.Init) != size {
+		return 0, fmt.Errorf("%d values of images to start from for a batch of %d values", len(o.Init), size)
+	}
+	for k, v := range o.Init {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return 0, fmt.Errorf("the images to start from: value %d is %v", k, v)
+		}
+	}
+	return o.Steps - k, nil
 }
 
 // ClipImages clips samples to [−1, 1] in place and returns x: where
@@ -172,6 +244,9 @@ func SampleMany(d Denoiser, s *Schedule, chw []int, n, batch int, o Options, pro
 	if o.Indices != nil && len(o.Indices) != n {
 		return nil, fmt.Errorf("%d sample indices for %d samples", len(o.Indices), n)
 	}
+	if o.Init != nil && len(o.Init) != n*chw[0]*chw[1]*chw[2] {
+		return nil, fmt.Errorf("%d values of images to start from for %d samples of %v", len(o.Init), n, chw)
+	}
 	all := o.Cond
 	cond := !all.IsZero()
 	per := chw[0] * chw[1] * chw[2]
@@ -182,6 +257,9 @@ func SampleMany(d Denoiser, s *Schedule, chw []int, n, batch int, o Options, pro
 		b := min(batch, n-i)
 		oo := o
 		oo.FirstIndex = first + i
+		if o.Init != nil {
+			oo.Init = o.Init[i*per : (i+b)*per]
+		}
 		if o.Indices != nil {
 			oo.Indices = o.Indices[i : i+b]
 		}

@@ -3,6 +3,8 @@ package diffusion
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"testing"
 
 	"gorgonia.org/tensor"
@@ -334,4 +336,131 @@ func TestSampleBadOptions(t *testing.T) {
 
 func contains(s, sub string) bool {
 	return len(sub) == 0 || (len(s) >= len(sub) && (s[:len(sub)] == sub || contains(s[1:], sub)))
+}
+
+// TestStrength runs every sampler part-way from images (Options.Init,
+// Strength) with the exact denoiser of one point, the target: the run
+// makes int(Steps·Strength) evaluations at the whole run's last
+// timesteps, starts from the images noised to the first of them (the
+// state less that of a run from zero images is √ᾱ times the images), keeps
+// the deterministic samplers' states on the line √ᾱ·target + √(1−ᾱ)·ε
+// with one ε (a step of the wrong size leaves it), and ends at the target.
+func TestStrength(t *testing.T) {
+	s, _ := NewSchedule(DefaultScheduleConfig())
+	const target = 0.3
+	g := gaussian{s: s, mu: target}
+	alpha := func(tt float64) (float64, float64) { // √ᾱ, √(1−ᾱ) as gaussian interpolates them
+		lo := int(math.Floor(tt))
+		hi := min(lo+1, s.T()-1)
+		sl, sh := s.sigmaOf(lo), s.sigmaOf(hi)
+		sig := sl + (tt-float64(lo))*(sh-sl)
+		ab := 1 / (1 + sig*sig)
+		return math.Sqrt(ab), math.Sqrt(1 - ab)
+	}
+	shape := []int{3, 1, 2, 2}
+	img := []float32{-1, -0.5, 0, 0.5, 1, 0.25, -0.75, 0.9, 0.1, -0.2, 0.6, -0.9}
+	type eval struct {
+		t float64
+		x []float32
+	}
+	run := func(o Options) ([]eval, []float32) {
+		var evals []eval
+		o.Hook = func(info StepInfo) error {
+			evals = append(evals, eval{info.T, slices.Clone(info.X.Float32s())})
+			return nil
+		}
+		x, err := Sample(g, s, shape, o)
+		if err != nil {
+			t.Fatalf("%s: %v", o.Sampler, err)
+		}
+		return evals, x.Float32s()
+	}
+	for _, name := range []string{"ddpm", "ddim", "dpmpp2m", "euler"} {
+		full, _ := run(Options{Sampler: name, Steps: 8, Seed: 5})
+		o := Options{Sampler: name, Steps: 8, Seed: 5, Init: img, Strength: 0.5}
+		part, out := run(o)
+		o.Init = make([]float32, len(img))
+		zero, _ := run(o)
+		if len(part) != 4 {
+			t.Fatalf("%s: %d evaluations at strength 0.5 of 8 steps, want 4", name, len(part))
+		}
+		for i, e := range part {
+			if e.t != full[4+i].t {
+				t.Errorf("%s: evaluation %d at timestep %g, want the whole run's %g", name, i, e.t, full[4+i].t)
+			}
+		}
+		a0, s0 := alpha(part[0].t)
+		for k, v := range img {
+			if d := float64(part[0].x[k] - zero[0].x[k]); math.Abs(d-a0*float64(v)) > 1e-5 {
+				t.Fatalf("%s: the first state less a run's from zero images is %g at %d, want √ᾱ·image %g", name, d, k, a0*float64(v))
+			}
+		}
+		if name != "ddpm" {
+			for i, e := range part {
+				a, sg := alpha(e.t)
+				for k, v := range e.x {
+					eps := (float64(v) - a*target) / sg
+					eps0 := (float64(part[0].x[k]) - a0*target) / s0
+					if math.Abs(eps-eps0) > 2e-3*max(1, math.Abs(eps0)) {
+						t.Fatalf("%s: evaluation %d (t %g) value %d has ε %g, the first %g: off the line to the target", name, i, e.t, k, eps, eps0)
+					}
+				}
+			}
+		}
+		for k, v := range out {
+			if math.Abs(float64(v)-target) > 1e-3 {
+				t.Fatalf("%s: value %d ends at %g, want the target %g", name, k, v, target)
+			}
+		}
+	}
+}
+
+// TestStrengthIndependentOfBatch: a run from images draws sample j from
+// its own image and stream in any batch.
+func TestStrengthIndependentOfBatch(t *testing.T) {
+	s, _ := NewSchedule(DefaultScheduleConfig())
+	img := make([]float32, 5*4)
+	for k := range img {
+		img[k] = float32(math.Sin(float64(k)))
+	}
+	for _, name := range []string{"ddpm", "euler", "dpmpp2m"} {
+		o := Options{Sampler: name, Steps: 6, Seed: 9, Init: img, Strength: 0.7}
+		all, err := SampleMany(toy{}, s, []int{1, 2, 2}, 5, 5, o, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		two, err := SampleMany(toy{}, s, []int{1, 2, 2}, 5, 2, o, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(all.Float32s(), two.Float32s()) {
+			t.Errorf("%s: runs from images differ between batches of 5 and 2", name)
+		}
+	}
+}
+
+func TestStrengthBadOptions(t *testing.T) {
+	s, _ := NewSchedule(DefaultScheduleConfig())
+	img := make([]float32, 8)
+	nan := slices.Clone(img)
+	nan[3] = float32(math.NaN())
+	for _, c := range []struct {
+		o    Options
+		want string
+	}{
+		{Options{Sampler: "ddim", Steps: 4, Strength: 0.5}, "needs images"},
+		{Options{Sampler: "ddim", Steps: 4, Strength: 1.5, Init: img}, "strength 1.5"},
+		{Options{Sampler: "ddim", Steps: 4, Strength: -0.5, Init: img}, "strength -0.5"},
+		{Options{Sampler: "ddim", Steps: 4, Strength: math.NaN(), Init: img}, "strength NaN"},
+		{Options{Sampler: "ddim", Steps: 4, Strength: 0.2, Init: img}, "keeps no step"},
+		{Options{Sampler: "ddim", Steps: 4, Strength: 0.5, Init: img[:4]}, "4 values"},
+		{Options{Sampler: "ddim", Steps: 4, Strength: 0.5, Init: nan}, "value 3 is NaN"},
+	} {
+		if _, err := Sample(toy{}, s, []int{2, 1, 2, 2}, c.o); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("strength %g, %d init values: error %v, want one mentioning %q", c.o.Strength, len(c.o.Init), err, c.want)
+		}
+	}
+	if _, err := SampleMany(toy{}, s, []int{1, 2, 2}, 3, 2, Options{Sampler: "ddim", Steps: 4, Strength: 0.5, Init: img}, nil); err == nil || !strings.Contains(err.Error(), "8 values of images") {
+		t.Errorf("SampleMany of 3 samples from 2 images: %v", err)
+	}
 }

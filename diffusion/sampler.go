@@ -33,7 +33,8 @@ type Sampler struct {
 	// (one per step). A step-dependent method's schedule counts
 	// evaluations.
 	Evals func(n int) int
-	// Sample integrates from the noise in r.X to x₀, left in r.X.
+	// Sample integrates from the noise in r.X (or the noised images,
+	// Run.FromImages) to x₀, left in r.X.
 	Sample func(r *Run) error
 
 	karras karrasKind // how it lays Karras sigmas; none for users' samplers

@@ -14,8 +14,11 @@ type Defaults struct {
 	// instruction's clauses (Options.Chain) unless told not to, at this
 	// many steps per clause; Steps stays the steps of a whole instruction
 	// in one edit (as studies and video editing run the editor).
-	ChainSteps int    `json:"chain_steps,omitempty"`
-	ChosenBy   string `json:"chosen_by"`
+	ChainSteps int `json:"chain_steps,omitempty"`
+	// ChainStrength, in (0, 1), starts each chained clause's edit from its
+	// source part-way (Options.Strength) at ChainSteps.
+	ChainStrength float64 `json:"chain_strength,omitempty"`
+	ChosenBy      string  `json:"chosen_by"`
 }
 
 // Apply sets o's scales and steps to the defaults (all of them: the
@@ -38,8 +41,10 @@ func (d *Defaults) Apply(o *Options, text, image, steps bool) {
 // ApplyChain applies the chained default when the editor has one
 // (ChainSteps > 0). Unlike Apply, its flags say what the user gave:
 // unless chainGiven (or o composes clauses), o.Chain is set; then, if o
-// chains and !stepsGiven, o.Steps becomes ChainSteps.
-func (d *Defaults) ApplyChain(o *Options, chainGiven, stepsGiven bool) {
+// chains and !stepsGiven, o.Steps becomes ChainSteps and, unless
+// strengthGiven, o.Strength ChainStrength (a strength belongs to its
+// steps: steps given run from noise unless a strength is given too).
+func (d *Defaults) ApplyChain(o *Options, chainGiven, stepsGiven, strengthGiven bool) {
 	if d == nil || d.ChainSteps <= 0 {
 		return
 	}
@@ -48,5 +53,8 @@ func (d *Defaults) ApplyChain(o *Options, chainGiven, stepsGiven bool) {
 	}
 	if o.Chain && !stepsGiven {
 		o.Steps = d.ChainSteps
+		if !strengthGiven {
+			o.Strength = d.ChainStrength
+		}
 	}
 }

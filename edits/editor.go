@@ -85,6 +85,11 @@ func LoadEditor(dir string) (*Editor, error) {
 		if d.ChainSteps < 0 {
 			return nil, fmt.Errorf("%s: chain_steps %d: want 0 (no chaining) or a positive number", filepath.Join(dir, DefaultsFile), d.ChainSteps)
 		}
+		if d.ChainStrength != 0 {
+			if _, err := diffusion.StepsFrom(d.ChainSteps, d.ChainStrength); err != nil || d.ChainSteps == 0 || d.ChainStrength == 1 {
+				return nil, fmt.Errorf("%s: chain_strength %g: want a strength in (0, 1) that keeps a step of chain_steps %d", filepath.Join(dir, DefaultsFile), d.ChainStrength, d.ChainSteps)
+			}
+		}
 		e.Defaults = &d
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
@@ -158,6 +163,12 @@ type Options struct {
 	// ChainSeed(Seed, r), so a one-clause instruction edits exactly as
 	// without Chain.
 	Chain bool `json:",omitempty"`
+	// Strength, in (0, 1), starts each edit part-way, from its source
+	// noised to the step where the last int(Steps·Strength) of the Steps
+	// steps begin, as diffusers' image-to-image pipelines start from their
+	// input (SDEdit; diffusion.Options.Strength): fewer model evaluations
+	// per edit. 0 and 1 start from pure noise, as InstructPix2Pix does.
+	Strength float64 `json:",omitempty"`
 }
 
 // ChainSeed returns the seed of clause r of a chained edit (Options.Chain):
@@ -224,7 +235,31 @@ func (o Options) Check() error {
 	if o.Chain && o.Compose > 1 {
 		return fmt.Errorf("chained clauses and composed clauses: choose one")
 	}
+	if _, err := diffusion.StepsFrom(o.Steps, o.Strength); err != nil {
+		return err
+	}
 	return nil
+}
+
+// evals returns the sampler's model evaluations per edit under o: those of
+// the steps Strength keeps.
+func (o Options) evals() (int, error) {
+	k, err := diffusion.StepsFrom(o.Steps, o.Strength)
+	if err != nil {
+		return 0, err
+	}
+	return diffusion.EvalsFor(o.Sampler, k)
+}
+
+// Sampling returns the sampler's options for editing sources (their rows'
+// noise streams: indices, nil for 0, 1, …) under o with conditioning cond:
+// from noise, or from the sources under Strength.
+func (o Options) Sampling(cond diffusion.Cond, sources []float32, indices []int) diffusion.Options {
+	so := diffusion.Options{Sampler: o.Sampler, Steps: o.Steps, Seed: o.Seed, Cond: cond, Indices: indices}
+	if o.Strength > 0 && o.Strength < 1 {
+		so.Init, so.Strength = sources, o.Strength
+	}
+	return so
 }
 
 // composing returns the prompter that embeds instructions under o: the
@@ -417,7 +452,7 @@ func (e *Editor) edit(base diffusion.Denoiser, sources []float32, n int, instruc
 	if err != nil {
 		return nil, err
 	}
-	so := diffusion.Options{Sampler: o.Sampler, Steps: o.Steps, Seed: o.Seed, Cond: cond, Indices: indices}
+	so := o.Sampling(cond, sources, indices)
 	if o.SharedNoise {
 		so.Indices = nil
 		per := e.Shape[0] * e.Shape[1] * e.Shape[2]
@@ -425,6 +460,9 @@ func (e *Editor) edit(base diffusion.Denoiser, sources []float32, n int, instruc
 		for i := range n {
 			one := so
 			one.Cond = cond.Slice(i, i+1)
+			if so.Init != nil {
+				one.Init = sources[i*per : (i+1)*per]
+			}
 			x, err := diffusion.SampleMany(d, e.Noise, e.Shape, 1, 1, one, nil)
 			if err != nil {
 				return nil, fmt.Errorf("image %d: %w", i, err)
@@ -450,7 +488,7 @@ func (e *Editor) edit(base diffusion.Denoiser, sources []float32, n int, instruc
 // instruction, once per clause when composing; the empty text of
 // guidance is shared by a whole run and not counted).
 func (e *Editor) GFLOPs(o Options) (float64, error) {
-	evals, err := diffusion.EvalsFor(o.Sampler, o.Steps)
+	evals, err := o.evals()
 	if err != nil {
 		return 0, err
 	}

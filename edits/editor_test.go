@@ -204,6 +204,9 @@ func TestEditor(t *testing.T) {
 		{"chain and compose", src, 3, []string{"make it thicker"}, func(o *edits.Options) { o.Compose, o.Chain = 2, true }, "choose one"},
 		{"empty clause", src, 3, []string{"make it thicker and"}, func(o *edits.Options) { o.Chain = true }, "empty clause"},
 		{"chained unknown word", src, 3, []string{"make it thicker and make it purple"}, func(o *edits.Options) { o.Chain = true }, `"purple"`},
+		{"strength NaN", src, 3, []string{"make it thicker"}, func(o *edits.Options) { o.Strength = math.NaN() }, "strength NaN"},
+		{"strength 2", src, 3, []string{"make it thicker"}, func(o *edits.Options) { o.Strength = 2 }, "strength 2"},
+		{"strength of no step", src, 3, []string{"make it thicker"}, func(o *edits.Options) { o.Strength = 0.1 }, "keeps no step"},
 	} {
 		oo := o
 		if c.opt != nil {
@@ -459,5 +462,57 @@ func TestStudyFindingsChained(t *testing.T) {
 	rows[3].Report.Success.Share.Value = 0.85
 	if got := strings.Join(edits.StudyFindings(rows[:4]), "\n"); !strings.Contains(got, "no other chained method keeps the edit success of three-pass chained, 8 steps") {
 		t.Errorf("no chained method within the tolerance:\n%s", got)
+	}
+}
+
+// TestStrength checks edits started part-way from their sources
+// (Options.Strength): they run int(Steps·Strength) of the steps (the cost
+// counts those), differ from edits from noise, do not depend on the batch,
+// and with shared noise start each image from its own source.
+func TestStrength(t *testing.T) {
+	dir, _, set := editorDir(t)
+	e, src := loadWithSources(t, dir, set, 3)
+	const per = 32 * 32
+	o := edits.DefaultOptions()
+	o.Steps, o.Seed, o.Batch = 4, 3, 3
+	noise, err := e.Edit(src, 3, []string{"make it thicker"}, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := e.GFLOPs(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Strength = 0.5
+	part, err := e.Edit(src, 3, []string{"make it thicker"}, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(part, noise) {
+		t.Fatal("an edit at strength 0.5 is the edit from noise")
+	}
+	_, f := e.Model.CostAt(32, 32, e.Text.Tokens()).Total()
+	if g, err := e.GFLOPs(o); err != nil || math.Abs((full-g)*1e9-3*2*float64(f)) > 1e-6*full*1e9 {
+		t.Fatalf("GFLOPs at strength 0.5 of 4 steps %g (%v), want two steps of three branches fewer than %g", g, err, full)
+	}
+	o.Batch = 1
+	one, err := e.Edit(src, 3, []string{"make it thicker"}, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(one, part) {
+		t.Fatal("an edit at strength 0.5 depends on the batch")
+	}
+	o.SharedNoise = true
+	shared, err := e.Edit(src, 3, []string{"make it thicker"}, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alone, err := e.Edit(src[per:2*per], 1, []string{"make it thicker"}, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(shared[per:2*per], alone) {
+		t.Fatal("with shared noise, image 1 does not start from its own source")
 	}
 }

@@ -49,6 +49,10 @@ type StudyRow struct {
 	// Chained is set for a method that edits an instruction's clauses in
 	// turn (Steps steps each).
 	Chained bool `json:"chained,omitempty"`
+	// Strength is set for a method that starts each edit from its source
+	// part-way (Options.Strength): it runs Run of the Steps steps.
+	Strength float64 `json:"strength,omitempty"`
+	Run      int     `json:"steps_run,omitempty"`
 	// GFLOPs per edit, counted as the method ran (the text encoder once
 	// per edit included), and the reference's over it.
 	GFLOPs float64 `json:"gflops_per_edit"`
@@ -156,13 +160,13 @@ func Study(methods []Method, m *captions.Measurer, set *Set, s StudySetup, progr
 			if err != nil {
 				return nil, nil, err
 			}
-			x, err := diffusion.SampleMany(d, me.Editor.Noise, ref.Shape, s.N, s.Batch, diffusion.Options{Sampler: o.Sampler, Steps: o.Steps, Seed: s.Seed, Cond: cond}, nil)
+			x, err := diffusion.SampleMany(d, me.Editor.Noise, ref.Shape, s.N, s.Batch, o.Sampling(cond, src, nil), nil)
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s: %w", me.Name, err)
 			}
 			out = diffusion.ClipImages(x.Float32s())
 			timed = evaluate.Timed{Name: me.Name, Denoiser: base, Run: func() error {
-				_, err := diffusion.SampleMany(d, me.Editor.Noise, ref.Shape, tb, tb, diffusion.Options{Sampler: o.Sampler, Steps: o.Steps, Seed: s.Seed, Cond: timeCond}, nil)
+				_, err := diffusion.SampleMany(d, me.Editor.Noise, ref.Shape, tb, tb, o.Sampling(timeCond, src[:tb*per], nil), nil)
 				return err
 			}}
 		}
@@ -176,6 +180,9 @@ func Study(methods []Method, m *captions.Measurer, set *Set, s StudySetup, progr
 			return nil, nil, err
 		}
 		row := StudyRow{Name: me.Name, Steps: o.Steps, Chained: o.Chain, GFLOPs: (float64(f1-f0)/1e9 + textG*texts) / float64(s.N), Report: rep}
+		if k, _ := diffusion.StepsFrom(o.Steps, o.Strength); k != o.Steps {
+			row.Strength, row.Run = o.Strength, k
+		}
 		if k == 0 {
 			refTimed = timed
 		} else if s.Rounds > 0 {
@@ -207,6 +214,9 @@ func WriteStudyTable(w io.Writer, rows []StudyRow) {
 		}
 		p := r.Report
 		steps := fmt.Sprint(r.Steps)
+		if r.Run > 0 {
+			steps = fmt.Sprintf("%d of %d", r.Run, r.Steps)
+		}
 		if r.Chained {
 			steps += " per clause"
 		}

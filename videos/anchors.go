@@ -122,6 +122,9 @@ func (ed Editing) Run(frames []float32, t int, instruction string, only []int) (
 	if err := e.CheckImages("the frames", frames, t); err != nil {
 		return nil, err
 	}
+	if k, _ := diffusion.StepsFrom(o.Steps, o.Strength); k != o.Steps && ed.Adaptor != "" {
+		return nil, fmt.Errorf("the Clockwork adaptor %s runs from noise: its schedule covers a whole run, not the last %d of %d steps from the frames (Options.Strength)", ed.Adaptor, k, o.Steps)
+	}
 	if len(anchors) > t {
 		return nil, fmt.Errorf("%d anchors for %d frames", len(anchors), t)
 	}
@@ -150,7 +153,12 @@ func (ed Editing) Run(frames []float32, t int, instruction string, only []int) (
 			indices = make([]int, len(rows))
 		}
 		f0, _ := diffusion.CountedFLOPs(d)
-		so := diffusion.Options{Sampler: o.Sampler, Steps: o.Steps, Seed: o.Seed, Indices: indices, Cond: cond.Take(rows), Hook: hook}
+		src := make([]float32, 0, len(rows)*per)
+		for _, f := range rows {
+			src = append(src, frames[f*per:(f+1)*per]...)
+		}
+		so := o.Sampling(cond.Take(rows), src, indices)
+		so.Hook = hook
 		x, err := diffusion.SampleMany(d, e.Noise, e.Shape, len(rows), size, so, nil)
 		if err != nil {
 			return err

@@ -117,3 +117,62 @@ func TestEditAnchoredBatches(t *testing.T) {
 		t.Fatal("an anchor given twice accepted")
 	}
 }
+
+// TestEditFromFrames checks video editing from the frames
+// (edits.Options.Strength): frame by frame it is the editor's own edit of
+// each frame from its source, with anchors a frame is the same in any
+// batch and not the frame edited from noise, and Clockwork, whose schedule
+// covers a whole run, refuses it.
+func TestEditFromFrames(t *testing.T) {
+	e, err := edits.LoadEditor(texttest.EditorDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := datasets.MNIST("test", "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := videos.Generate(src, 1, 8, 3, edits.TestMix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := set.Videos[0]
+	frames := videos.FloatFrames(v.Source)
+	o := edits.DefaultOptions()
+	o.Steps, o.Strength = 4, 0.5
+	byFrame, err := videos.Editing{Editor: e, Options: o, Batch: 4}.Run(frames, 8, v.Phrase, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited, err := e.Edit(frames, 8, []string{v.Phrase}, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(byFrame.Frames, edited) {
+		t.Fatal("frame by frame from the frames is not the editor's edit of each frame from its source")
+	}
+	anchors := []int{0, 7}
+	a4, err := videos.EditAnchored(e, frames, 8, v.Phrase, o, anchors, 4, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a1, err := videos.EditAnchored(e, frames, 8, v.Phrase, o, anchors, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(a4.Frames, a1.Frames) {
+		t.Fatal("anchored editing from the frames differs between batches of 4 and of 1")
+	}
+	on := o
+	on.Strength = 0
+	noise, err := videos.EditAnchored(e, frames, 8, v.Phrase, on, anchors, 4, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(noise.Frames, a4.Frames) {
+		t.Fatal("anchored editing from the frames is the editing from noise")
+	}
+	if _, err := (videos.Editing{Editor: e, Options: o, Batch: 4, Adaptor: "identity"}).Run(frames, 8, v.Phrase, nil); err == nil || !strings.Contains(err.Error(), "runs from noise") {
+		t.Fatalf("Clockwork from the frames: %v", err)
+	}
+}

@@ -4,6 +4,7 @@
 package edit
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"image"
@@ -20,6 +21,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/clockwork-go/clockwork/captions"
+	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/distill"
 	"github.com/clockwork-go/clockwork/edits"
 	"github.com/clockwork-go/clockwork/internal/cli"
@@ -52,6 +54,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.Batch, "batch", o.Batch, "images per batch")
 	fs.IntVar(&o.Compose, "compose", 0, "compose an instruction's clauses (cut at \"and\"), each its own guidance branch (composable diffusion): 2 for two-change instructions, one more pass per step")
 	fs.BoolVar(&o.Chain, "chain", false, "edit an instruction's clauses (cut at \"and\") one after another, each a whole edit: a two-change instruction costs two edits (an editor's editor_defaults.json can make it the default, with its own steps: chain_steps; -chain=false turns it off)")
+	fs.Float64Var(&o.Strength, "strength", 0, "start each edit from its source noised part-way, running the last int(steps·strength) of the steps (SDEdit; diffusers' image-to-image strength): fewer model evaluations; 0 or 1: from pure noise, as InstructPix2Pix does")
 	eval := fs.Bool("eval", false, "evaluate on the first -n held-out pairs (test digits, the held-out instructions among them) instead of editing -input")
 	n := fs.Int("n", 1000, "with -eval: pairs")
 	jsonOut := fs.String("json", "", "with -eval: write the report as JSON here")
@@ -80,6 +83,9 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if _, err := os.Stat(*model); err != nil && *model == DefaultModel {
 		return c.Fail(fmt.Errorf("-model: no editor is shipped in %s yet; train one with `train -init models/mnist_text -data edits -out runs/edit` and give -model runs/edit/model", DefaultModel))
+	}
+	if *study != "" && c.Given("strength") {
+		return c.Usage("-study runs the reference from noise: give a strength per step count instead (-fewer 8@0.5, -chain-steps 8@0.5)")
 	}
 	if (o.Compose > 1 && (*sweep != "" || *study != "")) || (o.Chain && *study != "") {
 		return c.Usage("-compose goes with -eval or one edit (-input, -instruction), -chain with those and -sweep: -study runs each editor one edit per instruction, and clauses in turn at -chain-steps and -student-chain-steps")
@@ -112,8 +118,8 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		ss, err2 := parseSteps(*studentSteps)
 		cs, err3 := parseSteps(*chainSteps)
 		scs, err4 := parseSteps(*studentChainSteps)
-		if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
-			return c.Usage("-fewer %q, -student-steps %q, -chain-steps %q, -student-chain-steps %q: want comma-separated positive step counts", *fewer, *studentSteps, *chainSteps, *studentChainSteps)
+		if err := cmp.Or(err1, err2, err3, err4); err != nil {
+			return c.Usage("-fewer %q, -student-steps %q, -chain-steps %q, -student-chain-steps %q: want comma-separated positive step counts, each optionally with a strength in (0, 1) (8@0.5): %v", *fewer, *studentSteps, *chainSteps, *studentChainSteps, err)
 		}
 		return runStudy(c, studyConfig{given: given(c), model: *model, student: *student, adaptor: *adaptor, studentAdaptor: *studentAdaptor, o: o, fewer: fs, studentSteps: ss, chainSteps: cs, studentChainSteps: scs,
 			setup: edits.StudySetup{N: *n, Batch: o.Batch, Seed: o.Seed, TimeBatch: *timeBatch, Rounds: *rounds, Reps: 1000}, dir: *study})
@@ -134,7 +140,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		if !validSplit(*split) {
 			return c.Usage("-split %q: want test, val or train", *split)
 		}
-		return evaluate(c, *model, o, *n, *seeds, evalOut{json: *jsonOut, strip: *strip, failures: *failures}, *split, given(c), c.Given("chain"))
+		return evaluate(c, *model, o, *n, *seeds, evalOut{json: *jsonOut, strip: *strip, failures: *failures}, *split, given(c), c.Given("chain"), c.Given("strength"))
 	}
 	if *seeds != 1 {
 		return c.Usage("-seeds goes with -eval")
@@ -154,7 +160,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return c.Fail(err)
 	}
 	e.Defaults.Apply(&o, !c.Given("text-scale"), !c.Given("image-scale"), !c.Given("steps"))
-	e.Defaults.ApplyChain(&o, c.Given("chain"), c.Given("steps"))
+	e.Defaults.ApplyChain(&o, c.Given("chain"), c.Given("steps"), c.Given("strength"))
 	if err := e.CheckInstruction(*instruction, o); err != nil {
 		return c.Fail(fmt.Errorf("-instruction: %w", err))
 	}
@@ -180,7 +186,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := plots.SaveGridPNG(png, both, 2*k, e.Shape[0], e.Shape[1], e.Shape[2], k, 2); err != nil {
 		return c.Fail(err)
 	}
-	how := chained(o, ", clauses chained")
+	how := chained(o, ", clauses chained") + fromSource(o)
 	c.Printf("%d images edited (%q; %s, %d steps, s_T %g, s_I %g%s) in %s; wrote %s and %s\n", k, *instruction, o.Sampler, o.Steps, o.TextScale, o.ImageScale, how,
 		time.Since(start).Round(time.Millisecond), *output, png)
 	return 0
@@ -313,7 +319,7 @@ func runSweep(c *cli.Command, model, student string, o edits.Options, n int, is,
 	prog.Finish()
 	var md strings.Builder
 	paths := []string{model, student}
-	how := chained(o, " per clause, clauses chained")
+	how := chained(o, " per clause, clauses chained") + fromSource(o)
 	for k, name := range names {
 		fmt.Fprintf(&md, "%s (%s), %d %s pairs, %s %d steps%s, seed %d:\n\n", name, paths[k], n, split, o.Sampler, o.Steps, how, o.Seed)
 		edits.WriteSweepTable(&md, sweeps[name])
@@ -346,18 +352,56 @@ func chained(o edits.Options, note string) string {
 	return ""
 }
 
-// parseSteps reads comma-separated step counts ("" for none).
-func parseSteps(s string) ([]int, error) {
+// fromSource returns how o starts an edit part-way (Options.Strength), or
+// "" when it starts from noise.
+func fromSource(o edits.Options) string {
+	k, err := diffusion.StepsFrom(o.Steps, o.Strength)
+	if err != nil || k == o.Steps {
+		return ""
+	}
+	return fmt.Sprintf(", from the source at strength %g (the last %d steps)", o.Strength, k)
+}
+
+// stepSpec is a study's step count, and the strength its edits start at
+// (0: from noise).
+type stepSpec struct {
+	steps    int
+	strength float64
+}
+
+// String names the steps as a study's row does.
+func (s stepSpec) String() string {
+	if s.strength == 0 {
+		return fmt.Sprintf("%d steps", s.steps)
+	}
+	k, _ := diffusion.StepsFrom(s.steps, s.strength)
+	return fmt.Sprintf("%d of %d steps from the source (strength %g)", k, s.steps, s.strength)
+}
+
+// parseSteps reads comma-separated step counts ("" for none), each
+// optionally with a strength: "8@0.5" runs the last 4 of 8 steps from the
+// source (edits.Options.Strength).
+func parseSteps(s string) ([]stepSpec, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
-	var out []int
+	var out []stepSpec
 	for _, f := range strings.Split(s, ",") {
-		v, err := strconv.Atoi(strings.TrimSpace(f))
+		steps, strength, at := strings.Cut(strings.TrimSpace(f), "@")
+		v, err := strconv.Atoi(steps)
 		if err != nil || v <= 0 {
 			return nil, fmt.Errorf("steps %q", f)
 		}
-		out = append(out, v)
+		sp := stepSpec{steps: v}
+		if at {
+			if sp.strength, err = strconv.ParseFloat(strength, 64); err != nil || !(sp.strength > 0 && sp.strength < 1) {
+				return nil, fmt.Errorf("strength %q", f)
+			}
+			if _, err := diffusion.StepsFrom(v, sp.strength); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, sp)
 	}
 	return out, nil
 }
@@ -366,17 +410,24 @@ type studyConfig struct {
 	given                                   [3]bool
 	model, student, adaptor, studentAdaptor string
 	o                                       edits.Options
-	fewer, studentSteps                     []int
-	chainSteps, studentChainSteps           []int
+	fewer, studentSteps                     []stepSpec
+	chainSteps, studentChainSteps           []stepSpec
 	setup                                   edits.StudySetup
 	dir                                     string
 }
 
 // adaptorSteps returns the step counts an adaptor runs at: a distilled
-// adaptor's own, identity's the given ones.
-func adaptorSteps(adaptor string, steps []int) ([]int, error) {
+// adaptor's own, identity's the given ones that start from noise (a
+// Clockwork schedule covers a whole run).
+func adaptorSteps(adaptor string, steps []stepSpec) ([]int, error) {
 	if adaptor == "identity" {
-		return steps, nil
+		var out []int
+		for _, s := range steps {
+			if s.strength == 0 {
+				out = append(out, s.steps)
+			}
+		}
+		return out, nil
 	}
 	man, err := distill.ReadManifest(adaptor)
 	if err != nil {
@@ -394,9 +445,10 @@ func runStudy(c *cli.Command, sc studyConfig) int {
 	teacher.Defaults.Apply(&sc.o, !sc.given[0], !sc.given[1], !sc.given[2])
 	var methods []edits.Method
 	// add appends the editor's methods: at each of steps, and with the
-	// adaptor (if any) at its own steps (identity's: steps again); chained,
+	// adaptor (if any) at its own steps (identity's: those of steps that
+	// start from noise); chained,
 	// editing clauses in turn, when chain is set (none without steps).
-	add := func(kind string, e *edits.Editor, steps []int, adaptor, flag string, chain bool) error {
+	add := func(kind string, e *edits.Editor, steps []stepSpec, adaptor, flag string, chain bool) error {
 		if chain {
 			if len(steps) == 0 {
 				return nil
@@ -405,8 +457,8 @@ func runStudy(c *cli.Command, sc studyConfig) int {
 		}
 		for _, k := range steps {
 			o := sc.o
-			o.Steps, o.Chain = k, chain
-			methods = append(methods, edits.Method{Name: fmt.Sprintf("%s, %d steps", kind, k), Editor: e, Options: o})
+			o.Steps, o.Strength, o.Chain = k.steps, k.strength, chain
+			methods = append(methods, edits.Method{Name: fmt.Sprintf("%s, %v", kind, k), Editor: e, Options: o})
 		}
 		if adaptor == "" {
 			return nil

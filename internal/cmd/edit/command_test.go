@@ -68,6 +68,32 @@ func TestEditCommand(t *testing.T) {
 	if code, msg := run("-model", dir, "-input", in, "-instruction", "make it thicker and move it up", "-output", out); code != 0 || !strings.Contains(msg, "1 steps, s_T 3, s_I 1.25, clauses chained)") {
 		t.Fatalf("chained by default: %d %s", code, msg)
 	}
+	// chain_strength: chained clauses start from their sources part-way,
+	// unless steps are given (they run from noise) or a strength is.
+	if err := os.WriteFile(filepath.Join(dir, edits.DefaultsFile), []byte(`{"text_scale": 3, "image_scale": 1.25, "steps": 2, "chain_steps": 3, "chain_strength": 0.67, "chosen_by": "a test"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "3 steps, s_T 3, s_I 1.25, clauses chained, from the source at strength 0.67 (the last 2 steps))"},
+		{[]string{"-steps", "3"}, "3 steps, s_T 3, s_I 1.25, clauses chained)"},
+		{[]string{"-strength", "0.5"}, "3 steps, s_T 3, s_I 1.25, clauses chained, from the source at strength 0.5 (the last 1 steps))"},
+		{[]string{"-chain=false"}, "2 steps, s_T 3, s_I 1.25)"},
+	} {
+		args := append([]string{"-model", dir, "-input", in, "-instruction", "make it thicker and move it up", "-output", out}, c.args...)
+		if code, msg := run(args...); code != 0 || !strings.Contains(msg, c.want) {
+			t.Fatalf("chain_strength, %v: %d %s", c.args, code, msg)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, edits.DefaultsFile), []byte(`{"text_scale": 3, "chain_steps": 3, "chain_strength": 0.2}`), 0o644)
+	if code, msg := run("-model", dir, "-input", in, "-instruction", "make it thicker", "-output", out); code == 0 || !strings.Contains(msg, "chain_strength 0.2") {
+		t.Fatalf("a chain_strength that keeps no step: %d %s", code, msg)
+	}
+	if err := os.WriteFile(filepath.Join(dir, edits.DefaultsFile), []byte(`{"text_scale": 3, "image_scale": 1.25, "steps": 2, "chain_steps": 1, "chosen_by": "a test"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// Chained, each clause is read alone: three changes in more words
 	// than the encoder reads at once.
 	long := "make it thicker and move it to the right and rotate it a little left"
@@ -171,6 +197,8 @@ func TestEditCommand(t *testing.T) {
 		{[]string{"-input", in, "-instruction", "make it purple"}, `"purple"`},
 		{[]string{"-input", in, "-instruction", "make it thicker", "-text-scale", "NaN"}, "text guidance scale NaN"},
 		{[]string{"-input", in, "-instruction", "make it thicker", "-image-scale", "-2"}, "image guidance scale -2"},
+		{[]string{"-input", in, "-instruction", "make it thicker", "-strength", "NaN"}, "strength NaN"},
+		{[]string{"-input", in, "-instruction", "make it thicker", "-strength", "1.5"}, "strength 1.5"},
 		{[]string{"-input", in, "-instruction", "make it thicker and move it up and move it up", "-compose", "2"}, "more than the 2 clauses"},
 		{[]string{"-sweep", filepath.Join(tmp, "sw"), "-compose", "2"}, "-compose goes with"},
 		{[]string{"-study", filepath.Join(tmp, "st"), "-chain"}, "-study runs each editor one edit"},
@@ -264,12 +292,13 @@ func TestEditStudy(t *testing.T) {
 	student := tinyStudent(t, dir)
 	out := filepath.Join(t.TempDir(), "study")
 	code, msg := run("-model", dir, "-student", student, "-study", out, "-n", "4", "-steps", "4", "-fewer", "2", "-student-steps", "4,2",
-		"-adaptor", "identity", "-student-adaptor", "identity", "-rounds", "1", "-time-batch", "2", "-chain-steps", "2", "-student-chain-steps", "2")
+		"-adaptor", "identity", "-student-adaptor", "identity", "-rounds", "1", "-time-batch", "2", "-chain-steps", "2,4@0.5", "-student-chain-steps", "2")
 	if code != 0 {
 		t.Fatalf("study: %d %s", code, msg)
 	}
 	for _, want := range []string{"| three-pass, 4 steps | 4 |", "| guidance-distilled, 4 steps | 4 |", "three-pass + Clockwork, 2 steps", "guidance-distilled + Clockwork, 4 steps", "The cheapest method",
-		"| three-pass chained, 2 steps | 2 per clause |", "| three-pass chained + Clockwork, 2 steps | 2 per clause |", "| guidance-distilled chained + Clockwork, 2 steps | 2 per clause |", "Clauses in turn:"} {
+		"| three-pass chained, 2 steps | 2 per clause |", "| three-pass chained + Clockwork, 2 steps | 2 per clause |", "| guidance-distilled chained + Clockwork, 2 steps | 2 per clause |", "Clauses in turn:",
+		"| three-pass chained, 2 of 4 steps from the source (strength 0.5) | 2 of 4 per clause |"} {
 		if !strings.Contains(msg, want) {
 			t.Fatalf("the study lacks %q:\n%s", want, msg)
 		}
@@ -286,17 +315,31 @@ func TestEditStudy(t *testing.T) {
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
-	var three, one float64
+	var three, one, chain2, from4 float64
 	for _, r := range rep.Rows {
 		switch r.Name {
 		case "three-pass, 4 steps":
 			three = r.GFLOPs
 		case "guidance-distilled, 4 steps":
 			one = r.GFLOPs
+		case "three-pass chained, 2 steps":
+			chain2 = r.GFLOPs
+		case "three-pass chained, 2 of 4 steps from the source (strength 0.5)":
+			from4 = r.GFLOPs
+			if r.Strength != 0.5 || r.Run != 2 || r.Steps != 4 {
+				t.Fatalf("the row from the source: strength %g, %d of %d steps run", r.Strength, r.Run, r.Steps)
+			}
 		}
 	}
 	if r := three / one; r < 2.9 || r > 3 {
 		t.Fatalf("the student saves %.3f× the FLOPs at the same steps, want about 3", r)
+	}
+	// Two of four steps from the source cost what two steps from noise do.
+	if chain2 == 0 || from4 != chain2 {
+		t.Fatalf("chained, 2 of 4 steps from the source cost %g GFLOPs, 2 steps %g", from4, chain2)
+	}
+	if strings.Contains(msg, "Clockwork, 2 of 4") {
+		t.Fatal("Clockwork ran part-way from the source")
 	}
 	for _, f := range []string{"study.md", "study_pareto.png", "study_strips.png"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
@@ -338,6 +381,9 @@ func TestEditStudy(t *testing.T) {
 	}{
 		{[]string{"-student-chain-steps", "2"}, "-student-chain-steps go with -student"},
 		{[]string{"-chain-steps", "0"}, "want comma-separated positive step counts"},
+		{[]string{"-chain-steps", "4@1.5"}, "want comma-separated positive step counts"},
+		{[]string{"-chain-steps", "4@0.1"}, "keeps no step"},
+		{[]string{"-strength", "0.5"}, "give a strength per step count"},
 	} {
 		bad := filepath.Join(t.TempDir(), "st")
 		if code, msg := run(append([]string{"-model", dir, "-study", bad, "-n", "2"}, c.args...)...); code == 0 || !strings.Contains(msg, c.want) {

@@ -28,14 +28,14 @@ type seedFigures struct {
 
 // evaluate runs -eval: the first n pairs of split edited and measured,
 // with seeds seeds, and the files of out written.
-func evaluate(c *cli.Command, model string, o edits.Options, n, seeds int, out evalOut, split string, g [3]bool, chain bool) int {
+func evaluate(c *cli.Command, model string, o edits.Options, n, seeds int, out evalOut, split string, g [3]bool, chain, strength bool) int {
 	jsonOut, strip := out.json, out.strip
 	e, err := edits.LoadEditor(model)
 	if err != nil {
 		return c.Fail(err)
 	}
 	e.Defaults.Apply(&o, !g[0], !g[1], !g[2])
-	e.Defaults.ApplyChain(&o, chain, g[2])
+	e.Defaults.ApplyChain(&o, chain, g[2], strength)
 	m, err := captions.DefaultMeasurer()
 	if err != nil {
 		return c.Fail(err)
@@ -59,7 +59,7 @@ func evaluate(c *cli.Command, model string, o edits.Options, n, seeds int, out e
 		return c.Fail(err)
 	}
 	el := time.Since(start)
-	how := chained(o, ", clauses chained")
+	how := chained(o, ", clauses chained") + fromSource(o)
 	c.Printf("%s on %d %s pairs (%s, %d steps, s_T %g, s_I %g, seed %d%s): %.3f GFLOPs per edit, %s in all\n\n", model, n, map[string]string{"test": "held-out", "val": "validation", "train": "training"}[split], o.Sampler, o.Steps, o.TextScale, o.ImageScale, o.Seed, how, gf, el.Round(time.Second))
 	if err := r.Report.WriteTable(c.Stdout, &r.Ceiling); err != nil {
 		return c.Fail(err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/clockwork-go/clockwork/captions"
 	"github.com/clockwork-go/clockwork/datasets"
+	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/edits"
 	"github.com/clockwork-go/clockwork/internal/cli"
 	"github.com/clockwork-go/clockwork/internal/fsutil"
@@ -59,6 +60,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&o.ImageScale, "image-scale", o.ImageScale, "guidance scale of the source frame, s_I")
 	fs.Uint64Var(&o.Seed, "seed", 0, "noise seed")
 	fs.IntVar(&o.Batch, "batch", 16, "frames per batch")
+	fs.Float64Var(&o.Strength, "strength", 0, "start each frame's edit from the frame noised part-way, running the last int(steps·strength) of the steps (SDEdit; diffusers' image-to-image strength); 0 or 1: from pure noise")
 	if code, ok := c.Parse(args, false); !ok {
 		return code
 	}
@@ -228,6 +230,9 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	how := "frame by frame, " + noise
 	if anc != nil {
 		how = fmt.Sprintf("anchor attention, anchors %v, cache %.1f MB, %s", anc, float64(cache)/1e6, noise)
+	}
+	if k, _ := diffusion.StepsFrom(o.Steps, o.Strength); k != o.Steps {
+		how += fmt.Sprintf(", from the frames at strength %g (the last %d steps)", o.Strength, k)
 	}
 	c.Printf("%d frames edited (%q; %s, %d steps, s_T %g, s_I %g; %s) in %s\n", t, *instruction, o.Sampler, o.Steps, o.TextScale, o.ImageScale, how, el.Round(time.Millisecond))
 	if toy != nil {
