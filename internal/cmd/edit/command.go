@@ -359,7 +359,7 @@ func fromSource(o edits.Options) string {
 	if err != nil || k == o.Steps {
 		return ""
 	}
-	return fmt.Sprintf(", from the source at strength %g (the last %d steps)", o.Strength, k)
+	return fmt.Sprintf(", from the source at strength %g (the last %d of the %d steps)", o.Strength, k, o.Steps)
 }
 
 // stepSpec is a study's step count, and the strength its edits start at

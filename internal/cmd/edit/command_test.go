@@ -77,9 +77,9 @@ func TestEditCommand(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "3 steps, s_T 3, s_I 1.25, clauses chained, from the source at strength 0.67 (the last 2 steps))"},
+		{nil, "3 steps, s_T 3, s_I 1.25, clauses chained, from the source at strength 0.67 (the last 2 of the 3 steps))"},
 		{[]string{"-steps", "3"}, "3 steps, s_T 3, s_I 1.25, clauses chained)"},
-		{[]string{"-strength", "0.5"}, "3 steps, s_T 3, s_I 1.25, clauses chained, from the source at strength 0.5 (the last 1 steps))"},
+		{[]string{"-strength", "0.5"}, "3 steps, s_T 3, s_I 1.25, clauses chained, from the source at strength 0.5 (the last 1 of the 3 steps))"},
 		{[]string{"-chain=false"}, "2 steps, s_T 3, s_I 1.25)"},
 	} {
 		args := append([]string{"-model", dir, "-input", in, "-instruction", "make it thicker and move it up", "-output", out}, c.args...)

@@ -232,7 +232,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		how = fmt.Sprintf("anchor attention, anchors %v, cache %.1f MB, %s", anc, float64(cache)/1e6, noise)
 	}
 	if k, _ := diffusion.StepsFrom(o.Steps, o.Strength); k != o.Steps {
-		how += fmt.Sprintf(", from the frames at strength %g (the last %d steps)", o.Strength, k)
+		how += fmt.Sprintf(", from the frames at strength %g (the last %d of the %d steps)", o.Strength, k, o.Steps)
 	}
 	c.Printf("%d frames edited (%q; %s, %d steps, s_T %g, s_I %g; %s) in %s\n", t, *instruction, o.Sampler, o.Steps, o.TextScale, o.ImageScale, how, el.Round(time.Millisecond))
 	if toy != nil {
