@@ -30,6 +30,9 @@
 // they do not implement is an error naming it. DDPM and DDIM clip their x₀
 // estimates to [−1, 1]; DPM-Solver++ and Euler do not, and their samples
 // can leave that range: ClipImages is where samples become images.
+// Options.Init and Strength start a run part-way from images (SDEdit, Meng
+// et al., ICLR 2022; diffusers' image-to-image strength), every sampler
+// alike.
 //
 // Conditioning is one value, Cond, carried row by row through every
 // sampler, denoiser, guidance wrapper and step hook: class labels, a

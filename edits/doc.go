@@ -57,5 +57,7 @@
 // instructions' words; the trainer drops the text, the image and both,
 // 5% of the time each, as InstructPix2Pix does. Editor.Edit samples with
 // two-scale guidance (diffusion.Guidance with ImageScale), the three
-// branches in one batch.
+// branches in one batch, from noise or, with Options.Strength, from the
+// source noised part-way (SDEdit, Meng et al., ICLR 2022), and edits an
+// instruction's clauses in turn with Options.Chain.
 package edits
