@@ -30,9 +30,10 @@ func TestChooseAnchors(t *testing.T) {
 	}
 }
 
-// TestEditAnchoredBatches: frames of the second phase are the same bits
-// whatever their batch or shard, and the anchors change them.
-func TestEditAnchoredBatches(t *testing.T) {
+// testVideo returns the test editor and a held-out toy video of 8 frames
+// (its frames as values in [−1, 1]).
+func testVideo(t *testing.T) (*edits.Editor, videos.Video, []float32) {
+	t.Helper()
 	e, err := edits.LoadEditor(texttest.EditorDir(t))
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +47,13 @@ func TestEditAnchoredBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := set.Videos[0]
-	frames := videos.FloatFrames(v.Source)
+	return e, v, videos.FloatFrames(v.Source)
+}
+
+// TestEditAnchoredBatches: frames of the second phase are the same bits
+// whatever their batch or shard, and the anchors change them.
+func TestEditAnchoredBatches(t *testing.T) {
+	e, v, frames := testVideo(t)
 	o := edits.DefaultOptions()
 	o.Steps = 2
 	anchors := []int{0, 4, 7}
@@ -124,20 +131,7 @@ func TestEditAnchoredBatches(t *testing.T) {
 // batch and not the frame edited from noise, and Clockwork, whose schedule
 // covers a whole run, refuses it.
 func TestEditFromFrames(t *testing.T) {
-	e, err := edits.LoadEditor(texttest.EditorDir(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := datasets.MNIST("test", "", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := videos.Generate(src, 1, 8, 3, edits.TestMix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := set.Videos[0]
-	frames := videos.FloatFrames(v.Source)
+	e, v, frames := testVideo(t)
 	o := edits.DefaultOptions()
 	o.Steps, o.Strength = 4, 0.5
 	byFrame, err := videos.Editing{Editor: e, Options: o, Batch: 4}.Run(frames, 8, v.Phrase, nil)
