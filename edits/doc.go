@@ -29,7 +29,9 @@
 // whatever the number drawn. Importing the package registers the data
 // kind "edits" with datasets.Open: the targets as the images, the
 // instructions as their captions, the sources as their Inputs, which is
-// what the trainer trains an editor on.
+// what the trainer trains an editor on ("edits:one" draws the train
+// split's instructions from the one-change ones alone, ClauseMix: the
+// clauses a chained edit makes one at a time).
 //
 // # The measures
 //

@@ -288,7 +288,37 @@ func TestOpenSplit(t *testing.T) {
 	if _, err := OpenSplit("dev", 3); err == nil || !strings.Contains(err.Error(), `edits: split "dev" is not train, val or test`) {
 		t.Fatalf("split dev: %v", err)
 	}
-	for _, bad := range []string{"edits:0", "edits:-3", "edits:x"} {
+	// "one": the train split's instructions are one-change ones alone;
+	// the held-out splits stay as they are.
+	for _, spec := range []string{"edits:40:one", "edits:one"} {
+		c, err := datasets.Open(spec, "train")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if spec == "edits:one" && c.Len() != 60000 {
+			t.Fatalf("%s: %d pairs, want the train split's 60000", spec, c.Len())
+		}
+		for i, phrase := range c.Captions[:40] {
+			if strings.Contains(phrase, " and ") {
+				t.Fatalf("%s: pair %d's instruction %q has two changes", spec, i, phrase)
+			}
+		}
+	}
+	mixed, err := datasets.Open("edits:40", "train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if two := strings.Count(strings.Join(mixed.Captions, "|"), " and "); two < 10 {
+		t.Fatalf("the train split drew %d two-change instructions of 40", two)
+	}
+	testOne, err := datasets.Open("edits:20:one", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(testOne.U8, d.U8) {
+		t.Fatal(`"one" changed the test split`)
+	}
+	for _, bad := range []string{"edits:0", "edits:-3", "edits:x", "edits:x:one", "edits:0:one"} {
 		if _, err := datasets.Open(bad, "test"); err == nil || !strings.Contains(err.Error(), "bad count") {
 			t.Errorf("%s: %v", bad, err)
 		}

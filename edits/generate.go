@@ -20,6 +20,10 @@ const (
 	// TestMix draws, a third of the time each, a one-change instruction, a
 	// two-change one seen in training and a held-out one.
 	TestMix
+	// ClauseMix draws one-change instructions only: the clauses a chained
+	// edit (Options.Chain) makes one at a time, for an editor fine-tuned
+	// to what the chain asks of it.
+	ClauseMix
 )
 
 // Set is an edit data set: pairs of a source image and its true edit
@@ -78,7 +82,7 @@ func Generate(src *datasets.Images, n int, seed uint64, mix Mix) (*Set, error) {
 	if n <= 0 {
 		return nil, fmt.Errorf("edits: %d pairs: the number must be positive", n)
 	}
-	if mix != TrainMix && mix != TestMix {
+	if mix != TrainMix && mix != TestMix && mix != ClauseMix {
 		return nil, fmt.Errorf("edits: unknown instruction mix %d", mix)
 	}
 	d, err := captions.NewDrawer(src)
@@ -122,8 +126,11 @@ func instructionGroups(mix Mix) [][]Instruction {
 			seen = append(seen, in)
 		}
 	}
-	if mix == TestMix {
+	switch mix {
+	case TestMix:
 		return [][]Instruction{one, seen, held}
+	case ClauseMix:
+		return [][]Instruction{one}
 	}
 	return [][]Instruction{one, seen}
 }

@@ -2,6 +2,7 @@ package edits
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/clockwork-go/clockwork/datasets"
 )
@@ -33,7 +34,17 @@ const (
 // the default count) and split ("train" or "test"), or the validation
 // split ("val", ValSeed). Another split is an error.
 func OpenSplit(split string, n int) (*Set, error) {
+	return openSplit(split, n, false)
+}
+
+// openSplit is OpenSplit; with clauses, the train split draws ClauseMix's
+// one-change instructions instead of TrainMix's (the held-out splits stay
+// TestMix's, what an editor is measured on).
+func openSplit(split string, n int, clauses bool) (*Set, error) {
 	seed, mix, def, digits := uint64(TrainSeed), TrainMix, 60000, split
+	if clauses && split == "train" {
+		mix = ClauseMix
+	}
 	switch split {
 	case "train":
 	case "test":
@@ -49,15 +60,26 @@ func OpenSplit(split string, n int) (*Set, error) {
 	return Open(digits, n, seed, mix)
 }
 
-// openData opens "edits[:N]": N edit pairs (default 60000 for the train
-// split, 10000 for the test split), the true edits as the images, their
-// instructions as captions and the sources as inputs.
+// ClauseData is the suffix of a data spec ("edits:one", "edits:N:one")
+// whose train split draws one-change instructions only (ClauseMix).
+const ClauseData = "one"
+
+// openData opens "edits[:N][:one]": N edit pairs (default 60000 for the
+// train split, 10000 for the test split), the true edits as the images,
+// their instructions as captions and the sources as inputs; with "one",
+// the train split's instructions are ClauseMix's.
 func openData(arg, split string) (*datasets.Images, error) {
+	clauses := false
+	if arg == ClauseData {
+		arg, clauses = "", true
+	} else if a, ok := strings.CutSuffix(arg, ":"+ClauseData); ok {
+		arg, clauses = a, true
+	}
 	n, err := datasets.ParseCount(arg, 0)
 	if err != nil {
 		return nil, err
 	}
-	s, err := OpenSplit(split, n)
+	s, err := openSplit(split, n, clauses)
 	if err != nil {
 		return nil, err
 	}
