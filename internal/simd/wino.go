@@ -36,13 +36,14 @@ func winoCheck(h, w int) {
 func winoWide(tx int) bool { return tx%8 == 0 }
 
 // winoIn16 sends the AVX-512 path's input transforms of rows of a multiple
-// of 16 tiles (32-pixel-wide images) to the 16-lane kernel. It is off: on
-// the 2-core Zen 4 this toolkit is measured on, which splits 512-bit
-// operations in halves, that kernel ran slower than the 8-lane one (270
-// against 250 ns a 32×32 channel, `go test -run NONE -bench
-// WinoTransforms -cpu 1 ./internal/simd`). Tests and the benchmark set
-// it; a CPU with full-width AVX-512 units may gain from it.
-var winoIn16 bool
+// of 16 tiles (32-pixel-wide images) to the 16-lane kernel, which gives the
+// 8-lane kernel's bits (TestWinoPathsAgree). It is on where the CPU runs
+// 512-bit operations at full width (fullWidth512): on the 2-core Sapphire
+// Rapids Xeon it transforms a 32×32 channel in 169–174 ns against 212–215
+// for the 8-lane kernel, and on the 2-core Zen 4, which splits 512-bit
+// operations in halves, it ran slower (270 against 250 ns; `go test -run
+// NONE -bench WinoTransforms -cpu 1 ./internal/simd`).
+var winoIn16 = fullWidth512(procCPUInfo)
 
 func winoRowCheck(tx, rows int) {
 	if tx <= 0 || tx%4 != 0 || rows <= 0 {

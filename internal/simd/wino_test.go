@@ -92,13 +92,13 @@ func TestWinoPathsAgree(t *testing.T) {
 		t.Skip("only the pure-Go path on this CPU")
 	}
 	r := rand.New(rand.NewPCG(5, 6))
+	defer func(was bool) { winoIn16 = was }(winoIn16)
 	for _, wide := range []bool{false, true} {
 		winoIn16 = wide
 		for _, s := range [][2]int{{12, 32}, {10, 24}, {4, 64}} {
 			winoAgree(t, r, s[0], s[1])
 		}
 	}
-	winoIn16 = false
 }
 
 func winoAgree(t *testing.T, r *rand.Rand, h, w int) {
@@ -241,8 +241,8 @@ func BenchmarkWinoTransforms(b *testing.B) {
 	})
 	for _, wide := range []bool{false, true} {
 		b.Run("in/"+map[bool]string{false: "8lanes", true: "16lanes"}[wide], func(b *testing.B) {
+			defer func(was bool) { winoIn16 = was }(winoIn16)
 			winoIn16 = wide
-			defer func() { winoIn16 = false }()
 			for i := 0; i < b.N; i++ {
 				WinoIn(v, n, q, tx, 0, ty)
 			}
