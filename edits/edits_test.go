@@ -295,6 +295,9 @@ func TestOpenSplit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if !strings.HasSuffix(c.Name, "-clauses") {
+			t.Fatalf("%s: named %q, not as one-change pairs", spec, c.Name)
+		}
 		if spec == "edits:one" && c.Len() != 60000 {
 			t.Fatalf("%s: %d pairs, want the train split's 60000", spec, c.Len())
 		}

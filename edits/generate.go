@@ -91,6 +91,9 @@ func Generate(src *datasets.Images, n int, seed uint64, mix Mix) (*Set, error) {
 	}
 	const side = captions.Side
 	name := "edits-" + strings.TrimPrefix(src.Name, "mnist-")
+	if mix == ClauseMix {
+		name += "-clauses" // what a training log names
+	}
 	img := func(name string) *datasets.Images {
 		return &datasets.Images{Name: name, C: 1, H: side, W: side, U8: make([]uint8, n*side*side), Labels: make([]int64, n), Classes: 10}
 	}
