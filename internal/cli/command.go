@@ -124,14 +124,21 @@ func (c *Command) Interrupted(format string, a ...any) int {
 func (c *Command) Printf(format string, a ...any) { fmt.Fprintf(c.Stdout, format, a...) }
 
 // Main runs a command's run function with a context cancelled on SIGINT or
-// SIGTERM (work then stops at a safe point and saves what it has) and
-// exits with its code.
+// SIGTERM (work then stops at a safe point and saves what it has; a
+// command without one calls ExitOnSignal) and exits with its code.
 func Main(run func(ctx context.Context, args []string, stdout, stderr io.Writer) int) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
+
+// ExitOnSignal restores SIGINT's and SIGTERM's default for a command that
+// does not watch Main's context (one that writes its outputs only at the
+// end): they then end the process at once, as in any Go program, instead
+// of cancelling a context that nothing reads while the work runs on to its
+// end. Its Run calls it first.
+func ExitOnSignal() { signal.Reset(os.Interrupt, syscall.SIGTERM) }
 
 // Split returns the non-empty fields of a comma-separated list.
 func Split(s string) []string {

@@ -36,6 +36,7 @@ const DefaultModel = "models/mnist_edit"
 // Run runs the edit command with the arguments after its name, writing to
 // stdout and stderr, and returns its exit status.
 func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	cli.ExitOnSignal() // the work does not stop at a safe point: a signal ends it
 	c := cli.New("edit", "edit images by an instruction with an InstructPix2Pix editor, or evaluate it on the held-out edits",
 		[]string{`edit -input samples.npz -instruction "make it thicker" -output edited.npz`,
 			`edit -input digit.png -instruction "move it to the left and rotate it a little right" -output out.npz`,

@@ -17,6 +17,7 @@ import (
 // Run runs the predict command with the arguments after its name, writing to
 // stdout and stderr, and returns its exit status.
 func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	cli.ExitOnSignal() // the work does not stop at a safe point: a signal ends it
 	return run(args, stdout, stderr)
 }
 

@@ -33,6 +33,7 @@ const DefaultModel = "models/mnist_edit"
 // Run runs the video command with the arguments after its name, writing to
 // stdout and stderr, and returns its exit status.
 func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	cli.ExitOnSignal() // the work does not stop at a safe point: a signal ends it
 	c := cli.New("video", "edit a video frame by frame with an instruction-guided editor; without -input, a held-out toy video with known motion, measured against its true edit",
 		[]string{"video", `video -input clip.gif -instruction "make it thicker" -output runs/video/out.npz`, "video -shared-noise"}, stdout, stderr)
 	fs := c.Flags
