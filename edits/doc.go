@@ -31,7 +31,9 @@
 // instructions as their captions, the sources as their Inputs, which is
 // what the trainer trains an editor on ("edits:one" draws the train
 // split's instructions from the one-change ones alone, ClauseMix: the
-// clauses a chained edit makes one at a time).
+// clauses a chained edit makes one at a time; "edits:chained:FILE" adds to
+// the train split an editor's own first-clause edits as the sources of
+// its second clauses, ChainedData).
 //
 // # The measures
 //

@@ -516,3 +516,63 @@ func TestStrength(t *testing.T) {
 		t.Fatal("with shared noise, image 1 does not start from its own source")
 	}
 }
+
+// TestFirstClauses checks that the chained training pairs' sources are
+// the intermediates a chained edit gives its second clauses, and that
+// "edits:chained:FILE" trains on them.
+func TestFirstClauses(t *testing.T) {
+	dir, _, set := editorDir(t)
+	const n, per = 6, 32 * 32
+	e, src := loadWithSources(t, dir, set, n)
+	o := edits.DefaultOptions()
+	o.Steps, o.Seed, o.Batch = 2, 4, 4
+	phr := set.Subset(n).Phrases()
+	pairs, first, err := e.FirstClauses(set, n, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []int
+	for i, p := range phr {
+		if strings.Contains(p, " and ") {
+			want = append(want, i)
+		}
+	}
+	if len(want) == 0 || len(want) == n {
+		t.Fatalf("the first %d pairs %q: want both kinds of instruction", n, phr)
+	}
+	if !slices.Equal(pairs, want) || len(first) != len(pairs)*per {
+		t.Fatalf("pairs %v (%d values), want the two-clause ones %v", pairs, len(first), want)
+	}
+	// The chained edit of the n pairs is, at each two-clause pair, its
+	// second clause's edit of the intermediate (same noise stream).
+	oc := o
+	oc.Chain = true
+	got, err := e.Edit(src, n, phr, oc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mid := append([]float32(nil), src...)
+	second := make([]string, n)
+	for i := range second {
+		second[i] = "make it thicker"
+	}
+	for k, i := range pairs {
+		copy(mid[i*per:(i+1)*per], first[k*per:(k+1)*per])
+		c, err := edits.Clauses(phr[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		second[i] = c[1]
+	}
+	o2 := o
+	o2.Seed = edits.ChainSeed(o.Seed, 1)
+	out, err := e.Edit(mid, n, second, o2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range pairs {
+		if !slices.Equal(out[i*per:(i+1)*per], got[i*per:(i+1)*per]) {
+			t.Fatalf("pair %d: the second clause's edit of FirstClauses' output is not the chained edit", i)
+		}
+	}
+}

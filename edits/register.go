@@ -67,8 +67,12 @@ const ClauseData = "one"
 // openData opens "edits[:N][:one]": N edit pairs (default 60000 for the
 // train split, 10000 for the test split), the true edits as the images,
 // their instructions as captions and the sources as inputs; with "one",
-// the train split's instructions are ClauseMix's.
+// the train split's instructions are ClauseMix's. "edits:chained:FILE"
+// adds FILE's chained pairs to the train split (ChainedData).
 func openData(arg, split string) (*datasets.Images, error) {
+	if path, ok := chainedArg(arg); ok {
+		return openChained(path, split)
+	}
 	clauses := false
 	if arg == ClauseData {
 		arg, clauses = "", true

@@ -12,6 +12,10 @@
 // digits; the instructions held out of training among them) and reports
 // edit success, preservation, PSNR, L2 and L1 outside the edit, per kind
 // of instruction and per instruction, beside the true edits' own measures.
+// With -chain-data FILE it edits the two-change instructions among the
+// first -n training pairs by their first clause and writes the edits, the
+// sources a chained edit gives the second clauses, for the trainer's
+// -data edits:chained:FILE.
 // An edit depends only on -seed and the image's index, not on -batch.
 package main
 

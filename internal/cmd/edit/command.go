@@ -76,6 +76,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	studentChainSteps := fs.String("student-chain-steps", "", "with -study: also the student editing clauses in turn, at each of these step counts per clause, and with -student-adaptor likewise")
 	rounds := fs.Int("rounds", 5, "with -study: paired timing rounds against the reference (0: none)")
 	timeBatch := fs.Int("time-batch", 16, "with -study: edits per timed round")
+	chainData := fs.String("chain-data", "", "write to this .npz the editor's edits, at its chained defaults, by the first clause of every two-change instruction among the first -n training pairs: sources for its second clauses as a chained edit gives them (train on them with -data edits:chained:FILE)")
 	if code, ok := c.Parse(args, false); !ok {
 		return code
 	}
@@ -90,6 +91,15 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if (o.Compose > 1 && (*sweep != "" || *study != "")) || (o.Chain && *study != "") {
 		return c.Usage("-compose goes with -eval or one edit (-input, -instruction), -chain with those and -sweep: -study runs each editor one edit per instruction, and clauses in turn at -chain-steps and -student-chain-steps")
+	}
+	if *chainData != "" {
+		if *eval || *sweep != "" || *study != "" || *input != "" || *output != "" {
+			return c.Usage("-chain-data edits training pairs: -eval, -sweep, -study, -input and -output go without it")
+		}
+		if *n <= 0 {
+			return c.Usage("-n %d: want a positive number of pairs", *n)
+		}
+		return writeChainData(c, *model, o, *n, *chainData, given(c), c.Given("strength"))
 	}
 	if *sweep != "" {
 		if *eval || *input != "" || *output != "" {

@@ -394,3 +394,29 @@ func TestEditStudy(t *testing.T) {
 		}
 	}
 }
+
+// TestChainData: -chain-data writes the first clauses' edits of the
+// two-change training pairs, which "edits:chained:FILE" reads; it goes
+// without -eval.
+func TestChainData(t *testing.T) {
+	dir := tinyEditor(t)
+	out := filepath.Join(t.TempDir(), "chained.npz")
+	if code, msg := run("-model", dir, "-chain-data", out, "-n", "6", "-eval"); code != 2 || !strings.Contains(msg, "-chain-data edits training pairs") {
+		t.Fatalf("-chain-data with -eval: %d %s", code, msg)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("a usage error wrote the file")
+	}
+	code, msg := run("-model", dir, "-chain-data", out, "-n", "6", "-steps", "2")
+	if code != 0 || !strings.Contains(msg, "two-change instructions among the first 6 training pairs") {
+		t.Fatalf("-chain-data: %d %s", code, msg)
+	}
+	a, err := npzio.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := len(a["pairs"].I64)
+	if k == 0 || k > 6 || len(a["sources"].F32) != k*32*32 {
+		t.Fatalf("%d pairs, %d source values", k, len(a["sources"].F32))
+	}
+}
