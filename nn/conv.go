@@ -121,16 +121,8 @@ func (l wide) padPlanes(dst []float32, x planes, i, c int, tmp []float32) {
 		xp := x.plane(i, ci, tmp)
 		plane := dst[ci*l.hp*l.wp : (ci+1)*l.hp*l.wp]
 		clear(plane[:g.PadT*l.wp+g.PadL])
-		pads := g.PadR + g.PadL // the right pad, then the next row's left pad
-		for y := 0; y < l.h; y++ {
-			row := plane[(y+g.PadT)*l.wp+g.PadL:]
-			src := xp[y*l.w : (y+1)*l.w]
-			copy(row, src)
-			gap := row[len(src):min(len(row), len(src)+pads)]
-			for i := range gap {
-				gap[i] = 0
-			}
-		}
+		// Each row, then the right pad and the next row's left pad.
+		simd.PadRows(plane[g.PadT*l.wp+g.PadL:], xp, l.h, l.w, l.wp, g.PadR+g.PadL)
 		clear(plane[(l.h+g.PadT)*l.wp:])
 	}
 }
@@ -246,11 +238,7 @@ func conv1(y []float32, x planes, wt *simd.PackedA, bias []float32, n, cin, cout
 					if bias != nil {
 						b = bias[oc]
 					}
-					for oy := 0; oy < l.ho; oy++ {
-						src := yw[oc*l.cols+oy*l.wp:][:l.wo]
-						dst := yi[(oc*l.ho+oy)*l.wo:][:l.wo]
-						simd.Affine(dst, src, 1, b)
-					}
+					simd.AffineRows(yi[oc*l.ho*l.wo:], l.wo, yw[oc*l.cols:], l.wp, l.ho, l.wo, 1, b)
 					ep.apply(y, i*outSize+oc*l.ho*l.wo, l.ho*l.wo, i*cout+oc)
 				}
 				continue

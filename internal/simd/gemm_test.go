@@ -262,3 +262,42 @@ func TestNarrowTailsMatchWide(t *testing.T) {
 		}
 	}
 }
+
+// TestGemvTail checks the one-row product's last columns (fewer than a
+// kernel's 16) to the bit against each column summed alone in order, as
+// they were before they were summed side by side.
+func TestGemvTail(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, p := range Available() {
+		Use(p)
+		for _, s := range [][2]int{{1086, 288}, {7, 9}, {79, 3}} {
+			n, k := s[0], s[1]
+			base := randSlice(r, 2*n+k*3)
+			boff := make([]int, k)
+			for i := range boff {
+				boff[i] = r.IntN(len(base) - n)
+			}
+			a := randSlice(r, k)
+			var pa PackedA
+			pa.Pack(a, k, false, 1, k, 1)
+			for _, beta := range []float32{0, 1} {
+				c0 := randSlice(r, n)
+				c := append([]float32(nil), c0...)
+				GemmIndirect(&pa, base, boff, n, beta, c, n)
+				for j := n - n%16; j < n; j++ {
+					var s float32
+					for q, o := range boff {
+						s += a[q] * base[o+j]
+					}
+					if beta == 1 {
+						s = c0[j] + s
+					}
+					if math.Float32bits(c[j]) != math.Float32bits(s) {
+						t.Fatalf("%s n %d k %d beta %g: C[%d] = %g, want %g summed alone", p, n, k, beta, j, c[j], s)
+					}
+				}
+			}
+		}
+	}
+	Use(Available()[0])
+}

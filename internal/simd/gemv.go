@@ -19,15 +19,39 @@ func gemvRow(k64, k16 gemvKernel, k, n int, a []float32, boff []int, base []floa
 	for ; j+16 <= n; j += 16 {
 		k16(k, &a[0], &boff[0], &base[j], &c[j], acc)
 	}
-	for ; j < n; j++ {
-		var s float32
-		for p, o := range boff[:k] {
-			s += a[p] * base[o+j]
+	if j == n {
+		return
+	}
+	// The last columns (fewer than 16), each summed in order of p as it
+	// always was, four at a time in registers so that their sums overlap.
+	for ; j < n; j += 4 {
+		var s [4]float32
+		switch w := n - j; {
+		case w >= 4:
+			var s0, s1, s2, s3 float32
+			for p, o := range boff[:k] {
+				ap, r := a[p], base[o+j:o+j+4]
+				s0 += ap * r[0]
+				s1 += ap * r[1]
+				s2 += ap * r[2]
+				s3 += ap * r[3]
+			}
+			s = [4]float32{s0, s1, s2, s3}
+		default:
+			for q := range w {
+				var v float32
+				for p, o := range boff[:k] {
+					v += a[p] * base[o+j+q]
+				}
+				s[q] = v
+			}
 		}
-		if acc {
-			c[j] += s
-		} else {
-			c[j] = s
+		for q := range min(4, n-j) {
+			if acc {
+				c[j+q] += s[q]
+			} else {
+				c[j+q] = s[q]
+			}
 		}
 	}
 }

@@ -255,3 +255,44 @@ func SoftmaxGrad(dp, p []float32, scale float32) {
 		dp[i] = scale * p[i] * (dp[i] - d)
 	}
 }
+
+// AffineRows applies Affine to rows rows of w values: row r of dst, at
+// r·ds, becomes a·(row r of src, at r·ss) + b, to the bit as Affine gives
+// it row by row, without a call's checks per row (the rows of a wide
+// convolution layout copied out, 32 values each).
+func AffineRows(dst []float32, ds int, src []float32, ss, rows, w int, a, b float32) {
+	if rows <= 0 || w <= 0 {
+		return
+	}
+	_, _ = dst[(rows-1)*ds+w-1], src[(rows-1)*ss+w-1]
+	if l := vecLanes(); l == 0 || w%l != 0 {
+		for r := 0; r < rows; r++ {
+			Affine(dst[r*ds:r*ds+w], src[r*ss:r*ss+w], a, b)
+		}
+		return
+	}
+	affineRowsAsm(dst, src, rows, w, ds, ss, a, b)
+}
+
+// PadRows copies rows rows of w values from src (contiguous) into dst, row
+// r at r·stride, each followed by gap zeros (fewer where dst ends first):
+// the rows of a plane put into a zero-padded layout, a right pad and the
+// next row's left pad between them.
+func PadRows(dst, src []float32, rows, w, stride, gap int) {
+	if rows <= 0 || w <= 0 {
+		return
+	}
+	_, _ = src[rows*w-1], dst[(rows-1)*stride+w-1]
+	v := 0 // rows the vector kernel copies: all but the last, whose gap dst may cut
+	if l := vecLanes(); l > 0 && w%l == 0 && stride >= w+gap {
+		v = rows - 1
+	}
+	if v > 0 {
+		padRowsAsm(dst, src, v, w, stride, gap)
+	}
+	for r := v; r < rows; r++ {
+		row := dst[r*stride:]
+		copy(row, src[r*w:(r+1)*w])
+		clear(row[w:min(len(row), w+gap)])
+	}
+}

@@ -15,6 +15,34 @@ func affine512(dst, src *float32, n int, a, b float32)
 func affine256(dst, src *float32, n int, a, b float32)
 
 //go:noescape
+func affineRows512(dst, src *float32, rows, w, ds, ss int, a, b float32)
+
+//go:noescape
+func affineRows256(dst, src *float32, rows, w, ds, ss int, a, b float32)
+
+func affineRowsAsm(dst, src []float32, rows, w, ds, ss int, a, b float32) {
+	if path == AVX512 {
+		affineRows512(&dst[0], &src[0], rows, w, ds, ss, a, b)
+	} else {
+		affineRows256(&dst[0], &src[0], rows, w, ds, ss, a, b)
+	}
+}
+
+//go:noescape
+func padRows512(dst, src *float32, rows, w, stride, gap int)
+
+//go:noescape
+func padRows256(dst, src *float32, rows, w, stride, gap int)
+
+func padRowsAsm(dst, src []float32, rows, w, stride, gap int) {
+	if path == AVX512 {
+		padRows512(&dst[0], &src[0], rows, w, stride, gap)
+	} else {
+		padRows256(&dst[0], &src[0], rows, w, stride, gap)
+	}
+}
+
+//go:noescape
 func sumDev512(x *float32, n int, m float32, acc *float32)
 
 //go:noescape

@@ -355,6 +355,84 @@ affinedone512:
 	VZEROUPPER
 	RET
 
+// func affineRows512(dst, src *float32, rows, w, ds, ss int, a, b float32)
+TEXT ·affineRows512(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rows+16(FP), CX
+	MOVQ w+24(FP), DX
+	MOVQ ds+32(FP), R8
+	MOVQ ss+40(FP), R9
+	VBROADCASTSS a+48(FP), Z0
+	VBROADCASTSS b+52(FP), Z1
+	SHLQ $2, R8
+	SHLQ $2, R9
+	SHRQ $4, DX
+	TESTQ CX, CX
+	JEQ affineRowsdone512
+	TESTQ DX, DX
+	JEQ affineRowsdone512
+affineRowsrow512:
+	MOVQ DI, R11
+	MOVQ SI, R12
+	MOVQ DX, R10
+affineRowsvec512:
+	VMOVUPS (R12), Z2
+	VFMADD213PS Z1, Z0, Z2
+	VMOVUPS Z2, (R11)
+	ADDQ $64, R12
+	ADDQ $64, R11
+	DECQ R10
+	JNZ affineRowsvec512
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ CX
+	JNZ affineRowsrow512
+affineRowsdone512:
+	VZEROUPPER
+	RET
+
+// func padRows512(dst, src *float32, rows, w, stride, gap int)
+TEXT ·padRows512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rows+16(FP), CX
+	MOVQ w+24(FP), DX
+	MOVQ stride+32(FP), R8
+	MOVQ gap+40(FP), R9
+	SHLQ $2, R8
+	SHRQ $4, DX
+	TESTQ CX, CX
+	JEQ padRowsdone512
+padRowsrow512:
+	MOVQ DI, R11
+	MOVQ DX, R10
+	TESTQ R10, R10
+	JEQ padRowsgap512
+padRowsvec512:
+	VMOVUPS (SI), Z0
+	VMOVUPS Z0, (R11)
+	ADDQ $64, SI
+	ADDQ $64, R11
+	DECQ R10
+	JNZ padRowsvec512
+padRowsgap512:
+	MOVQ R9, R10
+	TESTQ R10, R10
+	JEQ padRowsnext512
+padRowszero512:
+	MOVL $0, (R11)
+	ADDQ $4, R11
+	DECQ R10
+	JNZ padRowszero512
+padRowsnext512:
+	ADDQ R8, DI
+	DECQ CX
+	JNZ padRowsrow512
+padRowsdone512:
+	VZEROUPPER
+	RET
+
 // func sumDev512(x *float32, n int, m float32, acc *float32)
 TEXT ·sumDev512(SB), NOSPLIT, $0-32
 	MOVQ x+0(FP), SI
@@ -634,6 +712,84 @@ affineloop256:
 	DECQ CX
 	JNZ affineloop256
 affinedone256:
+	VZEROUPPER
+	RET
+
+// func affineRows256(dst, src *float32, rows, w, ds, ss int, a, b float32)
+TEXT ·affineRows256(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rows+16(FP), CX
+	MOVQ w+24(FP), DX
+	MOVQ ds+32(FP), R8
+	MOVQ ss+40(FP), R9
+	VBROADCASTSS a+48(FP), Y0
+	VBROADCASTSS b+52(FP), Y1
+	SHLQ $2, R8
+	SHLQ $2, R9
+	SHRQ $3, DX
+	TESTQ CX, CX
+	JEQ affineRowsdone256
+	TESTQ DX, DX
+	JEQ affineRowsdone256
+affineRowsrow256:
+	MOVQ DI, R11
+	MOVQ SI, R12
+	MOVQ DX, R10
+affineRowsvec256:
+	VMOVUPS (R12), Y2
+	VFMADD213PS Y1, Y0, Y2
+	VMOVUPS Y2, (R11)
+	ADDQ $32, R12
+	ADDQ $32, R11
+	DECQ R10
+	JNZ affineRowsvec256
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ CX
+	JNZ affineRowsrow256
+affineRowsdone256:
+	VZEROUPPER
+	RET
+
+// func padRows256(dst, src *float32, rows, w, stride, gap int)
+TEXT ·padRows256(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rows+16(FP), CX
+	MOVQ w+24(FP), DX
+	MOVQ stride+32(FP), R8
+	MOVQ gap+40(FP), R9
+	SHLQ $2, R8
+	SHRQ $3, DX
+	TESTQ CX, CX
+	JEQ padRowsdone256
+padRowsrow256:
+	MOVQ DI, R11
+	MOVQ DX, R10
+	TESTQ R10, R10
+	JEQ padRowsgap256
+padRowsvec256:
+	VMOVUPS (SI), Y0
+	VMOVUPS Y0, (R11)
+	ADDQ $32, SI
+	ADDQ $32, R11
+	DECQ R10
+	JNZ padRowsvec256
+padRowsgap256:
+	MOVQ R9, R10
+	TESTQ R10, R10
+	JEQ padRowsnext256
+padRowszero256:
+	MOVL $0, (R11)
+	ADDQ $4, R11
+	DECQ R10
+	JNZ padRowszero256
+padRowsnext256:
+	ADDQ R8, DI
+	DECQ CX
+	JNZ padRowsrow256
+padRowsdone256:
 	VZEROUPPER
 	RET
 

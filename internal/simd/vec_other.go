@@ -9,6 +9,8 @@ func affineAsm(dst, src []float32, n int, a, b float32)                         
 func sumDevAsm(x []float32, n int, m float32, acc *[32]float32)                            {}
 func gnBackwardAsm(dy, gz, x []float32, n int, p *[4]float32, silu bool, acc *[32]float32) {}
 func axpbycAsm(dst, y, x []float32, n int, p *[3]float32)                                  {}
+func padRowsAsm(dst, src []float32, rows, w, stride, gap int)                              {}
+func affineRowsAsm(dst, src []float32, rows, w, ds, ss int, a, b float32)                  {}
 
 func expShiftAsm(dst, src []float32, n int, m float32, acc *[32]float32) {}
 

@@ -167,3 +167,64 @@ func TestElementwiseIgnoresPosition(t *testing.T) {
 		}
 	}
 }
+
+// TestAffineRows checks AffineRows to the bit against Affine row by row,
+// on every path, for rows a vector's multiple long and not.
+func TestAffineRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, p := range Available() {
+		if err := Use(p); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range []int{32, 16, 7, 33} {
+			const rows, ss, ds = 5, 50, 40
+			src := randSlice(r, rows*ss)
+			got, want := randSlice(r, rows*ds), make([]float32, rows*ds)
+			copy(want, got)
+			AffineRows(got, ds, src, ss, rows, w, 1.3, -0.2)
+			for i := 0; i < rows; i++ {
+				Affine(want[i*ds:i*ds+w], src[i*ss:i*ss+w], 1.3, -0.2)
+			}
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s w %d: value %d is %g, want %g (Affine row by row; between rows untouched)", p, w, i, got[i], want[i])
+				}
+			}
+		}
+	}
+	Use(Available()[0])
+}
+
+// TestPadRows checks PadRows on every path against the copy it stands
+// for: each row in place, the gap after it zeroed (cut where dst ends),
+// everything else untouched.
+func TestPadRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, p := range Available() {
+		if err := Use(p); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range [][4]int{{32, 32, 34, 2}, {5, 16, 18, 2}, {3, 7, 9, 2}, {4, 16, 16, 0}, {2, 32, 40, 5}} {
+			rows, w, stride, gap := c[0], c[1], c[2], c[3]
+			src := randSlice(r, rows*w)
+			for _, extra := range []int{0, 1, 8} { // dst ends inside the last gap, or past it
+				n := (rows-1)*stride + w + extra
+				got := randSlice(r, n)
+				want := append([]float32(nil), got...)
+				for i := 0; i < rows; i++ {
+					copy(want[i*stride:], src[i*w:(i+1)*w])
+					for k := i*stride + w; k < min(n, i*stride+w+gap); k++ {
+						want[k] = 0
+					}
+				}
+				PadRows(got, src, rows, w, stride, gap)
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s %v, %d past the last row: value %d is %g, want %g", p, c, extra, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+	Use(Available()[0])
+}
