@@ -80,9 +80,10 @@ func WriteChained(path string, pairs []int, sources []float32) error {
 }
 
 // openChained opens "edits:chained:path" for split: the train split's
-// 60,000 pairs followed by path's chained pairs (ChainedData); another
-// split is the plain one (what a trainer measures on).
-func openChained(path, split string) (*datasets.Images, error) {
+// first n pairs (n ≤ 0: all 60,000) followed by path's chained pairs
+// (ChainedData); another split is the plain one (what a trainer measures
+// on).
+func openChained(path, split string, n int) (*datasets.Images, error) {
 	if path == "" {
 		return nil, fmt.Errorf("edits:%s: no file", ChainedData)
 	}
@@ -111,11 +112,11 @@ func openChained(path, split string) (*datasets.Images, error) {
 	if len(sa.Shape) != 4 || sa.Shape[0] != k || sa.Shape[1] != 1 || sa.Shape[2] != side || sa.Shape[3] != side {
 		return nil, fmt.Errorf("chained pairs %s: sources of shape %v for %d pairs, want (%d, 1, %d, %d)", path, sa.Shape, k, k, side, side)
 	}
-	s, err := OpenSplit("train", 0)
+	s, err := OpenSplit("train", n)
 	if err != nil {
 		return nil, err
 	}
-	n := s.Len()
+	n = s.Len()
 	d := s.Data
 	out := &datasets.Images{Name: d.Name + "-chained", C: 1, H: side, W: side, Classes: d.Classes,
 		U8:       append(append(make([]uint8, 0, (n+k)*per), d.U8...), make([]uint8, k*per)...),

@@ -71,7 +71,7 @@ const ClauseData = "one"
 // adds FILE's chained pairs to the train split (ChainedData).
 func openData(arg, split string) (*datasets.Images, error) {
 	if path, ok := chainedArg(arg); ok {
-		return openChained(path, split)
+		return openChained(path, split, 0)
 	}
 	clauses := false
 	if arg == ClauseData {
