@@ -1,6 +1,7 @@
 package edits
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strings"
@@ -21,44 +22,52 @@ import (
 // (Bengio et al., NeurIPS 2015) trains a sequence model on).
 const ChainedData = "chained:"
 
-// FirstClauses edits, with e under o (one edit per pair: o.Chain is
-// ignored), the source of every pair among the first n of set whose
-// instruction has two clauses by its first clause, pair j from noise stream
-// j of o.Seed: the intermediate a chained edit of those n pairs gives its
-// second clause. It returns those pairs' indices and the edits (1×32×32
-// each, in [−1, 1] as the model gives them).
-func (e *Editor) FirstClauses(set *Set, n int, o Options, progress func(int)) ([]int, []float32, error) {
-	n = min(n, set.Len())
+// TwoClausePairs returns the indices of the pairs among the first n of set
+// whose instruction has two clauses: those a chained edit edits twice.
+func TwoClausePairs(set *Set, n int) ([]int, error) {
 	var pairs []int
-	var first []string
-	for i := range n {
-		c, err := Clauses(set.Data.Captions[i])
+	for i, p := range set.Phrases()[:min(n, set.Len())] {
+		c, err := Clauses(p)
 		if err != nil {
-			return nil, nil, fmt.Errorf("pair %d: %w", i, err)
+			return nil, fmt.Errorf("pair %d: %w", i, err)
 		}
 		if len(c) == 2 {
 			pairs = append(pairs, i)
-			first = append(first, c[0])
 		}
 	}
 	if len(pairs) == 0 {
-		return nil, nil, fmt.Errorf("none of the first %d pairs has a two-clause instruction", n)
+		return nil, fmt.Errorf("none of the first %d pairs has a two-clause instruction", n)
 	}
-	per := set.Data.C * set.Data.H * set.Data.W
-	src := make([]float32, len(pairs)*per)
-	for k, i := range pairs {
-		set.Sources().Image(i, src[k*per:(k+1)*per])
-	}
+	return pairs, nil
+}
+
+// FirstClauses edits, with e under o (one edit per pair: o.Chain is
+// ignored), the source of each of the pairs of set (TwoClausePairs) by
+// its instruction's first clause, pair j from noise stream j of o.Seed:
+// the intermediate a chained edit of the pairs up to the last gives its
+// second clause. It returns the edits (1×32×32 each, in [−1, 1] as the
+// model gives them); progress counts them.
+func (e *Editor) FirstClauses(set *Set, pairs []int, o Options, progress func(int)) ([]float32, error) {
 	oo := o
 	oo.Chain = false
 	if err := oo.Check(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	out, err := e.edit(&diffusion.ModelDenoiser{Model: e.Model}, src, len(pairs), first, oo, pairs, progress)
-	if err != nil {
-		return nil, nil, err
+	per := set.Data.C * set.Data.H * set.Data.W
+	src := make([]float32, len(pairs)*per)
+	first := make([]string, len(pairs))
+	for k, i := range pairs {
+		if i < 0 || i >= set.Len() {
+			return nil, fmt.Errorf("pair %d of a set of %d", i, set.Len())
+		}
+		c, err := Clauses(set.Phrases()[i])
+		if err != nil || len(c) != 2 {
+			return nil, fmt.Errorf("pair %d (%q) is not a two-clause instruction", i, set.Phrases()[i])
+		}
+		first[k] = c[0]
+		set.Sources().Image(i, src[k*per:(k+1)*per])
 	}
-	return pairs, out, nil
+	return e.edit(&diffusion.ModelDenoiser{Model: e.Model}, src, len(pairs), first, oo, pairs, progress)
 }
 
 // WriteChained writes the first-clause edits of FirstClauses to path, an
@@ -112,7 +121,7 @@ func openChained(path, split string, n int) (*datasets.Images, error) {
 	if len(sa.Shape) != 4 || sa.Shape[0] != k || sa.Shape[1] != 1 || sa.Shape[2] != side || sa.Shape[3] != side {
 		return nil, fmt.Errorf("chained pairs %s: sources of shape %v for %d pairs, want (%d, 1, %d, %d)", path, sa.Shape, k, k, side, side)
 	}
-	s, err := OpenSplit("train", n)
+	s, err := OpenSplit("train", cmp.Or(max(n, 0), TrainPairs))
 	if err != nil {
 		return nil, err
 	}

@@ -527,7 +527,11 @@ func TestFirstClauses(t *testing.T) {
 	o := edits.DefaultOptions()
 	o.Steps, o.Seed, o.Batch = 2, 4, 4
 	phr := set.Subset(n).Phrases()
-	pairs, first, err := e.FirstClauses(set, n, o, nil)
+	pairs, err := edits.TwoClausePairs(set, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := e.FirstClauses(set, pairs, o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -542,6 +546,17 @@ func TestFirstClauses(t *testing.T) {
 	}
 	if !slices.Equal(pairs, want) || len(first) != len(pairs)*per {
 		t.Fatalf("pairs %v (%d values), want the two-clause ones %v", pairs, len(first), want)
+	}
+	if _, err := e.FirstClauses(set, []int{want[0] + 1000}, o, nil); err == nil {
+		t.Fatal("FirstClauses edited a pair outside the set")
+	}
+	for i, p := range phr {
+		if !strings.Contains(p, " and ") {
+			if _, err := e.FirstClauses(set, []int{i}, o, nil); err == nil || !strings.Contains(err.Error(), "not a two-clause instruction") {
+				t.Fatalf("FirstClauses of a one-clause pair: %v", err)
+			}
+			break
+		}
 	}
 	// The chained edit of the n pairs is, at each two-clause pair, its
 	// second clause's edit of the intermediate (same noise stream).

@@ -30,6 +30,10 @@ const (
 	ValSeed = 3
 )
 
+// TrainPairs is the number of pairs of the train split as the trainer
+// reads it ("edits"); the test and validation splits hold 10,000.
+const TrainPairs = 60000
+
 // OpenSplit returns the pairs datasets.Open gives for "edits:N" (n ≤ 0:
 // the default count) and split ("train" or "test"), or the validation
 // split ("val", ValSeed). Another split is an error.
@@ -41,7 +45,7 @@ func OpenSplit(split string, n int) (*Set, error) {
 // one-change instructions instead of TrainMix's (the held-out splits stay
 // TestMix's, what an editor is measured on).
 func openSplit(split string, n int, clauses bool) (*Set, error) {
-	seed, mix, def, digits := uint64(TrainSeed), TrainMix, 60000, split
+	seed, mix, def, digits := uint64(TrainSeed), TrainMix, TrainPairs, split
 	if clauses && split == "train" {
 		mix = ClauseMix
 	}

@@ -22,22 +22,20 @@ func writeChainData(c *cli.Command, model string, o edits.Options, n int, path s
 	}
 	e.Defaults.Apply(&o, !g[0], !g[1], !g[2])
 	e.Defaults.ApplyChain(&o, false, g[2], strength)
-	set, err := edits.OpenSplit("train", 0)
+	if n > edits.TrainPairs {
+		return c.Fail(fmt.Errorf("-n %d: the train split has %d pairs", n, edits.TrainPairs))
+	}
+	set, err := edits.OpenSplit("train", n)
 	if err != nil {
 		return c.Fail(err)
 	}
-	if n > set.Len() {
-		return c.Fail(fmt.Errorf("-n %d: the train split has %d pairs", n, set.Len()))
+	pairs, err := edits.TwoClausePairs(set, n)
+	if err != nil {
+		return c.Fail(err)
 	}
-	two := 0
-	for _, p := range set.Subset(n).Phrases() {
-		if cl, err := edits.Clauses(p); err == nil && len(cl) == 2 {
-			two++
-		}
-	}
-	prog := cli.NewProgress(c.Stderr, two, "edit")
+	prog := cli.NewProgress(c.Stderr, len(pairs), "edit")
 	start := time.Now()
-	pairs, out, err := e.FirstClauses(set, n, o, func(done int) { prog.Set(done, "") })
+	out, err := e.FirstClauses(set, pairs, o, func(done int) { prog.Set(done, "") })
 	prog.Finish()
 	if err != nil {
 		return c.Fail(err)
