@@ -46,7 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	tc := &d
 	out := fs.String("out", "runs/mnist", "run directory")
 	config := fs.String("config", "mnist", "U-Net config: an embedded name, a config.json or a model directory")
-	data := fs.String("data", "mnist", "training data (with -resume: the run's own by default): mnist, mnist:DIR, shapes[:N], npz:PATH[:images[:labels[:classes]]], captions[:N] (captioned digits, for a text config), edits[:N][:one] (edit pairs, for an editor: -config mnist_edit, or -init a text model; :one, one-change instructions only, the clauses a chained edit makes)")
+	data := fs.String("data", "mnist", "training data (with -resume: the run's own by default): mnist, mnist:DIR, shapes[:N], npz:PATH[:images[:labels[:classes]]], captions[:N] (captioned digits, for a text config), edits[:N][:one] (edit pairs, for an editor: -config mnist_edit, or -init a text model; :one, one-change instructions only, the clauses a chained edit makes), edits:chained:FILE (the edit pairs plus an editor's own first-clause edits as second clauses' sources, written by edit -chain-data)")
 	resume := fs.Bool("resume", false, "continue the run in -out from its latest checkpoint (or, when that is missing or incomplete, its newest complete one)")
 	from := fs.Int("from", -1, "with -resume: continue from the checkpoint of this step instead of the latest; later checkpoints are discarded")
 	force := fs.Bool("force", false, "with -resume: continue even though -data gives other images than the run was trained on")
