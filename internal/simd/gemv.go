@@ -19,15 +19,11 @@ func gemvRow(k64, k16 gemvKernel, k, n int, a []float32, boff []int, base []floa
 	for ; j+16 <= n; j += 16 {
 		k16(k, &a[0], &boff[0], &base[j], &c[j], acc)
 	}
-	if j == n {
-		return
-	}
 	// The last columns (fewer than 16), each summed in order of p as it
 	// always was, four at a time in registers so that their sums overlap.
 	for ; j < n; j += 4 {
 		var s [4]float32
-		switch w := n - j; {
-		case w >= 4:
+		if w := n - j; w >= 4 {
 			var s0, s1, s2, s3 float32
 			for p, o := range boff[:k] {
 				ap, r := a[p], base[o+j:o+j+4]
@@ -37,7 +33,7 @@ func gemvRow(k64, k16 gemvKernel, k, n int, a []float32, boff []int, base []floa
 				s3 += ap * r[3]
 			}
 			s = [4]float32{s0, s1, s2, s3}
-		default:
+		} else {
 			for q := range w {
 				var v float32
 				for p, o := range boff[:k] {

@@ -404,6 +404,9 @@ func TestChainData(t *testing.T) {
 	if code, msg := run("-model", dir, "-chain-data", out, "-n", "6", "-eval"); code != 2 || !strings.Contains(msg, "-chain-data edits training pairs") {
 		t.Fatalf("-chain-data with -eval: %d %s", code, msg)
 	}
+	if code, msg := run("-model", dir, "-chain-data", out, "-n", "60001"); code != 1 || !strings.Contains(msg, "-n 60001: the train split has 60000 pairs") {
+		t.Fatalf("-chain-data past the train split: %d %s", code, msg)
+	}
 	if _, err := os.Stat(out); err == nil {
 		t.Fatal("a usage error wrote the file")
 	}
