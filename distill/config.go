@@ -24,6 +24,13 @@ type Config struct {
 	// evenly between them. Pair it with Adaptor.StepSize (not required: an
 	// adaptor without it sees only the timestep).
 	StepCounts []int `json:"step_counts,omitempty"`
+	// Strength, in (0, 1), distils an editor's adaptor for edits that
+	// start part-way from their source (edits.Options.Strength, SDEdit):
+	// the trajectories run the last int(Steps·Strength) of the Steps
+	// steps, from each trajectory's source image noised to the first of
+	// them, and the clock covers those steps alone. 0 (or 1): every step,
+	// from pure noise.
+	Strength float64 `json:"strength,omitempty"`
 	// Data is "unrolled" (teacher trajectories from pure noise, the
 	// paper's method) or "noised" (real MNIST training images noised to
 	// each step's timestep, the paper's ablation).
@@ -96,6 +103,19 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%d trajectories and %d validation trajectories cannot be split between %d step counts", c.Trajectories, c.Validation, len(c.StepCounts))
 		}
 	}
+	if c.Strength != 0 && c.Strength != 1 {
+		if _, err := diffusion.StepsFrom(c.Adaptor.Steps, c.Strength); err != nil {
+			return err
+		}
+		switch {
+		case len(c.StepCounts) > 0:
+			return fmt.Errorf("strength %g with step counts %v: an adaptor for runs from the source is distilled for one step count", c.Strength, c.StepCounts)
+		case k.PerStep:
+			return fmt.Errorf("strength %g: a %s adaptor keeps parameters per step of a whole run; distil a ResNet or U-Net adaptor for runs from the source", c.Strength, c.Adaptor.Kind)
+		case c.Data != "unrolled":
+			return fmt.Errorf("strength %g: runs from the source are distilled from unrolled trajectories, not %s data", c.Strength, c.Data)
+		}
+	}
 	count := 0
 	for _, steps := range c.counts() {
 		clock, err := c.clockAt(steps)
@@ -128,14 +148,30 @@ func (c Config) Validate() error {
 }
 
 // clockAt returns the config's clock for a run of steps sampling steps:
-// as long as the sampler's model evaluations.
+// as long as the sampler's model evaluations of the steps the run keeps
+// (all of them from noise, the last ones under Strength).
 func (c Config) clockAt(steps int) (Clock, error) {
-	evals, err := diffusion.EvalsFor(c.Sampler, steps)
+	evals, err := RunEvals(c.Sampler, steps, c.Strength)
 	if err != nil {
 		return Clock{}, err
 	}
 	return ParseClock(c.Clock, evals)
 }
+
+// RunEvals returns the model evaluations of a sampling run of steps steps
+// started at strength (diffusion.Options.Strength; 0 or 1: from noise):
+// what a Clockwork clock for the run covers.
+func RunEvals(sampler string, steps int, strength float64) (int, error) {
+	k, err := diffusion.StepsFrom(steps, strength)
+	if err != nil {
+		return 0, err
+	}
+	return diffusion.EvalsFor(sampler, k)
+}
+
+// FromSource reports whether strength starts a run part-way from its
+// source (in (0, 1)); 0 and 1 both mean from pure noise.
+func FromSource(strength float64) bool { return strength > 0 && strength < 1 }
 
 // counts returns the step counts the adaptor is distilled for.
 func (c Config) counts() []int {
@@ -178,6 +214,9 @@ func (c Config) Name() string {
 	if c.Data != "unrolled" {
 		s += "-" + c.Data
 	}
+	if FromSource(c.Strength) {
+		s += fmt.Sprintf("-s%g", c.Strength)
+	}
 	if c.Adaptor.Width != DefaultWidth(c.Adaptor.Kind) {
 		s += fmt.Sprintf("-w%d", c.Adaptor.Width)
 	}
@@ -214,7 +253,7 @@ func joinInts(v []int, sep string) string {
 
 // Register adds the distillation settings to fs as flags (-adaptor, -width,
 // -depth, -no-prev, -step-size, -step-counts, -sampler, -steps, -clock,
-// -at, -data, -epochs, -trajectories, -validation, -batch, -lr, -decay,
+// -at, -strength, -data, -epochs, -trajectories, -validation, -batch, -lr, -decay,
 // -seed), with c's values as defaults: the distill command's flags.
 func (c *Config) Register(fs *flag.FlagSet) {
 	d := *c
@@ -246,6 +285,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.Func("at", "explicit 1-based adaptor steps, e.g. 2,4,6,8, or all (with -no-prev)", func(v string) error { c.Clock = v; return nil })
+	fs.Float64Var(&c.Strength, "strength", d.Strength, "distil an editor's adaptor for edits started from the source part-way (edit -strength): trajectories of the last int(steps·strength) steps, the clock over those (0: from noise)")
 	fs.StringVar(&c.Data, "data", d.Data, "unrolled (teacher trajectories) or noised (forward-noised MNIST images)")
 	fs.IntVar(&c.Epochs, "epochs", d.Epochs, "epochs")
 	fs.IntVar(&c.Trajectories, "trajectories", d.Trajectories, "fresh trajectories per epoch")

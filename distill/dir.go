@@ -25,10 +25,14 @@ type Manifest struct {
 	Steps      int           `json:"steps"`
 	// StepCounts are the step counts an adaptor distilled for several
 	// serves (empty: Steps alone).
-	StepCounts []int  `json:"step_counts,omitempty"`
-	Clock      string `json:"schedule"`
-	Config     Config `json:"config"`
-	Epochs     int    `json:"epochs_done"`
+	StepCounts []int `json:"step_counts,omitempty"`
+	// Strength, in (0, 1), says the adaptor serves edits started part-way
+	// from their source (Config.Strength): the last int(Steps·Strength)
+	// steps, which its clock covers. Absent: runs from pure noise.
+	Strength float64 `json:"strength,omitempty"`
+	Clock    string  `json:"schedule"`
+	Config   Config  `json:"config"`
+	Epochs   int     `json:"epochs_done"`
 	// ValLoss is the adaptor's mean squared error on r_out at the
 	// held-out trajectories' adaptor steps; IdentityValLoss the identity
 	// adaptor's on the same records.
@@ -86,10 +90,38 @@ func ReadManifest(dir string) (Manifest, error) {
 	return m, nil
 }
 
-// Load reads an adaptor directory for a teacher. Unless force is set it
-// refuses an adaptor distilled for another teacher, sampler or step count,
-// naming both.
+// runStrength is a run's strength as a manifest states it: 0 for a run
+// from pure noise (strength 0 or 1).
+func runStrength(strength float64) float64 {
+	if FromSource(strength) {
+		return strength
+	}
+	return 0
+}
+
+// describeRun names a run's steps for messages: "8 steps from noise", "the
+// last 4 of 6 steps from the source (strength 0.67)".
+func describeRun(steps int, strength float64) string {
+	if !FromSource(strength) {
+		return fmt.Sprintf("%d steps from noise", steps)
+	}
+	k, _ := diffusion.StepsFrom(steps, strength)
+	return fmt.Sprintf("the last %d of %d steps from the source (strength %g)", k, steps, strength)
+}
+
+// Load reads an adaptor directory for a teacher's runs from pure noise.
+// Unless force is set it refuses an adaptor distilled for another
+// teacher, sampler or step count, or for runs from the source, naming
+// both.
 func Load(dir string, teacher *unet.Model, sampler string, steps int, force bool) (Adaptor, Manifest, error) {
+	return LoadFrom(dir, teacher, sampler, steps, 0, force)
+}
+
+// LoadFrom is Load for runs started at strength (diffusion.Options.Strength:
+// 0 or 1 from pure noise, in (0, 1) the last steps from a source image):
+// unless force is set it refuses an adaptor distilled for runs started
+// otherwise, whose clock covers other steps.
+func LoadFrom(dir string, teacher *unet.Model, sampler string, steps int, strength float64, force bool) (Adaptor, Manifest, error) {
 	m, err := ReadManifest(dir)
 	if err != nil {
 		return nil, Manifest{}, err
@@ -105,6 +137,9 @@ func Load(dir string, teacher *unet.Model, sampler string, steps int, force bool
 		if m.Sampler != sampler || !slices.Contains(counts, steps) {
 			return nil, m, fmt.Errorf("adaptor %s was distilled for %s at %s steps, not %s at %d steps: distil one for this operating point, or -force", dir, m.Sampler, joinInts(counts, ", "), sampler, steps)
 		}
+		if runStrength(strength) != m.Strength {
+			return nil, m, fmt.Errorf("adaptor %s was distilled for %s, not %s: distil one for this operating point (distill -strength), or -force", dir, describeRun(m.Steps, m.Strength), describeRun(steps, strength))
+		}
 	}
 	a, err := New(teacher, m.Adaptor, 0)
 	if err != nil {
@@ -118,12 +153,22 @@ func Load(dir string, teacher *unet.Model, sampler string, steps int, force bool
 	return a, m, nil
 }
 
-// Open returns the Clockwork denoiser a command asks for: adaptor is a
-// training-free kind's name ("identity", with depth) or an adaptor
-// directory; clock is ParseClock's syntax, empty for the directory's own
-// (or clock 2 for a training-free kind). force loads an adaptor distilled
-// for another teacher or operating point.
+// Open returns the Clockwork denoiser a command asks for, for runs of
+// steps steps of sampler from pure noise: adaptor is a training-free
+// kind's name ("identity", with depth) or an adaptor directory; clock is
+// ParseClock's syntax, empty for the directory's own (or clock 2 for a
+// training-free kind). force loads an adaptor distilled for another
+// teacher or operating point.
 func Open(teacher *unet.Model, adaptor string, depth int, sampler string, steps int, clock string, force bool) (*Clockwork, Manifest, error) {
+	return OpenFrom(teacher, adaptor, depth, sampler, steps, 0, clock, force)
+}
+
+// OpenFrom is Open for runs started at strength (diffusion.Options.Strength:
+// 0 or 1 from pure noise; in (0, 1) the last int(steps·strength) steps,
+// from a source image noised to the first of them, as an edit from its
+// source runs): the clock covers the model evaluations such a run makes,
+// and a distilled adaptor must have been distilled for it (LoadFrom).
+func OpenFrom(teacher *unet.Model, adaptor string, depth int, sampler string, steps int, strength float64, clock string, force bool) (*Clockwork, Manifest, error) {
 	var a Adaptor
 	var man Manifest
 	var err error
@@ -134,16 +179,16 @@ func Open(teacher *unet.Model, adaptor string, depth int, sampler string, steps 
 		if clock == "" {
 			clock = "clock:2"
 		}
-		man = Manifest{Adaptor: a.Config(), Teacher: teacher.Fingerprint(), Sampler: sampler, Steps: steps, Clock: clock}
+		man = Manifest{Adaptor: a.Config(), Teacher: teacher.Fingerprint(), Sampler: sampler, Steps: steps, Strength: runStrength(strength), Clock: clock}
 	} else {
-		if a, man, err = Load(adaptor, teacher, sampler, steps, force); err != nil {
+		if a, man, err = LoadFrom(adaptor, teacher, sampler, steps, strength, force); err != nil {
 			return nil, man, err
 		}
 		if clock == "" {
 			clock = man.Clock
 		}
 	}
-	evals, err := diffusion.EvalsFor(sampler, steps)
+	evals, err := RunEvals(sampler, steps, strength)
 	if err != nil {
 		return nil, man, err
 	}

@@ -3,6 +3,7 @@ package distill
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -169,6 +170,12 @@ func TestDistillResumeExact(t *testing.T) {
 	if _, _, err := Load(one, m, "dpmpp2m", 8, false); err == nil || !strings.Contains(err.Error(), "not dpmpp2m at 8 steps") {
 		t.Errorf("other step count: %v", err)
 	}
+	if _, _, err := LoadFrom(one, m, "dpmpp2m", 4, 0.5, false); err == nil || !strings.Contains(err.Error(), "distilled for 4 steps from noise, not the last 2 of 4 steps from the source (strength 0.5)") {
+		t.Errorf("a run from the source: %v", err)
+	}
+	if _, _, err := LoadFrom(one, m, "dpmpp2m", 4, 1, false); err != nil {
+		t.Errorf("strength 1 is a run from noise: %v", err)
+	}
 	other, _ := unet.New(m.Config, 99)
 	if _, _, err := Load(one, other, "dpmpp2m", 4, false); err == nil || !strings.Contains(err.Error(), "distilled for teacher "+m.Fingerprint()) {
 		t.Errorf("other teacher: %v", err)
@@ -204,6 +211,14 @@ func TestDistillConfigErrors(t *testing.T) {
 		{func(c *Config) { c.Batch = 1000 }, "batch 1000"},
 		{func(c *Config) { c.Clock = "clock:1" }, "no adaptor step"},
 		{func(c *Config) { c.Adaptor.Kind = "scaleshift"; c.Adaptor.NoPrev = true }, "needs the previous step"},
+		{func(c *Config) { c.Strength = 1.5 }, "strength 1.5"},
+		{func(c *Config) { c.Strength = math.NaN() }, "strength NaN"},
+		{func(c *Config) { c.Strength = 0.2 }, "keeps no step"},
+		{func(c *Config) { c.Strength = 0.5; c.Adaptor.Kind = "scaleshift" }, "per step of a whole run"},
+		{func(c *Config) { c.Strength = 0.5; c.Data = "noised" }, "not noised data"},
+		{func(c *Config) {
+			c.Strength, c.StepCounts, c.Adaptor.StepSize, c.Clock = 0.5, []int{4, 8}, true, "2,4"
+		}, "with step counts"},
 	} {
 		cfg := tinyConfig()
 		c.edit(&cfg)

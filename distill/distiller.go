@@ -293,8 +293,16 @@ func (d *Distiller) generate(n int, seed uint64) (*Records, error) {
 			rec, err = Noised(d.Teacher, d.Adaptor.Base(), d.Noise, clock, c.Sampler, d.Data, k, b, s)
 		} else {
 			o := diffusion.Options{Sampler: c.Sampler, Seed: s}
-			if o.Cond, err = d.prompts(k, s); err != nil {
+			if o.Cond, o.Init, err = d.prompts(k, s); err != nil {
 				return nil, err
+			}
+			if FromSource(c.Strength) {
+				if o.Init == nil {
+					return nil, fmt.Errorf("distill: strength %g starts each trajectory from an edit's source: it needs an editor and its edit pairs (Distiller.UseEdits)", c.Strength)
+				}
+				o.Strength = c.Strength
+			} else {
+				o.Init = nil
 			}
 			rec, err = Unroll(d.Teacher, d.Adaptor.Base(), d.Noise, clock, o, steps, k, b)
 		}
@@ -359,13 +367,14 @@ func (d *Distiller) UseEdits(text *textenc.Prompter, instructions []string, sour
 
 // prompts returns the conditioning of n trajectories from seed: none for a
 // teacher without text (Unroll draws class labels), else prompts drawn
-// from the captions.
-func (d *Distiller) prompts(n int, seed uint64) (diffusion.Cond, error) {
+// from the captions; for an editor, also each trajectory's source image
+// (init, n images), where a run from the source starts.
+func (d *Distiller) prompts(n int, seed uint64) (cond diffusion.Cond, init []float32, err error) {
 	if !d.Teacher.Config.Conditional() {
-		return diffusion.Cond{}, nil
+		return diffusion.Cond{}, nil, nil
 	}
 	if d.Text == nil {
-		return diffusion.Cond{}, fmt.Errorf("distill: a text-conditioned teacher needs its text encoder and captions (Distiller.UseText)")
+		return diffusion.Cond{}, nil, fmt.Errorf("distill: a text-conditioned teacher needs its text encoder and captions (Distiller.UseText)")
 	}
 	rng := rand.New(rand.NewPCG(seed, 0xca9710))
 	if d.Inputs != nil {
@@ -377,7 +386,8 @@ func (d *Distiller) prompts(n int, seed uint64) (diffusion.Cond, error) {
 			caps[i] = d.Captions[rng.IntN(len(d.Captions))]
 		}
 	}
-	return diffusion.PromptCond(d.Text, caps)
+	cond, err = diffusion.PromptCond(d.Text, caps)
+	return cond, nil, err
 }
 
 // Validate returns the adaptor's and the identity adaptor's mean squared
@@ -493,17 +503,22 @@ func (d *Distiller) Run(ctx context.Context) error {
 // Manifest describes the adaptor as distilled so far.
 func (d *Distiller) Manifest() Manifest {
 	return Manifest{Adaptor: d.Adaptor.Config(), Teacher: d.Teacher.Fingerprint(), TeacherDir: d.TeacherDir,
-		Sampler: d.Config.Sampler, Steps: d.Adaptor.Config().Steps, StepCounts: d.Config.StepCounts, Clock: d.clock.Format(), Config: d.Config, Epochs: d.Epoch,
+		Sampler: d.Config.Sampler, Steps: d.Adaptor.Config().Steps, StepCounts: d.Config.StepCounts, Strength: runStrength(d.Config.Strength), Clock: d.clock.Format(), Config: d.Config, Epochs: d.Epoch,
 		ValLoss: d.last.ValLoss, IdentityValLoss: d.last.IdentityValLoss, Params: d.Adaptor.Params().Count(), FLOPs: d.Adaptor.FLOPs(),
 		Seconds: d.Seconds}
 }
 
-// edits returns the conditioning of n trajectories of an editor (UseEdits).
-func (d *Distiller) edits(n int, rng *rand.Rand) (diffusion.Cond, error) {
+// edits returns the conditioning of n trajectories of an editor (UseEdits)
+// and their sources (n images).
+func (d *Distiller) edits(n int, rng *rand.Rand) (diffusion.Cond, []float32, error) {
 	c, h, w := d.Inputs.Shape()
 	per := c * h * w
 	caps := make([]string, n)
 	img := make([]float32, n*per)
+	// init holds every trajectory's source, also where the branch drops
+	// it from the conditioning: an edit from the source starts all three
+	// of guidance's branches from the same noised source.
+	init := make([]float32, n*per)
 	if g := d.Student; g != nil {
 		st, si := make([]float64, n), make([]float64, n)
 		for i := range n {
@@ -513,29 +528,31 @@ func (d *Distiller) edits(n int, rng *rand.Rand) (diffusion.Cond, error) {
 			st[i] = g.TextScale[0] + (g.TextScale[1]-g.TextScale[0])*rng.Float64()
 			si[i] = g.ImageScale[0] + (g.ImageScale[1]-g.ImageScale[0])*rng.Float64()
 		}
+		copy(init, img)
 		cond, err := diffusion.PromptCond(d.Text, caps)
 		if err != nil {
-			return cond, err
+			return cond, nil, err
 		}
 		cond.Image = tensor.New(tensor.WithShape(n, c, h, w), tensor.WithBacking(img))
 		cond.ClassVector, err = diffusion.GuidanceVector(d.Teacher, st, si)
-		return cond, err
+		return cond, init, err
 	}
 	for i := range n {
 		j := rng.IntN(len(d.Captions))
+		d.Inputs.Image(j, init[i*per:(i+1)*per])
 		switch rng.IntN(3) {
 		case 0:
 			caps[i] = d.Captions[j]
-			d.Inputs.Image(j, img[i*per:(i+1)*per])
+			copy(img[i*per:(i+1)*per], init[i*per:(i+1)*per])
 		case 1:
-			d.Inputs.Image(j, img[i*per:(i+1)*per]) // the instruction dropped
+			copy(img[i*per:(i+1)*per], init[i*per:(i+1)*per]) // the instruction dropped
 		}
 		// case 2: both dropped, the image zeros
 	}
 	cond, err := diffusion.PromptCond(d.Text, caps)
 	if err != nil {
-		return cond, err
+		return cond, nil, err
 	}
 	cond.Image = tensor.New(tensor.WithShape(n, c, h, w), tensor.WithBacking(img))
-	return cond, nil
+	return cond, init, nil
 }

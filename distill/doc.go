@@ -30,11 +30,17 @@
 //     r_out_t, r_out_{t+1}) at the adaptor's steps and fits the adaptor
 //     with an L2 loss on r_out_t, on the shared training loop (package
 //     train: resumable, bit for bit); forward-noised real images are the
-//     paper's alternative (Noised). A Source shares each epoch's
-//     trajectories between distillers run side by side.
+//     paper's alternative (Noised). For an instruction-guided editor
+//     (UseEdits), Config.Strength distils for edits started part-way from
+//     their source (SDEdit, as edits.Options.Strength runs them): the
+//     trajectories start from each edit pair's source noised to the first
+//     step kept, and the clock covers the steps such a run makes. A
+//     Source shares each epoch's trajectories between distillers run side
+//     by side.
 //
 // An adaptor directory (adaptor.json and adaptor.npz) records the kind,
-// the teacher's fingerprint and the sampler and step count it was trained
-// for; loading it for another teacher or operating point is an error
-// (Load, Open).
+// the teacher's fingerprint and the sampler, step count and start (from
+// noise, or from the source at a strength) it was trained for; loading it
+// for another teacher or operating point is an error (Load, Open; LoadFrom
+// and OpenFrom for runs from the source).
 package distill

@@ -35,7 +35,7 @@ func (m Method) base() (diffusion.Denoiser, error) {
 	if m.Adaptor == "" {
 		return &diffusion.ModelDenoiser{Model: m.Editor.Model}, nil
 	}
-	cw, _, err := distill.Open(m.Editor.Model, m.Adaptor, 1, m.Options.Sampler, m.Options.Steps, m.Clock, false)
+	cw, _, err := distill.OpenFrom(m.Editor.Model, m.Adaptor, 1, m.Options.Sampler, m.Options.Steps, m.Options.Strength, m.Clock, false)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", m.Name, err)
 	}

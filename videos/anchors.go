@@ -85,7 +85,7 @@ func (ed Editing) base(model *unet.Model) (diffusion.Denoiser, error) {
 		return &diffusion.ModelDenoiser{Model: model}, nil
 	}
 	o := ed.Options
-	cw, _, err := distill.Open(model, ed.Adaptor, 1, o.Sampler, o.Steps, ed.Clock, false)
+	cw, _, err := distill.OpenFrom(model, ed.Adaptor, 1, o.Sampler, o.Steps, o.Strength, ed.Clock, false)
 	return cw, err
 }
 
@@ -121,9 +121,6 @@ func (ed Editing) Run(frames []float32, t int, instruction string, only []int) (
 	}
 	if err := e.CheckImages("the frames", frames, t); err != nil {
 		return nil, err
-	}
-	if k, _ := diffusion.StepsFrom(o.Steps, o.Strength); k != o.Steps && ed.Adaptor != "" {
-		return nil, fmt.Errorf("the Clockwork adaptor %s runs from noise: its schedule covers a whole run, not the last %d of %d steps from the frames (Options.Strength)", ed.Adaptor, k, o.Steps)
 	}
 	if len(anchors) > t {
 		return nil, fmt.Errorf("%d anchors for %d frames", len(anchors), t)

@@ -128,8 +128,8 @@ func TestEditAnchoredBatches(t *testing.T) {
 // TestEditFromFrames checks video editing from the frames
 // (edits.Options.Strength): frame by frame it is the editor's own edit of
 // each frame from its source, with anchors a frame is the same in any
-// batch and not the frame edited from noise, and Clockwork, whose schedule
-// covers a whole run, refuses it.
+// batch and not the frame edited from noise, and Clockwork's clock covers
+// the steps such a run makes.
 func TestEditFromFrames(t *testing.T) {
 	e, v, frames := testVideo(t)
 	o := edits.DefaultOptions()
@@ -166,7 +166,24 @@ func TestEditFromFrames(t *testing.T) {
 	if slices.Equal(noise.Frames, a4.Frames) {
 		t.Fatal("anchored editing from the frames is the editing from noise")
 	}
-	if _, err := (videos.Editing{Editor: e, Options: o, Batch: 4, Adaptor: "identity"}).Run(frames, 8, v.Phrase, nil); err == nil || !strings.Contains(err.Error(), "runs from noise") {
-		t.Fatalf("Clockwork from the frames: %v", err)
+	// Clockwork's clock covers the steps the run makes (2 of 4 here): at
+	// clock 1 every one runs the full U-Net, the frame-by-frame edit
+	// itself; at clock 2 the second runs the adaptor.
+	full, err := videos.Editing{Editor: e, Options: o, Batch: 4, Adaptor: "identity", Clock: "clock:1"}.Run(frames, 8, v.Phrase, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(full.Frames, byFrame.Frames) {
+		t.Fatal("Clockwork at clock 1 from the frames is not the editor's edit")
+	}
+	cw, err := videos.Editing{Editor: e, Options: o, Batch: 4, Adaptor: "identity", Clock: "clock:2"}.Run(frames, 8, v.Phrase, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(cw.Frames, byFrame.Frames) {
+		t.Fatal("Clockwork at clock 2 from the frames ran no adaptor step")
+	}
+	if _, err := (videos.Editing{Editor: e, Options: o, Batch: 4, Adaptor: "identity", Clock: "2,3"}).Run(frames, 8, v.Phrase, nil); err == nil || !strings.Contains(err.Error(), "outside the 2 steps") {
+		t.Fatalf("an adaptor step beyond the 2 the run makes: %v", err)
 	}
 }

@@ -73,6 +73,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return c.Fail(err)
 	}
+	if tc := teacher.Config; !*resume && distill.FromSource(cfg.Strength) && !(tc.Conditional() && tc.InChannels == 2*tc.OutChannels) {
+		return c.Usage("-strength %g starts each trajectory from an edit's source: -model %s is not an instruction-guided editor", cfg.Strength, *model)
+	}
 	var data *datasets.Images
 	if cfg.Data == "noised" {
 		if data, err = datasets.MNIST("train", "", true); err != nil {
@@ -114,8 +117,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return c.Fail(err)
 		}
 		a := d.Adaptor
-		c.Printf("distilling a %s adaptor (%d parameters, %.2f MFLOPs per sample) for %s (%s) at %d %s steps, schedule %s, %s data, into %s; records take about %.0f MB\n",
-			cfg.Adaptor.Kind, a.Params().Count(), float64(a.FLOPs())/1e6, dir, teacher.Fingerprint(), cfg.Adaptor.Steps, cfg.Sampler, cfg.Clock, cfg.Data, *out, float64(cfg.MemoryEstimate(a.Base()))/1e6)
+		steps := fmt.Sprintf("%d %s steps", cfg.Adaptor.Steps, cfg.Sampler)
+		if distill.FromSource(cfg.Strength) {
+			k, _ := diffusion.StepsFrom(cfg.Adaptor.Steps, cfg.Strength)
+			steps = fmt.Sprintf("the last %d of %d %s steps from the source (strength %g)", k, cfg.Adaptor.Steps, cfg.Sampler, cfg.Strength)
+		}
+		c.Printf("distilling a %s adaptor (%d parameters, %.2f MFLOPs per sample) for %s (%s) at %s, schedule %s, %s data, into %s; records take about %.0f MB\n",
+			cfg.Adaptor.Kind, a.Params().Count(), float64(a.FLOPs())/1e6, dir, teacher.Fingerprint(), steps, cfg.Clock, cfg.Data, *out, float64(cfg.MemoryEstimate(a.Base()))/1e6)
 	}
 	if err := cli.DistillText(d, dir); err != nil {
 		return c.Fail(err)

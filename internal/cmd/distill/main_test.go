@@ -10,6 +10,7 @@ import (
 
 	"github.com/clockwork-go/clockwork/distill"
 	"github.com/clockwork-go/clockwork/internal/modeltest"
+	"github.com/clockwork-go/clockwork/internal/texttest"
 	"github.com/clockwork-go/clockwork/unet"
 )
 
@@ -55,6 +56,8 @@ func TestDistillCommand(t *testing.T) {
 		{append([]string{"-model", model, "-depth", "3"}, tiny...), 1, "depths 1 to 2"},
 		{append([]string{"-model", model, "-clock", "2", "-at", "2"}, tiny...), 2, "not both"},
 		{append([]string{"-model", model, "-adaptor", "identity"}, tiny...), 2, "nothing to train"},
+		{append([]string{"-model", model, "-strength", "0.5"}, tiny...), 2, "-strength 0.5 starts each trajectory from an edit's source: -model " + model + " is not an instruction-guided editor"},
+		{append([]string{"-model", model, "-strength", "0.1"}, tiny...), 2, "keeps no step"},
 		{append([]string{"-model", model, "-out", dir}, tiny...), 1, "already holds a distillation"},
 		{[]string{"-model", other, "-out", dir, "-resume"}, 1, "this teacher is"},
 		{[]string{"-model", model, "-out", dir, "-resume", "-lr", "1"}, 2, "cannot change"},
@@ -70,6 +73,15 @@ func TestDistillCommand(t *testing.T) {
 		if code != c.code || !strings.Contains(se, c.want) {
 			t.Errorf("%v: exit %d, %q; want %d mentioning %q", c.args, code, se, c.code, c.want)
 		}
+	}
+	// An editor's adaptor for edits from the source, in the directory its
+	// settings name.
+	editor := texttest.EditorDir(t)
+	if code, so, se := runCmd(append([]string{"-model", editor, "-strength", "0.5"}, tiny...)...); code != 0 || !strings.Contains(so, "at the last 2 of 4 dpmpp2m steps from the source (strength 0.5)") {
+		t.Fatalf("from the source: exit %d: %s %s", code, so, se)
+	}
+	if m, err := distill.ReadManifest(filepath.Join(filepath.Dir(editor), "adaptors", "resnet-dpmpp2m4-clock2-s0.5-w8")); err != nil || m.Strength != 0.5 || m.Clock != "clock:2" {
+		t.Errorf("from the source: manifest %+v, %v", m, err)
 	}
 	// A forward-noised distillation resumes with its MNIST images.
 	noised := filepath.Join(t.TempDir(), "noised")

@@ -14,6 +14,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -70,8 +71,8 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	study := fs.String("study", "", "the savings study: edit the first -n held-out pairs with -model at -steps (the reference) and -fewer steps, the -student at -student-steps, each with Clockwork where -adaptor / -student-adaptor is given, and editing clauses in turn at -chain-steps / -student-chain-steps; write the table, JSON, figure and strips into this directory")
 	fewer := fs.String("fewer", "8", "with -study: the three-pass editor's other step counts")
 	studentSteps := fs.String("student-steps", "20,8", "with -study: the student's step counts")
-	adaptor := fs.String("adaptor", "", "with -study: a Clockwork adaptor of -model (identity, or a distilled adaptor's directory), run at its own steps (identity: at each of -fewer)")
-	studentAdaptor := fs.String("student-adaptor", "", "with -study: a Clockwork adaptor of -student, run at its own steps (identity: at each of -student-steps)")
+	adaptor := fs.String("adaptor", "", "with -study: Clockwork adaptors of -model, comma-separated (identity, or a distilled adaptor's directory), each run at its own steps, from noise or from the source as it was distilled (identity: at each of -fewer)")
+	studentAdaptor := fs.String("student-adaptor", "", "with -study: Clockwork adaptors of -student, comma-separated, each run at its own steps (identity: at each of -student-steps)")
 	chainSteps := fs.String("chain-steps", "", "with -study: also the three-pass editor editing each instruction's clauses in turn (-chain), at each of these step counts per clause, and with -adaptor at its own steps (identity: at each of these)")
 	studentChainSteps := fs.String("student-chain-steps", "", "with -study: also the student editing clauses in turn, at each of these step counts per clause, and with -student-adaptor likewise")
 	rounds := fs.Int("rounds", 5, "with -study: paired timing rounds against the reference (0: none)")
@@ -427,24 +428,19 @@ type studyConfig struct {
 	dir                                     string
 }
 
-// adaptorSteps returns the step counts an adaptor runs at: a distilled
-// adaptor's own, identity's the given ones that start from noise (a
-// Clockwork schedule covers a whole run).
-func adaptorSteps(adaptor string, steps []stepSpec) ([]int, error) {
+// adaptorSteps returns the steps an adaptor runs at: a distilled
+// adaptor's own (from noise, or from the source at the strength it was
+// distilled for), identity's the given ones (its clock covers the steps
+// each run makes).
+func adaptorSteps(adaptor string, steps []stepSpec) ([]stepSpec, error) {
 	if adaptor == "identity" {
-		var out []int
-		for _, s := range steps {
-			if s.strength == 0 {
-				out = append(out, s.steps)
-			}
-		}
-		return out, nil
+		return steps, nil
 	}
 	man, err := distill.ReadManifest(adaptor)
 	if err != nil {
 		return nil, err
 	}
-	return []int{man.Steps}, nil
+	return []stepSpec{{steps: man.Steps, strength: man.Strength}}, nil
 }
 
 // runStudy runs -study.
@@ -474,14 +470,22 @@ func runStudy(c *cli.Command, sc studyConfig) int {
 		if adaptor == "" {
 			return nil
 		}
-		as, err := adaptorSteps(adaptor, steps)
-		if err != nil {
-			return fmt.Errorf("%s: %w", flag, err)
-		}
-		for _, k := range as {
-			o := sc.o
-			o.Steps, o.Chain = k, chain
-			methods = append(methods, edits.Method{Name: fmt.Sprintf("%s + Clockwork, %d steps", kind, k), Editor: e, Options: o, Adaptor: adaptor})
+		for _, a := range strings.Split(adaptor, ",") {
+			a = strings.TrimSpace(a)
+			as, err := adaptorSteps(a, steps)
+			if err != nil {
+				return fmt.Errorf("%s: %w", flag, err)
+			}
+			for _, k := range as {
+				o := sc.o
+				o.Steps, o.Strength, o.Chain = k.steps, k.strength, chain
+				name := fmt.Sprintf("%s + Clockwork, %v", kind, k)
+				if slices.ContainsFunc(methods, func(m edits.Method) bool { return m.Name == name }) {
+					// Another of the adaptors runs at these steps.
+					name = fmt.Sprintf("%s + Clockwork (%s), %v", kind, filepath.Base(filepath.Clean(a)), k)
+				}
+				methods = append(methods, edits.Method{Name: name, Editor: e, Options: o, Adaptor: a})
+			}
 		}
 		return nil
 	}
