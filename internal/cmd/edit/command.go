@@ -66,9 +66,9 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	sweep := fs.String("sweep", "", "evaluate the first -n held-out pairs over a grid of guidance scales and write the table, JSON and figure into this directory")
 	sweepImage := fs.String("sweep-image", "1,1.5,2,3", "with -sweep: the image scales s_I")
 	sweepText := fs.String("sweep-text", "2,4,7.5,10,14", "with -sweep: the text scales s_T")
-	split := fs.String("split", "test", "with -sweep or -eval: the pairs, test (held out), val (MNIST's training digits, other pairs: where scales are chosen) or train (the training pairs themselves: whether the editor is limited by what it learned or by how it generalises)")
+	split := fs.String("split", "test", "with -sweep, -eval or -study: the pairs, test (held out), val (MNIST's training digits, other pairs: where scales are chosen) or train (the training pairs themselves: whether the editor is limited by what it learned or by how it generalises)")
 	student := fs.String("student", "", "with -sweep or -study: a guidance-distilled student of -model")
-	study := fs.String("study", "", "the savings study: edit the first -n held-out pairs with -model at -steps (the reference) and -fewer steps, the -student at -student-steps, each with Clockwork where -adaptor / -student-adaptor is given, and editing clauses in turn at -chain-steps / -student-chain-steps; write the table, JSON, figure and strips into this directory")
+	study := fs.String("study", "", "the savings study: edit the first -n pairs of -split (held out by default) with -model at -steps (the reference) and -fewer steps, the -student at -student-steps, each with Clockwork where -adaptor / -student-adaptor is given, and editing clauses in turn at -chain-steps / -student-chain-steps; write the table, JSON, figure and strips into this directory")
 	fewer := fs.String("fewer", "8", "with -study: the three-pass editor's other step counts")
 	studentSteps := fs.String("student-steps", "20,8", "with -study: the student's step counts")
 	adaptor := fs.String("adaptor", "", "with -study: Clockwork adaptors of -model, comma-separated (identity, or a distilled adaptor's directory), each run at its own steps, from noise or from the source as it was distilled (identity: at each of -fewer)")
@@ -126,6 +126,9 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		if *n <= 0 || *rounds < 0 || *timeBatch <= 0 {
 			return c.Usage("-n %d, -rounds %d, -time-batch %d: want positive counts", *n, *rounds, *timeBatch)
 		}
+		if !validSplit(*split) {
+			return c.Usage("-split %q: want test, val or train", *split)
+		}
 		fs, err1 := parseSteps(*fewer)
 		ss, err2 := parseSteps(*studentSteps)
 		cs, err3 := parseSteps(*chainSteps)
@@ -134,7 +137,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 			return c.Usage("-fewer %q, -student-steps %q, -chain-steps %q, -student-chain-steps %q: want comma-separated positive step counts, each optionally with a strength in (0, 1) (8@0.5): %v", *fewer, *studentSteps, *chainSteps, *studentChainSteps, err)
 		}
 		return runStudy(c, studyConfig{given: given(c), model: *model, student: *student, adaptor: *adaptor, studentAdaptor: *studentAdaptor, o: o, fewer: fs, studentSteps: ss, chainSteps: cs, studentChainSteps: scs,
-			setup: edits.StudySetup{N: *n, Batch: o.Batch, Seed: o.Seed, TimeBatch: *timeBatch, Rounds: *rounds, Reps: 1000}, dir: *study})
+			setup: edits.StudySetup{N: *n, Batch: o.Batch, Seed: o.Seed, TimeBatch: *timeBatch, Rounds: *rounds, Reps: 1000}, dir: *study, split: *split})
 	}
 	if *student != "" || *adaptor != "" || *studentAdaptor != "" || *chainSteps != "" || *studentChainSteps != "" {
 		return c.Usage("-student goes with -sweep or -study; -adaptor, -student-adaptor, -chain-steps and -student-chain-steps with -study")
@@ -425,7 +428,7 @@ type studyConfig struct {
 	fewer, studentSteps                     []stepSpec
 	chainSteps, studentChainSteps           []stepSpec
 	setup                                   edits.StudySetup
-	dir                                     string
+	dir, split                              string
 }
 
 // adaptorSteps returns the steps an adaptor runs at: a distilled
@@ -526,7 +529,7 @@ func runStudy(c *cli.Command, sc studyConfig) int {
 	if err != nil {
 		return c.Fail(err)
 	}
-	set, err := edits.OpenSplit("test", sc.setup.N)
+	set, err := edits.OpenSplit(sc.split, sc.setup.N)
 	if err != nil {
 		return c.Fail(err)
 	}
@@ -539,7 +542,7 @@ func runStudy(c *cli.Command, sc studyConfig) int {
 		return c.Fail(err)
 	}
 	var md strings.Builder
-	fmt.Fprintf(&md, "%d held-out pairs, %s, s_T %g, s_I %g, seed %d; wall time in %d paired rounds of %d edits against the first row:\n\n", sc.setup.N, sc.o.Sampler, sc.o.TextScale, sc.o.ImageScale, sc.setup.Seed, sc.setup.Rounds, min(sc.setup.TimeBatch, sc.setup.N))
+	fmt.Fprintf(&md, "%d %s pairs, %s, s_T %g, s_I %g, seed %d; wall time in %d paired rounds of %d edits against the first row:\n\n", sc.setup.N, splitName[sc.split], sc.o.Sampler, sc.o.TextScale, sc.o.ImageScale, sc.setup.Seed, sc.setup.Rounds, min(sc.setup.TimeBatch, sc.setup.N))
 	edits.WriteStudyTable(&md, rows)
 	md.WriteString("\n")
 	for _, line := range edits.StudyFindings(rows) {
@@ -548,7 +551,7 @@ func runStudy(c *cli.Command, sc studyConfig) int {
 	if err := fsutil.WriteAtomic(filepath.Join(sc.dir, "study.md"), func(w io.Writer) error { _, err := io.WriteString(w, md.String()); return err }); err != nil {
 		return c.Fail(err)
 	}
-	if err := c.WriteStamped(filepath.Join(sc.dir, "study.json"), map[string]any{"model": sc.model, "student": sc.student, "adaptor": sc.adaptor, "student_adaptor": sc.studentAdaptor, "setup": sc.setup, "options": sc.o, "rows": rows}); err != nil {
+	if err := c.WriteStamped(filepath.Join(sc.dir, "study.json"), map[string]any{"model": sc.model, "student": sc.student, "adaptor": sc.adaptor, "student_adaptor": sc.studentAdaptor, "split": sc.split, "setup": sc.setup, "options": sc.o, "rows": rows}); err != nil {
 		return c.Fail(err)
 	}
 	p, err := edits.StudyPlot(rows)
@@ -559,7 +562,7 @@ func runStudy(c *cli.Command, sc studyConfig) int {
 		return c.Fail(err)
 	}
 	img, labels := edits.StudyStrip(set, rows, outs, 8)
-	g, err := plots.Grid("The first held-out edits", img, len(labels)*min(8, sc.setup.N), 1, captions.Side, captions.Side, min(8, sc.setup.N), labels, nil)
+	g, err := plots.Grid(fmt.Sprintf("The first %s edits", splitName[sc.split]), img, len(labels)*min(8, sc.setup.N), 1, captions.Side, captions.Side, min(8, sc.setup.N), labels, nil)
 	if err != nil {
 		return c.Fail(err)
 	}

@@ -394,6 +394,14 @@ func TestEditStudy(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// On the validation pairs (where adaptors and clocks are chosen).
+	val := filepath.Join(t.TempDir(), "val")
+	if code, msg := run("-model", dir, "-study", val, "-split", "val", "-n", "2", "-steps", "2", "-fewer", "", "-rounds", "0"); code != 0 || !strings.Contains(msg, "2 validation pairs") {
+		t.Fatalf("a study of validation pairs: %d %s", code, msg)
+	}
+	if code, msg := run("-model", dir, "-study", val, "-split", "dev", "-n", "2"); code != 2 || !strings.Contains(msg, `-split "dev"`) {
+		t.Fatalf("an unknown split: %d %s", code, msg)
+	}
 	if code, msg := run("-model", student, "-study", out, "-n", "2"); code == 0 || !strings.Contains(msg, "not a three-pass editor") {
 		t.Fatalf("a student as the study's reference: %d %s", code, msg)
 	}

@@ -16,6 +16,9 @@ func validSplit(split string) bool {
 	return split == "test" || split == "val" || split == "train"
 }
 
+// splitName is how messages name the pairs of each split.
+var splitName = map[string]string{"test": "held-out", "val": "validation", "train": "training"}
+
 // evalOut are the files -eval writes besides its table (empty: none).
 type evalOut struct{ json, strip, failures string }
 
@@ -60,7 +63,7 @@ func evaluate(c *cli.Command, model string, o edits.Options, n, seeds int, out e
 	}
 	el := time.Since(start)
 	how := chained(o, ", clauses chained") + fromSource(o)
-	c.Printf("%s on %d %s pairs (%s, %d steps, s_T %g, s_I %g, seed %d%s): %.3f GFLOPs per edit, %s in all\n\n", model, n, map[string]string{"test": "held-out", "val": "validation", "train": "training"}[split], o.Sampler, o.Steps, o.TextScale, o.ImageScale, o.Seed, how, gf, el.Round(time.Second))
+	c.Printf("%s on %d %s pairs (%s, %d steps, s_T %g, s_I %g, seed %d%s): %.3f GFLOPs per edit, %s in all\n\n", model, n, splitName[split], o.Sampler, o.Steps, o.TextScale, o.ImageScale, o.Seed, how, gf, el.Round(time.Second))
 	if err := r.Report.WriteTable(c.Stdout, &r.Ceiling); err != nil {
 		return c.Fail(err)
 	}
