@@ -15,7 +15,10 @@
 // With -chain-data FILE it edits the two-change instructions among the
 // first -n training pairs by their first clause and writes the edits, the
 // sources a chained edit gives the second clauses, for the trainer's
-// -data edits:chained:FILE.
+// -data edits:chained:FILE. With -study DIR it edits the same pairs with
+// the three-pass editor, its guidance-distilled student and Clockwork
+// adaptors of either (each at the steps and start it was distilled for)
+// and writes the table of their savings, a Pareto figure and strips.
 // An edit depends only on -seed and the image's index, not on -batch.
 package main
 
