@@ -37,6 +37,18 @@ type Editor struct {
 	// and chaining its editor is meant to run at (chosen on the validation
 	// split); nil otherwise.
 	Defaults *Defaults
+	// Base, when set, is the denoiser Edit and Evaluate run the U-Net as:
+	// Clockwork on Model (distill.OpenFrom, for the options' sampler,
+	// steps and strength), say. Nil: Model itself.
+	Base diffusion.Denoiser
+}
+
+// base returns the denoiser the editor runs its U-Net as (Base).
+func (e *Editor) base() diffusion.Denoiser {
+	if e.Base != nil {
+		return e.Base
+	}
+	return &diffusion.ModelDenoiser{Model: e.Model}
 }
 
 // LoadEditor loads the editor of a model directory. A model that is not
@@ -372,7 +384,7 @@ func (e *Editor) Edit(sources []float32, n int, instructions []string, o Options
 			return nil, fmt.Errorf("an empty instruction: the empty text is the dropped one of guidance")
 		}
 	}
-	base := &diffusion.ModelDenoiser{Model: e.Model}
+	base := e.base()
 	if o.Chain {
 		return e.chain(base, sources, n, diffusion.Prompts(instructions, n), o, progress)
 	}

@@ -19,6 +19,8 @@
 // the three-pass editor, its guidance-distilled student and Clockwork
 // adaptors of either (each at the steps and start it was distilled for)
 // and writes the table of their savings, a Pareto figure and strips.
+// -adaptor runs Clockwork on the editor (an adaptor distilled by
+// distill -model, for the steps and start the edits run).
 // An edit depends only on -seed and the image's index, not on -batch.
 package main
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/clockwork-go/clockwork/captions"
 	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/distill"
 	"github.com/clockwork-go/clockwork/edits"
 	"github.com/clockwork-go/clockwork/internal/cli"
 	"github.com/clockwork-go/clockwork/internal/fsutil"
@@ -69,7 +70,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	study := fs.String("study", "", "the savings study: edit the first -n pairs of -split (held out by default) with -model at -steps (the reference) and -fewer steps, the -student at -student-steps, each with Clockwork where -adaptor / -student-adaptor is given, and editing clauses in turn at -chain-steps / -student-chain-steps; write the table, JSON, figure and strips into this directory")
 	fewer := fs.String("fewer", "8", "with -study: the three-pass editor's other step counts")
 	studentSteps := fs.String("student-steps", "20,8", "with -study: the student's step counts")
-	adaptor := fs.String("adaptor", "", "with -study: Clockwork adaptors of -model, comma-separated (identity, or a distilled adaptor's directory), each run at its own steps, from noise or from the source as it was distilled (identity: at each of -fewer)")
+	adaptor := fs.String("adaptor", "", "Clockwork on -model: identity, or a distilled adaptor's directory, run at the steps and start (from noise, or from the source at a strength) it was distilled for; with -study a comma-separated list, each run at its own steps (identity: at each of -fewer)")
 	studentAdaptor := fs.String("student-adaptor", "", "with -study: Clockwork adaptors of -student, comma-separated, each run at its own steps (identity: at each of -student-steps)")
 	chainSteps := fs.String("chain-steps", "", "with -study: also the three-pass editor editing each instruction's clauses in turn (-chain), at each of these step counts per clause, and with -adaptor at its own steps (identity: at each of these)")
 	studentChainSteps := fs.String("student-chain-steps", "", "with -study: also the student editing clauses in turn, at each of these step counts per clause, and with -student-adaptor likewise")
@@ -92,8 +93,8 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return c.Usage("-compose goes with -eval or one edit (-input, -instruction), -chain with those and -sweep: -study runs each editor one edit per instruction, and clauses in turn at -chain-steps and -student-chain-steps")
 	}
 	if *chainData != "" {
-		if *eval || *sweep != "" || *study != "" || *input != "" || *output != "" {
-			return c.Usage("-chain-data edits training pairs: -eval, -sweep, -study, -input and -output go without it")
+		if *eval || *sweep != "" || *study != "" || *input != "" || *output != "" || *adaptor != "" {
+			return c.Usage("-chain-data edits training pairs: -eval, -sweep, -study, -input, -output and -adaptor go without it")
 		}
 		if *n <= 0 {
 			return c.Usage("-n %d: want a positive number of pairs", *n)
@@ -101,8 +102,8 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return writeChainData(c, *model, o, *n, *chainData, given(c), c.Given("strength"))
 	}
 	if *sweep != "" {
-		if *eval || *input != "" || *output != "" {
-			return c.Usage("-sweep evaluates held-out pairs: -eval, -input and -output go without it")
+		if *eval || *input != "" || *output != "" || *adaptor != "" {
+			return c.Usage("-sweep evaluates held-out pairs: -eval, -input, -output and -adaptor go without it")
 		}
 		is, err1 := parseList(*sweepImage)
 		ts, err2 := parseList(*sweepText)
@@ -137,8 +138,11 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return runStudy(c, studyConfig{given: given(c), model: *model, student: *student, adaptor: *adaptor, studentAdaptor: *studentAdaptor, o: o, fewer: fs, studentSteps: ss, chainSteps: cs, studentChainSteps: scs,
 			setup: edits.StudySetup{N: *n, Batch: o.Batch, Seed: o.Seed, TimeBatch: *timeBatch, Rounds: *rounds, Reps: 1000}, dir: *study, split: *split})
 	}
-	if *student != "" || *adaptor != "" || *studentAdaptor != "" || *chainSteps != "" || *studentChainSteps != "" {
-		return c.Usage("-student goes with -sweep or -study; -adaptor, -student-adaptor, -chain-steps and -student-chain-steps with -study")
+	if *student != "" || *studentAdaptor != "" || *chainSteps != "" || *studentChainSteps != "" {
+		return c.Usage("-student goes with -sweep or -study; -student-adaptor, -chain-steps and -student-chain-steps with -study")
+	}
+	if strings.Contains(*adaptor, ",") {
+		return c.Usage("-adaptor %s: a list of adaptors goes with -study; -eval and an edit run one", *adaptor)
 	}
 	if *eval {
 		if *input != "" || *instruction != "" || *output != "" {
@@ -153,7 +157,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		if !validSplit(*split) {
 			return c.Usage("-split %q: want test, val or train", *split)
 		}
-		return evaluate(c, *model, o, *n, *seeds, evalOut{json: *jsonOut, strip: *strip, failures: *failures}, *split, given(c), c.Given("chain"), c.Given("strength"))
+		return evaluate(c, *model, *adaptor, o, *n, *seeds, evalOut{json: *jsonOut, strip: *strip, failures: *failures}, *split, given(c), c.Given("chain"), c.Given("strength"))
 	}
 	if *seeds != 1 {
 		return c.Usage("-seeds goes with -eval")
@@ -177,6 +181,10 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := e.CheckInstruction(*instruction, o); err != nil {
 		return c.Fail(fmt.Errorf("-instruction: %w", err))
 	}
+	cw, err := clockwork(e, *adaptor, o)
+	if err != nil {
+		return c.Fail(err)
+	}
 	src, k, err := readInput(*input, e.Shape)
 	if err != nil {
 		return c.Fail(err)
@@ -199,7 +207,7 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := plots.SaveGridPNG(png, both, 2*k, e.Shape[0], e.Shape[1], e.Shape[2], k, 2); err != nil {
 		return c.Fail(err)
 	}
-	how := chained(o, ", clauses chained") + fromSource(o)
+	how := chained(o, ", clauses chained") + fromSource(o) + cw
 	c.Printf("%d images edited (%q; %s, %d steps, s_T %g, s_I %g%s) in %s; wrote %s and %s\n", k, *instruction, o.Sampler, o.Steps, o.TextScale, o.ImageScale, how,
 		time.Since(start).Round(time.Millisecond), *output, png)
 	return 0
@@ -373,6 +381,25 @@ func fromSource(o edits.Options) string {
 		return ""
 	}
 	return fmt.Sprintf(", from the source at strength %g (the last %d of the %d steps)", o.Strength, k, o.Steps)
+}
+
+// clockwork puts Clockwork with the adaptor (identity, or a distilled
+// adaptor's directory: at its own clock, and only at the steps and start
+// it was distilled for) under the editor for edits under o, and describes
+// it for the command's report ("" for no adaptor).
+func clockwork(e *edits.Editor, adaptor string, o edits.Options) (string, error) {
+	if adaptor == "" {
+		return "", nil
+	}
+	if o.Compose > 1 {
+		return "", fmt.Errorf("-adaptor with -compose: Clockwork runs the editor's two-scale guidance, not composed clauses")
+	}
+	cw, man, err := distill.OpenFrom(e.Model, adaptor, 1, o.Sampler, o.Steps, o.Strength, "", false)
+	if err != nil {
+		return "", fmt.Errorf("-adaptor: %w", err)
+	}
+	e.Base = cw
+	return fmt.Sprintf(", Clockwork: the %s adaptor %s at steps %s", man.Adaptor.Kind, adaptor, cw.Clock), nil
 }
 
 // given reports which of -text-scale, -image-scale and -steps the user

@@ -8,6 +8,9 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -477,5 +480,75 @@ func TestChainData(t *testing.T) {
 	k := len(a["pairs"].I64)
 	if k == 0 || k > 6 || len(a["sources"].F32) != k*32*32 {
 		t.Fatalf("%d pairs, %d source values", k, len(a["sources"].F32))
+	}
+}
+
+// TestEditClockwork: -adaptor edits with Clockwork on the editor (identity,
+// or an adaptor distilled for edits from the source, run only there), and
+// -eval counts what it saves.
+func TestEditClockwork(t *testing.T) {
+	dir := tinyEditor(t)
+	src := distilFromSource(t, dir)
+	tmp := t.TempDir()
+	in := filepath.Join(tmp, "in.npz")
+	imgs := make([]float32, 2*32*32)
+	for i := range imgs {
+		imgs[i] = float32(i%7)/3 - 1
+	}
+	if err := npzio.Write(in, []string{"images"}, map[string]npzio.Array{"images": npzio.Float32(imgs, 2, 1, 32, 32)}); err != nil {
+		t.Fatal(err)
+	}
+	edit := func(name string, args ...string) []float32 {
+		t.Helper()
+		out := filepath.Join(tmp, name+".npz")
+		code, msg := run(append([]string{"-model", dir, "-input", in, "-instruction", "make it thicker", "-output", out, "-steps", "4"}, args...)...)
+		if code != 0 {
+			t.Fatalf("%s: %d %s", name, code, msg)
+		}
+		a, err := npzio.Read(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a["images"].F32
+	}
+	plain := edit("plain")
+	if slices.Equal(plain, edit("identity", "-adaptor", "identity")) {
+		t.Error("Clockwork with the identity adaptor edits as the editor does")
+	}
+	fromSrc := edit("from-source", "-strength", "0.5")
+	if slices.Equal(fromSrc, edit("from-source-cw", "-strength", "0.5", "-adaptor", src)) {
+		t.Error("the adaptor for edits from the source changed nothing")
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"-adaptor", src}, 1, "distilled for the last 2 of 4 steps from the source (strength 0.5), not 4 steps from noise"},
+		{[]string{"-adaptor", "identity,identity"}, 2, "a list of adaptors goes with -study"},
+		{[]string{"-adaptor", filepath.Join(tmp, "none")}, 1, "-adaptor"},
+		{[]string{"-adaptor", "identity", "-sweep", filepath.Join(tmp, "sweep")}, 2, "-sweep evaluates held-out pairs: -eval, -input, -output and -adaptor go without it"},
+	} {
+		out := filepath.Join(tmp, "refused.npz")
+		code, msg := run(append([]string{"-model", dir, "-input", in, "-instruction", "make it thicker", "-output", out, "-steps", "4"}, c.args...)...)
+		if code != c.code || !strings.Contains(msg, c.want) {
+			t.Errorf("%v: %d %s; want %d mentioning %q", c.args, code, msg, c.code, c.want)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("%v: wrote %s", c.args, out)
+		}
+	}
+	gflops := func(args ...string) float64 {
+		t.Helper()
+		code, msg := run(append([]string{"-model", dir, "-eval", "-n", "4", "-steps", "4", "-strength", "0.5", "-chain=false"}, args...)...)
+		m := regexp.MustCompile(`([0-9.]+) GFLOPs per edit`).FindStringSubmatch(msg)
+		if code != 0 || m == nil {
+			t.Fatalf("-eval %v: %d %s", args, code, msg)
+		}
+		f, _ := strconv.ParseFloat(m[1], 64)
+		return f
+	}
+	if p, cw := gflops(), gflops("-adaptor", src); !(cw < p && cw > p/2) {
+		t.Errorf("-eval: %g GFLOPs per edit with the adaptor at one of two steps, %g without", cw, p)
 	}
 }

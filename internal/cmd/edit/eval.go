@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/clockwork-go/clockwork/captions"
+	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/edits"
 	"github.com/clockwork-go/clockwork/internal/cli"
 	"github.com/clockwork-go/clockwork/plots"
@@ -22,6 +23,25 @@ var splitName = map[string]string{"test": "held-out", "val": "validation", "trai
 // evalOut are the files -eval writes besides its table (empty: none).
 type evalOut struct{ json, strip, failures string }
 
+// countedGFLOPs returns the mean GFLOPs of the edits by instructions
+// whose U-Net spent unetFLOPs in all, as counted (Clockwork), with the
+// text encoder once per edit (per clause when chained), as
+// edits.Editor.MeanGFLOPs counts it.
+func countedGFLOPs(e *edits.Editor, o edits.Options, instructions []string, unetFLOPs int64) (float64, error) {
+	texts := len(instructions)
+	if o.Chain {
+		texts = 0
+		for _, in := range instructions {
+			cl, err := edits.Clauses(in)
+			if err != nil {
+				return 0, err
+			}
+			texts += len(cl)
+		}
+	}
+	return (float64(unetFLOPs) + float64(texts)*float64(e.Text.FLOPs())) / 1e9 / float64(len(instructions)), nil
+}
+
 // seedFigures are one seed's headline figures in -eval's JSON.
 type seedFigures struct {
 	Seed      uint64  `json:"seed"`
@@ -31,7 +51,7 @@ type seedFigures struct {
 
 // evaluate runs -eval: the first n pairs of split edited and measured,
 // with seeds seeds, and the files of out written.
-func evaluate(c *cli.Command, model string, o edits.Options, n, seeds int, out evalOut, split string, g [3]bool, chain, strength bool) int {
+func evaluate(c *cli.Command, model, adaptor string, o edits.Options, n, seeds int, out evalOut, split string, g [3]bool, chain, strength bool) int {
 	jsonOut, strip := out.json, out.strip
 	e, err := edits.LoadEditor(model)
 	if err != nil {
@@ -39,6 +59,10 @@ func evaluate(c *cli.Command, model string, o edits.Options, n, seeds int, out e
 	}
 	e.Defaults.Apply(&o, !g[0], !g[1], !g[2])
 	e.Defaults.ApplyChain(&o, chain, g[2], strength)
+	cw, err := clockwork(e, adaptor, o)
+	if err != nil {
+		return c.Fail(err)
+	}
 	m, err := captions.DefaultMeasurer()
 	if err != nil {
 		return c.Fail(err)
@@ -56,13 +80,25 @@ func evaluate(c *cli.Command, model string, o edits.Options, n, seeds int, out e
 	}
 	prog := cli.NewProgress(c.Stderr, n, "edit")
 	start := time.Now()
+	var f0 int64
+	if e.Base != nil {
+		f0, _ = diffusion.CountedFLOPs(e.Base)
+	}
 	r, err := e.Evaluate(m, set, n, o, 1000, func(done int) { prog.Set(done, "") })
 	prog.Finish()
 	if err != nil {
 		return c.Fail(err)
 	}
 	el := time.Since(start)
-	how := chained(o, ", clauses chained") + fromSource(o)
+	if e.Base != nil {
+		f1, _ := diffusion.CountedFLOPs(e.Base)
+		// With Clockwork, the U-Net's FLOPs as counted (its adaptor steps
+		// cheaper), and the text encoder's as GFLOPs counts them.
+		if gf, err = countedGFLOPs(e, o, set.Subset(n).Phrases(), f1-f0); err != nil {
+			return c.Fail(err)
+		}
+	}
+	how := chained(o, ", clauses chained") + fromSource(o) + cw
 	c.Printf("%s on %d %s pairs (%s, %d steps, s_T %g, s_I %g, seed %d%s): %.3f GFLOPs per edit, %s in all\n\n", model, n, splitName[split], o.Sampler, o.Steps, o.TextScale, o.ImageScale, o.Seed, how, gf, el.Round(time.Second))
 	if err := r.Report.WriteTable(c.Stdout, &r.Ceiling); err != nil {
 		return c.Fail(err)
@@ -98,6 +134,7 @@ func evaluate(c *cli.Command, model string, o edits.Options, n, seeds int, out e
 	if jsonOut != "" {
 		rep := struct {
 			Model   string           `json:"model"`
+			Adaptor string           `json:"adaptor,omitempty"`
 			Options edits.Options    `json:"options"`
 			GFLOPs  float64          `json:"gflops_per_edit"`
 			Seconds float64          `json:"seconds"`
@@ -105,7 +142,7 @@ func evaluate(c *cli.Command, model string, o edits.Options, n, seeds int, out e
 			Ceiling edits.Report     `json:"true_edits"`
 			Seeds   []seedFigures    `json:"seeds,omitempty"`
 			Agree   *edits.Agreement `json:"failures_over_seeds,omitempty"`
-		}{model, o, gf, el.Seconds(), r.Report, r.Ceiling, figs, agree}
+		}{model, adaptor, o, gf, el.Seconds(), r.Report, r.Ceiling, figs, agree}
 		if err := c.WriteStamped(jsonOut, rep); err != nil {
 			return c.Fail(err)
 		}
