@@ -87,6 +87,9 @@ func ReadManifest(dir string) (Manifest, error) {
 	if err := m.Adaptor.Validate(); err != nil {
 		return Manifest{}, fmt.Errorf("%s: %w", path, err)
 	}
+	if m.Strength != 0 && !FromSource(m.Strength) {
+		return Manifest{}, fmt.Errorf("%s: strength %g: want a strength in (0, 1), or none for runs from noise", path, m.Strength)
+	}
 	return m, nil
 }
 
@@ -122,6 +125,9 @@ func Load(dir string, teacher *unet.Model, sampler string, steps int, force bool
 // unless force is set it refuses an adaptor distilled for runs started
 // otherwise, whose clock covers other steps.
 func LoadFrom(dir string, teacher *unet.Model, sampler string, steps int, strength float64, force bool) (Adaptor, Manifest, error) {
+	if _, err := diffusion.StepsFrom(steps, strength); err != nil {
+		return nil, Manifest{}, err
+	}
 	m, err := ReadManifest(dir)
 	if err != nil {
 		return nil, Manifest{}, err
@@ -138,7 +144,7 @@ func LoadFrom(dir string, teacher *unet.Model, sampler string, steps int, streng
 			return nil, m, fmt.Errorf("adaptor %s was distilled for %s at %s steps, not %s at %d steps: distil one for this operating point, or -force", dir, m.Sampler, joinInts(counts, ", "), sampler, steps)
 		}
 		if runStrength(strength) != m.Strength {
-			return nil, m, fmt.Errorf("adaptor %s was distilled for %s, not %s: distil one for this operating point (distill -strength), or -force", dir, describeRun(m.Steps, m.Strength), describeRun(steps, strength))
+			return nil, m, fmt.Errorf("adaptor %s was distilled for %s, not %s: distil one for this operating point (distill -strength)", dir, describeRun(steps, m.Strength), describeRun(steps, strength))
 		}
 	}
 	a, err := New(teacher, m.Adaptor, 0)

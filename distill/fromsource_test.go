@@ -2,6 +2,8 @@ package distill_test
 
 import (
 	"context"
+	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -63,6 +65,42 @@ func TestDistillFromSource(t *testing.T) {
 	if err := d.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	// One epoch, a resume and two more end where the three did, bit for
+	// bit, whatever the sampling batch of the trajectories.
+	half := filepath.Join(t.TempDir(), "half")
+	c1 := c
+	c1.Epochs = 1
+	h, err := distill.NewDistiller(half, e.Model, "editor", e.Noise, c1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.UnrollBatch = 3
+	if err := h.UseEdits(e.Text, set.Phrases(), set.Data.Inputs, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r, err := distill.ResumeDistiller(half, e.Model, "editor", e.Noise, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.UseEdits(e.Text, set.Phrases(), set.Data.Inputs, nil); err != nil {
+		t.Fatal(err)
+	}
+	r.Config.Epochs = c.Epochs
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range d.Adaptor.Params().Names() {
+		if !slices.Equal(d.Adaptor.Params().Data(n), r.Adaptor.Params().Data(n)) {
+			t.Fatalf("%s differs after a resume", n)
+		}
+	}
+	if r.Config.Strength != 0.67 {
+		t.Errorf("resumed at strength %g", r.Config.Strength)
+	}
+
 	man := d.Manifest()
 	if man.Strength != 0.67 || man.Clock != "clock:2" {
 		t.Errorf("manifest: strength %g, clock %q", man.Strength, man.Clock)
@@ -76,6 +114,22 @@ func TestDistillFromSource(t *testing.T) {
 	}
 	if _, _, err := distill.OpenFrom(e.Model, dir, 1, "dpmpp2m", 6, 0.5, "", false); err == nil || !strings.Contains(err.Error(), "not the last 3 of 6 steps from the source (strength 0.5)") {
 		t.Errorf("another strength: %v", err)
+	}
+	// A manifest's strength is one in (0, 1) or none.
+	mpath := filepath.Join(dir, distill.ManifestFile)
+	good, err := os.ReadFile(mpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(mpath, []byte(strings.Replace(string(good), `"strength": 0.67`, `"strength": 1`, 1)), 0o644)
+	if _, err := distill.ReadManifest(dir); err == nil || !strings.Contains(err.Error(), "strength 1: want a strength in (0, 1)") {
+		t.Errorf("a manifest at strength 1: %v", err)
+	}
+	os.WriteFile(mpath, good, 0o644)
+	for _, bad := range []float64{math.NaN(), -0.3, 1.5} {
+		if _, _, err := distill.LoadFrom(dir, e.Model, "dpmpp2m", 6, bad, false); err == nil || !strings.Contains(err.Error(), "strength") {
+			t.Errorf("strength %g: %v", bad, err)
+		}
 	}
 	cw, _, err := distill.OpenFrom(e.Model, dir, 1, "dpmpp2m", 6, 0.67, "", false)
 	if err != nil {

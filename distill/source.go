@@ -22,7 +22,7 @@ func (d *Distiller) RecordsKey() string { return fmt.Sprintf("%+v", d.key()) }
 
 func (d *Distiller) key() recordsKey {
 	c := d.Config
-	return recordsKey{c.Sampler, c.Clock, c.Data, c.Adaptor.Steps, c.Adaptor.Depth, joinInts(c.StepCounts, ", "), c.Strength, c.Trajectories, c.Validation, c.Seed}
+	return recordsKey{c.Sampler, c.Clock, c.Data, c.Adaptor.Steps, c.Adaptor.Depth, joinInts(c.StepCounts, ", "), runStrength(c.Strength), c.Trajectories, c.Validation, c.Seed}
 }
 
 // Source shares the records of each epoch between distillers of the same

@@ -74,7 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return c.Fail(err)
 	}
 	if tc := teacher.Config; !*resume && distill.FromSource(cfg.Strength) && !(tc.Conditional() && tc.InChannels == 2*tc.OutChannels) {
-		return c.Usage("-strength %g starts each trajectory from an edit's source: -model %s is not an instruction-guided editor", cfg.Strength, *model)
+		return c.Usage("-strength %g starts each trajectory from an edit's source: -model %s is not an instruction-guided editor", cfg.Strength, dir)
 	}
 	var data *datasets.Images
 	if cfg.Data == "noised" {

@@ -102,8 +102,8 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return writeChainData(c, *model, o, *n, *chainData, given(c), c.Given("strength"))
 	}
 	if *sweep != "" {
-		if *eval || *input != "" || *output != "" || *adaptor != "" {
-			return c.Usage("-sweep evaluates held-out pairs: -eval, -input, -output and -adaptor go without it")
+		if *eval || *input != "" || *output != "" || *adaptor != "" || *studentAdaptor != "" || *chainSteps != "" || *studentChainSteps != "" {
+			return c.Usage("-sweep evaluates held-out pairs: -eval, -input, -output, -adaptor, -student-adaptor, -chain-steps and -student-chain-steps go without it")
 		}
 		is, err1 := parseList(*sweepImage)
 		ts, err2 := parseList(*sweepText)
@@ -143,6 +143,9 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if strings.Contains(*adaptor, ",") {
 		return c.Usage("-adaptor %s: a list of adaptors goes with -study; -eval and an edit run one", *adaptor)
+	}
+	if *adaptor != "" && o.Compose > 1 {
+		return c.Usage("-adaptor with -compose: Clockwork runs the editor's two-scale guidance, not composed clauses")
 	}
 	if *eval {
 		if *input != "" || *instruction != "" || *output != "" {
@@ -390,9 +393,6 @@ func fromSource(o edits.Options) string {
 func clockwork(e *edits.Editor, adaptor string, o edits.Options) (string, error) {
 	if adaptor == "" {
 		return "", nil
-	}
-	if o.Compose > 1 {
-		return "", fmt.Errorf("-adaptor with -compose: Clockwork runs the editor's two-scale guidance, not composed clauses")
 	}
 	cw, man, err := distill.OpenFrom(e.Model, adaptor, 1, o.Sampler, o.Steps, o.Strength, "", false)
 	if err != nil {

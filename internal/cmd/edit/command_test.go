@@ -527,7 +527,7 @@ func TestEditClockwork(t *testing.T) {
 		{[]string{"-adaptor", src}, 1, "distilled for the last 2 of 4 steps from the source (strength 0.5), not 4 steps from noise"},
 		{[]string{"-adaptor", "identity,identity"}, 2, "a list of adaptors goes with -study"},
 		{[]string{"-adaptor", filepath.Join(tmp, "none")}, 1, "-adaptor"},
-		{[]string{"-adaptor", "identity", "-sweep", filepath.Join(tmp, "sweep")}, 2, "-sweep evaluates held-out pairs: -eval, -input, -output and -adaptor go without it"},
+		{[]string{"-adaptor", "identity", "-sweep", filepath.Join(tmp, "sweep")}, 2, "-sweep evaluates held-out pairs: -eval, -input, -output, -adaptor, -student-adaptor, -chain-steps and -student-chain-steps go without it"},
 	} {
 		out := filepath.Join(tmp, "refused.npz")
 		code, msg := run(append([]string{"-model", dir, "-input", in, "-instruction", "make it thicker", "-output", out, "-steps", "4"}, c.args...)...)
@@ -537,6 +537,12 @@ func TestEditClockwork(t *testing.T) {
 		if _, err := os.Stat(out); err == nil {
 			t.Errorf("%v: wrote %s", c.args, out)
 		}
+	}
+	if code, msg := run("-model", dir, "-study", filepath.Join(tmp, "study"), "-n", "2", "-adaptor", "identity,,identity"); code == 0 || !strings.Contains(msg, "an empty entry in the list of adaptors") {
+		t.Errorf("an empty adaptor in the list: %d %s", code, msg)
+	}
+	if code, msg := run("-model", dir, "-input", in, "-instruction", "make it thicker and move it up", "-output", filepath.Join(tmp, "c.npz"), "-compose", "2", "-adaptor", "identity"); code != 2 || !strings.Contains(msg, "-adaptor with -compose") {
+		t.Errorf("-adaptor with -compose: %d %s", code, msg)
 	}
 	gflops := func(args ...string) float64 {
 		t.Helper()

@@ -98,10 +98,10 @@ func runStudy(c *cli.Command, sc studyConfig) int {
 	}
 	teacher.Defaults.Apply(&sc.o, !sc.given[0], !sc.given[1], !sc.given[2])
 	var methods []edits.Method
-	// add appends the editor's methods: at each of steps, and with the
-	// adaptor (if any) at its own steps (identity's: those of steps that
-	// start from noise); chained,
-	// editing clauses in turn, when chain is set (none without steps).
+	// add appends the editor's methods: at each of steps, and with each
+	// of the adaptors (if any) at its own steps (identity's: each of
+	// steps); chained, editing clauses in turn, when chain is set (none
+	// without steps).
 	add := func(kind string, e *edits.Editor, steps []stepSpec, adaptor, flag string, chain bool) error {
 		if chain {
 			if len(steps) == 0 {
@@ -119,6 +119,9 @@ func runStudy(c *cli.Command, sc studyConfig) int {
 		}
 		for _, a := range strings.Split(adaptor, ",") {
 			a = strings.TrimSpace(a)
+			if a == "" {
+				return fmt.Errorf("%s %q: an empty entry in the list of adaptors", flag, adaptor)
+			}
 			as, err := adaptorSteps(a, steps)
 			if err != nil {
 				return fmt.Errorf("%s: %w", flag, err)
