@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/clockwork-go/clockwork/datasets"
 	"github.com/clockwork-go/clockwork/distill"
 	"github.com/clockwork-go/clockwork/edits"
 	"github.com/clockwork-go/clockwork/internal/texttest"
@@ -27,14 +26,7 @@ func TestDistillFromSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := datasets.MNIST("test", "", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := edits.Generate(src, 16, 1, edits.TrainMix)
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := texttest.Pairs(t, 16)
 	c := distill.DefaultConfig()
 	c.Adaptor = distill.AdaptorConfig{Kind: "resnet", Width: 8, Depth: 1, Steps: 6}
 	c.Strength = 0.67 // the last 4 of 6 steps: full, adaptor, full, adaptor

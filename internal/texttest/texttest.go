@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/clockwork-go/clockwork/captions"
+	"github.com/clockwork-go/clockwork/datasets"
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/edits"
 	"github.com/clockwork-go/clockwork/textenc"
@@ -89,4 +90,20 @@ func EditorDir(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// Pairs returns n edit pairs drawn from MNIST's test digits with seed 1
+// and the training split's mix of instructions: sources and instructions
+// for the tests of an editor.
+func Pairs(t testing.TB, n int) *edits.Set {
+	t.Helper()
+	src, err := datasets.MNIST("test", "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := edits.Generate(src, n, 1, edits.TrainMix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
 }

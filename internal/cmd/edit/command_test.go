@@ -14,7 +14,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/clockwork-go/clockwork/datasets"
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/distill"
 	"github.com/clockwork-go/clockwork/edits"
@@ -300,14 +299,7 @@ func distilFromSource(t *testing.T, dir string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := datasets.MNIST("test", "", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := edits.Generate(src, 8, 1, edits.TrainMix)
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := texttest.Pairs(t, 8)
 	c := distill.DefaultConfig()
 	c.Adaptor = distill.AdaptorConfig{Kind: "resnet", Width: 8, Depth: 1, Steps: 4}
 	c.Strength = 0.5
