@@ -14,6 +14,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -99,6 +100,9 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		if *n <= 0 {
 			return c.Usage("-n %d: want a positive number of pairs", *n)
 		}
+		if code, ok := only(c, "-chain-data", "chain-data", "n"); !ok {
+			return code
+		}
 		return writeChainData(c, *model, o, *n, *chainData, given(c), c.Given("strength"))
 	}
 	if *sweep != "" {
@@ -115,6 +119,9 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		if !validSplit(*split) {
 			return c.Usage("-split %q: want test, val or train", *split)
+		}
+		if code, ok := only(c, "-sweep", "sweep", "sweep-image", "sweep-text", "split", "n", "student"); !ok {
+			return code
 		}
 		return runSweep(c, *model, *student, o, *n, is, ts, *sweep, *split)
 	}
@@ -134,6 +141,9 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		scs, err4 := parseSteps(*studentChainSteps)
 		if err := cmp.Or(err1, err2, err3, err4); err != nil {
 			return c.Usage("-fewer %q, -student-steps %q, -chain-steps %q, -student-chain-steps %q: want comma-separated positive step counts, each optionally with a strength in (0, 1) (8@0.5): %v", *fewer, *studentSteps, *chainSteps, *studentChainSteps, err)
+		}
+		if code, ok := only(c, "-study", "study", "n", "split", "student", "fewer", "student-steps", "adaptor", "student-adaptor", "chain-steps", "student-chain-steps", "rounds", "time-batch"); !ok {
+			return code
 		}
 		return runStudy(c, studyConfig{given: given(c), model: *model, student: *student, adaptor: *adaptor, studentAdaptor: *studentAdaptor, o: o, fewer: fs, studentSteps: ss, chainSteps: cs, studentChainSteps: scs,
 			setup: edits.StudySetup{N: *n, Batch: o.Batch, Seed: o.Seed, TimeBatch: *timeBatch, Rounds: *rounds, Reps: 1000}, dir: *study, split: *split})
@@ -160,10 +170,16 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		if !validSplit(*split) {
 			return c.Usage("-split %q: want test, val or train", *split)
 		}
+		if code, ok := only(c, "-eval", "eval", "n", "json", "strip", "seeds", "failures", "split", "adaptor"); !ok {
+			return code
+		}
 		return evaluate(c, *model, *adaptor, o, *n, *seeds, evalOut{json: *jsonOut, strip: *strip, failures: *failures}, *split, given(c), c.Given("chain"), c.Given("strength"))
 	}
 	if *seeds != 1 {
 		return c.Usage("-seeds goes with -eval")
+	}
+	if code, ok := only(c, "an edit (-input)", "input", "instruction", "output", "adaptor"); !ok {
+		return code
 	}
 	if *input == "" || *instruction == "" || *output == "" {
 		return c.Usage("give -input, -instruction and -output (or -eval)")
@@ -384,6 +400,21 @@ func fromSource(o edits.Options) string {
 		return ""
 	}
 	return fmt.Sprintf(", from the source at strength %g (the last %d of the %d steps)", o.Strength, k, o.Steps)
+}
+
+// editing are the flags of how an edit runs, which every mode takes.
+var editing = []string{"model", "sampler", "steps", "text-scale", "image-scale", "seed", "batch", "compose", "chain", "strength"}
+
+// only refuses the flags given that are neither editing's nor among the
+// mode's own names: such a flag would do nothing there, and is a usage
+// error rather than silently ignored. ok is false with the exit code when
+// it refuses.
+func only(c *cli.Command, mode string, names ...string) (code int, ok bool) {
+	bad := c.GivenExcept(append(slices.Clone(editing), names...)...)
+	if len(bad) == 0 {
+		return 0, true
+	}
+	return c.Usage("%s: not a flag of %s (it would do nothing there)", strings.Join(bad, ", "), mode), false
 }
 
 // clockwork puts Clockwork with the adaptor (identity, or a distilled

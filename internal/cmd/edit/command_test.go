@@ -550,3 +550,30 @@ func TestEditClockwork(t *testing.T) {
 		t.Errorf("-eval: %g GFLOPs per edit with the adaptor at one of two steps, %g without", cw, p)
 	}
 }
+
+// TestEditFlagsOutOfMode: a flag that would do nothing in the mode given
+// (-eval, -sweep, -study, -chain-data or an edit) is a usage error naming
+// it, before anything runs or is written.
+func TestEditFlagsOutOfMode(t *testing.T) {
+	dir := tinyEditor(t)
+	tmp := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-study", filepath.Join(tmp, "s"), "-json", filepath.Join(tmp, "s.json")}, "-json: not a flag of -study"},
+		{[]string{"-study", filepath.Join(tmp, "s"), "-seeds", "3", "-instruction", "make it thicker"}, "not a flag of -study"},
+		{[]string{"-eval", "-fewer", "4", "-rounds", "2"}, "-fewer, -rounds: not a flag of -eval"},
+		{[]string{"-sweep", filepath.Join(tmp, "w"), "-json", filepath.Join(tmp, "w.json")}, "-json: not a flag of -sweep"},
+		{[]string{"-chain-data", filepath.Join(tmp, "c.npz"), "-n", "10", "-split", "val"}, "-split: not a flag of -chain-data"},
+		{[]string{"-input", "in.npz", "-instruction", "make it thicker", "-output", filepath.Join(tmp, "o.npz"), "-split", "bogus", "-n", "3"}, "-n, -split: not a flag of an edit (-input)"},
+	} {
+		code, msg := run(append([]string{"-model", dir}, c.args...)...)
+		if code != 2 || !strings.Contains(msg, c.want) {
+			t.Errorf("%v: %d %s; want 2 mentioning %q", c.args, code, msg, c.want)
+		}
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("refused runs wrote %v", left)
+	}
+}
