@@ -50,6 +50,13 @@ func (e *Editor) base() diffusion.Denoiser {
 	return &diffusion.ModelDenoiser{Model: e.Model}
 }
 
+// IsEditor reports whether a U-Net config is an editor's: text-conditioned,
+// its input the noisy image and the source image side by side (LoadEditor
+// says which of the two a model lacks).
+func IsEditor(c unet.Config) bool {
+	return c.Conditional() && c.InChannels == 2*c.OutChannels
+}
+
 // LoadEditor loads the editor of a model directory. A model that is not
 // an editor (a text-to-image model, whose input is the image alone, or one
 // without text) is an error naming the directory.

@@ -211,7 +211,7 @@ func StudyText(dir string, m *unet.Model) (*textenc.Prompter, []string, error) {
 // a source image) draws its trajectories' instructions and sources from
 // the edit pairs' train split instead (distill.Distiller.UseEdits).
 func DistillText(d *distill.Distiller, dir string) error {
-	if c := d.Teacher.Config; c.Conditional() && c.InChannels == 2*c.OutChannels {
+	if edits.IsEditor(d.Teacher.Config) {
 		text, err := diffusion.LoadText(dir, d.Teacher)
 		if err != nil {
 			return err

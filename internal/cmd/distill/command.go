@@ -15,6 +15,7 @@ import (
 	"github.com/clockwork-go/clockwork/datasets"
 	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/distill"
+	"github.com/clockwork-go/clockwork/edits"
 	"github.com/clockwork-go/clockwork/internal/cli"
 	"github.com/clockwork-go/clockwork/internal/fsutil"
 	"github.com/clockwork-go/clockwork/models"
@@ -73,7 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return c.Fail(err)
 	}
-	if tc := teacher.Config; !*resume && distill.FromSource(cfg.Strength) && !(tc.Conditional() && tc.InChannels == 2*tc.OutChannels) {
+	if !*resume && distill.FromSource(cfg.Strength) && !edits.IsEditor(teacher.Config) {
 		return c.Usage("-strength %g starts each trajectory from an edit's source: -model %s is not an instruction-guided editor", cfg.Strength, dir)
 	}
 	var data *datasets.Images
