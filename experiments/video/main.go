@@ -6,7 +6,9 @@
 // digit along a known motion) with its own instruction and measures the
 // edit against the true one: Frame-Acc, PSNR, warp error with the true
 // motion, Tem-Con. Frame t draws its noise from stream t of -seed, or
-// every frame the same noise with -shared-noise.
+// every frame the same noise with -shared-noise. A flag that would do
+// nothing in the mode given (a study's flag on an edit, -frames with
+// -input, -anchor-choice without -anchors) is a usage error naming it.
 package main
 
 import (

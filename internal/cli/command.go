@@ -101,6 +101,18 @@ func (c *Command) GivenExcept(names ...string) []string {
 	return out
 }
 
+// Only refuses the flags given that are not among names: in mode (a
+// phrase such as "-study" or "an edit (-input)") such a flag would do
+// nothing, and is a usage error naming it rather than silently ignored.
+// ok is false, with the exit code, when it refuses.
+func (c *Command) Only(mode string, names ...string) (code int, ok bool) {
+	bad := c.GivenExcept(names...)
+	if len(bad) == 0 {
+		return 0, true
+	}
+	return c.Usage("%s: not a flag of %s (it would do nothing there)", strings.Join(bad, ", "), mode), false
+}
+
 // Usage reports a usage error and returns exit code 2.
 func (c *Command) Usage(format string, a ...any) int {
 	fmt.Fprintf(c.Stderr, "%s: %s\n", c.Name, fmt.Sprintf(format, a...))

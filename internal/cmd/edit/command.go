@@ -410,11 +410,7 @@ var editing = []string{"model", "sampler", "steps", "text-scale", "image-scale",
 // error rather than silently ignored. ok is false with the exit code when
 // it refuses.
 func only(c *cli.Command, mode string, names ...string) (code int, ok bool) {
-	bad := c.GivenExcept(append(slices.Clone(editing), names...)...)
-	if len(bad) == 0 {
-		return 0, true
-	}
-	return c.Usage("%s: not a flag of %s (it would do nothing there)", strings.Join(bad, ", "), mode), false
+	return c.Only(mode, append(slices.Clone(editing), names...)...)
 }
 
 // clockwork puts Clockwork with the adaptor (identity, or a distilled

@@ -78,9 +78,11 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 			return c.Usage("-shard %q: want i/n with 1 ≤ i ≤ n, with -anchors", *shard)
 		}
 	}
+	// Each mode refuses the flags that would do nothing in it.
+	editing := []string{"model", "sampler", "steps", "text-scale", "image-scale", "seed", "batch", "strength"}
 	if *study != "" {
-		if *input != "" || *anchors != 0 || *shared || *shard != "" {
-			return c.Usage("-study runs its own methods on held-out toy videos: -input, -anchors, -shared-noise and -shard go without it")
+		if code, ok := c.Only("-study", append(editing, "study", "frames", "n", "anchor-counts", "equivariant-model", "student", "student-steps", "student-adaptor")...); !ok {
+			return code
 		}
 		if *nVideos <= 0 {
 			return c.Usage("-n %d: want a positive number of videos", *nVideos)
@@ -95,6 +97,17 @@ func Run(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return runStudy(c, studyConfig{given: [3]bool{c.Given("text-scale"), c.Given("image-scale"), c.Given("steps")}, model: *model, equi: *equiModel, student: *student, studentAdaptor: *studentAdaptor, studentSteps: *studentSteps,
 			o: o, counts: ks, n: *nVideos, frames: *frames, dir: *study})
+	}
+	mode, own := "an edit of a held-out toy video", []string{"index", "frames", "instruction"}
+	if *input != "" {
+		mode, own = "an edit of -input", []string{"input", "instruction"}
+	}
+	own = append(own, "output", "shared-noise", "anchors")
+	if *anchors > 0 {
+		own = append(own, "anchor-choice", "shard")
+	}
+	if code, ok := c.Only(mode, append(editing, own...)...); !ok {
+		return code
 	}
 	if filepath.Ext(*output) != ".npz" {
 		return c.Usage("-output %s: want an .npz file", *output)

@@ -166,7 +166,34 @@ func TestVideoStudy(t *testing.T) {
 			t.Fatalf("%s: peak heap %g MB, %d videos' scores", r.Name, r.PeakHeapMB, len(r.Videos))
 		}
 	}
-	if code, msg := run("-model", dir, "-study", out, "-anchors", "2"); code == 0 || !strings.Contains(msg, "go without it") {
+	if code, msg := run("-model", dir, "-study", out, "-anchors", "2"); code != 2 || !strings.Contains(msg, "-anchors: not a flag of -study") {
 		t.Fatalf("-study with -anchors: %d %s", code, msg)
+	}
+}
+
+// TestVideoFlagsOutOfMode: a flag that would do nothing in the mode given
+// is a usage error naming it, and nothing is written.
+func TestVideoFlagsOutOfMode(t *testing.T) {
+	dir := tinyEditor(t)
+	tmp := t.TempDir()
+	out := filepath.Join(tmp, "o.npz")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-study", filepath.Join(tmp, "s"), "-output", out, "-instruction", "make it thicker"}, "-instruction, -output: not a flag of -study"},
+		{[]string{"-study", filepath.Join(tmp, "s"), "-index", "3"}, "-index: not a flag of -study"},
+		{[]string{"-output", out, "-n", "4", "-student", dir}, "-n, -student: not a flag of an edit of a held-out toy video"},
+		{[]string{"-input", "clip.gif", "-instruction", "make it thicker", "-output", out, "-frames", "8"}, "-frames: not a flag of an edit of -input"},
+		{[]string{"-output", out, "-anchor-choice", "middle"}, "-anchor-choice: not a flag of an edit of a held-out toy video"},
+		{[]string{"-output", out, "-anchors", "0", "-anchor-counts", "1,3"}, "-anchor-counts: not a flag of"},
+	} {
+		code, msg := run(append([]string{"-model", dir}, c.args...)...)
+		if code != 2 || !strings.Contains(msg, c.want) {
+			t.Errorf("%v: %d %s; want 2 mentioning %q", c.args, code, msg, c.want)
+		}
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("refused runs wrote %v", left)
 	}
 }
