@@ -539,6 +539,31 @@ func (e *Editor) MeanGFLOPs(o Options, instructions []string) (float64, error) {
 	return g * float64(k) / float64(len(instructions)), nil
 }
 
+// Encodings returns how many times the text encoder runs for edits of
+// instructions under o: once per edit, once per clause when chained.
+func Encodings(o Options, instructions []string) (int, error) {
+	if !o.Chain {
+		return len(instructions), nil
+	}
+	return clauseCount(instructions)
+}
+
+// CountedGFLOPs returns the mean GFLOPs per edit of instructions under o
+// whose U-Net spent unetFLOPs in all as counted (diffusion.CountedFLOPs:
+// what Clockwork's adaptor steps really cost), with the text encoder's
+// FLOPs for each of its Encodings: the figure Study reports for its rows
+// and the edit command for an edit with an adaptor.
+func (e *Editor) CountedGFLOPs(o Options, instructions []string, unetFLOPs int64) (float64, error) {
+	if len(instructions) == 0 {
+		return 0, fmt.Errorf("the mean cost of no instructions")
+	}
+	texts, err := Encodings(o, instructions)
+	if err != nil {
+		return 0, err
+	}
+	return (float64(unetFLOPs)/1e9 + float64(e.Text.FLOPs())/1e9*float64(texts)) / float64(len(instructions)), nil
+}
+
 // clauseCount returns how many clauses the instructions have in all
 // (Clauses), the edits chaining them takes.
 func clauseCount(instructions []string) (int, error) {

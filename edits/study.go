@@ -122,11 +122,6 @@ func Study(methods []Method, m *captions.Measurer, set *Set, s StudySetup, progr
 			return nil, nil, fmt.Errorf("%s: its text encoder embeds the instructions otherwise than the reference's", me.Name)
 		}
 	}
-	textG := float64(ref.Text.FLOPs()) / 1e9
-	clauses, err := clauseCount(sub.Phrases())
-	if err != nil {
-		return nil, nil, err
-	}
 	tb := min(s.TimeBatch, s.N)
 	timeCond := cond.Slice(0, tb)
 	var rows []StudyRow
@@ -145,12 +140,10 @@ func Study(methods []Method, m *captions.Measurer, set *Set, s StudySetup, progr
 		var out []float32
 		var timed evaluate.Timed
 		f0, _ := diffusion.CountedFLOPs(base)
-		texts := float64(s.N)
 		if o.Chain {
 			if out, err = me.Editor.chain(base, src, s.N, sub.Phrases(), o, nil); err != nil {
 				return nil, nil, fmt.Errorf("%s: %w", me.Name, err)
 			}
-			texts = float64(clauses)
 			timed = evaluate.Timed{Name: me.Name, Denoiser: base, Run: func() error {
 				_, err := me.Editor.chain(base, src[:tb*per], tb, sub.Phrases()[:tb], o, nil)
 				return err
@@ -179,7 +172,12 @@ func Study(methods []Method, m *captions.Measurer, set *Set, s StudySetup, progr
 		if err != nil {
 			return nil, nil, err
 		}
-		row := StudyRow{Name: me.Name, Steps: o.Steps, Chained: o.Chain, GFLOPs: (float64(f1-f0)/1e9 + textG*texts) / float64(s.N), Report: rep}
+		// Every method's text encoder embeds as the reference's (above).
+		g, err := ref.CountedGFLOPs(o, sub.Phrases(), f1-f0)
+		if err != nil {
+			return nil, nil, err
+		}
+		row := StudyRow{Name: me.Name, Steps: o.Steps, Chained: o.Chain, GFLOPs: g, Report: rep}
 		if k, _ := diffusion.StepsFrom(o.Steps, o.Strength); k != o.Steps {
 			row.Strength, row.Run = o.Strength, k
 		}

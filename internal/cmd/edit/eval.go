@@ -23,25 +23,6 @@ var splitName = map[string]string{"test": "held-out", "val": "validation", "trai
 // evalOut are the files -eval writes besides its table (empty: none).
 type evalOut struct{ json, strip, failures string }
 
-// countedGFLOPs returns the mean GFLOPs of the edits by instructions
-// whose U-Net spent unetFLOPs in all, as counted (Clockwork), with the
-// text encoder once per edit (per clause when chained), as
-// edits.Editor.MeanGFLOPs counts it.
-func countedGFLOPs(e *edits.Editor, o edits.Options, instructions []string, unetFLOPs int64) (float64, error) {
-	texts := len(instructions)
-	if o.Chain {
-		texts = 0
-		for _, in := range instructions {
-			cl, err := edits.Clauses(in)
-			if err != nil {
-				return 0, err
-			}
-			texts += len(cl)
-		}
-	}
-	return (float64(unetFLOPs) + float64(texts)*float64(e.Text.FLOPs())) / 1e9 / float64(len(instructions)), nil
-}
-
 // seedFigures are one seed's headline figures in -eval's JSON.
 type seedFigures struct {
 	Seed      uint64  `json:"seed"`
@@ -94,7 +75,7 @@ func evaluate(c *cli.Command, model, adaptor string, o edits.Options, n, seeds i
 		f1, _ := diffusion.CountedFLOPs(e.Base)
 		// With Clockwork, the U-Net's FLOPs as counted (its adaptor steps
 		// cheaper), and the text encoder's as GFLOPs counts them.
-		if gf, err = countedGFLOPs(e, o, set.Subset(n).Phrases(), f1-f0); err != nil {
+		if gf, err = e.CountedGFLOPs(o, set.Subset(n).Phrases(), f1-f0); err != nil {
 			return c.Fail(err)
 		}
 	}
