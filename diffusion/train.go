@@ -420,8 +420,12 @@ func (tr *Trainer) nextBatch(b *batch) {
 			a.apply(b.src[i*per:(i+1)*per], ch, h, w, tmp)
 		}
 	}
+	tmax := tr.Schedule.T()
+	if c.MaxTimestep > 0 {
+		tmax = c.MaxTimestep
+	}
 	for i := 0; i < n; i++ {
-		t := tr.rng.IntN(tr.Schedule.T())
+		t := tr.rng.IntN(tmax)
 		b.t[i] = float64(t)
 		e := b.noise[i*per : (i+1)*per]
 		for k := range e {

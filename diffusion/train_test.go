@@ -348,3 +348,34 @@ func TestParseLabels(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxTimestep: -max-timestep draws every training timestep below it,
+// and a bound outside the schedule is refused.
+func TestMaxTimestep(t *testing.T) {
+	c := tinyConfig()
+	c.BatchSize = 32
+	c.MaxTimestep = 50
+	tr, err := NewTrainer(t.TempDir(), tinyModel(t), shapes(t), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0.0
+	for range 8 {
+		tr.nextBatch(&tr.b)
+		for _, ts := range tr.b.t {
+			if ts < 0 || ts >= 50 {
+				t.Fatalf("timestep %g drawn with max timestep 50", ts)
+			}
+			seen = max(seen, ts)
+		}
+	}
+	if seen < 40 {
+		t.Errorf("256 timesteps below 50 reach only %g", seen)
+	}
+	for _, m := range []int{-1, c.Schedule.NumTrainTimesteps + 1} {
+		c.MaxTimestep = m
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "max timestep") {
+			t.Errorf("max timestep %d: %v", m, err)
+		}
+	}
+}

@@ -213,6 +213,7 @@ func (c *TrainConfig) Register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.CondDropout, "cond-dropout", d.CondDropout, "probability of the null class or empty caption (classifier-free guidance); for an editor, of each of: the text dropped, the image dropped, both (default 0.05 there)")
 	fs.Float64Var(&c.MinSNRGamma, "min-snr", d.MinSNRGamma, "min-SNR-gamma loss weighting (0: none)")
 	fs.Uint64Var(&c.Seed, "seed", d.Seed, "seed of initialisation, data order and noise")
+	fs.IntVar(&c.MaxTimestep, "max-timestep", d.MaxTimestep, "train on timesteps below this one only (0: the whole schedule): a model for the low-noise steps an edit from its source runs")
 	fs.BoolVar(&c.Equivariant, "equivariant", d.Equivariant, "equivariant fine-tuning of an editor: the same random affine transform on the source and the target of each pair (FAIRY)")
 	fs.IntVar(&c.Clauses, "clauses", d.Clauses, "encode each caption clause by clause, cut at \"and\", into this many clauses (an editor's two-change instructions; 0: the -init model's own way, else the whole caption)")
 	fs.StringVar(&c.Init, "init", d.Init, "fine-tune: start from this model directory's weights (U-Net and text encoder) and config instead of -config's with -seed's weights")
@@ -245,6 +246,12 @@ type TrainConfig struct {
 	CondDropout float64 `json:"cond_dropout"` // probability of training on the null class
 	MinSNRGamma float64 `json:"min_snr_gamma"`
 	Seed        uint64  `json:"seed"`
+	// MaxTimestep, when not 0, draws the training timesteps from [0,
+	// MaxTimestep) instead of the whole schedule: a model fine-tuned for
+	// the low-noise part of sampling alone, as an edit started from its
+	// source runs it (SDEdit), the way eDiff-I trains denoisers expert in
+	// one range of noise levels (Balaji et al., arXiv 2211.01324).
+	MaxTimestep int `json:"max_timestep,omitempty"`
 	// Init is the model directory a fine-tuning run started from (empty:
 	// weights drawn from Seed).
 	Init string `json:"init,omitempty"`
@@ -301,6 +308,8 @@ func (c TrainConfig) Validate() error {
 		return fmt.Errorf("a zero-terminal-SNR schedule needs v_prediction or sample prediction: ε is undefined where the signal is zero (Lin et al., WACV 2024)")
 	case !finiteNonNeg(c.GradClip) || !finiteNonNeg(c.WeightDecay) || !finiteNonNeg(c.MinSNRGamma):
 		return fmt.Errorf("grad clip %g, weight decay %g and min-SNR gamma %g must be finite and not negative", c.GradClip, c.WeightDecay, c.MinSNRGamma)
+	case c.MaxTimestep < 0 || c.MaxTimestep > c.Schedule.NumTrainTimesteps:
+		return fmt.Errorf("max timestep %d must lie in [0, %d] (0: the whole schedule)", c.MaxTimestep, c.Schedule.NumTrainTimesteps)
 	case c.Clauses < 0 || c.Clauses > textenc.MaxClauses:
 		return fmt.Errorf("text clauses %d must lie in [0, %d]", c.Clauses, textenc.MaxClauses)
 	case c.CheckpointEvery <= 0 || c.LogEvery <= 0 || c.SampleEvery < 0:
