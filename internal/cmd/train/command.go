@@ -220,5 +220,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		done = ""
 	}
 	c.Printf("%sEMA model of step %d in %s\n", done, tr.Step, filepath.Join(*out, "model"))
+	parent := tr.Config.Init
+	if g := tr.Config.Guidance; g != nil {
+		parent = g.Teacher
+	}
+	wrote, err := inheritDefaults(parent, filepath.Join(*out, "model"))
+	for _, f := range wrote {
+		c.Printf("note: %s holds the sampling defaults of %s, the model this run started from\n", f, parent)
+	}
+	if err != nil {
+		return c.Fail(fmt.Errorf("the sampling defaults of %s: %w", parent, err))
+	}
 	return 0
 }

@@ -3,12 +3,14 @@ package train
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/edits"
 	"github.com/clockwork-go/clockwork/internal/npzio"
 	"github.com/clockwork-go/clockwork/unet"
 )
@@ -136,5 +138,72 @@ func TestTrainInitKeepsSchedule(t *testing.T) {
 	}
 	if _, err := os.Stat(none); err == nil {
 		t.Fatal("a run directory was written")
+	}
+}
+
+// TestTrainInitInheritsDefaults: a run fine-tuned from -init carries the
+// parent's sampling defaults into its model (chosen_by naming the parent)
+// and leaves a model's own file alone; a malformed one fails the command
+// with its name, the trained model kept.
+func TestTrainInitInheritsDefaults(t *testing.T) {
+	tmp := t.TempDir()
+	c, _ := unet.ConfigFrom("mnist_tiny")
+	c.InChannels, c.OutChannels = 3, 3
+	m, _ := unet.New(c, 0)
+	cfgDir := filepath.Join(tmp, "cfg")
+	if err := m.Save(cfgDir); err != nil {
+		t.Fatal(err)
+	}
+	args := func(out string, more ...string) []string {
+		return append([]string{"-out", out, "-data", "shapes:64", "-steps", "1", "-batch", "4", "-sample-every", "0", "-quiet"}, more...)
+	}
+	var so, se bytes.Buffer
+	parent := filepath.Join(tmp, "parent")
+	if code := run(context.Background(), args(parent, "-config", cfgDir), &so, &se); code != 0 {
+		t.Fatalf("exit %d: %s", code, se.String())
+	}
+	pm := filepath.Join(parent, "model")
+	write := func(path, s string) {
+		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(pm, diffusion.SamplingDefaultsFile), `{"guidance": 2.5, "steps": 12, "chosen_by": "a sweep"}`)
+	write(filepath.Join(pm, edits.DefaultsFile), `{"text_scale": 2, "image_scale": 1.5, "steps": 20, "chain_steps": 6, "chain_strength": 0.67, "chosen_by": "another sweep"}`)
+	child := filepath.Join(tmp, "child")
+	so.Reset()
+	if code := run(context.Background(), args(child, "-init", pm), &so, &se); code != 0 {
+		t.Fatalf("exit %d: %s", code, se.String())
+	}
+	d, err := diffusion.LoadSamplingDefaults(filepath.Join(child, "model"))
+	if err != nil || d == nil || d.Guidance != 2.5 || d.Steps != 12 || d.ChosenBy != "inherited from "+pm+", the model this one was trained from: a sweep" {
+		t.Fatalf("inherited sampling defaults %+v, %v", d, err)
+	}
+	b, err := os.ReadFile(filepath.Join(child, "model", edits.DefaultsFile))
+	var ed edits.Defaults
+	if err != nil || json.Unmarshal(b, &ed) != nil || ed.ChainSteps != 6 || ed.ChainStrength != 0.67 || !strings.HasSuffix(ed.ChosenBy, ": another sweep") {
+		t.Fatalf("inherited editor defaults %s, %v", b, err)
+	}
+	if !strings.Contains(so.String(), "holds the sampling defaults of "+pm) {
+		t.Errorf("no note of the inherited defaults: %q", so.String())
+	}
+	// The model's own file stays as it is when the run goes on.
+	own := `{"guidance": 4, "chosen_by": "mine"}`
+	write(filepath.Join(child, "model", diffusion.SamplingDefaultsFile), own)
+	if code := run(context.Background(), []string{"-out", child, "-resume", "-steps", "2", "-quiet"}, &so, &se); code != 0 {
+		t.Fatalf("resume: exit %d: %s", code, se.String())
+	}
+	if b, _ := os.ReadFile(filepath.Join(child, "model", diffusion.SamplingDefaultsFile)); string(b) != own {
+		t.Errorf("the model's own defaults became %s", b)
+	}
+	// A malformed parent file: an error naming it, the model written.
+	write(filepath.Join(pm, edits.DefaultsFile), `{"text_scale": 2, "bogus": 1}`)
+	bad := filepath.Join(tmp, "bad")
+	se.Reset()
+	if code := run(context.Background(), args(bad, "-init", pm), &so, &se); code != 1 || !strings.Contains(se.String(), filepath.Join(pm, edits.DefaultsFile)) {
+		t.Fatalf("malformed parent defaults: exit %d, %q", code, se.String())
+	}
+	if _, err := os.Stat(filepath.Join(bad, "model", "config.json")); err != nil {
+		t.Errorf("the trained model was not kept: %v", err)
 	}
 }
