@@ -270,3 +270,46 @@ func TestWithinMatchesBySamples(t *testing.T) {
 		}
 	}
 }
+
+// TestWinogradBlocksSameBits: the block a pass transforms (winoBudget,
+// from the L2 cache) changes no value: a small budget, several blocks of
+// tile rows per sample and one sample per group, gives the machine's
+// budget's bits, forward and for the input gradient, on every GEMM path.
+func TestWinogradBlocksSameBits(t *testing.T) {
+	defer simd.Use(simd.Available()[0])
+	defer func(b int) { winoBudget = b }(winoBudget)
+	budget := winoBudget
+	for _, p := range simd.Available() {
+		simd.Use(p)
+		for _, s := range []struct{ n, cin, cout, h, w int }{{3, 32, 32, 32, 32}, {5, 64, 48, 8, 8}} {
+			run := func(b int) []float32 {
+				winoBudget = b
+				params := NewParams()
+				params.Declare("x", 7, Normal(1), s.n, s.cin, s.h, s.w)
+				params.Declare("w", 8, Normal(0.2), s.cout, s.cin, 3, 3)
+				params.Declare("b", 9, Normal(0.5), s.cout)
+				g := NewGraph(params)
+				out := Conv2d(g.Param("x"), g.Param("w"), g.Param("b"), Same(3, 1, 1))
+				gy := g.Input("gy", out.Shape()...)
+				d := make([]float32, out.Shape().TotalSize())
+				r := rand.New(rand.NewPCG(10, 11))
+				for i := range d {
+					d[i] = float32(r.NormFloat64())
+				}
+				Let(gy, tensor.New(tensor.WithShape(out.Shape()...), tensor.WithBacking(d)))
+				gx := convBackwardData(g.Param("w"), gy, g.Param("x").Shape(), Same(3, 1, 1))
+				vals := runGraph(t, g, out, gx)
+				return append(vals[0], vals[1]...)
+			}
+			small := 16 * (s.cin + s.cout) * s.w // two tile rows of w/2 tiles
+			blocks := func(b int) [2]int {
+				winoBudget = b
+				return [2]int{blockRows(s.cin, s.cout, s.w/2, s.h/2), groupSize(s.cin, s.cout, s.w*s.h/4, s.n)}
+			}
+			if bs, bb := blocks(small), blocks(budget); bs == bb {
+				t.Fatalf("%v: budgets %d and %d make the same blocks %v", s, small, budget, bs)
+			}
+			sameBits(t, run(small), run(budget), fmt.Sprintf("%s %v, budget %d", p, s, small), fmt.Sprintf("budget %d", budget))
+		}
+	}
+}
