@@ -97,12 +97,11 @@ func (wg *winograd) prepare(w []float32, o, c int, flip bool) {
 // block may take: a core's L2 cache, as the machine reports it
 // (simd.MachineCaches: sysfs, or a documented fallback), so that a block's
 // 16 products read and write what the cache holds. It was a fixed 160 Ki
-// values (640 KiB); on a Zen 4 core (1 MiB of L2), the L2's 256 Ki take a
+// values (640 KiB); on a Zen 4 core (1 MiB of L2) the L2's 256 Ki take a
 // 32-channel convolution at 32×32 in whole samples instead of 10 of their
-// 16 tile rows, and BenchmarkSplitHalves/ratio's median over five paired
-// runs went from 1.148 to 1.105 in one set and from 1.140 to 1.114 in
-// another, the core and the shell together within the machine's noise (a
-// block's size changes no value: each is the same sum in the same order).
+// 16 tile rows (docs/speed.md, "The shell at 32×32", has the paired
+// timings). A block's size changes no value: each is the same sum in the
+// same order (TestWinogradBlocksSameBits).
 var winoBudget = func() int {
 	l2 := simd.MachineCaches().L2
 	return max(16<<10, l2.Size/max(1, l2.Sharers)/4)
