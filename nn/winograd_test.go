@@ -39,24 +39,7 @@ func TestWinogradMatchesDirect(t *testing.T) {
 					}
 					run := func(off bool) (y, dx []float32) {
 						winogradOff = off
-						params := NewParams()
-						params.Declare("x", 7, Normal(1), s.n, s.cin, s.h, s.w)
-						params.Declare("w", 8, Normal(0.2), s.cout, s.cin, 3, 3)
-						g := NewGraph(params)
-						var b *G.Node
-						if bias {
-							params.Declare("b", 9, Normal(0.5), s.cout)
-							b = g.Param("b")
-						}
-						out := Conv2d(g.Param("x"), g.Param("w"), b, Same(3, 1, 1))
-						gy := g.Input("gy", out.Shape()...)
-						r := rand.New(rand.NewPCG(10, 11))
-						d := make([]float32, out.Shape().TotalSize())
-						for i := range d {
-							d[i] = float32(r.NormFloat64())
-						}
-						Let(gy, tensor.New(tensor.WithShape(out.Shape()...), tensor.WithBacking(d)))
-						gx := convBackwardData(g.Param("w"), gy, g.Param("x").Shape(), Same(3, 1, 1))
+						g, out, gx := convAndGradient(s.n, s.cin, s.cout, s.h, s.w, bias)
 						m, err := g.Compile()
 						if err != nil {
 							t.Fatal(err)
@@ -91,6 +74,31 @@ func TestWinogradMatchesDirect(t *testing.T) {
 			}
 		}
 	}
+}
+
+// convAndGradient builds a 3×3 convolution (stride 1, padding 1) of n
+// samples of cin×h×w to cout channels, with a bias if asked, and its input
+// gradient for a fixed random output gradient: the graph, the output and
+// the gradient's nodes.
+func convAndGradient(n, cin, cout, h, w int, bias bool) (*Graph, *G.Node, *G.Node) {
+	params := NewParams()
+	params.Declare("x", 7, Normal(1), n, cin, h, w)
+	params.Declare("w", 8, Normal(0.2), cout, cin, 3, 3)
+	g := NewGraph(params)
+	var b *G.Node
+	if bias {
+		params.Declare("b", 9, Normal(0.5), cout)
+		b = g.Param("b")
+	}
+	out := Conv2d(g.Param("x"), g.Param("w"), b, Same(3, 1, 1))
+	gy := g.Input("gy", out.Shape()...)
+	r := rand.New(rand.NewPCG(10, 11))
+	d := make([]float32, out.Shape().TotalSize())
+	for i := range d {
+		d[i] = float32(r.NormFloat64())
+	}
+	Let(gy, tensor.New(tensor.WithShape(out.Shape()...), tensor.WithBacking(d)))
+	return g, out, convBackwardData(g.Param("w"), gy, g.Param("x").Shape(), Same(3, 1, 1))
 }
 
 // TestStride2ParityMatchesIm2col checks the parity-plane stride-2
@@ -284,20 +292,7 @@ func TestWinogradBlocksSameBits(t *testing.T) {
 		for _, s := range []struct{ n, cin, cout, h, w int }{{3, 32, 32, 32, 32}, {5, 64, 48, 8, 8}} {
 			run := func(b int) []float32 {
 				winoBudget = b
-				params := NewParams()
-				params.Declare("x", 7, Normal(1), s.n, s.cin, s.h, s.w)
-				params.Declare("w", 8, Normal(0.2), s.cout, s.cin, 3, 3)
-				params.Declare("b", 9, Normal(0.5), s.cout)
-				g := NewGraph(params)
-				out := Conv2d(g.Param("x"), g.Param("w"), g.Param("b"), Same(3, 1, 1))
-				gy := g.Input("gy", out.Shape()...)
-				d := make([]float32, out.Shape().TotalSize())
-				r := rand.New(rand.NewPCG(10, 11))
-				for i := range d {
-					d[i] = float32(r.NormFloat64())
-				}
-				Let(gy, tensor.New(tensor.WithShape(out.Shape()...), tensor.WithBacking(d)))
-				gx := convBackwardData(g.Param("w"), gy, g.Param("x").Shape(), Same(3, 1, 1))
+				g, out, gx := convAndGradient(s.n, s.cin, s.cout, s.h, s.w, true)
 				vals := runGraph(t, g, out, gx)
 				return append(vals[0], vals[1]...)
 			}

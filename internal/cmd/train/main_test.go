@@ -146,14 +146,7 @@ func TestTrainInitKeepsSchedule(t *testing.T) {
 // and leaves a model's own file alone; a malformed one fails the command
 // with its name, the trained model kept.
 func TestTrainInitInheritsDefaults(t *testing.T) {
-	tmp := t.TempDir()
-	c, _ := unet.ConfigFrom("mnist_tiny")
-	c.InChannels, c.OutChannels = 3, 3
-	m, _ := unet.New(c, 0)
-	cfgDir := filepath.Join(tmp, "cfg")
-	if err := m.Save(cfgDir); err != nil {
-		t.Fatal(err)
-	}
+	tmp, cfgDir := t.TempDir(), tinyConfigDir(t)
 	args := func(out string, more ...string) []string {
 		return append([]string{"-out", out, "-data", "shapes:64", "-steps", "1", "-batch", "4", "-sample-every", "0", "-quiet"}, more...)
 	}
