@@ -1,5 +1,18 @@
 package edits
 
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/clockwork-go/clockwork/diffusion"
+	"github.com/clockwork-go/clockwork/unet"
+)
+
 // DefaultsFile is the file of an editor's directory that gives the scales,
 // steps and chaining it runs at by default.
 const DefaultsFile = "editor_defaults.json"
@@ -57,4 +70,37 @@ func (d *Defaults) ApplyChain(o *Options, chainGiven, stepsGiven, strengthGiven 
 			o.Strength = d.ChainStrength
 		}
 	}
+}
+
+// LoadDefaults reads a model directory's DefaultsFile: nil when there is
+// none; an unknown key, scales a guided edit refuses, negative chain_steps
+// or a chain_strength that keeps no step of them is an error naming the
+// file.
+func LoadDefaults(dir string) (*Defaults, error) {
+	path := filepath.Join(unet.Dir(dir), DefaultsFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var d Defaults
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := (Options{TextScale: d.TextScale, ImageScale: d.ImageScale, Steps: max(d.Steps, 1), Batch: 1}).Check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if d.ChainSteps < 0 {
+		return nil, fmt.Errorf("%s: chain_steps %d: want 0 (no chaining) or a positive number", path, d.ChainSteps)
+	}
+	if d.ChainStrength != 0 {
+		if _, err := diffusion.StepsFrom(d.ChainSteps, d.ChainStrength); err != nil || d.ChainSteps == 0 || d.ChainStrength == 1 {
+			return nil, fmt.Errorf("%s: chain_strength %g: want a strength in (0, 1) that keeps a step of chain_steps %d", path, d.ChainStrength, d.ChainSteps)
+		}
+	}
+	return &d, nil
 }

@@ -1,13 +1,8 @@
 package edits
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"gorgonia.org/tensor"
@@ -92,24 +87,7 @@ func LoadEditor(dir string) (*Editor, error) {
 		return nil, fmt.Errorf("-model %s has a projection class embedding but no %s: a guidance-distilled student without it cannot be told its scales", dir, diffusion.GuidanceFile)
 	}
 	e := &Editor{Dir: dir, Model: m, Noise: noise, Text: text, Shape: shape, Student: g}
-	if b, err := os.ReadFile(filepath.Join(unet.Dir(dir), DefaultsFile)); err == nil {
-		var d Defaults
-		if err := json.Unmarshal(b, &d); err != nil {
-			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, DefaultsFile), err)
-		}
-		if err := (Options{TextScale: d.TextScale, ImageScale: d.ImageScale, Steps: max(d.Steps, 1), Batch: 1}).Check(); err != nil {
-			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, DefaultsFile), err)
-		}
-		if d.ChainSteps < 0 {
-			return nil, fmt.Errorf("%s: chain_steps %d: want 0 (no chaining) or a positive number", filepath.Join(dir, DefaultsFile), d.ChainSteps)
-		}
-		if d.ChainStrength != 0 {
-			if _, err := diffusion.StepsFrom(d.ChainSteps, d.ChainStrength); err != nil || d.ChainSteps == 0 || d.ChainStrength == 1 {
-				return nil, fmt.Errorf("%s: chain_strength %g: want a strength in (0, 1) that keeps a step of chain_steps %d", filepath.Join(dir, DefaultsFile), d.ChainStrength, d.ChainSteps)
-			}
-		}
-		e.Defaults = &d
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	if e.Defaults, err = LoadDefaults(dir); err != nil {
 		return nil, err
 	}
 	return e, nil
