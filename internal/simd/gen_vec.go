@@ -313,6 +313,64 @@ func genAll(s isa) {
 	w("\tVZEROUPPER")
 	w("\tRET")
 
+	// sum4 and sumDev4: sumDev of four slices of n values at once, each
+	// with its own accumulators, so that each result is sumDev's to the
+	// bit; the four chains of dependent additions run side by side where
+	// sumDev waits on one. acc holds, slice after slice, the lane sums of
+	// x−m and (sumDev4 only) of (x−m)². sum4 is the m = 0 pass, sums only
+	// (x−0 is x).
+	for _, sq := range []bool{false, true} {
+		name, args, frame := "sum4", "x *[4]*float32, n int, acc *float32", 24
+		if sq {
+			name, args, frame = "sumDev4", "x *[4]*float32, n int, m *[4]float32, acc *float32", 32
+		}
+		header(s, name, args, frame)
+		ptrs := []string{"SI", "DX", "R8", "R9"}
+		w("\tMOVQ x+0(FP), AX")
+		for j, p := range ptrs {
+			w("\tMOVQ %d(AX), %s", 8*j, p)
+		}
+		w("\tMOVQ n+8(FP), CX")
+		if sq {
+			w("\tMOVQ m+16(FP), AX")
+			for j := 0; j < 4; j++ {
+				w("\tVBROADCASTSS %d(AX), %s", 4*j, r(s, j))
+			}
+			w("\tMOVQ acc+24(FP), DI")
+		} else {
+			w("\tMOVQ acc+16(FP), DI")
+		}
+		for j := 4; j < 12; j++ {
+			w("\tVXORPS %s, %s, %s", r(s, j), r(s, j), r(s, j))
+		}
+		w("\tXORQ BX, BX")
+		w("\tSHRQ $%d, CX", log2(s.lanes))
+		w("\tJEQ %s", lbl(name+"done"))
+		w("%s:", lbl(name+"loop"))
+		for j, p := range ptrs {
+			w("\tVMOVUPS (%s)(BX*1), %s", p, r(s, 12+j))
+		}
+		for j := 0; j < 4; j++ {
+			if sq {
+				w("\tVSUBPS %s, %s, %s", r(s, j), r(s, 12+j), r(s, 12+j))
+			}
+			w("\tVADDPS %s, %s, %s", r(s, 12+j), r(s, 4+j), r(s, 4+j))
+			if sq {
+				w("\tVFMADD231PS %s, %s, %s", r(s, 12+j), r(s, 12+j), r(s, 8+j))
+			}
+		}
+		w("\tADDQ $%d, BX", L)
+		w("\tDECQ CX")
+		w("\tJNZ %s", lbl(name+"loop"))
+		w("%s:", lbl(name+"done"))
+		for j := 0; j < 4; j++ {
+			w("\tVMOVUPS %s, %d(DI)", r(s, 4+j), 2*j*L)
+			w("\tVMOVUPS %s, %d(DI)", r(s, 8+j), (2*j+1)*L)
+		}
+		w("\tVZEROUPPER")
+		w("\tRET")
+	}
+
 	// gnBackward: per element xh = (x-mean)·rstd; when silu, t = γ·xh+β,
 	// σ = 1/(1+e^-t), d = gz·σ·(1+t(1-σ)); otherwise d = gz. Stores d in dy
 	// and accumulates Σ d·xh and Σ d lane-wise into acc.

@@ -1,6 +1,9 @@
 package simd
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // The vector routines below run with the vector instructions of the current
 // path on whole vectors; on the pure-Go path they run in Go throughout. The
@@ -103,6 +106,69 @@ func MeanRstd(x []float32, eps float64) (mean, rstd float64) {
 	d /= float64(len(x))
 	v := q/float64(len(x)) - d*d
 	return m0 + d, 1 / math.Sqrt(math.Max(v, 0)+eps)
+}
+
+// MeanRstdMany sets mean[i] and rstd[i] to MeanRstd(xs[i], eps) for every
+// i, the same values to the bit, four slices at a time where four in turn
+// have one length: each lane's sum is a chain of dependent additions, and
+// MeanRstd over one slice waits on it where four slices' chains side by
+// side keep the adders busy (GroupNorm's statistics, a group per slice).
+func MeanRstdMany(xs [][]float32, eps float64, mean, rstd []float64) {
+	if len(mean) < len(xs) || len(rstd) < len(xs) {
+		panic(fmt.Sprintf("MeanRstdMany: %d slices, %d means and %d rstds", len(xs), len(mean), len(rstd)))
+	}
+	i := 0
+	for ; i+4 <= len(xs); i += 4 {
+		n := len(xs[i])
+		if v := split(n); v == 0 || len(xs[i+1]) != n || len(xs[i+2]) != n || len(xs[i+3]) != n {
+			for j := i; j < i+4; j++ {
+				mean[j], rstd[j] = MeanRstd(xs[j], eps)
+			}
+			continue
+		}
+		meanRstd4((*[4][]float32)(xs[i:i+4]), eps, (*[4]float64)(mean[i:i+4]), (*[4]float64)(rstd[i:i+4]))
+	}
+	for ; i < len(xs); i++ {
+		mean[i], rstd[i] = MeanRstd(xs[i], eps)
+	}
+}
+
+// meanRstd4 is MeanRstd of four slices of one length (at least one
+// vector), the vector parts' passes four at a time and every other step as
+// MeanRstd and SumDev take it.
+func meanRstd4(xs *[4][]float32, eps float64, mean, rstd *[4]float64) {
+	n := len(xs[0])
+	v, l := split(n), vecLanes()
+	var acc [128]float32
+	// sums returns slice j's Σ(x−m) and Σ(x−m)² from acc and its tail, as
+	// SumDev does.
+	sums := func(j int, m float32) (s, q float64) {
+		for i := 0; i < l; i++ {
+			s += float64(acc[2*j*l+i])
+			q += float64(acc[(2*j+1)*l+i])
+		}
+		for _, a := range xs[j][v:] {
+			d := float64(a - m)
+			s += d
+			q += d * d
+		}
+		return s, q
+	}
+	sumDev4Asm(xs, v, nil, &acc)
+	var m0 [4]float64
+	var m [4]float32
+	for j := range m0 {
+		s, _ := sums(j, 0)
+		m0[j] = s / float64(n)
+		m[j] = float32(m0[j])
+	}
+	sumDev4Asm(xs, v, &m, &acc)
+	for j := range m0 {
+		d, q := sums(j, m[j])
+		d /= float64(n)
+		va := q/float64(n) - d*d
+		mean[j], rstd[j] = m0[j]+d, 1/math.Sqrt(math.Max(va, 0)+eps)
+	}
 }
 
 // SumDev returns Σ(x−m) and Σ(x−m)².

@@ -49,6 +49,18 @@ func sumDev512(x *float32, n int, m float32, acc *float32)
 func sumDev256(x *float32, n int, m float32, acc *float32)
 
 //go:noescape
+func sum4512(x *[4]*float32, n int, acc *float32)
+
+//go:noescape
+func sum4256(x *[4]*float32, n int, acc *float32)
+
+//go:noescape
+func sumDev4512(x *[4]*float32, n int, m *[4]float32, acc *float32)
+
+//go:noescape
+func sumDev4256(x *[4]*float32, n int, m *[4]float32, acc *float32)
+
+//go:noescape
 func gnBackward512(dy, gz, x *float32, n int, p *[4]float32, silu bool, acc *float32)
 
 //go:noescape
@@ -92,6 +104,23 @@ func sumDevAsm(x []float32, n int, m float32, acc *[32]float32) {
 		sumDev512(&x[0], n, m, &acc[0])
 	} else {
 		sumDev256(&x[0], n, m, &acc[0])
+	}
+}
+
+// sumDev4Asm is sumDevAsm of four slices' first n values at once; with m
+// nil it computes the sums of x (m = 0) only. acc holds each slice's two
+// vectors of lane sums in turn.
+func sumDev4Asm(x *[4][]float32, n int, m *[4]float32, acc *[128]float32) {
+	p := [4]*float32{&x[0][0], &x[1][0], &x[2][0], &x[3][0]}
+	switch {
+	case path == AVX512 && m == nil:
+		sum4512(&p, n, &acc[0])
+	case path == AVX512:
+		sumDev4512(&p, n, m, &acc[0])
+	case m == nil:
+		sum4256(&p, n, &acc[0])
+	default:
+		sumDev4256(&p, n, m, &acc[0])
 	}
 }
 

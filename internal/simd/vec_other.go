@@ -7,6 +7,7 @@ func vecLanes() int { return 0 }
 func affineSiLUAsm(dst, src []float32, n int, a, b float32)                                {}
 func affineAsm(dst, src []float32, n int, a, b float32)                                    {}
 func sumDevAsm(x []float32, n int, m float32, acc *[32]float32)                            {}
+func sumDev4Asm(x *[4][]float32, n int, m *[4]float32, acc *[128]float32)                  {}
 func gnBackwardAsm(dy, gz, x []float32, n int, p *[4]float32, silu bool, acc *[32]float32) {}
 func axpbycAsm(dst, y, x []float32, n int, p *[3]float32)                                  {}
 func padRowsAsm(dst, src []float32, rows, w, stride, gap int)                              {}

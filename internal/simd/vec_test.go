@@ -228,3 +228,42 @@ func TestPadRows(t *testing.T) {
 	}
 	Use(Available()[0])
 }
+
+// TestMeanRstdMany checks that MeanRstdMany gives MeanRstd's values to the
+// bit on every path, four slices at a time and not (lengths that differ,
+// shorter than a vector, a count not a multiple of four), constant slices
+// included.
+func TestMeanRstdMany(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, p := range Available() {
+		if err := Use(p); err != nil {
+			t.Fatal(err)
+		}
+		for _, lens := range [][]int{
+			{4096, 4096, 4096, 4096, 4096, 4096, 4096, 4096, 4096},
+			{1031, 1031, 1031, 1031},
+			{33, 33, 33, 34, 33, 33, 33, 33},
+			{7, 7, 7, 7, 7},
+			{16, 16, 16, 16, 512, 512, 512},
+		} {
+			xs := make([][]float32, len(lens))
+			for i, n := range lens {
+				xs[i] = randSlice(r, n)
+				for j := range xs[i] {
+					xs[i][j] = 3*xs[i][j] + float32(i)
+				}
+			}
+			for j := range xs[1] {
+				xs[1][j] = 0.25 // a constant group: zero variance
+			}
+			mean, rstd := make([]float64, len(xs)), make([]float64, len(xs))
+			MeanRstdMany(xs, 1e-5, mean, rstd)
+			for i, x := range xs {
+				wm, wr := MeanRstd(x, 1e-5)
+				if math.Float64bits(mean[i]) != math.Float64bits(wm) || math.Float64bits(rstd[i]) != math.Float64bits(wr) {
+					t.Fatalf("%s lengths %v slice %d: MeanRstdMany %v, %v; MeanRstd %v, %v", p, lens, i, mean[i], rstd[i], wm, wr)
+				}
+			}
+		}
+	}
+}
