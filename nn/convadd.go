@@ -83,7 +83,14 @@ func ConvAdd(x, w, b *G.Node, geom ConvGeom, e, skip *G.Node, s float32) *G.Node
 			if bi >= 0 {
 				bias = in[bi]
 			}
-			ep := epv.set(in, ei, si, s)
+			var e, skip []float32
+			if ei >= 0 {
+				e = in[ei]
+			}
+			if si >= 0 {
+				skip = in[si]
+			}
+			ep := epv.set(e, skip, s)
 			cs.forward(out, in[0], in[1], bias, sh[0], sh[1], geom, ep)
 			return nil
 		},
@@ -138,20 +145,30 @@ func (ep *epilogue) apply(out []float32, off, n, ch int) {
 	}
 }
 
-// set fills ep from an op's inputs (e at index ei, the residual at si;
-// -1 for none) and returns it, or nil when the op adds nothing.
-func (ep *epilogue) set(in [][]float32, ei, si int, s float32) *epilogue {
-	if ei < 0 && si < 0 {
+// set fills ep with e and s·skip (nil for none) and returns it, or nil
+// when the op adds nothing.
+func (ep *epilogue) set(e, skip []float32, s float32) *epilogue {
+	if e == nil && skip == nil {
 		return nil
 	}
-	*ep = epilogue{scale: s}
-	if ei >= 0 {
-		ep.e = in[ei]
-	}
-	if si >= 0 {
-		ep.skip = in[si]
-	}
+	*ep = epilogue{e: e, skip: skip, scale: s}
 	return ep
+}
+
+// from returns the epilogue of an output's samples from s0 on (out values
+// a sample, o channels), in dst, or nil when ep is nil.
+func (ep *epilogue) from(s0, o, out int, dst *epilogue) *epilogue {
+	if ep == nil {
+		return nil
+	}
+	*dst = *ep
+	if ep.e != nil {
+		dst.e = ep.e[s0*o:]
+	}
+	if ep.skip != nil {
+		dst.skip = ep.skip[s0*out:]
+	}
+	return dst
 }
 
 // all runs the epilogue over a whole output of nc channels of hw values.

@@ -4,6 +4,7 @@ import (
 	"math"
 
 	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 )
 
 // Layers come in pairs: a Declare function adds a layer's parameters to a
@@ -114,6 +115,20 @@ func (r ResBlock) ApplyParts(g *Graph, prefix string, parts []*G.Node, tembAct *
 	if g.Inference() {
 		e := g.Linear(prefix+".time_emb_proj", tembAct)
 		norm := NormSpec{Groups: r.Groups, Eps: r.Eps, SiLU: true}
+		sh := make([]tensor.Shape, len(parts))
+		for i, x := range parts {
+			sh[i] = x.Shape()
+		}
+		if blockFuses(sh, r.Out) {
+			// The parameters in the order the chain below takes them.
+			g1, b1, w1, c1 := p(".norm1.weight"), p(".norm1.bias"), p(".conv1.weight"), p(".conv1.bias")
+			var wsc, bsc *G.Node
+			if r.In != r.Out {
+				wsc, bsc = p(".conv_shortcut.weight"), p(".conv_shortcut.bias")
+			}
+			g2, b2, w2, c2 := p(".norm2.weight"), p(".norm2.bias"), p(".conv2.weight"), p(".conv2.bias")
+			return ResBlockInfer(parts, g1, b1, norm, w1, c1, e, g2, b2, w2, c2, wsc, bsc, 1/r.OutScale)
+		}
 		h := NormConv(parts, p(".norm1.weight"), p(".norm1.bias"), norm, p(".conv1.weight"), p(".conv1.bias"), same, e, nil, 1)
 		var skip *G.Node
 		switch {

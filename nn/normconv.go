@@ -16,6 +16,11 @@ type planes interface {
 	// plane returns channel c of sample i (H·W values): a view of the
 	// input, or dst (H·W values) filled with it.
 	plane(i, c int, dst []float32) []float32
+	// prepare readies samples [i0, i1) for plane, on the calling
+	// goroutine: the Winograd convolution calls it on each group of
+	// samples before it reads them (a normalised input's statistics,
+	// normParts.later).
+	prepare(i0, i1 int)
 }
 
 // dense is a contiguous (N,C,H,W) input.
@@ -23,6 +28,8 @@ type dense struct {
 	x     []float32
 	c, hw int
 }
+
+func (dense) prepare(int, int) {}
 
 func (d dense) plane(i, c int, _ []float32) []float32 {
 	o := (i*d.c + c) * d.hw
@@ -61,6 +68,11 @@ type normParts struct {
 	norm  bool
 	silu  bool
 	a, b  []float32 // per sample and channel: y = a·x + b
+	// The GroupNorm's parameters, and whether the statistics are left to
+	// prepare (later).
+	gamma, beta []float32
+	spec        NormSpec
+	pending     bool
 }
 
 func (p *normParts) src(i, c int) []float32 {
@@ -86,41 +98,75 @@ func (p *normParts) plane(i, c int, dst []float32) []float32 {
 // stats computes each sample's and group's mean and 1/σ as GroupNormOp
 // does (over the same contiguous values, copied together where a group
 // spans two parts, so the figures are the same to the bit) and the affine
-// map of every channel.
+// map of every channel, for all n samples across the cores.
 func (p *normParts) stats(n int, gamma, beta []float32, spec NormSpec) {
-	cg := p.c / spec.Groups
+	p.later(n, gamma, beta, spec)
+	simd.Parallel(n*spec.Groups, p.c/spec.Groups*p.hw*4, func(lo, hi int) {
+		p.statsOf(lo, hi)
+	})
+	p.pending = false
+}
+
+// later sets p up to compute its statistics sample by sample as a
+// convolution reaches them (prepare), instead of all at once: each
+// sample's values are then read twice in a row, the second time from the
+// cache, where a separate pass over a batch larger than the cache reads
+// them twice from memory.
+func (p *normParts) later(n int, gamma, beta []float32, spec NormSpec) {
 	if cap(p.a) < n*p.c {
 		p.a, p.b = make([]float32, n*p.c), make([]float32, n*p.c)
 	}
 	p.a, p.b = p.a[:n*p.c], p.b[:n*p.c]
-	simd.Parallel(n*spec.Groups, cg*p.hw*4, func(lo, hi int) {
-		var tmp []float32
-		for u := lo; u < hi; u++ {
-			i, g := u/spec.Groups, u%spec.Groups
+	p.gamma, p.beta, p.spec, p.pending = gamma, beta, spec, true
+}
+
+// prepare computes the statistics of samples [i0, i1) on the calling
+// goroutine when p was set up with later; otherwise it does nothing.
+func (p *normParts) prepare(i0, i1 int) {
+	if p.pending {
+		p.statsOf(i0*p.spec.Groups, i1*p.spec.Groups)
+	}
+}
+
+// statsOf computes the statistics of units [lo, hi) (sample·groups +
+// group), four groups at a time (simd.MeanRstdMany).
+func (p *normParts) statsOf(lo, hi int) {
+	groups := p.spec.Groups
+	cg := p.c / groups
+	var tmp []float32
+	var xs [4][]float32
+	var mean, rstd [4]float64
+	for u0 := lo; u0 < hi; u0 += 4 {
+		k := min(4, hi-u0)
+		for j := range k {
+			i, g := (u0+j)/groups, (u0+j)%groups
 			c0 := g * cg
-			var x []float32
-			if k := p.part[c0]; p.part[c0+cg-1] == k {
-				o := (i*p.chans[k] + p.at[c0]) * p.hw
-				x = p.parts[k][o : o+cg*p.hw]
-			} else {
-				if tmp == nil {
-					tmp = getScratch(cg * p.hw)
-					defer putScratch(tmp)
-				}
-				for cc := 0; cc < cg; cc++ {
-					copy(tmp[cc*p.hw:(cc+1)*p.hw], p.src(i, c0+cc))
-				}
-				x = tmp[:cg*p.hw]
+			if kp := p.part[c0]; p.part[c0+cg-1] == kp {
+				o := (i*p.chans[kp] + p.at[c0]) * p.hw
+				xs[j] = p.parts[kp][o : o+cg*p.hw]
+				continue
 			}
-			mean, rstd := simd.MeanRstd(x, spec.Eps)
+			if tmp == nil {
+				tmp = getScratch(4 * cg * p.hw)
+				defer putScratch(tmp)
+			}
+			x := tmp[j*cg*p.hw : (j+1)*cg*p.hw]
 			for cc := 0; cc < cg; cc++ {
-				ch := c0 + cc
-				a := float32(rstd) * gamma[ch]
+				copy(x[cc*p.hw:(cc+1)*p.hw], p.src(i, c0+cc))
+			}
+			xs[j] = x
+		}
+		simd.MeanRstdMany(xs[:k], p.spec.Eps, mean[:k], rstd[:k])
+		for j := range k {
+			i, g := (u0+j)/groups, (u0+j)%groups
+			for cc := 0; cc < cg; cc++ {
+				ch := g*cg + cc
+				a := float32(rstd[j]) * p.gamma[ch]
 				p.a[i*p.c+ch] = a
-				p.b[i*p.c+ch] = beta[ch] - float32(mean)*a
+				p.b[i*p.c+ch] = p.beta[ch] - float32(mean[j])*a
 			}
 		}
-	})
+	}
 }
 
 // NormConv is the inference-time form of a ResBlock's
@@ -157,9 +203,7 @@ func NormConv(parts []*G.Node, gamma, beta *G.Node, norm NormSpec, w, b *G.Node,
 	}
 	wi, bi, ei, si := idx(w, 4), idx(b, 1), idx(e, 2), idx(skip, 4)
 	np := len(parts)
-	var cs convState
-	var src normParts
-	var epv epilogue
+	var run normConvRun
 	k := kernel{
 		name: fmt.Sprintf("NormConv(parts=%d,norm=%t,%+v,%v,bias=%t,e=%t,skip=%t,s=%g)", np, gamma != nil, norm, geom, b != nil, e != nil, skip != nil, s),
 		in:   in,
@@ -199,50 +243,20 @@ func NormConv(parts []*G.Node, gamma, beta *G.Node, norm NormSpec, w, b *G.Node,
 			return out, nil
 		},
 		do: func(out []float32, args [][]float32, sh []tensor.Shape) error {
-			n, h, wd := sh[0][0], sh[0][2], sh[0][3]
-			src.parts = append(src.parts[:0], args[:np]...)
-			src.chans, src.part, src.at = src.chans[:0], src.part[:0], src.at[:0]
-			for k, p := range sh[:np] {
-				src.chans = append(src.chans, p[1])
-				for c := 0; c < p[1]; c++ {
-					src.part = append(src.part, k)
-					src.at = append(src.at, c)
-				}
+			var gamma, beta, bias, ev, sv []float32
+			if gi >= 0 {
+				gamma, beta = args[gi], args[bei]
 			}
-			src.hw, src.c = h*wd, len(src.part)
-			src.norm, src.silu = gi >= 0, norm.SiLU
-			if src.norm {
-				src.stats(n, args[gi], args[bei], norm)
-			}
-			var bias []float32
 			if bi >= 0 {
 				bias = args[bi]
 			}
-			ep := epv.set(args, ei, si, s)
-			ws := sh[wi]
-			xs := tensor.Shape{n, src.c, h, wd}
-			var in planes = &src
-			if np == 1 && !src.norm {
-				in = dense{args[0], src.c, src.hw}
+			if ei >= 0 {
+				ev = args[ei]
 			}
-			if !cs.streams(geom, src.c, ws[0], h, wd) {
-				// Other paths read the input whole: write it out.
-				if np == 1 && !src.norm {
-					cs.forward(out, args[0], args[wi], bias, xs, ws, geom, ep)
-					return nil
-				}
-				flat := getScratch(n * src.c * src.hw)
-				defer putScratch(flat)
-				x := flat[:n*src.c*src.hw]
-				simd.Parallel(n, src.c*src.hw, func(lo, hi int) {
-					for i := lo; i < hi; i++ {
-						gather(x[i*src.c*src.hw:], in, i, src.c, src.hw, src.hw)
-					}
-				})
-				cs.forward(out, x, args[wi], bias, xs, ws, geom, ep)
-				return nil
+			if si >= 0 {
+				sv = args[si]
 			}
-			cs.stream(out, in, args[wi], bias, xs, ws, geom, ep)
+			run.do(out, args[:np], sh[:np], gamma, beta, norm, args[wi], sh[wi], bias, geom, ev, sv, s)
 			return nil
 		},
 		diff: func(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
@@ -250,4 +264,70 @@ func NormConv(parts []*G.Node, gamma, beta *G.Node, norm NormSpec, w, b *G.Node,
 		},
 	}
 	return apply(k, children...)
+}
+
+// normConvRun is the state of one NormConv (its packed filters, its
+// statistics) and the computation itself, which ResBlockInfer also runs.
+type normConvRun struct {
+	cs  convState
+	src normParts
+	epv epilogue
+}
+
+// do computes NormConv's output into out: the parts (N, C_k, H, W),
+// GroupNorm(+SiLU) by gamma and beta (nil for none), the convolution by w
+// (shape ws) and bias (may be nil), plus e (N, O) and s·skip where not nil.
+func (r *normConvRun) do(out []float32, parts [][]float32, sh []tensor.Shape, gamma, beta []float32, norm NormSpec, w []float32, ws tensor.Shape, bias []float32, geom ConvGeom, e, skip []float32, s float32) {
+	src := &r.src
+	n, h, wd := sh[0][0], sh[0][2], sh[0][3]
+	src.setParts(parts, sh)
+	src.norm, src.silu = gamma != nil, norm.SiLU
+	switch {
+	case src.norm && r.cs.streams(geom, src.c, ws[0], h, wd) && useWinograd(geom, src.c, ws[0], h, wd):
+		// The Winograd convolution prepares each group of samples just
+		// before it reads them.
+		src.later(n, gamma, beta, norm)
+	case src.norm:
+		src.stats(n, gamma, beta, norm)
+	default:
+		src.pending = false
+	}
+	ep := r.epv.set(e, skip, s)
+	xs := tensor.Shape{n, src.c, h, wd}
+	var in planes = src
+	if len(parts) == 1 && !src.norm {
+		in = dense{parts[0], src.c, src.hw}
+	}
+	if !r.cs.streams(geom, src.c, ws[0], h, wd) {
+		// Other paths read the input whole: write it out.
+		if len(parts) == 1 && !src.norm {
+			r.cs.forward(out, parts[0], w, bias, xs, ws, geom, ep)
+			return
+		}
+		flat := getScratch(n * src.c * src.hw)
+		defer putScratch(flat)
+		x := flat[:n*src.c*src.hw]
+		simd.Parallel(n, src.c*src.hw, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				gather(x[i*src.c*src.hw:], in, i, src.c, src.hw, src.hw)
+			}
+		})
+		r.cs.forward(out, x, w, bias, xs, ws, geom, ep)
+		return
+	}
+	r.cs.stream(out, in, w, bias, xs, ws, geom, ep)
+}
+
+// setParts points p at parts of shapes sh (N, C_k, H, W), side by side.
+func (p *normParts) setParts(parts [][]float32, sh []tensor.Shape) {
+	p.parts = append(p.parts[:0], parts...)
+	p.chans, p.part, p.at = p.chans[:0], p.part[:0], p.at[:0]
+	for k, s := range sh {
+		p.chans = append(p.chans, s[1])
+		for c := 0; c < s[1]; c++ {
+			p.part = append(p.part, k)
+			p.at = append(p.at, c)
+		}
+	}
+	p.hw, p.c = sh[0][2]*sh[0][3], len(p.part)
 }

@@ -10,7 +10,8 @@ import (
 )
 
 // TestNormConvMatchesUnfused checks a ResBlock in an inference graph (the
-// skip concatenation never written, GroupNorm inside the convolutions)
+// skip concatenation never written, GroupNorm inside the convolutions, the
+// whole block one op where blockFuses says so)
 // against the same block in a training graph (ConcatChannels, GroupNormOp,
 // ConvAdd) bit for bit, on every GEMM path: Winograd and the copied 1×1
 // planes (32×32), the paths that read the input whole (6×8), a group of

@@ -137,53 +137,91 @@ func groupSize(cin, cout, t, n int) int {
 // the channels), and the output transform straight into y with the
 // epilogue (may be nil) applied as it writes.
 func (wg *winograd) conv(y []float32, x planes, bias []float32, n, cin, cout, h, w int, ep *epilogue) {
-	tx, ty := w/2, h/2
-	qs := simd.WinoPlaneSize(h, w)
-	rows, group := blockRows(cin, cout, tx, ty), 1
-	if rows == ty {
-		group = groupSize(cin, cout, tx*ty, n)
-	}
-	vs, ms := skew(cin*group*rows*tx), skew(cout*group*rows*tx)
-	groups := (n + group - 1) / group
+	pl := newWinoPlan(n, cin, cout, h, w)
+	groups := (n + pl.group - 1) / pl.group
 	if !withinOff && groups < runtime.GOMAXPROCS(0) && n*4*cout*cin*h*w >= minParallelWork {
-		wg.convWithin(y, x, bias, n, cin, cout, h, w, ep, rows, group, vs, ms)
+		wg.convWithin(y, x, bias, n, cin, cout, h, w, ep, pl.rows, pl.group, pl.vs, pl.ms)
 		return
 	}
-	simd.Parallel(groups, group*4*cout*cin*h*w, func(lo, hi int) {
-		s := getScratch(group*cin*qs + 16*vs + 16*ms + h*w)
+	out := cout * h * w
+	simd.Parallel(groups, pl.group*4*cout*cin*h*w, func(lo, hi int) {
+		s := getScratch(pl.scratch())
 		defer putScratch(s)
-		q, v, m := s[:group*cin*qs], s[group*cin*qs:group*cin*qs+16*vs], s[group*cin*qs+16*vs:group*cin*qs+16*vs+16*ms]
-		tmp := s[group*cin*qs+16*vs+16*ms:][:h*w] // one plane, normalised on the way in
 		boff := make([]int, cin)
+		var epg epilogue
 		for gi := lo; gi < hi; gi++ {
-			s0 := gi * group
-			g := min(n, s0+group) - s0
-			for k := 0; k < g*cin; k++ { // k = sample·cin + channel
-				simd.WinoSplit(q[k*qs:], x.plane(s0+k/cin, k%cin, tmp), h, w)
-			}
-			for ty0 := 0; ty0 < ty; ty0 += rows {
-				r := min(rows, ty-ty0)
-				per := r * tx
-				nb := g * per // columns: sample-major, then tiles
-				for ci := range boff {
-					boff[ci] = ci * nb
-				}
-				for ci := 0; ci < cin; ci++ {
-					for si := 0; si < g; si++ {
-						simd.WinoIn(v[ci*nb+si*per:], vs, q[(si*cin+ci)*qs:], tx, ty0, r)
-					}
-				}
-				for pos := range wg.pa {
-					simd.GemmIndirect(&wg.pa[pos], v[pos*vs:], boff, nb, 0, m[pos*ms:], nb)
-				}
-				for si := 0; si < g; si++ {
-					for co := 0; co < cout; co++ {
-						winoOutput(y, m[co*nb+si*per:], ms, bias, ep, s0+si, co, cout, h, w, ty0, r)
-					}
-				}
-			}
+			s0 := gi * pl.group
+			g := min(n, s0+pl.group) - s0
+			wg.group(&pl, s, boff, y[s0*out:], x, s0, g, bias, ep.from(s0, cout, out, &epg))
 		}
 	})
+}
+
+// winoPlan is how a Winograd convolution of n samples of cin×h×w into cout
+// channels goes: rows tile rows of group samples a pass, the transformed
+// inputs and products vs and ms values apart.
+type winoPlan struct {
+	cin, cout, h, w, tx, ty, qs int
+	rows, group, vs, ms         int
+}
+
+func newWinoPlan(n, cin, cout, h, w int) winoPlan {
+	pl := winoPlan{cin: cin, cout: cout, h: h, w: w, tx: w / 2, ty: h / 2, qs: simd.WinoPlaneSize(h, w), group: 1}
+	pl.rows = blockRows(cin, cout, pl.tx, pl.ty)
+	if pl.rows == pl.ty {
+		pl.group = groupSize(cin, cout, pl.tx*pl.ty, n)
+	}
+	pl.vs, pl.ms = skew(cin*pl.group*pl.rows*pl.tx), skew(cout*pl.group*pl.rows*pl.tx)
+	return pl
+}
+
+// setGroup makes the plan's passes take g samples (at most pl.group).
+func (pl *winoPlan) setGroup(g int) {
+	pl.group = g
+	pl.vs, pl.ms = skew(pl.cin*g*pl.rows*pl.tx), skew(pl.cout*g*pl.rows*pl.tx)
+}
+
+// scratch is the number of values group needs in s.
+func (pl *winoPlan) scratch() int {
+	return pl.group*pl.cin*pl.qs + 16*pl.vs + 16*pl.ms + pl.h*pl.w
+}
+
+// group convolves samples [s0, s0+g) of x (g at most pl.group), after
+// x.prepare, into y, whose sample 0 is x's sample s0 (as are ep's views),
+// in scratch s (pl.scratch() values) with boff (cin offsets): block by
+// block of tile rows, parity planes, input transform, 16 products (one per
+// tile position, over the channels), and the output transform straight
+// into y with the epilogue (may be nil) applied as it writes.
+func (wg *winograd) group(pl *winoPlan, s []float32, boff []int, y []float32, x planes, s0, g int, bias []float32, ep *epilogue) {
+	cin, cout, h, w, tx, qs, vs, ms := pl.cin, pl.cout, pl.h, pl.w, pl.tx, pl.qs, pl.vs, pl.ms
+	nq := pl.group * cin * qs
+	q, v, m := s[:nq], s[nq:nq+16*vs], s[nq+16*vs:nq+16*vs+16*ms]
+	tmp := s[nq+16*vs+16*ms:][:h*w] // one plane, normalised on the way in
+	x.prepare(s0, s0+g)
+	for k := 0; k < g*cin; k++ { // k = sample·cin + channel
+		simd.WinoSplit(q[k*qs:], x.plane(s0+k/cin, k%cin, tmp), h, w)
+	}
+	for ty0 := 0; ty0 < pl.ty; ty0 += pl.rows {
+		r := min(pl.rows, pl.ty-ty0)
+		per := r * tx
+		nb := g * per // columns: sample-major, then tiles
+		for ci := range boff {
+			boff[ci] = ci * nb
+		}
+		for ci := 0; ci < cin; ci++ {
+			for si := 0; si < g; si++ {
+				simd.WinoIn(v[ci*nb+si*per:], vs, q[(si*cin+ci)*qs:], tx, ty0, r)
+			}
+		}
+		for pos := range wg.pa {
+			simd.GemmIndirect(&wg.pa[pos], v[pos*vs:], boff, nb, 0, m[pos*ms:], nb)
+		}
+		for si := 0; si < g; si++ {
+			for co := 0; co < cout; co++ {
+				winoOutput(y, m[co*nb+si*per:], ms, bias, ep, si, co, cout, h, w, ty0, r)
+			}
+		}
+	}
 }
 
 // convWithin is conv for fewer groups of samples than cores (a batch of
@@ -198,6 +236,10 @@ func (wg *winograd) convWithin(y []float32, x planes, bias []float32, n, cin, co
 	defer putScratch(s)
 	q, v, m := s[:group*cin*qs], s[group*cin*qs:group*cin*qs+16*vs], s[group*cin*qs+16*vs:group*cin*qs+16*vs+16*ms]
 	boff := make([]int, cin)
+	if p, ok := x.(*normParts); ok && p.pending {
+		// All the statistics first, split across the cores.
+		p.stats(n, p.gamma, p.beta, p.spec)
+	}
 	for s0 := 0; s0 < n; s0 += group {
 		g := min(n, s0+group) - s0
 		simd.Parallel(g*cin, 4*h*w, func(lo, hi int) {
