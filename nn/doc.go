@@ -33,7 +33,9 @@
 // differentiated (Graph.ForInference, which NewFunc sets without Grad)
 // NormConv reads the channels of an up block's input and skip side by side,
 // never writing their concatenation, and applies GroupNorm and SiLU plane
-// by plane as the convolution reads them. Both equal the unfused chain of
+// by plane as the convolution reads them, and ResBlockInfer runs a whole
+// block (both convolutions and the shortcut) group by group of samples, so
+// that no intermediate tensor is written out whole. All equal the unfused chain of
 // ops bit for bit where each plane fills whole vectors (every shipped
 // model's shapes; see ConvAdd for the exception), as tests check on every
 // kernel path, so sampling gives the same images as before the fusion.

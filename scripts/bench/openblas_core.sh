@@ -21,4 +21,8 @@ if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
 		fi
 	fi
 fi
-[ -n "${OPENBLAS_CORETYPE:-}" ] && peer_note=", OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE"
+# (An if, not `[ … ] && …`: as the file's last command, a false test
+# would make the sourcing fail, and a caller under set -e exit silently.)
+if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
+	peer_note=", OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE"
+fi
