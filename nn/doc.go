@@ -35,10 +35,11 @@
 // never writing their concatenation, and applies GroupNorm and SiLU plane
 // by plane as the convolution reads them, and ResBlockInfer runs a whole
 // block (both convolutions and the shortcut) group by group of samples, so
-// that no intermediate tensor is written out whole. All equal the unfused chain of
-// ops bit for bit where each plane fills whole vectors (every shipped
-// model's shapes; see ConvAdd for the exception), as tests check on every
-// kernel path, so sampling gives the same images as before the fusion.
+// that no intermediate tensor is written out whole. All equal the unfused
+// chain of ops bit for bit where each plane fills whole vectors (every
+// shipped model's shapes; see ConvAdd for the exception), as tests check
+// on every kernel path, so sampling gives the same images as before the
+// fusion.
 //
 // Parameters live in a Params store under PyTorch state_dict names and are
 // initialised from explicit seeds, never from gorgonia's clock-seeded

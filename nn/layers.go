@@ -105,7 +105,9 @@ func (r ResBlock) Apply(g *Graph, prefix string, x, tembAct *G.Node) *G.Node {
 // ApplyParts runs the block on the channel concatenation of parts (an up
 // block's input and its skip: torch.cat(dim=1)). In a graph marked for
 // inference the concatenation is never written out and each GroupNorm runs
-// inside the convolution that reads it (NormConv); otherwise the block is
+// inside the convolution that reads it (NormConv), the whole block as one
+// op run group by group of samples where blockFuses says so
+// (ResBlockInfer); otherwise the block is
 // the chain of ConcatChannels, GroupNormOp and ConvAdd, whose intermediate
 // values the backward pass needs. Both give the same values to the bit
 // (but see ConvAdd on planes that do not fill whole vectors).

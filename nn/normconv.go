@@ -17,9 +17,11 @@ type planes interface {
 	// input, or dst (H·W values) filled with it.
 	plane(i, c int, dst []float32) []float32
 	// prepare readies samples [i0, i1) for plane, on the calling
-	// goroutine: the Winograd convolution calls it on each group of
-	// samples before it reads them (a normalised input's statistics,
-	// normParts.later).
+	// goroutine: the Winograd convolution's pass by groups of samples
+	// (winograd.group) calls it on each group before it reads it (a
+	// normalised input's statistics, normParts.later); its pass split
+	// within samples (convWithin) computes a normParts' statistics whole
+	// first instead.
 	prepare(i0, i1 int)
 }
 
@@ -107,8 +109,8 @@ func (p *normParts) stats(n int, gamma, beta []float32, spec NormSpec) {
 	p.pending = false
 }
 
-// later sets p up to compute its statistics sample by sample as a
-// convolution reaches them (prepare), instead of all at once: each
+// later sets p up to compute its statistics group by group of samples as
+// a convolution reaches them (prepare), instead of all at once: each
 // sample's values are then read twice in a row, the second time from the
 // cache, where a separate pass over a batch larger than the cache reads
 // them twice from memory.

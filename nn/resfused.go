@@ -17,15 +17,19 @@ var fuseOff bool
 // blockFuses reports whether ResBlockInfer runs a block of parts of these
 // shapes (N, C_k, H, W) into out channels group by group of samples: both
 // 3×3 convolutions Winograd ones, and either one part and as many output
-// channels (the residual is the input) or a 1×1 shortcut over planes it
-// reads from a skewed copy (a multiple of 512 values: 32×32 and larger).
-// Otherwise it runs the chain of NormConvs.
+// channels (the residual is the input) or a 1×1 shortcut over planes of a
+// multiple of 512 values (32×32, 16×32…), which conv1 reads from a skewed
+// copy as ResBlockInfer does. Otherwise ApplyParts builds the chain of
+// NormConvs.
 func blockFuses(sh []tensor.Shape, out int) bool {
-	if fuseOff || len(sh) == 0 || len(sh[0]) != 4 {
+	if fuseOff || len(sh) == 0 {
 		return false
 	}
 	cin := 0
 	for _, s := range sh {
+		if len(s) != 4 {
+			return false
+		}
 		cin += s[1]
 	}
 	h, w := sh[0][2], sh[0][3]
@@ -138,8 +142,8 @@ func ResBlockInfer(parts []*G.Node, gamma1, beta1 *G.Node, norm NormSpec, w1, b1
 				if err := check("shortcut", a[iwsc], a[ibsc], c, 1); err != nil {
 					return nil, err
 				}
-			} else if c != o {
-				return nil, fmt.Errorf("resblock: %d input channels, %d output channels and no shortcut", c, o)
+			} else if c != o || np > 1 {
+				return nil, fmt.Errorf("resblock: %d parts of %d channels in all, %d output channels and no shortcut: the residual must be one part of the output's channels", np, c, o)
 			}
 			if !a[ie].Eq(tensor.Shape{n, o}) {
 				return nil, fmt.Errorf("resblock: added channel vector %v does not fit (%d, %d)", a[ie], n, o)

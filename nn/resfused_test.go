@@ -19,6 +19,9 @@ import (
 // short), and batches smaller than the cores (the chain itself). The
 // fused graph must hold the fused op where blockFuses says so, and only
 // there (the 16×16 shortcut's planes are not a multiple of 512 values).
+// A one-part block with a shortcut and a block whose two convolutions
+// would take different numbers of samples a pass (the fused op takes the
+// smaller, winoPlan.setGroup) are among the cases.
 func TestResBlockInferMatchesChain(t *testing.T) {
 	defer simd.Use(simd.Available()[0])
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
@@ -33,7 +36,14 @@ func TestResBlockInferMatchesChain(t *testing.T) {
 		{[]int{64, 32}, 32, 32, 32, true, []int{1, 3}},
 		{[]int{64}, 64, 8, 8, true, []int{1, 11}},
 		{[]int{32}, 64, 16, 16, false, []int{2}},
+		// One part with a shortcut, and two whose convolutions' passes
+		// take different numbers of samples (1 and 4 at the budget
+		// below: the smaller one for both).
+		{[]int{48}, 16, 16, 32, true, []int{3}},
+		{[]int{48, 16}, 16, 16, 32, true, []int{5}},
 	}
+	defer func(b int) { winoBudget = b }(winoBudget)
+	winoBudget = 256 << 10
 	for _, p := range simd.Available() {
 		simd.Use(p)
 		for _, procs := range []int{1, 2, 3} {
@@ -82,14 +92,20 @@ func TestResBlockInferMatchesChain(t *testing.T) {
 // TestResBlockInferErrors checks that ResBlockInfer refuses inputs that do
 // not fit its parameters, naming them, and has no gradient.
 func TestResBlockInferErrors(t *testing.T) {
-	build := func(xc, w1c, wscC int, short bool) (err error) {
+	build := func(xc, w1c, wscC int, short, two bool) (err error) {
 		defer func() {
 			if r := recover(); r != nil {
 				err = fmt.Errorf("%v", r)
 			}
 		}()
 		params := NewParams()
-		params.Declare("x", 1, Normal(1), 2, xc, 32, 32)
+		xs := []int{xc}
+		if two {
+			xs = []int{xc / 2, xc / 2}
+		}
+		for i, c := range xs {
+			params.Declare(fmt.Sprintf("x%d", i), uint64(1+i), Normal(1), 2, c, 32, 32)
+		}
 		params.Declare("g", 2, Normal(1), 32)
 		params.Declare("gx", 2, Normal(1), xc)
 		params.Declare("w1", 3, Normal(0.1), 32, w1c, 3, 3)
@@ -103,28 +119,33 @@ func TestResBlockInferErrors(t *testing.T) {
 			wsc, bsc = g.Param("wsc"), g.Param("b")
 		}
 		norm := NormSpec{Groups: 8, Eps: 1e-5, SiLU: true}
-		y := ResBlockInfer([]*G.Node{g.Param("x")}, g.Param("gx"), g.Param("gx"), norm, g.Param("w1"), g.Param("b"), g.Param("e"),
+		var parts []*G.Node
+		for i := range xs {
+			parts = append(parts, g.Param(fmt.Sprintf("x%d", i)))
+		}
+		y := ResBlockInfer(parts, g.Param("gx"), g.Param("gx"), norm, g.Param("w1"), g.Param("b"), g.Param("e"),
 			g.Param("g"), g.Param("g"), g.Param("w2"), g.Param("b"), wsc, bsc, 1)
 		if _, _, err := g.Grad(Dot(y, y)); err == nil {
 			t.Fatal("no error differentiating ResBlockInfer")
 		}
 		return nil
 	}
-	if err := build(32, 32, 32, false); err != nil {
+	if err := build(32, 32, 32, false, false); err != nil {
 		t.Fatalf("a good block: %v", err)
 	}
 	for _, c := range []struct {
 		xc, w1c, wscC int
-		short         bool
+		short, two    bool
 		want          string
 	}{
-		{32, 16, 32, false, "conv1 filters"},
-		{64, 64, 32, true, "shortcut filters"},
-		{64, 64, 64, false, "no shortcut"},
+		{32, 16, 32, false, false, "conv1 filters"},
+		{64, 64, 32, true, false, "shortcut filters"},
+		{64, 64, 64, false, false, "no shortcut"},
+		{32, 32, 32, false, true, "no shortcut"}, // a residual of two parts
 	} {
-		err := build(c.xc, c.w1c, c.wscC, c.short)
+		err := build(c.xc, c.w1c, c.wscC, c.short, c.two)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("x %d channels, conv1 %d, shortcut %d (%t): error %v, want one naming %q", c.xc, c.w1c, c.wscC, c.short, err, c.want)
+			t.Errorf("x %d channels (two parts %t), conv1 %d, shortcut %d (%t): error %v, want one naming %q", c.xc, c.two, c.w1c, c.wscC, c.short, err, c.want)
 		}
 	}
 }
