@@ -16,11 +16,10 @@ var fuseOff bool
 
 // blockFuses reports whether ResBlockInfer runs a block of parts of these
 // shapes (N, C_k, H, W) into out channels group by group of samples: both
-// 3×3 convolutions Winograd ones, and either one part and as many output
-// channels (the residual is the input) or a 1×1 shortcut over planes of a
-// multiple of 512 values (32×32, 16×32…), which conv1 reads from a skewed
-// copy as ResBlockInfer does. Otherwise ApplyParts builds the chain of
-// NormConvs.
+// 3×3 convolutions Winograd ones, and either a 1×1 shortcut or one part
+// and as many output channels (the residual is the input; a residual that
+// is a concatenation of parts is not taken). Otherwise ApplyParts builds
+// the chain of NormConvs.
 func blockFuses(sh []tensor.Shape, out int) bool {
 	if fuseOff || len(sh) == 0 {
 		return false
@@ -37,10 +36,7 @@ func blockFuses(sh []tensor.Shape, out int) bool {
 	if !useWinograd(same, cin, out, h, w) || !useWinograd(same, out, out, h, w) {
 		return false
 	}
-	if cin == out {
-		return len(sh) == 1
-	}
-	return (h*w)%512 == 0
+	return cin != out || len(sh) == 1
 }
 
 // ResBlockInfer is the inference-time ResBlock of ApplyParts where
@@ -162,8 +158,7 @@ func ResBlockInfer(parts []*G.Node, gamma1, beta1 *G.Node, norm NormSpec, w1, b1
 			pl1.setGroup(group)
 			pl2.setGroup(group)
 			groups := (n + group - 1) / group
-			if !useWinograd(same, cin, o, h, wd) || !useWinograd(same, o, o, h, wd) || (short && hw%512 != 0) ||
-				groups < runtime.GOMAXPROCS(0) {
+			if !useWinograd(same, cin, o, h, wd) || !useWinograd(same, o, o, h, wd) || groups < runtime.GOMAXPROCS(0) {
 				// The chain of NormConvs, each split across the cores.
 				hv := getScratch(size)
 				defer putScratch(hv)
@@ -186,11 +181,20 @@ func ResBlockInfer(parts []*G.Node, gamma1, beta1 *G.Node, norm NormSpec, w1, b1
 			src.norm, src.silu = true, norm.SiLU
 			src.later(n, a[ig1], a[ib1], norm)
 			raw := normParts{parts: src.parts, chans: src.chans, hw: src.hw, c: src.c, part: src.part, at: src.at}
+			// The shortcut reads a copy of each sample's planes, as conv1
+			// reads them: 64 bytes apart where they are a multiple of 2
+			// KiB, side by side otherwise (conv1 then reads the input in
+			// place, here the copy: the same values).
 			var soff []int
-			st := hw + 16 // the shortcut's planes, copied 64 bytes apart (conv1)
+			st := hw
 			if short {
 				sc.pack(a[iwsc], o, cin, 1, 1)
-				soff = strided(cin, st)
+				if l := newWide(Same(1, 1, 0), h, wd); hw%512 == 0 {
+					st = hw + 16
+					soff = strided(len(l.rowOffsets(cin)), st)
+				} else {
+					soff = l.rowOffsets(cin)
+				}
 			}
 			e := epilogue{e: a[ie], scale: 1}
 			simd.Parallel(groups, group*4*o*(cin+o)*hw, func(lo, hi int) {

@@ -15,10 +15,12 @@ import (
 // against the chain of NormConvs it replaces (fuseOff), bit for bit, on
 // every GEMM path and on one to three cores: a block whose residual is
 // its input and one with a 1×1 shortcut over two parts at 32×32 (a sample
-// a group), a block at 8×8 (several samples a group, the last group
+// a group), a shortcut block at 16×16, a block at 8×8 (several samples a group, the last group
 // short), and batches smaller than the cores (the chain itself). The
 // fused graph must hold the fused op where blockFuses says so, and only
-// there (the 16×16 shortcut's planes are not a multiple of 512 values).
+// there (not where the residual is a concatenation of two parts). The
+// shortcut's planes are copied 64 bytes apart at 32×32 and side by side
+// at 16×16, as conv1 reads them.
 // A one-part block with a shortcut and a block whose two convolutions
 // would take different numbers of samples a pass (the fused op takes the
 // smaller, winoPlan.setGroup) are among the cases.
@@ -35,7 +37,8 @@ func TestResBlockInferMatchesChain(t *testing.T) {
 		{[]int{32}, 32, 32, 32, true, []int{1, 2, 5}},
 		{[]int{64, 32}, 32, 32, 32, true, []int{1, 3}},
 		{[]int{64}, 64, 8, 8, true, []int{1, 11}},
-		{[]int{32}, 64, 16, 16, false, []int{2}},
+		{[]int{32}, 64, 16, 16, true, []int{2, 3}},
+		{[]int{16, 16}, 32, 16, 16, false, []int{2}},
 		// One part with a shortcut, and two whose convolutions' passes
 		// take different numbers of samples (1 and 4 at the budget
 		// below: the smaller one for both).
