@@ -211,14 +211,11 @@ func NormConv(parts []*G.Node, gamma, beta *G.Node, norm NormSpec, w, b *G.Node,
 		in:   in,
 		out:  4,
 		shape: func(sh []tensor.Shape) (tensor.Shape, error) {
-			c := 0
-			for i, p := range sh[:np] {
-				if len(p) != 4 || p[0] != sh[0][0] || p[2] != sh[0][2] || p[3] != sh[0][3] {
-					return nil, fmt.Errorf("normconv: part %d %v does not fit part 0 %v", i, p, sh[0])
-				}
-				c += p[1]
+			xs, err := partsShape("normconv", sh[:np])
+			if err != nil {
+				return nil, err
 			}
-			xs := tensor.Shape{sh[0][0], c, sh[0][2], sh[0][3]}
+			c := xs[1]
 			if gi >= 0 {
 				if err := checkGroupNorm(xs, sh[gi], sh[bei], norm.Groups); err != nil {
 					return nil, err
@@ -332,4 +329,18 @@ func (p *normParts) setParts(parts [][]float32, sh []tensor.Shape) {
 		}
 	}
 	p.hw, p.c = sh[0][2]*sh[0][3], len(p.part)
+}
+
+// partsShape returns the shape of the channel concatenation of parts of
+// shapes sh (N, C_k, H, W), or an error (prefixed with op) naming a part
+// that does not fit the first.
+func partsShape(op string, sh []tensor.Shape) (tensor.Shape, error) {
+	c := 0
+	for i, p := range sh {
+		if len(p) != 4 || p[0] != sh[0][0] || p[2] != sh[0][2] || p[3] != sh[0][3] {
+			return nil, fmt.Errorf("%s: part %d %v does not fit part 0 %v", op, i, p, sh[0])
+		}
+		c += p[1]
+	}
+	return tensor.Shape{sh[0][0], c, sh[0][2], sh[0][3]}, nil
 }

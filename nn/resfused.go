@@ -102,20 +102,16 @@ func ResBlockInfer(parts []*G.Node, gamma1, beta1 *G.Node, norm NormSpec, w1, b1
 		in:   in,
 		out:  4,
 		shape: func(sh []tensor.Shape) (tensor.Shape, error) {
-			c := 0
-			for i, p := range sh[:np] {
-				if len(p) != 4 || p[0] != sh[0][0] || p[2] != sh[0][2] || p[3] != sh[0][3] {
-					return nil, fmt.Errorf("resblock: part %d %v does not fit part 0 %v", i, p, sh[0])
-				}
-				c += p[1]
+			xs, err := partsShape("resblock", sh[:np])
+			if err != nil {
+				return nil, err
 			}
-			n, h, w := sh[0][0], sh[0][2], sh[0][3]
+			n, c, h, w := xs[0], xs[1], xs[2], xs[3]
 			a := sh[np:]
 			o := 0
 			if len(a[iw1]) == 4 {
 				o = a[iw1][0]
 			}
-			xs := tensor.Shape{n, c, h, w}
 			if err := checkGroupNorm(xs, a[ig1], a[ib1], norm.Groups); err != nil {
 				return nil, err
 			}
