@@ -125,9 +125,10 @@ func countCPUs(list string) int {
 	return max(n, 1)
 }
 
-// Blocking holds the cache blocking of the packed GEMM: a KC×NR panel of B
-// stays in L1 while the MR×KC panels of an MC×KC block of A stream from
-// L2, and the KC×NC block of B stays in (a core's share of) L3.
+// Blocking holds the cache blocking of the packed GEMM: the micro-kernel
+// runs KC steps on an MR×NR tile of C held in registers, reading an MR×KC
+// micro-panel of an MC×KC block of A and a KC×NR micro-panel of B, both
+// from L2, and the KC×NC block of B stays in (a core's share of) L3.
 type Blocking struct {
 	KC, MC, NC int
 	// Source says how they were chosen: "caches" (derived) or
@@ -139,35 +140,47 @@ type Blocking struct {
 func (b Blocking) String() string { return fmt.Sprintf("kc=%d,mc=%d,nc=%d", b.KC, b.MC, b.NC) }
 
 // deriveBlocking chooses the blocking of an mr×nr micro-kernel for caches
-// c from the analytical model of Low, Igual, Smith and Quintana-Ortí
-// ("Analytical Modeling Is Enough for High-Performance BLIS", ACM TOMS 43(2),
-// 2016), with 4-byte floats:
+// c, with 4-byte floats. It starts from the analytical model of Low, Igual,
+// Smith and Quintana-Ortí ("Analytical Modeling Is Enough for
+// High-Performance BLIS", ACM TOMS 43(2), 2016), with one change, measured:
 //
-//   - L1: the micro-kernel streams an mr×kc panel of A past the kc×nr panel
-//     of B it reuses, and one way is left for C. With C_A ways for A and
-//     C_B = ceil(C_A·nr/mr) for B, C_A + C_B ≤ W_L1 − 1 gives
-//     C_A = floor((W_L1 − 1)/(1 + nr/mr)) and kc = C_A·N_L1·L_L1/(mr·4),
-//     N sets of L-byte lines per way.
-//   - L2: the mc×kc block of A takes the ways the B panel (C_B2 ways)
-//     and one way for C leave: mc = (W_L2 − 1 − C_B2)·N_L2·L_L2/(kc·4),
-//     a multiple of mr.
-//   - L3: the kc×nc block of B takes a core's share of L3 but one way:
-//     nc = (W_L3 − 1)·N_L3·L_L3/(sharers·kc·4), a multiple of nr. (The
-//     paper also leaves room for the A block, for an inclusive L3; the L3 of
-//     recent x86 cores is not inclusive, and A stays in the private L2.)
+//   - kc (deep): BLIS's model keeps B's kc×nr micro-panel in L1, which
+//     bounds kc by L1 (128 for 8×32 and 170 for 6×16 on a Zen 4 core's
+//     32 KiB 8-way L1), and the C tile then makes a round trip through the
+//     caches every kc steps; where C is larger than L2 that trip goes to
+//     L3. On the Zen 4 core, streaming B's micro-panel from L2 instead and
+//     running up to 1024 steps per call was 3–11% faster at n = 512 and
+//     1024, on both vector paths, one and two threads (docs/speed.md). So
+//     kc is the depth at which B's micro-panel fills one way of L2, kc =
+//     N_L2·L_L2/(nr·4) (N sets of L-byte lines per way), the L2 keeping it
+//     beside the block of A; less where L2 would not then hold eight
+//     micro-panels of A beside two of B and a way for C: kc ≤
+//     (W_L2 − 3)·N_L2·L_L2/(8·mr·4).
+//   - mc: eight micro-panels of A (mc = 8·mr), so that each trip of a B
+//     micro-panel from L3 serves eight micro-kernel calls, and the A block
+//     stays a small share of L2 (on the Zen 4 core 8·mr was faster than
+//     16·mr and 32·mr at kc = 1024); at most what L2 holds beside two B
+//     micro-panels and a way for C: (W_L2 − 1 − 2·C_B2)·N_L2·L_L2/(kc·4),
+//     C_B2 the ways a B micro-panel takes.
+//   - L3 (BLIS's): the kc×nc block of B takes a core's share of L3 but one
+//     way: nc = (W_L3 − 1)·N_L3·L_L3/(sharers·kc·4), a multiple of nr.
+//     (The paper also leaves room for the A block, for an inclusive L3;
+//     the L3 of recent x86 cores is not inclusive, and A stays in the
+//     private L2.)
 //
 // kc is at least 32 (a kernel call's fixed cost needs some depth) and
-// at most 1024; mc at most 4096; nc at least 8·nr.
+// at most 1024; mc at least mr; nc at least 8·nr.
 func deriveBlocking(c Caches, mr, nr int) Blocking {
 	const s = 4
-	w1 := c.L1D.sets() * c.L1D.Line // bytes per way
-	ca := max((c.L1D.Ways-1)*mr/(mr+nr), 1)
-	kc := min(max(ca*w1/(mr*s), 32), 1024)
+	w2 := c.L2.sets() * c.L2.Line // bytes per way
+	kc := w2 / (nr * s)
+	// Eight micro-panels of A beside two of B, each in a way, and a way for C.
+	kc = min(kc, max(c.L2.Ways-3, 1)*w2/(8*mr*s))
+	kc = min(max(kc, 32), 1024)
 
-	w2 := c.L2.sets() * c.L2.Line
 	cb2 := (kc*nr*s + w2 - 1) / w2
-	mc := max(c.L2.Ways-1-cb2, 1) * w2 / (kc * s)
-	mc = min(max(mc/mr*mr, mr), 4096)
+	room := max(c.L2.Ways-1-2*cb2, 1) * w2 / (kc * s)
+	mc := max(min(8*mr, room/mr*mr), mr)
 
 	w3 := c.L3.sets() * c.L3.Line / max(c.L3.Sharers, 1)
 	nc := max(c.L3.Ways-1, 1) * w3 / (kc * s)

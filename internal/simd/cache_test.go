@@ -75,21 +75,28 @@ func TestDeriveBlocking(t *testing.T) {
 		mr, nr int
 		want   Blocking
 	}{
-		// 8×32 on 32 KiB 8-way (4 KiB a way): C_A = floor(7·8/40) = 1,
-		// kc = 4096/(8·4) = 128; the B panel (16 KiB) takes 1 of the L2's
-		// 128 KiB ways: mc = 6·128 KiB/(128·4) = 1536; a core's L3 share
-		// is 16 MiB, 1 MiB a way, all but one for B: nc = 15·1 MiB/512
-		// = 30720.
-		{"zen4 avx512", zen4, 8, 32, Blocking{KC: 128, MC: 1536, NC: 30720}},
-		// 6×16: C_A = floor(7·6/22) = 1, kc = floor(4096/24) = 170;
-		// mc = floor(6·131072/680) = 1156 → 1152; nc = floor(15·1 MiB
-		// /680) = 23130 → 23120.
-		{"zen4 avx2", zen4, 6, 16, Blocking{KC: 170, MC: 1152, NC: 23120}},
-		// 48 KiB 12-way: C_A = floor(11·8/40) = 2, kc = 2·4096/32 = 256;
-		// 2 MiB 16-way L2, 128 KiB a way, the B panel takes 1: mc =
-		// 14·128 KiB/1024 = 1792; 105 MiB 15-way L3 over 64 CPUs, 112 KiB
-		// a way each: nc = 14·112 KiB/1024 = 1568.
-		{"xeon avx512", skx, 8, 32, Blocking{KC: 256, MC: 1792, NC: 1568}},
+		// 8×32 on a 1 MiB 8-way L2 (128 KiB a way): kc = 131072/(32·4)
+		// = 1024; a B micro-panel (128 KiB) takes one way, so A may take
+		// (8 − 1 − 2)·128 KiB/(1024·4) = 160 rows: mc = 8·8 = 64; a core's
+		// L3 share is 16 MiB, 1 MiB a way, all but one for B: nc = 15·1
+		// MiB/4096 = 3840.
+		{"zen4 avx512", zen4, 8, 32, Blocking{KC: 1024, MC: 64, NC: 3840}},
+		// 6×16: kc = 131072/64 = 2048, at most 1024; mc = 8·6 = 48 (room
+		// for 160); nc = 3840.
+		{"zen4 avx2", zen4, 6, 16, Blocking{KC: 1024, MC: 48, NC: 3840}},
+		// 2 MiB 16-way L2, 128 KiB a way: kc = 1024, mc = 64 (room for
+		// 13·128 KiB/4096 = 416); 105 MiB 15-way L3 over 64 CPUs, 112 KiB
+		// a way each: nc = 14·112 KiB/4096 = 392 → 384.
+		{"xeon avx512", skx, 8, 32, Blocking{KC: 1024, MC: 64, NC: 384}},
+		// The fallback's 256 KiB 4-way L2 (64 KiB a way): a B micro-panel
+		// in a way would allow kc = 65536/128 = 512, but eight 8-row
+		// micro-panels of A must fit the one way left: kc = 65536/256 =
+		// 256, mc = 65536/1024 = 64; 8 MiB 16-way L3 over 8 CPUs, 64 KiB
+		// a way each: nc = 15·64 KiB/1024 = 960.
+		{"fallback avx512", fallbackCaches, 8, 32, Blocking{KC: 256, MC: 64, NC: 960}},
+		// 6×16 there: kc = 65536/192 = 341, mc = 65536/1364 = 48; nc =
+		// 15·64 KiB/1364 = 720.
+		{"fallback avx2", fallbackCaches, 6, 16, Blocking{KC: 341, MC: 48, NC: 720}},
 	} {
 		got := deriveBlocking(tc.c, tc.mr, tc.nr)
 		tc.want.Source = "caches"
