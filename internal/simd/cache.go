@@ -149,7 +149,7 @@ func (b Blocking) String() string { return fmt.Sprintf("kc=%d,mc=%d,nc=%d", b.KC
 //     32 KiB 8-way L1), and the C tile then makes a round trip through the
 //     caches every kc steps; where C is larger than L2 that trip goes to
 //     L3. On the Zen 4 core, streaming B's micro-panel from L2 instead and
-//     running up to 1024 steps per call was 3–11% faster at n = 512 and
+//     running up to 1024 steps per call was 1–6% faster at n = 512 and
 //     1024, on both vector paths, one and two threads (docs/speed.md). So
 //     kc is the depth at which B's micro-panel fills one way of L2, kc =
 //     N_L2·L_L2/(nr·4) (N sets of L-byte lines per way), the L2 keeping it
@@ -158,8 +158,8 @@ func (b Blocking) String() string { return fmt.Sprintf("kc=%d,mc=%d,nc=%d", b.KC
 //     (W_L2 − 3)·N_L2·L_L2/(8·mr·4).
 //   - mc: eight micro-panels of A (mc = 8·mr), so that each trip of a B
 //     micro-panel from L3 serves eight micro-kernel calls, and the A block
-//     stays a small share of L2 (on the Zen 4 core 8·mr was faster than
-//     16·mr and 32·mr at kc = 1024); at most what L2 holds beside two B
+//     stays a small share of L2 (on the Zen 4 core 8·mr was the fastest
+//     or tied from 4·mr to 32·mr at kc = 1024); at most what L2 holds beside two B
 //     micro-panels and a way for C: (W_L2 − 1 − 2·C_B2)·N_L2·L_L2/(kc·4),
 //     C_B2 the ways a B micro-panel takes.
 //   - L3 (BLIS's): the kc×nc block of B takes a core's share of L3 but one
