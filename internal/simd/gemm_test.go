@@ -301,3 +301,53 @@ func TestGemvTail(t *testing.T) {
 	}
 	Use(Available()[0])
 }
+
+// TestPackedASplitMatches checks GemmIndirect on 6-row (AVX2) operands of
+// m ≡ 2 (mod 6) rows, which end in two four-row panels, to the bit against
+// the same products in 6-row panels and a two-row tail (each value is the
+// same sum in the same order), and that the split is really taken; on
+// every path (the others never split), transposed A included, over several
+// k blocks, narrow columns and B rows read in place or packed.
+func TestPackedASplitMatches(t *testing.T) {
+	defer Use(Available()[0])
+	defer func() { noSplit = false }()
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, p := range Available() {
+		Use(p)
+		for _, s := range [][3]int{{8, 16, 9}, {14, 37, 40}, {32, 256, 32}, {32, 600, 1100}, {128, 48, 20}, {20, 5, 3}} {
+			m, n, k := s[0], s[1], s[2]
+			base := randSlice(r, 3*n+k*5+40)
+			boff := make([]int, k)
+			for i := range boff {
+				boff[i] = r.IntN(len(base) - n)
+			}
+			for _, trans := range []bool{false, true} {
+				a := randSlice(r, m*k)
+				lda := k
+				if trans {
+					lda = m
+				}
+				for _, beta := range []float32{0, 1} {
+					c0 := randSlice(r, m*n)
+					run := func(off bool) []float32 {
+						noSplit = off
+						var pa PackedA
+						pa.Pack(a, lda, trans, m, k, 1)
+						if split := pa.split != m; split != (!off && p == AVX2) {
+							t.Fatalf("%s %v: split %v (at row %d)", p, s, split, pa.split)
+						}
+						c := append([]float32(nil), c0...)
+						GemmIndirect(&pa, base, boff, n, beta, c, n)
+						return c
+					}
+					want, got := run(true), run(false)
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%s %v trans %v beta %g: C[%d] = %g in four-row panels, %g in six", p, s, trans, beta, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}

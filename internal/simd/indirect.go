@@ -8,8 +8,20 @@ import "fmt"
 type PackedA struct {
 	m, k, mr int
 	kb       int // depth of its k blocks
-	data     []float32
+	// split is the first row of the two four-row panels that end a 6-row
+	// (AVX2) operand of m ≡ 2 (mod 6) rows, or m: 32 rows as 6+6+6+6+4+4
+	// rather than 6+6+6+6+6+2, whose two-row tile waits on FMA latency
+	// with four accumulators where a four-row one runs at the FMA units'
+	// rate, as the six-row kernel does (0–3% faster on the shell's
+	// 32-row products on a Zen 4 core). Each panel still holds mr rows
+	// (zero-padded), so the layout's size is the same.
+	split int
+	data  []float32
 }
+
+// noSplit turns off PackedA's four-row panels (a test's switch: they must
+// give the same bits).
+var noSplit bool
 
 // Pack packs alpha·op(A) (m×k after the transpose) for the current path,
 // reusing the buffer of an earlier Pack.
@@ -19,21 +31,48 @@ func (pa *PackedA) Pack(a []float32, lda int, trans bool, m, k int, alpha float3
 		mr = goKernel.mr
 	}
 	pa.m, pa.k, pa.mr, pa.kb = m, k, mr, kBlock(k)
+	pa.split = m
+	if mr == 6 && m >= 8 && m%6 == 2 && !noSplit {
+		pa.split = m - 8
+	}
 	mp := roundUp(m, mr)
 	if len(pa.data) < mp*k {
 		pa.data = make([]float32, mp*k)
 	}
-	// Block p of kb columns holds the panels of rows [0, m) for those columns.
+	// Block p of kb columns holds the panels of rows [0, m) for those
+	// columns: mr-row panels up to split, then two of four rows.
 	for p0 := 0; p0 < k; p0 += pa.kb {
 		kk := min(pa.kb, k-p0)
-		packA(pa.data[mp*p0:], a, lda, trans, 0, p0, m, kk, mr, alpha)
+		blk := pa.data[mp*p0:]
+		packA(blk, a, lda, trans, 0, p0, pa.split, kk, mr, alpha)
+		for i := pa.split; i < m; i += 4 {
+			packA(blk[pa.offset(i, kk):], a, lda, trans, i, p0, 4, kk, mr, alpha)
+		}
 	}
 }
 
-// panel returns the packed panel of rows [i, i+mr) for the k block at p0.
+// rowsAt returns the rows of the panel that starts at row i.
+func (pa *PackedA) rowsAt(i int) int {
+	if i < pa.split {
+		return min(pa.mr, pa.m-i)
+	}
+	return 4
+}
+
+// offset returns where, in a k block of depth kk, the panel starting at
+// row i lies.
+func (pa *PackedA) offset(i, kk int) int {
+	if i <= pa.split {
+		return i * kk
+	}
+	return (pa.split + pa.mr*((i-pa.split)/4)) * kk
+}
+
+// panel returns the packed panel that starts at row i for the k block at
+// p0.
 func (pa *PackedA) panel(i, p0, kk int) []float32 {
 	mp := roundUp(pa.m, pa.mr)
-	return pa.data[mp*p0+i*kk:]
+	return pa.data[mp*p0+pa.offset(i, kk):]
 }
 
 // prefetchRows is how many B rows ahead the indirect kernels prefetch.
@@ -135,8 +174,8 @@ func GemmIndirect(pa *PackedA, base []float32, boff []int, n int, beta float32, 
 			if packed {
 				packRows(buf.b, base, boff[p0:p0+kk], j, nn, nr)
 			}
-			for i := 0; i < m; i += mr {
-				rows := min(mr, m-i)
+			for i, rows := 0, 0; i < m; i += rows {
+				rows = pa.rowsAt(i)
 				ap := pa.panel(i, p0, kk)
 				full := rows == mr && nn == nr
 				dst, ld, a := buf.tmp, nr, acc
@@ -201,8 +240,8 @@ func indirectNarrow(pa *PackedA, base []float32, boff []int, j, nn int, beta flo
 			}
 			src = buf.b
 		}
-		for i := 0; i < m; i += mr {
-			rows := min(mr, m-i)
+		for i, rows := 0, 0; i < m; i += rows {
+			rows = pa.rowsAt(i)
 			ap := pa.panel(i, p0, kk)
 			switch {
 			case nn == nr && rows == mr:
@@ -218,8 +257,13 @@ func indirectNarrow(pa *PackedA, base []float32, boff []int, j, nn int, beta flo
 }
 
 // packWideRows is the width from which GemmIndirect packs the B rows of
-// a panel once instead of reading them in place for each row tile.
-const packWideRows = 512
+// a panel once instead of reading them in place for each row tile (on the
+// AVX2 path). From 256 on: rows of 256 values lie 1 KiB apart, so that
+// every fourth falls in the same L1 set and a 32-deep panel fills the
+// sets it uses; packed, the 32×256 by 32 Winograd products of the 32×32
+// shell (1 KiB rows: nn/winograd.go) ran 8% faster on a Zen 4 core, and
+// 64×256 by 64 and by 128 1–5%, where 32×384 by 32 did not move.
+const packWideRows = 256
 
 // packRows copies columns [j, j+nn) of the rows base[off[p]:] into a
 // k-major panel of width nr, zero-padding columns nn to nr.
