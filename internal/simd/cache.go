@@ -159,9 +159,10 @@ func (b Blocking) String() string { return fmt.Sprintf("kc=%d,mc=%d,nc=%d", b.KC
 //   - mc: eight micro-panels of A (mc = 8·mr), so that each trip of a B
 //     micro-panel from L3 serves eight micro-kernel calls, and the A block
 //     stays a small share of L2 (on the Zen 4 core 8·mr was the fastest
-//     or tied from 4·mr to 32·mr at kc = 1024); at most what L2 holds beside two B
-//     micro-panels and a way for C: (W_L2 − 1 − 2·C_B2)·N_L2·L_L2/(kc·4),
-//     C_B2 the ways a B micro-panel takes.
+//     or tied from 4·mr to 32·mr at kc = 1024); at most what L2 holds
+//     beside two B micro-panels and a way for C:
+//     (W_L2 − 1 − 2·C_B2)·N_L2·L_L2/(kc·4), C_B2 the ways a B micro-panel
+//     takes.
 //   - L3 (BLIS's): the kc×nc block of B takes a core's share of L3 but one
 //     way: nc = (W_L3 − 1)·N_L3·L_L3/(sharers·kc·4), a multiple of nr.
 //     (The paper also leaves room for the A block, for an inclusive L3;

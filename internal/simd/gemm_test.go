@@ -254,10 +254,8 @@ func TestNarrowTailsMatchWide(t *testing.T) {
 				return c
 			}
 			want, got := run(true), run(false)
-			for i := range want {
-				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("%v beta %g: C[%d] = %g with the 16-column kernels, %g with the 32-column one", s, beta, i, got[i], want[i])
-				}
+			if i := firstBitDiff(got, want); i >= 0 {
+				t.Fatalf("%v beta %g: C[%d] = %g with the 16-column kernels, %g with the 32-column one", s, beta, i, got[i], want[i])
 			}
 		}
 	}
@@ -341,13 +339,22 @@ func TestPackedASplitMatches(t *testing.T) {
 						return c
 					}
 					want, got := run(true), run(false)
-					for i := range want {
-						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-							t.Fatalf("%s %v trans %v beta %g: C[%d] = %g in four-row panels, %g in six", p, s, trans, beta, i, got[i], want[i])
-						}
+					if i := firstBitDiff(got, want); i >= 0 {
+						t.Fatalf("%s %v trans %v beta %g: C[%d] = %g in four-row panels, %g in six", p, s, trans, beta, i, got[i], want[i])
 					}
 				}
 			}
 		}
 	}
+}
+
+// firstBitDiff returns the first index where got and want differ in their
+// bits, or -1.
+func firstBitDiff(got, want []float32) int {
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			return i
+		}
+	}
+	return -1
 }

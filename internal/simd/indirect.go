@@ -43,10 +43,10 @@ func (pa *PackedA) Pack(a []float32, lda int, trans bool, m, k int, alpha float3
 	// columns: mr-row panels up to split, then two of four rows.
 	for p0 := 0; p0 < k; p0 += pa.kb {
 		kk := min(pa.kb, k-p0)
-		blk := pa.data[mp*p0:]
-		packA(blk, a, lda, trans, 0, p0, pa.split, kk, mr, alpha)
+		block := pa.data[mp*p0:]
+		packA(block, a, lda, trans, 0, p0, pa.split, kk, mr, alpha)
 		for i := pa.split; i < m; i += 4 {
-			packA(blk[pa.offset(i, kk):], a, lda, trans, i, p0, 4, kk, mr, alpha)
+			packA(block[pa.offset(i, kk):], a, lda, trans, i, p0, 4, kk, mr, alpha)
 		}
 	}
 }
