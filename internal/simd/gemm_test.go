@@ -180,11 +180,7 @@ func testIndirect(t *testing.T, p string) {
 	for _, s := range [][3]int{{1, 1, 1}, {1, 1086, 288}, {1, 79, 3}, {8, 32, 5}, {13, 70, 300}, {64, 1086, 288}, {32, 1030, 96}, {7, 17, 600},
 		{9, 48, 70}, {8, 16, 128}, {3, 16, 9}, {16, 528, 40}, {64, 71, 576}} {
 		m, n, k := s[0], s[1], s[2]
-		base := randSlice(r, 3*n+k*5+40)
-		boff := make([]int, k)
-		for i := range boff {
-			boff[i] = r.IntN(len(base) - n)
-		}
+		base, boff := randRows(r, 3*n+k*5+40, n, k)
 		a := randSlice(r, m*k)
 		var pa PackedA
 		pa.Pack(a, k, false, m, k, 1)
@@ -238,11 +234,7 @@ func TestNarrowTailsMatchWide(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	for _, s := range [][3]int{{9, 48, 70}, {8, 16, 600}, {3, 79, 9}, {16, 528, 40}, {64, 71, 576}, {5, 7, 33}} {
 		m, n, k := s[0], s[1], s[2]
-		base := randSlice(r, 3*n+k*5+40)
-		boff := make([]int, k)
-		for i := range boff {
-			boff[i] = r.IntN(len(base) - n)
-		}
+		base, boff := randRows(r, 3*n+k*5+40, n, k)
 		var pa PackedA
 		pa.Pack(randSlice(r, m*k), k, false, m, k, 1)
 		for _, beta := range []float32{0, 1} {
@@ -270,11 +262,7 @@ func TestGemvTail(t *testing.T) {
 		Use(p)
 		for _, s := range [][2]int{{1086, 288}, {7, 9}, {79, 3}} {
 			n, k := s[0], s[1]
-			base := randSlice(r, 2*n+k*3)
-			boff := make([]int, k)
-			for i := range boff {
-				boff[i] = r.IntN(len(base) - n)
-			}
+			base, boff := randRows(r, 2*n+k*3, n, k)
 			a := randSlice(r, k)
 			var pa PackedA
 			pa.Pack(a, k, false, 1, k, 1)
@@ -314,11 +302,7 @@ func TestPackedASplitMatches(t *testing.T) {
 		Use(p)
 		for _, s := range [][3]int{{8, 16, 9}, {14, 37, 40}, {32, 256, 32}, {32, 600, 1100}, {128, 48, 20}, {20, 5, 3}} {
 			m, n, k := s[0], s[1], s[2]
-			base := randSlice(r, 3*n+k*5+40)
-			boff := make([]int, k)
-			for i := range boff {
-				boff[i] = r.IntN(len(base) - n)
-			}
+			base, boff := randRows(r, 3*n+k*5+40, n, k)
 			for _, trans := range []bool{false, true} {
 				a := randSlice(r, m*k)
 				lda := k
@@ -357,4 +341,15 @@ func firstBitDiff(got, want []float32) int {
 		}
 	}
 	return -1
+}
+
+// randRows returns a random base of size values and k row offsets into it,
+// each leaving room for n values: the B operand of an indirect product.
+func randRows(r *rand.Rand, size, n, k int) ([]float32, []int) {
+	base := randSlice(r, size)
+	boff := make([]int, k)
+	for i := range boff {
+		boff[i] = r.IntN(len(base) - n)
+	}
+	return base, boff
 }
