@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/clockwork-go/clockwork/datasets"
-	"github.com/clockwork-go/clockwork/diffusion"
 	"github.com/clockwork-go/clockwork/internal/npzio"
 )
 
@@ -42,7 +41,7 @@ func TwoClausePairs(set *Set, n int) ([]int, error) {
 }
 
 // FirstClauses edits, with e under o (one edit per pair: o.Chain is
-// ignored), the source of each of the pairs of set (TwoClausePairs) by
+// ignored; the U-Net run as e.Base when set, as Edit runs it), the source of each of the pairs of set (TwoClausePairs) by
 // its instruction's first clause, pair j from noise stream j of o.Seed:
 // the intermediate a chained edit of the pairs up to the last gives its
 // second clause. It returns the edits (1×32×32 each, in [−1, 1] as the
@@ -67,7 +66,7 @@ func (e *Editor) FirstClauses(set *Set, pairs []int, o Options, progress func(in
 		first[k] = c[0]
 		set.Sources().Image(i, src[k*per:(k+1)*per])
 	}
-	return e.edit(&diffusion.ModelDenoiser{Model: e.Model}, src, len(pairs), first, oo, pairs, progress)
+	return e.edit(e.base(), src, len(pairs), first, oo, pairs, progress)
 }
 
 // WriteChained writes the first-clause edits of FirstClauses to path, an

@@ -590,4 +590,24 @@ func TestFirstClauses(t *testing.T) {
 			t.Fatalf("pair %d: the second clause's edit of FirstClauses' output is not the chained edit", i)
 		}
 	}
+	// It runs the U-Net as Edit does: as Base, when set.
+	calls := 0
+	e.Base = predictFunc(func(x *tensor.Dense, ts float64, c diffusion.Cond) (*tensor.Dense, error) {
+		calls++
+		return (&diffusion.ModelDenoiser{Model: e.Model}).Predict(x, ts, c)
+	})
+	again, err := e.FirstClauses(set, pairs[:1], o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls == 0 || !slices.Equal(again, first[:per]) {
+		t.Fatalf("FirstClauses with a Base: %d calls of it, the same edit %v", calls, slices.Equal(again, first[:per]))
+	}
+}
+
+// predictFunc is a diffusion.Denoiser of a function.
+type predictFunc func(x *tensor.Dense, t float64, c diffusion.Cond) (*tensor.Dense, error)
+
+func (f predictFunc) Predict(x *tensor.Dense, t float64, c diffusion.Cond) (*tensor.Dense, error) {
+	return f(x, t, c)
 }
