@@ -16,6 +16,7 @@
 //	clockwork study clockwork  the Clockwork study (experiments/clockwork)
 //	clockwork study perturb    the perturbation study (experiments/perturb)
 //	clockwork predict          run a U-Net or text encoder on NumPy inputs (experiments/predict)
+//	clockwork soup             average fine-tuned model directories' weights (experiments/soup)
 //	clockwork bench            time training or sampling steps (experiments/benchmark)
 //	clockwork classifier       train the MNIST classifier of the metrics (experiments/classifier)
 //	clockwork version          the build's module version and revision
@@ -44,6 +45,7 @@ import (
 	"github.com/clockwork-go/clockwork/internal/cmd/predict"
 	"github.com/clockwork-go/clockwork/internal/cmd/sample"
 	"github.com/clockwork-go/clockwork/internal/cmd/segment"
+	"github.com/clockwork-go/clockwork/internal/cmd/soup"
 	"github.com/clockwork-go/clockwork/internal/cmd/train"
 	"github.com/clockwork-go/clockwork/internal/cmd/video"
 )
@@ -65,6 +67,7 @@ var subcommands = []subcommand{
 	{"study clockwork", "the Clockwork study: every claim of the paper tested, with verdicts", "clockwork study clockwork -out runs/clockwork", clockwork.Run},
 	{"study perturb", "the perturbation study of the paper's Section 3", "clockwork study perturb -out runs/perturb", perturb.Run},
 	{"predict", "run a U-Net or a text encoder directory on NumPy inputs", "clockwork predict -model DIR -input in.npz -output out.npz", predict.Run},
+	{"soup", "average the weights of model directories fine-tuned from one parent (a model soup)", "clockwork soup -out runs/soup runs/a/model runs/b/model", soup.Run},
 	{"bench", "time U-Net training or sampling steps", "clockwork bench -config mnist -mode sample", benchmark.Run},
 	{"classifier", "train the MNIST classifier behind FID-MNIST and accuracy", "clockwork classifier -out runs/classifier", classifier.Run},
 }
