@@ -1,5 +1,6 @@
 // Command edit edits images by an instruction with an InstructPix2Pix
-// editor (Brooks et al., CVPR 2023; package edits): -input is an .npz whose
+// editor (Brooks et al., CVPR 2023; package edits), -model, by default the
+// shipped one of models/mnist_edit_ft: -input is an .npz whose
 // images (or samples, as the sample command writes them) are (N, C, H, W)
 // in [−1, 1], or a PNG; -output an .npz of the edited images likewise,
 // with a PNG strip beside it (the sources above their edits). Two-scale

@@ -31,8 +31,9 @@ import (
 	"github.com/clockwork-go/clockwork/plots"
 )
 
-// DefaultModel is the shipped editor.
-const DefaultModel = "models/mnist_edit"
+// DefaultModel is the shipped editor: models/mnist_edit fine-tuned on the
+// low-noise timesteps its default edits run (models/mnist_edit_ft/README.md).
+const DefaultModel = "models/mnist_edit_ft"
 
 // Run runs the edit command with the arguments after its name, writing to
 // stdout and stderr, and returns its exit status.

@@ -27,7 +27,9 @@ import (
 	"github.com/clockwork-go/clockwork/videos"
 )
 
-// DefaultModel is the shipped editor.
+// DefaultModel is the editor the video study was built on, the 14,000-step
+// editor of models/mnist_edit (its equivariant fine-tune, models/mnist_edit_eq,
+// is made from it); edit's default is that editor's low-noise fine-tune.
 const DefaultModel = "models/mnist_edit"
 
 // Run runs the video command with the arguments after its name, writing to
